@@ -1,0 +1,111 @@
+/**
+ * The TypeScript view of the agentd-init channel (docs/protocol.md).
+ * Implemented by `InitChannel` (channel/init-channel.ts); backends hand one out per sandbox.
+ */
+
+export interface InitReady {
+  protocolVersion: number;
+  /** The init's pid in its own pid namespace (1 inside a namespace sandbox). */
+  pid: number;
+  version: string;
+}
+
+export type SignalScope = 'leader' | 'group' | 'tree';
+
+export interface ExecRequest {
+  argv: string[];
+  /** The complete environment of the process ("K" -> "V"); nothing is inherited. */
+  env: Record<string, string>;
+  /** Working directory in the sandbox's view; "" or undefined = the init's cwd. */
+  cwd?: string;
+  /** true: the process gets a stdin pipe fed through `ExecHandle.writeStdin`. */
+  stdinPipe?: boolean;
+  mergeStderr?: boolean;
+  /** Initial output credit per stream in bytes (default 1 MiB). */
+  window?: number;
+}
+
+export interface ExitInfo {
+  /** null when killed by a signal. */
+  exitCode: number | null;
+  /** Signal name ("SIGKILL") or null. */
+  signal: NodeJS.Signals | null;
+  maxRssKib: number;
+  userUsec: number;
+  sysUsec: number;
+}
+
+export type OutputChunk = { stream: 'stdout' | 'stderr'; data: Buffer };
+
+/** One running exec. Output chunks are consumed through `output()`; credit is returned as they are. */
+export interface ExecHandle {
+  readonly id: number;
+  /** Resolves with the pid once running; rejects with SandboxOsError(EXEC_FAILED) if it could not start. */
+  readonly started: Promise<{ pid: number }>;
+  /** Resolves when the EXIT frame arrives (after all output was delivered to `output()`). */
+  readonly exited: Promise<ExitInfo>;
+  /** Output in arrival order; ends after the last chunk before EXIT. Consume it, or the process blocks (backpressure). */
+  output(): AsyncIterable<OutputChunk>;
+  writeStdin(data: Buffer | string): Promise<void>;
+  closeStdin(): Promise<void>;
+  signal(signo: NodeJS.Signals | number, scope: SignalScope): Promise<void>;
+}
+
+export type FileKind = 'file' | 'directory' | 'symlink' | 'other';
+
+export interface FileStat {
+  kind: FileKind;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  uid: number;
+  gid: number;
+  linkTarget?: string;
+}
+
+export interface DirEntry {
+  name: string;
+  kind: FileKind;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface ReadResult {
+  data: Buffer;
+  fileSize: number;
+  eof: boolean;
+}
+
+export interface WriteOptions {
+  append?: boolean;
+  createDirs?: boolean;
+  exclusive?: boolean;
+  /** Mode for a newly created file (default 0o644). */
+  mode?: number;
+}
+
+/** File operations done by agentd-init inside the sandbox. Errors are SandboxOsError('FS_ERROR') with the errno name. */
+export interface SandboxFs {
+  /** Reads up to `limit` bytes (any size: chunked under the hood) from `offset`. */
+  read(path: string, opts?: { offset?: number; limit?: number; signal?: AbortSignal }): Promise<ReadResult>;
+  write(path: string, data: Buffer | string, opts?: WriteOptions & { signal?: AbortSignal }): Promise<{ bytesWritten: number; fileSize: number }>;
+  stat(path: string, opts?: { follow?: boolean; signal?: AbortSignal }): Promise<FileStat>;
+  /** Every entry (paged under the hood). */
+  list(path: string, opts?: { signal?: AbortSignal }): Promise<DirEntry[]>;
+  mkdir(path: string, opts?: { mode?: number; parents?: boolean; signal?: AbortSignal }): Promise<void>;
+  remove(path: string, opts?: { recursive?: boolean; signal?: AbortSignal }): Promise<void>;
+  rename(from: string, to: string, opts?: { overwrite?: boolean; signal?: AbortSignal }): Promise<void>;
+}
+
+export interface Channel {
+  readonly ready: Promise<InitReady>;
+  /** Resolves when the channel ends (init exited or stream closed); with the reason if abnormal. */
+  readonly closed: Promise<Error | undefined>;
+  readonly isClosed: boolean;
+  readonly fs: SandboxFs;
+  ping(signal?: AbortSignal): Promise<void>;
+  exec(req: ExecRequest): ExecHandle;
+  /** Asks the init to kill everything and exit. */
+  shutdown(): Promise<void>;
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import type { ErrorBody } from './errors.js';
+
+/** Limits the caller asks for on one intent; policy may tighten them, never loosen. */
+export const IntentConstraints = z
+  .object({
+    max_duration_ms: z.number().int().min(1).max(3_600_000).optional()
+      .describe('Wall-clock limit for the whole intent; the command is killed (whole process tree) when it passes.'),
+    max_output_bytes: z.number().int().min(0).max(1 << 30).optional()
+      .describe('Cap on stdout+stderr kept in the result; more is dropped and `output_truncated` is set.'),
+    max_memory_bytes: z.number().int().min(1 << 20).optional()
+      .describe('Memory limit for the sandbox (enforced through its cgroup where the backend supports it).'),
+    allow_network: z.boolean().optional().describe('Whether the intent needs network access; policy may deny it.'),
+    allow_writes: z.boolean().optional().describe('Whether the intent may modify files; false makes fs writes fail.'),
+  })
+  .strict();
+export type IntentConstraints = z.infer<typeof IntentConstraints>;
+
+export const IntentMetadata = z
+  .object({
+    trace_id: z.string().max(128).optional().describe('Distributed trace id, carried into audit and logs.'),
+    span_id: z.string().max(128).optional().describe('Parent span id.'),
+    idempotency_key: z.string().min(1).max(256).optional()
+      .describe('A retried intent with the same key (per principal) returns the first result instead of running again.'),
+    timestamp_ms: z.number().int().nonnegative().optional().describe('When the caller created the intent.'),
+    priority: z.number().int().min(0).max(10).optional().describe('0 (lowest) to 10 (highest); default 5.'),
+    custom: z.record(z.string(), z.string().max(1024)).optional().describe('Free-form string labels, kept in audit.'),
+  })
+  .strict();
+export type IntentMetadata = z.infer<typeof IntentMetadata>;
+
+export const SandboxPrefs = z
+  .object({
+    sandbox_id: z.string().min(1).max(128).optional().describe('Run in this existing sandbox.'),
+    profile: z.enum(['workstation', 'server', 'paranoid', 'custom']).optional().describe('Security profile for a new sandbox.'),
+    backend: z.string().min(1).max(64).optional().describe('Isolation backend name or alias for a new sandbox.'),
+    require_fresh: z.boolean().optional().describe('Never reuse a sandbox: create (or take from the pool) a new one.'),
+    persist: z.boolean().optional().describe('Keep a newly created sandbox after the intent instead of destroying it.'),
+    labels: z.record(z.string(), z.string().max(256)).optional().describe('Labels for a new sandbox.'),
+  })
+  .strict();
+export type SandboxPrefs = z.infer<typeof SandboxPrefs>;
+
+export const IntentRequest = z
+  .object({
+    id: z.string().min(1).max(128).optional().describe('Caller-chosen id; generated when absent.'),
+    capability: z.string().min(1).max(128).describe('Capability name, e.g. "shell.exec" or "shell.exec.v1".'),
+    version: z.string().max(16).optional().describe('Capability version ("v1"), when not part of the name.'),
+    params: z.record(z.string(), z.unknown()).default({}).describe("Capability parameters, validated against the capability's schema."),
+    constraints: IntentConstraints.default({}),
+    metadata: IntentMetadata.default({}),
+    sandbox_prefs: SandboxPrefs.default({}),
+  })
+  .strict();
+export type IntentRequest = z.infer<typeof IntentRequest>;
+
+export type IntentStatus = 'ok' | 'denied' | 'error' | 'expired' | 'cancelled' | 'pending';
+
+export interface ResourceUsage {
+  /** Peak resident memory in bytes (cgroup peak where available, else the leader's max RSS). */
+  max_memory_bytes?: number;
+  cpu_user_ms?: number;
+  cpu_system_ms?: number;
+  /** Bytes of stdout+stderr produced (before truncation). */
+  output_bytes?: number;
+}
+
+export interface IntentResult {
+  exit_code?: number | null;
+  signal?: string | null;
+  stdout?: string;
+  stderr?: string;
+  /** Capability-specific structured output (file content, listing, stat...). */
+  output?: unknown;
+  artifacts?: Array<{ path: string; size: number }>;
+  resource_usage?: ResourceUsage;
+  timed_out?: boolean;
+  output_truncated?: boolean;
+}
+
+export interface IntentTiming {
+  received_at_ms: number;
+  started_at_ms?: number;
+  completed_at_ms?: number;
+  queue_time_ms?: number;
+  setup_time_ms?: number;
+  exec_time_ms?: number;
+  total_time_ms?: number;
+}
+
+export interface SandboxInfo {
+  id: string;
+  backend: string;
+  profile: string;
+  reused: boolean;
+  from_pool?: boolean;
+}
+
+export interface IntentResponse {
+  id: string;
+  status: IntentStatus;
+  /** Stable code: "OK" on success, else an ErrorCode. */
+  code: string;
+  message?: string;
+  result?: IntentResult;
+  error?: ErrorBody & { retry_after_ms?: number };
+  timing: IntentTiming;
+  sandbox_info?: SandboxInfo;
+}

@@ -1,0 +1,132 @@
+import type { Channel } from '../channel/types.js';
+
+export type ProfileName = 'workstation' | 'server' | 'paranoid' | 'custom';
+export type IsolationLevel = 'none' | 'kernel';
+export type NetworkMode = 'none' | 'allowlist' | 'host';
+
+export interface BindMount {
+  source: string;
+  target: string;
+  readonly: boolean;
+}
+
+export interface SandboxLimits {
+  /** Memory limit in bytes (cgroup). */
+  memoryBytes?: number;
+  /** Max number of processes/threads (cgroup pids). */
+  pids?: number;
+  /** CPU quota in cores (0.5 = half a core) (cgroup cpu). */
+  cpus?: number;
+  /** RLIMIT_NOFILE for every process in the sandbox. */
+  openFiles?: number;
+  /** RLIMIT_CORE in bytes (default 0). */
+  coreBytes?: number;
+}
+
+/** Host folders that hold a sandbox's persistent state. */
+export interface SandboxDirs {
+  /** `$AGENTD_HOME/sandboxes/<id>` */
+  root: string;
+  workspace: string;
+  home: string;
+  tmp: string;
+}
+
+/** Everything a backend needs to start one sandbox. Already validated and defaulted. */
+export interface SandboxSpec {
+  id: string;
+  profile: ProfileName;
+  dirs: SandboxDirs;
+  /** Base environment of every exec (merged under each exec's own env). */
+  env: Record<string, string>;
+  /** Default cwd in the sandbox's view ("/workspace" for namespace; the workspace path for host-direct). */
+  workdir?: string;
+  network: NetworkMode;
+  limits: SandboxLimits;
+  /** Extra host paths visible read-only / read-write (same path inside). */
+  allowedPathsRo: string[];
+  allowedPathsRw: string[];
+  bindMounts: BindMount[];
+  /** Paths masked inside the sandbox (an empty dir/file over them), even if they do not exist yet. */
+  denyPaths: string[];
+  labels: Record<string, string>;
+}
+
+export interface FeatureStatus {
+  ok: boolean;
+  /** Why not, when !ok; what was detected when ok. */
+  detail?: string;
+}
+
+/** What a backend really enforces on this host, measured by probe(). */
+export interface BackendProbe {
+  backend: string;
+  available: boolean;
+  /** Why the backend cannot run here, when !available. */
+  reason?: string;
+  isolation: IsolationLevel;
+  features: {
+    filesystem: FeatureStatus;
+    network: FeatureStatus;
+    pidNamespace: FeatureStatus;
+    seccomp: FeatureStatus;
+    memoryLimit: FeatureStatus;
+    pidsLimit: FeatureStatus;
+    cpuLimit: FeatureStatus;
+    suspend: FeatureStatus;
+  } & Record<string, FeatureStatus>;
+}
+
+export interface SandboxUsage {
+  memoryBytes?: number;
+  memoryPeakBytes?: number;
+  cpuUsec?: number;
+  pids?: number;
+  /** true if the cgroup's OOM killer fired since the last read (v1 memory.oom_control/failcnt, v2 memory.events). */
+  oomKilled?: boolean;
+}
+
+export interface DestroyOptions {
+  /** Keep the sandbox's folders on disk (default false: remove them). */
+  keepFiles?: boolean;
+}
+
+/** A started sandbox. `channel` talks to its agentd-init. */
+export interface SandboxHandle {
+  readonly id: string;
+  readonly backend: string;
+  readonly channel: Channel;
+  readonly spec: SandboxSpec;
+  /** false once the init is gone (crashed, killed, destroyed). */
+  isAlive(): boolean;
+  /** Resolves when the init process exits. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  suspend(): Promise<void>;
+  resume(): Promise<void>;
+  readonly suspended: boolean;
+  usage(): Promise<SandboxUsage>;
+  /** Kills every process, removes the cgroup; removes the folders unless keepFiles. Idempotent. */
+  destroy(opts?: DestroyOptions): Promise<void>;
+}
+
+export interface StartOptions {
+  signal?: AbortSignal;
+}
+
+export interface IsolationBackend {
+  /** Canonical name ("host-direct", "namespace"). */
+  readonly name: string;
+  readonly isolation: IsolationLevel;
+  probe(): Promise<BackendProbe>;
+  start(spec: SandboxSpec, opts?: StartOptions): Promise<SandboxHandle>;
+}
+
+export interface BackendFactoryContext {
+  /** Absolute path of the agentd-init binary. */
+  initPath: string;
+  /** Per-backend options from the config (`isolation.backends.<name>`). */
+  options: Record<string, unknown>;
+  logger: { info(obj: object | string, msg?: string): void; warn(obj: object | string, msg?: string): void; error(obj: object | string, msg?: string): void; debug(obj: object | string, msg?: string): void };
+}
+
+export type BackendFactory = (ctx: BackendFactoryContext) => IsolationBackend;
