@@ -1,0 +1,165 @@
+/** Running a command in a sandbox: the awaitable result and the streaming iterator. */
+import { base64ToBytes, bytesToBase64, concatBytes } from './base64.js';
+import { AgentdError, CommandExitError, errorFromBody } from './errors.js';
+import { StreamEndedError, parseFrame, readLines } from './ndjson.js';
+import { abortError, type HttpTransport } from './transport.js';
+import type { ExecChunk, ExecResult } from './types.js';
+import { execResultFromWire, type Json } from './wire.js';
+
+/** A command: a string run by `/bin/sh -c`, or an argv array run directly. */
+export type Command = string | readonly string[];
+
+export interface ExecOptions {
+  /** Extra arguments appended to argv (or passed as $1... to a shell command). */
+  args?: readonly string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Wall-clock limit, 1..600000 ms; the whole process tree is killed when it passes. */
+  timeoutMs?: number;
+  /** Bytes or text written to the command's stdin (then closed). */
+  stdin?: string | Uint8Array;
+  /** Cap on stdout+stderr kept; more is dropped and `outputTruncated` is set. */
+  maxOutputBytes?: number;
+  /** Makes a retried exec return the first answer instead of running again (and lets the SDK retry it). */
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+  /** Called with each stdout piece as it arrives (the exec is streamed when a callback is given). */
+  onStdout?: (text: string, bytes: Uint8Array) => void;
+  onStderr?: (text: string, bytes: Uint8Array) => void;
+}
+
+/** The `shell.exec.v1` params for a command and its options. */
+export function execParams(command: Command, options: ExecOptions, outputEncoding: 'utf8' | 'base64'): Json {
+  const params: Json = typeof command === 'string' ? { command } : { argv: [...command] };
+  if (options.args !== undefined) params.args = [...options.args];
+  if (options.env !== undefined) params.env = options.env;
+  if (options.cwd !== undefined) params.cwd = options.cwd;
+  if (options.timeoutMs !== undefined) params.timeout_ms = options.timeoutMs;
+  if (options.maxOutputBytes !== undefined) params.max_output_bytes = options.maxOutputBytes;
+  if (typeof options.stdin === 'string') {
+    params.stdin = options.stdin;
+  } else if (options.stdin !== undefined) {
+    params.stdin = bytesToBase64(options.stdin);
+    params.stdin_encoding = 'base64';
+  }
+  params.output_encoding = outputEncoding;
+  return params;
+}
+
+/**
+ * Turns the NDJSON frames into typed chunks: one streaming TextDecoder per fd, flushed at
+ * the end; the final result is recorded before the last chunks are yielded; a stream that
+ * ends without `exit` or `error` throws StreamEndedError.
+ */
+export async function* execChunks(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<ExecChunk, ExecResult, undefined> {
+  const decoders = { stdout: new TextDecoder('utf-8'), stderr: new TextDecoder('utf-8') };
+  const collected: { stdout: Uint8Array[]; stderr: Uint8Array[] } = { stdout: [], stderr: [] };
+  try {
+    for await (const line of readLines(body)) {
+      const frame = parseFrame(line);
+      switch (frame.type) {
+        case 'start':
+          yield { type: 'start', pid: frame.pid };
+          break;
+        case 'stdout':
+        case 'stderr': {
+          const bytes = base64ToBytes(frame.data);
+          collected[frame.type].push(bytes);
+          yield { type: frame.type, text: decoders[frame.type].decode(bytes, { stream: true }), bytes };
+          break;
+        }
+        case 'exit': {
+          const result = execResultFromWire(frame.result, {
+            stdout: concatBytes(collected.stdout),
+            stderr: concatBytes(collected.stderr),
+          });
+          for (const fd of ['stdout', 'stderr'] as const) {
+            const tail = decoders[fd].decode();
+            if (tail !== '') yield { type: fd, text: tail, bytes: new Uint8Array(0) };
+          }
+          yield { type: 'exit', result };
+          return result;
+        }
+        case 'error':
+          decoders.stdout.decode();
+          decoders.stderr.decode();
+          throw errorFromBody(frame.error);
+      }
+    }
+  } catch (err) {
+    if (err instanceof AgentdError) throw err;
+    if (signal?.aborted === true) throw abortError(signal, err);
+    throw new StreamEndedError('PROTOCOL_ERROR', 'the exec stream broke before its exit frame', { cause: err });
+  }
+  throw new StreamEndedError('PROTOCOL_ERROR', 'the exec stream ended before its exit frame');
+}
+
+/**
+ * A running, streamed command. Iterate it (`for await`) for typed chunks, or `await
+ * stream.wait()` for the result; iterate at most once.
+ */
+export class ExecStream implements AsyncIterable<ExecChunk> {
+  private readonly response: Promise<Response>;
+  private readonly signal: AbortSignal | undefined;
+  private consumed = false;
+
+  constructor(response: Promise<Response>, signal?: AbortSignal) {
+    this.response = response;
+    this.signal = signal;
+    // The caller may never iterate; keep an early rejection from being unhandled.
+    response.catch(() => undefined);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ExecChunk, ExecResult, undefined> {
+    if (this.consumed) throw new AgentdError('INVALID_ARGUMENT', 'an ExecStream can be iterated only once');
+    this.consumed = true;
+    const res = await this.response;
+    if (res.body === null) throw new StreamEndedError('PROTOCOL_ERROR', 'the exec stream had no body');
+    return yield* execChunks(res.body, this.signal);
+  }
+
+  /** Consumes the stream, calling the callbacks for each output piece, and returns the result. */
+  async wait(callbacks: Pick<ExecOptions, 'onStdout' | 'onStderr'> = {}): Promise<ExecResult> {
+    for await (const chunk of this) {
+      if (chunk.type === 'stdout') callbacks.onStdout?.(chunk.text, chunk.bytes);
+      else if (chunk.type === 'stderr') callbacks.onStderr?.(chunk.text, chunk.bytes);
+      else if (chunk.type === 'exit') return chunk.result;
+    }
+    throw new StreamEndedError('PROTOCOL_ERROR', 'the exec stream ended before its exit frame');
+  }
+}
+
+/** Sends an exec and returns the stream (the request starts at once). */
+export function startExecStream(transport: HttpTransport, sandboxId: string, command: Command, options: ExecOptions): ExecStream {
+  const response = transport.request({
+    method: 'POST',
+    path: `/v1/sandboxes/${encodeURIComponent(sandboxId)}/exec`,
+    query: { stream: 1 },
+    headers: { accept: 'application/x-ndjson' },
+    json: execParams(command, options, 'base64'),
+    idempotencyKey: options.idempotencyKey,
+    signal: options.signal,
+  });
+  return new ExecStream(response, options.signal);
+}
+
+/** Runs a command to completion (streamed when callbacks are given, one JSON answer otherwise). */
+export async function runExec(transport: HttpTransport, sandboxId: string, command: Command, options: ExecOptions): Promise<ExecResult> {
+  if (options.onStdout !== undefined || options.onStderr !== undefined) {
+    return startExecStream(transport, sandboxId, command, options).wait(options);
+  }
+  const answer = await transport.json({
+    method: 'POST',
+    path: `/v1/sandboxes/${encodeURIComponent(sandboxId)}/exec`,
+    json: execParams(command, options, 'base64'),
+    idempotencyKey: options.idempotencyKey,
+    signal: options.signal,
+  });
+  return execResultFromWire(answer);
+}
+
+/** Throws CommandExitError unless the command exited 0. */
+export function checkExit(result: ExecResult): ExecResult {
+  if (result.exitCode === 0 && !result.timedOut) return result;
+  throw new CommandExitError(result);
+}

@@ -1,0 +1,61 @@
+/** @agentd/sdk: a client for the agentd daemon, for Node and browsers (no native dependency). */
+export { Sandbox } from './sandbox.js';
+export type { ConnectOptions, ExecFunction, SandboxCreateOptions, SandboxListOptions } from './sandbox.js';
+export { AgentdClient } from './client.js';
+export type { CreateKeyOptions, CreateSessionOptions, IntentOptions, ListSandboxesOptions } from './client.js';
+export { ExecStream, execChunks } from './exec.js';
+export type { Command, ExecOptions } from './exec.js';
+export { SandboxFiles } from './files.js';
+export type { CallOptions, ReadBytesResult, ReadOptions, WriteOptions } from './files.js';
+export { StreamEndedError, parseFrame } from './ndjson.js';
+export type { ExecFrame } from './ndjson.js';
+export { DEFAULT_BASE_URL } from './options.js';
+export type { ClientOptions, FetchLike, HeadersHook, RequestInfo, RetryOptions } from './options.js';
+export { HttpTransport } from './transport.js';
+export type { QueryValue, RequestSpec } from './transport.js';
+export { ERROR_CODES, isErrorCode } from './codes.js';
+export type { ErrorCode } from './codes.js';
+export {
+  AgentdError,
+  AuthenticationError,
+  CancelledError,
+  CommandExitError,
+  ConflictError,
+  ERROR_CLASS_BY_CODE,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  ProtocolError,
+  ResourceExhaustedError,
+  SandboxOperationError,
+  TimeoutError,
+  UnavailableError,
+  createError,
+  errorFromBody,
+} from './errors.js';
+export type { AgentdErrorOptions, ErrorBody } from './errors.js';
+export { base64ToBytes, bytesToBase64 } from './base64.js';
+export type {
+  ApiKeyInfo,
+  AuditEvent,
+  BindMount,
+  CapabilityInfo,
+  ExecChunk,
+  ExecResult,
+  FileEntry,
+  FileKind,
+  FileStat,
+  NetworkMode,
+  Profile,
+  ResourceUsage,
+  SandboxInfo,
+  SandboxLimits,
+  SandboxSpec,
+  SandboxState,
+  SandboxUsage,
+  SessionInfo,
+  SessionState,
+  SnapshotInfo,
+  WriteResult,
+} from './types.js';

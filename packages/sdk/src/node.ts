@@ -1,0 +1,85 @@
+/// <reference types="node" />
+/**
+ * @agentd/sdk/node: Node-only helpers, kept out of the browser entry.
+ * `unixSocketFetch(path)` speaks HTTP over the daemon's Unix socket with node:http.
+ */
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import type { FetchLike } from './options.js';
+
+/** Statuses whose responses cannot carry a body (the Response constructor refuses one). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+function toHeaders(raw: IncomingHttpHeaders): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.append(name, value);
+  }
+  return headers;
+}
+
+function flattenHeaders(init: HeadersInit | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  new Headers(init).forEach((value, name) => {
+    out[name] = value;
+  });
+  return out;
+}
+
+async function bodyBytes(body: RequestInit['body']): Promise<Uint8Array | undefined> {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return new TextEncoder().encode(body);
+  if (body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  // Blob, URLSearchParams, FormData, streams: let Response do the encoding.
+  return new Uint8Array(await new Response(body).arrayBuffer());
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/**
+ * A fetch over a Unix socket: the URL's path and query are sent, its host is ignored.
+ * Supports method, headers, a body (string, bytes, Blob...), an AbortSignal (which also
+ * breaks an ongoing response body), and streams the response body.
+ */
+export function unixSocketFetch(socketPath: string): FetchLike {
+  return async (url, init = {}) => {
+    const target = new URL(url, 'http://localhost');
+    const body = await bodyBytes(init.body);
+    const signal = init.signal ?? undefined;
+    if (signal?.aborted === true) throw abortReason(signal);
+    const headers = flattenHeaders(init.headers);
+    if (body !== undefined) headers['content-length'] = String(body.length);
+    headers.host ??= 'localhost';
+    return new Promise<Response>((resolve, reject) => {
+      const req = httpRequest({
+        socketPath,
+        path: `${target.pathname}${target.search}`,
+        method: init.method ?? 'GET',
+        headers,
+      });
+      const onAbort = (): void => {
+        req.destroy(abortReason(signal as AbortSignal) as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(signal?.aborted === true ? abortReason(signal) : new TypeError('fetch failed', { cause: err }));
+      });
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        res.on('close', () => signal?.removeEventListener('abort', onAbort));
+        const responseBody = NULL_BODY_STATUSES.has(status)
+          ? null
+          : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+        if (responseBody === null) res.resume();
+        resolve(new Response(responseBody, { status, statusText: res.statusMessage ?? '', headers: toHeaders(res.headers) }));
+      });
+      req.end(body === undefined ? undefined : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    });
+  };
+}

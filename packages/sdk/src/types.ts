@@ -1,0 +1,152 @@
+/** Public shapes of the SDK (camelCase); wire.ts converts the daemon's snake_case JSON. */
+
+export type SandboxState = 'creating' | 'running' | 'suspended' | 'stopped' | 'destroyed' | 'dead';
+export type NetworkMode = 'none' | 'allowlist' | 'host';
+export type Profile = 'workstation' | 'server' | 'paranoid' | 'custom';
+
+export interface SandboxLimits {
+  memoryBytes?: number;
+  pids?: number;
+  cpus?: number;
+  openFiles?: number;
+}
+
+export interface BindMount {
+  source: string;
+  target: string;
+  readonly: boolean;
+}
+
+/** What a new sandbox should look like; `{}` gives the profile's defaults. */
+export interface SandboxSpec {
+  backend?: string;
+  profile?: Profile | string;
+  env?: Record<string, string>;
+  workdir?: string;
+  network?: NetworkMode;
+  limits?: SandboxLimits;
+  labels?: Record<string, string>;
+  ttlMs?: number;
+  allowedPathsRo?: string[];
+  allowedPathsRw?: string[];
+  bindMounts?: BindMount[];
+  denyPaths?: string[];
+}
+
+export interface SandboxUsage {
+  memoryBytes: number;
+  memoryPeakBytes: number;
+  cpuMs: number;
+  pids: number;
+}
+
+export interface SandboxInfo {
+  id: string;
+  state: SandboxState;
+  backend: string;
+  profile: string;
+  tenant: string;
+  labels: Record<string, string>;
+  createdAtMs: number;
+  expiresAtMs?: number;
+  usage?: SandboxUsage;
+}
+
+export interface SnapshotInfo {
+  id: string;
+  sandboxId: string;
+  name?: string;
+  createdAtMs: number;
+  sizeBytes: number;
+}
+
+export type SessionState = 'attached' | 'detached' | 'suspended' | 'closed';
+
+export interface SessionInfo {
+  id: string;
+  sandboxId: string;
+  state: SessionState;
+  createdAtMs: number;
+  lastActiveMs: number;
+  idleTimeoutMs: number;
+  detachTimeoutMs: number;
+  suspendAfterMs: number;
+}
+
+export interface ResourceUsage {
+  maxMemoryBytes?: number;
+  cpuUserMs?: number;
+  cpuSystemMs?: number;
+  outputBytes?: number;
+}
+
+/** A finished command. A non-zero exit is a result, not an exception (see `execOrThrow`). */
+export interface ExecResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** stdout decoded as UTF-8 (invalid sequences become U+FFFD); `stdoutBytes` has the exact bytes. */
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Uint8Array;
+  stderrBytes: Uint8Array;
+  durationMs: number;
+  timedOut: boolean;
+  canceled: boolean;
+  outputTruncated: boolean;
+  resourceLimited: boolean;
+  resourceUsage: ResourceUsage;
+}
+
+/** One typed piece of a streamed command. */
+export type ExecChunk =
+  | { type: 'start'; pid: number }
+  | { type: 'stdout'; text: string; bytes: Uint8Array }
+  | { type: 'stderr'; text: string; bytes: Uint8Array }
+  | { type: 'exit'; result: ExecResult };
+
+export type FileKind = 'file' | 'directory' | 'symlink' | 'other' | (string & {});
+
+export interface FileEntry {
+  name: string;
+  kind: FileKind;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface FileStat {
+  kind: FileKind;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  uid: number;
+  gid: number;
+  linkTarget?: string;
+}
+
+export interface WriteResult {
+  bytesWritten: number;
+  fileSize: number;
+}
+
+export interface CapabilityInfo {
+  name: string;
+  version: string;
+  description: string;
+  paramsSchema: unknown;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  subject: string;
+  tenant: string;
+  roles: string[];
+  createdAtMs?: number;
+  /** Only in the answer to `keys.create`: the secret, shown once. */
+  secret?: string;
+  /** Anything else the daemon returned for this key. */
+  extra: Record<string, unknown>;
+}
+
+/** One audit event as the daemon stores it (shape owned by the daemon; kept as-is). */
+export type AuditEvent = Record<string, unknown>;
