@@ -1,0 +1,101 @@
+/** Reading and writing cgroup interface files, with errors that name the file. */
+import { access, constants, readFile, writeFile } from 'node:fs/promises';
+import { AgentdError } from '../../core/errors.js';
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export function isMissing(err: unknown): boolean {
+  const code = errCode(err);
+  return code === 'ENOENT' || code === 'ENODEV';
+}
+
+/** The file's text, or undefined when the file (or its cgroup) does not exist. */
+export async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw new AgentdError('INTERNAL', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A single-number file ("max" reads as Infinity); undefined when missing or unparsable. */
+export async function readNumber(file: string): Promise<number | undefined> {
+  const text = (await readOptional(file))?.trim();
+  if (text === undefined || text === '') return undefined;
+  if (text === 'max') return Number.POSITIVE_INFINITY;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** `key value` lines (memory.events, cpu.stat, memory.oom_control, cgroup.events). */
+export function parseKeyed(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [key, value] = line.trim().split(/\s+/);
+    if (key === undefined || value === undefined) continue;
+    const n = Number(value);
+    if (Number.isFinite(n)) out.set(key, n);
+  }
+  return out;
+}
+
+export async function readKeyed(file: string): Promise<Map<string, number> | undefined> {
+  const text = await readOptional(file);
+  return text === undefined ? undefined : parseKeyed(text);
+}
+
+/** One write(2) of `value`; the kernel validates it, so its errno is passed on with the file name. */
+export async function writeValue(file: string, value: string): Promise<void> {
+  try {
+    await writeFile(file, value);
+  } catch (err) {
+    throw new AgentdError('INTERNAL', `cannot write '${value}' to ${file}: ${(err as Error).message}`, {
+      cause: err,
+      details: { file, errno: errCode(err) },
+    });
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** undefined when `dir` is writable by this process, else the reason in words. */
+export async function writeAccessProblem(dir: string): Promise<string | undefined> {
+  try {
+    await access(dir, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'ENOENT') return `${dir} does not exist`;
+    if (code === 'EROFS') return `${dir} is mounted read-only`;
+    const who = process.getuid?.() === 0 ? 'root, but access denied' : 'not root and no delegation';
+    return `no write access to ${dir} (${who})`;
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AgentdError('CANCELLED', 'cancelled', { cause: signal.reason }));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AgentdError('CANCELLED', 'cancelled', { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
