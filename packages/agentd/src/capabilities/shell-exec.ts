@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import type { ExecResultBody } from './exec-result.js';
+import { execResultBody } from './exec-result.js';
+import { runExec } from './exec-driver.js';
+import type { Capability, CapabilityOutcome } from './types.js';
+
+/** Defaults when neither the params nor the constraints say otherwise. */
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+export const ShellExecParams = z
+  .object({
+    command: z.string().min(1).max(256 * 1024).optional().describe('A shell command line, run as `/bin/sh -c COMMAND`; `args` become $1, $2...'),
+    argv: z.array(z.string().max(128 * 1024)).min(1).max(4096).optional().describe('Program and arguments, run without a shell (argv[0] searched in PATH).'),
+    args: z.array(z.string().max(128 * 1024)).max(4096).optional().describe('Extra arguments appended to argv (or passed to the command as $1...).'),
+    env: z.record(z.string().regex(/^[^=\0]+$/), z.string().max(128 * 1024)).optional()
+      .describe("Environment added over the sandbox's env for this command (values never logged)."),
+    cwd: z.string().min(1).max(4096).optional().describe("Working directory in the sandbox's view (default: the sandbox workdir)."),
+    timeout_ms: z.number().int().min(1).max(600_000).optional().describe('Wall-clock limit; the whole process tree is killed when it passes (default 60000).'),
+    stdin: z.string().max(64 * 1024 * 1024).optional().describe('Data fed to the command on stdin, then closed (default: /dev/null).'),
+    stdin_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of `stdin` (default utf8).'),
+    output_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of stdout/stderr in the result (default utf8; invalid UTF-8 is replaced).'),
+    max_output_bytes: z.number().int().min(0).max(1 << 30).optional().describe('Cap on stdout+stderr kept (default 16 MiB); the rest is dropped and output_truncated set.'),
+  })
+  .strict()
+  .refine((p) => (p.command === undefined) !== (p.argv === undefined), { message: 'give exactly one of `command` or `argv`' });
+export type ShellExecParams = z.infer<typeof ShellExecParams>;
+
+function argvOf(p: ShellExecParams): string[] {
+  const args = p.args ?? [];
+  if (p.command !== undefined) return ['/bin/sh', '-c', p.command, 'sh', ...args];
+  return [...(p.argv ?? []), ...args];
+}
+
+function minDefined(...values: Array<number | undefined>): number | undefined {
+  const defined = values.filter((v): v is number => v !== undefined);
+  return defined.length === 0 ? undefined : Math.min(...defined);
+}
+
+export const shellExec: Capability<ShellExecParams> = {
+  name: 'shell.exec',
+  version: 'v1',
+  description: 'Run a command (argv, or a shell command line) in the sandbox; output can be streamed.',
+  params: ShellExecParams,
+  writes: true,
+  async run(params, { sandbox, signal, constraints, listener }): Promise<CapabilityOutcome> {
+    const stdin = params.stdin === undefined ? undefined : Buffer.from(params.stdin, params.stdin_encoding === 'base64' ? 'base64' : 'utf8');
+    const run = await runExec(sandbox, {
+      argv: argvOf(params),
+      env: { ...sandbox.spec.env, ...params.env },
+      ...(params.cwd === undefined ? (sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) : { cwd: params.cwd }),
+      ...(stdin === undefined ? {} : { stdin }),
+      timeoutMs: minDefined(params.timeout_ms, constraints.max_duration_ms) ?? DEFAULT_TIMEOUT_MS,
+      maxOutputBytes: minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES,
+      signal,
+      ...(listener === undefined ? {} : { listener }),
+    });
+    const body: ExecResultBody = execResultBody(run, params.output_encoding ?? 'utf8', listener !== undefined);
+    const code: CapabilityOutcome['code'] = run.resourceLimited ? 'RESOURCE_LIMITED' : run.timedOut ? 'TIMEOUT' : run.canceled ? 'CANCELLED' : 'OK';
+    return {
+      code,
+      result: {
+        exit_code: body.exit_code,
+        signal: body.signal,
+        ...(listener === undefined ? { stdout: body.stdout, stderr: body.stderr } : {}),
+        timed_out: body.timed_out,
+        output_truncated: body.output_truncated,
+        resource_usage: body.resource_usage,
+        output: { encoding: body.encoding, duration_ms: body.duration_ms, canceled: body.canceled, resource_limited: body.resource_limited },
+      },
+    };
+  },
+};

@@ -1,0 +1,451 @@
+import { join } from 'node:path';
+import { AgentdError } from '../core/errors.js';
+import type { SandboxPrefs } from '../core/intent.js';
+import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
+import type { ProfileName, SandboxHandle, SandboxSpec } from '../isolation/types.js';
+import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
+import { newId } from './ids.js';
+import { WarmPool, type PoolKey } from './pool.js';
+import { buildSpec, isPlainCreate, type SandboxCreate } from './spec.js';
+import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.js';
+
+/** What the manager keeps for a sandbox whose init runs. */
+interface Live {
+  handle: SandboxHandle;
+  destroying: boolean;
+}
+
+const notFound = (id: string): AgentdError => new AgentdError('NOT_FOUND', `no sandbox '${id}'`, { details: { sandbox_id: id } });
+
+/**
+ * Owns every sandbox of the daemon: creates them (from the warm pool when it can), keeps the
+ * state store in step with the live handles, enforces the maximum and TTLs, and hands out
+ * leases to the intent pipeline. Tenancy is checked here: another tenant's sandbox is NOT_FOUND.
+ */
+export class SandboxManager {
+  private readonly live = new Map<string, Live>();
+  private readonly pool: WarmPool;
+  private readonly now: () => number;
+  private starting = 0;
+  private created = 0;
+  private createMsTotal = 0;
+  private timeoutDestroys = 0;
+  private closed = false;
+
+  constructor(
+    private options: ManagerOptions,
+    private readonly deps: ManagerDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.pool = new WarmPool(options.pool, {
+      start: (key) => this.startHandle(buildSpec(newId('sbx'), options.home, key.profile, this.options.profileDefaults(key.profile), {}), key.backend),
+      hasRoom: () => this.used() < this.options.maxSandboxes,
+      logger: deps.logger,
+      now: this.now,
+    });
+  }
+
+  /** Starts keeping the default profile+backend warm (no-op when min_warm is 0). */
+  startPool(): void {
+    if (this.options.pool.minWarm <= 0) return;
+    const profile = this.options.defaultProfile;
+    const backend = this.deps.backends.canonical(this.options.profileDefaults(profile).backend);
+    this.pool.register({ profile, backend });
+    this.pool.refill();
+  }
+
+  reconfigure(options: ManagerOptions): void {
+    this.options = options;
+    this.pool.reconfigure(options.pool);
+    this.startPool();
+  }
+
+  get pooled(): WarmPool {
+    return this.pool;
+  }
+
+  stats(): ManagerStats {
+    const lookups = this.pool.hits + this.pool.misses;
+    return {
+      created: this.created,
+      active: this.live.size,
+      poolSize: this.pool.size,
+      poolHits: this.pool.hits,
+      poolMisses: this.pool.misses,
+      poolHitRate: lookups === 0 ? 0 : this.pool.hits / lookups,
+      avgCreateMs: this.created === 0 ? 0 : this.createMsTotal / this.created,
+      timeoutDestroys: this.timeoutDestroys,
+    };
+  }
+
+  // ---- queries -------------------------------------------------------------------------
+
+  get(tenant: string, id: string): SandboxRecord {
+    const rec = this.deps.store.sandboxes.getForTenant(id, tenant);
+    if (!rec) throw notFound(id);
+    return rec;
+  }
+
+  list(filter: SandboxFilter): SandboxRecord[] {
+    return this.deps.store.sandboxes.list(filter);
+  }
+
+  /** The live handle of a running sandbox of `tenant`; typed errors for every other state. */
+  handleOf(tenant: string, id: string): SandboxHandle {
+    const rec = this.get(tenant, id);
+    const live = this.live.get(id);
+    switch (rec.state) {
+      case 'running':
+        if (live && !live.destroying && live.handle.isAlive()) return live.handle;
+        this.markDead(id, 'the sandbox init is gone');
+        throw new AgentdError('SANDBOX_DEAD', `sandbox '${id}' is dead (its init process is gone)`, { details: { sandbox_id: id } });
+      case 'suspended':
+        throw new AgentdError('SANDBOX_SUSPENDED', `sandbox '${id}' is suspended; resume it first`, { details: { sandbox_id: id } });
+      case 'stopped':
+        throw new AgentdError('CONFLICT', `sandbox '${id}' is stopped; start it first (POST /v1/sandboxes/${id}/start)`, { details: { sandbox_id: id, state: rec.state } });
+      case 'dead':
+        throw new AgentdError('SANDBOX_DEAD', `sandbox '${id}' is dead (its init process is gone)`, { details: { sandbox_id: id } });
+      case 'creating':
+      case 'destroyed':
+        throw new AgentdError('CONFLICT', `sandbox '${id}' is ${rec.state}`, { details: { sandbox_id: id, state: rec.state } });
+    }
+  }
+
+  /** Live usage of a running sandbox (undefined when not running or the backend cannot tell). */
+  async usage(id: string): Promise<{ memory_bytes: number; memory_peak_bytes: number; cpu_ms: number; pids: number } | undefined> {
+    const live = this.live.get(id);
+    if (!live || !live.handle.isAlive()) return undefined;
+    try {
+      const u = await live.handle.usage();
+      if (u.memoryBytes === undefined && u.cpuUsec === undefined) return undefined;
+      return { memory_bytes: u.memoryBytes ?? 0, memory_peak_bytes: u.memoryPeakBytes ?? 0, cpu_ms: Math.round((u.cpuUsec ?? 0) / 1000), pids: u.pids ?? 0 };
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------
+
+  /** Creates a sandbox for `tenant` (a warm one when the request is plain). */
+  async create(tenant: string, req: SandboxCreate, signal?: AbortSignal): Promise<{ record: SandboxRecord; fromPool: boolean }> {
+    this.assertOpen();
+    const profile: ProfileName = req.profile ?? this.options.defaultProfile;
+    const defaults = this.options.profileDefaults(profile);
+    const backendName = this.deps.backends.canonical(req.backend ?? defaults.backend);
+    const backend = this.deps.backends.get(backendName);
+    this.deps.backends.assertProfileAllows(profile, backend);
+    const ttlMs = req.ttl_ms ?? defaults.ttlMs;
+    const expiresAtMs = ttlMs === undefined ? null : this.now() + ttlMs;
+    const labels = req.labels ?? {};
+
+    if (isPlainCreate(req)) {
+      const warm = this.pool.take({ profile, backend: backendName });
+      if (warm) {
+        const record = this.deps.store.sandboxes.insert({
+          id: warm.id, tenant, backend: backendName, profile, state: 'running', spec: { ...warm.spec, labels }, labels, expiresAtMs,
+        });
+        this.adopt(warm);
+        return { record, fromPool: true };
+      }
+    }
+    await this.reserveSlot();
+    const spec = buildSpec(newId('sbx'), this.options.home, profile, defaults, req);
+    const record = this.deps.store.sandboxes.insert({ id: spec.id, tenant, backend: backendName, profile, state: 'creating', spec, labels, expiresAtMs });
+    try {
+      const handle = await this.startHandle(spec, backendName, signal);
+      this.adopt(handle);
+      return { record: this.deps.store.sandboxes.setState(record.id, 'running') ?? record, fromPool: false };
+    } catch (err) {
+      this.deps.store.sandboxes.delete(record.id);
+      await removeSandboxDirs(spec.dirs).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** A sandbox for one intent: the named one, or a new one (warm when possible) destroyed on release unless `persist`. */
+  async lease(tenant: string, prefs: SandboxPrefs, signal?: AbortSignal): Promise<Lease> {
+    if (prefs.sandbox_id !== undefined) {
+      const rec = this.get(tenant, prefs.sandbox_id);
+      const handle = this.handleOf(tenant, prefs.sandbox_id);
+      return { handle, id: rec.id, backend: rec.backend, profile: rec.profile as ProfileName, reused: true, fromPool: false, release: async () => {} };
+    }
+    const { record, fromPool } = await this.create(
+      tenant,
+      { ...(prefs.profile ? { profile: prefs.profile } : {}), ...(prefs.backend ? { backend: prefs.backend } : {}), ...(prefs.labels ? { labels: prefs.labels } : {}) },
+      signal,
+    );
+    const handle = this.handleOf(tenant, record.id);
+    return {
+      handle,
+      id: record.id,
+      backend: record.backend,
+      profile: record.profile as ProfileName,
+      reused: false,
+      fromPool,
+      release: prefs.persist ? async () => {} : () => this.destroy(tenant, record.id).catch(() => undefined),
+    };
+  }
+
+  async suspend(tenant: string, id: string): Promise<SandboxRecord> {
+    const rec = this.get(tenant, id);
+    if (rec.state === 'suspended') return rec;
+    const handle = this.handleOf(tenant, id);
+    await handle.suspend();
+    return this.deps.store.sandboxes.setState(id, 'suspended') ?? rec;
+  }
+
+  async resume(tenant: string, id: string): Promise<SandboxRecord> {
+    const rec = this.get(tenant, id);
+    if (rec.state !== 'suspended') {
+      if (rec.state === 'running') return rec;
+      throw new AgentdError('CONFLICT', `sandbox '${id}' is ${rec.state}, not suspended`, { details: { sandbox_id: id, state: rec.state } });
+    }
+    const live = this.live.get(id);
+    if (!live || !live.handle.isAlive()) {
+      this.markDead(id, 'the sandbox init is gone');
+      throw new AgentdError('SANDBOX_DEAD', `sandbox '${id}' is dead (its init process is gone)`);
+    }
+    await live.handle.resume();
+    return this.deps.store.sandboxes.setState(id, 'running') ?? rec;
+  }
+
+  /** Starts a stopped (or dead) sandbox again on its files, with the spec it was created with. */
+  async start(tenant: string, id: string, signal?: AbortSignal): Promise<SandboxRecord> {
+    const rec = this.get(tenant, id);
+    if (rec.state === 'running' || rec.state === 'suspended') return rec;
+    if (rec.state !== 'stopped' && rec.state !== 'dead') {
+      throw new AgentdError('CONFLICT', `sandbox '${id}' is ${rec.state}; only a stopped or dead sandbox can be started`, { details: { sandbox_id: id, state: rec.state } });
+    }
+    await this.reserveSlot();
+    const spec = rec.spec as SandboxSpec;
+    this.deps.store.sandboxes.setState(id, 'creating');
+    try {
+      const handle = await this.startHandle(spec, rec.backend, signal);
+      this.adopt(handle);
+      return this.deps.store.sandboxes.update(id, { state: 'running', lastError: null }) ?? rec;
+    } catch (err) {
+      this.deps.store.sandboxes.setState(id, 'stopped', (err as Error).message);
+      throw err;
+    }
+  }
+
+  /** Kills the sandbox; removes its files (and its record) unless keepFiles (record kept as `destroyed`). */
+  async destroy(tenant: string, id: string, opts: { keepFiles?: boolean } = {}): Promise<void> {
+    const rec = this.get(tenant, id);
+    await this.destroyRecord(rec, opts.keepFiles ?? false);
+  }
+
+  /** Destroys sandboxes whose TTL passed; returns how many. */
+  async sweepExpired(): Promise<number> {
+    const expired = this.deps.store.sandboxes.listExpired(this.now());
+    for (const rec of expired) {
+      this.deps.logger.info({ sandbox: rec.id, expires_at_ms: rec.expiresAtMs }, 'sandbox TTL passed: destroying it');
+      await this.destroyRecord(rec, false).catch((err: unknown) => this.deps.logger.warn({ sandbox: rec.id, err: (err as Error).message }, 'could not destroy an expired sandbox'));
+      this.timeoutDestroys++;
+    }
+    return expired.length;
+  }
+
+  /** Called by session timeouts: counts as a timeout destroy. */
+  async destroyForTimeout(id: string): Promise<void> {
+    const rec = this.deps.store.sandboxes.get(id);
+    if (!rec) return;
+    await this.destroyRecord(rec, false);
+    this.timeoutDestroys++;
+  }
+
+  /** Suspends/resumes by id for sessions (no tenant check: the session already belongs to the tenant). */
+  async suspendById(id: string): Promise<void> {
+    const rec = this.deps.store.sandboxes.get(id);
+    if (rec && rec.state === 'running') await this.suspend(rec.tenant, id);
+  }
+
+  async resumeById(id: string): Promise<void> {
+    const rec = this.deps.store.sandboxes.get(id);
+    if (rec && rec.state === 'suspended') await this.resume(rec.tenant, id);
+  }
+
+  recyclePool(): Promise<void> {
+    return this.pool.recycle();
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------
+
+  async snapshot(tenant: string, id: string, name: string | undefined, signal?: AbortSignal): Promise<SnapshotRecord> {
+    const ops = this.snapshotOps();
+    const rec = this.get(tenant, id);
+    const live = this.live.get(id);
+    const wasRunning = rec.state === 'running' && live !== undefined && live.handle.isAlive();
+    const snapId = newId('snap');
+    const dest = join(this.options.home, 'snapshots', snapId);
+    // Freeze the processes while copying so the copy is consistent, where the backend can.
+    let frozen = false;
+    if (wasRunning && live) {
+      try {
+        await live.handle.suspend();
+        frozen = true;
+      } catch {
+        // host-direct cannot freeze: copy as is.
+      }
+    }
+    try {
+      const { sizeBytes } = await ops.create(sandboxDirs(this.options.home, id), dest, signal);
+      return this.deps.store.snapshots.insert({ id: snapId, sandboxId: id, tenant, name: name ?? null, path: dest, sizeBytes });
+    } finally {
+      if (frozen && live) await live.handle.resume().catch(() => undefined);
+    }
+  }
+
+  listSnapshots(tenant: string): SnapshotRecord[] {
+    return this.deps.store.snapshots.list({ tenant });
+  }
+
+  async deleteSnapshot(tenant: string, snapshotId: string): Promise<void> {
+    const snap = this.deps.store.snapshots.getForTenant(snapshotId, tenant);
+    if (!snap) throw new AgentdError('NOT_FOUND', `no snapshot '${snapshotId}'`, { details: { snapshot_id: snapshotId } });
+    await this.snapshotOps().remove(snap.path);
+    this.deps.store.snapshots.delete(snapshotId);
+  }
+
+  /** Puts the snapshot's files back into the sandbox; a running sandbox is restarted on them. */
+  async restore(tenant: string, id: string, snapshotId: string, signal?: AbortSignal): Promise<SandboxRecord> {
+    const ops = this.snapshotOps();
+    const rec = this.get(tenant, id);
+    const snap = this.deps.store.snapshots.getForTenant(snapshotId, tenant);
+    if (!snap) throw new AgentdError('NOT_FOUND', `no snapshot '${snapshotId}'`, { details: { snapshot_id: snapshotId } });
+    const wasLive = this.live.get(id);
+    if (wasLive) {
+      wasLive.destroying = true;
+      await wasLive.handle.destroy({ keepFiles: true });
+      this.live.delete(id);
+      this.deps.store.sandboxes.setState(id, 'stopped');
+    }
+    await ops.restore(snap.path, sandboxDirs(this.options.home, id), signal);
+    if (rec.state === 'running' || rec.state === 'suspended') return this.start(tenant, id, signal);
+    return this.get(tenant, id);
+  }
+
+  /** A new sandbox (same spec, new id) whose files start as the snapshot (taken now when none is given). */
+  async fork(tenant: string, id: string, snapshotId: string | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
+    const ops = this.snapshotOps();
+    const rec = this.get(tenant, id);
+    const snap = snapshotId === undefined
+      ? await this.snapshot(tenant, id, undefined, signal)
+      : this.deps.store.snapshots.getForTenant(snapshotId, tenant);
+    if (!snap) throw new AgentdError('NOT_FOUND', `no snapshot '${snapshotId}'`, { details: { snapshot_id: snapshotId } });
+    await this.reserveSlot();
+    const source = rec.spec as SandboxSpec;
+    const newIdValue = newId('sbx');
+    const spec: SandboxSpec = { ...source, id: newIdValue, dirs: sandboxDirs(this.options.home, newIdValue) };
+    await ops.restore(snap.path, spec.dirs, signal);
+    const record = this.deps.store.sandboxes.insert({
+      id: spec.id, tenant, backend: rec.backend, profile: rec.profile, state: 'creating', spec, labels: rec.labels,
+      expiresAtMs: rec.expiresAtMs === null ? null : this.now() + Math.max(0, rec.expiresAtMs - rec.createdAtMs),
+    });
+    try {
+      const handle = await this.startHandle(spec, rec.backend, signal);
+      this.adopt(handle);
+      return this.deps.store.sandboxes.setState(record.id, 'running') ?? record;
+    } catch (err) {
+      this.deps.store.sandboxes.delete(record.id);
+      await removeSandboxDirs(spec.dirs).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  // ---- shutdown ------------------------------------------------------------------------
+
+  /** Stops every sandbox, keeping their files; their records say `stopped` (restartable). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool.close();
+    const all = [...this.live.entries()];
+    await Promise.allSettled(
+      all.map(async ([id, live]) => {
+        live.destroying = true;
+        await live.handle.destroy({ keepFiles: true });
+        this.deps.store.sandboxes.setState(id, 'stopped');
+      }),
+    );
+    this.live.clear();
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+
+  private used(): number {
+    return this.live.size + this.pool.size + this.starting;
+  }
+
+  /** Makes room for one more sandbox: gives up a warm one if needed, else RESOURCE_EXHAUSTED. */
+  private async reserveSlot(): Promise<void> {
+    while (this.used() >= this.options.maxSandboxes) {
+      if (!(await this.pool.evictOne())) {
+        throw new AgentdError('RESOURCE_EXHAUSTED', `the daemon already runs its maximum of ${this.options.maxSandboxes} sandboxes`, {
+          details: { max_sandboxes: this.options.maxSandboxes },
+          retryAfterMs: 1000,
+        });
+      }
+    }
+  }
+
+  private async startHandle(spec: SandboxSpec, backendName: string, signal?: AbortSignal): Promise<SandboxHandle> {
+    const backend = this.deps.backends.get(backendName);
+    this.starting++;
+    const t0 = performance.now();
+    try {
+      const handle = await backend.start(spec, signal ? { signal } : {});
+      await handle.channel.ready;
+      this.created++;
+      this.createMsTotal += performance.now() - t0;
+      return handle;
+    } finally {
+      this.starting--;
+    }
+  }
+
+  private adopt(handle: SandboxHandle): void {
+    const entry: Live = { handle, destroying: false };
+    this.live.set(handle.id, entry);
+    void handle.exited.then(() => {
+      if (this.live.get(handle.id) === entry && !entry.destroying) {
+        this.live.delete(handle.id);
+        this.markDead(handle.id, 'the sandbox init exited');
+      }
+    });
+  }
+
+  private markDead(id: string, why: string): void {
+    const rec = this.deps.store.sandboxes.get(id);
+    if (rec && (rec.state === 'running' || rec.state === 'suspended')) {
+      this.deps.store.sandboxes.setState(id, 'dead', why);
+      this.deps.logger.warn({ sandbox: id }, `sandbox is dead: ${why}`);
+    }
+  }
+
+  private async destroyRecord(rec: SandboxRecord, keepFiles: boolean): Promise<void> {
+    const live = this.live.get(rec.id);
+    if (live) {
+      live.destroying = true;
+      try {
+        await live.handle.destroy({ keepFiles });
+      } finally {
+        this.live.delete(rec.id);
+      }
+    } else if (!keepFiles) {
+      await removeSandboxDirs(sandboxDirs(this.options.home, rec.id));
+    }
+    if (keepFiles) this.deps.store.sandboxes.setState(rec.id, 'destroyed');
+    else this.deps.store.sandboxes.delete(rec.id);
+  }
+
+  private snapshotOps(): NonNullable<ManagerDeps['snapshots']> {
+    if (!this.deps.snapshots) throw new AgentdError('BACKEND_UNAVAILABLE', 'snapshots are not available in this daemon');
+    return this.deps.snapshots;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new AgentdError('UNAVAILABLE', 'the daemon is stopping');
+  }
+}
+
+export type { PoolKey };

@@ -1,0 +1,162 @@
+import type { ProfileName, SandboxHandle } from '../isolation/types.js';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * Warm-pool sizing, per profile+backend key. `minWarm: 0` = the pool is off (nothing kept
+ * warm, `take` always misses); `maxWarm` caps what is kept; a warm sandbox older than
+ * `ttlMs` is destroyed and replaced, so nothing stale is handed out.
+ */
+export interface PoolOptions {
+  minWarm: number;
+  maxWarm: number;
+  ttlMs: number;
+}
+
+export interface PoolKey {
+  profile: ProfileName;
+  backend: string;
+}
+
+interface WarmEntry {
+  handle: SandboxHandle;
+  warmedAtMs: number;
+}
+
+export interface PoolDeps {
+  /** Starts a fresh sandbox for the key (not yet recorded in state). */
+  start(key: PoolKey): Promise<SandboxHandle>;
+  /** May the pool start one more sandbox (the daemon-wide maximum counts warm ones too)? */
+  hasRoom(): boolean;
+  logger: Logger;
+  now: () => number;
+}
+
+const keyOf = (k: PoolKey): string => `${k.profile}/${k.backend}`;
+
+/**
+ * Pre-started sandboxes, taken by plain creates. A warm sandbox is handed out once and never
+ * comes back: released sandboxes are destroyed, so no state leaks from one caller to the next
+ * (the paranoid profile's "never reuse" holds by construction).
+ */
+export class WarmPool {
+  private readonly entries = new Map<string, WarmEntry[]>();
+  private readonly keys = new Map<string, PoolKey>();
+  private readonly filling = new Map<string, Promise<void>>();
+  private closed = false;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private options: PoolOptions,
+    private readonly deps: PoolDeps,
+  ) {}
+
+  /** Keeps `key` warm from now on (called for the daemon's default profile+backend). */
+  register(key: PoolKey): void {
+    this.keys.set(keyOf(key), key);
+    if (!this.entries.has(keyOf(key))) this.entries.set(keyOf(key), []);
+  }
+
+  reconfigure(options: PoolOptions): void {
+    this.options = options;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const list of this.entries.values()) n += list.length;
+    return n;
+  }
+
+  sizeOf(key: PoolKey): number {
+    return this.entries.get(keyOf(key))?.length ?? 0;
+  }
+
+  /** A live warm sandbox for the key, or undefined (counted as a miss). */
+  take(key: PoolKey): SandboxHandle | undefined {
+    const list = this.entries.get(keyOf(key));
+    while (list && list.length > 0) {
+      const entry = list.shift();
+      if (entry && entry.handle.isAlive()) {
+        this.hits++;
+        this.refill();
+        return entry.handle;
+      }
+      if (entry) void entry.handle.destroy().catch(() => undefined);
+    }
+    this.misses++;
+    this.refill();
+    return undefined;
+  }
+
+  /** Gives up one warm sandbox (any key) so a real request can use its slot. */
+  async evictOne(): Promise<boolean> {
+    for (const list of this.entries.values()) {
+      const entry = list.pop();
+      if (entry) {
+        await entry.handle.destroy().catch(() => undefined);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Starts background fills up to minWarm for every registered key (at most one fill loop per key). */
+  refill(): void {
+    if (this.closed) return;
+    for (const [id, key] of this.keys) {
+      if (this.filling.has(id)) continue;
+      const run = this.fill(id, key).finally(() => this.filling.delete(id));
+      this.filling.set(id, run);
+    }
+  }
+
+  /** Resolves when no fill is running (tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.filling.size > 0) await Promise.allSettled([...this.filling.values()]);
+  }
+
+  /** Destroys warm sandboxes past their TTL, dead ones, and any over maxWarm; then refills. */
+  async recycle(): Promise<void> {
+    const cutoff = this.deps.now() - this.options.ttlMs;
+    const doomed: SandboxHandle[] = [];
+    for (const list of this.entries.values()) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const entry = list[i];
+        if (entry && (entry.warmedAtMs <= cutoff || !entry.handle.isAlive() || i >= this.options.maxWarm)) {
+          list.splice(i, 1);
+          doomed.push(entry.handle);
+        }
+      }
+    }
+    await Promise.allSettled(doomed.map((h) => h.destroy()));
+    this.refill();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.idle();
+    const all = [...this.entries.values()].flat();
+    this.entries.clear();
+    await Promise.allSettled(all.map((e) => e.handle.destroy()));
+  }
+
+  private async fill(id: string, key: PoolKey): Promise<void> {
+    const target = Math.min(this.options.minWarm, this.options.maxWarm);
+    let failures = 0;
+    while (!this.closed && (this.entries.get(id)?.length ?? 0) < target && this.deps.hasRoom() && failures < 3) {
+      try {
+        const handle = await this.deps.start(key);
+        if (this.closed) {
+          await handle.destroy();
+          return;
+        }
+        const list = this.entries.get(id) ?? [];
+        list.push({ handle, warmedAtMs: this.deps.now() });
+        this.entries.set(id, list);
+      } catch (err) {
+        failures++;
+        this.deps.logger.warn({ pool: id, err: (err as Error).message }, 'warm pool: could not start a sandbox');
+      }
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { AgentdError } from '../core/errors.js';
+import { sandboxDirs } from '../isolation/dirs.js';
+import type { NetworkMode, ProfileName, SandboxLimits, SandboxSpec } from '../isolation/types.js';
+
+const HostPath = z.string().min(1).max(4096).refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path without NUL bytes');
+
+/** The body of `POST /v1/sandboxes`: every field optional, `{}` = the profile's defaults. */
+export const SandboxCreate = z
+  .object({
+    backend: z.string().min(1).max(64).optional().describe("Isolation backend name or alias (default: the profile's backend)."),
+    profile: z.enum(['workstation', 'server', 'paranoid', 'custom']).optional().describe("Security profile (default: the daemon's profile)."),
+    env: z.record(z.string().regex(/^[^=\0]+$/), z.string().max(128 * 1024)).optional().describe('Base environment of every exec, over the profile defaults.'),
+    workdir: z.string().min(1).max(4096).optional().describe("Default working directory in the sandbox's view."),
+    network: z.enum(['none', 'allowlist', 'host']).optional().describe("Network mode (default: the profile's)."),
+    limits: z
+      .object({
+        memory_bytes: z.number().int().min(1 << 20).optional().describe('Memory limit (cgroup).'),
+        pids: z.number().int().min(1).max(1 << 22).optional().describe('Max processes/threads (cgroup).'),
+        cpus: z.number().min(0.01).max(1024).optional().describe('CPU quota in cores.'),
+        open_files: z.number().int().min(16).max(1 << 20).optional().describe('RLIMIT_NOFILE.'),
+      })
+      .strict()
+      .optional()
+      .describe("Resource limits over the profile's."),
+    labels: z.record(z.string().min(1).max(128), z.string().max(256)).optional().describe('Free-form labels (filterable in list).'),
+    ttl_ms: z.number().int().min(1000).max(30 * 24 * 3600 * 1000).optional().describe('Destroy the sandbox this long after creation (default: the profile TTL, or none).'),
+    allowed_paths_ro: z.array(HostPath).max(256).optional().describe('Host paths visible read-only (same path inside).'),
+    allowed_paths_rw: z.array(HostPath).max(256).optional().describe('Host paths visible read-write (same path inside).'),
+    bind_mounts: z
+      .array(z.object({ source: HostPath, target: HostPath, readonly: z.boolean().describe('Mount read-only.') }).strict())
+      .max(256)
+      .optional()
+      .describe('Host folders mounted at a target path.'),
+    deny_paths: z.array(HostPath).max(256).optional().describe('Paths masked inside the sandbox.'),
+  })
+  .strict();
+export type SandboxCreate = z.infer<typeof SandboxCreate>;
+
+/** What a profile gives a new sandbox when the request says nothing (derived from the config). */
+export interface ProfileDefaults {
+  backend: string;
+  network: NetworkMode;
+  limits: SandboxLimits;
+  env: Record<string, string>;
+  workdir?: string;
+  /** undefined = no TTL. */
+  ttlMs?: number;
+}
+
+/** True when the request only names labels/ttl/profile/backend: a warm-pool sandbox can serve it. */
+export function isPlainCreate(req: SandboxCreate): boolean {
+  const custom: Array<keyof SandboxCreate> = ['env', 'workdir', 'network', 'limits', 'allowed_paths_ro', 'allowed_paths_rw', 'bind_mounts', 'deny_paths'];
+  return custom.every((k) => req[k] === undefined);
+}
+
+export function buildSpec(id: string, home: string, profile: ProfileName, defaults: ProfileDefaults, req: SandboxCreate): SandboxSpec {
+  const network = req.network ?? defaults.network;
+  if (network === 'host' && (profile === 'server' || profile === 'paranoid')) {
+    throw new AgentdError('POLICY_DENIED', `network 'host' is not allowed under profile '${profile}'`, { details: { profile, network } });
+  }
+  const limits: SandboxLimits = { ...defaults.limits };
+  if (req.limits?.memory_bytes !== undefined) limits.memoryBytes = req.limits.memory_bytes;
+  if (req.limits?.pids !== undefined) limits.pids = req.limits.pids;
+  if (req.limits?.cpus !== undefined) limits.cpus = req.limits.cpus;
+  if (req.limits?.open_files !== undefined) limits.openFiles = req.limits.open_files;
+  const workdir = req.workdir ?? defaults.workdir;
+  return {
+    id,
+    profile,
+    dirs: sandboxDirs(home, id),
+    env: { ...defaults.env, ...req.env },
+    ...(workdir === undefined ? {} : { workdir }),
+    network,
+    limits,
+    allowedPathsRo: req.allowed_paths_ro ?? [],
+    allowedPathsRw: req.allowed_paths_rw ?? [],
+    bindMounts: req.bind_mounts ?? [],
+    denyPaths: req.deny_paths ?? [],
+    labels: req.labels ?? {},
+  };
+}

@@ -1,0 +1,76 @@
+import type { ProfileName, IsolationBackend, SandboxHandle } from '../isolation/types.js';
+import type { SandboxRepo } from '../state/sandboxes.js';
+import type { SessionRepo } from '../state/sessions.js';
+import type { SnapshotRepo } from '../state/snapshots.js';
+import type { Logger } from '../util/logger.js';
+import type { PoolOptions } from './pool.js';
+import type { ProfileDefaults } from './spec.js';
+
+/** The backends a daemon runs, by canonical name or alias. */
+export interface BackendSet {
+  /** Canonical name for a name or alias; throws AgentdError UNKNOWN_BACKEND. */
+  canonical(nameOrAlias: string): string;
+  /** The started backend instance; throws UNKNOWN_BACKEND / BACKEND_UNAVAILABLE. */
+  get(nameOrAlias: string): IsolationBackend;
+  /** Throws ISOLATION_REQUIRED when `profile` forbids the backend's isolation level. */
+  assertProfileAllows(profile: ProfileName, backend: IsolationBackend): void;
+}
+
+/** The tables the manager keeps in sync (a subset of the StateStore). */
+export interface ManagerStore {
+  sandboxes: SandboxRepo;
+  sessions: SessionRepo;
+  snapshots: SnapshotRepo;
+}
+
+/** Copies and restores the writable state of a sandbox (namespace helper's snapshot module). */
+export interface SnapshotOps {
+  /** Copies the sandbox folders into `dest`; returns the bytes used. */
+  create(sandbox: { root: string; workspace: string; home: string; tmp: string }, dest: string, signal?: AbortSignal): Promise<{ sizeBytes: number }>;
+  /** Replaces the sandbox folders' content with the snapshot at `src`. */
+  restore(src: string, sandbox: { root: string; workspace: string; home: string; tmp: string }, signal?: AbortSignal): Promise<void>;
+  remove(path: string): Promise<void>;
+}
+
+export interface ManagerOptions {
+  /** $AGENTD_HOME */
+  home: string;
+  defaultProfile: ProfileName;
+  profileDefaults(profile: ProfileName): ProfileDefaults;
+  /** Live + warm + starting sandboxes at most; more -> RESOURCE_EXHAUSTED. */
+  maxSandboxes: number;
+  pool: PoolOptions;
+  /** How often TTLs, pool age and session timeouts are checked. */
+  sweepIntervalMs: number;
+}
+
+export interface ManagerDeps {
+  store: ManagerStore;
+  backends: BackendSet;
+  snapshots?: SnapshotOps;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Counters of one manager (the /metrics and stats view). */
+export interface ManagerStats {
+  created: number;
+  active: number;
+  poolSize: number;
+  poolHits: number;
+  poolMisses: number;
+  poolHitRate: number;
+  avgCreateMs: number;
+  timeoutDestroys: number;
+}
+
+/** One sandbox picked for an intent; `release()` destroys it when it was made just for the intent. */
+export interface Lease {
+  handle: SandboxHandle;
+  id: string;
+  backend: string;
+  profile: ProfileName;
+  reused: boolean;
+  fromPool: boolean;
+  release(): Promise<void>;
+}
