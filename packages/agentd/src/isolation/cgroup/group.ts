@@ -218,6 +218,8 @@ export class SandboxCgroup {
     const killFile = this.paths.unified === undefined ? undefined : join(this.paths.unified, 'cgroup.kill');
     if (killFile !== undefined && (await exists(killFile))) {
       await writeValue(killFile, '1');
+      // A v1-frozen task only acts on the SIGKILL once thawed; cgroup.kill also kills anything forked meanwhile.
+      if (this.paths.freezer?.version === 1 && (await this.isFrozen())) await this.thaw({ timeoutMs: 2000 });
       if (await this.waitEmpty(Math.min(deadline, Date.now() + 2000), opts.signal)) return;
     }
     while ((await this.pids()).length > 0) {
