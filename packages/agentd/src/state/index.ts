@@ -7,6 +7,7 @@ export { SnapshotRepo } from './snapshots.js';
 export { AuditRepo, AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT } from './audit.js';
 export { IdempotencyRepo, IDEMPOTENCY_DEFAULT_TTL_MS } from './idempotency.js';
 export { ApiKeyRepo } from './api-keys.js';
+export { SigningKeyRepo } from './signing-keys.js';
 export { MIGRATIONS, migrate, latestVersion } from './migrations.js';
 export type { Migration } from './migrations.js';
 export { redact, redactDetails, REDACTED } from './redact.js';
@@ -34,5 +35,7 @@ export type {
   ApiKeyRecord,
   NewApiKey,
   ApiKeyFilter,
+  SigningKeyRecord,
+  NewSigningKey,
   RecoveryReport,
 } from './types.js';

@@ -107,6 +107,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_keys_tenant ON api_keys (tenant);
     `,
   },
+  {
+    version: 2,
+    description: 'signing keys (Ed25519 public keys of signed requests)',
+    sql: `
+      CREATE TABLE signing_keys (
+        id TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        roles TEXT NOT NULL DEFAULT '[]',
+        created_ms INTEGER NOT NULL,
+        revoked_ms INTEGER
+      ) STRICT;
+      CREATE INDEX signing_keys_tenant ON signing_keys (tenant);
+    `,
+  },
 ];
 
 /** The highest version a migration list reaches. */

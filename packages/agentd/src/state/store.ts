@@ -9,6 +9,7 @@ import { IdempotencyRepo } from './idempotency.js';
 import { MIGRATIONS, latestVersion, migrate, type Migration } from './migrations.js';
 import { SandboxRepo } from './sandboxes.js';
 import { SessionRepo } from './sessions.js';
+import { SigningKeyRepo } from './signing-keys.js';
 import { SnapshotRepo } from './snapshots.js';
 import type { RecoveryReport } from './types.js';
 
@@ -41,6 +42,7 @@ export class StateStore {
   readonly audit: AuditRepo;
   readonly idempotency: IdempotencyRepo;
   readonly apiKeys: ApiKeyRepo;
+  readonly signingKeys: SigningKeyRepo;
   readonly now: () => number;
   readonly #db: Database.Database;
   readonly #stopRunning: Database.Statement;
@@ -57,6 +59,7 @@ export class StateStore {
     this.audit = new AuditRepo(db, now);
     this.idempotency = new IdempotencyRepo(db, now);
     this.apiKeys = new ApiKeyRepo(db, now);
+    this.signingKeys = new SigningKeyRepo(db, now);
     const live = "('creating', 'running', 'suspended')";
     this.#selectRunning = db.prepare(`SELECT id, state FROM sandboxes WHERE state IN ${live} ORDER BY created_ms, id`);
     this.#stopRunning = db.prepare(`UPDATE sandboxes SET state = 'stopped', updated_ms = @now,

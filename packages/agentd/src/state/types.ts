@@ -221,6 +221,27 @@ export interface ApiKeyFilter {
   includeRevoked?: boolean;
 }
 
+/** A registered Ed25519 public key for signed requests (no secret: only the public half is stored). */
+export interface SigningKeyRecord {
+  id: string;
+  /** PEM (SPKI) or raw 32 bytes in base64. */
+  publicKey: string;
+  subject: string;
+  tenant: string;
+  roles: string[];
+  createdAtMs: number;
+  revokedAtMs: number | null;
+}
+
+export interface NewSigningKey {
+  id: string;
+  publicKey: string;
+  subject: string;
+  tenant: string;
+  roles: string[];
+  createdAtMs?: number;
+}
+
 /** What `markAllRunningAsStopped()` changed at start-up after a crash or stop. */
 export interface RecoveryReport {
   /** Sandboxes that were creating/running/suspended and are now `stopped` (their processes are gone). */
