@@ -1,0 +1,207 @@
+/**
+ * One exec on an agentd-init channel: the state machine STARTED -> STDOUT/STDERR* -> EXIT,
+ * the output queue, and credit returned to the init as the consumer pulls chunks.
+ */
+import { constants } from 'node:os';
+import { AgentdError, SandboxOsError } from '../core/errors.js';
+import { errnoName } from '../core/errno.js';
+import { STREAM, type InitMessage } from './frames.js';
+import type { ExecHandle, ExitInfo, OutputChunk, SignalScope } from './types.js';
+
+/** What an exec needs from its channel. */
+export interface ExecTransport {
+  credit(execId: number, stream: 1 | 2, bytes: number): void;
+  stdin(execId: number, data: Buffer): Promise<void>;
+  signal(execId: number, signo: number, scope: SignalScope): Promise<void>;
+  /** The exec is finished (EXIT or failure): its id may be reused. */
+  release(execId: number): void;
+}
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
+  Object.entries(constants.signals).map(([name, no]) => [no, name as NodeJS.Signals]),
+);
+
+export function signalNumber(sig: NodeJS.Signals | number): number {
+  if (typeof sig === 'number') return sig;
+  const no = (constants.signals as Record<string, number | undefined>)[sig];
+  if (no === undefined) throw new AgentdError('INVALID_ARGUMENT', `unknown signal ${sig}`);
+  return no;
+}
+
+function noop(): void {}
+
+export class InitExec implements ExecHandle {
+  readonly started: Promise<{ pid: number }>;
+  readonly exited: Promise<ExitInfo>;
+  private resolveStarted!: (v: { pid: number }) => void;
+  private rejectStarted!: (e: Error) => void;
+  private resolveExited!: (v: ExitInfo) => void;
+  private rejectExited!: (e: Error) => void;
+
+  private readonly queue: OutputChunk[] = [];
+  private head = 0;
+  private waiter: ((r: IteratorResult<OutputChunk>) => void) | undefined;
+  private waiterFail: ((e: Error) => void) | undefined;
+  /** EXIT seen (or failure): no more chunks will be queued. */
+  private done = false;
+  private failure: Error | undefined;
+  private hasStarted = false;
+  private consumed = false;
+  /** The consumer stopped early: output is discarded and credited so the process never blocks. */
+  private discarding = false;
+
+  constructor(
+    readonly id: number,
+    private readonly transport: ExecTransport,
+  ) {
+    this.started = new Promise((resolve, reject) => {
+      this.resolveStarted = resolve;
+      this.rejectStarted = reject;
+    });
+    this.exited = new Promise((resolve, reject) => {
+      this.resolveExited = resolve;
+      this.rejectExited = reject;
+    });
+    // A caller may await only one of them; the other must not become an unhandled rejection.
+    this.started.catch(noop);
+    this.exited.catch(noop);
+  }
+
+  /** Feeds one frame addressed to this exec. Returns false if the frame makes no sense here. */
+  onMessage(msg: InitMessage): boolean {
+    switch (msg.type) {
+      case 'STARTED':
+        if (this.hasStarted) return false;
+        this.hasStarted = true;
+        this.resolveStarted({ pid: msg.pid });
+        return true;
+      case 'STDOUT':
+      case 'STDERR':
+        if (!this.hasStarted || this.done) return false;
+        this.push({ stream: msg.type === 'STDOUT' ? 'stdout' : 'stderr', data: msg.data });
+        return true;
+      case 'EXIT':
+        if (!this.hasStarted || this.done) return false;
+        this.finish({
+          exitCode: msg.signal === 0 ? msg.exitCode : null,
+          signal: msg.signal === 0 ? null : (SIGNAL_NAMES.get(msg.signal) ?? null),
+          maxRssKib: msg.maxRssKib,
+          userUsec: msg.userUsec,
+          sysUsec: msg.sysUsec,
+        });
+        return true;
+      case 'ERROR': {
+        const name = errnoName(msg.errno);
+        const err = new SandboxOsError('EXEC_FAILED', msg.errno, name, `could not start command: ${msg.message} (${name})`);
+        this.fail(err);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** Ends the exec with an error (channel closed, protocol error, start failure). */
+  fail(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.failure = err;
+    this.transport.release(this.id);
+    if (!this.hasStarted) this.rejectStarted(err);
+    this.rejectExited(err);
+    this.wake();
+  }
+
+  output(): AsyncIterable<OutputChunk> {
+    if (this.consumed) throw new AgentdError('INTERNAL', `output of exec ${this.id} is already being consumed`);
+    this.consumed = true;
+    const iterator: AsyncIterator<OutputChunk> = {
+      next: () => this.next(),
+      return: () => {
+        this.stopConsuming();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+    return { [Symbol.asyncIterator]: () => iterator };
+  }
+
+  writeStdin(data: Buffer | string): Promise<void> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    if (buf.length === 0) return Promise.resolve();
+    return this.transport.stdin(this.id, buf);
+  }
+
+  closeStdin(): Promise<void> {
+    return this.transport.stdin(this.id, Buffer.alloc(0));
+  }
+
+  async signal(signo: NodeJS.Signals | number, scope: SignalScope): Promise<void> {
+    await this.transport.signal(this.id, signalNumber(signo), scope);
+  }
+
+  private push(chunk: OutputChunk): void {
+    if (this.discarding) {
+      this.credit(chunk);
+      return;
+    }
+    const waiter = this.waiter;
+    if (waiter !== undefined) {
+      this.waiter = undefined;
+      this.waiterFail = undefined;
+      this.credit(chunk);
+      waiter({ done: false, value: chunk });
+      return;
+    }
+    this.queue.push(chunk);
+  }
+
+  private finish(info: ExitInfo): void {
+    this.done = true;
+    this.transport.release(this.id);
+    this.resolveExited(info);
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    const fail = this.waiterFail;
+    if (waiter === undefined || fail === undefined) return;
+    this.waiter = undefined;
+    this.waiterFail = undefined;
+    if (this.failure !== undefined) fail(this.failure);
+    else waiter({ done: true, value: undefined });
+  }
+
+  private next(): Promise<IteratorResult<OutputChunk>> {
+    if (this.head < this.queue.length) {
+      const chunk = this.queue[this.head] as OutputChunk;
+      this.queue[this.head++] = undefined as unknown as OutputChunk;
+      if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
+      }
+      this.credit(chunk);
+      return Promise.resolve({ done: false, value: chunk });
+    }
+    if (this.done) {
+      return this.failure !== undefined ? Promise.reject(this.failure) : Promise.resolve({ done: true, value: undefined });
+    }
+    return new Promise((resolve, reject) => {
+      this.waiter = resolve;
+      this.waiterFail = reject;
+    });
+  }
+
+  /** Credit is returned only while the init may still send (before EXIT). */
+  private credit(chunk: OutputChunk): void {
+    if (this.done || chunk.data.length === 0) return;
+    this.transport.credit(this.id, chunk.stream === 'stdout' ? STREAM.stdout : STREAM.stderr, chunk.data.length);
+  }
+
+  private stopConsuming(): void {
+    this.discarding = true;
+    for (let i = this.head; i < this.queue.length; i++) this.credit(this.queue[i] as OutputChunk);
+    this.queue.length = 0;
+    this.head = 0;
+  }
+}
