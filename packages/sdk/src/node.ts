@@ -3,7 +3,7 @@
  * @agentd/sdk/node: Node-only helpers, kept out of the browser entry.
  * `unixSocketFetch(path)` speaks HTTP over the daemon's Unix socket with node:http.
  */
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FetchLike } from './options.js';
 
@@ -62,8 +62,12 @@ export function unixSocketFetch(socketPath: string): FetchLike {
         method: init.method ?? 'GET',
         headers,
       });
+      let response: IncomingMessage | undefined;
       const onAbort = (): void => {
-        req.destroy(abortReason(signal as AbortSignal) as Error);
+        const reason = abortReason(signal as AbortSignal) as Error;
+        // Once the answer arrived, the body stream must fail with the abort reason (like fetch).
+        if (response !== undefined) response.destroy(reason);
+        req.destroy(reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (err) => {
@@ -71,6 +75,7 @@ export function unixSocketFetch(socketPath: string): FetchLike {
         reject(signal?.aborted === true ? abortReason(signal) : new TypeError('fetch failed', { cause: err }));
       });
       req.on('response', (res) => {
+        response = res;
         const status = res.statusCode ?? 0;
         res.on('close', () => signal?.removeEventListener('abort', onAbort));
         const responseBody = NULL_BODY_STATUSES.has(status)
