@@ -53,6 +53,29 @@ describe.skipIf(missing.length > 0)('cgroup driver on this host', () => {
     expect(usage.memoryPeakBytes).toBeLessThanOrEqual(32 * MiB);
   });
 
+  test('setLimits raises and lowers memory (v1 keeps memsw >= limit) and cpu on a live group', async () => {
+    const g = await make({ memoryBytes: 32 * MiB, cpus: 0.5 });
+    const { readFile } = await import('node:fs/promises');
+    const mem = g.paths.memory;
+    const cpu = g.paths.cpu;
+    if (mem === undefined || cpu === undefined) throw new Error('memory and cpu placements expected on this host');
+    const memFiles = mem.version === 1 ? ['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes'] : ['memory.max'];
+    const readMem = async (): Promise<number[]> => {
+      const out: number[] = [];
+      for (const f of memFiles) {
+        const text = await readFile(`${mem.dir}/${f}`, 'utf8').catch(() => undefined);
+        if (text !== undefined) out.push(Number(text.trim()));
+      }
+      return out;
+    };
+    await g.setLimits({ memoryBytes: 128 * MiB });
+    expect(new Set(await readMem())).toEqual(new Set([128 * MiB]));
+    await g.setLimits({ memoryBytes: 16 * MiB, cpus: 1.5 });
+    expect(new Set(await readMem())).toEqual(new Set([16 * MiB]));
+    const quota = cpu.version === 1 ? (await readFile(`${cpu.dir}/cpu.cfs_quota_us`, 'utf8')).trim() : (await readFile(`${cpu.dir}/cpu.max`, 'utf8')).split(' ')[0];
+    expect(quota).toBe('150000');
+  });
+
   test('pids limit: a fork bomb gets EAGAIN, stays within pids.max, and killAll empties the group', async () => {
     const g = await make({ pids: 16 });
     const bomb = spawnInCgroup(g.procsFiles, [fx.path('fork-bomb')]);
