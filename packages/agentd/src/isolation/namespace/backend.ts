@@ -1,0 +1,136 @@
+import { chown, open, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentdError } from '../../core/errors.js';
+import { spawnInit } from '../../channel/spawn.js';
+import { nativePaths } from '../../native-paths.js';
+import type { Logger } from '../../util/logger.js';
+import { CgroupDriver, cgroupLimits } from '../cgroup/index.js';
+import { ensureSandboxDirs } from '../dirs.js';
+import type { BackendFactoryContext, BackendProbe, IsolationBackend, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
+import { bwrapArgs } from './bwrap-args.js';
+import { groupText, passwdText } from './etc-files.js';
+import { gatherHostFacts, type HostFacts } from './host-facts.js';
+import { launchArgv } from './launch.js';
+import { baseMounts, hostPathOf, planMounts, type PathKind } from './mounts.js';
+import { parseNamespaceOptions, type NamespaceOptions } from './options.js';
+import { probeNamespace } from './probe.js';
+import { NamespaceSandbox } from './sandbox.js';
+
+/** The fd bwrap reads the seccomp filter from (the first fd after stdin/stdout/stderr). */
+const SECCOMP_FD = 3;
+
+/** Files the backend writes into each sandbox's root folder (outside what the sandbox sees). */
+const SANDBOX_FILES = { passwd: '.ns-passwd', group: '.ns-group', mask: '.ns-mask' } as const;
+
+async function kindOf(path: string | undefined): Promise<PathKind> {
+  if (path === undefined) return 'missing';
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined) return 'missing';
+  return st.isDirectory() ? 'dir' : 'file';
+}
+
+export class NamespaceBackend implements IsolationBackend {
+  readonly name = 'namespace';
+  readonly isolation = 'kernel' as const;
+  private readonly options: NamespaceOptions;
+  private readonly cgroups: CgroupDriver;
+  private readonly seccompPath: string;
+  private facts: Promise<HostFacts> | undefined;
+
+  constructor(
+    private readonly initPath: string,
+    private readonly logger: Logger,
+    options: Record<string, unknown> = {},
+  ) {
+    this.options = parseNamespaceOptions(options);
+    this.cgroups = new CgroupDriver(this.options.cgroup_parent === undefined ? {} : { parent: this.options.cgroup_parent });
+    this.seccompPath = this.options.seccomp_path ?? nativePaths().seccompBpf;
+  }
+
+  /** Host facts, gathered once (bwrap's path and version, system dirs, cgroups, uid drop). */
+  private hostFacts(): Promise<HostFacts> {
+    this.facts ??= gatherHostFacts(this.options, this.cgroups);
+    return this.facts;
+  }
+
+  probe(): Promise<BackendProbe> {
+    return this.hostFacts().then((facts) => probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath }));
+  }
+
+  async start(spec: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    const facts = await this.hostFacts();
+    if (facts.bwrapPath === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend 'namespace' is unavailable: ${facts.bwrapProblem}`);
+    if (facts.dropProblem !== undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend 'namespace' is unavailable: ${facts.dropProblem}`);
+    const etc = { passwdFile: join(spec.dirs.root, SANDBOX_FILES.passwd), groupFile: join(spec.dirs.root, SANDBOX_FILES.group) };
+    // Validate everything that can be validated before touching the host.
+    const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...etc });
+    bwrapArgs({ spec, mounts: base });
+    const wantsCgroupLimits = cgroupLimits(spec.limits).length > 0;
+    const cgroupUsable = facts.cgroup !== undefined && Object.values(facts.cgroup.controllers).some((c) => c.ok);
+    if (!cgroupUsable && (wantsCgroupLimits || this.options.require_cgroup === true)) {
+      throw new AgentdError('LIMIT_UNSUPPORTED', `backend 'namespace' cannot enforce limits here: no usable cgroup (${facts.cgroupProblem ?? 'see agentd doctor'})`, {
+        details: { limits: cgroupLimits(spec.limits).map((l) => l.field) },
+      });
+    }
+
+    await this.prepareDirs(spec, facts, etc);
+    const maskFile = join(spec.dirs.root, SANDBOX_FILES.mask);
+    const denyKinds: Record<string, PathKind> = {};
+    for (const p of spec.denyPaths) denyKinds[p] = await kindOf(hostPathOf(base, p));
+    const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...etc, maskFile, denyKinds });
+    if (plan.unmaskable.length > 0) {
+      this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
+    }
+
+    const cgroup = cgroupUsable ? await this.cgroups.create(spec.id, spec.limits) : undefined;
+    try {
+      const argv = launchArgv({
+        initPath: this.initPath,
+        bwrapPath: facts.bwrapPath,
+        bwrapArgs: bwrapArgs({ spec, mounts: plan.mounts, seccompFd: SECCOMP_FD }),
+        cgroupProcs: cgroup?.procsFiles ?? [],
+        limits: spec.limits,
+        ...(facts.dropTo === undefined ? {} : { dropTo: facts.dropTo }),
+        ...(facts.dropWith === undefined ? {} : { dropWith: facts.dropWith }),
+      });
+      const filter = await open(this.seccompPath, 'r').catch((err: Error) => {
+        throw new AgentdError('BACKEND_UNAVAILABLE', `seccomp filter ${this.seccompPath} cannot be read (${err.message}); build it with 'npm run build:native'`, { cause: err });
+      });
+      let started;
+      try {
+        started = await spawnInit(argv, {
+          cwd: '/',
+          env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' },
+          extraFds: [filter.fd],
+          logger: this.logger,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+      } finally {
+        await filter.close();
+      }
+      return new NamespaceSandbox(spec, started.channel, started.child, cgroup, this.logger);
+    } catch (err) {
+      await cgroup?.remove().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Creates the sandbox's folders and the files bound into it. When the daemon is root the
+   * folders belong to the sandbox's host uid (bwrap runs as that uid and must reach them).
+   */
+  private async prepareDirs(spec: SandboxSpec, facts: HostFacts, etc: { passwdFile: string; groupFile: string }): Promise<void> {
+    await ensureSandboxDirs(spec.dirs);
+    if (facts.dropTo !== undefined) {
+      const { uid, gid } = facts.dropTo;
+      for (const d of [spec.dirs.root, spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp]) await chown(d, uid, gid);
+    }
+    await writeFile(etc.passwdFile, passwdText(), { mode: 0o644 });
+    await writeFile(etc.groupFile, groupText(), { mode: 0o644 });
+    await writeFile(join(spec.dirs.root, SANDBOX_FILES.mask), '', { mode: 0o000 });
+  }
+}
+
+export function createNamespaceBackend(ctx: BackendFactoryContext): IsolationBackend {
+  return new NamespaceBackend(ctx.initPath, ctx.logger, ctx.options);
+}

@@ -1,0 +1,111 @@
+import { AgentdError } from '../../core/errors.js';
+import type { SandboxSpec } from '../types.js';
+import { SANDBOX_PATHS, type Mount } from './mounts.js';
+
+/** The sandbox user (see etc-files.ts). */
+export const SANDBOX_UID = 1000;
+export const SANDBOX_GID = 1000;
+export const SANDBOX_USER = 'agent';
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment agentd-init starts with. Each exec still sends its complete environment;
+ * this one is what the init itself and `id`-like lookups see. The spec's env wins.
+ */
+export function sandboxEnv(spec: SandboxSpec): Record<string, string> {
+  return {
+    PATH: DEFAULT_PATH,
+    HOME: SANDBOX_PATHS.home,
+    USER: SANDBOX_USER,
+    LOGNAME: SANDBOX_USER,
+    SHELL: '/bin/sh',
+    TMPDIR: SANDBOX_PATHS.tmp,
+    LANG: 'C.UTF-8',
+    ...spec.env,
+  };
+}
+
+/** "agentd-<id>", cut to the 63 bytes a host name may have. */
+export function sandboxHostname(id: string): string {
+  return `agentd-${id}`.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63);
+}
+
+/**
+ * network 'none' -> an empty network namespace (only `lo`); 'host' -> the host's network,
+ * for the workstation profile only; 'allowlist' needs the egress proxy, not built yet.
+ */
+function networkArgs(spec: SandboxSpec): string[] {
+  switch (spec.network) {
+    case 'none':
+      return ['--unshare-net'];
+    case 'host':
+      if (spec.profile !== 'workstation') {
+        throw new AgentdError('INVALID_ARGUMENT', `network 'host' is only allowed with profile 'workstation' (sandbox profile: '${spec.profile}')`, { details: { network: spec.network, profile: spec.profile } });
+      }
+      return [];
+    case 'allowlist':
+      throw new AgentdError('BACKEND_UNAVAILABLE', "network 'allowlist' is not implemented yet by backend 'namespace' (it needs the egress proxy); use 'none' or, on a workstation, 'host'", { details: { network: spec.network } });
+  }
+}
+
+function mountArgs(m: Mount): string[] {
+  switch (m.op) {
+    case 'ro-bind':
+      return ['--ro-bind', m.source, m.target];
+    case 'bind':
+      return ['--bind', m.source, m.target];
+    case 'symlink':
+      return ['--symlink', m.linkTarget, m.target];
+    case 'proc':
+      return ['--proc', m.target];
+    case 'dev':
+      return ['--dev', m.target];
+    case 'mask-dir':
+      // Mode 000 and read-only: the owner (the sandbox user) cannot chmod it back open.
+      return ['--perms', '0000', '--tmpfs', m.target, '--remount-ro', m.target];
+    case 'mask-file':
+      return ['--ro-bind', m.source, m.target];
+  }
+}
+
+export interface BwrapArgsInput {
+  spec: SandboxSpec;
+  /** Ordered mounts from planMounts(). */
+  mounts: Mount[];
+  /** The fd (in bwrap's fd table) holding the compiled seccomp filter; undefined = no filter. */
+  seccompFd?: number;
+}
+
+/**
+ * bwrap's arguments (without the bwrap binary itself), ending with agentd-init's command
+ * line. Pure: everything it needs is in `input`.
+ */
+export function bwrapArgs(input: BwrapArgsInput): string[] {
+  const { spec } = input;
+  const args = [
+    '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup',
+    ...networkArgs(spec),
+    // A nested user namespace is refused by the kernel too (user.max_user_namespaces = 0
+    // inside), not only by the seccomp filter.
+    '--disable-userns',
+    '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_GID),
+    '--hostname', sandboxHostname(spec.id),
+    '--die-with-parent', '--new-session', '--as-pid-1',
+    '--cap-drop', 'ALL',
+    '--clearenv',
+  ];
+  for (const [k, v] of Object.entries(sandboxEnv(spec))) {
+    if (k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) {
+      throw new AgentdError('INVALID_ARGUMENT', `env: invalid variable name or value for '${k}'`, { details: { name: k } });
+    }
+    args.push('--setenv', k, v);
+  }
+  for (const m of input.mounts) args.push(...mountArgs(m));
+  // Nothing may be created at the top of the sandbox's tree once it is built.
+  args.push('--remount-ro', '/');
+  if (input.seccompFd !== undefined) args.push('--seccomp', String(input.seccompFd));
+  args.push('--chdir', spec.workdir ?? SANDBOX_PATHS.workspace);
+  args.push('--', SANDBOX_PATHS.init, '--fs-root', '/');
+  return args;
+}
