@@ -1,0 +1,17 @@
+export { AgentdConfigSchema } from './schema.js';
+export type { AgentdConfig } from './schema.js';
+export type { AuthProviderConfig } from './sections.js';
+export { PROFILE_NAMES, NETWORK_MODES, LOG_LEVELS, JWT_ALGORITHMS } from './sections.js';
+export { parseConfig } from './parse.js';
+export type { ConfigInput, ParseOptions } from './parse.js';
+export { loadConfig, checkConfigFile } from './load.js';
+export type { LoadConfigOptions, ConfigCheckResult } from './load.js';
+export { InvalidConfigError, formatIssues } from './errors.js';
+export type { ConfigIssue } from './errors.js';
+export { PROFILE_RULES, PRESETS, DEFAULT_PROFILE } from './profiles.js';
+export type { ProfileRules } from './profiles.js';
+export { ENV_OVERRIDES } from './env.js';
+export type { EnvOverride } from './env.js';
+export { defaultHome, defaultConfigPath } from './home.js';
+export { parseListen, isLoopbackHost } from './listen.js';
+export type { ListenAddress } from './listen.js';

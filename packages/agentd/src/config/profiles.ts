@@ -1,0 +1,112 @@
+import type { NetworkMode, ProfileName } from '../isolation/types.js';
+import { deepFreeze } from './objects.js';
+import type { ConfigShape } from './sections.js';
+
+/** What a profile enforces. The preset (below) only fills defaults; these are checked after the file is merged. */
+export interface ProfileRules {
+  /** Backends without kernel isolation (host-direct) and unavailable backends are refused. */
+  readonly requireKernel: boolean;
+  /** The allow-all auth provider may be configured (local callers only). */
+  readonly allowAllowAllAuth: boolean;
+  /** Network modes a sandbox may have. */
+  readonly networks: readonly NetworkMode[];
+  /** Every request gets a sandbox no earlier request used. */
+  readonly freshPerRequest: boolean;
+}
+
+export const PROFILE_RULES: Readonly<Record<ProfileName, ProfileRules>> = deepFreeze({
+  workstation: { requireKernel: false, allowAllowAllAuth: true, networks: ['none', 'allowlist', 'host'], freshPerRequest: false },
+  server: { requireKernel: true, allowAllowAllAuth: false, networks: ['none', 'allowlist'], freshPerRequest: false },
+  paranoid: { requireKernel: true, allowAllowAllAuth: false, networks: ['none'], freshPerRequest: true },
+  custom: { requireKernel: false, allowAllowAllAuth: true, networks: ['none', 'allowlist', 'host'], freshPerRequest: false },
+});
+
+/** A preset: every value except those derived from the host (home, socket path). */
+export type Preset = Omit<ConfigShape, 'profile' | 'home' | 'adapters'> & {
+  adapters: Omit<ConfigShape['adapters'], 'unix'> & { unix: Omit<ConfigShape['adapters']['unix'], 'path'> };
+};
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+const adapters = (bodyLimit: number): Preset['adapters'] => ({
+  http: { enabled: true, listen: '127.0.0.1:7070', body_limit_bytes: bodyLimit },
+  unix: { enabled: true, mode: 0o660 },
+  grpc: { enabled: false },
+  nats: { enabled: false },
+});
+
+const noPaths = { allowed_paths_ro: [], allowed_paths_rw: [], deny_paths: [] };
+
+const workstation: Preset = {
+  isolation: { backend: 'auto', require_kernel: false, backends: {} },
+  adapters: adapters(32 * MiB),
+  auth: { providers: [{ type: 'allow-all' }] },
+  sandbox: {
+    network: 'host',
+    env: {},
+    limits: { pids: 4096 },
+    idle_timeout_ms: 30 * MINUTE,
+    max_sandboxes: 64,
+    fresh_per_request: false,
+    ...noPaths,
+  },
+  pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64 },
+  log: { level: 'info' },
+};
+
+const server: Preset = {
+  isolation: { backend: 'auto', require_kernel: true, backends: {} },
+  adapters: adapters(32 * MiB),
+  auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] },
+  sandbox: {
+    network: 'none',
+    env: {},
+    limits: { memory_bytes: 2 * GiB, pids: 1024, cpus: 2, open_files: 4096 },
+    ttl_ms: 24 * HOUR,
+    idle_timeout_ms: 30 * MINUTE,
+    max_sandboxes: 256,
+    fresh_per_request: false,
+    ...noPaths,
+  },
+  pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 30 * MINUTE },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 256 },
+  log: { level: 'info' },
+};
+
+const paranoid: Preset = {
+  isolation: { backend: 'auto', require_kernel: true, backends: {} },
+  adapters: adapters(8 * MiB),
+  auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] },
+  sandbox: {
+    network: 'none',
+    env: {},
+    limits: { memory_bytes: 512 * MiB, pids: 256, cpus: 1, open_files: 1024 },
+    ttl_ms: HOUR,
+    idle_timeout_ms: 5 * MINUTE,
+    max_sandboxes: 64,
+    fresh_per_request: true,
+    ...noPaths,
+  },
+  pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 10 * MINUTE },
+  limits: { max_exec_timeout_ms: 300_000, max_output_bytes: 4 * MiB, max_request_bytes: 8 * MiB, max_concurrent_execs: 32 },
+  log: { level: 'info' },
+};
+
+/** custom: nothing implied. Neutral fail-closed values; auth providers must come from the file. */
+const custom: Preset = {
+  isolation: { backend: 'auto', require_kernel: false, backends: {} },
+  adapters: adapters(32 * MiB),
+  auth: { providers: [] },
+  sandbox: { network: 'none', env: {}, limits: {}, max_sandboxes: 64, fresh_per_request: false, ...noPaths },
+  pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64 },
+  log: { level: 'info' },
+};
+
+export const PRESETS: Readonly<Record<ProfileName, Preset>> = deepFreeze({ workstation, server, paranoid, custom });
+
+export const DEFAULT_PROFILE: ProfileName = 'workstation';

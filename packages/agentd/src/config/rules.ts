@@ -1,0 +1,109 @@
+import type { z } from 'zod';
+import { BUILTIN_BACKENDS, findBuiltinBackend } from '../isolation/names.js';
+import { RULE_PARAM } from './issues.js';
+import { isLoopbackHost, parseListen } from './listen.js';
+import { isSameOrBelow } from './paths.js';
+import { PROFILE_RULES } from './profiles.js';
+import type { ConfigShape } from './sections.js';
+
+type Ctx = z.RefinementCtx;
+type Path = (string | number)[];
+
+const fail = (ctx: Ctx, path: Path, message: string): void => ctx.addIssue({ code: 'custom', path, message, params: { [RULE_PARAM]: true } });
+
+function kernelBackendHint(): string {
+  const ns = BUILTIN_BACKENDS.find((b) => b.name === 'namespace');
+  return ns ? `'${ns.name}' (${ns.aliases[0] ?? ns.name})` : 'a kernel-isolating backend';
+}
+
+/**
+ * The rules a profile imposes and the cross-section security rules, checked on the merged
+ * configuration (preset + file + env + overrides). A preset value can never break a rule of
+ * its own profile, so every issue here points at something the user set.
+ */
+export function checkConfigRules(cfg: ConfigShape, ctx: Ctx): void {
+  const profile = cfg.profile;
+  const rules = PROFILE_RULES[profile];
+
+  checkIsolation(cfg, ctx);
+  checkAuth(cfg, ctx);
+
+  const network = cfg.sandbox.network;
+  if (!rules.networks.includes(network)) {
+    const why =
+      network === 'host'
+        ? "a sandbox on the host's network reaches every local service and the cloud metadata endpoint"
+        : 'egress through the proxy is still network access';
+    fail(ctx, ['sandbox', 'network'], `profile '${profile}' allows network ${rules.networks.map((n) => `'${n}'`).join(' or ')} only, not '${network}': ${why}; use profile 'workstation' for host networking`);
+  }
+  if (rules.freshPerRequest && !cfg.sandbox.fresh_per_request) {
+    fail(ctx, ['sandbox', 'fresh_per_request'], `profile '${profile}' requires a fresh sandbox per request (state left by one request must never reach the next); remove this key or use profile 'server'`);
+  }
+
+  cfg.sandbox.allowed_paths_rw.forEach((p, i) => {
+    if (p === '/' || isSameOrBelow(cfg.home, p) || isSameOrBelow(p, cfg.home)) {
+      fail(ctx, ['sandbox', 'allowed_paths_rw', i], `"${p}" overlaps the agentd home "${cfg.home}": a sandbox could rewrite the daemon's state and other sandboxes' files`);
+    }
+  });
+
+  if (cfg.pool.enabled && cfg.pool.max_warm > cfg.sandbox.max_sandboxes) {
+    fail(ctx, ['pool', 'max_warm'], `must not exceed sandbox.max_sandboxes (${cfg.sandbox.max_sandboxes}): idle pool sandboxes would use up every slot`);
+  }
+}
+
+function checkIsolation(cfg: ConfigShape, ctx: Ctx): void {
+  const { profile, isolation } = cfg;
+  const rules = PROFILE_RULES[profile];
+  if (rules.requireKernel && !isolation.require_kernel) {
+    fail(ctx, ['isolation', 'require_kernel'], `profile '${profile}' requires kernel isolation; require_kernel = false is not allowed (use profile 'workstation' or 'custom' to run without it)`);
+  }
+  const builtin = isolation.backend === 'auto' ? undefined : findBuiltinBackend(isolation.backend);
+  if (builtin && !builtin.implemented) {
+    fail(ctx, ['isolation', 'backend'], `backend '${builtin.name}' (${builtin.aliases.join(', ')}) is not implemented yet; use ${kernelBackendHint()} or 'host-direct'`);
+  } else if (builtin && builtin.isolation === 'none' && isolation.require_kernel) {
+    const named = builtin.name === isolation.backend ? `'${builtin.name}'` : `'${isolation.backend}' (${builtin.name})`;
+    const who = rules.requireKernel ? `profile '${profile}'` : 'isolation.require_kernel';
+    fail(ctx, ['isolation', 'backend'], `${who} requires kernel isolation, but backend ${named} provides none; use backend ${kernelBackendHint()} or profile 'workstation'`);
+  }
+  const seen = new Map<string, string>();
+  for (const key of Object.keys(isolation.backends)) {
+    const canonical = findBuiltinBackend(key)?.name ?? key;
+    const earlier = seen.get(canonical);
+    if (earlier !== undefined) {
+      fail(ctx, ['isolation', 'backends', key], `'${key}' and '${earlier}' name the same backend '${canonical}'; keep one table so its options are unambiguous`);
+    }
+    seen.set(canonical, key);
+  }
+}
+
+const SINGLETON_PROVIDERS = new Set(['api-key', 'allow-all', 'signature', 'peer-creds']);
+
+function checkAuth(cfg: ConfigShape, ctx: Ctx): void {
+  const { profile } = cfg;
+  const rules = PROFILE_RULES[profile];
+  const providers = cfg.auth.providers;
+  if (providers.length === 0) {
+    const implied = profile === 'custom' ? " (profile 'custom' implies none)" : '';
+    fail(ctx, ['auth', 'providers'], `no provider: no caller could ever authenticate; list at least one${implied}, e.g. [{ type = "api-key" }]`);
+  }
+  const seen = new Set<string>();
+  providers.forEach((p, i) => {
+    if (SINGLETON_PROVIDERS.has(p.type) && seen.has(p.type)) {
+      fail(ctx, ['auth', 'providers', i], `'${p.type}' is listed twice; the second one could never decide`);
+    }
+    seen.add(p.type);
+    if (p.type === 'allow-all' && !rules.allowAllowAllAuth) {
+      fail(ctx, ['auth', 'providers', i], `profile '${profile}' requires a real auth provider: allow-all accepts every caller without credentials; use api-key, jwt, signature or peer-creds`);
+    }
+  });
+  if (!seen.has('allow-all')) return;
+  const http = cfg.adapters.http;
+  const addr = parseListen(http.listen);
+  if (http.enabled && addr && !isLoopbackHost(addr.host)) {
+    fail(ctx, ['adapters', 'http', 'listen'], `allow-all auth with a non-loopback address (${addr.host}) would let anyone who can reach this port run commands; listen on 127.0.0.1 or replace allow-all with api-key/jwt`);
+  }
+  const unix = cfg.adapters.unix;
+  if (unix.enabled && (unix.mode & 0o002) !== 0) {
+    fail(ctx, ['adapters', 'unix', 'mode'], `0o${unix.mode.toString(8)} lets every local user connect, and allow-all would let them run commands as the daemon; use 0o660 or 0o600, or peer-creds auth`);
+  }
+}
