@@ -1,0 +1,103 @@
+/*
+ * The init's whole state, created by main (or a fuzz harness) and passed to every
+ * handler: output sink, frame splitter, process table, file root.
+ */
+#ifndef AGENTD_AGENT_H
+#define AGENTD_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "framer.h"
+#include "out.h"
+
+/* One output stream of an exec. */
+struct stream {
+	int fd;          /* our read end; -1 once done */
+	uint64_t credit; /* bytes the daemon allows us to send */
+	bool draining;   /* leader reaped: read at most `budget` more bytes */
+	uint64_t budget;
+};
+
+/* One queued STDIN frame (or, with `close`, a queued close). */
+struct stdin_chunk {
+	struct stdin_chunk *next;
+	uint32_t req_id;
+	bool close;
+	size_t len;
+	size_t off;
+	uint8_t data[];
+};
+
+enum stdin_state { STDIN_NONE, STDIN_OPEN, STDIN_CLOSING, STDIN_CLOSED };
+
+/* A running exec: from STARTED until its EXIT frame is sent. */
+struct exec {
+	uint32_t id;
+	pid_t pid; /* the leader; also its process group and session id */
+	bool reaped;
+	int status;
+	struct rusage ru;
+	struct stream out;
+	struct stream err; /* fd -1 from the start with MERGE_STDERR */
+	int in_fd;
+	enum stdin_state in_state;
+	struct stdin_chunk *inq_head;
+	struct stdin_chunk *inq_tail;
+	size_t inq_bytes;
+};
+
+/* A process group the init created; kept after its exec ended while members may live. */
+struct group {
+	pid_t pgid;
+	uint32_t exec_id; /* 0 once the id was reused by a newer exec */
+	bool running;     /* its exec has not sent EXIT yet */
+};
+
+struct agent_options {
+	const char *fs_root; /* NULL = "/" */
+	bool subreaper;
+	bool dry; /* fuzzing: never exec or signal anything, never exit */
+};
+
+struct agent {
+	struct out out;
+	int out_fd;
+	struct framer framer;
+	bool dry;
+	bool stop;       /* leave the main loop */
+	int exit_code;
+
+	int root_fd;     /* O_PATH directory of --fs-root */
+	char *cwd_rel;   /* the init's cwd relative to the root ("" = the root) */
+	int devnull_fd;  /* stdin of execs without STDIN_PIPE; -1 if unavailable */
+
+	struct exec **execs;
+	size_t nexec;
+	size_t cap_exec;
+	struct group *groups;
+	size_t ngroups;
+	size_t cap_groups;
+
+	uint8_t *iobuf; /* pipe read buffer */
+	size_t iobuf_size;
+};
+
+/* Sets up the state; `sink` NULL = write frames to fd 1. Returns 0 or an errno. */
+int agent_init(struct agent *a, const struct agent_options *opt, out_write_fn sink, void *sink_arg);
+void agent_free(struct agent *a);
+
+/* Feeds bytes read from stdin. Returns false once the init must stop (SHUTDOWN). */
+bool agent_feed(struct agent *a, const uint8_t *data, size_t n);
+/* Handles one whole frame (what the framer calls). */
+bool agent_on_frame(struct agent *a, uint8_t type, uint32_t id, const uint8_t *payload, size_t n);
+
+void agent_send_ready(struct agent *a);
+
+/* Kills every process the init started (groups and descendants); no-op when dry. */
+void agent_kill_all(struct agent *a);
+
+#endif

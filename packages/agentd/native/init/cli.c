@@ -1,0 +1,68 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "launch.h"
+#include "loop.h"
+#include "proto.h"
+
+#define USAGE                                                        \
+	"usage: agentd-init [--fs-root DIR] [--subreaper]\n"             \
+	"       agentd-init --launch [--cgroup-procs FILE]... [--rlimit NAME=SOFT[:HARD]]... [--nice N] -- PROGRAM ARGS...\n"
+
+/* fds 0-2 must exist, or a pipe created later could land on them. */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int n = open("/dev/null", O_RDWR);
+		if (n >= 0 && n != fd)
+			close(n);
+	}
+}
+
+int cli_run(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--launch") == 0)
+		return launch_main(argc, argv);
+	struct agent_options opt = { 0 };
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--fs-root") == 0 && i + 1 < argc) {
+			opt.fs_root = argv[++i];
+		} else if (strcmp(argv[i], "--subreaper") == 0) {
+			opt.subreaper = true;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			puts(AGENTD_INIT_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--help") == 0) {
+			fputs(USAGE, stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "agentd-init: bad argument %s\n%s", argv[i], USAGE);
+			return 2;
+		}
+	}
+	ensure_std_fds();
+	int sigfd = loop_setup(opt.subreaper);
+	if (sigfd < 0) {
+		fprintf(stderr, "agentd-init: setup: %s\n", strerror(errno));
+		return 1;
+	}
+	struct agent a;
+	int err = agent_init(&a, &opt, NULL, NULL);
+	if (err) {
+		fprintf(stderr, "agentd-init: --fs-root %s: %s\n", opt.fs_root ? opt.fs_root : "/", strerror(err));
+		agent_free(&a);
+		return 1;
+	}
+	int code = loop_run(&a, sigfd);
+	agent_free(&a);
+	close(sigfd);
+	return code;
+}

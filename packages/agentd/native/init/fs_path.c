@@ -1,0 +1,133 @@
+#include "fs_path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int fs_setup(struct agent *a, const char *root)
+{
+	if (!root)
+		root = "/";
+	a->root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (a->root_fd < 0)
+		return errno;
+	char *root_real = realpath(root, NULL);
+	char *cwd = getcwd(NULL, 0);
+	const char *rel = "";
+	if (root_real && cwd) {
+		size_t rl = strlen(root_real);
+		if (strcmp(root_real, "/") == 0)
+			rel = cwd + 1;
+		else if (strncmp(cwd, root_real, rl) == 0 && (cwd[rl] == '/' || cwd[rl] == 0))
+			rel = cwd[rl] == '/' ? cwd + rl + 1 : "";
+	}
+	a->cwd_rel = strdup(rel);
+	free(root_real);
+	free(cwd);
+	return a->cwd_rel ? 0 : ENOMEM;
+}
+
+/* The path to hand to openat2 relative to the root fd: relative paths get the cwd prefix. */
+static char *full_path(const struct agent *a, const char *path)
+{
+	if (path[0] == '/' || a->cwd_rel[0] == 0)
+		return strdup(path);
+	size_t cl = strlen(a->cwd_rel), pl = strlen(path);
+	char *f = malloc(cl + 1 + pl + 1);
+	if (!f)
+		return NULL;
+	memcpy(f, a->cwd_rel, cl);
+	f[cl] = '/';
+	memcpy(f + cl + 1, path, pl + 1);
+	return f;
+}
+
+static int open_beneath(int root_fd, const char *p, int flags, unsigned mode)
+{
+	struct open_how how;
+	memset(&how, 0, sizeof how);
+	how.flags = (uint64_t)(flags | O_CLOEXEC);
+	how.mode = (flags & O_CREAT) ? mode : 0;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	for (int tries = 0;; tries++) {
+		long fd = syscall(SYS_openat2, root_fd, p, &how, sizeof how);
+		if (fd >= 0)
+			return (int)fd;
+		/* EAGAIN: a concurrent rename raced the `..` checks; try again a few times. */
+		if ((errno == EAGAIN && tries < 8) || errno == EINTR)
+			continue;
+		return -errno;
+	}
+}
+
+static int check_path(const char *path)
+{
+	if (path[0] == 0)
+		return ENOENT;
+	if (strlen(path) >= PATH_MAX)
+		return ENAMETOOLONG;
+	return 0;
+}
+
+int fs_open(const struct agent *a, const char *path, int flags, unsigned mode)
+{
+	int err = check_path(path);
+	if (err)
+		return -err;
+	char *f = full_path(a, path);
+	if (!f)
+		return -ENOMEM;
+	int fd = open_beneath(a->root_fd, f, flags, mode);
+	free(f);
+	return fd;
+}
+
+bool fs_special_name(const char *name)
+{
+	return name[0] == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+int fs_open_parent(const struct agent *a, const char *path, int *dirfd, const char **name, char **hold)
+{
+	*dirfd = -1;
+	*name = "";
+	*hold = NULL;
+	int err = check_path(path);
+	if (err)
+		return err;
+	char *f = full_path(a, path);
+	if (!f)
+		return ENOMEM;
+	size_t len = strlen(f);
+	while (len > 1 && f[len - 1] == '/')
+		f[--len] = 0;
+	char *slash = strrchr(f, '/');
+	const char *dir;
+	if (!slash) {
+		dir = ".";
+		*name = f;
+	} else if (slash == f) {
+		dir = "/";
+		*name = f + 1;
+	} else {
+		*slash = 0;
+		dir = f;
+		*name = slash + 1;
+	}
+	if (fs_special_name(*name))
+		*name = "";
+	int fd = open_beneath(a->root_fd, dir, O_PATH | O_DIRECTORY, 0);
+	if (fd < 0) {
+		free(f);
+		*name = "";
+		return -fd;
+	}
+	*dirfd = fd;
+	*hold = f;
+	return 0;
+}

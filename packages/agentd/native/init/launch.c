@@ -1,0 +1,135 @@
+#include "launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define LAUNCH_FAILED 127
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("agentd-init --launch: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return LAUNCH_FAILED;
+}
+
+static const struct {
+	const char *name;
+	int resource;
+} LIMITS[] = {
+	{ "nofile", RLIMIT_NOFILE }, { "core", RLIMIT_CORE },   { "nproc", RLIMIT_NPROC },
+	{ "as", RLIMIT_AS },         { "fsize", RLIMIT_FSIZE }, { "cpu", RLIMIT_CPU },
+	{ "stack", RLIMIT_STACK },   { "memlock", RLIMIT_MEMLOCK },
+};
+
+/* "unlimited" or a decimal number. */
+static bool parse_limit(const char *s, rlim_t *out)
+{
+	if (strcmp(s, "unlimited") == 0) {
+		*out = RLIM_INFINITY;
+		return true;
+	}
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = (rlim_t)v;
+	return true;
+}
+
+/* NAME=SOFT[:HARD]; a single value sets both (like prlimit). */
+static int apply_rlimit(const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	if (!eq)
+		return fail("--rlimit %s: expected NAME=SOFT[:HARD]", spec);
+	size_t nl = (size_t)(eq - spec);
+	int resource = -1;
+	for (size_t i = 0; i < sizeof LIMITS / sizeof LIMITS[0]; i++)
+		if (strlen(LIMITS[i].name) == nl && strncmp(LIMITS[i].name, spec, nl) == 0)
+			resource = LIMITS[i].resource;
+	if (resource < 0)
+		return fail("--rlimit %s: unknown limit (nofile, core, nproc, as, fsize, cpu, stack, memlock)", spec);
+	char buf[64];
+	if (strlen(eq + 1) >= sizeof buf)
+		return fail("--rlimit %s: value too long", spec);
+	strcpy(buf, eq + 1);
+	char *colon = strchr(buf, ':');
+	if (colon)
+		*colon = 0;
+	struct rlimit rl;
+	if (!parse_limit(buf, &rl.rlim_cur) || !parse_limit(colon ? colon + 1 : buf, &rl.rlim_max))
+		return fail("--rlimit %s: expected a number or \"unlimited\"", spec);
+	if (rl.rlim_cur > rl.rlim_max)
+		return fail("--rlimit %s: soft limit above hard limit", spec);
+	if (setrlimit(resource, &rl) < 0)
+		return fail("--rlimit %s: %s", spec, strerror(errno));
+	return 0;
+}
+
+static int write_pid(const char *file)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
+	int fd = open(file, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail("--cgroup-procs %s: %s", file, strerror(errno));
+	ssize_t w = write(fd, buf, (size_t)n);
+	int err = errno;
+	close(fd);
+	if (w != n)
+		return fail("--cgroup-procs %s: %s", file, w < 0 ? strerror(err) : "short write");
+	return 0;
+}
+
+int launch_main(int argc, char **argv)
+{
+	int i = 2;
+	for (; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strcmp(arg, "--") == 0) {
+			i++;
+			break;
+		}
+		if (i + 1 >= argc)
+			return fail("%s: missing value", arg);
+		const char *val = argv[++i];
+		int rc = 0;
+		if (strcmp(arg, "--cgroup-procs") == 0) {
+			rc = write_pid(val);
+		} else if (strcmp(arg, "--rlimit") == 0) {
+			rc = apply_rlimit(val);
+		} else if (strcmp(arg, "--nice") == 0) {
+			char *end;
+			errno = 0;
+			long n = strtol(val, &end, 10);
+			if (errno || *end || !*val || n < -20 || n > 19)
+				return fail("--nice %s: expected -20..19", val);
+			if (setpriority(PRIO_PROCESS, 0, (int)n) < 0)
+				return fail("--nice %s: %s", val, strerror(errno));
+		} else {
+			return fail("unknown option %s", arg);
+		}
+		if (rc)
+			return rc;
+	}
+	if (i >= argc)
+		return fail("no program given (expected -- PROGRAM ARGS...)");
+	execvp(argv[i], argv + i);
+	return fail("cannot execute %s: %s", argv[i], strerror(errno));
+}

@@ -1,0 +1,223 @@
+#include "proctree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "proto.h"
+
+struct pinfo {
+	pid_t pid;
+	pid_t ppid;
+	pid_t pgid;
+	char state;
+};
+
+struct pidset {
+	pid_t *v;
+	size_t n;
+	size_t cap;
+};
+
+static bool set_has(const struct pidset *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == pid)
+			return true;
+	return false;
+}
+
+static bool set_add(struct pidset *s, pid_t pid)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		pid_t *v = realloc(s->v, cap * sizeof *v);
+		if (!v)
+			return false;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = pid;
+	return true;
+}
+
+/* Reads pid, ppid, pgid and state of one process; false if it is gone. */
+static bool read_stat(int procfd, const char *name, struct pinfo *pi)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "%s/stat", name);
+	int fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* The command name may hold anything, including ") ": parse after the last ')'. */
+	char *rp = strrchr(buf, ')');
+	if (!rp)
+		return false;
+	char state;
+	int ppid, pgid;
+	if (sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgid) != 3)
+		return false;
+	pi->pid = (pid_t)atoi(name);
+	pi->ppid = ppid;
+	pi->pgid = pgid;
+	pi->state = state;
+	return true;
+}
+
+/* Every process visible in /proc. */
+static struct pinfo *scan(size_t *count)
+{
+	*count = 0;
+	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0)
+		return NULL;
+	DIR *d = fdopendir(procfd);
+	if (!d) {
+		close(procfd);
+		return NULL;
+	}
+	struct pinfo *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		struct pinfo pi;
+		if (!read_stat(dirfd(d), de->d_name, &pi))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 128;
+			struct pinfo *nv = realloc(v, cap * sizeof *nv);
+			if (!nv)
+				break;
+			v = nv;
+		}
+		v[n++] = pi;
+	}
+	closedir(d);
+	*count = n;
+	return v;
+}
+
+/*
+ * Adds to `set` every scanned process that is in `pgid` (if > 0) or whose parent is in
+ * the set or is `root` (if > 0), repeating until nothing changes. Zombies are skipped.
+ * Returns the index in set->v where the new members start.
+ */
+static size_t grow_set(struct pidset *set, const struct pinfo *ps, size_t n, pid_t pgid, pid_t root, pid_t self)
+{
+	size_t first_new = set->n;
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		for (size_t i = 0; i < n; i++) {
+			const struct pinfo *p = &ps[i];
+			if (p->pid == self || p->state == 'Z' || set_has(set, p->pid))
+				continue;
+			bool member = (pgid > 0 && p->pgid == pgid) || (root > 0 && p->ppid == root) || set_has(set, p->ppid);
+			if (member && set_add(set, p->pid))
+				changed = true;
+		}
+	}
+	return first_new;
+}
+
+size_t proc_signal_tree(pid_t pgid, int signo, pid_t self)
+{
+	struct pidset set = { NULL, 0, 0 };
+	/* Stop round after round until a scan finds nobody new: stopped processes cannot fork. */
+	for (int round = 0; round < 64; round++) {
+		size_t n;
+		struct pinfo *ps = scan(&n);
+		size_t first_new = grow_set(&set, ps, n, pgid, 0, self);
+		free(ps);
+		if (first_new == set.n)
+			break;
+		for (size_t i = first_new; i < set.n; i++)
+			kill(set.v[i], SIGSTOP);
+	}
+	size_t hit = 0;
+	for (size_t i = 0; i < set.n; i++)
+		if (kill(set.v[i], signo) == 0)
+			hit++;
+	if (signo != SIGKILL && signo != SIGSTOP)
+		for (size_t i = 0; i < set.n; i++)
+			kill(set.v[i], SIGCONT);
+	free(set.v);
+	return hit;
+}
+
+void proc_kill_descendants(pid_t self)
+{
+	struct pidset set = { NULL, 0, 0 };
+	for (int round = 0; round < 64; round++) {
+		size_t n;
+		struct pinfo *ps = scan(&n);
+		size_t first_new = grow_set(&set, ps, n, 0, self, self);
+		free(ps);
+		if (first_new == set.n)
+			break;
+		/* A process with SIGKILL pending can no longer fork. */
+		for (size_t i = first_new; i < set.n; i++)
+			kill(set.v[i], SIGKILL);
+	}
+	free(set.v);
+}
+
+void proc_handle_signal(struct agent *a, uint32_t id, struct rd *r)
+{
+	uint32_t exec_id = rd_u32(r);
+	int32_t signo = rd_i32(r);
+	uint8_t scope = rd_u8(r);
+	if (rd_finish(r)) {
+		if (signo < 0 || signo > SIGRTMAX)
+			rd_fail(r, "signal number out of range");
+		else if (scope > SCOPE_TREE)
+			rd_fail(r, "scope must be 0, 1 or 2");
+	}
+	if (r->err) {
+		out_error(&a->out, id, EINVAL, "SIGNAL: %s", r->err);
+		return;
+	}
+	struct group *g = exec_find_group(a, exec_id);
+	if (!g) {
+		out_error(&a->out, id, ESRCH, "SIGNAL: no exec %u", exec_id);
+		return;
+	}
+	if (a->dry) {
+		out_error(&a->out, id, EPERM, "SIGNAL: disabled");
+		return;
+	}
+	int rc = 0;
+	if (scope == SCOPE_LEADER) {
+		struct exec *e = exec_find(a, exec_id);
+		if (!e || e->reaped) {
+			out_error(&a->out, id, ESRCH, "SIGNAL: the leader of exec %u has exited", exec_id);
+			return;
+		}
+		rc = kill(e->pid, signo);
+	} else if (scope == SCOPE_GROUP) {
+		rc = kill(-g->pgid, signo);
+	} else {
+		if (proc_signal_tree(g->pgid, signo, getpid()) == 0) {
+			rc = -1;
+			errno = ESRCH;
+		}
+	}
+	if (rc < 0)
+		out_error(&a->out, id, errno, "SIGNAL: exec %u: %s", exec_id, strerror(errno));
+	else
+		out_empty(&a->out, MSG_OK, id);
+}

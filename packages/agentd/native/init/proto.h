@@ -1,0 +1,69 @@
+/* Wire constants of the agentd-init protocol (docs/protocol.md, version 1). */
+#ifndef AGENTD_PROTO_H
+#define AGENTD_PROTO_H
+
+#define PROTOCOL_VERSION 1u
+#define AGENTD_INIT_VERSION "agentd-init 0.1.0"
+
+#define MAX_CHUNK (1024u * 1024u)
+#define MAX_FRAME (MAX_CHUNK + 64u)
+#define MAX_LIST_ITEMS 4096u
+#define HEADER_BYTES 9u /* len(4) + type(1) + id(4) */
+
+/* daemon -> init */
+enum {
+	MSG_PING = 0x01,
+	MSG_EXEC = 0x02,
+	MSG_STDIN = 0x03,
+	MSG_CREDIT = 0x04,
+	MSG_SIGNAL = 0x05,
+	MSG_SHUTDOWN = 0x06,
+	MSG_FS_READ = 0x10,
+	MSG_FS_WRITE = 0x11,
+	MSG_FS_STAT = 0x12,
+	MSG_FS_LIST = 0x13,
+	MSG_FS_MKDIR = 0x14,
+	MSG_FS_REMOVE = 0x15,
+	MSG_FS_RENAME = 0x16,
+};
+
+/* init -> daemon */
+enum {
+	MSG_READY = 0x80,
+	MSG_PONG = 0x81,
+	MSG_OK = 0x82,
+	MSG_ERROR = 0x83,
+	MSG_STARTED = 0x84,
+	MSG_STDOUT = 0x85,
+	MSG_STDERR = 0x86,
+	MSG_EXIT = 0x87,
+	MSG_FS_DATA = 0x90,
+	MSG_FS_WRITTEN = 0x91,
+	MSG_FS_STAT_RESULT = 0x92,
+	MSG_FS_LIST_RESULT = 0x93,
+};
+
+#define EXEC_STDIN_PIPE 1u
+#define EXEC_MERGE_STDERR 2u
+#define EXEC_FLAGS_ALL (EXEC_STDIN_PIPE | EXEC_MERGE_STDERR)
+
+#define WRITE_APPEND 1u
+#define WRITE_CREATE_DIRS 2u
+#define WRITE_EXCLUSIVE 4u
+#define WRITE_FLAGS_ALL (WRITE_APPEND | WRITE_CREATE_DIRS | WRITE_EXCLUSIVE)
+
+#define STREAM_STDOUT 1u
+#define STREAM_STDERR 2u
+
+#define SCOPE_LEADER 0u
+#define SCOPE_GROUP 1u
+#define SCOPE_TREE 2u
+
+#define KIND_FILE 1u
+#define KIND_DIR 2u
+#define KIND_SYMLINK 3u
+#define KIND_OTHER 4u
+
+#define DEFAULT_WINDOW MAX_CHUNK
+
+#endif
