@@ -82,7 +82,7 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
       if (part.length < chunk.data.length) truncated = true;
       if (part.length === 0) continue;
       keptBytes += part.length;
-      if (opts.listener) opts.listener.onChunk(chunk.stream, part);
+      if (opts.listener) await opts.listener.onChunk(chunk.stream, part);
       else kept[chunk.stream].push(part);
     }
     const exit = await handle.exited;

@@ -5,7 +5,8 @@ import type { SandboxHandle } from '../isolation/types.js';
 /** Live output of a streaming capability (shell.exec.v1 with a stream asked for). */
 export interface OutputListener {
   onStart(pid: number): void;
-  onChunk(stream: 'stdout' | 'stderr', data: Buffer): void;
+  /** May return a promise to apply backpressure (the command's output waits for it). */
+  onChunk(stream: 'stdout' | 'stderr', data: Buffer): void | Promise<void>;
 }
 
 export interface CapabilityContext {

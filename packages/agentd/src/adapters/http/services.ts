@@ -1,0 +1,39 @@
+import type { Socket } from 'node:net';
+import type { ApiKeyService } from '../../auth/api-key.js';
+import type { AuthChain } from '../../auth/chain.js';
+import type { PeerCredentials, Principal } from '../../auth/types.js';
+import type { CapabilityRegistry } from '../../capabilities/index.js';
+import type { IntentPipeline } from '../../pipeline/pipeline.js';
+import type { SandboxManager } from '../../sandbox/manager.js';
+import type { SessionManager } from '../../sandbox/sessions.js';
+import type { StateStore } from '../../state/store.js';
+import type { Logger } from '../../util/logger.js';
+import type { DaemonMetrics } from './metrics.js';
+
+/** What the HTTP routes work with; built by the runtime. */
+export interface HttpServices {
+  pipeline: IntentPipeline;
+  sandboxes: SandboxManager;
+  sessions: SessionManager;
+  capabilities: CapabilityRegistry;
+  store: StateStore;
+  apiKeys: ApiKeyService;
+  /** The current auth chain (replaced on reload). */
+  auth(): AuthChain;
+  metrics: DaemonMetrics;
+  /** Backend and state ready (the /readyz answer). */
+  ready(): Promise<{ ready: boolean; checks: Record<string, string> }>;
+  /** Peer credentials of a Unix-socket connection (undefined for TCP). */
+  peerOf(socket: Socket): PeerCredentials | undefined;
+  /** Largest request body (bytes) for JSON routes, and for raw file uploads. */
+  bodyLimit: number;
+  logger: Logger;
+  version: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody: Buffer | undefined;
+    principal: Principal | undefined;
+  }
+}

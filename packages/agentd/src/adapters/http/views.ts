@@ -1,0 +1,48 @@
+import type { ApiKeyInfo } from '../../auth/api-key.js';
+import type { AuditEvent, SandboxRecord, SessionRecord, SnapshotRecord } from '../../state/types.js';
+
+/** State records as the JSON shapes of docs/api.md. */
+export function sandboxView(r: SandboxRecord, usage?: { memory_bytes: number; memory_peak_bytes: number; cpu_ms: number; pids: number }): Record<string, unknown> {
+  return {
+    id: r.id,
+    state: r.state,
+    backend: r.backend,
+    profile: r.profile,
+    tenant: r.tenant,
+    labels: r.labels,
+    created_at_ms: r.createdAtMs,
+    ...(r.expiresAtMs === null ? {} : { expires_at_ms: r.expiresAtMs }),
+    ...(r.lastError === null ? {} : { last_error: r.lastError }),
+    ...(usage ? { usage } : {}),
+  };
+}
+
+export function sessionView(s: SessionRecord): Record<string, unknown> {
+  return {
+    id: s.id,
+    sandbox_id: s.sandboxId,
+    state: s.state,
+    created_at_ms: s.createdAtMs,
+    last_active_ms: s.lastActiveMs,
+    idle_timeout_ms: s.idleTimeoutMs,
+    detach_timeout_ms: s.detachTimeoutMs,
+    suspend_after_ms: s.suspendAfterMs,
+  };
+}
+
+export function snapshotView(s: SnapshotRecord): Record<string, unknown> {
+  return { id: s.id, sandbox_id: s.sandboxId, ...(s.name === null ? {} : { name: s.name }), created_at_ms: s.createdAtMs, size_bytes: s.sizeBytes };
+}
+
+export function auditView(e: AuditEvent): Record<string, unknown> {
+  return {
+    id: e.id, ts_ms: e.tsMs, subject: e.subject, tenant: e.tenant, action: e.action, capability: e.capability, sandbox_id: e.sandboxId,
+    intent_id: e.intentId, status: e.status, code: e.code, duration_ms: e.durationMs, details: e.details,
+  };
+}
+
+export function apiKeyView(k: ApiKeyInfo): Record<string, unknown> {
+  return {
+    id: k.id, prefix: k.prefix, subject: k.subject, tenant: k.tenant, roles: k.roles, created_at_ms: k.createdAtMs, revoked_at_ms: k.revokedAtMs, last_used_ms: k.lastUsedMs,
+  };
+}

@@ -1,0 +1,220 @@
+import type { Principal } from '../auth/types.js';
+import type { CapabilityRegistry, OutputListener } from '../capabilities/index.js';
+import { capabilityId } from '../capabilities/index.js';
+import { AgentdError, toAgentdError } from '../core/errors.js';
+import { IntentRequest, type IntentResponse, type IntentStatus } from '../core/intent.js';
+import type { ProfileName } from '../isolation/types.js';
+import type { Lease } from '../sandbox/types.js';
+import type { SandboxManager } from '../sandbox/manager.js';
+import type { SessionManager } from '../sandbox/sessions.js';
+import type { AuditRepo } from '../state/audit.js';
+import type { IdempotencyRepo } from '../state/idempotency.js';
+import { hashRequest } from '../state/json.js';
+import type { Logger } from '../util/logger.js';
+import { auditOutcome, auditParams } from './audit.js';
+import { newId } from '../sandbox/ids.js';
+import { zodError } from './zod-error.js';
+import type { PolicyHook } from './policy.js';
+
+/** Metrics side of the pipeline (implemented by the HTTP adapter's metrics). */
+export interface PipelineObserver {
+  intentDone(capability: string, status: IntentStatus, code: string): void;
+  execDone(seconds: number): void;
+}
+
+export interface PipelineDeps {
+  capabilities: CapabilityRegistry;
+  sandboxes: SandboxManager;
+  sessions: SessionManager;
+  policy: PolicyHook;
+  audit: AuditRepo;
+  idempotency: IdempotencyRepo;
+  observer?: PipelineObserver;
+  /** The daemon's profile (policy input). */
+  profile: () => ProfileName;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface ExecuteOptions {
+  signal?: AbortSignal;
+  /** Streams output of shell.exec while it runs. */
+  listener?: OutputListener;
+  receivedAtMs?: number;
+}
+
+function statusOf(code: string): IntentStatus {
+  switch (code) {
+    case 'OK':
+      return 'ok';
+    case 'POLICY_DENIED':
+    case 'PERMISSION_DENIED':
+      return 'denied';
+    case 'TIMEOUT':
+      return 'expired';
+    case 'CANCELLED':
+      return 'cancelled';
+    default:
+      return 'error';
+  }
+}
+
+/** Errors a retry may succeed on: their idempotency claim is released instead of completed. */
+const TRANSIENT = new Set(['UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'CANCELLED', 'BACKEND_UNAVAILABLE']);
+
+/**
+ * The one path every intent takes, whatever the transport: validate -> policy ->
+ * idempotency -> acquire sandbox -> run -> sinks (reply, audit, metrics) with timing.
+ * Authentication happened before (the adapter hands in the principal).
+ */
+export class IntentPipeline {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Runs one intent; never throws for a failed intent (the response says why), only for a bad request shape. */
+  async execute(principal: Principal, body: unknown, opts: ExecuteOptions = {}): Promise<IntentResponse> {
+    const receivedAt = opts.receivedAtMs ?? this.now();
+    const parsed = IntentRequest.safeParse(body);
+    if (!parsed.success) throw zodError(parsed.error, 'intent');
+    const req = parsed.data;
+    const id = req.id ?? newId('int');
+    let capName = req.capability;
+    try {
+      const cap = this.deps.capabilities.resolve(req.capability, req.version);
+      capName = capabilityId(cap);
+      const params = cap.params.safeParse(req.params);
+      if (!params.success) throw zodError(params.error, 'params');
+      const decision = await this.deps.policy.decide({
+        principal, capability: capName, writes: cap.writes, params: params.data, constraints: req.constraints, sandboxPrefs: req.sandbox_prefs, profile: this.deps.profile(),
+      });
+      if (!decision.allow) throw new AgentdError('POLICY_DENIED', decision.reason, { details: { rule: decision.rule } });
+
+      const key = req.metadata.idempotency_key;
+      const scope = key === undefined ? undefined : { tenant: principal.tenant, subject: principal.subject, key };
+      if (scope) {
+        const claim = this.deps.idempotency.claim(scope, hashRequest({ capability: capName, params: req.params, prefs: req.sandbox_prefs, constraints: req.constraints }));
+        if (claim.kind === 'completed') return claim.response as IntentResponse;
+        if (claim.kind === 'in_flight') {
+          throw new AgentdError('CONFLICT', 'an intent with this idempotency key is still running; retry later', { details: { idempotency_key: key, in_flight: true }, retryAfterMs: 500 });
+        }
+      }
+      let response: IntentResponse;
+      try {
+        response = await this.run(principal, id, capName, cap, params.data, decision.constraints, req, receivedAt, opts);
+      } catch (err) {
+        if (scope) this.deps.idempotency.release(scope);
+        throw err;
+      }
+      if (scope) {
+        if (response.error && TRANSIENT.has(response.error.code)) this.deps.idempotency.release(scope);
+        else this.deps.idempotency.complete(scope, response);
+      }
+      return response;
+    } catch (err) {
+      const e = toAgentdError(err);
+      const response: IntentResponse = {
+        id, status: statusOf(e.code), code: e.code, message: e.message, error: e.toJSON(),
+        timing: { received_at_ms: receivedAt, completed_at_ms: this.now(), total_time_ms: this.now() - receivedAt },
+      };
+      this.sink(principal, capName, req.sandbox_prefs.sandbox_id, req.params, response);
+      return response;
+    }
+  }
+
+  private async run(
+    principal: Principal, id: string, capName: string, cap: ReturnType<CapabilityRegistry['resolve']>, params: unknown,
+    constraints: IntentRequest['constraints'], req: IntentRequest, receivedAt: number, opts: ExecuteOptions,
+  ): Promise<IntentResponse> {
+    const setupStart = performance.now();
+    let lease: Lease | undefined;
+    let response: IntentResponse;
+    const startedAt = this.now();
+    try {
+      lease = await this.deps.sandboxes.lease(principal.tenant, req.sandbox_prefs, opts.signal);
+      const setupMs = performance.now() - setupStart;
+      const execStart = performance.now();
+      const signal = opts.signal ?? new AbortController().signal;
+      try {
+        const outcome = await cap.run(params, { sandbox: lease.handle, signal, constraints, ...(opts.listener ? { listener: opts.listener } : {}) });
+        const execMs = performance.now() - execStart;
+        if (capName.startsWith('shell.exec')) this.deps.observer?.execDone(execMs / 1000);
+        const completedAt = this.now();
+        const base = {
+          id,
+          status: statusOf(outcome.code),
+          code: outcome.code,
+          result: outcome.result,
+          timing: this.timing(receivedAt, startedAt, completedAt, setupMs, execMs),
+          sandbox_info: { id: lease.id, backend: lease.backend, profile: lease.profile, reused: lease.reused, from_pool: lease.fromPool },
+        };
+        response = outcome.code === 'OK' ? base : { ...base, error: new AgentdError(outcome.code, messageFor(outcome.code)).toJSON(), message: messageFor(outcome.code) };
+      } catch (err) {
+        const e = toAgentdError(err);
+        const completedAt = this.now();
+        response = {
+          id, status: statusOf(e.code), code: e.code, message: e.message, error: e.toJSON(),
+          timing: this.timing(receivedAt, startedAt, completedAt, setupMs, performance.now() - execStart),
+          sandbox_info: { id: lease.id, backend: lease.backend, profile: lease.profile, reused: lease.reused, from_pool: lease.fromPool },
+        };
+      }
+      this.deps.sessions.touchSandbox(lease.id);
+    } finally {
+      if (lease) await lease.release();
+    }
+    this.sink(principal, capName, response.sandbox_info?.id ?? req.sandbox_prefs.sandbox_id, params, response);
+    return response;
+  }
+
+  private timing(receivedAt: number, startedAt: number, completedAt: number, setupMs: number, execMs: number): IntentResponse['timing'] {
+    return {
+      received_at_ms: receivedAt,
+      started_at_ms: startedAt,
+      completed_at_ms: completedAt,
+      queue_time_ms: Math.max(0, startedAt - receivedAt),
+      setup_time_ms: round(setupMs),
+      exec_time_ms: round(execMs),
+      total_time_ms: Math.max(0, completedAt - receivedAt),
+    };
+  }
+
+  /** Output sinks besides the reply: the audit log and the metrics. */
+  private sink(principal: Principal, capability: string, sandboxId: string | undefined, params: unknown, resp: IntentResponse): void {
+    this.deps.observer?.intentDone(capability, resp.status, resp.code);
+    try {
+      this.deps.audit.append({
+        subject: principal.subject,
+        tenant: principal.tenant,
+        action: 'intent',
+        capability,
+        sandboxId: sandboxId ?? null,
+        intentId: resp.id,
+        status: resp.status,
+        code: resp.code,
+        durationMs: resp.timing.total_time_ms ?? null,
+        details: { ...auditParams(capability, params), ...auditOutcome(resp), provider: principal.provider },
+      });
+    } catch (err) {
+      this.deps.logger.error({ err: (err as Error).message, intent: resp.id }, 'could not write the audit event');
+    }
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function messageFor(code: string): string {
+  switch (code) {
+    case 'RESOURCE_LIMITED':
+      return 'the command was stopped by a resource limit (out of memory or pids)';
+    case 'TIMEOUT':
+      return 'the command ran past its time limit and was killed';
+    case 'CANCELLED':
+      return 'the command was cancelled';
+    default:
+      return code;
+  }
+}

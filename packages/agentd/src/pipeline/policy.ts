@@ -1,0 +1,56 @@
+import type { Principal } from '../auth/types.js';
+import type { IntentConstraints, SandboxPrefs } from '../core/intent.js';
+import type { ProfileName } from '../isolation/types.js';
+
+export interface PolicyInput {
+  principal: Principal;
+  /** "shell.exec.v1" */
+  capability: string;
+  /** Whether the capability can change files. */
+  writes: boolean;
+  params: unknown;
+  constraints: IntentConstraints;
+  sandboxPrefs: SandboxPrefs;
+  /** The daemon's profile. */
+  profile: ProfileName;
+}
+
+export type PolicyDecision =
+  | { allow: true; /** Effective constraints: equal to or tighter than asked. */ constraints: IntentConstraints }
+  | { allow: false; reason: string; rule: string };
+
+/** The hook the real policy engine will implement; deny wins. */
+export interface PolicyHook {
+  decide(input: PolicyInput): PolicyDecision | Promise<PolicyDecision>;
+}
+
+/** Longest command the paranoid profile lets an intent ask for. */
+const PARANOID_MAX_DURATION_MS = 300_000;
+
+/**
+ * The default decision, by profile, until the policy engine exists:
+ * - `allow_writes: false` denies every capability that can change files (shell.exec included);
+ * - `allow_network: true` is denied under server and paranoid (their sandboxes have no network);
+ * - a request for a weaker profile than the daemon's is denied under server and paranoid;
+ * - paranoid caps `max_duration_ms` at 5 minutes.
+ */
+export const defaultPolicy: PolicyHook = {
+  decide(input) {
+    const strict = input.profile === 'server' || input.profile === 'paranoid';
+    if (input.constraints.allow_writes === false && input.writes) {
+      return { allow: false, rule: 'allow_writes', reason: `${input.capability} can modify files but the intent says allow_writes: false` };
+    }
+    if (strict && input.constraints.allow_network === true) {
+      return { allow: false, rule: 'network', reason: `profile '${input.profile}' gives sandboxes no network` };
+    }
+    const asked = input.sandboxPrefs.profile;
+    if (strict && asked !== undefined && asked !== input.profile && !(input.profile === 'server' && asked === 'paranoid')) {
+      return { allow: false, rule: 'profile', reason: `profile '${asked}' is weaker than the daemon's profile '${input.profile}'` };
+    }
+    if (input.profile === 'paranoid') {
+      const max = Math.min(input.constraints.max_duration_ms ?? PARANOID_MAX_DURATION_MS, PARANOID_MAX_DURATION_MS);
+      return { allow: true, constraints: { ...input.constraints, max_duration_ms: max } };
+    }
+    return { allow: true, constraints: input.constraints };
+  },
+};
