@@ -1,5 +1,5 @@
-import { chown, open, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, chown, open, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
@@ -27,6 +27,26 @@ async function kindOf(path: string | undefined): Promise<PathKind> {
   const st = await stat(path).catch(() => undefined);
   if (st === undefined) return 'missing';
   return st.isDirectory() ? 'dir' : 'file';
+}
+
+/**
+ * bwrap runs as the sandbox's host uid and opens the sandbox's folders by path, so every
+ * ancestor must be searchable by it. The folder holding the sandboxes (`sandboxes/`) only
+ * lists sandbox folders (each mode 0700, owned by its sandbox): it is made 0711 here;
+ * any other ancestor that is not searchable is a configuration error, reported as such.
+ */
+async function ensureSearchable(root: string, uid: number): Promise<void> {
+  const parent = dirname(root);
+  const st = await stat(parent);
+  if ((st.mode & 0o001) === 0) await chmod(parent, (st.mode & 0o7777) | 0o011);
+  for (let dir = dirname(parent); ; dir = dirname(dir)) {
+    const d = await stat(dir);
+    const searchable = (d.mode & 0o001) !== 0 || (d.uid === uid && (d.mode & 0o100) !== 0);
+    if (!searchable) {
+      throw new AgentdError('BACKEND_UNAVAILABLE', `sandboxes run as host uid ${uid}, which cannot reach ${root}: ${dir} is not searchable by others (chmod o+x it, or move AGENTD_HOME)`, { details: { dir } });
+    }
+    if (dir === dirname(dir)) return;
+  }
 }
 
 export class NamespaceBackend implements IsolationBackend {
@@ -124,6 +144,7 @@ export class NamespaceBackend implements IsolationBackend {
     if (facts.dropTo !== undefined) {
       const { uid, gid } = facts.dropTo;
       for (const d of [spec.dirs.root, spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp]) await chown(d, uid, gid);
+      await ensureSearchable(spec.dirs.root, uid);
     }
     await writeFile(etc.passwdFile, passwdText(), { mode: 0o644 });
     await writeFile(etc.groupFile, groupText(), { mode: 0o644 });
