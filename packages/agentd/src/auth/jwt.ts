@@ -1,4 +1,4 @@
-import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AgentdError } from '../core/errors.js';
 import { unauthenticated } from './chain.js';
@@ -59,7 +59,7 @@ function staticKey(text: string, hmac: boolean): KeyObject {
       return createSecretKey(Buffer.from(jwk.k ?? '', 'base64url'));
     }
     if (hmac) throw invalidConfig('HS* algorithms need a shared secret, not a public key');
-    return createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+    return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
   }
   if (trimmed.startsWith('-----BEGIN')) {
     if (hmac) throw invalidConfig('HS* algorithms need a shared secret, not a PEM key');

@@ -5,7 +5,7 @@ import type { BackendProbe, ProfileName } from './types.js';
 export interface ProfileGuardOptions {
   /** Also demand kernel isolation under a profile that does not force it (config isolation.require_kernel). */
   requireKernel?: boolean;
-  /** How to name a backend that would do, e.g. "'namespace' (bwrap)". */
+  /** How to name a backend that would do, e.g. "backend 'namespace' (bwrap)". */
   kernelHint?: string;
 }
 
@@ -22,7 +22,7 @@ export function assertProfileAllows(profile: ProfileName, backendName: string, p
   const who = forced ? `profile '${profile}'` : `profile '${profile}' with isolation.require_kernel = true`;
   const hint = opts.kernelHint ?? 'a backend with kernel isolation';
   if (requireKernel && probe.isolation === 'none') {
-    throw new AgentdError('ISOLATION_REQUIRED', `${who} requires kernel isolation, but backend ${named} provides none; use backend ${hint} or profile 'workstation'`, { details });
+    throw new AgentdError('ISOLATION_REQUIRED', `${who} requires kernel isolation, but backend ${named} provides none; use ${hint} or profile 'workstation'`, { details });
   }
   if (requireKernel && !probe.available) {
     throw new AgentdError('ISOLATION_REQUIRED', `${who} requires kernel isolation, but backend ${named} is not available on this host (${probe.reason ?? 'probe failed'}); fix that (see 'agentd doctor') or use profile 'workstation'`, { details });

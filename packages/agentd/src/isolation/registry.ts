@@ -182,6 +182,6 @@ export class BackendRegistry {
       .filter((b) => b.implemented && b.isolation === 'kernel')
       .sort((a, b) => order(a.name) - order(b.name))[0];
     if (!kernel) return 'a backend with kernel isolation';
-    return `'${kernel.name}'${kernel.aliases[0] ? ` (${kernel.aliases[0]})` : ''}`;
+    return `backend '${kernel.name}'${kernel.aliases[0] ? ` (${kernel.aliases[0]})` : ''}`;
   }
 }

@@ -46,12 +46,12 @@ export function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, inner] of Object.entries(value)) {
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
       const k = normKey(key);
       if (CREDENTIAL_KEYS.has(k)) out[key] = REDACTED;
       else if (DATA_KEYS.has(k)) out[key] = inner === undefined ? undefined : `[redacted ${sizeOf(inner)}]`;
       else if (ENV_KEYS.has(k) && inner !== null && typeof inner === 'object' && !Array.isArray(inner)) {
-        out[key] = Object.fromEntries(Object.keys(inner).map((name) => [name, REDACTED]));
+        out[key] = Object.fromEntries(Object.keys(inner as object).map((name) => [name, REDACTED]));
       } else if (ENV_KEYS.has(k)) out[key] = REDACTED;
       else out[key] = redact(inner, depth + 1);
     }
