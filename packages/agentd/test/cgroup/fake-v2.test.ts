@@ -20,6 +20,15 @@ async function files(dir: string, entries: Record<string, string>): Promise<void
 
 const read = (file: string): Promise<string> => readFile(file, 'utf8');
 
+/** Waits (up to 5 s, so a loaded machine does not fail the test) until `file` holds `text`. */
+async function until(file: string, text: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while ((await read(file)) !== text) {
+    if (Date.now() > deadline) throw new Error(`${file} never became '${text}'`);
+    await sleep(5);
+  }
+}
+
 describe('cgroup v2 (fake tree)', () => {
   let tmp: string;
   let root: string;
@@ -101,15 +110,14 @@ describe('cgroup v2 (fake tree)', () => {
     const group = await driver.create('sbx-1');
     let resolved = false;
     const freezing = group.freeze().then(() => { resolved = true; });
-    await sleep(80);
-    expect(await read(join(dir, 'cgroup.freeze'))).toBe('1');
+    await until(join(dir, 'cgroup.freeze'), '1');
+    await sleep(50);
     expect(resolved).toBe(false);
     await writeFile(join(dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
     await freezing;
     expect(await group.isFrozen()).toBe(true);
     const thawing = group.thaw();
-    await sleep(30);
-    expect(await read(join(dir, 'cgroup.freeze'))).toBe('0');
+    await until(join(dir, 'cgroup.freeze'), '0');
     await writeFile(join(dir, 'cgroup.events'), 'populated 1\nfrozen 0\n');
     await thawing;
   });
@@ -131,8 +139,8 @@ describe('cgroup v2 (fake tree)', () => {
     await writeFile(join(dir, 'cgroup.procs'), '4194305\n');
     let done = false;
     const killing = group.killAll().then(() => { done = true; });
-    await sleep(60);
-    expect(await read(join(dir, 'cgroup.kill'))).toBe('1');
+    await until(join(dir, 'cgroup.kill'), '1');
+    await sleep(50);
     expect(done).toBe(false);
     await writeFile(join(dir, 'cgroup.procs'), '');
     await killing;

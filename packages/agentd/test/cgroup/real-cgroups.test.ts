@@ -117,13 +117,13 @@ describe.skipIf(missing.length > 0)('cgroup driver on this host', () => {
         await sleep(ms);
         return ((await g.usage()).cpuUsec ?? 0) - a;
       };
-      expect(await growth(300)).toBeGreaterThan(100_000);
+      expect(await growth(300)).toBeGreaterThan(20_000);
       await g.freeze();
       expect(await g.isFrozen()).toBe(true);
-      expect(await growth(300)).toBeLessThan(5_000);
+      expect(await growth(300)).toBeLessThan(1_000);
       await g.thaw();
       expect(await g.isFrozen()).toBe(false);
-      expect(await growth(300)).toBeGreaterThan(100_000);
+      expect(await growth(300)).toBeGreaterThan(20_000);
     } finally {
       await g.killAll();
       await exitOf(busy);
