@@ -1,19 +1,32 @@
 /** Test helpers: start a program inside a sandbox cgroup, wait for its output and exit. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CgroupDriver } from '../../src/isolation/cgroup/index.js';
+import { nativePaths } from '../../src/native-paths.js';
 
 /**
- * Until agentd-init's launcher exists: a shell writes its own pid into every cgroup.procs
- * file, then execs the program, so the program and all its children start inside the group.
+ * Fallback when agentd-init is not built: a shell writes its own pid into every
+ * cgroup.procs file, then execs the program.
  */
 const ENTER_AND_EXEC = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
 
-export function spawnInCgroup(procsFiles: string[], argv: string[]): ChildProcess {
-  return spawn('/bin/sh', ['-c', ENTER_AND_EXEC, 'sh', String(procsFiles.length), ...procsFiles, ...argv], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export const initPath = nativePaths().init;
+export const haveInit = existsSync(initPath);
+
+/**
+ * Starts `argv` so that it and all its children are inside the group from the start: through
+ * `agentd-init --launch --cgroup-procs FILE... -- PROGRAM` when it is built (as the backends
+ * do), else through the shell above.
+ */
+export function spawnInCgroup(procsFiles: string[], argv: string[], via: 'init' | 'sh' = haveInit ? 'init' : 'sh'): ChildProcess {
+  const args =
+    via === 'init'
+      ? [initPath, '--launch', ...procsFiles.flatMap((f) => ['--cgroup-procs', f]), '--', ...argv]
+      : ['/bin/sh', '-c', ENTER_AND_EXEC, 'sh', String(procsFiles.length), ...procsFiles, ...argv];
+  const [program, ...rest] = args as [string, ...string[]];
+  return spawn(program, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
