@@ -195,6 +195,20 @@ export const SignatureProvider = z
     type: z.literal('signature').describe('Ed25519-signed requests (keys registered with the CLI).'),
     window_s: z.number().int().min(1).max(600).default(300)
       .describe('How far (seconds) a request timestamp may be from now; older or replayed signatures are rejected. Default 300.'),
+    keys: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be a key id (letters, digits, _ . : -)'),
+        z
+          .object({
+            public_key: z.string().min(1).describe('Ed25519 public key: PEM (SPKI), or the raw 32 bytes in base64/base64url.'),
+            subject: PeerPrincipal.shape.subject,
+            tenant: PeerPrincipal.shape.tenant,
+            roles: PeerPrincipal.shape.roles,
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('Signing keys by key id, besides those registered in state.db with the CLI. undefined or {}: only registered keys; populated: these keys too (they win over a registered key with the same id).'),
   })
   .strict()
   .describe('Ed25519 request signatures with a timestamp window against replay.');
@@ -205,7 +219,7 @@ export const PeerCredsProvider = z
     uid_map: z
       .record(z.string().regex(/^\d{1,10}$/, 'must be a numeric uid'), PeerPrincipal)
       .optional()
-      .describe('Which uids may connect and as whom. undefined: only the daemon\'s own uid, as subject "uid:<n>", tenant "default", roles ["admin"]; {}: no uid is accepted; populated: exactly these uids, mapped to these principals.'),
+      .describe('Which uids may connect and as whom. undefined: root and the daemon\'s own uid, each as subject "uid:<n>", tenant "default", roles ["admin"]; {}: no uid is accepted; populated: exactly these uids, mapped to these principals.'),
   })
   .strict()
   .describe('Identifies Unix socket callers by uid (HTTP callers are not matched by it).');
