@@ -177,7 +177,12 @@ class CommandRun {
     return summary;
   }
 
-  /** Timeout or abort: SIGTERM to the group, then after the grace SIGKILL to the whole tree. */
+  /**
+   * Timeout or abort: SIGTERM, then after the grace SIGKILL, both to the whole tree. The
+   * polite signal goes to the tree, not only the group, while the leader still holds the
+   * tree together: a setsid'd descendant whose parent dies of the SIGTERM is reparented
+   * to the init and could no longer be found from this exec.
+   */
   private terminate(reason: Reason): void {
     this.reason ??= reason;
     if (this.terminating || this.summary !== undefined) return;
@@ -189,7 +194,7 @@ class CommandRun {
           this.killTree();
           return;
         }
-        this.sendSignal('SIGTERM', 'group');
+        this.sendSignal('SIGTERM', 'tree');
         this.graceTimer = setTimeout(() => this.killTree(), this.graceMs);
       },
       noop,
