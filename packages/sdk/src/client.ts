@@ -1,11 +1,13 @@
 /** The daemon-wide API: sandboxes, snapshots, sessions, keys, audit, capabilities, intents. */
-import type { CallOptions } from './files.js';
+import { runExec, startExecStream, type Command, type ExecOptions, type ExecStream } from './exec.js';
+import { SandboxFiles, type CallOptions } from './files.js';
 import type { ClientOptions } from './options.js';
 import { HttpTransport } from './transport.js';
 import type {
   ApiKeyInfo,
   AuditEvent,
   CapabilityInfo,
+  ExecResult,
   SandboxInfo,
   SandboxSpec,
   SandboxState,
@@ -14,6 +16,7 @@ import type {
 } from './types.js';
 import {
   apiKeyFromWire,
+  auditEventFromWire,
   capabilityFromWire,
   isRecord,
   listFromWire,
@@ -69,6 +72,21 @@ export class AgentdClient {
 
   get baseUrl(): string {
     return this.transport.baseUrl;
+  }
+
+  /** Runs a command in sandbox `id` (no lookup first; see Sandbox for the handle). */
+  async exec(id: string, command: Command, options: ExecOptions = {}): Promise<ExecResult> {
+    return runExec(this.transport, id, command, options);
+  }
+
+  /** Streams a command in sandbox `id` as typed chunks. */
+  execStream(id: string, command: Command, options: Omit<ExecOptions, 'onStdout' | 'onStderr'> = {}): ExecStream {
+    return startExecStream(this.transport, id, command, options);
+  }
+
+  /** File operations in sandbox `id`. */
+  files(id: string): SandboxFiles {
+    return new SandboxFiles(this.transport, id);
   }
 
   async health(options: CallOptions = {}): Promise<unknown> {
@@ -187,7 +205,7 @@ export class AgentdClient {
       query: { limit: options.limit, since_ms: options.sinceMs },
       signal: options.signal,
     });
-    return listFromWire(answer, 'events', (e) => (isRecord(e) ? e : {}));
+    return listFromWire(answer, 'events', auditEventFromWire);
   }
 
   async createKey(options: CreateKeyOptions): Promise<ApiKeyInfo> {

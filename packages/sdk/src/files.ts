@@ -76,7 +76,7 @@ export class SandboxFiles {
         path,
         append: options.append,
         create_dirs: options.createDirs,
-        mode: options.mode,
+        mode: options.mode === undefined ? undefined : options.mode.toString(8).padStart(4, '0'),
       },
       body,
       signal: options.signal,

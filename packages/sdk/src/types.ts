@@ -138,15 +138,32 @@ export interface CapabilityInfo {
 
 export interface ApiKeyInfo {
   id: string;
+  /** The public prefix of the key (how it can be recognised without the secret). */
+  prefix?: string;
   subject: string;
   tenant: string;
   roles: string[];
   createdAtMs?: number;
-  /** Only in the answer to `keys.create`: the secret, shown once. */
+  revokedAtMs?: number | null;
+  lastUsedMs?: number | null;
+  /** Only in the answer to `createKey`: the secret, shown once. */
   secret?: string;
   /** Anything else the daemon returned for this key. */
   extra: Record<string, unknown>;
 }
 
-/** One audit event as the daemon stores it (shape owned by the daemon; kept as-is). */
-export type AuditEvent = Record<string, unknown>;
+/** One audit record: who did what, where, with which result (never the secrets). */
+export interface AuditEvent {
+  id: number;
+  tsMs: number;
+  subject: string | null;
+  tenant: string | null;
+  action: string;
+  capability: string | null;
+  sandboxId: string | null;
+  intentId: string | null;
+  status: string;
+  code: string | null;
+  durationMs: number | null;
+  details: Record<string, unknown>;
+}

@@ -3,6 +3,7 @@ import { base64ToBytes } from './base64.js';
 import { ProtocolError } from './errors.js';
 import type {
   ApiKeyInfo,
+  AuditEvent,
   CapabilityInfo,
   ExecResult,
   FileEntry,
@@ -217,19 +218,42 @@ export function capabilityFromWire(value: unknown): CapabilityInfo {
   };
 }
 
+const nullableNum = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+const nullableStr = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
 export function apiKeyFromWire(value: unknown): ApiKeyInfo {
   const o = record(value, 'api key');
-  const { id, subject, tenant, roles, created_at_ms, secret, key, ...extra } = o;
-  const createdAtMs = typeof created_at_ms === 'number' ? created_at_ms : undefined;
+  const { id, prefix, subject, tenant, roles, created_at_ms, revoked_at_ms, last_used_ms, secret, key, ...extra } = o;
   const shown = typeof secret === 'string' ? secret : typeof key === 'string' ? key : undefined;
   return {
     id: typeof id === 'string' ? id : fail('api key.id', id),
+    ...(typeof prefix === 'string' ? { prefix } : {}),
     subject: typeof subject === 'string' ? subject : '',
     tenant: typeof tenant === 'string' ? tenant : '',
     roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [],
-    ...(createdAtMs === undefined ? {} : { createdAtMs }),
+    ...(typeof created_at_ms === 'number' ? { createdAtMs: created_at_ms } : {}),
+    ...(revoked_at_ms === undefined ? {} : { revokedAtMs: nullableNum(revoked_at_ms) }),
+    ...(last_used_ms === undefined ? {} : { lastUsedMs: nullableNum(last_used_ms) }),
     ...(shown === undefined ? {} : { secret: shown }),
     extra,
+  };
+}
+
+export function auditEventFromWire(value: unknown): AuditEvent {
+  const o = record(value, 'audit event');
+  return {
+    id: optNum(o, 'id') ?? 0,
+    tsMs: optNum(o, 'ts_ms') ?? 0,
+    subject: nullableStr(o.subject),
+    tenant: nullableStr(o.tenant),
+    action: optStr(o, 'action') ?? '',
+    capability: nullableStr(o.capability),
+    sandboxId: nullableStr(o.sandbox_id),
+    intentId: nullableStr(o.intent_id),
+    status: optStr(o, 'status') ?? '',
+    code: nullableStr(o.code),
+    durationMs: nullableNum(o.duration_ms),
+    details: isRecord(o.details) ? o.details : {},
   };
 }
 

@@ -107,7 +107,7 @@ describe('Sandbox against the REST contract', () => {
     const urls = s.requests.slice(1).map((r) => `${r.method} ${r.url}`);
     expect(urls).toEqual([
       'GET /v1/sandboxes/sbx_1/files?path=%2Fw%2Fbin&offset=1&limit=4',
-      'PUT /v1/sandboxes/sbx_1/files?path=%2Fw%2Fx&create_dirs=true&mode=384',
+      'PUT /v1/sandboxes/sbx_1/files?path=%2Fw%2Fx&create_dirs=true&mode=0600',
       'POST /v1/sandboxes/sbx_1/files/edit',
       'GET /v1/sandboxes/sbx_1/files/list?path=%2Fw',
       'GET /v1/sandboxes/sbx_1/files/stat?path=%2Fnope',

@@ -1,0 +1,21 @@
+/**
+ * The CLI as a client of a running daemon (HTTP or Unix socket), built on @agentd/sdk.
+ * main.ts calls `registerClientCommands(program)`.
+ */
+import type { Command } from 'commander';
+import { auditCommand } from './audit.js';
+import { cpCommand } from './cp.js';
+import { execCommand } from './exec.js';
+import { processIo, type CliIo } from './io.js';
+import { keysCommand } from './keys.js';
+import { sandboxCommand } from './sandbox.js';
+
+export type { CliIo } from './io.js';
+
+/** Adds `sandbox`, `exec`, `cp`, `audit` and `keys` to the program. */
+export function registerClientCommands(program: Command, io: CliIo = processIo()): Command {
+  for (const command of [sandboxCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io)]) {
+    program.addCommand(command);
+  }
+  return program;
+}

@@ -1,0 +1,67 @@
+/** `agentd keys create|ls|revoke`: API keys (admin role). */
+import { Command } from 'commander';
+import { connect, withClientFlags, type ClientFlags } from './connection.js';
+import { UsageError, guarded } from './errors.js';
+import type { CliIo } from './io.js';
+import { formatTime, printJson, printTable } from './output.js';
+import { collectList } from './parse.js';
+
+interface CreateFlags extends ClientFlags {
+  subject?: string;
+  tenant?: string;
+  role?: string[];
+}
+
+export function keysCommand(io: CliIo): Command {
+  const keys = new Command('keys').description('manage API keys (admin role)');
+
+  withClientFlags(
+    keys
+      .command('create')
+      .description('create an API key; its secret is printed once')
+      .requiredOption('--subject <name>', 'who the key authenticates as')
+      .requiredOption('--tenant <name>', 'tenant of the key')
+      .option('--role <role>', 'role (repeatable or comma-separated; default user)', collectList),
+  ).action(
+    guarded(io, async (flags: CreateFlags) => {
+      if (flags.subject === undefined || flags.tenant === undefined) throw new UsageError('--subject and --tenant are required');
+      const key = await connect(flags, io.env).createKey({ subject: flags.subject, tenant: flags.tenant, roles: flags.role ?? ['user'] });
+      if (flags.json === true) return printJson(io, key);
+      io.stdout.write(`${key.secret ?? ''}\n`);
+      io.stderr.write(`created key ${key.id} for ${key.subject} (tenant ${key.tenant}, roles ${key.roles.join(',')}); the secret above is shown only once\n`);
+    }),
+  );
+
+  withClientFlags(keys.command('ls').alias('list').description('list API keys (no secrets)')).action(
+    guarded(io, async (flags: ClientFlags) => {
+      const list = await connect(flags, io.env).listKeys();
+      if (flags.json === true) return printJson(io, list);
+      printTable(
+        io,
+        ['ID', 'PREFIX', 'SUBJECT', 'TENANT', 'ROLES', 'CREATED', 'REVOKED'],
+        list.map((k) => [
+          k.id,
+          k.prefix ?? '-',
+          k.subject,
+          k.tenant,
+          k.roles.join(','),
+          k.createdAtMs === undefined ? '-' : formatTime(k.createdAtMs),
+          k.revokedAtMs === undefined || k.revokedAtMs === null ? '-' : formatTime(k.revokedAtMs),
+        ]),
+      );
+    }),
+  );
+
+  withClientFlags(keys.command('revoke').description('revoke API keys').argument('<id...>')).action(
+    guarded(io, async (ids: string[], flags: ClientFlags) => {
+      const client = connect(flags, io.env);
+      for (const id of ids) {
+        await client.revokeKey(id);
+        if (flags.json !== true) io.stdout.write(`${id}\n`);
+      }
+      if (flags.json === true) printJson(io, { revoked: ids });
+    }),
+  );
+
+  return keys;
+}

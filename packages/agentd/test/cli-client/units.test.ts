@@ -1,0 +1,53 @@
+import { describe, expect, test } from 'vitest';
+import { clientOptions } from '../../src/cli/client/connection.js';
+import { exitCodeOf } from '../../src/cli/client/exec.js';
+import { formatTable } from '../../src/cli/client/output.js';
+import { collectKeyValue, parseRemote, parseSeconds, parseSize } from '../../src/cli/client/parse.js';
+
+const result = (exitCode: number | null, signal: string | null, timedOut = false) => ({ exitCode, signal, timedOut });
+
+describe('exec exit codes', () => {
+  test('passes the exit code through, 128+N for signal N, 124 for a timeout', () => {
+    expect(exitCodeOf(result(0, null))).toBe(0);
+    expect(exitCodeOf(result(42, null))).toBe(42);
+    expect(exitCodeOf(result(null, 'SIGKILL'))).toBe(137);
+    expect(exitCodeOf(result(null, 'SIGTERM'))).toBe(143);
+    expect(exitCodeOf(result(null, 'SIGKILL', true))).toBe(124);
+  });
+});
+
+describe('argument parsing', () => {
+  test('ID:/path is remote; paths with a slash before the colon and plain paths are local', () => {
+    expect(parseRemote('sbx_abc:/workspace/a.txt')).toEqual({ sandboxId: 'sbx_abc', path: '/workspace/a.txt' });
+    expect(parseRemote('sbx_abc:')).toEqual({ sandboxId: 'sbx_abc', path: '.' });
+    expect(parseRemote('./a:b')).toBeUndefined();
+    expect(parseRemote('/tmp/x')).toBeUndefined();
+  });
+
+  test('K=V, seconds and sizes', () => {
+    expect(collectKeyValue('A=b=c', { X: '1' })).toEqual({ X: '1', A: 'b=c' });
+    expect(() => collectKeyValue('=v')).toThrow('KEY=VALUE');
+    expect(parseSeconds('1.5')).toBe(1500);
+    expect(() => parseSeconds('0')).toThrow();
+    expect([parseSize('512m'), parseSize('2g'), parseSize('1024'), parseSize('64MiB')]).toEqual([512 * 2 ** 20, 2 * 2 ** 30, 1024, 64 * 2 ** 20]);
+    expect(() => parseSize('lots')).toThrow();
+  });
+});
+
+describe('connection flags', () => {
+  test('a flag beats the environment; a socket beats a URL at the same level', () => {
+    expect(clientOptions({}, {})).toEqual({ baseUrl: 'http://127.0.0.1:7070' });
+    expect(clientOptions({}, { AGENTD_URL: 'http://h:1', AGENTD_API_KEY: 'k' })).toEqual({ baseUrl: 'http://h:1', apiKey: 'k' });
+    expect(clientOptions({ url: 'http://f:2' }, { AGENTD_SOCKET: '/s' })).toEqual({ baseUrl: 'http://f:2' });
+    expect(clientOptions({ apiKey: 'flag' }, { AGENTD_API_KEY: 'env' }).apiKey).toBe('flag');
+    const viaSocket = clientOptions({}, { AGENTD_SOCKET: '/run/agentd.sock', AGENTD_URL: 'http://h:1' });
+    expect(viaSocket.baseUrl).toBe('http://localhost');
+    expect(typeof viaSocket.fetch).toBe('function');
+  });
+});
+
+describe('tables', () => {
+  test('aligns columns by the widest cell', () => {
+    expect(formatTable(['ID', 'STATE'], [['sbx_1', 'running'], ['s', 'stopped']])).toBe('ID     STATE\nsbx_1  running\ns      stopped\n');
+  });
+});
