@@ -103,7 +103,8 @@ export async function spawnInit(argv: string[], opts: SpawnInitOptions): Promise
     const err = 'err' in outcome ? outcome.err : undefined;
     killGroup(child);
     const exit = await exited;
-    const detail = err ?? startFailure(file, exit);
+    const closedBy = channel.isClosed ? await channel.closed : undefined;
+    const detail = err ?? (closedBy instanceof AgentdError && closedBy.code === 'PROTOCOL_ERROR' ? closedBy : startFailure(file, exit));
     const tail = stderr.text;
     throw new AgentdError(detail.code, `${detail.message}${tail ? `; its stderr ends with: ${tail}` : ''}`, {
       details: { argv0: file, exitCode: exit.code, signal: exit.signal, stderrTail: tail },
