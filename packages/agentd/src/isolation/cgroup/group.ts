@@ -203,7 +203,8 @@ export class SandboxCgroup {
     } else if (cpuacct?.version === 2) {
       usage.cpuUsec = (await readKeyed(join(cpuacct.dir, 'cpu.stat')))?.get('usage_usec');
     }
-    usage.pids = pids !== undefined ? await readNumber(join(pids.dir, 'pids.current')) : (await this.pids()).length;
+    if (pids !== undefined) usage.pids = await readNumber(join(pids.dir, 'pids.current'));
+    else if (this.dirs.length > 0) usage.pids = (await this.pids()).length;
     for (const key of Object.keys(usage) as (keyof CgroupUsage)[]) if (usage[key] === undefined) delete usage[key];
     return usage;
   }
