@@ -78,8 +78,10 @@ void agent_kill_all(struct agent *a)
 {
 	if (a->dry)
 		return;
-	for (size_t i = 0; i < a->ngroups; i++)
+	for (size_t i = 0; i < a->ngroups; i++) {
 		kill(-a->groups[i].pgid, SIGKILL);
+		proc_kill_members(&a->groups[i]);
+	}
 	for (size_t i = 0; i < a->nexec; i++)
 		if (!a->execs[i]->reaped)
 			kill(a->execs[i]->pid, SIGKILL);

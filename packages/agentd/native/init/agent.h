@@ -50,11 +50,21 @@ struct exec {
 	size_t inq_bytes;
 };
 
+/* A process, identified against pid reuse by its start time (field 22 of /proc/PID/stat). */
+struct member {
+	pid_t pid;
+	unsigned long long start;
+};
+
 /* A process group the init created; kept after its exec ended while members may live. */
 struct group {
 	pid_t pgid;
 	uint32_t exec_id; /* 0 once the id was reused by a newer exec */
 	bool running;     /* its exec has not sent EXIT yet */
+	/* Every process the last tree SIGNAL found: later tree signals include the survivors
+	 * even when they left the group (setsid) and lost their ancestors. */
+	struct member *members;
+	size_t nmembers;
 };
 
 struct agent_options {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "path_search.h"
+#include "proctree.h"
 #include "proto.h"
 
 /* Queued stdin beyond this is refused with ENOBUFS (a daemon waiting for each OK never gets near it). */
@@ -39,8 +40,10 @@ void exec_prune_groups(struct agent *a)
 	size_t w = 0;
 	for (size_t i = 0; i < a->ngroups; i++) {
 		struct group g = a->groups[i];
-		if (!g.running && kill(-g.pgid, 0) < 0 && errno == ESRCH)
+		if (!g.running && kill(-g.pgid, 0) < 0 && errno == ESRCH && !proc_members_alive(&g)) {
+			free(g.members);
 			continue;
+		}
 		a->groups[w++] = g;
 	}
 	a->ngroups = w;
@@ -128,6 +131,8 @@ void exec_free_all(struct agent *a)
 	free(a->execs);
 	a->execs = NULL;
 	a->nexec = a->cap_exec = 0;
+	for (size_t i = 0; i < a->ngroups; i++)
+		free(a->groups[i].members);
 	free(a->groups);
 	a->groups = NULL;
 	a->ngroups = a->cap_groups = 0;

@@ -18,6 +18,7 @@ struct pinfo {
 	pid_t ppid;
 	pid_t pgid;
 	char state;
+	unsigned long long start;
 };
 
 struct pidset {
@@ -67,12 +68,15 @@ static bool read_stat(int procfd, const char *name, struct pinfo *pi)
 		return false;
 	char state;
 	int ppid, pgid;
-	if (sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgid) != 3)
+	unsigned long long start;
+	if (sscanf(rp + 1, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &state, &ppid, &pgid, &start) != 4)
 		return false;
 	pi->pid = (pid_t)atoi(name);
 	pi->ppid = ppid;
 	pi->pgid = pgid;
 	pi->state = state;
+	pi->start = start;
 	return true;
 }
 
@@ -116,7 +120,16 @@ static struct pinfo *scan(size_t *count)
  * the set or is `root` (if > 0), repeating until nothing changes. Zombies are skipped.
  * Returns the index in set->v where the new members start.
  */
-static size_t grow_set(struct pidset *set, const struct pinfo *ps, size_t n, pid_t pgid, pid_t root, pid_t self)
+static bool known(const struct member *m, size_t nm, const struct pinfo *p)
+{
+	for (size_t i = 0; i < nm; i++)
+		if (m[i].pid == p->pid && m[i].start == p->start)
+			return true;
+	return false;
+}
+
+static size_t grow_set(struct pidset *set, const struct pinfo *ps, size_t n, pid_t pgid, pid_t root, pid_t self,
+		       const struct member *m, size_t nm)
 {
 	size_t first_new = set->n;
 	bool changed = true;
@@ -126,7 +139,8 @@ static size_t grow_set(struct pidset *set, const struct pinfo *ps, size_t n, pid
 			const struct pinfo *p = &ps[i];
 			if (p->pid == self || p->state == 'Z' || set_has(set, p->pid))
 				continue;
-			bool member = (pgid > 0 && p->pgid == pgid) || (root > 0 && p->ppid == root) || set_has(set, p->ppid);
+			bool member = (pgid > 0 && p->pgid == pgid) || (root > 0 && p->ppid == root) ||
+				      set_has(set, p->ppid) || known(m, nm, p);
 			if (member && set_add(set, p->pid))
 				changed = true;
 		}
@@ -134,20 +148,72 @@ static size_t grow_set(struct pidset *set, const struct pinfo *ps, size_t n, pid
 	return first_new;
 }
 
-size_t proc_signal_tree(pid_t pgid, int signo, pid_t self)
+/* The start time of a live process, or 0 if it is gone. */
+static unsigned long long start_of(pid_t pid)
+{
+	char name[16];
+	struct pinfo pi;
+	snprintf(name, sizeof name, "%d", (int)pid);
+	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0)
+		return 0;
+	bool ok = read_stat(procfd, name, &pi) && pi.state != 'Z';
+	close(procfd);
+	return ok ? pi.start : 0;
+}
+
+bool proc_members_alive(const struct group *g)
+{
+	for (size_t i = 0; i < g->nmembers; i++) {
+		unsigned long long st = start_of(g->members[i].pid);
+		if (st && st == g->members[i].start)
+			return true;
+	}
+	return false;
+}
+
+void proc_kill_members(const struct group *g)
+{
+	for (size_t i = 0; i < g->nmembers; i++) {
+		unsigned long long st = start_of(g->members[i].pid);
+		if (st && st == g->members[i].start)
+			kill(g->members[i].pid, SIGKILL);
+	}
+}
+
+size_t proc_signal_tree(struct group *g, int signo, pid_t self)
 {
 	struct pidset set = { NULL, 0, 0 };
+	/* Start times of the processes in `set`, in the same order. */
+	struct member *found = NULL;
+	size_t nfound = 0;
 	/* Stop round after round until a scan finds nobody new: stopped processes cannot fork. */
 	for (int round = 0; round < 64; round++) {
 		size_t n;
 		struct pinfo *ps = scan(&n);
-		size_t first_new = grow_set(&set, ps, n, pgid, 0, self);
+		size_t first_new = grow_set(&set, ps, n, g->pgid, 0, self, g->members, g->nmembers);
+		if (set.n > nfound) {
+			struct member *nf = realloc(found, set.n * sizeof *nf);
+			if (nf) {
+				found = nf;
+				for (size_t i = nfound; i < set.n; i++) {
+					found[i] = (struct member){ .pid = set.v[i], .start = 0 };
+					for (size_t k = 0; k < n; k++)
+						if (ps[k].pid == set.v[i])
+							found[i].start = ps[k].start;
+				}
+				nfound = set.n;
+			}
+		}
 		free(ps);
 		if (first_new == set.n)
 			break;
 		for (size_t i = first_new; i < set.n; i++)
 			kill(set.v[i], SIGSTOP);
 	}
+	free(g->members);
+	g->members = found;
+	g->nmembers = found ? nfound : 0;
 	size_t hit = 0;
 	for (size_t i = 0; i < set.n; i++)
 		if (kill(set.v[i], signo) == 0)
@@ -165,7 +231,7 @@ void proc_kill_descendants(pid_t self)
 	for (int round = 0; round < 64; round++) {
 		size_t n;
 		struct pinfo *ps = scan(&n);
-		size_t first_new = grow_set(&set, ps, n, 0, self, self);
+		size_t first_new = grow_set(&set, ps, n, 0, self, self, NULL, 0);
 		free(ps);
 		if (first_new == set.n)
 			break;
@@ -211,7 +277,7 @@ void proc_handle_signal(struct agent *a, uint32_t id, struct rd *r)
 	} else if (scope == SCOPE_GROUP) {
 		rc = kill(-g->pgid, signo);
 	} else {
-		if (proc_signal_tree(g->pgid, signo, getpid()) == 0) {
+		if (proc_signal_tree(g, signo, getpid()) == 0) {
 			rc = -1;
 			errno = ESRCH;
 		}

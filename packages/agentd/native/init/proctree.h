@@ -11,11 +11,18 @@
 void proc_handle_signal(struct agent *a, uint32_t id, struct rd *r);
 
 /*
- * Signals the process group `pgid` and every descendant of its members (found through
- * /proc/<pid>/stat), stopping each one first so none can fork away. Never signals `self`.
- * Returns how many processes were signalled.
+ * Signals the process group of `g`, the processes remembered in g->members that still
+ * live, and every descendant of those (found through /proc/<pid>/stat), stopping each one
+ * first so none can fork away. Never signals `self`. Remembers what it found in
+ * g->members. Returns how many processes were signalled.
  */
-size_t proc_signal_tree(pid_t pgid, int signo, pid_t self);
+size_t proc_signal_tree(struct group *g, int signo, pid_t self);
+
+/* SIGKILLs the remembered members of `g` that still live. */
+void proc_kill_members(const struct group *g);
+
+/* Whether any remembered member of `g` is still alive (same pid and start time). */
+bool proc_members_alive(const struct group *g);
 
 /* SIGKILLs every live descendant of `self` until a scan finds no new one. */
 void proc_kill_descendants(pid_t self);
