@@ -63,6 +63,23 @@ describe.skipIf(!HAVE_INIT)('commands through the real agentd-init', () => {
     expect(none.stdout.length).toBe(0);
   });
 
+  it('applies backpressure end to end: an unread command blocks instead of being buffered', async ({ live }) => {
+    const total = 24 * 1024 * 1024;
+    const h = live.channel.exec({ argv: ['head', '-c', String(total), '/dev/zero'], env: PATH_ENV, window: 256 * 1024 });
+    const { pid } = await h.started;
+    const written = async () => Number(/wchar: (\d+)/.exec(await readFile(`/proc/${pid}/io`, 'utf8'))?.[1]);
+    await sleep(300);
+    const first = await written();
+    await sleep(300);
+    // Nobody reads: the process has written the window plus what a pipe holds, and is stuck.
+    expect(await written()).toBe(first);
+    expect(first).toBeLessThan(256 * 1024 + 1024 * 1024);
+    let got = 0;
+    for await (const chunk of h.output()) got += chunk.data.length;
+    expect(got).toBe(total);
+    expect(await h.exited).toMatchObject({ exitCode: 0 });
+  });
+
   it('drives stdin interactively through an ExecHandle', async ({ live }) => {
     const h = live.channel.exec({ argv: ['cat'], env: PATH_ENV, stdinPipe: true });
     await h.started;
