@@ -1,3 +1,5 @@
+import { streamCommand, type CommandSummary } from '../channel/lifecycle.js';
+import { AgentdError } from '../core/errors.js';
 import type { SandboxHandle } from '../isolation/types.js';
 import type { OutputListener } from './types.js';
 
@@ -29,84 +31,53 @@ export interface ExecRun {
   sysUsec: number;
 }
 
-/** Time between SIGTERM and SIGKILL of the process tree on timeout or cancel. */
-const KILL_GRACE_MS = 2000;
-
 /**
- * Runs one command through the sandbox channel: output kept up to a cap (or streamed to the
- * listener), a wall-clock timeout and the caller's abort both kill the whole process tree
- * (SIGTERM, grace, SIGKILL), and the first termination reason wins.
+ * Runs one command through the sandbox channel with the channel's lifecycle helper
+ * (timeout and abort kill the whole tree; the first reason wins). Output is kept up to a
+ * total cap over both streams, or handed to the listener with backpressure.
  */
 export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): Promise<ExecRun> {
-  const startedAt = performance.now();
-  const handle = sandbox.channel.exec({
-    argv: opts.argv,
-    env: opts.env,
-    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
-    stdinPipe: opts.stdin !== undefined,
-  });
-  const { pid } = await handle.started;
-  opts.listener?.onStart(pid);
-
-  let reason: 'timeout' | 'canceled' | undefined;
-  let graceTimer: NodeJS.Timeout | undefined;
-  const terminate = (why: 'timeout' | 'canceled'): void => {
-    if (reason !== undefined) return;
-    reason = why;
-    handle.signal('SIGTERM', 'tree').catch(() => undefined);
-    graceTimer = setTimeout(() => handle.signal('SIGKILL', 'tree').catch(() => undefined), KILL_GRACE_MS);
-    graceTimer.unref();
-  };
-  const timer = setTimeout(() => terminate('timeout'), opts.timeoutMs);
-  timer.unref();
-  const onAbort = (): void => terminate('canceled');
-  if (opts.signal.aborted) onAbort();
-  else opts.signal.addEventListener('abort', onAbort, { once: true });
-
-  try {
-    if (opts.stdin !== undefined) {
-      const stdin = opts.stdin;
-      void (async () => {
-        if (stdin.length > 0) await handle.writeStdin(stdin);
-        await handle.closeStdin();
-      })().catch(() => undefined);
-    }
-    const kept: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
-    let keptBytes = 0;
-    let outputBytes = 0;
-    let truncated = false;
-    for await (const chunk of handle.output()) {
-      outputBytes += chunk.data.length;
+  const events = streamCommand(
+    sandbox.channel,
+    { argv: opts.argv, env: opts.env, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }), stdinPipe: opts.stdin !== undefined },
+    { timeoutMs: opts.timeoutMs, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, ...(opts.stdin === undefined ? {} : { stdin: opts.stdin }) },
+  );
+  const kept: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
+  let keptBytes = 0;
+  let truncated = false;
+  let summary: CommandSummary | undefined;
+  for await (const ev of events) {
+    if (ev.type === 'start') {
+      opts.listener?.onStart(ev.pid);
+    } else if (ev.type === 'exit') {
+      summary = ev.result;
+    } else {
       const room = opts.maxOutputBytes - keptBytes;
-      const part = room >= chunk.data.length ? chunk.data : chunk.data.subarray(0, Math.max(0, room));
-      if (part.length < chunk.data.length) truncated = true;
+      const part = room >= ev.data.length ? ev.data : ev.data.subarray(0, Math.max(0, room));
+      if (part.length < ev.data.length) truncated = true;
       if (part.length === 0) continue;
       keptBytes += part.length;
-      if (opts.listener) await opts.listener.onChunk(chunk.stream, part);
-      else kept[chunk.stream].push(part);
+      if (opts.listener) await opts.listener.onChunk(ev.type, part);
+      else kept[ev.type].push(part);
     }
-    const exit = await handle.exited;
-    const resourceLimited = exit.signal === 'SIGKILL' && reason === undefined ? await oomFired(sandbox) : false;
-    return {
-      exitCode: exit.exitCode,
-      signal: exit.signal,
-      stdout: Buffer.concat(kept.stdout),
-      stderr: Buffer.concat(kept.stderr),
-      durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
-      timedOut: reason === 'timeout',
-      canceled: reason === 'canceled',
-      outputTruncated: truncated,
-      resourceLimited,
-      outputBytes,
-      maxRssKib: exit.maxRssKib,
-      userUsec: exit.userUsec,
-      sysUsec: exit.sysUsec,
-    };
-  } finally {
-    clearTimeout(timer);
-    if (graceTimer) clearTimeout(graceTimer);
-    opts.signal.removeEventListener('abort', onAbort);
   }
+  if (summary === undefined) throw new AgentdError('INTERNAL', 'command stream ended without an exit');
+  const killed = summary.signal === 'SIGKILL' && !summary.timedOut && !summary.canceled;
+  return {
+    exitCode: summary.exitCode,
+    signal: summary.signal,
+    stdout: Buffer.concat(kept.stdout),
+    stderr: Buffer.concat(kept.stderr),
+    durationMs: Math.round(summary.durationMs * 1000) / 1000,
+    timedOut: summary.timedOut,
+    canceled: summary.canceled,
+    outputTruncated: truncated || summary.outputTruncated,
+    resourceLimited: killed ? await oomFired(sandbox) : false,
+    outputBytes: summary.resourceUsage.outputBytes,
+    maxRssKib: summary.resourceUsage.maxRssKib,
+    userUsec: summary.resourceUsage.userUsec,
+    sysUsec: summary.resourceUsage.sysUsec,
+  };
 }
 
 async function oomFired(sandbox: SandboxHandle): Promise<boolean> {

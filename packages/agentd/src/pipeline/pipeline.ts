@@ -32,8 +32,20 @@ export interface PipelineDeps {
   observer?: PipelineObserver;
   /** The daemon's profile (policy input). */
   profile: () => ProfileName;
+  /** Daemon-wide caps (config `limits`): no intent gets more. */
+  limits: () => DaemonLimits;
   logger: Logger;
   now?: () => number;
+}
+
+export interface DaemonLimits {
+  maxExecTimeoutMs: number;
+  maxOutputBytes: number;
+  maxConcurrentExecs: number;
+}
+
+function capped(asked: number | undefined, cap: number): number {
+  return asked === undefined ? cap : Math.min(asked, cap);
 }
 
 export interface ExecuteOptions {
@@ -69,6 +81,7 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'CANCELLED', 'BA
  */
 export class IntentPipeline {
   private readonly now: () => number;
+  private runningExecs = 0;
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
@@ -91,6 +104,16 @@ export class IntentPipeline {
         principal, capability: capName, writes: cap.writes, params: params.data, constraints: req.constraints, sandboxPrefs: req.sandbox_prefs, profile: this.deps.profile(),
       });
       if (!decision.allow) throw new AgentdError('POLICY_DENIED', decision.reason, { details: { rule: decision.rule } });
+      const limits = this.deps.limits();
+      const constraints = {
+        ...decision.constraints,
+        max_duration_ms: capped(decision.constraints.max_duration_ms, limits.maxExecTimeoutMs),
+        max_output_bytes: capped(decision.constraints.max_output_bytes, limits.maxOutputBytes),
+      };
+      const isExec = capName.startsWith('shell.exec');
+      if (isExec && this.runningExecs >= limits.maxConcurrentExecs) {
+        throw new AgentdError('RESOURCE_EXHAUSTED', `${limits.maxConcurrentExecs} commands are already running (limits.max_concurrent_execs)`, { retryAfterMs: 200 });
+      }
 
       const key = req.metadata.idempotency_key;
       const scope = key === undefined ? undefined : { tenant: principal.tenant, subject: principal.subject, key };
@@ -102,11 +125,14 @@ export class IntentPipeline {
         }
       }
       let response: IntentResponse;
+      if (isExec) this.runningExecs++;
       try {
-        response = await this.run(principal, id, capName, cap, params.data, decision.constraints, req, receivedAt, opts);
+        response = await this.run(principal, id, capName, cap, params.data, constraints, req, receivedAt, opts);
       } catch (err) {
         if (scope) this.deps.idempotency.release(scope);
         throw err;
+      } finally {
+        if (isExec) this.runningExecs--;
       }
       if (scope) {
         if (response.error && TRANSIENT.has(response.error.code)) this.deps.idempotency.release(scope);

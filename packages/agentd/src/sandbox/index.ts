@@ -4,4 +4,4 @@ export { SessionManager, SessionCreate, SESSION_LABEL, type SessionDefaults } fr
 export { SandboxCreate, buildSpec, isPlainCreate, type ProfileDefaults } from './spec.js';
 export { Sweeper } from './sweeper.js';
 export { newId } from './ids.js';
-export type { BackendSet, Lease, ManagerDeps, ManagerOptions, ManagerStats, ManagerStore, SnapshotOps } from './types.js';
+export type { BackendSet, Lease, ManagerDeps, ManagerOptions, ManagerStats, ManagerStore } from './types.js';

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 import type { SandboxPrefs } from '../core/intent.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
+import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } from '../isolation/snapshot/index.js';
 import type { ProfileName, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
 import { newId } from './ids.js';
@@ -272,12 +273,10 @@ export class SandboxManager {
   // ---- snapshots -----------------------------------------------------------------------
 
   async snapshot(tenant: string, id: string, name: string | undefined, signal?: AbortSignal): Promise<SnapshotRecord> {
-    const ops = this.snapshotOps();
     const rec = this.get(tenant, id);
     const live = this.live.get(id);
     const wasRunning = rec.state === 'running' && live !== undefined && live.handle.isAlive();
     const snapId = newId('snap');
-    const dest = join(this.options.home, 'snapshots', snapId);
     // Freeze the processes while copying so the copy is consistent, where the backend can.
     let frozen = false;
     if (wasRunning && live) {
@@ -289,8 +288,8 @@ export class SandboxManager {
       }
     }
     try {
-      const { sizeBytes } = await ops.create(sandboxDirs(this.options.home, id), dest, signal);
-      return this.deps.store.snapshots.insert({ id: snapId, sandboxId: id, tenant, name: name ?? null, path: dest, sizeBytes });
+      const info = await createSnapshot(sandboxDirs(this.options.home, id), this.snapshotsRoot(), snapId, { sandboxId: id, ...(signal ? { signal } : {}) });
+      return this.deps.store.snapshots.insert({ id: snapId, sandboxId: id, tenant, name: name ?? null, path: info.dir, sizeBytes: info.manifest.size_bytes });
     } finally {
       if (frozen && live) await live.handle.resume().catch(() => undefined);
     }
@@ -303,13 +302,12 @@ export class SandboxManager {
   async deleteSnapshot(tenant: string, snapshotId: string): Promise<void> {
     const snap = this.deps.store.snapshots.getForTenant(snapshotId, tenant);
     if (!snap) throw new AgentdError('NOT_FOUND', `no snapshot '${snapshotId}'`, { details: { snapshot_id: snapshotId } });
-    await this.snapshotOps().remove(snap.path);
+    await deleteSnapshot(snap.path);
     this.deps.store.snapshots.delete(snapshotId);
   }
 
   /** Puts the snapshot's files back into the sandbox; a running sandbox is restarted on them. */
   async restore(tenant: string, id: string, snapshotId: string, signal?: AbortSignal): Promise<SandboxRecord> {
-    const ops = this.snapshotOps();
     const rec = this.get(tenant, id);
     const snap = this.deps.store.snapshots.getForTenant(snapshotId, tenant);
     if (!snap) throw new AgentdError('NOT_FOUND', `no snapshot '${snapshotId}'`, { details: { snapshot_id: snapshotId } });
@@ -320,14 +318,13 @@ export class SandboxManager {
       this.live.delete(id);
       this.deps.store.sandboxes.setState(id, 'stopped');
     }
-    await ops.restore(snap.path, sandboxDirs(this.options.home, id), signal);
+    await restoreSnapshot(snap.path, sandboxDirs(this.options.home, id), signal ? { signal } : {});
     if (rec.state === 'running' || rec.state === 'suspended') return this.start(tenant, id, signal);
     return this.get(tenant, id);
   }
 
   /** A new sandbox (same spec, new id) whose files start as the snapshot (taken now when none is given). */
   async fork(tenant: string, id: string, snapshotId: string | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
-    const ops = this.snapshotOps();
     const rec = this.get(tenant, id);
     const snap = snapshotId === undefined
       ? await this.snapshot(tenant, id, undefined, signal)
@@ -337,7 +334,7 @@ export class SandboxManager {
     const source = rec.spec as SandboxSpec;
     const newIdValue = newId('sbx');
     const spec: SandboxSpec = { ...source, id: newIdValue, dirs: sandboxDirs(this.options.home, newIdValue) };
-    await ops.restore(snap.path, spec.dirs, signal);
+    await forkFromSnapshot(snap.path, spec.dirs, signal ? { signal } : {});
     const record = this.deps.store.sandboxes.insert({
       id: spec.id, tenant, backend: rec.backend, profile: rec.profile, state: 'creating', spec, labels: rec.labels,
       expiresAtMs: rec.expiresAtMs === null ? null : this.now() + Math.max(0, rec.expiresAtMs - rec.createdAtMs),
@@ -438,9 +435,8 @@ export class SandboxManager {
     else this.deps.store.sandboxes.delete(rec.id);
   }
 
-  private snapshotOps(): NonNullable<ManagerDeps['snapshots']> {
-    if (!this.deps.snapshots) throw new AgentdError('BACKEND_UNAVAILABLE', 'snapshots are not available in this daemon');
-    return this.deps.snapshots;
+  private snapshotsRoot(): string {
+    return join(this.options.home, 'snapshots');
   }
 
   private assertOpen(): void {

@@ -23,15 +23,6 @@ export interface ManagerStore {
   snapshots: SnapshotRepo;
 }
 
-/** Copies and restores the writable state of a sandbox (namespace helper's snapshot module). */
-export interface SnapshotOps {
-  /** Copies the sandbox folders into `dest`; returns the bytes used. */
-  create(sandbox: { root: string; workspace: string; home: string; tmp: string }, dest: string, signal?: AbortSignal): Promise<{ sizeBytes: number }>;
-  /** Replaces the sandbox folders' content with the snapshot at `src`. */
-  restore(src: string, sandbox: { root: string; workspace: string; home: string; tmp: string }, signal?: AbortSignal): Promise<void>;
-  remove(path: string): Promise<void>;
-}
-
 export interface ManagerOptions {
   /** $AGENTD_HOME */
   home: string;
@@ -47,7 +38,6 @@ export interface ManagerOptions {
 export interface ManagerDeps {
   store: ManagerStore;
   backends: BackendSet;
-  snapshots?: SnapshotOps;
   logger: Logger;
   now?: () => number;
 }

@@ -34,12 +34,13 @@ function authRequest(req: FastifyRequest, svc: HttpServices): AuthRequest {
   };
 }
 
-function abortOnClientGone(reply: FastifyReply): AbortSignal {
+/** Aborted when the client goes away before the answer is complete, or when the daemon's stop grace ends. */
+function requestSignal(reply: FastifyReply, stopping: AbortSignal): AbortSignal {
   const ac = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) ac.abort(new AgentdError('CANCELLED', 'the client went away'));
   });
-  return ac.signal;
+  return AbortSignal.any([ac.signal, stopping]);
 }
 
 function register(app: FastifyInstance, spec: RouteSpec, svc: HttpServices): void {
@@ -73,7 +74,7 @@ function register(app: FastifyInstance, spec: RouteSpec, svc: HttpServices): voi
       }
       const principal = req.principal ?? { subject: 'anonymous', tenant: 'default', roles: [], provider: 'none' };
       return spec.handler({
-        principal, params: req.params as Record<string, string>, query, body, raw: req.rawBody, signal: abortOnClientGone(reply), req, reply,
+        principal, params: req.params as Record<string, string>, query, body, raw: req.rawBody, signal: requestSignal(reply, svc.stopping), req, reply,
       });
     },
   });

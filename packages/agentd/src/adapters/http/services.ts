@@ -27,6 +27,8 @@ export interface HttpServices {
   peerOf(socket: Socket): PeerCredentials | undefined;
   /** Largest request body (bytes) for JSON routes, and for raw file uploads. */
   bodyLimit: number;
+  /** Aborted when the daemon's stop grace period ends: in-flight work is cancelled. */
+  stopping: AbortSignal;
   logger: Logger;
   version: string;
 }

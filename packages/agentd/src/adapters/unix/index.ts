@@ -1,0 +1,1 @@
+export { UnixListener, type UnixListenerOptions } from './listener.js';

@@ -1,0 +1,74 @@
+import type { BackendRegistry } from '../isolation/registry.js';
+import type { BackendProbe, IsolationBackend, ProfileName } from '../isolation/types.js';
+import { PROFILE_RULES } from '../config/profiles.js';
+import type { BackendSet } from '../sandbox/types.js';
+import type { Logger } from '../util/logger.js';
+
+export interface DaemonBackendsOptions {
+  registry: BackendRegistry;
+  initPath: string;
+  /** config isolation.backends, by name or alias. */
+  options: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** The daemon's profile: a sandbox never gets weaker isolation than it demands. */
+  profile: ProfileName;
+  requireKernel: boolean;
+  logger: Logger;
+}
+
+const order = (p: ProfileName): number => (p === 'paranoid' ? 3 : p === 'server' ? 2 : p === 'custom' ? 1 : 0);
+
+/**
+ * The backends of one daemon: one instance per backend (created on first use), their probes
+ * taken once at start, and the profile guard applied with the daemon's and the request's
+ * profile (the stricter wins).
+ */
+export class DaemonBackends implements BackendSet {
+  private readonly instances = new Map<string, IsolationBackend>();
+  private readonly probes = new Map<string, BackendProbe>();
+
+  constructor(private readonly opts: DaemonBackendsOptions) {}
+
+  /** Probes every implemented backend (unavailable ones say why). */
+  async probeAll(): Promise<BackendProbe[]> {
+    const probes = await this.opts.registry.probeAll({ initPath: this.opts.initPath, logger: this.opts.logger, options: this.normalizedOptions() });
+    for (const p of probes) this.probes.set(p.backend, p);
+    return probes;
+  }
+
+  probeOf(name: string): BackendProbe | undefined {
+    return this.probes.get(this.canonical(name));
+  }
+
+  canonical(nameOrAlias: string): string {
+    return this.opts.registry.resolve(nameOrAlias);
+  }
+
+  get(nameOrAlias: string): IsolationBackend {
+    const name = this.canonical(nameOrAlias);
+    let backend = this.instances.get(name);
+    if (!backend) {
+      backend = this.opts.registry.create(name, { initPath: this.opts.initPath, logger: this.opts.logger, options: { ...(this.opts.options[name] ?? {}) } });
+      this.instances.set(name, backend);
+    }
+    return backend;
+  }
+
+  assertProfileAllows(profile: ProfileName, backend: IsolationBackend): void {
+    const strictest = order(profile) >= order(this.opts.profile) ? profile : this.opts.profile;
+    const probe = this.probes.get(backend.name);
+    if (!probe) return;
+    this.opts.registry.assertProfileAllows(strictest, backend.name, probe, { requireKernel: this.opts.requireKernel || PROFILE_RULES[strictest].requireKernel });
+  }
+
+  private normalizedOptions(): Record<string, Readonly<Record<string, unknown>>> {
+    const out: Record<string, Readonly<Record<string, unknown>>> = {};
+    for (const [k, v] of Object.entries(this.opts.options)) {
+      try {
+        out[this.canonical(k)] = v;
+      } catch {
+        out[k] = v;
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,202 @@
+import type { AddressInfo } from 'node:net';
+import { ApiKeyService } from '../auth/api-key.js';
+import type { AuthChain } from '../auth/chain.js';
+import { createAuthChain } from '../auth/factory.js';
+import { loadPeerCredReader } from '../auth/peercred-native.js';
+import { createCapabilityRegistry } from '../capabilities/index.js';
+import { parseListen } from '../config/listen.js';
+import type { AgentdConfig } from '../config/schema.js';
+import { AgentdError } from '../core/errors.js';
+import { createBuiltinRegistry } from '../isolation/builtins.js';
+import type { BackendRegistry } from '../isolation/registry.js';
+import { requireInitPath } from '../native-paths.js';
+import { buildHttpApp } from '../adapters/http/app.js';
+import { DaemonMetrics } from '../adapters/http/metrics.js';
+import { UnixListener } from '../adapters/unix/listener.js';
+import { IntentPipeline, type DaemonLimits } from '../pipeline/pipeline.js';
+import { defaultPolicy, type PolicyHook } from '../pipeline/policy.js';
+import { SandboxManager } from '../sandbox/manager.js';
+import { SessionManager } from '../sandbox/sessions.js';
+import { Sweeper } from '../sandbox/sweeper.js';
+import { openStateStore, type StateStore } from '../state/store.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { DaemonBackends } from './backends.js';
+import { recoverAtStart, type RecoveryResult } from './recovery.js';
+import { managerOptionsFrom, sessionDefaultsFrom, type RuntimeTuning } from './settings.js';
+import { AGENTD_VERSION } from './version.js';
+
+export interface StartDaemonOptions extends RuntimeTuning {
+  logger?: Logger;
+  /** Backends to use (default: the built-in ones). */
+  registry?: BackendRegistry;
+  policy?: PolicyHook;
+  /** Clock for state and auth (tests). */
+  now?: () => number;
+}
+
+export interface Daemon {
+  /** `http://HOST:PORT` of the TCP listener (undefined when adapters.http is off). */
+  readonly address: string | undefined;
+  /** The Unix socket path (undefined when adapters.unix is off). */
+  readonly socketPath: string | undefined;
+  readonly config: AgentdConfig;
+  /** The backend new sandboxes get by default (after `auto` was resolved). */
+  readonly backend: string;
+  readonly recovery: RecoveryResult;
+  readonly manager: SandboxManager;
+  readonly store: StateStore;
+  /** Applies a new, already validated config (auth, pool, limits, timeouts); listeners and profile need a restart. */
+  reload(config: AgentdConfig): Promise<void>;
+  /** Graceful stop: stop accepting, let in-flight requests finish for up to the grace period, then cancel them; stop sandboxes (files kept); flush state. */
+  close(): Promise<void>;
+}
+
+async function pickBackend(config: AgentdConfig, backends: DaemonBackends, registry: BackendRegistry, logger: Logger): Promise<string> {
+  const probes = await backends.probeAll();
+  const requireKernel = config.isolation.require_kernel;
+  const name = config.isolation.backend === 'auto' ? registry.detectBest(probes, { requireKernel, profile: config.profile }) : backends.canonical(config.isolation.backend);
+  // Refuses a soft backend under server/paranoid (or require_kernel), and an unavailable one anywhere.
+  backends.assertProfileAllows(config.profile, backends.get(name));
+  const probe = backends.probeOf(name);
+  if (probe?.isolation === 'none') logger.warn({ backend: name, profile: config.profile }, `sandboxes use backend '${name}': NO isolation, commands run on the host`);
+  return name;
+}
+
+/** Opens state, recovers from an earlier run, builds auth, backends, manager and adapters, and starts listening. */
+export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOptions = {}): Promise<Daemon> {
+  const logger = opts.logger ?? silentLogger;
+  let config = initial;
+  const registry = opts.registry ?? createBuiltinRegistry();
+  const initPath = requireInitPath();
+  const store = openStateStore({ home: config.home, logger, ...(opts.now ? { now: opts.now } : {}) });
+  const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
+  const fail = async (err: unknown): Promise<never> => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    throw err;
+  };
+  try {
+    const nsOptions = config.isolation.backends.namespace ?? config.isolation.backends.bwrap ?? {};
+    const cgroupParent = typeof nsOptions.cgroup_parent === 'string' ? nsOptions.cgroup_parent : undefined;
+    const recovery = await recoverAtStart(store, config.home, cgroupParent, logger);
+
+    const backends = new DaemonBackends({
+      registry, initPath, options: config.isolation.backends, profile: config.profile, requireKernel: config.isolation.require_kernel, logger,
+    });
+    const backend = await pickBackend(config, backends, registry, logger);
+    const probeOf = (n: string) => backends.probeOf(n);
+
+    let auth: AuthChain = createAuthChain(config.auth, { profile: config.profile, state: store, logger, ...(opts.now ? { now: opts.now } : {}) });
+    const apiKeys = new ApiKeyService(store.apiKeys, opts.now);
+    const manager = new SandboxManager(managerOptionsFrom(config, backend, probeOf, opts), { store, backends, logger, ...(opts.now ? { now: opts.now } : {}) });
+    cleanups.push(() => manager.close());
+    const sessions = new SessionManager(store.sessions, manager, sessionDefaultsFrom(config, opts), logger, opts.now);
+    const metrics = new DaemonMetrics({ sandboxesByState: () => store.sandboxes.countByState(), stats: () => manager.stats() });
+    const limits = (): DaemonLimits => ({
+      maxExecTimeoutMs: config.limits.max_exec_timeout_ms, maxOutputBytes: config.limits.max_output_bytes, maxConcurrentExecs: config.limits.max_concurrent_execs,
+    });
+    const pipeline = new IntentPipeline({
+      capabilities: createCapabilityRegistry(), sandboxes: manager, sessions, policy: opts.policy ?? defaultPolicy, audit: store.audit, idempotency: store.idempotency,
+      observer: metrics, profile: () => config.profile, limits, logger, ...(opts.now ? { now: opts.now } : {}),
+    });
+    const sweeper = new Sweeper([
+      { name: 'sandbox-ttl', run: () => manager.sweepExpired() },
+      { name: 'pool-recycle', run: () => manager.recyclePool() },
+      { name: 'session-timeouts', run: () => sessions.sweep() },
+      { name: 'idempotency-prune', run: async () => store.idempotency.prune() },
+    ], logger);
+    cleanups.push(() => sweeper.stop());
+
+    let readPeer: ReturnType<typeof loadPeerCredReader> | undefined;
+    if (config.adapters.unix.enabled) {
+      try {
+        readPeer = loadPeerCredReader();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'Unix socket callers cannot be identified by peer credentials');
+      }
+    }
+    const unix = config.adapters.unix.enabled ? new UnixListener({ path: config.adapters.unix.path, mode: config.adapters.unix.mode, ...(readPeer ? { readPeer } : {}), logger }) : undefined;
+    const stopping = new AbortController();
+    const http = buildHttpApp({
+      pipeline, sandboxes: manager, sessions, capabilities: createCapabilityRegistry(), store, apiKeys, auth: () => auth, metrics,
+      ready: async () => {
+        const checks: Record<string, string> = {};
+        checks.state = store.healthy() ? 'ok' : 'unhealthy';
+        const probe = backends.probeOf(backend);
+        checks.backend = probe?.available ? 'ok' : `unavailable: ${probe?.reason ?? 'not probed'}`;
+        checks.stopping = stopping.signal.aborted ? 'yes' : 'no';
+        return { ready: checks.state === 'ok' && checks.backend === 'ok' && !stopping.signal.aborted, checks };
+      },
+      peerOf: (socket) => unix?.peerOf(socket),
+      bodyLimit: config.adapters.http.body_limit_bytes,
+      stopping: stopping.signal,
+      logger,
+      version: AGENTD_VERSION,
+    });
+    cleanups.push(() => http.app.close());
+
+    let address: string | undefined;
+    if (config.adapters.http.enabled) {
+      const listen = parseListen(config.adapters.http.listen);
+      if (!listen) throw new AgentdError('INVALID_CONFIG', `adapters.http.listen: cannot parse '${config.adapters.http.listen}'`);
+      await http.app.listen({ host: listen.host, port: listen.port });
+      const a = http.app.server.address() as AddressInfo;
+      address = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    } else {
+      await http.app.ready();
+    }
+    if (unix) {
+      await unix.listen(http.app);
+      cleanups.push(() => unix.close());
+    }
+    manager.startPool();
+    sweeper.start(managerOptionsFrom(config, backend, probeOf, opts).sweepIntervalMs);
+    logger.info({ address, socket: unix ? config.adapters.unix.path : undefined, backend, profile: config.profile, auth: auth.names }, 'agentd is ready');
+
+    let closing: Promise<void> | undefined;
+    const daemon: Daemon = {
+      address,
+      socketPath: unix ? config.adapters.unix.path : undefined,
+      get config() {
+        return config;
+      },
+      backend,
+      recovery,
+      manager,
+      store,
+      async reload(next) {
+        if (next.profile !== config.profile) throw new AgentdError('INVALID_CONFIG', `profile change (${config.profile} -> ${next.profile}) needs a restart`);
+        const newAuth = createAuthChain(next.auth, { profile: next.profile, state: store, logger, ...(opts.now ? { now: opts.now } : {}) });
+        if (next.adapters.http.listen !== config.adapters.http.listen || next.adapters.unix.path !== config.adapters.unix.path) {
+          logger.warn({}, 'listen address or socket path changed: takes effect at the next restart');
+        }
+        auth = newAuth;
+        config = next;
+        manager.reconfigure(managerOptionsFrom(next, backend, probeOf, opts));
+        sessions.reconfigure(sessionDefaultsFrom(next, opts));
+        logger.info({ auth: auth.names }, 'configuration reloaded');
+      },
+      close() {
+        closing ??= (async () => {
+          const grace = opts.stopGraceMs ?? 5000;
+          logger.info({ grace_ms: grace }, 'stopping: no new requests, waiting for in-flight ones');
+          const timer = setTimeout(() => {
+            stopping.abort(new AgentdError('UNAVAILABLE', 'the daemon is stopping'));
+            unix?.destroyConnections();
+          }, grace);
+          timer.unref();
+          await Promise.allSettled([http.app.close(), unix?.close()]);
+          clearTimeout(timer);
+          stopping.abort(new AgentdError('UNAVAILABLE', 'the daemon is stopping'));
+          await sweeper.stop();
+          await manager.close();
+          store.close();
+          logger.info({}, 'stopped');
+        })();
+        return closing;
+      },
+    };
+    return daemon;
+  } catch (err) {
+    return fail(err);
+  }
+}

@@ -1,0 +1,62 @@
+import type { AgentdConfig } from '../config/schema.js';
+import { PRESETS } from '../config/profiles.js';
+import type { BackendProbe, ProfileName, SandboxLimits } from '../isolation/types.js';
+import type { ManagerOptions } from '../sandbox/types.js';
+import type { ProfileDefaults } from '../sandbox/spec.js';
+import type { SessionDefaults } from '../sandbox/sessions.js';
+
+const MINUTE = 60_000;
+
+/** Daemon knobs that are not in the config file (tests shorten them). */
+export interface RuntimeTuning {
+  /** How often TTLs, pool age and session timeouts are checked (default 1000 ms). */
+  sweepIntervalMs?: number;
+  sessionDefaults?: Partial<SessionDefaults>;
+  /** Grace period for in-flight requests at stop (default 5000 ms). */
+  stopGraceMs?: number;
+}
+
+function limitsFrom(section: AgentdConfig['sandbox']['limits'], probe: BackendProbe | undefined): SandboxLimits {
+  // Defaults only carry limits the backend can enforce; an explicit request for one it cannot is still refused.
+  const can = (f: 'memoryLimit' | 'pidsLimit' | 'cpuLimit'): boolean => probe === undefined || probe.features[f].ok;
+  const out: SandboxLimits = {};
+  if (section.memory_bytes !== undefined && can('memoryLimit')) out.memoryBytes = section.memory_bytes;
+  if (section.pids !== undefined && can('pidsLimit')) out.pids = section.pids;
+  if (section.cpus !== undefined && can('cpuLimit') && probe?.isolation !== 'none') out.cpus = section.cpus;
+  if (section.open_files !== undefined) out.openFiles = section.open_files;
+  return out;
+}
+
+/** What a profile gives a new sandbox: the config's own section for the daemon's profile, the preset for others. */
+export function profileDefaultsFrom(config: AgentdConfig, backend: string, probeOf: (name: string) => BackendProbe | undefined) {
+  return (profile: ProfileName): ProfileDefaults => {
+    const section = profile === config.profile ? config.sandbox : PRESETS[profile].sandbox;
+    return {
+      backend,
+      network: section.network,
+      limits: limitsFrom(section.limits, probeOf(backend)),
+      env: { ...section.env },
+      ...(section.workdir === undefined ? {} : { workdir: section.workdir }),
+      ...(section.ttl_ms === undefined ? {} : { ttlMs: section.ttl_ms }),
+    };
+  };
+}
+
+export function managerOptionsFrom(config: AgentdConfig, backend: string, probeOf: (name: string) => BackendProbe | undefined, tuning: RuntimeTuning): ManagerOptions {
+  return {
+    home: config.home,
+    defaultProfile: config.profile,
+    profileDefaults: profileDefaultsFrom(config, backend, probeOf),
+    maxSandboxes: config.sandbox.max_sandboxes,
+    pool: config.pool.enabled ? { minWarm: config.pool.min_warm, maxWarm: config.pool.max_warm, ttlMs: config.pool.ttl_ms } : { minWarm: 0, maxWarm: 0, ttlMs: config.pool.ttl_ms },
+    sweepIntervalMs: tuning.sweepIntervalMs ?? 1000,
+  };
+}
+
+export function sessionDefaultsFrom(config: AgentdConfig, tuning: RuntimeTuning): SessionDefaults {
+  return {
+    idleTimeoutMs: tuning.sessionDefaults?.idleTimeoutMs ?? config.sandbox.idle_timeout_ms ?? 30 * MINUTE,
+    detachTimeoutMs: tuning.sessionDefaults?.detachTimeoutMs ?? 30 * MINUTE,
+    suspendAfterMs: tuning.sessionDefaults?.suspendAfterMs ?? 0,
+  };
+}
