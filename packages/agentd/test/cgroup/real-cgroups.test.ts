@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AgentdError } from '../../src/core/errors.js';
-import { CgroupDriver, type SandboxCgroup } from '../../src/isolation/cgroup/index.js';
+import { CgroupDriver, SandboxCgroup, toSandboxUsage } from '../../src/isolation/cgroup/index.js';
 import { buildFixtures, type Fixtures } from '../fixtures/build.js';
 import { exitOf, haveInit, initPath, isolatedDriver, sleep, spawnInCgroup, waitForLine } from './helpers.js';
 
@@ -87,6 +87,29 @@ describe.skipIf(missing.length > 0)('cgroup driver on this host', () => {
     await g.killAll();
     expect(await g.pids()).toEqual([]);
     expect(await exitOf(bomb)).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  test('killAll without cgroup.kill (a pure v1 host) freezes, signals and empties a fork bomb', async () => {
+    const g = await make({ pids: 64 });
+    const bomb = spawnInCgroup(g.procsFiles, [fx.path('fork-bomb')]);
+    await waitForLine(bomb, /^fork failed/);
+    // The same group seen without its cgroup2 directory, as on a host with only v1 mounted.
+    const v1Only = new SandboxCgroup(g.sandboxId, { ...g.paths, unified: undefined });
+    expect(v1Only.dirs.some((d) => d === g.paths.unified)).toBe(false);
+    await v1Only.killAll();
+    expect(await g.pids()).toEqual([]);
+    expect(await exitOf(bomb)).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await g.isFrozen()).toBe(false);
+  });
+
+  test('toSandboxUsage reports oomKilled only when the counter grew since the previous reading', async () => {
+    const g = await make({ memoryBytes: 16 * MiB });
+    const before = await g.usage();
+    expect(toSandboxUsage(before).oomKilled).toBe(false);
+    await exitOf(spawnInCgroup(g.procsFiles, [fx.path('alloc'), '64']));
+    const after = await g.usage();
+    expect(toSandboxUsage(after, before)).toMatchObject({ oomKilled: true, memoryPeakBytes: after.memoryPeakBytes, cpuUsec: after.cpuUsec });
+    expect(toSandboxUsage(after, after).oomKilled).toBe(false);
   });
 
   test('cpu quota 0.2 keeps a busy loop near 20% of one core', async () => {
