@@ -1,0 +1,115 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/parse.js';
+import { startDaemon, type Daemon, type StartDaemonOptions } from '../../src/runtime/daemon.js';
+
+export interface TestDaemon {
+  daemon: Daemon;
+  home: string;
+  url: string;
+  socket: string;
+  /** JSON request over TCP (or the Unix socket with `unix: true`); answers status, headers, parsed JSON (or text). */
+  call(method: string, path: string, opts?: CallOptions): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+export interface CallOptions {
+  body?: unknown;
+  raw?: Buffer | string;
+  contentType?: string;
+  headers?: Record<string, string>;
+  unix?: boolean;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  text: string;
+  bytes: Buffer;
+}
+
+/** A raw HTTP request over TCP or the Unix socket (node:http, so the socket path works too). */
+export function rawCall(target: { url?: string; socket?: string }, method: string, path: string, opts: CallOptions = {}): Promise<Answer> {
+  const payload = opts.raw !== undefined ? Buffer.from(opts.raw) : opts.body !== undefined ? Buffer.from(JSON.stringify(opts.body)) : undefined;
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (payload !== undefined) {
+    headers['content-type'] ??= opts.contentType ?? (opts.raw !== undefined ? 'application/octet-stream' : 'application/json');
+    headers['content-length'] = String(payload.length);
+  }
+  const u = target.url ? new URL(target.url) : undefined;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { method, path, headers, ...(target.socket ? { socketPath: target.socket } : { host: u?.hostname, port: u?.port }) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const bytes = Buffer.concat(chunks);
+          const text = bytes.toString('utf8');
+          let body: unknown = text;
+          if ((res.headers['content-type'] ?? '').includes('application/json') && text.length > 0) body = JSON.parse(text);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, bytes });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+export type ConfigOverrides = Record<string, unknown>;
+
+/** Starts a real daemon on 127.0.0.1:0 and a Unix socket in a fresh home, with the given config values over the workstation preset. */
+export async function startTestDaemon(overrides: ConfigOverrides = {}, opts: StartDaemonOptions = {}): Promise<TestDaemon> {
+  const home = await mkdtemp(join(tmpdir(), 'agentd-daemon-'));
+  // The namespace backend runs sandboxes as an unprivileged host uid that must traverse the home.
+  await chmod(home, 0o711);
+  const socket = join(home, 'agentd.sock');
+  const base: Record<string, unknown> = {
+    home,
+    isolation: { backend: 'namespace' },
+    adapters: { http: { listen: '127.0.0.1:0' }, unix: { path: socket, mode: '0660' } },
+    ...overrides,
+  };
+  const config = parseConfig(deepMerge(base, overrides), {}, {});
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(config, { sweepIntervalMs: 100, stopGraceMs: 1000, ...opts });
+  } catch (err) {
+    await rm(home, { recursive: true, force: true });
+    throw err;
+  }
+  const url = daemon.address ?? '';
+  return {
+    daemon,
+    home,
+    url,
+    socket,
+    call: (method, path, o = {}) => rawCall(o.unix ? { socket } : { url }, method, path, o),
+    async close() {
+      await daemon.close();
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] = v !== null && typeof v === 'object' && !Array.isArray(v) && prev !== null && typeof prev === 'object' && !Array.isArray(prev)
+      ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+      : v;
+  }
+  return out;
+}
+
+/** NDJSON lines of a streamed answer, parsed. */
+export function ndjson(text: string): Array<Record<string, any>> {
+  return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, any>);
+}
