@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { AgentdError } from '../../src/core/errors.js';
 import type { SandboxDirs } from '../../src/isolation/types.js';
-import { createSnapshot, deleteSnapshot, forkFromSnapshot, readManifest, restoreSnapshot, snapshotSize } from '../../src/isolation/snapshot/index.js';
+import { cleanupSnapshotLeftovers, createSnapshot, deleteSnapshot, forkFromSnapshot, readManifest, restoreSnapshot, snapshotSize } from '../../src/isolation/snapshot/index.js';
 
 type Entry = { type: string; mode: number; mtimeMs?: number; size?: number; sha256?: string; target?: string; ino?: number };
 
@@ -205,5 +205,14 @@ describe('snapshots of a sandbox’s writable folders', () => {
     const err = await deleteSnapshot(dirs.workspace).catch((e: unknown) => e);
     expect((err as AgentdError).code).toBe('NOT_FOUND');
     expect(await readFile(join(dirs.workspace, 'notes.txt'), 'utf8')).toBe('hello\n');
+  });
+
+  test('leftovers of an interrupted create or delete are cleaned up; complete snapshots stay', async () => {
+    const { dir } = await createSnapshot(dirs, snapshots, 'snap-1');
+    await mkdir(join(snapshots, '.snap-2.partial-0123abcd', 'workspace'), { recursive: true });
+    await mkdir(join(snapshots, '.snap-3.deleting-89abcdef'));
+    expect((await cleanupSnapshotLeftovers(snapshots)).sort()).toEqual(['.snap-2.partial-0123abcd', '.snap-3.deleting-89abcdef']);
+    expect(await readdir(snapshots)).toEqual(['snap-1']);
+    expect((await readManifest(dir)).snapshot_id).toBe('snap-1');
   });
 });

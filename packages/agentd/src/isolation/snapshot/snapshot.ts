@@ -156,3 +156,15 @@ export async function snapshotSize(snapshotDir: string, opts: SnapshotOptions = 
   }
   return total;
 }
+
+/**
+ * Removes what an interrupted create or delete left in `snapshotsRoot` (hidden `.<id>.partial-*`
+ * and `.<id>.deleting-*` folders, never a complete snapshot). Call it at daemon start.
+ * Returns the names removed.
+ */
+export async function cleanupSnapshotLeftovers(snapshotsRoot: string): Promise<string[]> {
+  const names = await readdir(snapshotsRoot).catch(() => [] as string[]);
+  const leftovers = names.filter((n) => /^\..+\.(partial|deleting)-[0-9a-f]{8}$/.test(n));
+  for (const name of leftovers) await rm(join(snapshotsRoot, name), { recursive: true, force: true });
+  return leftovers;
+}
