@@ -8,6 +8,7 @@ import { ApiKeyService, apiKeyProvider } from './api-key.js';
 import { AuthChain } from './chain.js';
 import { jwtProvider } from './jwt.js';
 import { peerCredsProvider, type PeerIdentity } from './peer-creds.js';
+import type { ReplayCache } from './replay-cache.js';
 import { signatureProvider, type SigningKey } from './signature.js';
 import { DEFAULT_TENANT, type AuthProvider } from './types.js';
 
@@ -27,6 +28,12 @@ export interface AuthChainContext {
   selfUid?: number;
   /** Signing keys by key id for the signature provider, when not stored in state.db. */
   signingKeys?: Record<string, SigningKey>;
+  /**
+   * The signature provider's replay cache. Pass the same one to every createAuthChain call of
+   * a daemon (start and each SIGHUP reload): a fresh cache at reload would accept once more
+   * a signature seen just before it. undefined: each chain gets its own.
+   */
+  replayCache?: ReplayCache;
 }
 
 /** Roles of a JWT principal whose token has no roles claim (config/sections.ts documents ["user"]). */
@@ -74,6 +81,7 @@ function buildProvider(p: AuthProviderConfig, ctx: AuthChainContext): AuthProvid
       return signatureProvider({
         keys: { ...(ctx.signingKeys ?? {}), ...(configured ?? {}) },
         windowSeconds: p.window_s,
+        ...(ctx.replayCache === undefined ? {} : { replayCache: ctx.replayCache }),
         ...(ctx.state === undefined ? {} : { lookup: signingKeyLookup(ctx.state) }),
         ...(ctx.now === undefined ? {} : { now: ctx.now }),
       });

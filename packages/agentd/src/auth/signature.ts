@@ -36,8 +36,10 @@ export interface SignatureProviderOptions {
   lookup?: (keyId: string) => SigningKey | undefined;
   /** Allowed clock difference in seconds, each way (default 300). */
   windowSeconds?: number;
-  /** Bound of the replay cache (default 100000 signatures). */
+  /** Bound of the replay cache (default 100000 signatures); ignored when `replayCache` is given. */
   maxReplayEntries?: number;
+  /** A replay cache that outlives this provider (keep one across config reloads, or a replay slips through at reload). */
+  replayCache?: ReplayCache;
   now?: () => number;
 }
 
@@ -102,7 +104,7 @@ export function signatureProvider(opts: SignatureProviderOptions): AuthProvider 
   };
   const windowMs = (opts.windowSeconds ?? DEFAULT_SIGNATURE_WINDOW_S) * 1000;
   const now = opts.now ?? Date.now;
-  const replay = new ReplayCache(opts.maxReplayEntries);
+  const replay = opts.replayCache ?? new ReplayCache(opts.maxReplayEntries);
 
   return {
     name: 'signature',

@@ -10,6 +10,7 @@ import {
   assertSameTenant,
   canSeeAllTenants,
   createAuthChain,
+  ReplayCache,
   requireRole,
   signRequest,
   type AuthProvider,
@@ -126,6 +127,19 @@ describe('createAuthChain from config', () => {
     expect((await rejection(chain.authenticate({ ...unix, peer: { uid: 0, gid: 0, pid: 1 } }))).code).toBe('UNAUTHENTICATED');
     // ...but the same unknown uid with a valid API key is decided by the api-key provider.
     expect(await chain.authenticate({ ...unix, peer: { uid: 0, gid: 0, pid: 1 }, headers: { authorization: `Bearer ${key.key}` } })).toMatchObject({ provider: 'api-key' });
+  });
+
+  test('a replay cache shared across chains (config reloads) still refuses a replayed signature', async () => {
+    const sig = generateKeyPairSync('ed25519');
+    state.signingKeys.insert({ id: 'sk2', publicKey: sig.publicKey.export({ type: 'spki', format: 'pem' }).toString(), subject: 's', tenant: 't', roles: [] });
+    const replayCache = new ReplayCache();
+    const config = { providers: [{ type: 'signature' as const, window_s: 60 }] };
+    const before = createAuthChain(config, { profile: 'server', state, replayCache });
+    const headers = signRequest({ keyId: 'sk2', privateKey: sig.privateKey, method: 'GET', path: '/v1/sandboxes' });
+    const req = httpRequest({ headers });
+    expect((await before.authenticate(req)).subject).toBe('s');
+    const afterReload = createAuthChain(config, { profile: 'server', state, replayCache });
+    expect((await rejection(afterReload.authenticate(req))).message).toBe('replayed request signature');
   });
 
   test('peer-creds without uid_map trusts root and the daemon\'s own uid', async () => {
