@@ -77,6 +77,15 @@ export class NamespaceBackend implements IsolationBackend {
     return this.hostFacts().then((facts) => probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath }));
   }
 
+  /**
+   * For a daemon that starts after a crash: the crashed daemon's sandboxes died with it
+   * (die-with-parent, and their init's stdin closed), but their cgroups stay behind. Kills
+   * whatever is left in, and removes, every sandbox cgroup whose id is not in `keepIds`.
+   */
+  cleanupOrphans(keepIds: Iterable<string>, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
+    return this.cgroups.cleanupOrphans(keepIds, opts);
+  }
+
   async start(spec: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
     const facts = await this.hostFacts();
     if (facts.bwrapPath === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend 'namespace' is unavailable: ${facts.bwrapProblem}`);

@@ -4,6 +4,7 @@ import type { Channel } from '../../channel/types.js';
 import type { Logger } from '../../util/logger.js';
 import type { SandboxCgroup } from '../cgroup/index.js';
 import { removeSandboxDirs } from '../dirs.js';
+import { sandboxEnv } from './bwrap-args.js';
 import type { DestroyOptions, SandboxHandle, SandboxSpec, SandboxUsage } from '../types.js';
 
 type ExitStatus = { code: number | null; signal: NodeJS.Signals | null };
@@ -43,6 +44,10 @@ export class NamespaceSandbox implements SandboxHandle {
       if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
       else child.once('exit', done);
     });
+  }
+
+  get baseEnv(): Record<string, string> {
+    return sandboxEnv(this.spec);
   }
 
   get id(): string {
@@ -107,7 +112,11 @@ export class NamespaceSandbox implements SandboxHandle {
       this.frozen = false;
     }
     if (this.isAlive()) {
-      await Promise.race([this.channel.shutdown().catch(() => undefined), delay(SHUTDOWN_GRACE_MS)]);
+      // The init kills everything it started and exits; bwrap then reaps it and exits too.
+      // Waiting for that (instead of killing bwrap first) leaves no zombie behind.
+      const grace = delay(SHUTDOWN_GRACE_MS);
+      await Promise.race([this.channel.shutdown().catch(() => undefined), grace]);
+      await Promise.race([this.exited, grace]);
     }
     if (this.cgroup !== undefined) await this.cgroup.killAll();
     if (this.alive) this.killLauncher();
