@@ -97,6 +97,8 @@ export interface SandboxHandle {
   readonly backend: string;
   readonly channel: Channel;
   readonly spec: SandboxSpec;
+  /** The environment every exec starts from: the backend's defaults (PATH, HOME, USER...) under `spec.env`. */
+  readonly baseEnv: Readonly<Record<string, string>>;
   /** false once the init is gone (crashed, killed, destroyed). */
   isAlive(): boolean;
   /** Resolves when the init process exits. */

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { InvalidConfigError } from '../config/index.js';
+import { AgentdError } from '../core/errors.js';
+import { AGENTD_VERSION } from '../runtime/version.js';
+import { registerClientCommands } from './client/index.js';
+import { configCommand } from './config-check.js';
+import { doctorCommand } from './doctor.js';
+import { runCommandCli } from './run.js';
+
+/** agentd's own failure under `agentd run` (as `docker run` does), so it never looks like the command's exit code. */
+const RUN_FAILED = 125;
+
+export function buildProgram(): Command {
+  const program = new Command('agentd')
+    .description('agentd: run the actions of AI agents in isolated sandboxes')
+    .version(AGENTD_VERSION)
+    .enablePositionalOptions()
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(runCommandCli());
+  program.addCommand(doctorCommand());
+  program.addCommand(configCommand());
+  registerClientCommands(program);
+  return program;
+}
+
+function report(err: unknown, argv: readonly string[]): number {
+  const failed = argv[2] === 'run' ? RUN_FAILED : 1;
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  if (err instanceof InvalidConfigError) {
+    process.stderr.write(`agentd: ${err.message}\n${err.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n`);
+    return failed;
+  }
+  if (err instanceof AgentdError) {
+    process.stderr.write(`agentd: error: ${err.code}: ${err.message}\n`);
+    return failed;
+  }
+  const text = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`agentd: internal error: ${text}\n`);
+  if (process.env.AGENTD_DEBUG) process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+  return failed;
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (err) {
+    process.exitCode = report(err, argv);
+  }
+}
+
+await main();

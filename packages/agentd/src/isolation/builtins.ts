@@ -1,0 +1,8 @@
+import { createHostDirectBackend } from './host-direct/backend.js';
+import { createNamespaceBackend } from './namespace/backend.js';
+import { BackendRegistry } from './registry.js';
+
+/** A registry with the built-in backends registered (aliases come from the built-in name table). */
+export function createBuiltinRegistry(): BackendRegistry {
+  return new BackendRegistry().register('namespace', createNamespaceBackend).register('host-direct', createHostDirectBackend);
+}

@@ -1,0 +1,125 @@
+import { AgentdError } from '../../core/errors.js';
+import { spawnInit } from '../../channel/spawn.js';
+import type { Logger } from '../../util/logger.js';
+import { CgroupDriver, cgroupLimits, type CgroupProbe } from '../cgroup/index.js';
+import { ensureSandboxDirs } from '../dirs.js';
+import { InitSandbox } from '../init-sandbox.js';
+import type { BackendFactoryContext, BackendProbe, IsolationBackend, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
+
+const NO = (detail: string) => ({ ok: false, detail });
+
+/** Environment of the init and base of every exec: nothing of the daemon's is inherited; the spec's env wins. */
+export function hostDirectEnv(spec: SandboxSpec): Record<string, string> {
+  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: spec.dirs.home, TMPDIR: spec.dirs.tmp, LANG: 'C.UTF-8', ...spec.env };
+}
+
+/**
+ * Options of the host-direct backend (`isolation.backends.host-direct` in the config):
+ * `nice` (default 10) is applied to the init and everything it starts.
+ */
+function niceOption(options: Record<string, unknown>): number {
+  const nice = options.nice ?? 10;
+  if (typeof nice !== 'number' || !Number.isInteger(nice) || nice < -20 || nice > 19) {
+    throw new AgentdError('INVALID_CONFIG', 'isolation.backends.host-direct.nice: expected an integer from -20 to 19');
+  }
+  return nice;
+}
+
+/** `agentd-init --launch` joins the cgroup and sets nice and rlimits, then execs the init itself. */
+export function launchArgv(initPath: string, spec: SandboxSpec, nice: number, cgroupProcs: readonly string[]): string[] {
+  const argv = [initPath, '--launch'];
+  for (const f of cgroupProcs) argv.push('--cgroup-procs', f);
+  argv.push('--nice', String(nice), '--rlimit', `core=${spec.limits.coreBytes ?? 0}`);
+  if (spec.limits.openFiles !== undefined) argv.push('--rlimit', `nofile=${spec.limits.openFiles}`);
+  argv.push('--', initPath, '--fs-root', spec.dirs.workspace, '--subreaper');
+  return argv;
+}
+
+function refuseNetwork(spec: SandboxSpec): void {
+  if (spec.network !== 'host') {
+    throw new AgentdError('ISOLATION_REQUIRED', `backend 'host-direct' cannot restrict the network (asked: '${spec.network}'); use backend 'namespace' or network 'host'`, {
+      details: { network: spec.network },
+    });
+  }
+}
+
+/**
+ * host-direct: agentd-init started straight on the host. No isolation at all (said loudly);
+ * file operations are confined to the workspace by the init's RESOLVE_IN_ROOT; limits and
+ * suspend come from a cgroup when the host lets the daemon create one (root), and are
+ * refused otherwise.
+ */
+export class HostDirectBackend implements IsolationBackend {
+  readonly name = 'host-direct';
+  readonly isolation = 'none' as const;
+  private readonly nice: number;
+  private readonly cgroups = new CgroupDriver();
+  private cgroupProbe: Promise<CgroupProbe | undefined> | undefined;
+
+  constructor(
+    private readonly initPath: string,
+    private readonly logger: Logger,
+    options: Record<string, unknown> = {},
+  ) {
+    this.nice = niceOption(options);
+  }
+
+  /** The host's cgroups, probed once. */
+  private cgroupState(): Promise<CgroupProbe | undefined> {
+    this.cgroupProbe ??= this.cgroups.probe().catch(() => undefined);
+    return this.cgroupProbe;
+  }
+
+  async probe(): Promise<BackendProbe> {
+    const cg = await this.cgroupState();
+    const none = NO('host-direct runs commands directly on the host');
+    const controller = (name: 'memory' | 'pids' | 'cpu' | 'freezer') => cg?.controllers[name] ?? NO('cgroups not usable');
+    return {
+      backend: this.name,
+      available: true,
+      isolation: 'none',
+      features: {
+        filesystem: NO('commands see the whole host filesystem; only file operations are confined to the workspace'),
+        network: NO('commands use the host network'),
+        pidNamespace: none,
+        seccomp: none,
+        memoryLimit: controller('memory'),
+        pidsLimit: controller('pids'),
+        cpuLimit: controller('cpu'),
+        suspend: controller('freezer'),
+        rlimits: { ok: true, detail: `open files and core size; nice ${this.nice}` },
+      },
+    };
+  }
+
+  async start(spec: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    refuseNetwork(spec);
+    const cg = await this.cgroupState();
+    const usable = cg !== undefined && Object.values(cg.controllers).some((c) => c.ok);
+    const wanted = cgroupLimits(spec.limits);
+    if (wanted.length > 0 && !usable) {
+      throw new AgentdError('LIMIT_UNSUPPORTED', `backend 'host-direct' cannot enforce ${wanted.map((l) => l.field).join(', ')} here: no usable cgroup (see 'agentd doctor'); drop these limits or run as root`, {
+        details: { limits: wanted.map((l) => l.field) },
+      });
+    }
+    this.logger.warn({ sandbox: spec.id }, "backend 'host-direct' gives NO isolation: commands run on the host as the daemon's user, with the host's files and network");
+    await ensureSandboxDirs(spec.dirs);
+    const cgroup = usable ? await this.cgroups.create(spec.id, spec.limits) : undefined;
+    try {
+      const { child, channel } = await spawnInit(launchArgv(this.initPath, spec, this.nice, cgroup?.procsFiles ?? []), {
+        cwd: spec.workdir ?? spec.dirs.workspace,
+        env: hostDirectEnv(spec),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        logger: this.logger,
+      });
+      return new InitSandbox(this.name, spec, hostDirectEnv(spec), channel, child, cgroup, this.logger);
+    } catch (err) {
+      await cgroup?.remove().catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+export function createHostDirectBackend(ctx: BackendFactoryContext): IsolationBackend {
+  return new HostDirectBackend(ctx.initPath, ctx.logger, ctx.options);
+}

@@ -1,0 +1,32 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AgentdError } from './core/errors.js';
+
+/**
+ * Where the native build outputs live. src/ and dist/ sit at the same depth under the
+ * package root, so one relative URL serves both the TypeScript sources (tests) and the build.
+ */
+const NATIVE_BUILD = new URL('../native/build/', import.meta.url);
+
+export interface NativePaths {
+  init: string;
+  seccompBpf: string;
+  peercredAddon: string;
+}
+
+export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
+  return {
+    init: env.AGENTD_INIT_PATH ?? fileURLToPath(new URL('agentd-init', NATIVE_BUILD)),
+    seccompBpf: env.AGENTD_SECCOMP_BPF ?? fileURLToPath(new URL('seccomp.bpf', NATIVE_BUILD)),
+    peercredAddon: fileURLToPath(new URL('peercred.node', NATIVE_BUILD)),
+  };
+}
+
+/** The agentd-init path, or a clear error telling how to build it. */
+export function requireInitPath(env: NodeJS.ProcessEnv = process.env): string {
+  const { init } = nativePaths(env);
+  if (!existsSync(init)) {
+    throw new AgentdError('BACKEND_UNAVAILABLE', `agentd-init not found at ${init}; build it with 'npm run build:native' (or set AGENTD_INIT_PATH)`);
+  }
+  return init;
+}
