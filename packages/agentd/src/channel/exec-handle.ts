@@ -96,7 +96,13 @@ export class InitExec implements ExecHandle {
         this.fail(err);
         return true;
       }
-      default:
+      case 'READY':
+      case 'PONG':
+      case 'OK':
+      case 'FS_DATA':
+      case 'FS_WRITTEN':
+      case 'FS_STAT_RESULT':
+      case 'FS_LIST_RESULT':
         return false;
     }
   }

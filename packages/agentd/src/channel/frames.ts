@@ -365,7 +365,18 @@ function validate(msg: Message): void {
     case 'FS_READ':
       if (msg.limit > MAX_CHUNK) throw new Malformed('limit larger than MAX_CHUNK');
       break;
-    default:
+    case 'PING':
+    case 'EXEC':
+    case 'SHUTDOWN':
+    case 'FS_WRITE':
+    case 'FS_LIST':
+    case 'READY':
+    case 'PONG':
+    case 'OK':
+    case 'ERROR':
+    case 'STARTED':
+    case 'EXIT':
+    case 'FS_WRITTEN':
       break;
   }
 }

@@ -4,7 +4,7 @@
  * SANDBOX_DEAD).
  */
 import type { Readable, Writable } from 'node:stream';
-import { AgentdError, SandboxOsError } from '../core/errors.js';
+import { AgentdError, SandboxOsError, toAgentdError } from '../core/errors.js';
 import { errnoName } from '../core/errno.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
@@ -130,9 +130,9 @@ export class InitChannel implements Channel {
     const id = this.allocId();
     let frame: Buffer;
     try {
-      frame = encodeMessage({ ...body, id } as Message);
+      frame = encodeMessage({ ...body, id });
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(toAgentdError(err));
     }
     return new Promise<Message<N>>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
