@@ -64,6 +64,7 @@ export class CgroupDriver {
   readonly parent: string;
   private readonly mountinfoPath: string;
   private readonly procCgroupPath: string;
+  private lastPlan: Promise<Plan> | undefined;
 
   constructor(opts: CgroupDriverOptions = {}) {
     this.root = opts.root ?? '/sys/fs/cgroup';
@@ -84,7 +85,14 @@ export class CgroupDriver {
    * (empty) parent group in each writable hierarchy, since that is where the checks apply.
    */
   async probe(): Promise<CgroupProbe> {
-    return (await this.plan()).probe;
+    this.lastPlan = this.plan();
+    return (await this.lastPlan).probe;
+  }
+
+  /** The last probe's plan (the host's layout does not change while we run); probed once if none yet. */
+  private cachedPlan(): Promise<Plan> {
+    this.lastPlan ??= this.plan();
+    return this.lastPlan;
   }
 
   private async plan(): Promise<Plan> {
@@ -173,7 +181,9 @@ export class CgroupDriver {
   async create(sandboxId: string, limits: SandboxLimits = {}): Promise<SandboxCgroup> {
     checkId(sandboxId);
     const requested = cgroupLimits(limits);
-    const plan = await this.plan();
+    let plan = await this.cachedPlan();
+    // A parent group removed behind our back (or a failed probe) is found again by probing afresh.
+    if (!(await this.parentsExist(plan))) plan = await this.probe().then(() => this.cachedPlan());
     const refused = requested.filter((l) => plan.placements[l.controller] === undefined);
     if (refused.length > 0) {
       const reasons = refused.map((l) => `${l.field}=${l.value} needs the ${l.controller} controller: ${plan.probe.controllers[l.controller].detail}`);
@@ -258,6 +268,12 @@ export class CgroupDriver {
       removed.push(id);
     }
     return removed;
+  }
+
+  private async parentsExist(plan: Plan): Promise<boolean> {
+    const mounts = [...Object.values(plan.placements).map((p) => p.mount), ...(plan.unified === undefined ? [] : [plan.unified])];
+    for (const mount of new Set(mounts)) if (!(await exists(join(mount, this.parent)))) return false;
+    return true;
   }
 
   private pathsFor(plan: Plan, sandboxId: string): SandboxCgroupPaths {
