@@ -13,10 +13,11 @@ export interface ProbeInput {
 }
 
 /** Runs `true` under bwrap with the backend's namespaces and filter: proves user namespaces work for the uid sandboxes run as. */
-async function tryBwrap(facts: HostFacts, bwrapPath: string, seccompPath: string | undefined): Promise<FeatureStatus> {
+async function tryBwrap(facts: HostFacts, bwrapPath: string, initPath: string, seccompPath: string | undefined): Promise<FeatureStatus> {
   const args = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--unshare-cgroup', '--disable-userns', '--uid', '1000', '--gid', '1000', '--die-with-parent', '--cap-drop', 'ALL', '--clearenv', '--setenv', 'PATH', '/usr/bin:/bin'];
   for (const e of facts.system) args.push(...(e.kind === 'dir' ? ['--ro-bind', e.path, e.path] : ['--symlink', e.target, e.path]));
-  args.push('--proc', '/proc', '--dev', '/dev');
+  // Bind the init as a sandbox does: proves the sandbox's host uid can reach it.
+  args.push('--proc', '/proc', '--dev', '/dev', '--ro-bind', initPath, '/.agentd/init');
   const filter = seccompPath === undefined ? undefined : await open(seccompPath, 'r').catch(() => undefined);
   if (filter !== undefined) args.push('--seccomp', '3');
   args.push('--', 'true');
@@ -53,7 +54,7 @@ export async function probeNamespace({ facts, initPath, seccompPath }: ProbeInpu
   const seccomp = await seccompStatus(seccompPath);
   const init = await access(initPath, constants.X_OK).then(() => ok(initPath), () => no(`agentd-init not found at ${initPath}; build it with 'npm run build:native'`));
   const bwrap = facts.bwrapPath === undefined ? no(facts.bwrapProblem ?? 'bwrap missing') : ok(`${facts.bwrapPath} (${facts.bwrapVersion ?? 'unknown version'})`);
-  const userns = facts.bwrapPath === undefined ? no('bwrap missing') : facts.dropProblem !== undefined ? no(facts.dropProblem) : await tryBwrap(facts, facts.bwrapPath, seccomp.ok ? seccompPath : undefined);
+  const userns = facts.bwrapPath === undefined ? no('bwrap missing') : facts.dropProblem !== undefined ? no(facts.dropProblem) : await tryBwrap(facts, facts.bwrapPath, initPath, seccomp.ok ? seccompPath : undefined);
 
   const cg = facts.cgroup;
   const why = (fallback: string): string => facts.cgroupProblem ?? fallback;
