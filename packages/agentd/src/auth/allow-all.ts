@@ -11,9 +11,19 @@ export interface AllowAllOptions {
 /** Profiles under which allow-all is refused: they demand real authentication. */
 export const ALLOW_ALL_REFUSED_PROFILES: readonly ProfileName[] = ['server', 'paranoid'];
 
+/** Whether a TCP peer address is the loopback interface (127.0.0.0/8, ::1, IPv4-mapped 127.x). */
+export function isLoopbackAddress(address: string): boolean {
+  const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
+
 /**
- * Development only: every request is the same local principal (default `local`, tenant
- * `default`, role admin). Refused under the server and paranoid profiles (INVALID_CONFIG).
+ * Development only: every *local* request is the same principal (default `local`, tenant
+ * `default`, role admin). Local means: a Unix-socket caller, or a TCP caller on the loopback
+ * interface (a request with no TCP address is a Unix-socket one). A caller from another
+ * address is not this provider's (null): if the daemon is ever bound to a public address
+ * by mistake, remote callers still need real credentials. Refused under the server and
+ * paranoid profiles (INVALID_CONFIG).
  */
 export function allowAllProvider(profile: ProfileName, opts: AllowAllOptions = {}): AuthProvider {
   if (ALLOW_ALL_REFUSED_PROFILES.includes(profile)) {
@@ -31,6 +41,9 @@ export function allowAllProvider(profile: ProfileName, opts: AllowAllOptions = {
   });
   return {
     name: 'allow-all',
-    authenticate: () => Promise.resolve({ ...principal, roles: [...principal.roles] }),
+    async authenticate(req) {
+      const local = req.transport === 'unix' || req.remoteAddress === undefined || isLoopbackAddress(req.remoteAddress);
+      return local ? { ...principal, roles: [...principal.roles] } : null;
+    },
   };
 }

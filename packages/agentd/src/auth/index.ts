@@ -18,10 +18,12 @@ export {
 } from './signature.js';
 export type { SigningKey, SignatureProviderOptions, SignRequestInput } from './signature.js';
 export { ReplayCache } from './replay-cache.js';
+export { SigningKeyService } from './signing-keys.js';
+export type { SigningKeyRegisterInput } from './signing-keys.js';
 export { peerCredsProvider } from './peer-creds.js';
 export type { PeerCredsProviderOptions, PeerIdentity } from './peer-creds.js';
 export { loadPeerCredReader } from './peercred-native.js';
-export { allowAllProvider, ALLOW_ALL_REFUSED_PROFILES } from './allow-all.js';
+export { allowAllProvider, ALLOW_ALL_REFUSED_PROFILES, isLoopbackAddress } from './allow-all.js';
 export type { AllowAllOptions } from './allow-all.js';
 export { assertSameTenant, hasRole, isAdmin, requireRole, canSeeAllTenants } from './tenancy.js';
 export { header, bearerToken } from './headers.js';

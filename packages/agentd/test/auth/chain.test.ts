@@ -169,6 +169,19 @@ describe('createAuthChain from config', () => {
     }
   });
 
+  test('allow-all accepts only local callers: Unix socket and loopback; a remote address still needs credentials', async () => {
+    const chain = createAuthChain({ providers: [{ type: 'allow-all' }, { type: 'api-key' }] }, { profile: 'workstation', state });
+    for (const remoteAddress of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) {
+      expect((await chain.authenticate(httpRequest({ remoteAddress }))).provider).toBe('allow-all');
+    }
+    expect((await chain.authenticate({ ...httpRequest(), transport: 'unix', remoteAddress: undefined })).provider).toBe('allow-all');
+    for (const remoteAddress of ['10.0.0.7', '192.168.1.2', '::ffff:10.0.0.7', '2001:db8::1']) {
+      expect((await rejection(chain.authenticate(httpRequest({ remoteAddress })))).code).toBe('UNAUTHENTICATED');
+    }
+    const key = new ApiKeyService(state.apiKeys).create({ subject: 'far', tenant: 't', roles: [] });
+    expect(await chain.authenticate(bearer(key.key, { remoteAddress: '10.0.0.7' }))).toMatchObject({ subject: 'far', provider: 'api-key' });
+  });
+
   test('an empty provider list is refused', () => {
     expect(() => createAuthChain({ providers: [] }, { profile: 'workstation' })).toThrow(/no caller could ever authenticate/);
   });

@@ -1,6 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ReplayCache, signatureProvider, signRequest, SIGNATURE_HEADERS } from '../../src/auth/index.js';
+import { ReplayCache, SigningKeyService, signatureProvider, signRequest, SIGNATURE_HEADERS } from '../../src/auth/index.js';
+import { openStateStore } from '../../src/state/index.js';
 import { httpRequest, rejection } from './helpers.js';
 import type { AuthRequest } from '../../src/auth/index.js';
 
@@ -115,5 +119,33 @@ describe('replay cache', () => {
     expect((err as { code?: string }).code).toBe('RESOURCE_EXHAUSTED');
     expect(cache.checkAndRemember('d', 400, 150)).toBe(true); // 'a' expired and was swept
     expect(cache.size).toBe(3);
+  });
+});
+
+describe('signing key registry', () => {
+  test('registers Ed25519 keys only, refuses duplicates, and revoked keys stop verifying', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'agentd-sk-'));
+    const state = openStateStore({ home });
+    try {
+      const svc = new SigningKeyService(state.signingKeys);
+      const rec = svc.register({ publicKey: publicPem, subject: 'ci', tenant: 'acme', roles: ['user'] });
+      expect(rec.id).toMatch(/^sk_[0-9a-f]{16}$/);
+      expect(() => svc.register({ id: rec.id, publicKey: publicPem, subject: 'x', tenant: 'y', roles: [] })).toThrow(/already exists/);
+      const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      expect(() => svc.register({ publicKey: ec, subject: 'x', tenant: 'y', roles: [] })).toThrow(/not an Ed25519 public key/);
+      const lookup = (id: string) => {
+        const r = svc.get(id);
+        return r === undefined || r.revokedAtMs !== null ? undefined : { publicKey: r.publicKey, subject: r.subject, tenant: r.tenant, roles: r.roles };
+      };
+      const provider = signatureProvider({ keys: {}, lookup });
+      expect((await provider.authenticate(signed({ ts: Date.now(), keyId: rec.id })))?.subject).toBe('ci');
+      expect(svc.revoke(rec.id)).toBe(true);
+      expect((await rejection(provider.authenticate(signed({ ts: Date.now() - 5, keyId: rec.id })))).message).toBe('invalid request signature');
+      expect(svc.list().map((k) => k.id)).toEqual([]);
+      expect(svc.list({ includeRevoked: true }).map((k) => k.id)).toEqual([rec.id]);
+    } finally {
+      state.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
