@@ -43,6 +43,8 @@ export interface Daemon {
   /** The backend new sandboxes get by default (after `auto` was resolved). */
   readonly backend: string;
   readonly recovery: RecoveryResult;
+  /** Every route fastify registered ("GET /v1/sandboxes/{id}"): the OpenAPI drift check compares it with /openapi.json. */
+  readonly routes: readonly string[];
   readonly manager: SandboxManager;
   readonly store: StateStore;
   /** Applies a new, already validated config (auth, pool, limits, timeouts); listeners and profile need a restart. */
@@ -161,6 +163,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       },
       backend,
       recovery,
+      routes: http.registered,
       manager,
       store,
       async reload(next) {

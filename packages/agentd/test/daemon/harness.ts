@@ -72,7 +72,9 @@ export async function startTestDaemon(overrides: ConfigOverrides = {}, opts: Sta
   const socket = join(home, 'agentd.sock');
   const base: Record<string, unknown> = {
     home,
-    isolation: { backend: 'namespace' },
+    // A cgroup parent of its own: start-up recovery removes every sandbox group under the
+    // parent, which must never hit sandboxes of other tests running at the same time.
+    isolation: { backend: 'namespace', backends: { namespace: { cgroup_parent: `agentd-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}` } } },
     adapters: { http: { listen: '127.0.0.1:0' }, unix: { path: socket, mode: '0660' } },
     ...overrides,
   };
