@@ -39,7 +39,7 @@ async function readToml(file: string, required: boolean, signal: AbortSignal | u
     throw new InvalidConfigError([{ path: file, message: why }], file);
   }
   try {
-    return { data: parseToml(text) as Record<string, unknown>, source: file };
+    return { data: parseToml(text), source: file };
   } catch (err) {
     if (err instanceof TomlError) {
       const first = err.message.split('\n')[0] ?? err.message;

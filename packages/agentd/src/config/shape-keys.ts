@@ -11,7 +11,7 @@ interface DefLike {
   options?: z.ZodType[];
 }
 
-const defOf = (schema: z.ZodType): DefLike => schema._zod.def as unknown as DefLike;
+const defOf = (schema: z.ZodType): DefLike => schema._zod.def;
 
 /** Strips wrappers that do not change the shape (optional, default, pipes from transforms). */
 function unwrap(schema: z.ZodType): z.ZodType {
