@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -15,8 +17,12 @@
 	"usage: agentd-init [--fs-root DIR] [--subreaper]\n"             \
 	"       agentd-init --launch [--cgroup-procs FILE]... [--rlimit NAME=SOFT[:HARD]]... [--nice N] -- PROGRAM ARGS...\n"
 
-/* fds 0-2 must exist, or a pipe created later could land on them. */
-static void ensure_std_fds(void)
+/*
+ * fds 0-2 must exist, or a pipe created later could land on them; every other inherited
+ * fd is marked close-on-exec so no process the init starts can inherit it (it may be a
+ * descriptor of the daemon's, e.g. a host directory).
+ */
+static void sanitize_fds(void)
 {
 	for (int fd = 0; fd < 3; fd++) {
 		if (fcntl(fd, F_GETFD) >= 0)
@@ -24,6 +30,13 @@ static void ensure_std_fds(void)
 		int n = open("/dev/null", O_RDWR);
 		if (n >= 0 && n != fd)
 			close(n);
+	}
+	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) {
+		for (int fd = 3; fd < 1024; fd++) {
+			int fl = fcntl(fd, F_GETFD);
+			if (fl >= 0)
+				fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+		}
 	}
 }
 
@@ -48,7 +61,7 @@ int cli_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	ensure_std_fds();
+	sanitize_fds();
 	int sigfd = loop_setup(opt.subreaper);
 	if (sigfd < 0) {
 		fprintf(stderr, "agentd-init: setup: %s\n", strerror(errno));

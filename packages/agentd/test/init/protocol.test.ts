@@ -51,6 +51,18 @@ describe.skipIf(!HAVE_INIT)('agentd-init protocol', () => {
     expect((await init.answer('ERROR', 102)).errno).toBe(E.ESRCH);
   });
 
+  test('a process gets only fds 0-2: descriptors the init inherited are not passed on', async () => {
+    const init = await startRawInit({ extraFd: true });
+    try {
+      // The shell's fd 3 would be the inherited pipe; readlink (another process) looks at it.
+      init.send(exec(4, ['sh', '-c', 'readlink /proc/$$/fd/3 || echo none']));
+      const { stdout } = await init.collect(4);
+      expect(stdout.toString()).toBe('none\n');
+    } finally {
+      await init.close();
+    }
+  });
+
   test('exec failures are ERROR frames with the real errno', async ({ init }) => {
     init.send(exec(7, ['agentd-no-such-program-xyz']));
     const enoent = await init.answer('ERROR', 7);

@@ -110,12 +110,13 @@ export class RawInit {
   }
 }
 
-export async function startRawInit(extraArgs: string[] = []): Promise<RawInit> {
+/** `extraFd`: hand the init one more pipe as its fd 3 (as a daemon might by accident). */
+export async function startRawInit(opts: { extraFd?: boolean } = {}): Promise<RawInit> {
   const root = await mkdtemp(join(tmpdir(), 'agentd-init-test-'));
-  const child = spawn(INIT_PATH, ['--fs-root', root, '--subreaper', ...extraArgs], {
+  const child = spawn(INIT_PATH, ['--fs-root', root, '--subreaper'], {
     cwd: root,
     env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: opts.extraFd ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
   });
   const init = new RawInit(child, root);
   await new Promise<void>((resolve, reject) => {
