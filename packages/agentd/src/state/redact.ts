@@ -51,7 +51,7 @@ export function redact(value: unknown, depth = 0): unknown {
       if (CREDENTIAL_KEYS.has(k)) out[key] = REDACTED;
       else if (DATA_KEYS.has(k)) out[key] = inner === undefined ? undefined : `[redacted ${sizeOf(inner)}]`;
       else if (ENV_KEYS.has(k) && inner !== null && typeof inner === 'object' && !Array.isArray(inner)) {
-        out[key] = Object.fromEntries(Object.keys(inner as object).map((name) => [name, REDACTED]));
+        out[key] = Object.fromEntries(Object.keys(inner).map((name) => [name, REDACTED]));
       } else if (ENV_KEYS.has(k)) out[key] = REDACTED;
       else out[key] = redact(inner, depth + 1);
     }

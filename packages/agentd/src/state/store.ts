@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { AgentdError } from '../core/errors.js';
@@ -139,6 +139,9 @@ export function openStateStore(opts: StateStoreOptions): StateStore {
     throw new AgentdError('UNAVAILABLE', `cannot open state database ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
+    // Owner-only: the file holds API key verifiers and the audit log. SQLite gives the
+    // -wal and -shm files the main file's mode, so this runs before WAL mode is set.
+    if (path !== ':memory:') chmodSync(path, 0o600);
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,14 @@ describe('opening and migrations', () => {
       db.close();
     }
     expect(store.healthy()).toBe(true);
+  });
+
+  test('the database and its WAL are readable by the owner only', () => {
+    const store = open();
+    store.sandboxes.insert({ id: 's', tenant: 't', backend: 'b', profile: 'server', state: 'running', spec: {} });
+    for (const file of [store.path, `${store.path}-wal`, `${store.path}-shm`]) {
+      expect((statSync(file).mode & 0o777).toString(8), file).toBe('600');
+    }
   });
 
   test('an existing database at an older version is migrated forward, keeping its rows; reopening applies nothing', () => {
