@@ -95,6 +95,16 @@ describe('cgroup v2 (fake tree)', () => {
     expect(await read(join(root, 'agentd', 'cgroup.subtree_control'))).toBe('memory pids cpu\n');
   });
 
+  test('a controller that cannot be delegated down to the sandbox groups is LIMIT_UNSUPPORTED, not ignored', async () => {
+    await sandboxFiles(join(root, 'agentd', 'sbx-1'));
+    // The root lacks cpu in subtree_control and its file cannot be written (a directory stands in for the kernel's refusal).
+    await rm(join(root, 'cgroup.subtree_control'));
+    await mkdir(join(root, 'cgroup.subtree_control'));
+    const err = (await driver.create('sbx-1', { cpus: 0.5 }).catch((e: unknown) => e)) as AgentdError;
+    expect(err.code).toBe('LIMIT_UNSUPPORTED');
+    expect(err.message).toContain(`cannot delegate the cpu controller`);
+  });
+
   test('usage reads memory.current, memory.peak, memory.events, cpu.stat and pids.current', async () => {
     await sandboxFiles(join(root, 'agentd', 'sbx-1'));
     const group = await driver.create('sbx-1');

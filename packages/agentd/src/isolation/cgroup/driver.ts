@@ -259,13 +259,25 @@ export class CgroupDriver {
   async cleanupOrphans(keepIds: Iterable<string>, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
     const keep = new Set(keepIds);
     const removed: string[] = [];
+    const failed: { id: string; error: string }[] = [];
     for (const id of await this.list()) {
       if (keep.has(id)) continue;
-      const group = await this.attach(id);
-      if (group === undefined) continue;
-      await group.killAll(opts);
-      await group.remove(opts);
-      removed.push(id);
+      try {
+        const group = await this.attach(id);
+        if (group === undefined) continue;
+        await group.killAll(opts);
+        await group.remove(opts);
+        removed.push(id);
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        // One stuck group must not keep the others alive: go on, report them all at the end.
+        failed.push({ id, error: (err as Error).message });
+      }
+    }
+    if (failed.length > 0) {
+      throw new AgentdError('INTERNAL', `could not clean up ${failed.length} orphaned sandbox cgroup(s): ${failed.map((f) => `${f.id}: ${f.error}`).join('; ')}`, {
+        details: { removed, failed },
+      });
     }
     return removed;
   }
@@ -294,7 +306,14 @@ export class CgroupDriver {
       const file = join(dir, 'cgroup.subtree_control');
       const enabled = ((await readOptional(file)) ?? '').trim().split(/\s+/);
       for (const c of plan.v2Enable) {
-        if (!enabled.includes(c)) await writeValue(file, `+${c}`);
+        if (enabled.includes(c)) continue;
+        try {
+          await writeValue(file, `+${c}`);
+        } catch (err) {
+          const busy = (err as AgentdError).details?.errno === 'EBUSY';
+          throw new AgentdError('LIMIT_UNSUPPORTED', `cannot delegate the ${c} controller to sandbox groups: writing '+${c}' to ${file} failed (${(err as Error).message})${
+            busy ? '; on cgroup v2 a group that holds processes cannot delegate controllers: run the daemon in a leaf cgroup, or set the cgroup parent to a delegated subtree' : ''}`, { cause: err });
+        }
       }
     }
   }

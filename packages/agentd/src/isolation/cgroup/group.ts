@@ -248,6 +248,11 @@ export class SandboxCgroup {
     }
   }
 
+  /** `await using cg = await driver.create(...)` removes the group at scope exit. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.remove();
+  }
+
   /** Kills what is left, then removes every directory of the group. Already-gone directories are fine. */
   async remove(opts: WaitOptions = {}): Promise<void> {
     if ((await this.pids()).length > 0) await this.killAll(opts);
