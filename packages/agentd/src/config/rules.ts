@@ -7,6 +7,9 @@ import { PROFILE_RULES } from './profiles.js';
 import type { ConfigShape } from './sections.js';
 
 type Ctx = z.RefinementCtx;
+
+/** sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
 type Path = (string | number)[];
 
 const fail = (ctx: Ctx, path: Path, message: string): void => ctx.addIssue({ code: 'custom', path, message, params: { [RULE_PARAM]: true } });
@@ -45,6 +48,11 @@ export function checkConfigRules(cfg: ConfigShape, ctx: Ctx): void {
       fail(ctx, ['sandbox', 'allowed_paths_rw', i], `"${p}" overlaps the agentd home "${cfg.home}": a sandbox could rewrite the daemon's state and other sandboxes' files`);
     }
   });
+
+  const socketBytes = Buffer.byteLength(cfg.adapters.unix.path);
+  if (cfg.adapters.unix.enabled && socketBytes > MAX_SOCKET_PATH_BYTES) {
+    fail(ctx, ['adapters', 'unix', 'path'], `is ${socketBytes} bytes long; a Unix socket path may have at most ${MAX_SOCKET_PATH_BYTES} (set a shorter adapters.unix.path or home)`);
+  }
 
   if (cfg.pool.enabled && cfg.pool.max_warm > cfg.sandbox.max_sandboxes) {
     fail(ctx, ['pool', 'max_warm'], `must not exceed sandbox.max_sandboxes (${cfg.sandbox.max_sandboxes}): idle pool sandboxes would use up every slot`);

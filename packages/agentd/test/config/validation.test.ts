@@ -218,6 +218,13 @@ describe('sandbox paths and env', () => {
     expect(parse({ sandbox: { env: { LANG: 'C.UTF-8' } } }).sandbox.env).toEqual({ LANG: 'C.UTF-8' });
   });
 
+  test('a socket path longer than sun_path allows is refused, also when derived from home', () => {
+    const longHome = `/srv/${'x'.repeat(110)}`;
+    expect(messageAt(issuesOf({ home: longHome }).issues, 'adapters.unix.path')).toContain('a Unix socket path may have at most 107');
+    expect(parse({ home: longHome, adapters: { unix: { path: '/run/agentd.sock' } } }).adapters.unix.path).toBe('/run/agentd.sock');
+    expect(parse({ home: longHome, adapters: { unix: { enabled: false } } }).adapters.unix.enabled).toBe(false);
+  });
+
   test('home must be absolute', () => {
     expect(messageAt(issuesOf({ home: 'var/agentd' }).issues, 'home')).toContain('must be an absolute path');
   });
