@@ -2,7 +2,7 @@ import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import type { Logger } from '../../util/logger.js';
 import { CgroupDriver, cgroupLimits, type CgroupProbe } from '../cgroup/index.js';
-import { ensureSandboxDirs } from '../dirs.js';
+import { ensureSandboxDirs, removeSandboxDirs } from '../dirs.js';
 import { InitSandbox } from '../init-sandbox.js';
 import type { BackendFactoryContext, BackendProbe, IsolationBackend, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
 
@@ -115,6 +115,7 @@ export class HostDirectBackend implements IsolationBackend {
       return new InitSandbox(this.name, spec, hostDirectEnv(spec), channel, child, cgroup, this.logger);
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
+      await removeSandboxDirs(spec.dirs).catch(() => undefined);
       throw err;
     }
   }
