@@ -206,8 +206,8 @@ size_t proc_signal_tree(struct group *g, int signo, pid_t self)
 			}
 		}
 		free(ps);
-		if (first_new == set.n)
-			break;
+		if (first_new == set.n || signo == 0)
+			break; /* signal 0 only probes: nothing is stopped */
 		for (size_t i = first_new; i < set.n; i++)
 			kill(set.v[i], SIGSTOP);
 	}
@@ -218,7 +218,7 @@ size_t proc_signal_tree(struct group *g, int signo, pid_t self)
 	for (size_t i = 0; i < set.n; i++)
 		if (kill(set.v[i], signo) == 0)
 			hit++;
-	if (signo != SIGKILL && signo != SIGSTOP)
+	if (signo != 0 && signo != SIGKILL && signo != SIGSTOP)
 		for (size_t i = 0; i < set.n; i++)
 			kill(set.v[i], SIGCONT);
 	free(set.v);
