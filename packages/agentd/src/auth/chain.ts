@@ -5,6 +5,7 @@ import type { AuthProvider, AuthRequest, Principal } from './types.js';
  * Tries providers in order. The first that recognizes the request's credentials decides:
  * it returns the principal or throws UNAUTHENTICATED (the rest are not asked). When none
  * recognizes them, the request is UNAUTHENTICATED. An empty chain authenticates nobody.
+ * A provider that throws anything but an AgentdError stops the chain with INTERNAL.
  */
 export class AuthChain {
   readonly providers: readonly AuthProvider[];
@@ -25,7 +26,9 @@ export class AuthChain {
         principal = await provider.authenticate(req, signal);
       } catch (err) {
         if (err instanceof AgentdError) throw err;
-        throw new AgentdError('UNAUTHENTICATED', 'invalid credentials', { cause: err, details: { provider: provider.name } });
+        // A provider failing unexpectedly (a bug, a broken database) is the server's fault:
+        // fail closed, but say so (500), rather than telling the caller its credentials are bad.
+        throw new AgentdError('INTERNAL', `auth provider '${provider.name}' failed`, { cause: err, details: { provider: provider.name } });
       }
       if (principal !== null) return Object.freeze({ ...principal, roles: [...principal.roles] });
     }

@@ -61,10 +61,12 @@ describe('AuthChain', () => {
     expect((await rejection(new AuthChain([]).authenticate(httpRequest()))).code).toBe('UNAUTHENTICATED');
   });
 
-  test('an unexpected error inside a provider becomes UNAUTHENTICATED, keeping the cause', async () => {
+  test('an unexpected error inside a provider fails closed as INTERNAL (500), keeping the cause', async () => {
     const boom = new Error('provider bug');
-    const err = await rejection(new AuthChain([fixed('a', boom, [])]).authenticate(httpRequest()));
-    expect(err.code).toBe('UNAUTHENTICATED');
+    const calls: string[] = [];
+    const err = await rejection(new AuthChain([fixed('a', boom, calls), fixed('b', p('b'), calls)]).authenticate(httpRequest()));
+    expect(err.code).toBe('INTERNAL');
+    expect(calls).toEqual(['a']);
     expect(err.cause).toBe(boom);
   });
 
