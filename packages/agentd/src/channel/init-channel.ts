@@ -261,7 +261,9 @@ export class InitChannel implements Channel {
     if (msg.type === p.expect) p.resolve(msg);
     else if (msg.type === 'ERROR') {
       const name = errnoName(msg.errno);
-      p.reject(new SandboxOsError(p.errorCode, msg.errno, name, `${p.what}: ${msg.message} (${name})`));
+      // The init's message already names the path; `what` ("read a/b") goes into the details.
+      const op = p.what.split(' ', 1)[0] ?? p.what;
+      p.reject(new SandboxOsError(p.errorCode, msg.errno, name, `${op} failed: ${msg.message} (${name})`, { operation: p.what }));
     } else p.reject(new AgentdError('PROTOCOL_ERROR', `agentd-init answered ${p.what} with ${msg.type}, expected ${p.expect}`));
   }
 
