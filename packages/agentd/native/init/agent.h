@@ -83,6 +83,7 @@ struct agent {
 
 	int root_fd;     /* O_PATH directory of --fs-root */
 	char *cwd_rel;   /* the init's cwd relative to the root ("" = the root) */
+	bool root_is_slash; /* --fs-root is "/": without openat2, plain openat is the same confinement */
 	int devnull_fd;  /* stdin of execs without STDIN_PIPE; -1 if unavailable */
 
 	struct exec **execs;

@@ -19,6 +19,7 @@ int fs_setup(struct agent *a, const char *root)
 	char *root_real = realpath(root, NULL);
 	char *cwd = getcwd(NULL, 0);
 	const char *rel = "";
+	a->root_is_slash = root_real && strcmp(root_real, "/") == 0;
 	if (root_real && cwd) {
 		size_t rl = strlen(root_real);
 		if (strcmp(root_real, "/") == 0)
@@ -47,8 +48,9 @@ static char *full_path(const struct agent *a, const char *path)
 	return f;
 }
 
-static int open_beneath(int root_fd, const char *p, int flags, unsigned mode)
+static int open_beneath(const struct agent *a, const char *p, int flags, unsigned mode)
 {
+	int root_fd = a->root_fd;
 	struct open_how how;
 	memset(&how, 0, sizeof how);
 	how.flags = (uint64_t)(flags | O_CLOEXEC);
@@ -61,6 +63,13 @@ static int open_beneath(int root_fd, const char *p, int flags, unsigned mode)
 		/* EAGAIN: a concurrent rename raced the `..` checks; try again a few times. */
 		if ((errno == EAGAIN && tries < 8) || errno == EINTR)
 			continue;
+		if (errno == ENOSYS && a->root_is_slash) {
+			/* A kernel without openat2 (gVisor before 2026): with "/" as the root the
+			 * sandbox's whole view is the limit anyway, so plain openat confines the same
+			 * (only magic links are not refused). Any other root fails closed. */
+			int fd2 = openat(root_fd, p, flags | O_CLOEXEC, mode);
+			return fd2 >= 0 ? fd2 : -errno;
+		}
 		return -errno;
 	}
 }
@@ -82,7 +91,7 @@ int fs_open(const struct agent *a, const char *path, int flags, unsigned mode)
 	char *f = full_path(a, path);
 	if (!f)
 		return -ENOMEM;
-	int fd = open_beneath(a->root_fd, f, flags, mode);
+	int fd = open_beneath(a, f, flags, mode);
 	free(f);
 	return fd;
 }
@@ -121,7 +130,7 @@ int fs_open_parent(const struct agent *a, const char *path, int *dirfd, const ch
 	}
 	if (fs_special_name(*name))
 		*name = "";
-	int fd = open_beneath(a->root_fd, dir, O_PATH | O_DIRECTORY, 0);
+	int fd = open_beneath(a, dir, O_PATH | O_DIRECTORY, 0);
 	if (fd < 0) {
 		free(f);
 		*name = "";
