@@ -7,6 +7,7 @@ import { registerClientCommands } from './client/index.js';
 import { configCommand } from './config-check.js';
 import { doctorCommand } from './doctor.js';
 import { runCommandCli } from './run.js';
+import { serveCommandCli } from './serve.js';
 
 /** agentd's own failure under `agentd run` (as `docker run` does), so it never looks like the command's exit code. */
 const RUN_FAILED = 125;
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
+  program.addCommand(serveCommandCli());
   program.addCommand(runCommandCli());
   program.addCommand(doctorCommand());
   program.addCommand(configCommand());
