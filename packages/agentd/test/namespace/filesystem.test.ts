@@ -129,6 +129,32 @@ describe.skipIf(noteSkip('file-system attacks', skipReason))('namespace sandbox:
     expect(await readFile(join(b.spec.dirs.workspace, 'b-only.txt'), 'utf8')).toBe('b data\n');
   });
 
+  test("the spec's extra paths: allowed_paths_rw is writable, a read-only bind mount is EROFS, env and workdir apply", async () => {
+    const rw = await mkdtemp(join(tmpdir(), 'agentd-ns-rw-'));
+    const src = await mkdtemp(join(tmpdir(), 'agentd-ns-bind-'));
+    try {
+      // The sandbox's host uid (when root) must be able to write there.
+      await chmod(rw, 0o777);
+      await chmod(src, 0o755);
+      await writeFile(join(src, 'in.txt'), 'bound\n', { mode: 0o644 });
+      const c = await h.start({
+        allowedPathsRw: [rw],
+        bindMounts: [{ source: src, target: '/workspace/data', readonly: true }],
+        env: { GREETING: 'hello' },
+        workdir: '/home/agent',
+      });
+      await plantAttack(c);
+      expect((await sh(c, `echo out > ${rw}/made && cat /workspace/data/in.txt`)).out).toBe('bound');
+      expect(await readFile(join(rw, 'made'), 'utf8')).toBe('out\n');
+      expect(await attempt(c, 'write', '/workspace/data/in.txt')).toBe('EROFS');
+      const init = await sh(c, 'tr "\\0" "\\n" < /proc/1/environ | grep -E "^(GREETING|HOME|USER)=" | sort; readlink /proc/1/cwd');
+      expect(init.out.split('\n')).toEqual(['GREETING=hello', 'HOME=/home/agent', 'USER=agent', '/home/agent']);
+    } finally {
+      await rm(rw, { recursive: true, force: true });
+      await rm(src, { recursive: true, force: true });
+    }
+  });
+
   test('the daemon environment is invisible: a secret in the daemon env is in no process of the sandbox', async () => {
     const key = 'AGENTD_TEST_SECRET';
     const secret = `s3cr3t-${process.pid}-${Date.now()}`;
