@@ -3,7 +3,7 @@
  * host cannot enable v2 controllers). The test plays the kernel: it lays out the interface
  * files a real cgroupfs would show and flips cgroup.events / cgroup.procs when asked.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -97,12 +97,17 @@ describe('cgroup v2 (fake tree)', () => {
 
   test('a controller that cannot be delegated down to the sandbox groups is LIMIT_UNSUPPORTED, not ignored', async () => {
     await sandboxFiles(join(root, 'agentd', 'sbx-1'));
-    // The root lacks cpu in subtree_control and its file cannot be written (a directory stands in for the kernel's refusal).
+    // The root's subtree_control cannot be written (a dangling symlink stands in for the kernel's refusal).
     await rm(join(root, 'cgroup.subtree_control'));
-    await mkdir(join(root, 'cgroup.subtree_control'));
+    await symlink(join(tmp, 'nowhere', 'subtree_control'), join(root, 'cgroup.subtree_control'));
     const err = (await driver.create('sbx-1', { cpus: 0.5 }).catch((e: unknown) => e)) as AgentdError;
     expect(err.code).toBe('LIMIT_UNSUPPORTED');
-    expect(err.message).toContain(`cannot delegate the cpu controller`);
+    expect(err.message).toContain('cpus=0.5: cannot delegate the cpu controller');
+    expect(err.details.limits).toEqual(['cpus']);
+    // Without limits the group is still made; it just lacks the controllers it could not get.
+    const group = await driver.create('sbx-1');
+    expect(group.paths.memory).toBeUndefined();
+    expect(group.paths.freezer).toEqual({ version: 2, dir: join(root, 'agentd', 'sbx-1') });
   });
 
   test('usage reads memory.current, memory.peak, memory.events, cpu.stat and pids.current', async () => {

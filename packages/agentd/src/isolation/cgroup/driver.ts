@@ -191,8 +191,16 @@ export class CgroupDriver {
         details: { limits: refused.map((l) => l.field), reasons },
       });
     }
-    await this.enableV2Controllers(plan);
-    const group = new SandboxCgroup(sandboxId, this.pathsFor(plan, sandboxId));
+    const undelegated = await this.enableV2Controllers(plan);
+    const blocked = requested.filter((l) => plan.placements[l.controller]?.version === 2 && undelegated.has(l.controller));
+    if (blocked.length > 0) {
+      const reasons = blocked.map((l) => `${l.field}=${l.value}: cannot delegate the ${l.controller} controller to sandbox groups: ${undelegated.get(l.controller)}`);
+      throw new AgentdError('LIMIT_UNSUPPORTED', `cannot enforce ${reasons.join('; ')}`, { details: { limits: blocked.map((l) => l.field), reasons } });
+    }
+    const paths = this.pathsFor(plan, sandboxId);
+    // A controller no limit asked for but that cannot be delegated only costs its usage figures.
+    for (const c of undelegated.keys()) if ((c === 'memory' || c === 'pids' || c === 'cpu') && paths[c]?.version === 2) delete paths[c];
+    const group = new SandboxCgroup(sandboxId, paths);
     try {
       for (const dir of group.dirs) await mkdir(dir);
     } catch (err) {
@@ -297,24 +305,30 @@ export class CgroupDriver {
     return paths;
   }
 
-  /** v2 only delegates a controller to a child when every ancestor lists it in cgroup.subtree_control. */
-  private async enableV2Controllers(plan: Plan): Promise<void> {
-    if (plan.unified === undefined || plan.v2Enable.length === 0) return;
+  /**
+   * v2 only delegates a controller to a child when every ancestor lists it in
+   * cgroup.subtree_control. Returns the controllers that could not be delegated, with why.
+   */
+  private async enableV2Controllers(plan: Plan): Promise<Map<string, string>> {
+    const failed = new Map<string, string>();
+    if (plan.unified === undefined || plan.v2Enable.length === 0) return failed;
     let dir = plan.unified;
     for (const segment of ['', ...this.parent.split('/')]) {
       dir = join(dir, segment);
       const file = join(dir, 'cgroup.subtree_control');
       const enabled = ((await readOptional(file)) ?? '').trim().split(/\s+/);
       for (const c of plan.v2Enable) {
-        if (enabled.includes(c)) continue;
+        if (enabled.includes(c) || failed.has(c)) continue;
         try {
           await writeValue(file, `+${c}`);
         } catch (err) {
           const busy = (err as AgentdError).details?.errno === 'EBUSY';
-          throw new AgentdError('LIMIT_UNSUPPORTED', `cannot delegate the ${c} controller to sandbox groups: writing '+${c}' to ${file} failed (${(err as Error).message})${
-            busy ? '; on cgroup v2 a group that holds processes cannot delegate controllers: run the daemon in a leaf cgroup, or set the cgroup parent to a delegated subtree' : ''}`, { cause: err });
+          failed.set(c, `writing '+${c}' to ${file} failed (${(err as Error).message})${
+            busy ? '; on cgroup v2 a group that holds processes cannot delegate controllers: run the daemon in a leaf cgroup, or set the cgroup parent to a delegated subtree' : ''}`);
         }
       }
     }
+    return failed;
   }
+
 }
