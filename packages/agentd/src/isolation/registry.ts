@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { AgentdError, toAgentdError } from '../core/errors.js';
 import { detectBest, type DetectOptions } from './detect.js';
 import { BACKEND_NAME_PATTERN, BUILTIN_BACKENDS, findBuiltinBackend } from './names.js';
@@ -10,6 +11,14 @@ export interface RegisterOptions {
   aliases?: readonly string[];
   /** What it isolates with, used for hints before probing (built-ins: from the name table). */
   isolation?: IsolationLevel;
+  /** Schema of its `isolation.backends.<name>` table, so `agentd config check` can validate it without creating the backend. */
+  optionsSchema?: z.ZodType;
+}
+
+/** A problem in a backend's options table (same shape as a config issue). */
+export interface BackendOptionsIssue {
+  path: string;
+  message: string;
 }
 
 export interface BackendInfo {
@@ -32,6 +41,7 @@ interface Entry {
   aliases: string[];
   isolation: IsolationLevel | undefined;
   factory: BackendFactory | undefined;
+  optionsSchema?: z.ZodType | undefined;
 }
 
 const normalize = (name: string): string => name.trim().toLowerCase();
@@ -88,6 +98,7 @@ export class BackendRegistry {
       aliases: [...new Set([...(previous?.aliases ?? []), ...aliases])],
       isolation: opts.isolation ?? builtin?.isolation ?? previous?.isolation,
       factory,
+      optionsSchema: opts.optionsSchema,
     });
     return this;
   }
@@ -119,6 +130,25 @@ export class BackendRegistry {
   list(): BackendInfo[] {
     const all = [...this.#entries.values()].map((e) => ({ name: e.name, aliases: [...e.aliases], implemented: e.factory !== undefined, isolation: e.isolation }));
     return [...all.filter((b) => b.implemented), ...all.filter((b) => !b.implemented)];
+  }
+
+  /**
+   * Checks `isolation.backends` tables against the schemas given at registration: every
+   * problem as `isolation.backends.<key>.<field>: message`. A table for a name no backend
+   * answers to is a problem too (a typo would otherwise be ignored); reserved names may
+   * carry options ahead of their implementation.
+   */
+  checkOptions(backends: Readonly<Record<string, Readonly<Record<string, unknown>>>>): BackendOptionsIssue[] {
+    return Object.entries(backends).flatMap(([key, options]): BackendOptionsIssue[] => {
+      const entry = this.#lookup(key);
+      if (!entry) return [{ path: `isolation.backends.${key}`, message: `no backend is named '${key}'; known backends: ${this.#describeKnown()}` }];
+      const result = entry.optionsSchema?.safeParse(options);
+      if (!result || result.success) return [];
+      return result.error.issues.map((i) => ({
+        path: ['isolation', 'backends', key, ...i.path.map(String)].join('.'),
+        message: i.code === 'unrecognized_keys' ? `unknown key(s): ${i.keys.join(', ')}` : i.message,
+      }));
+    });
   }
 
   /** A new backend instance from its factory. */

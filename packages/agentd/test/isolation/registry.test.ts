@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { z } from 'zod';
 import { AgentdError } from '../../src/core/errors.js';
 import { BackendRegistry } from '../../src/isolation/registry.js';
 import { detectBest } from '../../src/isolation/detect.js';
@@ -252,5 +253,27 @@ describe('profile refuses soft isolation', () => {
     const only = new BackendRegistry().register('host-direct', fakeFactory('host-direct', 'none'));
     expect(thrown(() => only.assertProfileAllows('server', 'host-direct', soft)).message).toContain('provides none; use a backend with kernel isolation or profile');
     expect(thrown(() => assertProfileAllows('paranoid', 'host-direct', soft)).code).toBe('ISOLATION_REQUIRED');
+  });
+});
+
+describe('backend options', () => {
+  const schema = z.object({ seccomp: z.boolean().optional(), host_uid: z.number().int().min(1).optional() }).strict();
+
+  test('tables are checked against the schema given at registration, every problem listed', () => {
+    const reg = new BackendRegistry().register('namespace', fakeFactory('namespace', 'kernel'), { optionsSchema: schema });
+    expect(reg.checkOptions({ namespace: { seccomp: true } })).toEqual([]);
+    expect(reg.checkOptions({ bwrap: { seccomp: 'yes', host_uid: 0, extra: 1 } })).toEqual([
+      { path: 'isolation.backends.bwrap.seccomp', message: expect.stringContaining('expected boolean') },
+      { path: 'isolation.backends.bwrap.host_uid', message: expect.stringContaining('>=1') },
+      { path: 'isolation.backends.bwrap', message: 'unknown key(s): extra' },
+    ]);
+  });
+
+  test('a table for an unknown backend is a problem; a reserved one may carry options', () => {
+    const reg = builtins();
+    expect(reg.checkOptions({ runsc: { platform: 'ptrace' } })).toEqual([]);
+    const issues = reg.checkOptions({ bwarp: {} });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.message).toContain("no backend is named 'bwarp'; known backends: host-direct");
   });
 });
