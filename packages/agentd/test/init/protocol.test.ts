@@ -146,6 +146,19 @@ describe.skipIf(!HAVE_INIT)('agentd-init protocol', () => {
     expect(stderr).toBe('done\n');
   });
 
+  test('EXIT waits until the bytes left in the pipe at exit are let out by CREDIT', async ({ init }) => {
+    init.send(exec(25, ['head', '-c', '5000', '/dev/zero'], { window: 4096 }));
+    await init.answer('STARTED', 25);
+    const first = await init.answer('STDOUT', 25);
+    expect(first.data.length).toBe(4096);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(init.frames.some((f) => f.id === 25)).toBe(false);
+    init.send({ type: 'CREDIT', id: 0, execId: 25, stream: STREAM.stdout, bytes: 4096 });
+    const { stdout, exit } = await init.collect(25);
+    expect(stdout.length).toBe(904);
+    expect(exit.exitCode).toBe(0);
+  });
+
   test('SIGNAL tree kills the group, setsid descendants and background children: no survivor', async ({ init }) => {
     const marker = token();
     const script = `sleep ${marker} & setsid sh -c 'sleep ${marker} & sleep ${marker}; :' & sh -c 'sleep ${marker}; :' ; wait`;
