@@ -1,6 +1,6 @@
 /**
  * Median latency of `true` through a live agentd-init channel vs Node's own spawn('/bin/true').
- * Run: npx rolldown bench/scratch-channel-latency.ts --platform node --format esm -o /tmp/chlat.mjs && node /tmp/chlat.mjs
+ * Run: npx rolldown bench/scratch-channel-latency.ts --platform node --format esm -o /tmp/chlat.mjs && AGENTD_INIT_PATH=$PWD/packages/agentd/native/build/agentd-init node /tmp/chlat.mjs
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

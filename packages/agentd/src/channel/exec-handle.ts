@@ -49,6 +49,7 @@ export class InitExec implements ExecHandle {
   private consumed = false;
   /** The consumer stopped early: output is discarded and credited so the process never blocks. */
   private discarding = false;
+  private stdinTail: Promise<void> = Promise.resolve();
 
   constructor(
     readonly id: number,
@@ -133,12 +134,19 @@ export class InitExec implements ExecHandle {
 
   writeStdin(data: Buffer | string): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    if (buf.length === 0) return Promise.resolve();
-    return this.transport.stdin(this.id, buf);
+    if (buf.length === 0) return this.stdinTail;
+    return this.queueStdin(buf);
   }
 
   closeStdin(): Promise<void> {
-    return this.transport.stdin(this.id, Buffer.alloc(0));
+    return this.queueStdin(Buffer.alloc(0));
+  }
+
+  /** Stdin writes go out one after the other, in call order, even when callers do not await. */
+  private queueStdin(buf: Buffer): Promise<void> {
+    const next = this.stdinTail.then(() => this.transport.stdin(this.id, buf));
+    this.stdinTail = next.catch(noop);
+    return next;
   }
 
   async signal(signo: NodeJS.Signals | number, scope: SignalScope): Promise<void> {

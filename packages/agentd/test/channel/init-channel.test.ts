@@ -7,6 +7,7 @@ import { AgentdError, SandboxOsError } from '../../src/core/errors.js';
 import { encodeMessage, MAX_CHUNK, MAX_FRAME } from '../../src/channel/frames.js';
 import { InitChannel } from '../../src/channel/init-channel.js';
 import type { OutputChunk } from '../../src/channel/types.js';
+import { PassThrough, Writable } from 'node:stream';
 import { FakeInit } from './fake-init.js';
 
 function setup(): { init: FakeInit; ch: InitChannel } {
@@ -209,5 +210,57 @@ describe('InitChannel (fake init)', () => {
     expect(() => ch.exec({ argv: ['x'], env: { 'A=B': '1' } })).toThrow(/environment variable/);
     expect(() => ch.exec({ argv: ['x\0y'], env: {} })).toThrow(/NUL/);
     expect(encodeMessage({ type: 'PING', id: 1 }).length).toBe(9);
+  });
+});
+
+describe('InitChannel writes', () => {
+  it('holds request frames while the init stdin wants a drain', async () => {
+    const written: Buffer[] = [];
+    let release: (() => void) | undefined;
+    const slow = new Writable({
+      highWaterMark: 64,
+      write(chunk: Buffer, _enc, cb) {
+        written.push(chunk);
+        release = () => cb();
+      },
+    });
+    const out = new PassThrough();
+    const ch = new InitChannel(slow, out);
+    const write = ch.fs.write('f', Buffer.alloc(1000));
+    write.catch(() => undefined);
+    await new Promise((r) => setImmediate(r));
+    expect(slow.writableNeedDrain).toBe(true);
+    const before = slow.writableLength;
+    const ping = ch.ping();
+    ping.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    // The PING waits in the channel, not in the Writable's own buffer.
+    expect(slow.writableLength).toBe(before);
+    expect(written).toHaveLength(1);
+    release?.();
+    for (let i = 0; i < 50 && written.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(written).toHaveLength(2);
+    expect(written[1]?.readUInt8(4)).toBe(0x01);
+    out.end();
+    await expect(ping).rejects.toMatchObject({ code: 'SANDBOX_DEAD' });
+  });
+
+  it('sends stdin chunks of concurrent writeStdin calls in call order', async () => {
+    const { init, ch } = open();
+    init.ready();
+    const h = ch.exec({ argv: ['cat'], env: {}, stdinPipe: true });
+    const req = await init.take('EXEC');
+    init.send({ type: 'STARTED', id: req.id, pid: 2 });
+    const a = h.writeStdin(Buffer.alloc(MAX_CHUNK + 10, 1));
+    const b = h.writeStdin('b');
+    const c = h.closeStdin();
+    const seen: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const s = await init.take('STDIN');
+      seen.push(s.data.length);
+      init.send({ type: 'OK', id: s.id });
+    }
+    await Promise.all([a, b, c]);
+    expect(seen).toEqual([MAX_CHUNK, 10, 1, 0]);
   });
 });
