@@ -34,9 +34,21 @@ export async function clearDir(dir: string): Promise<void> {
   for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
 }
 
-/** Moves every entry of `from` into `to` (same filesystem: renames only, so nothing can run out of space). */
-export async function moveContents(from: string, to: string): Promise<void> {
-  for (const name of await readdir(from)) await rename(join(from, name), join(to, name));
+/**
+ * Moves every entry of `from` into `to`: renames, so nothing can run out of space midway;
+ * a copy only when the two are on different filesystems (EXDEV).
+ */
+export async function moveContents(from: string, to: string, signal?: AbortSignal): Promise<void> {
+  for (const name of await readdir(from)) {
+    try {
+      await rename(join(from, name), join(to, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await copyContents(from, to, signal);
+      await clearDir(from);
+      return;
+    }
+  }
 }
 
 export interface TreeStats {
