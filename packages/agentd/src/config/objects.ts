@@ -31,11 +31,9 @@ export function cloneJson(value: unknown): unknown {
 export function deepMerge(base: unknown, over: unknown): unknown {
   if (over === undefined) return cloneJson(base);
   if (isPlainObject(base) && isPlainObject(over)) {
-    const out: Record<string, unknown> = {};
-    for (const key of new Set([...Object.keys(base), ...Object.keys(over)])) {
-      out[key] = deepMerge(base[key], over[key]);
-    }
-    return out;
+    // fromEntries defines own properties: a "__proto__" key stays a key (and an unknown one).
+    const keys = [...new Set([...Object.keys(base), ...Object.keys(over)])];
+    return Object.fromEntries(keys.map((key) => [key, deepMerge(Object.hasOwn(base, key) ? base[key] : undefined, Object.hasOwn(over, key) ? over[key] : undefined)]));
   }
   return cloneJson(over);
 }

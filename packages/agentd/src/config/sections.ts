@@ -147,7 +147,7 @@ export const JwtProvider = z
   .object({
     type: z.literal('jwt').describe('JSON Web Tokens (Authorization: Bearer <jwt>).'),
     issuer: z.string().min(1).describe('Required "iss" claim.'),
-    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: (iss) => (iss.input === undefined ? 'required (a string or a list of strings)' : 'must be a non-empty string or list of strings') }).describe('Required "aud" claim (one value, or a list of which the token must carry at least one).'),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: (iss) => (iss.input === undefined ? 'required (a string or a list of strings)' : 'must be a non-empty string or list of strings') }).describe('Required "aud" claim: one value, or a list of which the token must carry at least one ([] is an error: it would match no token).'),
     algorithms: z
       .array(
         z.string().superRefine((alg, ctx) => {

@@ -59,6 +59,13 @@ describe('every problem at once, as path: message', () => {
     expect(messageAt(issues, 'pool.max_warm')).toContain('must not exceed sandbox.max_sandboxes (4)');
   });
 
+  test('a "__proto__" key is an unknown key, never a prototype', () => {
+    const input = JSON.parse('{"sandbox": {"__proto__": {"network": "none"}}, "__proto__": {"profile": "server"}}') as Record<string, unknown>;
+    const { paths } = issuesOf(input);
+    expect(paths.sort()).toEqual(['__proto__', 'sandbox.__proto__']);
+    expect(({} as Record<string, unknown>).network).toBeUndefined();
+  });
+
   test('a non-table configuration is refused', () => {
     expect(issuesOf([1, 2]).paths).toEqual(['(root)']);
   });
