@@ -168,7 +168,8 @@ static int read_names(int fd, char ***out, size_t *count)
 		free(v);
 		return err;
 	}
-	qsort(v, n, sizeof *v, cmp_names);
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_names);
 	*out = v;
 	*count = n;
 	return 0;

@@ -281,6 +281,8 @@ describe.skipIf(!HAVE_INIT)('agentd-init protocol', () => {
 
     init.send({ type: 'FS_MKDIR', id: 76, path: 'x/y', mode: 0o755, parents: 1 });
     await init.answer('OK', 76);
+    init.send({ type: 'FS_LIST', id: 85, path: 'x/y', start: 0 });
+    expect(await init.answer('FS_LIST_RESULT', 85)).toMatchObject({ more: 0, entries: [] });
     init.send({ type: 'FS_MKDIR', id: 77, path: 'x', mode: 0o755, parents: 0 });
     expect((await init.answer('ERROR', 77)).errno).toBe(E.EEXIST);
     init.send({ type: 'FS_RENAME', id: 78, from: 'a/b/c.txt', to: 'x/y/c.txt', overwrite: 0 });
