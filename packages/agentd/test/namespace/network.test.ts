@@ -41,6 +41,8 @@ describe.skipIf(noteSkip('network attacks', skipReason))("namespace sandbox: net
     await plantAttack(sbx);
     server = createServer((sock) => {
       accepted += 1;
+      // The attack helper closes right after connecting: a reset is expected.
+      sock.on('error', () => undefined);
       sock.end('hello from the host\n');
     });
     await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
@@ -77,6 +79,14 @@ describe.skipIf(noteSkip('network attacks', skipReason))("namespace sandbox: net
       expect(accepted).toBe(before);
     },
   );
+
+  test("network 'host' (workstation profile only) shares the host's network: the same server is reached", async () => {
+    const ws = await h.start({ network: 'host', profile: 'workstation' });
+    await plantAttack(ws);
+    const before = accepted;
+    expect(await attempt(ws, 'connect-tcp', '127.0.0.1', String(port))).toBe('ok');
+    expect(accepted).toBe(before + 1);
+  });
 
   test('only the loopback interface exists', async () => {
     const r = await sh(sbx, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
