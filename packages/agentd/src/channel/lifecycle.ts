@@ -278,5 +278,9 @@ export async function runCommand(channel: Channel, req: ExecRequest, opts: Comma
     else if (ev.type === 'exit') summary = ev.result;
   }
   if (summary === undefined) throw new AgentdError('INTERNAL', 'command stream ended without an exit');
-  return { ...summary, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
+  return { ...summary, stdout: join(stdout), stderr: join(stderr) };
+}
+
+function join(parts: Buffer[]): Buffer {
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }

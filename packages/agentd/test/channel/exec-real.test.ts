@@ -190,6 +190,7 @@ describe.skipIf(!HAVE_INIT)('commands through the real agentd-init', () => {
     expect(await readFile(`/proc/${pid}/cmdline`, 'utf8')).toContain(mark);
     // ...until the sandbox ends: shutdown kills everything the init started.
     await live.channel.shutdown();
+    expect(await live.channel.closed).toBeUndefined();
     expect(await survivors(mark)).toEqual([]);
   });
 
