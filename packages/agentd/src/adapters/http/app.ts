@@ -18,7 +18,8 @@ export interface HttpApp {
   app: FastifyInstance;
   /** Every route registered with fastify ("GET /v1/sandboxes/{id}"), for the OpenAPI drift test. */
   registered: string[];
-  openapi: Record<string, unknown>;
+  /** The OpenAPI document (built on first use: converting every schema takes a while). */
+  openapi(): Record<string, unknown>;
 }
 
 function authRequest(req: FastifyRequest, svc: HttpServices): AuthRequest {
@@ -133,9 +134,9 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   const routes: RouteSpec[] = [
     ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc),
   ];
-  const openapi: Record<string, unknown> = {};
-  const all = [...systemRoutes(svc, () => openapi), ...routes];
-  Object.assign(openapi, buildOpenApi(all, svc.version));
+  let doc: Record<string, unknown> | undefined;
+  const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));
+  const all: RouteSpec[] = [...systemRoutes(svc, openapi), ...routes];
   for (const r of all) register(app, r, svc);
   return { app, registered, openapi };
 }
