@@ -92,6 +92,17 @@ describe.skipIf(!HAVE_INIT)('commands through the real agentd-init', () => {
     expect(await h.exited).toMatchObject({ exitCode: 0, signal: null });
   });
 
+  it('reports stdin and signal misuse with the errno the init gives', async ({ live }) => {
+    const h = live.channel.exec({ argv: ['sleep', '5'], env: PATH_ENV });
+    await h.started;
+    await expect(h.writeStdin('x')).rejects.toMatchObject({ code: 'EXEC_FAILED', syscallCode: 'EBADF' });
+    await h.signal('SIGKILL', 'leader');
+    for await (const _ of h.output()) void _;
+    expect(await h.exited).toMatchObject({ signal: 'SIGKILL' });
+    await expect(h.signal('SIGTERM', 'leader')).rejects.toMatchObject({ syscallCode: 'ESRCH' });
+    await expect(h.signal('SIGTERM', 'tree')).rejects.toMatchObject({ syscallCode: 'ESRCH' });
+  });
+
   it('merges stderr into stdout when asked', async ({ live }) => {
     const r = await runCommand(live.channel, { ...sh('echo a; echo b >&2; echo c'), mergeStderr: true });
     expect(r.stdout.toString()).toBe('a\nb\nc\n');
