@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { serveCommand } from '../runtime/serve.js';
 
 export function serveCommandCli(): Command {
   return new Command('serve')
@@ -8,6 +7,8 @@ export function serveCommandCli(): Command {
     .option('-l, --listen <host:port>', 'HTTP listen address (also AGENTD_HTTP_LISTEN); default 127.0.0.1:7070')
     .option('-s, --socket <path>', 'Unix socket path (also AGENTD_SOCKET); default <home>/agentd.sock')
     .action(async (flags: { config?: string; listen?: string; socket?: string }) => {
+      // Loaded on use: the daemon's modules (fastify, SQLite, auth) would slow every other command's start.
+      const { serveCommand } = await import('../runtime/serve.js');
       await serveCommand(flags);
     });
 }
