@@ -96,6 +96,11 @@ describe.skipIf(noteSkip('lifecycle', skipReason))('namespace sandbox: lifecycle
     expect(await new CgroupDriver().attach(sbx.id)).toBeUndefined();
     expect(await readFile(join(sbx.spec.dirs.workspace, 'kept'), 'utf8')).toBe('x\n');
 
+    // A stopped sandbox restarts on its kept folders.
+    const restarted = await h.start({ id: sbx.id });
+    expect((await sh(restarted, 'cat /workspace/kept')).out).toBe('x');
+    await restarted.destroy();
+
     const gone = await h.start();
     await gone.destroy();
     expect(existsSync(gone.spec.dirs.root)).toBe(false);
@@ -190,6 +195,7 @@ describe.skipIf(noteSkip('lifecycle', skipReason))('namespace sandbox: lifecycle
         expect(res.id.out).toBe('agent\n1000');
         expect(res.write.out).toMatch(/^hi\n.*Read-only file system$/);
         expect(res.unshare.out).toMatch(/Operation not permitted\n1$/);
+        expect(res.restart.out).toBe('hi');
         expect(res.memoryLimit.ok).toBe(false);
         expect(res.limit.code).toBe('LIMIT_UNSUPPORTED');
       } finally {

@@ -56,6 +56,8 @@ export class NamespaceBackend implements IsolationBackend {
   private readonly cgroups: CgroupDriver;
   private readonly seccompPath: string;
   private facts: Promise<HostFacts> | undefined;
+  /** Folders holding sandbox folders already checked by ensureSearchable (ancestors rarely change). */
+  private readonly searchable = new Set<string>();
 
   constructor(
     private readonly initPath: string,
@@ -106,17 +108,22 @@ export class NamespaceBackend implements IsolationBackend {
       });
     }
 
-    await this.prepareDirs(spec, facts, etc);
-    const maskFile = join(spec.dirs.root, SANDBOX_FILES.mask);
-    const denyKinds: Record<string, PathKind> = {};
-    for (const p of spec.denyPaths) denyKinds[p] = await kindOf(hostPathOf(base, p));
-    const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...etc, maskFile, denyKinds });
-    if (plan.unmaskable.length > 0) {
-      this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
-    }
-
-    const cgroup = cgroupUsable ? await this.cgroups.create(spec.id, spec.limits) : undefined;
+    // Folders and cgroup are independent: prepare both at once, undo the cgroup if either fails.
+    const [dirs, made] = await Promise.allSettled([
+      this.prepareDirs(spec, facts, etc),
+      cgroupUsable ? this.cgroups.create(spec.id, spec.limits) : Promise.resolve(undefined),
+    ]);
+    const cgroup = made.status === 'fulfilled' ? made.value : undefined;
     try {
+      if (dirs.status === 'rejected') throw dirs.reason;
+      if (made.status === 'rejected') throw made.reason;
+      const maskFile = join(spec.dirs.root, SANDBOX_FILES.mask);
+      const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p))));
+      const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
+      const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...etc, maskFile, denyKinds });
+      if (plan.unmaskable.length > 0) {
+        this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
+      }
       const argv = launchArgv({
         initPath: this.initPath,
         bwrapPath: facts.bwrapPath,
@@ -154,14 +161,23 @@ export class NamespaceBackend implements IsolationBackend {
    */
   private async prepareDirs(spec: SandboxSpec, facts: HostFacts, etc: { passwdFile: string; groupFile: string }): Promise<void> {
     await ensureSandboxDirs(spec.dirs);
+    const work: Promise<unknown>[] = [
+      writeFile(etc.passwdFile, passwdText(), { mode: 0o644 }),
+      writeFile(etc.groupFile, groupText(), { mode: 0o644 }),
+      // Mode 000: a non-root daemon could not reopen it for writing, so create it only once.
+      writeFile(join(spec.dirs.root, SANDBOX_FILES.mask), '', { mode: 0o000, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      }),
+    ];
     if (facts.dropTo !== undefined) {
       const { uid, gid } = facts.dropTo;
-      for (const d of [spec.dirs.root, spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp]) await chown(d, uid, gid);
-      await ensureSearchable(spec.dirs.root, uid);
+      work.push(...[spec.dirs.root, spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp].map((d) => chown(d, uid, gid)));
+      const parent = dirname(spec.dirs.root);
+      if (!this.searchable.has(parent)) {
+        work.push(ensureSearchable(spec.dirs.root, uid).then(() => this.searchable.add(parent)));
+      }
     }
-    await writeFile(etc.passwdFile, passwdText(), { mode: 0o644 });
-    await writeFile(etc.groupFile, groupText(), { mode: 0o644 });
-    await writeFile(join(spec.dirs.root, SANDBOX_FILES.mask), '', { mode: 0o000 });
+    await Promise.all(work);
   }
 }
 
