@@ -11,7 +11,7 @@ import { silentLogger } from '../util/logger.js';
 import { InitExec, type ExecTransport } from './exec-handle.js';
 import { EXEC_FLAGS, encodeMessage, FrameDecoder, MAX_CHUNK, PROTOCOL_VERSION, SCOPE, type InitMessage, type Message, type MessageName, type ProtocolErrorEvent } from './frames.js';
 import { InitFs, type RequestBody } from './sandbox-fs.js';
-import type { Channel, ExecHandle, ExecRequest, InitReady, SandboxFs, SignalScope } from './types.js';
+import type { Channel, ExecHandle, ExecRequest, InitReady, SandboxFs } from './types.js';
 
 export interface InitChannelOptions {
   logger?: Logger;
@@ -326,4 +326,3 @@ function cancelled(what: string, signal: AbortSignal): AgentdError {
   return new AgentdError('CANCELLED', `${what}: cancelled`, { cause: signal.reason });
 }
 
-export type { SignalScope };
