@@ -57,6 +57,9 @@ describe.skipIf(!HAVE_INIT)('commands through the real agentd-init', () => {
     const input = randomBytes(3 * 1024 * 1024 + 17);
     const r = await runCommand(live.channel, sh('wc -c; cat >/dev/null'), { stdin: input });
     expect(r.stdout.toString().trim()).toBe(String(input.length));
+    // A command that never reads its stdin still gives a plain result.
+    const ignoring = await runCommand(live.channel, sh('exit 7'), { stdin: input, timeoutMs: 10_000 });
+    expect(ignoring).toMatchObject({ exitCode: 7, timedOut: false });
     // Without `stdin` the command reads /dev/null and ends at once.
     const none = await runCommand(live.channel, { argv: ['cat'], env: PATH_ENV }, { timeoutMs: 5000 });
     expect(none).toMatchObject({ exitCode: 0, timedOut: false });
