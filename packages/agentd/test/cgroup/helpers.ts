@@ -1,8 +1,6 @@
 /** Test helpers: start a program inside a sandbox cgroup, wait for its output and exit. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CgroupDriver } from '../../src/isolation/cgroup/index.js';
 import { nativePaths } from '../../src/native-paths.js';
 
@@ -68,9 +66,7 @@ export function isolatedDriver(): { driver: CgroupDriver; teardown(): Promise<vo
     driver,
     async teardown() {
       await driver.cleanupOrphans([]);
-      const layout = await driver.layout();
-      const mounts = new Set([...Object.values(layout.v1), ...(layout.unified === undefined ? [] : [layout.unified])]);
-      for (const mount of mounts) await rmdir(join(mount, parent)).catch(() => undefined);
+      await driver.removeParent();
     },
   };
 }

@@ -184,6 +184,18 @@ describe.skipIf(missing.length > 0)('cgroup driver on this host', () => {
     }
   });
 
+  test('removeParent refuses while sandbox groups exist, then removes the parent from every hierarchy', async () => {
+    const own = isolatedDriver();
+    const g = await own.driver.create(newId());
+    const err = (await own.driver.removeParent().catch((e: unknown) => e)) as AgentdError;
+    expect(err.code).toBe('CONFLICT');
+    await g.remove();
+    await own.driver.removeParent();
+    const parents = g.dirs.map((d) => d.slice(0, d.lastIndexOf('/')));
+    expect(parents.length).toBeGreaterThan(0);
+    for (const p of parents) expect(existsSync(p)).toBe(false);
+  });
+
   test('remove() kills what is left and leaves no directory; a second remove is a no-op', async () => {
     const g = await make({ memoryBytes: 64 * MiB, pids: 32, cpus: 1 });
     expect(g.dirs.length).toBeGreaterThanOrEqual(4);

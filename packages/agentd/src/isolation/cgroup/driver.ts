@@ -2,11 +2,11 @@
  * Finds the host's cgroup hierarchies, reports what they can enforce, and creates, attaches
  * and cleans up per-sandbox groups under a parent group (`agentd` by default) in each.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import type { FeatureStatus, SandboxLimits } from '../types.js';
-import { exists, readOptional, writeAccessProblem, writeValue } from './fsio.js';
+import { exists, isMissing, readOptional, writeAccessProblem, writeValue } from './fsio.js';
 import { SandboxCgroup, type Placement, type SandboxCgroupPaths } from './group.js';
 import { type CgroupLayout, type CgroupVersion, layoutFromMountinfo, layoutVersion, parseProcCgroup } from './layout.js';
 import { cgroupLimits } from './limits.js';
@@ -288,6 +288,27 @@ export class CgroupDriver {
       });
     }
     return removed;
+  }
+
+  /**
+   * Removes the (empty) parent group from every hierarchy: for uninstalling, and for tests
+   * that use a parent of their own. A parent that still holds sandbox groups is a CONFLICT.
+   */
+  async removeParent(): Promise<void> {
+    const layout = await this.layout();
+    const mounts = new Set([...Object.values(layout.v1), ...(layout.unified === undefined ? [] : [layout.unified])]);
+    for (const mount of mounts) {
+      const dir = join(mount, this.parent);
+      try {
+        await rmdir(dir);
+      } catch (err) {
+        if (isMissing(err)) continue;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EBUSY' || code === 'ENOTEMPTY') throw new AgentdError('CONFLICT', `cgroup ${dir} still holds sandbox groups: ${(await this.list()).join(' ')}`, { cause: err });
+        throw new AgentdError('INTERNAL', `cannot remove cgroup ${dir}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    this.lastPlan = undefined;
   }
 
   private async parentsExist(plan: Plan): Promise<boolean> {
