@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { InvalidConfigError, type ConfigIssue } from './errors.js';
 import { currentUid, defaultConfigPath } from './home.js';
-import { parseConfig, type ConfigInput } from './parse.js';
+import { parseConfig, type ConfigInput, type ParseOptions } from './parse.js';
 import type { AgentdConfig } from './schema.js';
 
 export interface LoadConfigOptions {
@@ -14,6 +14,8 @@ export interface LoadConfigOptions {
   overrides?: ConfigInput;
   /** The uid whose defaults apply. Default: the current process's. */
   uid?: number;
+  /** See ParseOptions.checkBackendOptions (pass `registry.checkOptions.bind(registry)`). */
+  checkBackendOptions?: ParseOptions['checkBackendOptions'];
   signal?: AbortSignal;
 }
 
@@ -73,6 +75,7 @@ async function loadWithSource(opts: LoadConfigOptions): Promise<{ config: Agentd
   const config = parseConfig(read.data ?? {}, env, {
     uid,
     ...(opts.overrides === undefined ? {} : { overrides: opts.overrides }),
+    ...(opts.checkBackendOptions === undefined ? {} : { checkBackendOptions: opts.checkBackendOptions }),
     ...(read.source === undefined ? {} : { source: read.source }),
   });
   return { config, source: read.source };

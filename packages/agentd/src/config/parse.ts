@@ -21,6 +21,12 @@ export interface ParseOptions {
   uid?: number;
   /** Named in the error message ("/etc/agentd/agentd.toml"). */
   source?: string;
+  /**
+   * Validates the `isolation.backends` tables (e.g. `registry.checkOptions.bind(registry)`),
+   * so option errors are listed with all the others. Default: not checked here (each
+   * backend still validates its options when created).
+   */
+  checkBackendOptions?: (backends: Readonly<Record<string, Readonly<Record<string, unknown>>>>) => ConfigIssue[];
 }
 
 /** Bounds the shape-error pruning loop; each round removes at least one value. */
@@ -97,6 +103,7 @@ export function parseConfig(obj: unknown, env: NodeJS.ProcessEnv = process.env, 
     const merged = resolve(view.value as Record<string, unknown>, env, uid);
     const ctx: IssueContext = { sources, knownKeysAt: (path) => knownKeysAt(AgentdConfigSchema, path, (p) => getAt(merged, p)) };
     const result = AgentdConfigSchema.safeParse(merged);
+    if (round === 0 && opts.checkBackendOptions) backendOptionIssues(merged, opts.checkBackendOptions).forEach(add);
     if (result.success) {
       if (issues.length > 0) break;
       return deepFreeze(normalizeBackendOptions(result.data));
@@ -124,4 +131,12 @@ export function parseConfig(obj: unknown, env: NodeJS.ProcessEnv = process.env, 
 function leafPaths(value: unknown, prefix: string[] = []): string[][] {
   if (!isPlainObject(value)) return [prefix];
   return Object.entries(value).flatMap(([k, v]) => leafPaths(v, [...prefix, k]));
+}
+
+/** Runs the backend options check on the tables that are well-formed (the schema reports the others). */
+function backendOptionIssues(merged: Record<string, unknown>, check: NonNullable<ParseOptions['checkBackendOptions']>): ConfigIssue[] {
+  const backends = getAt(merged, ['isolation', 'backends']);
+  if (!isPlainObject(backends)) return [];
+  const tables = Object.fromEntries(Object.entries(backends).filter((e): e is [string, Record<string, unknown>] => isPlainObject(e[1])));
+  return check(tables);
 }

@@ -119,6 +119,20 @@ describe('checkConfigFile (agentd config check)', () => {
     });
   });
 
+  test('backend option tables are checked by the given checker, with the other issues', async () => {
+    const file = await write('agentd.toml', '[isolation.backends.bwrap]\nseccomp = "yes"\n[pool]\nmin_warm = 99\n');
+    const seen: unknown[] = [];
+    const result = await checkConfigFile(file, USER_ENV, {
+      uid: USER_UID,
+      checkBackendOptions: (backends) => {
+        seen.push(backends);
+        return [{ path: 'isolation.backends.bwrap.seccomp', message: 'expected boolean' }];
+      },
+    });
+    expect(seen).toEqual([{ bwrap: { seccomp: 'yes' } }]);
+    expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(['isolation.backends.bwrap.seccomp', 'pool.min_warm']);
+  });
+
   test('a missing file is reported as an issue', async () => {
     const result = await checkConfigFile(join(dir, 'missing.toml'), USER_ENV, { uid: USER_UID });
     expect(result.ok).toBe(false);

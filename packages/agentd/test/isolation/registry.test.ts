@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { AgentdError } from '../../src/core/errors.js';
 import { BackendRegistry } from '../../src/isolation/registry.js';
+import { InvalidConfigError, parseConfig } from '../../src/config/index.js';
 import { detectBest } from '../../src/isolation/detect.js';
 import { assertProfileAllows } from '../../src/isolation/profile-guard.js';
 import { unavailableProbe } from '../../src/isolation/probe-util.js';
@@ -267,6 +268,18 @@ describe('backend options', () => {
       { path: 'isolation.backends.bwrap.host_uid', message: expect.stringContaining('>=1') },
       { path: 'isolation.backends.bwrap', message: 'unknown key(s): extra' },
     ]);
+  });
+
+  test('parseConfig lists option problems with every other issue when given the registry check', () => {
+    const reg = new BackendRegistry().register('namespace', fakeFactory('namespace', 'kernel'), { optionsSchema: schema });
+    let error: unknown;
+    try {
+      parseConfig({ isolation: { backends: { bwrap: { seccomp: 1 } } }, log: { level: 'loud' } }, { HOME: '/home/a' }, { uid: 1000, checkBackendOptions: reg.checkOptions.bind(reg) });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect((error as InvalidConfigError).issues.map((i) => i.path)).toEqual(['isolation.backends.bwrap.seccomp', 'log.level']);
   });
 
   test('a table for an unknown backend is a problem; a reserved one may carry options', () => {
