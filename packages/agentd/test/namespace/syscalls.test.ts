@@ -65,6 +65,15 @@ describe.skipIf(noteSkip('syscall attacks', skipReason))('namespace sandbox: ker
     expect((await sh(sbx, 'echo $(echo nested)')).out).toBe('nested');
   });
 
+  const nodeInside = process.execPath.startsWith('/usr/') ? process.execPath : undefined;
+  test.skipIf(noteSkip('threads test', nodeInside === undefined ? `node (${process.execPath}) is not under /usr, so not visible in the sandbox` : undefined))(
+    'threads still start under the filter (libc and Node fall back from clone3 to clone)',
+    async () => {
+      const r = await run(sbx, [nodeInside as string, '-e', "const {Worker}=require('worker_threads'); new Worker('console.log(6*7)', {eval: true})"]);
+      expect(r.stdout.toString().trim()).toBe('42');
+    },
+  );
+
   test('netlink, packet and vsock sockets are refused with EAFNOSUPPORT; inet sockets work', async () => {
     expect(await attempt(sbx, 'socket-netlink')).toBe('EAFNOSUPPORT');
     expect(await attempt(sbx, 'socket-packet')).toBe('EAFNOSUPPORT');
