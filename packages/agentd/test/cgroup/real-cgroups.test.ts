@@ -179,6 +179,10 @@ describe.skipIf(missing.length > 0)('cgroup driver on this host', () => {
       expect(await exitOf(child)).toEqual({ code: null, signal: 'SIGKILL' });
       for (const dir of orphan.dirs) expect(existsSync(dir)).toBe(false);
       for (const dir of kept.dirs) expect(existsSync(dir)).toBe(true);
+      // The restarted daemon can take the kept group back as it was made.
+      const reattached = await restarted.attach(kept.sandboxId);
+      expect(reattached?.dirs.sort()).toEqual([...kept.dirs].sort());
+      expect(reattached?.paths).toEqual(kept.paths);
     } finally {
       await own.teardown();
     }
