@@ -17,9 +17,9 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
 }
-function p90(xs: number[]): number {
+function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length * 0.9)] as number;
+  return s[Math.floor(s.length * p)] as number;
 }
 
 async function nodeSpawn(): Promise<number> {
@@ -53,7 +53,7 @@ try {
     viaRaw.push(performance.now() - t);
     viaNode.push(await nodeSpawn());
   }
-  const fmt = (xs: number[]) => `median ${median(xs).toFixed(3)} ms, p90 ${p90(xs).toFixed(3)} ms`;
+  const fmt = (xs: number[]) => `median ${median(xs).toFixed(3)} ms, min ${Math.min(...xs).toFixed(3)} ms, p10 ${pct(xs, 0.1).toFixed(3)} ms, p90 ${pct(xs, 0.9).toFixed(3)} ms`;
   console.log(`N=${N}`);
   console.log(`runCommand(true) via channel: ${fmt(viaChannel)}`);
   console.log(`exec handle(true) via channel: ${fmt(viaRaw)}`);

@@ -89,6 +89,7 @@ class CommandRun {
   private truncated = false;
   private outputBytes = 0;
   private kept = { stdout: 0, stderr: 0 };
+  private readingOutput = false;
   private readonly onAbort = (): void => this.terminate('canceled');
 
   constructor(
@@ -117,6 +118,7 @@ class CommandRun {
     try {
       const { pid } = await this.handle.started;
       yield { type: 'start', pid };
+      this.readingOutput = true;
       for await (const chunk of this.handle.output()) {
         const data = this.keep(chunk.stream, chunk.data);
         if (data === undefined) continue;
@@ -225,6 +227,12 @@ class CommandRun {
       return;
     }
     if (this.summary === undefined) this.killTree();
+    // The EXIT waits until the output was credited: if the consumer left before the output
+    // was ever read, discard it now (returning the iterator credits everything from here on).
+    if (!this.readingOutput) {
+      this.readingOutput = true;
+      await this.handle.output()[Symbol.asyncIterator]().return?.();
+    }
     await this.exit.catch(noop);
   }
 

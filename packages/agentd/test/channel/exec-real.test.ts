@@ -234,6 +234,17 @@ describe.skipIf(!HAVE_INIT)('commands through the real agentd-init', () => {
     expect(await survivors(mark)).toEqual([]);
   });
 
+  it('finishes a noisy command whose consumer leaves before reading any output', async ({ live }) => {
+    const stream = streamCommand(live.channel, sh('head -c 20000000 /dev/zero; sleep 30'), { graceMs: 100 });
+    for await (const ev of stream) {
+      expect(ev.type).toBe('start');
+      await sleep(300); // long enough for the window to fill and the command to block
+      break;
+    }
+    const result = await stream.result;
+    expect(result).toMatchObject({ canceled: true, signal: 'SIGKILL' });
+  });
+
   it('fails pending commands and requests with SANDBOX_DEAD when the init dies', async ({ live }) => {
     const mark = token();
     const running = runCommand(live.channel, { argv: ['sleep', mark], env: PATH_ENV });
