@@ -210,7 +210,8 @@ describe.skipIf(!HAVE_INIT)('agentd-init protocol', () => {
       expect(Date.now() - t0).toBeLessThan(2000);
       expect(stdout.toString()).toBe('started\n');
       expect(exit.exitCode).toBe(0);
-      expect((await sleepers(marker)).length).toBe(1);
+      // (The background sh may not have exec'd sleep yet when EXIT arrives.)
+      expect((await waitUntil(() => sleepers(marker), (p) => p.length >= 1)).length).toBe(1);
       init.send({ type: 'SIGNAL', id: 41, execId: 40, signo: 9, scope: SCOPE.group });
       await init.answer('OK', 41);
       expect(await waitUntil(() => processesWith(marker), (p) => p.length === 0)).toEqual([]);

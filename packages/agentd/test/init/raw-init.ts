@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { test } from 'vitest';
-import { encodeMessage, FrameDecoder, type DaemonMessage, type InitMessage, type Message, type MessageName, type ProtocolErrorEvent } from '../../src/channel/frames.js';
+import { encodeMessage, FrameDecoder, type DaemonMessage, type INIT_MESSAGES, type InitMessage, type Message, type ProtocolErrorEvent } from '../../src/channel/frames.js';
 import { nativePaths } from '../../src/native-paths.js';
 
 export const INIT_PATH = nativePaths().init;
@@ -19,6 +19,7 @@ if (!HAVE_INIT) console.warn(`skipping agentd-init protocol tests: ${INIT_PATH} 
 export const PATH_ENV = ['PATH=/usr/local/bin:/usr/bin:/bin'];
 
 type Received = InitMessage | ProtocolErrorEvent;
+type InitName = (typeof INIT_MESSAGES)[number];
 
 export class RawInit {
   readonly frames: Received[] = [];
@@ -64,7 +65,7 @@ export class RawInit {
   }
 
   /** Removes and returns the first received frame matching `pred`, waiting up to `timeoutMs`. */
-  async take<N extends MessageName>(pred: (m: Received) => m is Message<N>, timeoutMs?: number): Promise<Message<N>>;
+  async take<N extends InitName>(pred: (m: Received) => m is Message<N>, timeoutMs?: number): Promise<Message<N>>;
   async take(pred: (m: Received) => boolean, timeoutMs?: number): Promise<Received>;
   async take(pred: (m: Received) => boolean, timeoutMs = 5000): Promise<Received> {
     const deadline = Date.now() + timeoutMs;
@@ -84,7 +85,7 @@ export class RawInit {
   }
 
   /** The answer frame of type `type` for request `id`. */
-  answer<N extends MessageName>(type: N, id: number, timeoutMs?: number): Promise<Message<N>> {
+  answer<N extends InitName>(type: N, id: number, timeoutMs?: number): Promise<Message<N>> {
     return this.take((m): m is Message<N> => m.type === type && m.id === id, timeoutMs);
   }
 
