@@ -19,15 +19,17 @@ const exit = (id: number, signal = 0) => ({ type: 'EXIT' as const, id, exitCode:
 describe('lifecycle (fake init)', () => {
   it('on timeout sends SIGTERM to the tree, then SIGKILL to the tree after the grace', async () => {
     const { init, ch } = open();
+    const t0 = performance.now();
     const running = runCommand(ch, { argv: ['x'], env: {} }, { timeoutMs: 50, graceMs: 100 });
     const req = await init.take('EXEC');
     init.send({ type: 'STARTED', id: req.id, pid: 5 });
     const term = await init.take('SIGNAL');
     expect(term).toMatchObject({ execId: req.id, signo: 15, scope: 2 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
     init.send({ type: 'OK', id: term.id });
-    const t0 = Date.now();
     const kill = await init.take('SIGNAL');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(80);
+    // timeout (50) + grace (100), give or take a timer tick
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(145);
     expect(kill).toMatchObject({ execId: req.id, signo: 9, scope: 2 });
     init.send({ type: 'OK', id: kill.id });
     init.send(exit(req.id, 9));
