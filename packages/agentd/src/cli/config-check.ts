@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { checkConfigFile, formatIssues } from '../config/index.js';
+import { checkBackendOptions } from './local.js';
 
 export function configCommand(): Command {
   const config = new Command('config').description('Configuration tools');
@@ -9,7 +10,7 @@ export function configCommand(): Command {
     .argument('[file]', 'the TOML file')
     .option('--json', 'print the resolved configuration (or the problems) as JSON')
     .action(async (file: string | undefined, flags: { json?: boolean }) => {
-      const result = await checkConfigFile(file, process.env);
+      const result = await checkConfigFile(file, process.env, { checkBackendOptions: checkBackendOptions() });
       if (result.ok) {
         const c = result.config;
         process.stdout.write(flags.json ? `${JSON.stringify(c, null, 2)}\n` : `config OK: profile ${c.profile}, backend ${c.isolation.backend}, home ${c.home}\n`);

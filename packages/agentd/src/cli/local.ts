@@ -1,8 +1,9 @@
-import { loadConfig, type AgentdConfig, type ConfigInput } from '../config/index.js';
+import { loadConfig, type AgentdConfig, type ConfigInput, type ConfigIssue } from '../config/index.js';
 import { createBuiltinRegistry } from '../isolation/builtins.js';
-import type { BackendProbe, IsolationBackend } from '../isolation/types.js';
+import { selectBackend, type SelectedBackend } from '../isolation/select.js';
 import { requireInitPath } from '../native-paths.js';
-import { DaemonBackends } from '../runtime/backends.js';
+import { profileDefaultsFrom } from '../runtime/settings.js';
+import type { ProfileDefaults } from '../sandbox/spec.js';
 import type { Logger } from '../util/logger.js';
 
 /** Flags every local (no-daemon) command shares. */
@@ -20,24 +21,24 @@ export function flagOverrides(flags: LocalFlags): ConfigInput {
   return out;
 }
 
-export function loadLocalConfig(flags: LocalFlags): Promise<AgentdConfig> {
-  return loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), overrides: flagOverrides(flags) });
-}
-
-export interface LocalBackend {
-  backends: DaemonBackends;
-  backend: IsolationBackend;
-  probes: BackendProbe[];
-}
-
-/** Probes the built-in backends and picks the configured one ("auto": the best here), refusing what the profile forbids. */
-export async function selectBackend(config: AgentdConfig, logger: Logger): Promise<LocalBackend> {
+/** Validates `isolation.backends.<name>` with each built-in backend's own options schema, as part of the config check. */
+export function checkBackendOptions(): (backends: Readonly<Record<string, Readonly<Record<string, unknown>>>>) => ConfigIssue[] {
   const registry = createBuiltinRegistry();
-  const requireKernel = config.isolation.require_kernel;
-  const backends = new DaemonBackends({ registry, initPath: requireInitPath(), options: config.isolation.backends, profile: config.profile, requireKernel, logger });
-  const probes = await backends.probeAll();
-  const name = config.isolation.backend === 'auto' ? registry.detectBest(probes, { requireKernel, profile: config.profile }) : backends.canonical(config.isolation.backend);
-  const backend = backends.get(name);
-  backends.assertProfileAllows(config.profile, backend);
-  return { backends, backend, probes };
+  return (backends) => registry.checkOptions(backends);
+}
+
+export function loadLocalConfig(flags: LocalFlags): Promise<AgentdConfig> {
+  return loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), overrides: flagOverrides(flags), checkBackendOptions: checkBackendOptions() });
+}
+
+export interface LocalBackend extends SelectedBackend {
+  /** What a new sandbox of the config's profile gets by default on this backend. */
+  defaults: ProfileDefaults;
+}
+
+/** Picks the configured backend ("auto": the best here), refusing what the profile forbids, and the profile's sandbox defaults for it. */
+export async function selectLocalBackend(config: AgentdConfig, logger: Logger): Promise<LocalBackend> {
+  const selected = await selectBackend(createBuiltinRegistry(), config, { initPath: requireInitPath(), logger });
+  const defaults = profileDefaultsFrom(config, selected.name, (n) => (n === selected.name ? selected.probe : undefined))(config.profile);
+  return { ...selected, defaults };
 }

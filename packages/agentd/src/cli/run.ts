@@ -4,12 +4,11 @@ import { Command, Option } from 'commander';
 import { streamCommand, type CommandSummary } from '../channel/lifecycle.js';
 import { signalNumber } from '../channel/exec-handle.js';
 import type { SandboxHandle } from '../isolation/types.js';
-import { profileDefaultsFrom } from '../runtime/settings.js';
 import { newId } from '../sandbox/ids.js';
 import { buildSpec } from '../sandbox/spec.js';
 import { createTextLogger } from '../util/logger.js';
 import { collectEnv, parseSeconds } from './parse.js';
-import { loadLocalConfig, selectBackend, type LocalFlags } from './local.js';
+import { loadLocalConfig, selectLocalBackend, type LocalFlags } from './local.js';
 
 interface RunFlags extends LocalFlags {
   timeout?: number;
@@ -34,8 +33,7 @@ export function exitStatusOf(s: CommandSummary): number {
 async function runInFreshSandbox(argv: string[], flags: RunFlags): Promise<number> {
   const config = await loadLocalConfig(flags);
   const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
-  const { backends, backend } = await selectBackend(config, logger);
-  const defaults = profileDefaultsFrom(config, backend.name, (n) => backends.probeOf(n))(config.profile);
+  const { backend, defaults } = await selectLocalBackend(config, logger);
   const spec = buildSpec(newId('sbx'), config.home, config.profile, defaults, {});
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();

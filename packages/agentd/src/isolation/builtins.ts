@@ -1,8 +1,11 @@
-import { createHostDirectBackend } from './host-direct/backend.js';
+import { createHostDirectBackend, HostDirectOptionsSchema } from './host-direct/backend.js';
 import { createNamespaceBackend } from './namespace/backend.js';
+import { NamespaceOptionsSchema } from './namespace/options.js';
 import { BackendRegistry } from './registry.js';
 
 /** A registry with the built-in backends registered (aliases come from the built-in name table). */
 export function createBuiltinRegistry(): BackendRegistry {
-  return new BackendRegistry().register('namespace', createNamespaceBackend).register('host-direct', createHostDirectBackend);
+  return new BackendRegistry()
+    .register('namespace', createNamespaceBackend, { optionsSchema: NamespaceOptionsSchema })
+    .register('host-direct', createHostDirectBackend, { optionsSchema: HostDirectOptionsSchema });
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import type { Logger } from '../../util/logger.js';
@@ -13,16 +14,20 @@ export function hostDirectEnv(spec: SandboxSpec): Record<string, string> {
   return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: spec.dirs.home, TMPDIR: spec.dirs.tmp, LANG: 'C.UTF-8', ...spec.env };
 }
 
-/**
- * Options of the host-direct backend (`isolation.backends.host-direct` in the config):
- * `nice` (default 10) is applied to the init and everything it starts.
- */
+/** Options of the host-direct backend (`isolation.backends.host-direct` in the config). */
+export const HostDirectOptionsSchema = z
+  .object({
+    nice: z.number().int().min(-20).max(19).optional().describe('Niceness of the init and everything it starts (default 10: sandboxed work yields to the host).'),
+  })
+  .strict();
+
 function niceOption(options: Record<string, unknown>): number {
-  const nice = options.nice ?? 10;
-  if (typeof nice !== 'number' || !Number.isInteger(nice) || nice < -20 || nice > 19) {
-    throw new AgentdError('INVALID_CONFIG', 'isolation.backends.host-direct.nice: expected an integer from -20 to 19');
+  const parsed = HostDirectOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `isolation.backends.host-direct${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`);
+    throw new AgentdError('INVALID_CONFIG', issues.join('; '), { details: { issues } });
   }
-  return nice;
+  return parsed.data.nice ?? 10;
 }
 
 /** `agentd-init --launch` joins the cgroup and sets nice and rlimits, then execs the init itself. */
@@ -55,6 +60,7 @@ export class HostDirectBackend implements IsolationBackend {
   private readonly nice: number;
   private readonly cgroups = new CgroupDriver();
   private cgroupProbe: Promise<CgroupProbe | undefined> | undefined;
+  private warned = false;
 
   constructor(
     private readonly initPath: string,
@@ -102,7 +108,10 @@ export class HostDirectBackend implements IsolationBackend {
         details: { limits: wanted.map((l) => l.field) },
       });
     }
-    this.logger.warn({ sandbox: spec.id }, "backend 'host-direct' gives NO isolation: commands run on the host as the daemon's user, with the host's files and network");
+    if (!this.warned) {
+      this.warned = true;
+      this.logger.warn({ sandbox: spec.id }, "backend 'host-direct' gives NO isolation: commands run on the host as the daemon's user, with the host's files and network");
+    }
     await ensureSandboxDirs(spec.dirs);
     const cgroup = usable ? await this.cgroups.create(spec.id, spec.limits) : undefined;
     try {
