@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++)
+# bubblewrap: the namespace backend; libseccomp-dev: builds its seccomp filter; gcc, libc6-dev, make:
+# agentd-init (static) and the peer-credentials addon; python3, g++: native npm modules (better-sqlite3);
+# xfsprogs: the snapshot reflink test; socat, ripgrep: the sandbox-runtime baseline in the benchmarks.
+APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++ xfsprogs socat ripgrep)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
