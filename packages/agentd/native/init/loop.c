@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -92,7 +93,16 @@ static void on_signals(struct agent *a, int sigfd)
 		if (n <= 0)
 			break;
 		for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++) {
-			if (si[i].ssi_signo != SIGCHLD && !a->stop) {
+			if (si[i].ssi_signo == SIGCHLD)
+				continue;
+			/* As PID 1, a termination signal from inside the sandbox (a sender visible in
+			 * our pid namespace) is ignored like the kernel ignores it for any init; one
+			 * from outside (sender pid 0 here) stops the sandbox. */
+			if (getpid() == 1 && si[i].ssi_pid != 0) {
+				fprintf(stderr, "agentd-init: ignoring signal %u from pid %u in the sandbox\n", si[i].ssi_signo, si[i].ssi_pid);
+				continue;
+			}
+			if (!a->stop) {
 				a->stop = true;
 				a->exit_code = 128 + (int)si[i].ssi_signo;
 			}
