@@ -414,8 +414,10 @@ struct spawn_req {
 	uint32_t window;
 };
 
-static const char *validate_exec(const struct spawn_req *q)
+static const char *validate_exec(uint32_t id, const struct spawn_req *q)
 {
+	if (id == 0)
+		return "EXEC needs a non-zero request id (its frames carry it)";
 	if (q->flags & ~EXEC_FLAGS_ALL)
 		return "unknown flag bits";
 	if (q->argv.count == 0)
@@ -524,7 +526,7 @@ fail:
 
 static void start(struct agent *a, uint32_t id, const struct spawn_req *q)
 {
-	const char *bad = validate_exec(q);
+	const char *bad = validate_exec(id, q);
 	if (bad) {
 		out_error(&a->out, id, EINVAL, "EXEC: %s", bad);
 		return;

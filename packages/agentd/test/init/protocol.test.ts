@@ -96,6 +96,8 @@ describe.skipIf(!HAVE_INIT)('agentd-init protocol', () => {
     expect((await init.answer('ERROR', 12)).errno).toBe(E.EBUSY);
     init.send(exec(13, [], {}));
     expect((await init.answer('ERROR', 13)).errno).toBe(E.EINVAL);
+    init.send(exec(0, ['true']));
+    expect((await init.answer('ERROR', 0)).errno).toBe(E.EINVAL);
     init.send({ type: 'SIGNAL', id: 14, execId: 12, signo: 9, scope: 7 } as never);
     expect((await init.answer('ERROR', 14)).errno).toBe(E.EINVAL);
     const unknown = Buffer.from([5, 0, 0, 0, 0x7f, 15, 0, 0, 0]);
