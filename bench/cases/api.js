@@ -1,0 +1,61 @@
+/** Cases through the REST API: the SDK client in this process, the daemon in a child process. */
+import { PATHS } from '../lib/paths.js';
+import { sleep, timed } from '../lib/measure.js';
+
+const { AgentdClient, Sandbox } = await import(PATHS.sdk);
+
+export function clientFor(daemon) {
+  // No retries: a failed request must fail the bench, not be hidden in a latency.
+  return new AgentdClient({ baseUrl: daemon.url, retry: false });
+}
+
+export async function createSandbox(client, spec = {}) {
+  return Sandbox.create({ client, ...spec });
+}
+
+/** `true` in the sandbox, awaited to its result. */
+export async function execTrue(sbx) {
+  const r = await sbx.exec(['true']);
+  if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode} in ${sbx.id}`);
+}
+
+/** Streams `bytes` of stdout from the sandbox to this process; resolves to the bytes received. */
+export async function streamZeros(sbx, bytes) {
+  let n = 0;
+  const stream = sbx.exec.stream(['head', '-c', String(bytes), '/dev/zero'], { maxOutputBytes: bytes, timeoutMs: 600_000 });
+  let result;
+  for await (const chunk of stream) {
+    if (chunk.type === 'stdout') n += chunk.bytes.length;
+    else if (chunk.type === 'exit') result = chunk.result;
+  }
+  if (result?.exitCode !== 0 || n !== bytes) throw new Error(`stream: exit ${result?.exitCode}, ${n} of ${bytes} bytes`);
+  return n;
+}
+
+/** One cold create (timed) and its destroy (not timed). */
+export async function createColdOnce(client) {
+  let sbx;
+  const ms = await timed(async () => {
+    sbx = await createSandbox(client);
+  });
+  await sbx.destroy();
+  return ms;
+}
+
+/** The daemon's warm pool size, from its Prometheus metrics. */
+export async function poolSize(daemon) {
+  const res = await fetch(`${daemon.url}/metrics`);
+  const text = await res.text();
+  const m = /^agentd_pool_size\s+(\d+)/m.exec(text);
+  if (!m) throw new Error('bench: /metrics has no agentd_pool_size');
+  return Number(m[1]);
+}
+
+/** Waits until the pool holds `size` warm sandboxes (fills run in the background). */
+export async function waitPoolFull(daemon, size, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while ((await poolSize(daemon)) < size) {
+    if (Date.now() > deadline) throw new Error(`bench: the warm pool did not reach ${size} within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}

@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+/**
+ * agentd benchmarks: `npm run bench` (full, ~5-10 min on 2 cores) or `npm run bench -- --quick`
+ * (under 2 min). One process tree: this process (baselines, the SDK client, the direct backend)
+ * and `agentd serve` children. Writes bench/results/latest.{json,md,svg}.
+ *
+ * Flags: --quick; --only=GROUP[,GROUP] (latency,start,srt,throughput,stream,pool,idle: writes
+ * results/partial.* instead of latest.*); --cpu-prof (the daemons write V8 CPU profiles to
+ * bench/results/profiles/).
+ */
+import { readdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { checkDeps } from './lib/deps.js';
+import { benchConfig } from './lib/config.js';
+import { startDaemon } from './lib/daemon.js';
+import { loadavg, machineInfo } from './lib/machine.js';
+import { closedLoop, interleaved, sleep, timed } from './lib/measure.js';
+import { PATHS } from './lib/paths.js';
+import { writeReport } from './lib/report.js';
+import { round, summarize, summarizeRate } from './lib/stats.js';
+import { evaluateTargets } from './lib/targets.js';
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const CPU_PROF = argv.includes('--cpu-prof');
+const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const GROUPS = ['latency', 'start', 'srt', 'throughput', 'stream', 'pool', 'idle'];
+for (const a of argv) {
+  if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=')) {
+    console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof)`);
+    process.exit(2);
+  }
+}
+if (ONLY?.some((g) => !GROUPS.includes(g))) {
+  console.error(`bench: --only takes ${GROUPS.join(',')}`);
+  process.exit(2);
+}
+const wants = (g) => ONLY === undefined || ONLY.includes(g);
+
+/** Sample counts: full / quick. */
+const PLAN = QUICK
+  ? { latN: 200, latWarm: 20, startN: 25, startWarm: 3, srtN: 5, srtWarm: 1, tpRounds: 2, tpMs: 1500, streamN: 2, poolN: 15, idle: 500 }
+  : { latN: 1000, latWarm: 50, startN: 100, startWarm: 5, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, poolN: 60, idle: 500 };
+const STREAM_BYTES = 256 * 1024 * 1024;
+const POOL = { minWarm: 2, maxWarm: 2 };
+
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+
+const problems = checkDeps();
+if (problems.length > 0) {
+  for (const p of problems) console.error(`bench: missing dependency: ${p}`);
+  console.error('bench: nothing was measured (install the above, e.g. `bash scripts/setup.sh`, then `npm run build`)');
+  process.exit(1);
+}
+
+// Imported after the checks so a missing build gives the message above, not a stack trace.
+const { openDirect } = await import('./cases/direct.js');
+const { openSrt } = await import('./cases/srt.js');
+const { spawnTrue, pipeBytes } = await import('./cases/floor.js');
+const { clientFor, createColdOnce, createSandbox, execTrue, streamZeros, waitPoolFull } = await import('./cases/api.js');
+const { idleMany } = await import('./cases/idle.js');
+
+const started = performance.now();
+const machine = machineInfo();
+const cgroupBase = `agentd-bench-${process.pid}`;
+const cases = {};
+const diagnostics = {};
+const notes = [];
+const cleanups = [];
+const daemonArgs = (name) => (CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(PATHS.results, 'profiles')}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] } : {});
+
+async function withCleanup(fn) {
+  cleanups.push(fn);
+  return fn;
+}
+
+async function runCleanups() {
+  while (cleanups.length > 0) {
+    const fn = cleanups.pop();
+    await Promise.resolve()
+      .then(fn)
+      .catch((err) => log(`cleanup failed: ${err.message}`));
+  }
+  // The bench's own cgroup parents (empty once their sandboxes are gone).
+  for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
+    if (!controller.isDirectory()) continue;
+    for (const suffix of ['main', 'pool', 'idle', 'direct']) {
+      try {
+        rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
+      } catch {
+        // not there, or not empty (then a cleanup above failed and said so)
+      }
+    }
+  }
+}
+
+async function mainPhase() {
+  if (!['latency', 'start', 'throughput', 'stream'].some(wants)) return;
+  log('starting the main daemon (pool off)');
+  const daemon = await startDaemon({ name: 'main', config: benchConfig({ cgroupParent: `${cgroupBase}-main` }), ...daemonArgs('main') });
+  await withCleanup(() => daemon.stop());
+  const client = clientFor(daemon);
+  const nsSbx = await createSandbox(client);
+  const hostSbx = await createSandbox(client, { backend: 'host-direct', network: 'host' });
+  await withCleanup(() => Promise.allSettled([nsSbx.destroy(), hostSbx.destroy()]));
+  const direct = await openDirect({ cgroupParent: `${cgroupBase}-direct` });
+  await withCleanup(() => direct.close());
+  notes.push(`bwrap_oneshot_true runs: ${direct.bwrapArgv.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')} (seccomp filter on fd 3${direct.asRootDrop ? '; setpriv drops root to the host uid the backend uses' : ''})`);
+
+  if (wants('latency')) {
+    log(`latency: spawn_true, host_exec_true, ns_exec_true, ns_exec_true_direct (${PLAN.latN} rounds + ${PLAN.latWarm} warm-up)`);
+    const s = await interleaved(
+      { spawn_true: spawnTrue, host_exec_true: () => execTrue(hostSbx), ns_exec_true: () => execTrue(nsSbx), ns_exec_true_direct: direct.execTrue },
+      { n: PLAN.latN, warmup: PLAN.latWarm },
+    );
+    for (const [k, v] of Object.entries(s)) cases[k] = summarize(v);
+  }
+
+  if (wants('start')) {
+    log(`start: bwrap_oneshot_true vs ns_create (${PLAN.startN} rounds + ${PLAN.startWarm} warm-up)`);
+    const createMs = [];
+    const s = await interleaved(
+      { bwrap_oneshot_true: direct.bwrapTrue, ns_create: async () => createMs.push(await createColdOnce(client)) },
+      { n: PLAN.startN, warmup: PLAN.startWarm },
+    );
+    cases.bwrap_oneshot_true = summarize(s.bwrap_oneshot_true);
+    // ns_create's sample is the create alone (its destroy, also in the round, is not timed).
+    cases.ns_create = summarize(createMs.slice(PLAN.startWarm));
+  }
+
+  if (wants('throughput')) {
+    log(`throughput: spawn_throughput_c16 vs ns_exec_throughput_c16 (${PLAN.tpRounds} rounds of ${PLAN.tpMs} ms each)`);
+    const acc = { spawn_throughput_c16: { lat: [], rates: [], count: 0, seconds: 0 }, ns_exec_throughput_c16: { lat: [], rates: [], count: 0, seconds: 0 } };
+    const fns = { spawn_throughput_c16: spawnTrue, ns_exec_throughput_c16: () => execTrue(nsSbx) };
+    // Warm-up: one short round of each.
+    for (const fn of Object.values(fns)) await closedLoop(fn, { concurrency: 16, durationMs: 300 });
+    for (let r = 0; r < PLAN.tpRounds; r++) {
+      const order = r % 2 === 0 ? Object.keys(fns) : Object.keys(fns).reverse();
+      for (const k of order) {
+        const t = performance.now();
+        const res = await closedLoop(fns[k], { concurrency: 16, durationMs: PLAN.tpMs });
+        acc[k].seconds += (performance.now() - t) / 1000;
+        acc[k].count += res.latencies.length;
+        acc[k].lat.push(...res.latencies);
+        acc[k].rates.push(res.perS);
+      }
+    }
+    for (const [k, a] of Object.entries(acc)) {
+      cases[k] = { ...summarize(a.lat), per_s: round(a.count / a.seconds, 1), concurrency: 16, rounds: a.rates.map((x) => round(x, 1)) };
+    }
+  }
+
+  if (wants('stream')) {
+    log(`stream: pipe_256m vs ns_stream_256m (${PLAN.streamN} rounds + a 16 MiB warm-up)`);
+    const fns = { pipe_256m: () => pipeBytes(STREAM_BYTES), ns_stream_256m: () => streamZeros(nsSbx, STREAM_BYTES) };
+    // Warm-up: one small transfer of each (a 256 MiB warm-up would double the case's time).
+    await pipeBytes(16 * 1024 * 1024);
+    await streamZeros(nsSbx, 16 * 1024 * 1024);
+    const s = await interleaved(fns, { n: PLAN.streamN, warmup: 0 });
+    for (const [k, v] of Object.entries(s)) {
+      const sum = summarize(v);
+      cases[k] = { ...sum, mib_per_s: round(256 / (sum.p50_ms / 1000), 1), bytes: STREAM_BYTES };
+    }
+  }
+
+  await runCleanupsOf(3);
+}
+
+/** Runs the last `n` cleanups now (the phase's own resources). */
+async function runCleanupsOf(n) {
+  for (let i = 0; i < n && cleanups.length > 0; i++) {
+    const fn = cleanups.pop();
+    await fn();
+  }
+}
+
+async function srtPhase() {
+  if (!wants('srt')) return;
+  log(`srt: srt_true (${PLAN.srtN} + ${PLAN.srtWarm} warm-up; each ~0.3-1 s)`);
+  const srt = await openSrt();
+  await withCleanup(() => srt.close());
+  const s = await interleaved({ srt_true: srt.srtTrue }, { n: PLAN.srtN, warmup: PLAN.srtWarm });
+  cases.srt_true = summarize(s.srt_true);
+  await runCleanupsOf(1);
+}
+
+async function poolPhase() {
+  if (!wants('pool')) return;
+  log(`pool: ns_acquire_pool (${PLAN.poolN} acquisitions from a full pool of ${POOL.minWarm})`);
+  const daemon = await startDaemon({ name: 'pool', config: benchConfig({ cgroupParent: `${cgroupBase}-pool`, pool: POOL }), ...daemonArgs('pool') });
+  await withCleanup(() => daemon.stop());
+  const client = clientFor(daemon);
+  const samples = [];
+  for (let i = 0; i < PLAN.poolN + 3; i++) {
+    await waitPoolFull(daemon, POOL.minWarm);
+    await sleep(50); // let the fill that just ended finish its bookkeeping
+    let sbx;
+    const ms = await timed(async () => {
+      sbx = await createSandbox(client);
+    });
+    if (i >= 3) samples.push(ms);
+    await sbx.destroy();
+  }
+  cases.ns_acquire_pool = summarize(samples);
+  await runCleanupsOf(1);
+}
+
+async function idlePhase() {
+  if (!wants('idle')) return;
+  log(`idle: ns_idle_500 (${PLAN.idle} idle namespace sandboxes)`);
+  const daemon = await startDaemon({ name: 'idle', config: benchConfig({ cgroupParent: `${cgroupBase}-idle`, maxSandboxes: PLAN.idle + 16 }), ...daemonArgs('idle') });
+  await withCleanup(() => daemon.stop({ graceMs: 120_000 }));
+  const client = clientFor(daemon);
+  const r = await idleMany(daemon, client, { count: PLAN.idle, concurrency: 8, settleMs: 2000 });
+  cases.ns_idle_500 = {
+    ...summarize(r.latencies),
+    mib: round(r.mib, 1),
+    pss_per_sandbox_mib: round(r.pss_per_sandbox_mib, 3),
+    daemon_rss_mib: round(r.daemon_rss_mib, 1),
+    create_all_s: round(r.create_all_s, 2),
+    sandboxes: r.count,
+    processes: r.processes,
+  };
+  diagnostics.ns_idle_500_by_process = r.by_process;
+  diagnostics.ns_idle_500_destroy_all_s = round(r.destroy_all_s, 2);
+  diagnostics.ns_idle_500_daemon_pss_mib = round(r.daemon_pss_mib, 1);
+  await runCleanupsOf(1);
+}
+
+let failed;
+try {
+  await mainPhase();
+  await srtPhase();
+  await poolPhase();
+  await idlePhase();
+} catch (err) {
+  failed = err;
+} finally {
+  await runCleanups();
+}
+if (failed) {
+  console.error(`bench: FAILED: ${failed.stack ?? failed}`);
+  process.exit(1);
+}
+
+machine.loadavg_end = loadavg();
+const result = {
+  date: new Date().toISOString(),
+  mode: QUICK ? 'quick' : 'full',
+  machine,
+  duration_s: round((performance.now() - started) / 1000, 1),
+  cases,
+  targets: evaluateTargets(cases),
+  diagnostics,
+  notes,
+};
+const base = ONLY === undefined ? 'latest' : 'partial';
+const files = writeReport(PATHS.results, base, result);
+for (const t of result.targets) log(`${t.status.padEnd(7)} ${t.target}: ${t.value ?? '-'}`);
+log(`wrote ${files.json}, ${files.md}, ${files.svg} in ${result.duration_s} s`);
