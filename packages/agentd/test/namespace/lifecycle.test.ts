@@ -40,6 +40,18 @@ async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolea
   return cond();
 }
 
+/** What fixtures/holder.mjs prints in 'check' mode. */
+interface CheckResult {
+  uid: number;
+  userNamespace: { ok: boolean; detail?: string };
+  memoryLimit: { ok: boolean; detail?: string };
+  id: { out: string };
+  write: { out: string };
+  unshare: { out: string };
+  restart: { out: string };
+  limit: { code?: string; message?: string; started?: boolean };
+}
+
 describe.skipIf(noteSkip('lifecycle', skipReason))('namespace sandbox: lifecycle', () => {
   let h: Harness;
   let built: string | undefined;
@@ -150,7 +162,7 @@ describe.skipIf(noteSkip('lifecycle', skipReason))('namespace sandbox: lifecycle
     });
     try {
       const line = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).once('line', resolve);
+        createInterface({ input: child.stdout }).once('line', resolve);
         child.once('exit', (code) => reject(new Error(`holder exited early (${code})`)));
       });
       const { ids } = JSON.parse(line) as { ids: string[] };
@@ -189,7 +201,7 @@ describe.skipIf(noteSkip('lifecycle', skipReason))('namespace sandbox: lifecycle
           timeout: 20_000,
         });
         expect(r.stderr).toBe('');
-        const res = JSON.parse(r.stdout) as Record<string, any>;
+        const res = JSON.parse(r.stdout) as CheckResult;
         expect(res.uid).toBe(65534);
         expect(res.userNamespace.ok).toBe(true);
         expect(res.id.out).toBe('agent\n1000');

@@ -4,6 +4,8 @@
  * reason we designed, not by accident.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmod, chown, copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { SandboxHandle } from '../../src/isolation/types.js';
 import { attackBinary, attempt, harness, noteSkip, plantAttack, run, sh, skipReason, type Harness } from './fixture.js';
@@ -124,8 +126,6 @@ describe.skipIf(noteSkip('syscall attacks', skipReason))('namespace sandbox: ker
   });
 
   test('setuid escalation: a setuid-root copy of a binary keeps euid 1000 (nosuid mount, no_new_privs)', async () => {
-    const { copyFile, chmod, chown } = await import('node:fs/promises');
-    const { join } = await import('node:path');
     const dest = join(sbx.spec.dirs.workspace, 'suid-attack');
     await copyFile(attackBinary(), dest);
     await chown(dest, 0, 0).catch(() => undefined); // as root: owned by host root
