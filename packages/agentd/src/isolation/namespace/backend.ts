@@ -93,6 +93,7 @@ export class NamespaceBackend implements IsolationBackend {
   }
 
   async start(spec: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    if (opts.signal?.aborted) throw new AgentdError('CANCELLED', 'sandbox start cancelled', { cause: opts.signal.reason });
     const facts = await this.hostFacts();
     if (facts.bwrapPath === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend 'namespace' is unavailable: ${facts.bwrapProblem}`);
     if (facts.dropProblem !== undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend 'namespace' is unavailable: ${facts.dropProblem}`);
