@@ -48,6 +48,14 @@ describe.skipIf(noteSkip('syscall attacks', skipReason))('namespace sandbox: ker
     ['open-by-handle-at'],
     ['personality-no-aslr'],
     ['reboot'],
+    ['chroot'],
+    ['acct'],
+    ['swapon'],
+    ['syslog'],
+    ['clock-settime'],
+    ['pidfd-getfd'],
+    ['tiocsti'],
+    ['fsopen'],
   ])('%s is refused with EPERM', async (...args) => {
     expect(await attempt(sbx, ...args)).toBe('EPERM');
   });
