@@ -78,12 +78,19 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
+static void remove_root(void)
+{
+	nftw(H.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rmdir(H.root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!H.root[0]) {
 		strcpy(H.root, "/tmp/agentd-fuzz-XXXXXX");
 		if (!mkdtemp(H.root))
 			abort();
+		atexit(remove_root);
 	}
 	if (++H.runs % 512 == 0)
 		nftw(H.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
