@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const PKG = fileURLToPath(new URL('../../', import.meta.url));
 const REPO = join(PKG, '..', '..');
@@ -36,9 +36,17 @@ export interface DaemonChild {
   stderr(): string;
 }
 
+/** A tiny launcher next to the config: runs `agentd serve --config FILE` from the built daemon, as the CLI would. */
+function writeLauncher(dir: string): string {
+  const path = join(dir, 'serve-launcher.mjs');
+  const entry = pathToFileURL(join(PKG, 'dist', 'runtime', 'index.js')).href;
+  writeFileSync(path, `import { serveCommand } from ${JSON.stringify(entry)};\nawait serveCommand({ config: process.argv[2], env: {} });\nprocess.exit(0);\n`);
+  return path;
+}
+
 /** Starts `agentd serve --config FILE` as a child process and waits for its ready line. */
 export async function startDaemonChild(configFile: string): Promise<DaemonChild> {
-  const child = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'serve.mjs'), configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [writeLauncher(dirname(configFile)), configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (c: Buffer) => {
     err += c.toString();
@@ -46,7 +54,7 @@ export async function startDaemonChild(configFile: string): Promise<DaemonChild>
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const lines: string[] = [];
   const waiters: Array<(l: string) => void> = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => {
+  createInterface({ input: child.stdout }).on('line', (l) => {
     const w = waiters.shift();
     if (w) w(l);
     else lines.push(l);

@@ -26,6 +26,7 @@ export interface CallOptions {
 export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are free-form JSON, checked by expect()
   body: any;
   text: string;
   bytes: Buffer;
@@ -111,7 +112,18 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return out;
 }
 
+/** One NDJSON exec frame (docs/api.md). */
+export interface Frame {
+  type: string;
+  pid?: number;
+  data?: string;
+  exit_code?: number | null;
+  timed_out?: boolean;
+  error?: { code: string };
+  [k: string]: unknown;
+}
+
 /** NDJSON lines of a streamed answer, parsed. */
-export function ndjson(text: string): Array<Record<string, any>> {
-  return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, any>);
+export function ndjson(text: string): Frame[] {
+  return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Frame);
 }

@@ -82,7 +82,7 @@ describe('limits, TTL and session timeouts (real daemon)', () => {
   it('idle -> detached, then detach timeout -> closed and its sandbox destroyed', async () => {
     const s = await d.call('POST', '/v1/sessions', { body: { idle_timeout_ms: 300, detach_timeout_ms: 600 } });
     const t0 = Date.now();
-    await waitFor('detached', async () => (await d.call('GET', `/v1/sessions/${s.body.id}`)).body.state, (st) => st === 'detached');
+    await waitFor('detached', async () => (await d.call('GET', `/v1/sessions/${s.body.id}`)).body.state as string, (st) => st === 'detached');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     expect((await d.call('GET', `/v1/sandboxes/${s.body.sandbox_id}`)).body.state).toBe('running');
     await waitFor('sandbox gone', async () => (await d.call('GET', `/v1/sandboxes/${s.body.sandbox_id}`)).status, (st) => st === 404);
@@ -102,7 +102,7 @@ describe('limits, TTL and session timeouts (real daemon)', () => {
 
   it('suspend_after freezes the sandbox; attach resumes it', async () => {
     const s = await d.call('POST', '/v1/sessions', { body: { suspend_after_ms: 300, idle_timeout_ms: 0, detach_timeout_ms: 60000 } });
-    await waitFor('suspended', async () => (await d.call('GET', `/v1/sessions/${s.body.id}`)).body.state, (st) => st === 'suspended');
+    await waitFor('suspended', async () => (await d.call('GET', `/v1/sessions/${s.body.id}`)).body.state as string, (st) => st === 'suspended');
     expect((await d.call('GET', `/v1/sandboxes/${s.body.sandbox_id}`)).body.state).toBe('suspended');
     expect((await d.call('POST', `/v1/sandboxes/${s.body.sandbox_id}/exec`, { body: { argv: ['true'] } })).body.error.code).toBe('SANDBOX_SUSPENDED');
     const a = await d.call('POST', `/v1/sessions/${s.body.id}/attach`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/core/codes.js';
-import { ndjson, startTestDaemon, type TestDaemon } from './harness.js';
+import { ndjson, startTestDaemon, type Answer, type TestDaemon } from './harness.js';
 
 /** Every REST route against a real daemon (namespace backend, allow-all workstation profile). */
 describe('REST routes (real daemon, namespace backend)', () => {
@@ -16,7 +16,7 @@ describe('REST routes (real daemon, namespace backend)', () => {
     await d?.close();
   });
 
-  const expectError = (a: { status: number; body: any }, code: keyof typeof ERROR_CODES): void => {
+  const expectError = (a: Answer, code: keyof typeof ERROR_CODES): void => {
     expect(a.body?.error?.code, JSON.stringify(a.body)).toBe(code);
     expect(a.status).toBe(ERROR_CODES[code].httpStatus);
     expect(typeof a.body.error.message).toBe('string');
@@ -180,8 +180,8 @@ describe('REST routes (real daemon, namespace backend)', () => {
       const last = frames.at(-1)!;
       expect(last).toMatchObject({ type: 'exit', exit_code: 7, timed_out: false });
       expect(last).not.toHaveProperty('stdout');
-      const out = frames.filter((f) => f.type === 'stdout').map((f) => Buffer.from(f.data, 'base64').toString()).join('');
-      const err = frames.filter((f) => f.type === 'stderr').map((f) => Buffer.from(f.data, 'base64').toString()).join('');
+      const out = frames.filter((f) => f.type === 'stdout').map((f) => Buffer.from(f.data ?? '', 'base64').toString()).join('');
+      const err = frames.filter((f) => f.type === 'stderr').map((f) => Buffer.from(f.data ?? '', 'base64').toString()).join('');
       expect(out).toBe('one\nthree\n');
       expect(err).toBe('two\n');
       for (const f of frames.slice(1, -1)) expect(['stdout', 'stderr']).toContain(f.type);
@@ -337,14 +337,14 @@ describe('REST routes (real daemon, namespace backend)', () => {
       await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { argv: ['true'], env: { API_TOKEN: 'sekrit-value-123' }, stdin: 'stdin-secret-456' } });
       await d.call('PUT', `/v1/sandboxes/${sbx}/files?path=secret.txt`, { raw: 'file-content-secret-789' });
       const a = await d.call('GET', '/v1/audit?limit=50');
-      const exec = a.body.events.find((e: any) => e.capability === 'shell.exec.v1' && e.details.env_keys);
+      const exec = a.body.events.find((e: { capability: string; details: { env_keys?: string[] } }) => e.capability === 'shell.exec.v1' && e.details.env_keys);
       expect(exec).toMatchObject({ subject: 'local', tenant: 'default', action: 'intent', sandbox_id: sbx, status: 'ok', code: 'OK' });
       expect(exec.details.env_keys).toEqual(['API_TOKEN']);
       expect(exec.details.exit_code).toBe(0);
       expect(a.text).not.toContain('sekrit-value-123');
       expect(a.text).not.toContain('stdin-secret-456');
       expect(a.text).not.toContain('file-content-secret');
-      expect(a.body.events.some((e: any) => e.action === 'sandbox.create')).toBe(true);
+      expect(a.body.events.some((e: { action: string }) => e.action === 'sandbox.create')).toBe(true);
       const since = await d.call('GET', `/v1/audit?since_ms=${Date.now() + 60000}`);
       expect(since.body.events).toEqual([]);
       expectError(await d.call('GET', '/v1/audit?limit=abc'), 'INVALID_ARGUMENT');

@@ -18,6 +18,7 @@ function fromFastify(err: FastifyLikeError): AgentdError | undefined {
       return new AgentdError('INVALID_ARGUMENT', 'the JSON body is empty', { details: { reason: 'json' } });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AgentdError('INVALID_ARGUMENT', 'the Content-Length header does not match the body', { details: { reason: 'content_length' } });
+    case undefined:
     default:
       break;
   }
@@ -38,7 +39,7 @@ export function toHttpError(err: unknown): { status: number; body: { error: Erro
   if (err instanceof AgentdError) e = err;
   else if (err instanceof SyntaxError) e = new AgentdError('INVALID_ARGUMENT', `malformed JSON: ${err.message}`, { details: { reason: 'json' } });
   else {
-    const fst = typeof err === 'object' && err !== null ? fromFastify(err as FastifyLikeError) : undefined;
+    const fst = typeof err === 'object' && err !== null ? fromFastify(err) : undefined;
     e = fst ?? new AgentdError('INTERNAL', 'internal error', { cause: err });
   }
   return { status: e.httpStatus, body: { error: e.toJSON() } };

@@ -45,7 +45,7 @@ export interface RouteSpec<Q = unknown, B = unknown> {
 }
 
 export function route<Q = unknown, B = unknown>(spec: RouteSpec<Q, B>): RouteSpec<unknown, unknown> {
-  return spec as unknown as RouteSpec<unknown, unknown>;
+  return spec;
 }
 
 /** Query-string booleans: "true"/"1" and "false"/"0". */

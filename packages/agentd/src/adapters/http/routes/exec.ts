@@ -18,7 +18,7 @@ export function execRoutes(svc: HttpServices): RouteSpec[] {
   return [
     route<z.infer<typeof ExecQuery>, ShellExecParams>({
       method: 'POST', url: '/v1/sandboxes/:id/exec', operationId: 'exec', summary: 'Run a command (shell.exec.v1) in the sandbox.', tag: 'exec', auth: true,
-      query: ExecQuery, body: ShellExecParams as unknown as z.ZodType<ShellExecParams>,
+      query: ExecQuery, body: ShellExecParams,
       responses: {
         200: { description: 'ExecResult (JSON), or NDJSON frames start/stdout/stderr/exit|error when streaming', schema: ExecResultShape },
       },

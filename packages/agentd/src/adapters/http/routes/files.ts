@@ -3,7 +3,6 @@ import type { Principal } from '../../../auth/types.js';
 import { SandboxPath } from '../../../capabilities/common.js';
 import { FsEditParams } from '../../../capabilities/fs-edit.js';
 import { FsMkdirParams } from '../../../capabilities/fs-mkdir.js';
-import type { IntentResult } from '../../../core/intent.js';
 import { errorOfResponse } from '../errors.js';
 import { QueryBool, QueryInt, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
@@ -27,7 +26,7 @@ const Entry = z.object({ name: z.string(), kind: z.enum(['file', 'directory', 's
 async function fsIntent(svc: HttpServices, principal: Principal, sandboxId: string, capability: string, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> {
   const resp = await svc.pipeline.execute(principal, { capability, params, sandbox_prefs: { sandbox_id: sandboxId } }, { signal });
   if (resp.status !== 'ok' || !resp.result) throw errorOfResponse(resp.error ?? { code: 'INTERNAL', message: 'no result', details: {}, retryable: false });
-  return ((resp.result as IntentResult).output ?? {}) as Record<string, unknown>;
+  return ((resp.result).output ?? {}) as Record<string, unknown>;
 }
 
 export function fileRoutes(svc: HttpServices): RouteSpec[] {
@@ -41,7 +40,7 @@ export function fileRoutes(svc: HttpServices): RouteSpec[] {
           path: query.path, encoding: 'base64', ...(query.offset === undefined ? {} : { offset: query.offset }), ...(query.limit === undefined ? {} : { limit: query.limit }),
         }, signal);
         void reply.type('application/octet-stream').header('x-file-size', String(out.file_size)).header('x-eof', String(out.eof));
-        return Buffer.from(String(out.content ?? ''), 'base64');
+        return Buffer.from(typeof out.content === 'string' ? out.content : '', 'base64');
       },
     }),
     route<z.infer<typeof WriteQuery>>({

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { SandboxCreate } from '../../../sandbox/spec.js';
-import type { SandboxState } from '../../../state/types.js';
 import { audited } from '../audit-action.js';
 import { QueryBool, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
@@ -52,7 +51,7 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
       handler: async ({ principal, query }) => {
         const list = m.list({
           tenant: principal.tenant,
-          ...(query.state ? { states: [query.state as SandboxState] } : {}),
+          ...(query.state ? { states: [query.state] } : {}),
           ...(query.backend ? { backend: query.backend } : {}),
           labels: labelFilter(query.label),
         });

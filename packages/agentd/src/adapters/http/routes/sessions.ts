@@ -12,7 +12,7 @@ export function sessionRoutes(svc: HttpServices): RouteSpec[] {
   return [
     route<unknown, SessionCreate>({
       method: 'POST', url: '/v1/sessions', operationId: 'createSession', summary: 'Open a session on a new or an existing sandbox.', tag: 'sessions', auth: true,
-      body: SessionCreate as unknown as z.ZodType<SessionCreate>, responses: { 201: { description: 'Created', schema: SessionShape } },
+      body: SessionCreate, responses: { 201: { description: 'Created', schema: SessionShape } },
       handler: async ({ principal, body, signal, reply }) => {
         const rec = await audited(svc, principal, 'session.create', body.sandbox_id ?? null, () => s.create(principal.tenant, body, signal));
         void reply.code(201);
