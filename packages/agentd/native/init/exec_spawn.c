@@ -88,11 +88,11 @@ static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, con
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_adddup2(&fa, inp[0] >= 0 ? inp[0] : a->devnull_fd, 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, merge ? outp[1] : errp[1], 2);
-	if (q->cwd[0])
-		posix_spawn_file_actions_addchdir_np(&fa, q->cwd);
+	int fa_err = posix_spawn_file_actions_adddup2(&fa, inp[0] >= 0 ? inp[0] : a->devnull_fd, 0);
+	fa_err = fa_err ? fa_err : posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+	fa_err = fa_err ? fa_err : posix_spawn_file_actions_adddup2(&fa, merge ? outp[1] : errp[1], 2);
+	if (q->cwd[0] && !fa_err)
+		fa_err = posix_spawn_file_actions_addchdir_np(&fa, q->cwd);
 	sigset_t none, defaults;
 	sigemptyset(&none);
 	sigemptyset(&defaults);
@@ -102,7 +102,7 @@ static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, con
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
 	*what = "program";
-	err = posix_spawn(&pid, prog, &fa, &attr, q->argv.items, q->env.items);
+	err = fa_err ? fa_err : posix_spawn(&pid, prog, &fa, &attr, q->argv.items, q->env.items);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (err)
