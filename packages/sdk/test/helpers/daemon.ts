@@ -2,13 +2,17 @@
  * A real agentd daemon for end-to-end tests: port 0 on loopback plus a Unix socket in a
  * temp home, auth chain [peer-creds, api-key], the best backend this host offers.
  * An admin API key is minted over the socket (peer-creds maps root and the daemon's uid to admin).
+ * The namespace backend gets a cgroup parent of its own: a daemon's start-up recovery empties
+ * every sandbox group under its parent, so daemons of parallel tests must not share one.
  */
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentdClient } from '../../src/index.js';
 import { unixSocketFetch } from '../../src/node.js';
 import { parseConfig } from '../../../agentd/src/config/index.js';
+import { CgroupDriver } from '../../../agentd/src/isolation/cgroup/index.js';
 import { nativePaths } from '../../../agentd/src/native-paths.js';
 import { startDaemon, type Daemon } from '../../../agentd/src/runtime/daemon.js';
 
@@ -37,13 +41,15 @@ export async function startTestDaemon(): Promise<TestDaemon> {
   // Sandboxes run as an unprivileged uid that must be able to reach its directories under home.
   chmodSync(home, 0o711);
   const socketPath = join(home, 'agentd.sock');
+  const cgroupParent = `agentd-test-${randomBytes(6).toString('hex')}`;
+  const removeCgroupParent = (): Promise<void> => new CgroupDriver({ parent: cgroupParent }).removeParent().catch(() => undefined);
   let daemon: Daemon | undefined;
   try {
     const config = parseConfig(
       {
         home,
         profile: 'workstation',
-        isolation: { backend: 'auto' },
+        isolation: { backend: 'auto', backends: { namespace: { cgroup_parent: cgroupParent } } },
         adapters: { http: { enabled: true, listen: '127.0.0.1:0' }, unix: { enabled: true, path: socketPath } },
         auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] },
       },
@@ -69,12 +75,14 @@ export async function startTestDaemon(): Promise<TestDaemon> {
           for (const s of await socketClient.listSandboxes().catch(() => [])) await socketClient.destroySandbox(s.id).catch(() => undefined);
           await started.close();
         } finally {
+          await removeCgroupParent();
           rmSync(home, { recursive: true, force: true });
         }
       },
     };
   } catch (err) {
     await daemon?.close().catch(() => undefined);
+    await removeCgroupParent();
     rmSync(home, { recursive: true, force: true });
     throw err;
   }
