@@ -14,7 +14,7 @@ export function auditParams(capability: string, params: unknown): Record<string,
     if (Array.isArray(p.argv)) out.argv = (p.argv as unknown[]).slice(0, 32).map((a) => String(a).slice(0, 256));
     if (Array.isArray(p.args)) out.args_count = p.args.length;
     if (typeof p.cwd === 'string') out.cwd = p.cwd;
-    if (p.env !== null && typeof p.env === 'object') out.env_keys = Object.keys(p.env as object);
+    if (p.env !== null && typeof p.env === 'object') out.env_keys = Object.keys(p.env);
     if (typeof p.stdin === 'string') out.stdin_chars = p.stdin.length;
   }
   if (typeof p.content === 'string') out.content_chars = p.content.length;

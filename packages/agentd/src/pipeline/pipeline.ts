@@ -160,6 +160,7 @@ export class IntentPipeline {
     const startedAt = this.now();
     try {
       lease = await this.deps.sandboxes.lease(principal.tenant, req.sandbox_prefs, opts.signal);
+      if (lease.reused) this.deps.sessions.touchSandbox(lease.id);
       const setupMs = performance.now() - setupStart;
       const execStart = performance.now();
       const signal = opts.signal ?? new AbortController().signal;

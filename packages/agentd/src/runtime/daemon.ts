@@ -104,6 +104,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       { name: 'sandbox-ttl', run: () => manager.sweepExpired() },
       { name: 'pool-recycle', run: () => manager.recyclePool() },
       { name: 'session-timeouts', run: () => sessions.sweep() },
+      { name: 'sandbox-idle', run: () => manager.sweepIdle((id) => sessions.holds(id)) },
       { name: 'idempotency-prune', run: async () => store.idempotency.prune() },
     ], logger);
     cleanups.push(() => sweeper.stop());

@@ -14,6 +14,8 @@ import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.j
 interface Live {
   handle: SandboxHandle;
   destroying: boolean;
+  /** Last time an intent leased it (epoch ms). */
+  lastUsedMs: number;
 }
 
 const notFound = (id: string): AgentdError => new AgentdError('NOT_FOUND', `no sandbox '${id}'`, { details: { sandbox_id: id } });
@@ -168,6 +170,8 @@ export class SandboxManager {
     if (prefs.sandbox_id !== undefined) {
       const rec = this.get(tenant, prefs.sandbox_id);
       const handle = this.handleOf(tenant, prefs.sandbox_id);
+      const live = this.live.get(rec.id);
+      if (live) live.lastUsedMs = this.now();
       return { handle, id: rec.id, backend: rec.backend, profile: rec.profile as ProfileName, reused: true, fromPool: false, release: async () => {} };
     }
     const { record, fromPool } = await this.create(
@@ -245,6 +249,29 @@ export class SandboxManager {
       this.timeoutDestroys++;
     }
     return expired.length;
+  }
+
+  /**
+   * Stops running sandboxes unused for `idleStopMs` that no open session holds: their
+   * processes end, their files stay, and `start` brings them back. Returns how many.
+   */
+  async sweepIdle(hasOpenSession: (sandboxId: string) => boolean): Promise<number> {
+    const limit = this.options.idleStopMs;
+    if (limit === undefined) return 0;
+    const cutoff = this.now() - limit;
+    let stopped = 0;
+    for (const [id, live] of [...this.live]) {
+      if (live.destroying || live.lastUsedMs > cutoff || hasOpenSession(id)) continue;
+      const rec = this.deps.store.sandboxes.get(id);
+      if (!rec || rec.state !== 'running') continue;
+      this.deps.logger.info({ sandbox: id, idle_ms: this.now() - live.lastUsedMs }, 'sandbox idle: stopping it (files kept)');
+      live.destroying = true;
+      await live.handle.destroy({ keepFiles: true }).catch(() => undefined);
+      this.live.delete(id);
+      this.deps.store.sandboxes.setState(id, 'stopped');
+      stopped++;
+    }
+    return stopped;
   }
 
   /** Called by session timeouts: counts as a timeout destroy. */
@@ -401,7 +428,7 @@ export class SandboxManager {
   }
 
   private adopt(handle: SandboxHandle): void {
-    const entry: Live = { handle, destroying: false };
+    const entry: Live = { handle, destroying: false, lastUsedMs: this.now() };
     this.live.set(handle.id, entry);
     void handle.exited.then(() => {
       if (this.live.get(handle.id) === entry && !entry.destroying) {

@@ -105,6 +105,11 @@ export class SessionManager {
     this.repo.delete(id);
   }
 
+  /** Whether a session that is not closed holds the sandbox. */
+  holds(sandboxId: string): boolean {
+    return this.repo.list({ sandboxId, states: ['attached', 'detached', 'suspended'] }).length > 0;
+  }
+
   /** Records activity on a sandbox for the sessions bound to it. */
   touchSandbox(sandboxId: string): void {
     const at = this.now();

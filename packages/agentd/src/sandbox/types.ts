@@ -33,6 +33,8 @@ export interface ManagerOptions {
   pool: PoolOptions;
   /** How often TTLs, pool age and session timeouts are checked. */
   sweepIntervalMs: number;
+  /** A running sandbox with no exec for this long and no open session is stopped (files kept). undefined = never. */
+  idleStopMs?: number;
 }
 
 export interface ManagerDeps {

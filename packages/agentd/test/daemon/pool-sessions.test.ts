@@ -91,8 +91,9 @@ describe('limits, TTL and session timeouts (real daemon)', () => {
   });
 
   it('activity keeps a session attached', async () => {
-    const s = await d.call('POST', '/v1/sessions', { body: { idle_timeout_ms: 600, detach_timeout_ms: 60000 } });
-    for (let i = 0; i < 8; i++) {
+    const s = await d.call('POST', '/v1/sessions', { body: { idle_timeout_ms: 1500, detach_timeout_ms: 60000 } });
+    const t0 = Date.now();
+    while (Date.now() - t0 < 3000) {
       await d.call('POST', `/v1/sandboxes/${s.body.sandbox_id}/exec`, { body: { argv: ['true'] } });
       await new Promise((r) => setTimeout(r, 150));
     }
@@ -109,5 +110,25 @@ describe('limits, TTL and session timeouts (real daemon)', () => {
     expect(a.body.state).toBe('attached');
     expect((await d.call('POST', `/v1/sandboxes/${s.body.sandbox_id}/exec`, { body: { argv: ['echo', 'back'] } })).body.stdout).toBe('back\n');
     await d.call('DELETE', `/v1/sessions/${s.body.id}`);
+  });
+});
+
+describe('idle sandboxes (sandbox.idle_timeout_ms)', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = await startTestDaemon({ sandbox: { idle_timeout_ms: 600 } });
+  });
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  it('a sandbox unused past the idle timeout is stopped with its files; one held by a session is not', async () => {
+    const lone = (await d.call('POST', '/v1/sandboxes', { body: {} })).body.id as string;
+    await d.call('PUT', `/v1/sandboxes/${lone}/files?path=f.txt`, { raw: 'kept' });
+    const ses = await d.call('POST', '/v1/sessions', { body: { idle_timeout_ms: 0, detach_timeout_ms: 0 } });
+    await waitFor('idle stop', async () => (await d.call('GET', `/v1/sandboxes/${lone}`)).body.state as string, (st) => st === 'stopped', 10_000);
+    expect((await d.call('GET', `/v1/sandboxes/${ses.body.sandbox_id}`)).body.state).toBe('running');
+    expect((await d.call('POST', `/v1/sandboxes/${lone}/start`)).body.state).toBe('running');
+    expect((await d.call('GET', `/v1/sandboxes/${lone}/files?path=f.txt`)).text).toBe('kept');
   });
 });

@@ -113,6 +113,8 @@ describe('daemon as a child process: crash recovery, SIGHUP, SIGTERM', () => {
     const failed = await a.nextEvent();
     expect(failed).toMatchObject({ event: 'reload_failed', code: 'INVALID_CONFIG' });
     expect(String(failed.message)).toContain('min_warm');
+    // The log line says why (pino writes asynchronously: give it a moment).
+    for (let i = 0; i < 40 && !a.stderr().includes('reload failed'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(a.stderr()).toContain('reload failed: keeping the running configuration');
     expect((await call('GET', '/healthz')).status).toBe(200);
     const one = await call('POST', '/v1/sandboxes', { body: {} });
