@@ -306,6 +306,20 @@ describe.skipIf(!HAVE_INIT)('agentd-init protocol', () => {
     expect((await init.answer('ERROR', 84)).errno).toBe(E.EINVAL);
   });
 
+  test('a FIFO can never hang the init: FS_READ is EINVAL, FS_WRITE without a reader ENXIO; EXCLUSIVE is EEXIST', async ({ init }) => {
+    expect(spawnSync('mkfifo', [join(init.root, 'fifo')]).status).toBe(0);
+    init.send({ type: 'FS_READ', id: 1, path: 'fifo', offset: 0, limit: 10 });
+    expect((await init.answer('ERROR', 1, 2000)).errno).toBe(E.EINVAL);
+    init.send({ type: 'FS_WRITE', id: 2, path: 'fifo', flags: 0, mode: 0o644, data: Buffer.from('x') });
+    expect((await init.answer('ERROR', 2, 2000)).errno).toBe(E.ENXIO);
+    await writeFile(join(init.root, 'exists'), 'keep');
+    init.send({ type: 'FS_WRITE', id: 3, path: 'exists', flags: WRITE_FLAGS.EXCLUSIVE, mode: 0o644, data: Buffer.from('x') });
+    expect((await init.answer('ERROR', 3)).errno).toBe(E.EEXIST);
+    expect(await readFile(join(init.root, 'exists'), 'utf8')).toBe('keep');
+    init.send({ type: 'PING', id: 4 });
+    await init.answer('PONG', 4);
+  });
+
   test('FS_LIST pages a large directory with start + count, each answer under MAX_FRAME', async ({ init }) => {
     const names: string[] = [];
     for (let i = 0; i < 4200; i++) names.push(`f${String(i).padStart(5, '0')}`);
