@@ -120,6 +120,22 @@ describe.skipIf(skipReason !== undefined)('SDK against a real daemon', () => {
     });
   });
 
+  test('breaking out of a stream closes it and the daemon cancels the command', async () => {
+    await withSandbox(async (sbx) => {
+      const count = String.raw`for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^sleep 31' || true`;
+      for await (const c of sbx.stream('echo go; sleep 31')) {
+        if (c.type === 'stdout') break;
+      }
+      let survivors = '';
+      for (let i = 0; i < 30; i++) {
+        survivors = (await sbx.exec(count)).stdout.trim();
+        if (survivors === '0') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(survivors).toBe('0');
+    });
+  });
+
   test('an idempotency key makes a retried exec run once', async () => {
     await withSandbox(async (sbx) => {
       const key = `k-${Date.now()}`;
