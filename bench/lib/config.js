@@ -1,6 +1,7 @@
 /**
  * The bench daemons' configuration. Everything here is what a user would set for the
  * workload, never a performance knob:
+ * - a free port on loopback;
  * - network off (the srt and bwrap baselines run without network too);
  * - a cgroup parent of the bench's own, so neither this run nor another daemon on the host
  *   (tests, other runs) treats the other's sandbox cgroups as orphans at start-up;
@@ -13,6 +14,8 @@ export function benchConfig({ cgroupParent, pool = undefined, maxSandboxes = 64 
     'backend = "namespace"',
     '[isolation.backends.namespace]',
     `cgroup_parent = ${JSON.stringify(cgroupParent)}`,
+    '[adapters.http]',
+    'listen = "127.0.0.1:0"',
     '[sandbox]',
     'network = "none"',
     `max_sandboxes = ${maxSandboxes}`,
@@ -21,7 +24,7 @@ export function benchConfig({ cgroupParent, pool = undefined, maxSandboxes = 64 
     '[limits]',
     `max_output_bytes = ${512 * 1024 * 1024}`,
     '[log]',
-    'level = "warn"',
+    `level = ${JSON.stringify(process.env.BENCH_DAEMON_LOG_LEVEL ?? 'warn')}`,
   ];
   return `${lines.join('\n')}\n`;
 }

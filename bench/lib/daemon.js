@@ -60,7 +60,7 @@ export async function startDaemon({ name, config, env = {}, nodeArgs = [] }) {
     url: ready.address,
     backend: ready.backend,
     /** SIGTERM, wait (SIGKILL after `graceMs`), remove the home. */
-    async stop({ graceMs = 30_000, keepHome = process.env.BENCH_KEEP_HOMES === '1' } = {}) {
+    async stop({ graceMs = 10_000, keepHome = process.env.BENCH_KEEP_HOMES === '1' } = {}) {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
