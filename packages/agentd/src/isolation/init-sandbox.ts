@@ -109,7 +109,11 @@ export class InitSandbox implements SandboxHandle {
       this.frozen = false;
     }
     if (this.isAlive()) {
-      await Promise.race([this.channel.shutdown().catch(() => undefined), delay(SHUTDOWN_GRACE_MS)]);
+      // The init kills everything it started and exits; bwrap (or the launcher) then exits too.
+      // Waiting for that (instead of killing the launcher first) leaves no zombie behind.
+      const grace = delay(SHUTDOWN_GRACE_MS);
+      await Promise.race([this.channel.shutdown().catch(() => undefined), grace]);
+      await Promise.race([this.exited, grace]);
     }
     if (this.cgroup !== undefined) await this.cgroup.killAll();
     if (this.alive) this.killLauncher();

@@ -5,14 +5,14 @@ import { nativePaths } from '../../native-paths.js';
 import type { Logger } from '../../util/logger.js';
 import { CgroupDriver, cgroupLimits } from '../cgroup/index.js';
 import type { BackendFactoryContext, BackendProbe, IsolationBackend, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
-import { bwrapArgs } from './bwrap-args.js';
+import { bwrapArgs, sandboxEnv } from './bwrap-args.js';
 import { gatherHostFacts, type HostFacts } from './host-facts.js';
 import { launchArgv } from './launch.js';
 import { baseMounts, hostPathOf, planMounts, type PathKind } from './mounts.js';
 import { parseNamespaceOptions, type NamespaceOptions } from './options.js';
 import { probeNamespace } from './probe.js';
 import { kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
-import { NamespaceSandbox } from './sandbox.js';
+import { InitSandbox } from '../init-sandbox.js';
 
 /** The fd bwrap reads the seccomp filter from (the first fd after stdin/stdout/stderr). */
 const SECCOMP_FD = 3;
@@ -116,7 +116,7 @@ export class NamespaceBackend implements IsolationBackend {
       } finally {
         await filter.close();
       }
-      return new NamespaceSandbox(spec, started.channel, started.child, cgroup, this.logger);
+      return new InitSandbox(this.name, spec, sandboxEnv(spec), started.channel, started.child, cgroup, this.logger);
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       throw err;

@@ -7,4 +7,3 @@ export { baseMounts, hostPathOf, planMounts, SANDBOX_PATHS } from './mounts.js';
 export type { Mount, MountInputs, MountPlan, PathKind, SystemEntry } from './mounts.js';
 export { NamespaceOptionsSchema, parseNamespaceOptions } from './options.js';
 export type { NamespaceOptions } from './options.js';
-export { NamespaceSandbox } from './sandbox.js';
