@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { loadConfig, type LoadConfigOptions } from '../config/load.js';
 import type { AgentdConfig } from '../config/schema.js';
+import { createBuiltinRegistry } from '../isolation/builtins.js';
 import { toAgentdError } from '../core/errors.js';
 import type { Logger } from '../util/logger.js';
 import { startDaemon, type Daemon, type StartDaemonOptions } from './daemon.js';
@@ -27,7 +28,14 @@ function loadOptions(opts: ServeOptions): LoadConfigOptions {
   if (opts.listen !== undefined) adapters.http = { listen: opts.listen };
   if (opts.socket !== undefined) adapters.unix = { path: opts.socket };
   if (Object.keys(adapters).length > 0) overrides.adapters = adapters;
-  return { ...(opts.config === undefined ? {} : { file: opts.config }), env: opts.env ?? process.env, overrides };
+  const registry = createBuiltinRegistry();
+  return {
+    ...(opts.config === undefined ? {} : { file: opts.config }),
+    env: opts.env ?? process.env,
+    overrides,
+    // Backend options are part of the config: a bad one fails the load (and a SIGHUP reload).
+    checkBackendOptions: (backends) => registry.checkOptions(backends),
+  };
 }
 
 /**
