@@ -192,6 +192,30 @@ describe('REST routes (real daemon, namespace backend)', () => {
       const bad = await d.call('POST', `/v1/sandboxes/${sbx}/exec?stream=1`, { body: { argv: ['/no/such'] } });
       expectError(bad, 'EXEC_FAILED');
     });
+    it('a client that goes away cancels its command (whole tree killed)', async () => {
+      const { request } = await import('node:http');
+      const u = new URL(d.url);
+      await new Promise<void>((resolve, reject) => {
+        const req = request({ host: u.hostname, port: u.port, method: 'POST', path: `/v1/sandboxes/${sbx}/exec?stream=1`, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => undefined);
+        req.end(JSON.stringify({ command: 'sleep 77 & sleep 78; echo never' }));
+        setTimeout(() => reject(new Error('no start frame')), 10_000);
+      });
+      let left = '';
+      for (let i = 0; i < 100; i++) {
+        left = (await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { command: 'pgrep -f "sleep 7[78]" || true' } })).body.stdout as string;
+        if (left === '') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(left).toBe('');
+      const audit = await d.call('GET', '/v1/audit?limit=20');
+      expect(audit.body.events.some((e: { code: string; details: { command?: string } }) => e.code === 'CANCELLED' && e.details.command?.includes('sleep 77'))).toBe(true);
+    });
     it('OOM kill is reported as resource_limited, code RESOURCE_LIMITED in intents', async () => {
       const c = await d.call('POST', '/v1/sandboxes', { body: { limits: { memory_bytes: 32 * 1024 * 1024 } } });
       expect(c.status).toBe(201);
