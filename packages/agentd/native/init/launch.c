@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -97,8 +98,42 @@ static int write_pid(const char *file)
 	return 0;
 }
 
+/* A uid or gid: a decimal number below 2^32-1 (which means "unchanged" to the kernel). */
+static bool parse_id(const char *s, unsigned *out)
+{
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v >= 0xffffffffUL)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* Drops to uid/gid with no supplementary groups, after everything that needs privileges. */
+static int drop_ids(bool have_uid, unsigned uid, bool have_gid, unsigned gid)
+{
+	if (have_gid != have_uid)
+		return fail("--uid and --gid go together");
+	if (!have_uid)
+		return 0;
+	if (setgroups(0, NULL) < 0)
+		return fail("setgroups: %s", strerror(errno));
+	if (setresgid(gid, gid, gid) < 0)
+		return fail("--gid %u: %s", gid, strerror(errno));
+	if (setresuid(uid, uid, uid) < 0)
+		return fail("--uid %u: %s", uid, strerror(errno));
+	if (uid != 0 && setuid(0) == 0)
+		return fail("--uid %u: privileges could be regained", uid);
+	return 0;
+}
+
 int launch_main(int argc, char **argv)
 {
+	bool have_uid = false, have_gid = false;
+	unsigned uid = 0, gid = 0;
 	int i = 2;
 	for (; i < argc; i++) {
 		const char *arg = argv[i];
@@ -122,6 +157,14 @@ int launch_main(int argc, char **argv)
 				return fail("--nice %s: expected -20..19", val);
 			if (setpriority(PRIO_PROCESS, 0, (int)n) < 0)
 				return fail("--nice %s: %s", val, strerror(errno));
+		} else if (strcmp(arg, "--uid") == 0) {
+			if (!parse_id(val, &uid))
+				return fail("--uid %s: expected a numeric uid", val);
+			have_uid = true;
+		} else if (strcmp(arg, "--gid") == 0) {
+			if (!parse_id(val, &gid))
+				return fail("--gid %s: expected a numeric gid", val);
+			have_gid = true;
 		} else {
 			return fail("unknown option %s", arg);
 		}
@@ -130,6 +173,9 @@ int launch_main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return fail("no program given (expected -- PROGRAM ARGS...)");
+	int rc = drop_ids(have_uid, uid, have_gid, gid);
+	if (rc)
+		return rc;
 	execvp(argv[i], argv + i);
 	return fail("cannot execute %s: %s", argv[i], strerror(errno));
 }

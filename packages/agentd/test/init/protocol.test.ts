@@ -368,6 +368,15 @@ describe.skipIf(!HAVE_INIT)('agentd-init --launch', () => {
     }
   });
 
+  test.skipIf(process.getuid?.() !== 0)('--uid/--gid drop every privilege before exec (root only: dropping needs root)', async () => {
+    const res = await launch(['--uid', '1000000', '--gid', '1000001', '--', 'sh', '-c', 'grep -E "^(Uid|Gid|Groups|CapEff):" /proc/$$/status']);
+    expect(res.stderr).toBe('');
+    expect(res.stdout).toMatch(/^Uid:\t1000000\t1000000\t1000000\t1000000$/m);
+    expect(res.stdout).toMatch(/^Gid:\t1000001\t1000001\t1000001\t1000001$/m);
+    expect(res.stdout).toMatch(/^Groups:\s*$/m);
+    expect(res.stdout).toMatch(/^CapEff:\t0000000000000000$/m);
+  });
+
   test('a single rlimit value sets soft and hard', async () => {
     const res = await launch(['--rlimit', 'nofile=77', '--', 'sh', '-c', 'ulimit -n; ulimit -Hn']);
     expect(res.stdout).toBe('77\n77\n');
@@ -380,6 +389,8 @@ describe.skipIf(!HAVE_INIT)('agentd-init --launch', () => {
       [['--rlimit', 'bogus=1', '--', 'true'], /unknown limit/],
       [['--rlimit', 'nofile=10:5', '--', 'true'], /soft limit above hard limit/],
       [['--nice', 'x', '--', 'true'], /--nice x/],
+      [['--uid', '5', '--', 'true'], /--uid and --gid go together/],
+      [['--uid', '-1', '--gid', '5', '--', 'true'], /--uid -1: expected a numeric uid/],
       [['--', ], /no program given/],
     ];
     for (const [args, msg] of cases) {

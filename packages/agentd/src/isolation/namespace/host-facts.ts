@@ -46,10 +46,8 @@ export async function gatherHostFacts(opts: NamespaceOptions, cgroups: CgroupDri
   if (process.getuid?.() === 0) {
     const uid = opts.host_uid ?? DEFAULT_HOST_ID;
     facts.dropTo = { uid, gid: opts.host_gid ?? uid };
-    // agentd-init's launcher has no --uid yet: drop with setpriv(1) (util-linux) in between.
-    const setpriv = await findExecutable('setpriv');
-    if (setpriv !== undefined) facts.dropWith = { kind: 'setpriv', path: setpriv };
-    else facts.dropProblem = "the daemon runs as root and setpriv (util-linux) is not in PATH: cannot run sandboxes as an unprivileged host uid";
+    // agentd-init's launcher drops to it (--uid/--gid) after joining the cgroup, right before exec'ing bwrap.
+    facts.dropWith = { kind: 'launcher' };
   }
   return facts;
 }
