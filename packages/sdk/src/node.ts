@@ -37,8 +37,9 @@ async function bodyBytes(body: RequestInit['body']): Promise<Uint8Array | undefi
   return new Uint8Array(await new Response(body).arrayBuffer());
 }
 
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
 }
 
 /**
@@ -64,7 +65,7 @@ export function unixSocketFetch(socketPath: string): FetchLike {
       });
       let response: IncomingMessage | undefined;
       const onAbort = (): void => {
-        const reason = abortReason(signal as AbortSignal) as Error;
+        const reason = abortReason(signal as AbortSignal);
         // Once the answer arrived, the body stream must fail with the abort reason (like fetch).
         if (response !== undefined) response.destroy(reason);
         req.destroy(reason);

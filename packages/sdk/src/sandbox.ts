@@ -24,7 +24,7 @@ function clientFrom(options: ConnectOptions): AgentdClient {
 function specFrom(options: SandboxCreateOptions): SandboxSpec {
   const spec: Record<string, unknown> = { ...options };
   for (const key of CLIENT_KEYS) delete spec[key];
-  return spec as SandboxSpec;
+  return spec;
 }
 
 /** `sandbox.exec(...)`: awaitable result; `sandbox.exec.stream(...)`: the streaming iterator. */

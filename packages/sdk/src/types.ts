@@ -20,7 +20,8 @@ export interface BindMount {
 /** What a new sandbox should look like; `{}` gives the profile's defaults. */
 export interface SandboxSpec {
   backend?: string;
-  profile?: Profile | string;
+  /** A Profile name (workstation, server, paranoid, custom); the daemon's default when absent. */
+  profile?: string;
   env?: Record<string, string>;
   workdir?: string;
   network?: NetworkMode;

@@ -1,11 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import {
-  AgentdError,
   ConflictError,
   ProtocolError,
   StreamEndedError,
   execChunks,
   parseFrame,
+  type AgentdError,
   type ExecChunk,
 } from '../src/index.js';
 
