@@ -1,4 +1,7 @@
+import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
+import type { CliIo } from '../../src/cli/client/io.js';
+import { withProgress } from '../../src/cli/client/spinner.js';
 import { clientOptions } from '../../src/cli/client/connection.js';
 import { exitCodeOf } from '../../src/cli/client/exec.js';
 import { formatTable } from '../../src/cli/client/output.js';
@@ -49,5 +52,33 @@ describe('connection flags', () => {
 describe('tables', () => {
   test('aligns columns by the widest cell', () => {
     expect(formatTable(['ID', 'STATE'], [['sbx_1', 'running'], ['s', 'stopped']])).toBe('ID     STATE\nsbx_1  running\ns      stopped\n');
+  });
+});
+
+describe('progress spinner', () => {
+  const fakeIo = (tty: boolean) => {
+    const writes: string[] = [];
+    const stderr = Object.assign(new PassThrough(), tty ? { isTTY: true } : {});
+    stderr.on('data', (c: Buffer) => writes.push(c.toString()));
+    const io = { stderr } as unknown as CliIo;
+    return { io, writes };
+  };
+  const slow = (ms: number) => () => new Promise<string>((r) => setTimeout(() => r('done'), ms));
+
+  test('shows on a TTY once the operation outlasts the delay, and clears its line at the end', async () => {
+    const { io, writes } = fakeIo(true);
+    expect(await withProgress(io, 'creating sandbox', slow(300), { delayMs: 50 })).toBe('done');
+    await new Promise((r) => setImmediate(r));
+    expect(writes.some((w) => w.includes('creating sandbox'))).toBe(true);
+    expect(writes.at(-1)).toBe('\r\x1b[2K');
+  });
+
+  test('stays silent for a fast operation, and always when stderr is not a TTY', async () => {
+    const fast = fakeIo(true);
+    await withProgress(fast.io, 'x', slow(5), { delayMs: 200 });
+    const piped = fakeIo(false);
+    await withProgress(piped.io, 'x', slow(100), { delayMs: 10 });
+    await new Promise((r) => setImmediate(r));
+    expect([fast.writes, piped.writes]).toEqual([[], []]);
   });
 });
