@@ -14,9 +14,15 @@ export function isRetrySafe(method: string, hasIdempotencyKey: boolean): boolean
   return m === 'GET' || m === 'HEAD' || m === 'DELETE' || hasIdempotencyKey;
 }
 
-/** Whether an error answer (or a network failure, `error === 'network'`) warrants another try. */
-export function isRetryableFailure(error: AgentdError | 'network'): boolean {
-  return error === 'network' || RETRY_CODES.has(error.code);
+/**
+ * Whether an error answer (or a network failure, `error === 'network'`) warrants another try.
+ * With an Idempotency-Key, a `409 CONFLICT` with `details.in_flight` (the first request is
+ * still running) is worth retrying too: the retry then gets the first request's answer.
+ */
+export function isRetryableFailure(error: AgentdError | 'network', hasIdempotencyKey = false): boolean {
+  if (error === 'network') return true;
+  if (hasIdempotencyKey && error.code === 'CONFLICT' && error.details.in_flight === true) return true;
+  return RETRY_CODES.has(error.code);
 }
 
 /**

@@ -164,7 +164,7 @@ export class HttpTransport {
         const res = await this.options.fetch(url, init);
         if (res.ok) return res;
         failure = await errorFromResponse(res);
-        retryable = isRetryableFailure(failure);
+        retryable = isRetryableFailure(failure, spec.idempotencyKey !== undefined);
       } catch (err) {
         if (isAborted(spec.signal)) throw abortError(spec.signal, err);
         failure = new UnavailableError('UNAVAILABLE', `cannot reach agentd at ${this.options.baseUrl}: ${describeNetworkError(err)}`, {

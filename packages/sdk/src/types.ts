@@ -50,6 +50,9 @@ export interface SandboxInfo {
   labels: Record<string, string>;
   createdAtMs: number;
   expiresAtMs?: number;
+  /** Why the sandbox stopped or died, when the daemon knows. */
+  lastError?: string;
+  /** Only from `getSandbox`/`refresh` of a running sandbox whose backend can measure it. */
   usage?: SandboxUsage;
 }
 

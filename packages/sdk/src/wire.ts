@@ -89,6 +89,7 @@ export function sandboxFromWire(value: unknown): SandboxInfo {
   const o = record(value, 'sandbox');
   const usage = isRecord(o.usage) ? o.usage : undefined;
   const expiresAtMs = optNum(o, 'expires_at_ms');
+  const lastError = optStr(o, 'last_error');
   return {
     id: str(o, 'id', 'sandbox'),
     state: str(o, 'state', 'sandbox') as SandboxInfo['state'],
@@ -98,6 +99,7 @@ export function sandboxFromWire(value: unknown): SandboxInfo {
     labels: stringMap(o.labels),
     createdAtMs: optNum(o, 'created_at_ms') ?? 0,
     ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+    ...(lastError === undefined ? {} : { lastError }),
     ...(usage === undefined
       ? {}
       : {

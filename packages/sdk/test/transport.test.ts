@@ -112,6 +112,19 @@ describe('HttpTransport', () => {
     ]);
   });
 
+  test('with an Idempotency-Key, retries a 409 that says the first request is still in flight', async () => {
+    const s = await server((_req, res, _body, i) => {
+      if (i === 0) sendError(res, 409, 'CONFLICT', 'still running', { details: { in_flight: true } });
+      else sendJson(res, 200, { first: 'answer' });
+    });
+    const t = new HttpTransport({ baseUrl: s.url, retry: fastRetry });
+    expect(await t.json({ method: 'POST', path: '/v1/intents', json: {}, idempotencyKey: 'k' })).toEqual({ first: 'answer' });
+    expect(s.requests).toHaveLength(2);
+    const plain = await server((_req, res) => sendError(res, 409, 'CONFLICT', 'other request with that key'));
+    await expect(new HttpTransport({ baseUrl: plain.url, retry: fastRetry }).json({ method: 'POST', path: '/v1/intents', json: {}, idempotencyKey: 'k' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(plain.requests).toHaveLength(1);
+  });
+
   test('does not retry codes that are not transient', async () => {
     const s = await server((_req, res) => sendError(res, 404, 'NOT_FOUND', 'gone'));
     await expect(new HttpTransport({ baseUrl: s.url, retry: fastRetry }).json({ method: 'GET', path: '/' })).rejects.toBeInstanceOf(NotFoundError);
