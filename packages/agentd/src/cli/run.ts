@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { streamCommand, type CommandSummary } from '../channel/lifecycle.js';
@@ -34,7 +35,9 @@ async function runInFreshSandbox(argv: string[], flags: RunFlags): Promise<numbe
   const config = await loadLocalConfig(flags);
   const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
   const { backend, defaults } = await selectLocalBackend(config, logger);
-  const spec = buildSpec(newId('sbx'), config.home, config.profile, defaults, {});
+  // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
+  // starting on the same home never takes them for its own leftovers.
+  const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {});
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);

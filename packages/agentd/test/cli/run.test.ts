@@ -48,11 +48,11 @@ describe('agentd run', () => {
 
   test('leaves no sandbox folder behind, and --keep keeps it', async () => {
     await runCli(['run', '--', 'true'], env);
-    const before = await readdir(join(home, 'sandboxes')).catch(() => []);
+    const before = await readdir(join(home, 'run', 'sandboxes')).catch(() => []);
     expect(before).toEqual([]);
     const kept = await runCli(['run', '--keep', '--', 'sh', '-c', 'echo data > /workspace/f'], env);
     expect(kept.stderr).toMatch(/kept the sandbox's files in (\S+)/);
-    expect(await readdir(join(home, 'sandboxes'))).toHaveLength(1);
+    expect(await readdir(join(home, 'run', 'sandboxes'))).toHaveLength(1);
   });
 
   test('an unknown backend fails with exit 125 and lists the known ones', async () => {
