@@ -58,7 +58,7 @@ if (problems.length > 0) {
 const { openDirect } = await import('./cases/direct.js');
 const { openSrt } = await import('./cases/srt.js');
 const { spawnTrue, pipeBytes } = await import('./cases/floor.js');
-const { clientFor, createColdOnce, createSandbox, execTrue, streamZeros, waitPoolFull } = await import('./cases/api.js');
+const { auditDurations, clientFor, createColdOnce, createSandbox, execTrue, streamZeros, waitPoolFull } = await import('./cases/api.js');
 const { idleMany } = await import('./cases/idle.js');
 
 const started = performance.now();
@@ -111,9 +111,15 @@ async function mainPhase() {
   if (wants('latency')) {
     log(`latency: spawn_true, host_exec_true, ns_exec_true, ns_exec_true_direct (${PLAN.latN} rounds + ${PLAN.latWarm} warm-up)`);
     const s = await interleaved(
-      { spawn_true: spawnTrue, host_exec_true: () => execTrue(hostSbx), ns_exec_true: () => execTrue(nsSbx), ns_exec_true_direct: direct.execTrue },
+      {
+        spawn_true: spawnTrue, host_exec_true: () => execTrue(hostSbx), ns_exec_true: () => execTrue(nsSbx), ns_exec_true_direct: direct.execTrue,
+        // The floor of any API call on this machine: GET /healthz from the same SDK client.
+        http_healthz: () => client.health(),
+      },
       { n: PLAN.latN, warmup: PLAN.latWarm },
     );
+    diagnostics.http_healthz = summarize(s.http_healthz);
+    delete s.http_healthz;
     for (const [k, v] of Object.entries(s)) cases[k] = summarize(v);
   }
 
@@ -127,6 +133,7 @@ async function mainPhase() {
     cases.bwrap_oneshot_true = summarize(s.bwrap_oneshot_true);
     // ns_create's sample is the create alone (its destroy, also in the round, is not timed).
     cases.ns_create = summarize(createMs.slice(PLAN.startWarm));
+    diagnostics.ns_create_in_daemon = { ...summarize(await auditDurations(client, 'sandbox.create', PLAN.startN)), note: 'audit durationMs (whole ms) of the same creates' };
   }
 
   if (wants('throughput')) {
@@ -203,6 +210,7 @@ async function poolPhase() {
     await sbx.destroy();
   }
   cases.ns_acquire_pool = summarize(samples);
+  diagnostics.ns_acquire_pool_in_daemon = { ...summarize(await auditDurations(client, 'sandbox.create', PLAN.poolN)), note: 'audit durationMs (whole ms) of the same creates' };
   await runCleanupsOf(1);
 }
 

@@ -59,3 +59,12 @@ export async function waitPoolFull(daemon, size, timeoutMs = 60_000) {
     await sleep(20);
   }
 }
+
+/** The daemon's own time (ms, whole numbers) for its last `n` successful `action`s, from its audit log. */
+export async function auditDurations(client, action, n) {
+  const events = await client.audit({ limit: 1000 });
+  return events
+    .filter((e) => e.action === action && e.status === 'ok')
+    .slice(0, n)
+    .map((e) => e.durationMs);
+}
