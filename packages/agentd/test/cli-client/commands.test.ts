@@ -113,3 +113,14 @@ describe('agentd cp (in-process)', () => {
     expect(missing.exitCode).toBe(1);
   });
 });
+
+describe('usage errors (in-process)', () => {
+  test('a bad option value or a missing argument is `error: INVALID_ARGUMENT: ...` and a non-zero exit', async () => {
+    const badSize = await runCli(['sandbox', 'create', '--memory', 'lots']);
+    expect(badSize.stderr).toMatch(/^error: INVALID_ARGUMENT: option '--memory <size>' argument 'lots' is invalid\. expected a size like 512m or 2g\n/);
+    expect(badSize.exitCode).not.toBe(0);
+    const missing = await runCli(['exec']);
+    expect(missing.stderr).toMatch(/^error: INVALID_ARGUMENT: missing required argument 'id'\n/);
+    expect(missing.exitCode).not.toBe(0);
+  });
+});

@@ -12,10 +12,22 @@ import { sandboxCommand } from './sandbox.js';
 
 export type { CliIo } from './io.js';
 
-/** Adds `sandbox`, `exec`, `cp`, `audit` and `keys` to the program. */
+function eachCommand(command: Command, visit: (c: Command) => void): void {
+  visit(command);
+  for (const sub of command.commands) eachCommand(sub, visit);
+}
+
+/**
+ * Adds `sandbox`, `exec`, `cp`, `audit` and `keys` to the program. They take the program's
+ * settings (exit override, output, help), and a usage error reads `error: INVALID_ARGUMENT: ...`.
+ */
 export function registerClientCommands(program: Command, io: CliIo = processIo()): Command {
   for (const command of [sandboxCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io)]) {
     program.addCommand(command);
+    eachCommand(command, (c) => {
+      c.copyInheritedSettings(program);
+      c.configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'error: INVALID_ARGUMENT: ')) });
+    });
   }
   return program;
 }

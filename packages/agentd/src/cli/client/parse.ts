@@ -1,10 +1,10 @@
-/** Parsers for command-line values. */
-import { UsageError } from './errors.js';
+/** Parsers for command-line values; commander reports their errors as usage errors. */
+import { InvalidArgumentError as UsageError } from 'commander';
 
 /** Collects a repeatable `K=V` option into a record. */
 export function collectKeyValue(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const eq = value.indexOf('=');
-  if (eq <= 0) throw new UsageError(`expected KEY=VALUE, got '${value}'`);
+  if (eq <= 0) throw new UsageError('expected KEY=VALUE');
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
@@ -15,13 +15,13 @@ export function collectList(value: string, previous: string[] = []): string[] {
 /** Seconds (fractions allowed) to milliseconds. */
 export function parseSeconds(value: string): number {
   const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`expected a positive number of seconds, got '${value}'`);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError('expected a positive number of seconds');
   return Math.round(seconds * 1000);
 }
 
 export function parseInteger(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`expected a non-negative integer, got '${value}'`);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError('expected a non-negative integer');
   return n;
 }
 
@@ -31,7 +31,7 @@ const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 10
 export function parseSize(value: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
   const unit = SIZE_UNITS[(match?.[2] ?? '').toLowerCase()];
-  if (match === null || unit === undefined) throw new UsageError(`expected a size like 512m or 2g, got '${value}'`);
+  if (match === null || unit === undefined) throw new UsageError('expected a size like 512m or 2g');
   return Math.round(Number(match[1]) * unit);
 }
 
