@@ -6,7 +6,7 @@ import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } fro
 import type { ProfileName, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
 import { newId } from './ids.js';
-import { WarmPool, type PoolKey } from './pool.js';
+import { WarmPool } from './pool.js';
 import { buildSpec, isPlainCreate, type SandboxCreate } from './spec.js';
 import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.js';
 
@@ -61,10 +61,6 @@ export class SandboxManager {
     this.options = options;
     this.pool.reconfigure(options.pool);
     this.startPool();
-  }
-
-  get pooled(): WarmPool {
-    return this.pool;
   }
 
   stats(): ManagerStats {
@@ -470,5 +466,3 @@ export class SandboxManager {
     if (this.closed) throw new AgentdError('UNAVAILABLE', 'the daemon is stopping');
   }
 }
-
-export type { PoolKey };

@@ -132,3 +132,28 @@ describe('idle sandboxes (sandbox.idle_timeout_ms)', () => {
     expect((await d.call('GET', `/v1/sandboxes/${lone}/files?path=f.txt`)).text).toBe('kept');
   });
 });
+
+describe('paranoid profile: a fresh sandbox per request', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = await startTestDaemon({ profile: 'paranoid', pool: { enabled: true, min_warm: 1, max_warm: 1 }, auth: { providers: [{ type: 'peer-creds' }] } });
+  });
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  it('two intents never share a sandbox, and none outlives its request', async () => {
+    const run = async (): Promise<{ id: string; host: string }> => {
+      const r = await d.call('POST', '/v1/intents', { body: { capability: 'shell.exec.v1', params: { command: 'echo $$ > /tmp/mark; cat /proc/sys/kernel/hostname' } }, unix: true });
+      expect(r.body.status, JSON.stringify(r.body)).toBe('ok');
+      expect(r.body.sandbox_info.reused).toBe(false);
+      return { id: r.body.sandbox_info.id as string, host: (r.body.result.stdout as string).trim() };
+    };
+    const a = await run();
+    const b = await run();
+    expect(a.id).not.toBe(b.id);
+    expect((await d.call('GET', '/v1/sandboxes', { unix: true })).body.sandboxes).toEqual([]);
+    const weaker = await d.call('POST', '/v1/intents', { body: { capability: 'shell.exec.v1', params: { argv: ['true'] }, sandbox_prefs: { profile: 'workstation' } }, unix: true });
+    expect(weaker.body.code).toBe('POLICY_DENIED');
+  });
+});
