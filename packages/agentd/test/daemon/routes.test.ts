@@ -192,6 +192,32 @@ describe('REST routes (real daemon, namespace backend)', () => {
       const bad = await d.call('POST', `/v1/sandboxes/${sbx}/exec?stream=1`, { body: { argv: ['/no/such'] } });
       expectError(bad, 'EXEC_FAILED');
     });
+    it('NDJSON: a sandbox destroyed mid-stream ends the stream with an error frame', async () => {
+      const victim = (await d.call('POST', '/v1/sandboxes', { body: {} })).body.id as string;
+      const { request } = await import('node:http');
+      const u = new URL(d.url);
+      const text = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        let killed = false;
+        const req = request({ host: u.hostname, port: u.port, method: 'POST', path: `/v1/sandboxes/${victim}/exec?stream=1`, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.on('data', (c: Buffer) => {
+            buf += c.toString();
+            if (!killed && buf.includes('"type":"stdout"')) {
+              killed = true;
+              void d.call('DELETE', `/v1/sandboxes/${victim}`);
+            }
+          });
+          res.on('end', () => resolve(buf));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ command: 'echo started; sleep 60' }));
+      });
+      const frames = ndjson(text);
+      expect(frames[0]!.type).toBe('start');
+      const last = frames.at(-1)!;
+      expect(last.type, text).toBe('error');
+      expect(last.error?.code).toBe('SANDBOX_DEAD');
+    });
     it('a client that goes away cancels its command (whole tree killed)', async () => {
       const { request } = await import('node:http');
       const u = new URL(d.url);
