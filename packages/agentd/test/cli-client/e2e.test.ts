@@ -144,6 +144,21 @@ describe.skipIf(skipReason !== undefined)('agentd CLI against a real daemon', { 
     });
   });
 
+  test('exec output arrives live, before the command ends', async () => {
+    await withSandbox(async (id) => {
+      const child = spawn(process.execPath, [mainJs, 'exec', id, '--', 'sh', '-c', 'echo first; sleep 2; echo second'], {
+        env: { PATH: process.env.PATH, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const arrivals: { at: number; text: string }[] = [];
+      child.stdout.on('data', (c: Buffer) => arrivals.push({ at: performance.now(), text: c.toString() }));
+      const exitedAt = await new Promise<number>((resolve) => child.on('close', () => resolve(performance.now())));
+      expect(arrivals.map((a) => a.text).join('')).toBe('first\nsecond\n');
+      expect(arrivals[0]?.text).toBe('first\n');
+      expect(exitedAt - (arrivals[0]?.at ?? exitedAt)).toBeGreaterThan(1500);
+    });
+  });
+
   test('exec reports a missing program and a missing sandbox as error lines', async () => {
     await withSandbox(async (id) => {
       const noProgram = await run('exec', id, '--', '/no/such/program');
