@@ -8,6 +8,7 @@ import { openStateStore } from '../../src/state/index.js';
 
 // Wrap the real timingSafeEqual so the test can see that verification goes through it.
 vi.mock('node:crypto', async (importOriginal) => {
+  // eslint-disable-next-line @typescript-eslint/consistent-type-imports -- vi.mock's factory needs the module's type inline
   const real = await importOriginal<typeof import('node:crypto')>();
   return { ...real, timingSafeEqual: vi.fn(real.timingSafeEqual) };
 });

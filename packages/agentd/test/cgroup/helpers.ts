@@ -59,12 +59,12 @@ export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 10_000)
  * A driver with a parent group of its own, so cleanupOrphans in one test file can never
  * touch the sandboxes of another test file (or of a daemon) running at the same time.
  */
-export function isolatedDriver(): { driver: CgroupDriver; teardown(): Promise<void> } {
+export function isolatedDriver(): { driver: CgroupDriver; teardown: () => Promise<void> } {
   const parent = `agentd-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const driver = new CgroupDriver({ parent });
   return {
     driver,
-    async teardown() {
+    teardown: async () => {
       await driver.cleanupOrphans([]);
       await driver.removeParent();
     },

@@ -13,7 +13,7 @@ interface Def {
   element?: z.ZodType;
   options?: z.ZodType[];
 }
-const def = (s: z.ZodType): Def => s._zod.def as unknown as Def;
+const def = (s: z.ZodType): Def => s._zod.def;
 
 function unwrap(s: z.ZodType): z.ZodType {
   const d = def(s);

@@ -133,7 +133,7 @@ describe('durability', () => {
     } finally {
       child.kill('SIGKILL');
     }
-    const [, signal] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a)))) as [number | null, string | null];
+    const [, signal] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a))));
     expect(signal).toBe('SIGKILL');
 
     let clock = 5000;
