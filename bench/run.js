@@ -40,8 +40,8 @@ const wants = (g) => ONLY === undefined || ONLY.includes(g);
 
 /** Sample counts: full / quick. */
 const PLAN = QUICK
-  ? { latN: 200, latWarm: 20, startN: 25, startWarm: 3, srtN: 5, srtWarm: 1, tpRounds: 2, tpMs: 1500, streamN: 2, poolN: 15, idle: 500 }
-  : { latN: 1000, latWarm: 50, startN: 100, startWarm: 5, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, poolN: 60, idle: 500 };
+  ? { latN: 150, latWarm: 20, startN: 20, startWarm: 3, srtN: 5, srtWarm: 1, tpRounds: 2, tpMs: 1000, streamN: 1, rawStream: false, poolN: 15, idle: 500 }
+  : { latN: 1000, latWarm: 50, startN: 100, startWarm: 5, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, rawStream: true, poolN: 60, idle: 500 };
 const STREAM_BYTES = 256 * 1024 * 1024;
 const POOL = { minWarm: 2, maxWarm: 2 };
 
@@ -58,7 +58,7 @@ if (problems.length > 0) {
 const { openDirect } = await import('./cases/direct.js');
 const { openSrt } = await import('./cases/srt.js');
 const { spawnTrue, pipeBytes } = await import('./cases/floor.js');
-const { auditDurations, clientFor, createColdOnce, createSandbox, execTrue, streamZeros, waitPoolFull } = await import('./cases/api.js');
+const { auditDurations, clientFor, createColdOnce, createSandbox, execTrue, streamZeros, streamZerosRaw, waitPoolFull } = await import('./cases/api.js');
 const { idleMany } = await import('./cases/idle.js');
 
 const started = performance.now();
@@ -160,14 +160,21 @@ async function mainPhase() {
 
   if (wants('stream')) {
     log(`stream: pipe_256m vs ns_stream_256m (${PLAN.streamN} rounds + a 16 MiB warm-up)`);
-    const fns = { pipe_256m: () => pipeBytes(STREAM_BYTES), ns_stream_256m: () => streamZeros(nsSbx, STREAM_BYTES) };
+    const fns = {
+      pipe_256m: () => pipeBytes(STREAM_BYTES),
+      ns_stream_256m: () => streamZeros(nsSbx, STREAM_BYTES),
+      // Diagnostic, full runs only (it would double the quick run's stream time).
+      ...(PLAN.rawStream ? { ns_stream_256m_raw_client: () => streamZerosRaw(daemon, nsSbx, STREAM_BYTES) } : {}),
+    };
     // Warm-up: one small transfer of each (a 256 MiB warm-up would double the case's time).
     await pipeBytes(16 * 1024 * 1024);
     await streamZeros(nsSbx, 16 * 1024 * 1024);
     const s = await interleaved(fns, { n: PLAN.streamN, warmup: 0 });
     for (const [k, v] of Object.entries(s)) {
       const sum = summarize(v);
-      cases[k] = { ...sum, mib_per_s: round(256 / (sum.p50_ms / 1000), 1), bytes: STREAM_BYTES };
+      const entry = { ...sum, mib_per_s: round(256 / (sum.p50_ms / 1000), 1), bytes: STREAM_BYTES };
+      if (k.endsWith('_raw_client')) diagnostics[k] = { ...entry, note: 'plain fetch read to the end, not parsed: the daemon and HTTP alone' };
+      else cases[k] = entry;
     }
   }
 

@@ -68,3 +68,24 @@ export async function auditDurations(client, action, n) {
     .slice(0, n)
     .map((e) => e.durationMs);
 }
+
+/**
+ * Diagnostic: the same 256 MiB exec stream read by plain fetch to its end, bytes counted and
+ * not parsed, to separate the daemon's side from the SDK's.
+ */
+export async function streamZerosRaw(daemon, sbx, bytes) {
+  const res = await fetch(`${daemon.url}/v1/sandboxes/${encodeURIComponent(sbx.id)}/exec?stream=1`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+    body: JSON.stringify({ argv: ['head', '-c', String(bytes), '/dev/zero'], max_output_bytes: bytes, timeout_ms: 600_000 }),
+  });
+  if (!res.ok || res.body === null) throw new Error(`raw stream: HTTP ${res.status}`);
+  let wire = 0;
+  let tail = '';
+  for await (const chunk of res.body) {
+    wire += chunk.length;
+    tail = (tail + Buffer.from(chunk.subarray(Math.max(0, chunk.length - 512))).toString('latin1')).slice(-512);
+  }
+  if (!tail.includes('"type":"exit"') || !tail.includes('"exit_code":0')) throw new Error(`raw stream: no successful exit frame at the end: ${tail.slice(-200)}`);
+  return wire;
+}
