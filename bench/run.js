@@ -60,6 +60,7 @@ const { openSrt } = await import('./cases/srt.js');
 const { spawnTrue, pipeBytes } = await import('./cases/floor.js');
 const { auditDurations, clientFor, createColdOnce, createSandbox, execTrue, streamZeros, streamZerosRaw, waitPoolFull } = await import('./cases/api.js');
 const { idleMany } = await import('./cases/idle.js');
+const { channelOverheadUs } = await import('./cases/channel-overhead.js');
 
 const started = performance.now();
 const machine = machineInfo();
@@ -119,6 +120,7 @@ async function mainPhase() {
       { n: PLAN.latN, warmup: PLAN.latWarm },
     );
     diagnostics.http_healthz = summarize(s.http_healthz);
+    diagnostics.channel_roundtrip_fake_init_us = round(await channelOverheadUs({ n: QUICK ? 2000 : 20000, warmup: 1000 }), 1);
     delete s.http_healthz;
     for (const [k, v] of Object.entries(s)) cases[k] = summarize(v);
   }
