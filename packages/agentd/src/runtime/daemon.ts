@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { ApiKeyService } from '../auth/api-key.js';
 import type { AuthChain } from '../auth/chain.js';
@@ -70,6 +71,9 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
   let config = initial;
   const registry = opts.registry ?? createBuiltinRegistry();
   const initPath = requireInitPath();
+  // A new home is made traversable (not listable) by others: the namespace backend runs
+  // sandboxes as an unprivileged host uid that must reach sandboxes/<id>/. state.db is 0600.
+  await mkdir(config.home, { recursive: true, mode: 0o711 });
   const store = openStateStore({ home: config.home, logger, ...(opts.now ? { now: opts.now } : {}) });
   const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
   const fail = async (err: unknown): Promise<never> => {

@@ -66,10 +66,16 @@ export function rawCall(target: { url?: string; socket?: string }, method: strin
 export type ConfigOverrides = Record<string, unknown>;
 
 /** Starts a real daemon on 127.0.0.1:0 and a Unix socket in a fresh home, with the given config values over the workstation preset. */
-export async function startTestDaemon(overrides: ConfigOverrides = {}, opts: StartDaemonOptions = {}): Promise<TestDaemon> {
-  const home = await mkdtemp(join(tmpdir(), 'agentd-daemon-'));
-  // The namespace backend runs sandboxes as an unprivileged host uid that must traverse the home.
-  await chmod(home, 0o711);
+export async function startTestDaemon(overrides: ConfigOverrides = {}, opts: StartDaemonOptions & { freshHome?: boolean } = {}): Promise<TestDaemon> {
+  let home: string;
+  if (opts.freshHome) {
+    // A home that does not exist yet: the daemon creates it.
+    home = join(tmpdir(), `agentd-fresh-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+  } else {
+    home = await mkdtemp(join(tmpdir(), 'agentd-daemon-'));
+    // The namespace backend runs sandboxes as an unprivileged host uid that must traverse the home.
+    await chmod(home, 0o711);
+  }
   const socket = join(home, 'agentd.sock');
   const base: Record<string, unknown> = {
     home,

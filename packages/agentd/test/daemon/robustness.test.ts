@@ -63,3 +63,19 @@ describe('malformed input (real daemon)', () => {
     expect((await d.call('GET', '/healthz')).status).toBe(200);
   });
 });
+
+describe('a fresh home', () => {
+  it('is created by the daemon so that namespace sandboxes can run in it (state.db stays private)', async () => {
+    const d = await startTestDaemon({}, { freshHome: true });
+    try {
+      const { stat } = await import('node:fs/promises');
+      expect((await stat(d.home)).mode & 0o777).toBe(0o711);
+      expect((await stat(`${d.home}/state.db`)).mode & 0o777).toBe(0o600);
+      const c = await d.call('POST', '/v1/sandboxes', { body: {} });
+      expect(c.status, JSON.stringify(c.body)).toBe(201);
+      expect((await d.call('POST', `/v1/sandboxes/${c.body.id}/exec`, { body: { argv: ['echo', 'ok'] } })).body.stdout).toBe('ok\n');
+    } finally {
+      await d.close();
+    }
+  });
+});
