@@ -61,6 +61,7 @@ const { spawnTrue, pipeBytes } = await import('./cases/floor.js');
 const { auditDurations, clientFor, createColdOnce, createSandbox, execTrue, streamZeros, streamZerosRaw, waitPoolFull } = await import('./cases/api.js');
 const { idleMany } = await import('./cases/idle.js');
 const { channelOverheadUs } = await import('./cases/channel-overhead.js');
+const { acquireInProcess } = await import('./cases/manager.js');
 
 const started = performance.now();
 const machine = machineInfo();
@@ -86,7 +87,7 @@ async function runCleanups() {
   // The bench's own cgroup parents (empty once their sandboxes are gone).
   for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
     if (!controller.isDirectory()) continue;
-    for (const suffix of ['main', 'pool', 'idle', 'direct']) {
+    for (const suffix of ['main', 'pool', 'idle', 'direct', 'manager']) {
       try {
         rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
       } catch {
@@ -219,6 +220,8 @@ async function poolPhase() {
     await sbx.destroy();
   }
   cases.ns_acquire_pool = summarize(samples);
+  const inProcess = await acquireInProcess({ cgroupParent: `${cgroupBase}-manager`, n: PLAN.poolN, warmup: 3, poolSize: POOL.minWarm });
+  diagnostics.ns_acquire_pool_in_process = { ...summarize(inProcess), note: 'SandboxManager.create() from a full pool in the harness process (no HTTP, no audit)' };
   diagnostics.ns_acquire_pool_in_daemon = { ...summarize(await auditDurations(client, 'sandbox.create', PLAN.poolN)), note: 'audit durationMs (whole ms) of the same creates' };
   await runCleanupsOf(1);
 }
