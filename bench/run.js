@@ -108,7 +108,7 @@ async function mainPhase() {
   await withCleanup(() => Promise.allSettled([nsSbx.destroy(), hostSbx.destroy()]));
   const direct = await openDirect({ cgroupParent: `${cgroupBase}-direct` });
   await withCleanup(() => direct.close());
-  notes.push(`bwrap_oneshot_true runs: ${direct.bwrapArgv.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')} (seccomp filter on fd 3${direct.asRootDrop ? '; setpriv drops root to the host uid the backend uses' : ''})`);
+  notes.push(`bwrap_oneshot_true runs: ${direct.bwrapArgv.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')} (seccomp filter on fd 3${direct.asRootDrop ? '; root drops to the host uid the backend uses' : ''})`);
 
   if (wants('latency')) {
     log(`latency: spawn_true, host_exec_true, ns_exec_true, ns_exec_true_direct (${PLAN.latN} rounds + ${PLAN.latWarm} warm-up)`);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importAgentd, PATHS } from '../lib/paths.js';
 
-const [{ NamespaceBackend }, { sandboxDirs }, { runCommand }, { silentLogger }, { gatherHostFacts }, { parseNamespaceOptions }, { CgroupDriver }, { planMounts }, { bwrapArgs }] =
+const [{ NamespaceBackend }, { sandboxDirs }, { runCommand }, { silentLogger }, { gatherHostFacts }, { parseNamespaceOptions }, { CgroupDriver }, { planMounts }, { bwrapArgs }, { launchArgv }, { sandboxFiles }] =
   await Promise.all([
     importAgentd('isolation/namespace/backend.js'),
     importAgentd('isolation/dirs.js'),
@@ -19,6 +19,8 @@ const [{ NamespaceBackend }, { sandboxDirs }, { runCommand }, { silentLogger }, 
     importAgentd('isolation/cgroup/index.js'),
     importAgentd('isolation/namespace/mounts.js'),
     importAgentd('isolation/namespace/bwrap-args.js'),
+    importAgentd('isolation/namespace/launch.js'),
+    importAgentd('isolation/namespace/sandbox-files.js'),
   ]);
 
 /** The spec the daemon builds for a plain create under the bench config (workstation, network none, pids 4096). */
@@ -46,18 +48,16 @@ export async function openDirect({ cgroupParent }) {
   // One-shot bwrap: the backend's own flags for the live sandbox's spec, `true` instead of the init.
   const facts = await gatherHostFacts(parseNamespaceOptions(options), new CgroupDriver({ parent: cgroupParent }));
   if (facts.bwrapPath === undefined) throw new Error(`bench: bwrap is unavailable: ${facts.bwrapProblem}`);
-  const root = live.spec.dirs.root;
-  const plan = planMounts({
-    spec: live.spec, system: facts.system, initPath: PATHS.init,
-    passwdFile: join(root, '.ns-passwd'), groupFile: join(root, '.ns-group'), maskFile: join(root, '.ns-mask'), denyKinds: {},
-  });
+  const plan = planMounts({ spec: live.spec, system: facts.system, initPath: PATHS.init, ...sandboxFiles(live.spec.dirs), denyKinds: {} });
   const args = bwrapArgs({ spec: live.spec, mounts: plan.mounts, seccompFd: 3 });
   const oneShot = [...args.slice(0, args.indexOf('--')), '--', '/usr/bin/true'];
-  // As root the backend runs bwrap as an unprivileged host uid: the one-shot does the same.
-  const drop = facts.dropTo !== undefined && facts.dropWith?.kind === 'setpriv'
-    ? [facts.dropWith.path, `--reuid=${facts.dropTo.uid}`, `--regid=${facts.dropTo.gid}`, '--clear-groups', '--']
-    : [];
-  const bwrapArgv = [...drop, facts.bwrapPath, ...oneShot];
+  // The backend's own launch line (launcher rlimits, and as root the drop to the sandbox's
+  // host uid), without the cgroup: bwrap with the same flags, running `true`.
+  const bwrapArgv = launchArgv({
+    initPath: PATHS.init, bwrapPath: facts.bwrapPath, bwrapArgs: oneShot, cgroupProcs: [], limits: live.spec.limits,
+    ...(facts.dropTo === undefined ? {} : { dropTo: facts.dropTo }),
+    ...(facts.dropWith === undefined ? {} : { dropWith: facts.dropWith }),
+  });
 
   function bwrapTrue() {
     const fd = openSync(PATHS.seccomp, 'r');
@@ -78,7 +78,7 @@ export async function openDirect({ cgroupParent }) {
     execTrue,
     bwrapTrue,
     bwrapArgv,
-    asRootDrop: drop.length > 0,
+    asRootDrop: facts.dropTo !== undefined,
     async close() {
       await live.destroy();
       rmSync(home, { recursive: true, force: true });
