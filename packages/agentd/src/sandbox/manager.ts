@@ -91,7 +91,11 @@ export class SandboxManager {
 
   /** The live handle of a running sandbox of `tenant`; typed errors for every other state. */
   handleOf(tenant: string, id: string): SandboxHandle {
-    const rec = this.get(tenant, id);
+    return this.handleFor(this.get(tenant, id));
+  }
+
+  private handleFor(rec: SandboxRecord): SandboxHandle {
+    const id = rec.id;
     const live = this.live.get(id);
     switch (rec.state) {
       case 'running':
@@ -165,7 +169,7 @@ export class SandboxManager {
   async lease(tenant: string, prefs: SandboxPrefs, signal?: AbortSignal): Promise<Lease> {
     if (prefs.sandbox_id !== undefined) {
       const rec = this.get(tenant, prefs.sandbox_id);
-      const handle = this.handleOf(tenant, prefs.sandbox_id);
+      const handle = this.handleFor(rec);
       const live = this.live.get(rec.id);
       if (live) live.lastUsedMs = this.now();
       return { handle, id: rec.id, backend: rec.backend, profile: rec.profile as ProfileName, reused: true, fromPool: false, release: async () => {} };
@@ -175,7 +179,7 @@ export class SandboxManager {
       { ...(prefs.profile ? { profile: prefs.profile } : {}), ...(prefs.backend ? { backend: prefs.backend } : {}), ...(prefs.labels ? { labels: prefs.labels } : {}) },
       signal,
     );
-    const handle = this.handleOf(tenant, record.id);
+    const handle = this.handleFor(record);
     return {
       handle,
       id: record.id,
