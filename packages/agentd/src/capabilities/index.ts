@@ -26,7 +26,7 @@ export class CapabilityRegistry {
   private readonly byId = new Map<string, Capability<unknown>>();
 
   constructor(caps: ReadonlyArray<Capability<never>>) {
-    for (const cap of caps) this.byId.set(capabilityId(cap), cap as unknown as Capability<unknown>);
+    for (const cap of caps) this.byId.set(capabilityId(cap), cap);
   }
 
   /** `shell.exec.v1`, or `shell.exec` with version "v1" (default: v1). */
