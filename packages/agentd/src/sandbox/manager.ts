@@ -168,6 +168,9 @@ export class SandboxManager {
   /** A sandbox for one intent: the named one, or a new one (warm when possible) destroyed on release unless `persist`. */
   async lease(tenant: string, prefs: SandboxPrefs, signal?: AbortSignal): Promise<Lease> {
     if (prefs.sandbox_id !== undefined) {
+      if (prefs.require_fresh) {
+        throw new AgentdError('INVALID_ARGUMENT', 'sandbox_prefs: require_fresh and sandbox_id contradict each other (a named sandbox is not fresh)', { details: { sandbox_id: prefs.sandbox_id } });
+      }
       const rec = this.get(tenant, prefs.sandbox_id);
       const handle = this.handleFor(rec);
       const live = this.live.get(rec.id);

@@ -343,6 +343,8 @@ describe('REST routes (real daemon, namespace backend)', () => {
       expect(denied.status).toBe(403);
       expect(denied.body).toMatchObject({ status: 'denied', code: 'POLICY_DENIED' });
       expectError(await d.call('POST', '/v1/intents', { body: { params: {} } }), 'INVALID_ARGUMENT');
+      const contradiction = await d.call('POST', '/v1/intents', { body: { capability: 'shell.exec.v1', params: { argv: ['true'] }, sandbox_prefs: { sandbox_id: sbx, require_fresh: true } } });
+      expect(contradiction.body.code).toBe('INVALID_ARGUMENT');
     });
     it('without a sandbox id: a fresh sandbox (pool or new) destroyed after, unless persist', async () => {
       const before = (await d.call('GET', '/v1/sandboxes')).body.sandboxes.length;
