@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CgroupDriver } from '../isolation/cgroup/index.js';
+import { CgroupDriver, DEFAULT_CGROUP_PARENT } from '../isolation/cgroup/index.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
 import type { StateStore } from '../state/store.js';
 import type { Logger } from '../util/logger.js';
@@ -12,26 +12,49 @@ export interface RecoveryResult {
 }
 
 /**
+ * Kills and removes the leftover cgroups of this home's sandboxes (`ours`), under each
+ * parent group the backends use. Groups of other sandboxes under the same parent (another
+ * daemon on another home, a concurrent `agentd run`) are left alone.
+ */
+async function removeOurCgroups(parents: readonly string[], ours: ReadonlySet<string>, logger: Logger): Promise<string[]> {
+  const removed: string[] = [];
+  for (const parent of parents) {
+    try {
+      const driver = new CgroupDriver({ parent });
+      for (const id of await driver.list()) {
+        if (!ours.has(id)) continue;
+        const group = await driver.attach(id);
+        if (group === undefined) continue;
+        await group.killAll();
+        await group.remove();
+        removed.push(id);
+      }
+    } catch (err) {
+      logger.warn({ parent, err: (err as Error).message }, 'could not clean up leftover sandbox cgroups');
+    }
+  }
+  return removed;
+}
+
+/**
  * Start-up after a crash or a stop: no sandbox process of the old daemon can still be ours,
  * so every sandbox the state says was live becomes `stopped` (files intact, restartable),
- * leftover sandbox cgroups are emptied (processes killed) and removed, and folders of warm
- * pool sandboxes (never recorded) are deleted.
+ * leftover cgroups of this home's sandboxes are emptied (processes killed) and removed, and
+ * folders of warm pool sandboxes (never recorded) are deleted.
  */
 export async function recoverAtStart(store: StateStore, home: string, cgroupParent: string | undefined, logger: Logger): Promise<RecoveryResult> {
   const report = store.markAllRunningAsStopped();
-  let orphanCgroups: string[] = [];
-  try {
-    orphanCgroups = await new CgroupDriver(cgroupParent === undefined ? {} : { parent: cgroupParent }).cleanupOrphans([]);
-  } catch (err) {
-    logger.debug({ err: (err as Error).message }, 'no sandbox cgroups to clean up');
-  }
   const known = new Set(store.sandboxes.list().map((r) => r.id));
-  const orphanDirs: string[] = [];
   const entries = await readdir(join(home, 'sandboxes'), { withFileTypes: true }).catch(() => []);
-  for (const e of entries) {
-    if (!e.isDirectory() || known.has(e.name)) continue;
-    await removeSandboxDirs(sandboxDirs(home, e.name)).catch(() => undefined);
-    orphanDirs.push(e.name);
+  const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  // host-direct always uses the default parent; the namespace backend may be given another.
+  const parents = [...new Set([DEFAULT_CGROUP_PARENT, cgroupParent ?? DEFAULT_CGROUP_PARENT])];
+  const orphanCgroups = await removeOurCgroups(parents, new Set([...known, ...dirs]), logger);
+  const orphanDirs: string[] = [];
+  for (const name of dirs) {
+    if (known.has(name)) continue;
+    await removeSandboxDirs(sandboxDirs(home, name)).catch(() => undefined);
+    orphanDirs.push(name);
   }
   if (report.sandboxIds.length + orphanCgroups.length + orphanDirs.length > 0) {
     logger.warn(

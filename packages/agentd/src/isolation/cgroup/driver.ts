@@ -59,6 +59,9 @@ function checkId(id: string): void {
 const ok = (detail: string): FeatureStatus => ({ ok: true, detail });
 const no = (detail: string): FeatureStatus => ({ ok: false, detail });
 
+/** The parent group of sandbox cgroups unless a backend is configured with another. */
+export const DEFAULT_CGROUP_PARENT = 'agentd';
+
 export class CgroupDriver {
   readonly root: string;
   readonly parent: string;
@@ -68,7 +71,7 @@ export class CgroupDriver {
 
   constructor(opts: CgroupDriverOptions = {}) {
     this.root = opts.root ?? '/sys/fs/cgroup';
-    this.parent = opts.parent ?? 'agentd';
+    this.parent = opts.parent ?? DEFAULT_CGROUP_PARENT;
     this.mountinfoPath = opts.mountinfoPath ?? '/proc/self/mountinfo';
     this.procCgroupPath = opts.procCgroupPath ?? '/proc/self/cgroup';
     if (this.parent === '' || this.parent.startsWith('/') || this.parent.split('/').some((s) => s === '' || s === '.' || s === '..')) {

@@ -1,4 +1,4 @@
-export { CgroupDriver } from './driver.js';
+export { CgroupDriver, DEFAULT_CGROUP_PARENT } from './driver.js';
 export type { CgroupController, CgroupDriverOptions, CgroupProbe } from './driver.js';
 export { SandboxCgroup } from './group.js';
 export type { CgroupUsage, Placement, SandboxCgroupPaths, WaitOptions } from './group.js';
