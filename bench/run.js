@@ -245,6 +245,7 @@ async function idlePhase() {
   diagnostics.ns_idle_500_by_process = r.by_process;
   diagnostics.ns_idle_500_destroy_all_s = round(r.destroy_all_s, 2);
   diagnostics.ns_idle_500_daemon_pss_mib = round(r.daemon_pss_mib, 1);
+  diagnostics.ns_idle_500_memavailable_drop_mib = { value: round(r.memavailable_drop_mib, 1), note: 'MemAvailable before the creates minus after the settle: includes kernel memory, and anything else the machine did meanwhile' };
   await runCleanupsOf(1);
 }
 

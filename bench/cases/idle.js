@@ -1,6 +1,6 @@
 /** ns_idle_500: many idle namespace sandboxes, their memory and the daemon's. */
 import { performance } from 'node:perf_hooks';
-import { commOf, descendants, pssKib, rssKib } from '../lib/procmem.js';
+import { commOf, descendants, memAvailableKib, pssKib, rssKib } from '../lib/procmem.js';
 import { sleep } from '../lib/measure.js';
 import { createSandbox } from './api.js';
 
@@ -24,6 +24,7 @@ async function pooled(items, concurrency, fn) {
 export async function idleMany(daemon, client, { count, concurrency, settleMs }) {
   const sandboxes = new Array(count);
   const latencies = [];
+  const availBefore = memAvailableKib();
   const t0 = performance.now();
   await pooled([...Array(count).keys()], concurrency, async (i) => {
     const t = performance.now();
@@ -46,6 +47,8 @@ export async function idleMany(daemon, client, { count, concurrency, settleMs })
     byComm[comm].pss_kib += kib;
   }
   const daemonRssKib = rssKib(daemon.pid);
+  // Whole-system view (kernel memory too: namespaces, page tables, cgroups), noisy when other work runs.
+  const availDropKib = availBefore - memAvailableKib();
   const daemonPssKib = pssKib(daemon.pid);
 
   const alive = (await client.listSandboxes()).filter((s) => s.state === 'running').length;
@@ -64,6 +67,7 @@ export async function idleMany(daemon, client, { count, concurrency, settleMs })
     daemon_pss_mib: (daemonPssKib ?? 0) / 1024,
     create_all_s: createAllS,
     destroy_all_s: destroyAllS,
+    memavailable_drop_mib: availDropKib / 1024,
     by_process: byComm,
   };
 }

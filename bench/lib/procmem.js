@@ -57,3 +57,8 @@ export function commOf(pid) {
     return '?';
   }
 }
+
+/** MemAvailable from /proc/meminfo, KiB. */
+export function memAvailableKib() {
+  return kib(readFileSync('/proc/meminfo', 'utf8'), 'MemAvailable');
+}
