@@ -1,3 +1,5 @@
+import { AgentdError, toAgentdError } from '../core/errors.js';
+import { unavailableProbe } from './probe-util.js';
 import type { BackendRegistry, ProbeContext } from './registry.js';
 import type { BackendProbe, IsolationBackend, ProfileName } from './types.js';
 
@@ -31,15 +33,32 @@ export async function selectBackend(registry: BackendRegistry, config: BackendCh
   const { profile, isolation } = config;
   const requireKernel = isolation.require_kernel;
   const { signal, options: _ignored, ...base } = ctx;
-  let requested = isolation.backend;
-  if (requested === 'auto') {
-    const probes = await registry.probeAll({ ...base, options: isolation.backends, ...(signal === undefined ? {} : { signal }) });
-    requested = registry.detectBest(probes, { requireKernel, profile });
+  const make = (name: string): IsolationBackend => registry.create(name, { ...base, options: { ...(isolation.backends[name] ?? {}) } });
+  let selected: { requested: string; name: string; backend: IsolationBackend; probe: BackendProbe };
+  if (isolation.backend === 'auto') {
+    // Every implemented backend is created and probed once; the best one is kept with its probe.
+    const candidates = await Promise.all(
+      registry.list().filter((b) => b.implemented).map(async (b) => {
+        try {
+          const backend = make(b.name);
+          return { name: b.name, backend, probe: await backend.probe() };
+        } catch (err) {
+          return { name: b.name, backend: undefined, probe: unavailableProbe(b.name, b.isolation ?? 'none', `probe failed: ${toAgentdError(err).message}`) };
+        }
+      }),
+    );
+    signal?.throwIfAborted();
+    const best = registry.detectBest(candidates.map((c) => c.probe), { requireKernel, profile });
+    const chosen = candidates.find((c) => c.name === best);
+    if (chosen?.backend === undefined) throw new AgentdError('INTERNAL', `backend '${best}' was chosen but could not be created`);
+    selected = { requested: best, name: best, backend: chosen.backend, probe: chosen.probe };
+  } else {
+    const name = registry.resolve(isolation.backend);
+    const backend = make(name);
+    signal?.throwIfAborted();
+    selected = { requested: isolation.backend, name, backend, probe: await backend.probe() };
   }
-  const name = registry.resolve(requested);
-  const backend = registry.create(name, { ...base, options: { ...(isolation.backends[name] ?? {}) } });
-  signal?.throwIfAborted();
-  const probe = await backend.probe();
+  const { requested, name, backend, probe } = selected;
   registry.assertProfileAllows(profile, requested, probe, { requireKernel });
   if (probe.isolation === 'none') {
     ctx.logger.warn({ backend: name, profile }, `isolation backend '${name}' provides NO isolation: sandboxed commands run directly on this host with the daemon's user`);
