@@ -1,6 +1,4 @@
 import { Command } from 'commander';
-import { checkConfigFile, formatIssues } from '../config/index.js';
-import { checkBackendOptions } from './local.js';
 
 export function configCommand(): Command {
   const config = new Command('config').description('Configuration tools');
@@ -10,6 +8,7 @@ export function configCommand(): Command {
     .argument('[file]', 'the TOML file')
     .option('--json', 'print the resolved configuration (or the problems) as JSON')
     .action(async (file: string | undefined, flags: { json?: boolean }) => {
+      const [{ checkConfigFile, formatIssues }, { checkBackendOptions }] = await Promise.all([import('../config/index.js'), import('./local.js')]);
       const result = await checkConfigFile(file, process.env, { checkBackendOptions: checkBackendOptions() });
       if (result.ok) {
         const c = result.config;

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { InvalidConfigError } from '../config/index.js';
 import { AgentdError } from '../core/errors.js';
 import { AGENTD_VERSION } from '../runtime/version.js';
 import { registerClientCommands } from './client/index.js';
@@ -30,8 +29,9 @@ export function buildProgram(): Command {
 function report(err: unknown, argv: readonly string[]): number {
   const failed = argv[2] === 'run' ? RUN_FAILED : 1;
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-  if (err instanceof InvalidConfigError) {
-    process.stderr.write(`agentd: ${err.message}\n${err.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n`);
+  if (err instanceof AgentdError && err.code === 'INVALID_CONFIG' && 'issues' in err && Array.isArray(err.issues)) {
+    const issues = err.issues as Array<{ path: string; message: string }>;
+    process.stderr.write(`agentd: ${err.message}\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n`);
     return failed;
   }
   if (err instanceof AgentdError) {

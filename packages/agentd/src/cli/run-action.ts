@@ -1,0 +1,66 @@
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { streamCommand, type CommandSummary } from '../channel/lifecycle.js';
+import { signalNumber } from '../channel/exec-handle.js';
+import type { SandboxHandle } from '../isolation/types.js';
+import { newId } from '../sandbox/ids.js';
+import { buildSpec } from '../sandbox/spec.js';
+import { createTextLogger } from '../util/logger.js';
+import { loadLocalConfig, selectLocalBackend, type LocalFlags } from './local.js';
+
+export interface RunFlags extends LocalFlags {
+  timeout?: number;
+  env: Record<string, string>;
+  cwd?: string;
+  keep?: boolean;
+  verbose?: boolean;
+}
+
+async function writeOut(stream: Writable, data: Buffer): Promise<void> {
+  if (!stream.write(data)) await once(stream, 'drain');
+}
+
+/** Exit status like a shell's: the exit code, 128+N for a signal, 124 for a timeout (as timeout(1)). */
+export function exitStatusOf(s: CommandSummary): number {
+  if (s.timedOut) return 124;
+  if (s.exitCode !== null) return s.exitCode;
+  if (s.signal !== null) return 128 + signalNumber(s.signal);
+  return 1;
+}
+
+export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promise<number> {
+  const config = await loadLocalConfig(flags);
+  const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
+  const { backend, defaults } = await selectLocalBackend(config, logger);
+  // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
+  // starting on the same home never takes them for its own leftovers.
+  const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {});
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  let sandbox: SandboxHandle | undefined;
+  try {
+    sandbox = await backend.start(spec, { signal: abort.signal });
+    const events = streamCommand(
+      sandbox.channel,
+      { argv, env: { ...sandbox.baseEnv, ...flags.env }, ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }) },
+      { signal: abort.signal, ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }) },
+    );
+    let summary: CommandSummary | undefined;
+    for await (const ev of events) {
+      if (ev.type === 'stdout') await writeOut(process.stdout, ev.data);
+      else if (ev.type === 'stderr') await writeOut(process.stderr, ev.data);
+      else if (ev.type === 'exit') summary = ev.result;
+    }
+    if (summary === undefined) throw new Error('the command ended without an exit status');
+    if (summary.timedOut) process.stderr.write(`agentd: command timed out after ${flags.timeout}s; its process tree was killed\n`);
+    if (summary.canceled) process.stderr.write('agentd: interrupted; the command\'s process tree was killed\n');
+    return exitStatusOf(summary);
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await sandbox?.destroy({ keepFiles: flags.keep === true });
+    if (flags.keep) process.stderr.write(`agentd: kept the sandbox's files in ${spec.dirs.root}\n`);
+  }
+}
+
