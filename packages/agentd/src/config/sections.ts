@@ -247,6 +247,7 @@ export const SandboxLimitsSection = z
     pids: positiveInt(4_194_304).optional().describe('Max processes/threads per sandbox (cgroup pids). undefined: no limit.'),
     cpus: z.number().positive().max(1024).optional().describe('CPU quota in cores (0.5 = half a core). undefined: no limit.'),
     open_files: positiveInt(1 << 20).optional().describe('RLIMIT_NOFILE for sandbox processes. undefined: inherit the daemon\'s.'),
+    disk_bytes: positiveInt(2 ** 50).min(16 << 20).optional().describe('Size of each sandbox\'s own file system (a loop-mounted image holding workspace, home and tmp; namespace backend as root). undefined: no disk limit (the sandbox shares the file system of AGENTD_HOME).'),
   })
   .strict()
   .describe('Default resource limits of a new sandbox (a request may ask for less, never more than policy allows).');

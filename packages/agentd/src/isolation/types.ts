@@ -21,6 +21,8 @@ export interface SandboxLimits {
   openFiles?: number;
   /** RLIMIT_CORE in bytes (default 0). */
   coreBytes?: number;
+  /** Size of the sandbox's own file system holding workspace, home and tmp (loop-mounted image; root daemons only). */
+  diskBytes?: number;
 }
 
 /** Host folders that hold a sandbox's persistent state. */

@@ -24,6 +24,8 @@ function limitsFrom(section: AgentdConfig['sandbox']['limits'], probe: BackendPr
   if (section.pids !== undefined && can('pidsLimit')) out.pids = section.pids;
   if (section.cpus !== undefined && can('cpuLimit') && probe?.isolation !== 'none') out.cpus = section.cpus;
   if (section.open_files !== undefined) out.openFiles = section.open_files;
+  // Opt-in and never dropped: a backend that cannot enforce it refuses the create (LIMIT_UNSUPPORTED).
+  if (section.disk_bytes !== undefined) out.diskBytes = section.disk_bytes;
   return out;
 }
 

@@ -3,7 +3,7 @@ import { AgentdError } from '../core/errors.js';
 import type { SandboxPrefs } from '../core/intent.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
 import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } from '../isolation/snapshot/index.js';
-import type { ProfileName, SandboxHandle, SandboxSpec } from '../isolation/types.js';
+import type { ProfileName, SandboxDirs, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
 import { newId } from './ids.js';
 import { WarmPool } from './pool.js';
@@ -318,7 +318,7 @@ export class SandboxManager {
       }
     }
     try {
-      const info = await createSnapshot(sandboxDirs(this.options.home, id), this.snapshotsRoot(), snapId, { sandboxId: id, ...(signal ? { signal } : {}) });
+      const info = await createSnapshot(this.dirsOf(rec), this.snapshotsRoot(), snapId, { sandboxId: id, ...(signal ? { signal } : {}) });
       return this.deps.store.snapshots.insert({ id: snapId, sandboxId: id, tenant, name: name ?? null, path: info.dir, sizeBytes: info.manifest.size_bytes });
     } finally {
       if (frozen && live) await live.handle.resume().catch(() => undefined);
@@ -348,7 +348,7 @@ export class SandboxManager {
       this.live.delete(id);
       this.deps.store.sandboxes.setState(id, 'stopped');
     }
-    await restoreSnapshot(snap.path, sandboxDirs(this.options.home, id), signal ? { signal } : {});
+    await restoreSnapshot(snap.path, this.dirsOf(rec), signal ? { signal } : {});
     if (rec.state === 'running' || rec.state === 'suspended') return this.start(tenant, id, signal);
     return this.get(tenant, id);
   }
@@ -363,7 +363,7 @@ export class SandboxManager {
     await this.reserveSlot();
     const source = rec.spec as SandboxSpec;
     const newIdValue = newId('sbx');
-    const spec: SandboxSpec = { ...source, id: newIdValue, dirs: sandboxDirs(this.options.home, newIdValue) };
+    const spec: SandboxSpec = { ...source, id: newIdValue, dirs: sandboxDirs(this.options.home, newIdValue, { volume: source.limits.diskBytes !== undefined }) };
     await forkFromSnapshot(snap.path, spec.dirs, signal ? { signal } : {});
     const record = this.deps.store.sandboxes.insert({
       id: spec.id, tenant, backend: rec.backend, profile: rec.profile, state: 'creating', spec, labels: rec.labels,
@@ -459,10 +459,15 @@ export class SandboxManager {
         this.live.delete(rec.id);
       }
     } else if (!keepFiles) {
-      await removeSandboxDirs(sandboxDirs(this.options.home, rec.id));
+      await removeSandboxDirs(this.dirsOf(rec));
     }
     if (keepFiles) this.deps.store.sandboxes.setState(rec.id, 'destroyed');
     else this.deps.store.sandboxes.delete(rec.id);
+  }
+
+  /** The sandbox's folders as its spec has them (inside its volume when it has a disk limit). */
+  private dirsOf(rec: SandboxRecord): SandboxDirs {
+    return (rec.spec as SandboxSpec | null)?.dirs ?? sandboxDirs(this.options.home, rec.id);
   }
 
   private snapshotsRoot(): string {

@@ -19,6 +19,7 @@ export const SandboxCreate = z
         pids: z.number().int().min(1).max(1 << 22).optional().describe('Max processes/threads (cgroup).'),
         cpus: z.number().min(0.01).max(1024).optional().describe('CPU quota in cores.'),
         open_files: z.number().int().min(16).max(1 << 20).optional().describe('RLIMIT_NOFILE.'),
+        disk_bytes: z.number().int().min(16 << 20).max(2 ** 50).optional().describe("Size of the sandbox's own file system for workspace, home and tmp (namespace backend, root daemon)."),
       })
       .strict()
       .optional()
@@ -64,11 +65,12 @@ export function buildSpec(id: string, home: string, profile: ProfileName, defaul
   if (req.limits?.pids !== undefined) limits.pids = req.limits.pids;
   if (req.limits?.cpus !== undefined) limits.cpus = req.limits.cpus;
   if (req.limits?.open_files !== undefined) limits.openFiles = req.limits.open_files;
+  if (req.limits?.disk_bytes !== undefined) limits.diskBytes = req.limits.disk_bytes;
   const workdir = req.workdir ?? defaults.workdir;
   return {
     id,
     profile,
-    dirs: sandboxDirs(home, id),
+    dirs: sandboxDirs(home, id, { volume: limits.diskBytes !== undefined }),
     env: { ...defaults.env, ...req.env },
     ...(workdir === undefined ? {} : { workdir }),
     network,

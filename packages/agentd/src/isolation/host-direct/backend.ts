@@ -94,12 +94,19 @@ export class HostDirectBackend implements IsolationBackend {
         cpuLimit: controller('cpu'),
         suspend: controller('freezer'),
         rlimits: { ok: true, detail: `open files and core size; nice ${this.nice}` },
+        diskLimit: { ok: false, detail: 'commands write wherever the daemon\'s user can: no disk limit' },
       },
     };
   }
 
   async start(spec: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
     refuseNetwork(spec);
+    if (spec.limits.diskBytes !== undefined) {
+      // Its processes write anywhere the daemon's user can: a volume for the workspace would bound nothing.
+      throw new AgentdError('LIMIT_UNSUPPORTED', "backend 'host-direct' cannot enforce a disk limit: its commands write wherever the daemon's user can; use backend 'namespace' as root", {
+        details: { limits: ['diskBytes'] },
+      });
+    }
     const cg = await this.cgroupState();
     const usable = cg !== undefined && Object.values(cg.controllers).some((c) => c.ok);
     const wanted = cgroupLimits(spec.limits);

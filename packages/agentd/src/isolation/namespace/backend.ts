@@ -13,6 +13,8 @@ import { parseNamespaceOptions, type NamespaceOptions } from './options.js';
 import { probeNamespace } from './probe.js';
 import { kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
 import { InitSandbox } from '../init-sandbox.js';
+import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
+import type { HostIds } from './launch.js';
 
 /** The fd bwrap reads the seccomp filter from (the first fd after stdin/stdout/stderr). */
 const SECCOMP_FD = 3;
@@ -24,6 +26,7 @@ export class NamespaceBackend implements IsolationBackend {
   private readonly cgroups: CgroupDriver;
   private readonly seccompPath: string;
   private facts: Promise<HostFacts> | undefined;
+  private volumeTools: Promise<{ tools?: VolumeTools; problem?: string }> | undefined;
   /** Folders holding sandbox folders already found reachable by the sandboxes' host uid (ancestors rarely change). */
   private readonly searchable = new Set<string>();
 
@@ -47,8 +50,35 @@ export class NamespaceBackend implements IsolationBackend {
     return this.facts;
   }
 
-  probe(): Promise<BackendProbe> {
-    return this.hostFacts().then((facts) => probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath }));
+  async probe(): Promise<BackendProbe> {
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
+    const probe = await probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath });
+    probe.features.diskLimit = disk.tools !== undefined
+      ? { ok: true, detail: 'per-sandbox ext4 image, loop-mounted nosuid,nodev; workspace, home and tmp inside it' }
+      : { ok: false, detail: disk.problem ?? 'unavailable' };
+    return probe;
+  }
+
+  /** mkfs.ext4/mount/umount, found once (root only). */
+  private diskTools(): Promise<{ tools?: VolumeTools; problem?: string }> {
+    this.volumeTools ??= findVolumeTools();
+    return this.volumeTools;
+  }
+
+  /** Mounts the sandbox's own volume when it has a disk limit (made on first start); refuses a limit it cannot enforce. */
+  private async prepareDisk(spec: SandboxSpec, dropTo: HostIds | undefined, signal?: AbortSignal): Promise<void> {
+    const bytes = spec.limits.diskBytes;
+    if (bytes === undefined) return;
+    const { tools, problem } = await this.diskTools();
+    if (tools === undefined) {
+      throw new AgentdError('LIMIT_UNSUPPORTED', `backend 'namespace' cannot enforce a disk limit here: ${problem ?? 'unavailable'}`, { details: { limits: ['diskBytes'] } });
+    }
+    const inside = `${volumePaths(spec.dirs.root).mountPoint}/`;
+    const outside = [spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp].filter((d) => !d.startsWith(inside));
+    if (outside.length > 0) {
+      throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
+    }
+    await ensureVolume(spec.dirs.root, bytes, tools, dropTo ?? { uid: 0, gid: 0 }, signal);
   }
 
   /**
@@ -79,7 +109,7 @@ export class NamespaceBackend implements IsolationBackend {
 
     // Folders and cgroup are independent: prepare both at once, undo the cgroup if either fails.
     const [dirs, made] = await Promise.allSettled([
-      prepareSandboxFiles(spec.dirs, facts.dropTo, this.searchable),
+      this.prepareDisk(spec, facts.dropTo, opts.signal).then(() => prepareSandboxFiles(spec.dirs, facts.dropTo, this.searchable)),
       cgroupUsable ? this.cgroups.create(spec.id, spec.limits) : Promise.resolve(undefined),
     ]);
     const cgroup = made.status === 'fulfilled' ? made.value : undefined;

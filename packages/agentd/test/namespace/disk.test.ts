@@ -1,0 +1,146 @@
+/**
+ * Disk filling against a namespace sandbox with a disk limit (`limits.diskBytes`): its
+ * workspace, home and tmp live in its own loop-mounted ext4 image, so filling them fails with
+ * ENOSPC inside the sandbox while the host file system under AGENTD_HOME keeps its space.
+ * Root only (mount, loop devices).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { AgentdError } from '../../src/core/errors.js';
+import { findVolumeTools, isMountPoint, volumePaths } from '../../src/isolation/disk/volume.js';
+import { sandboxDirs } from '../../src/isolation/dirs.js';
+import { HostDirectBackend } from '../../src/isolation/host-direct/backend.js';
+import { createSnapshot, forkFromSnapshot } from '../../src/isolation/snapshot/snapshot.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { harness, native, noteSkip, sh, skipReason, specFor, type Harness } from './fixture.js';
+
+const MiB = 1024 * 1024;
+const LIMIT = 16 * MiB;
+
+const diskReason = await (async () => {
+  if (skipReason !== undefined) return skipReason;
+  const { problem } = await findVolumeTools();
+  return problem;
+})();
+
+/** Mount points in this process's mount namespace (field 5 of /proc/self/mountinfo, octal escapes decoded). */
+async function mountPoints(): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+async function freeBytes(path: string): Promise<number> {
+  const s = await statfs(path);
+  return s.bavail * s.bsize;
+}
+
+function newId(): string {
+  return `d-${randomBytes(5).toString('hex')}`;
+}
+
+describe.skipIf(noteSkip('disk limit', diskReason))('namespace sandbox: disk limit (root)', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await harness();
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const startLimited = (id = newId()) => h.start({ id, dirs: sandboxDirs(h.home, id, { volume: true }), limits: { diskBytes: LIMIT } });
+
+  test('disk filling stops at the limit with ENOSPC; the host keeps its space; earlier files are intact; destroy leaves no mount and no image', async () => {
+    const sbx = await startLimited();
+    const { image, mountPoint } = volumePaths(sbx.spec.dirs.root);
+    expect(await mountPoints()).toContain(mountPoint);
+    expect(await isMountPoint(mountPoint)).toBe(true);
+
+    const kept = await sh(sbx, 'head -c 262144 /dev/urandom > /workspace/keep && sha256sum /workspace/keep | cut -d" " -f1');
+    expect(kept.code).toBe(0);
+    expect(kept.out).toMatch(/^[0-9a-f]{64}$/);
+
+    const attemptedBytes = 256 * MiB;
+    const before = await freeBytes(h.home);
+    const fill = await sh(sbx, `dd if=/dev/zero of=/workspace/fill bs=1M count=${attemptedBytes / MiB}; echo "exit=$?"`);
+    const after = await freeBytes(h.home);
+    expect(fill.err).toContain('No space left on device');
+    expect(fill.out).not.toBe('exit=0');
+    const written = Number((await sh(sbx, 'stat -c %s /workspace/fill')).out);
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(LIMIT);
+    // The image can take at most its own size from the host; other tests may write meanwhile.
+    expect(before - after).toBeLessThan(attemptedBytes / 4);
+
+    // Earlier files are intact, and the sandbox is still usable once it frees space.
+    expect((await sh(sbx, 'sha256sum /workspace/keep | cut -d" " -f1')).out).toBe(kept.out);
+    expect((await sh(sbx, 'rm /workspace/fill && echo again > /tmp/t && cat /tmp/t')).out).toBe('again');
+
+    await sbx.destroy();
+    expect(sbx.isAlive()).toBe(false);
+    expect((await mountPoints()).filter((m) => m.startsWith(sbx.spec.dirs.root))).toEqual([]);
+    expect(existsSync(image)).toBe(false);
+    expect(existsSync(sbx.spec.dirs.root)).toBe(false);
+  });
+
+  test('home and tmp share the limit; the volume is mounted nosuid,nodev', async () => {
+    const sbx = await startLimited();
+    const home = await sh(sbx, 'dd if=/dev/zero of=/home/agent/big bs=1M count=64');
+    expect(home.err).toContain('No space left on device');
+    const tmp = await sh(sbx, 'dd if=/dev/zero of=/tmp/more bs=1M count=1');
+    expect(tmp.err).toContain('No space left on device');
+    expect(tmp.code).not.toBe(0);
+    const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === volumePaths(sbx.spec.dirs.root).mountPoint);
+    expect(line?.split(' ')[5]?.split(',')).toEqual(expect.arrayContaining(['nosuid', 'nodev']));
+  });
+
+  test('start on an existing image mounts it again (after a crash or reboot) with the files kept', async () => {
+    const id = newId();
+    const first = await startLimited(id);
+    expect((await sh(first, 'echo persisted > /workspace/p && echo ok')).out).toBe('ok');
+    await first.destroy({ keepFiles: true });
+    const { mountPoint } = volumePaths(first.spec.dirs.root);
+    // What a reboot does: the mount is gone, the image stays.
+    execFileSync('umount', [mountPoint]);
+    expect(await isMountPoint(mountPoint)).toBe(false);
+    const again = await startLimited(id);
+    expect(await isMountPoint(mountPoint)).toBe(true);
+    expect((await sh(again, 'cat /workspace/p')).out).toBe('persisted');
+  });
+
+  test('a fork from a snapshot gets its own volume holding the snapshot files', async () => {
+    const src = await startLimited();
+    expect((await sh(src, 'echo forked > /workspace/f && mkdir -p /home/agent/d && echo h > /home/agent/d/x && echo ok')).out).toBe('ok');
+    const snap = await createSnapshot(src.spec.dirs, join(h.home, 'snapshots'), `snap-${newId()}`, { sandboxId: src.id });
+    const id = newId();
+    const dirs = sandboxDirs(h.home, id, { volume: true });
+    await forkFromSnapshot(snap.dir, dirs);
+    const fork = await h.start({ id, dirs, limits: { diskBytes: LIMIT } });
+    expect(await isMountPoint(volumePaths(dirs.root).mountPoint)).toBe(true);
+    expect((await sh(fork, 'cat /workspace/f /home/agent/d/x')).out).toBe('forked\nh');
+    expect(existsSync(join(dirs.root, '.volume-seed'))).toBe(false);
+  });
+
+  test('folders outside the volume with a disk limit are refused, not silently unlimited', async () => {
+    const id = newId();
+    await expect(h.backend.start(specFor(h.home, id, { limits: { diskBytes: LIMIT } }))).rejects.toMatchObject({ code: 'INTERNAL' });
+  });
+});
+
+describe.skipIf(noteSkip('host-direct disk refusal', skipReason))('host-direct: disk limit', () => {
+  test('is refused with LIMIT_UNSUPPORTED (its commands write anywhere the daemon can)', async () => {
+    const backend = new HostDirectBackend(native.init, silentLogger, {});
+    const err = await backend.start(specFor('/nonexistent-agentd-home', newId(), { network: 'host', limits: { diskBytes: LIMIT } })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AgentdError);
+    expect((err as AgentdError).code).toBe('LIMIT_UNSUPPORTED');
+    expect((err as AgentdError).message).toContain('disk limit');
+  });
+});
