@@ -4,6 +4,7 @@ import type { Channel } from '../channel/types.js';
 import type { Logger } from '../util/logger.js';
 import type { SandboxCgroup } from './cgroup/index.js';
 import { removeSandboxDirs } from './dirs.js';
+import { unmountVolume, volumePaths } from './disk/volume.js';
 import type { DestroyOptions, SandboxHandle, SandboxSpec, SandboxUsage } from './types.js';
 
 type ExitStatus = { code: number | null; signal: NodeJS.Signals | null };
@@ -119,7 +120,9 @@ export class InitSandbox implements SandboxHandle {
     if (this.alive) this.killLauncher();
     await this.exited;
     if (this.cgroup !== undefined) await this.cgroup.remove();
+    // A disk-limit volume is mounted only while its sandbox runs (the image keeps the files).
     if (!opts.keepFiles) await removeSandboxDirs(this.spec.dirs);
+    else await unmountVolume(volumePaths(this.spec.dirs.root).mountPoint);
     this.logger.debug({ sandbox: this.id, keepFiles: opts.keepFiles === true }, 'sandbox destroyed');
   }
 

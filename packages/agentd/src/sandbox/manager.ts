@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 import type { SandboxPrefs } from '../core/intent.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
+import { withVolume } from '../isolation/disk/volume.js';
 import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } from '../isolation/snapshot/index.js';
 import type { ProfileName, SandboxDirs, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
@@ -318,7 +319,8 @@ export class SandboxManager {
       }
     }
     try {
-      const info = await createSnapshot(this.dirsOf(rec), this.snapshotsRoot(), snapId, { sandboxId: id, ...(signal ? { signal } : {}) });
+      const dirs = this.dirsOf(rec);
+      const info = await withVolume(dirs.root, () => createSnapshot(dirs, this.snapshotsRoot(), snapId, { sandboxId: id, ...(signal ? { signal } : {}) }), signal);
       return this.deps.store.snapshots.insert({ id: snapId, sandboxId: id, tenant, name: name ?? null, path: info.dir, sizeBytes: info.manifest.size_bytes });
     } finally {
       if (frozen && live) await live.handle.resume().catch(() => undefined);
@@ -348,7 +350,8 @@ export class SandboxManager {
       this.live.delete(id);
       this.deps.store.sandboxes.setState(id, 'stopped');
     }
-    await restoreSnapshot(snap.path, this.dirsOf(rec), signal ? { signal } : {});
+    const dirs = this.dirsOf(rec);
+    await withVolume(dirs.root, () => restoreSnapshot(snap.path, dirs, signal ? { signal } : {}), signal);
     if (rec.state === 'running' || rec.state === 'suspended') return this.start(tenant, id, signal);
     return this.get(tenant, id);
   }

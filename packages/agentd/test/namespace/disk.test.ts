@@ -4,7 +4,6 @@
  * ENOSPC inside the sandbox while the host file system under AGENTD_HOME keeps its space.
  * Root only (mount, loop devices).
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, statfs } from 'node:fs/promises';
@@ -16,6 +15,7 @@ import { sandboxDirs } from '../../src/isolation/dirs.js';
 import { HostDirectBackend } from '../../src/isolation/host-direct/backend.js';
 import { createSnapshot, forkFromSnapshot } from '../../src/isolation/snapshot/snapshot.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { startTestDaemon, type TestDaemon } from '../daemon/harness.js';
 import { harness, native, noteSkip, sh, skipReason, specFor, type Harness } from './fixture.js';
 
 const MiB = 1024 * 1024;
@@ -102,15 +102,15 @@ describe.skipIf(noteSkip('disk limit', diskReason))('namespace sandbox: disk lim
     expect(line?.split(' ')[5]?.split(',')).toEqual(expect.arrayContaining(['nosuid', 'nodev']));
   });
 
-  test('start on an existing image mounts it again (after a crash or reboot) with the files kept', async () => {
+  test('a stop keeping the files unmounts the volume; start mounts the existing image again with the files kept', async () => {
     const id = newId();
     const first = await startLimited(id);
     expect((await sh(first, 'echo persisted > /workspace/p && echo ok')).out).toBe('ok');
     await first.destroy({ keepFiles: true });
-    const { mountPoint } = volumePaths(first.spec.dirs.root);
-    // What a reboot does: the mount is gone, the image stays.
-    execFileSync('umount', [mountPoint]);
+    const { image, mountPoint } = volumePaths(first.spec.dirs.root);
+    // Stopped with its files kept: the volume is unmounted, the image stays (as after a reboot).
     expect(await isMountPoint(mountPoint)).toBe(false);
+    expect(existsSync(image)).toBe(true);
     const again = await startLimited(id);
     expect(await isMountPoint(mountPoint)).toBe(true);
     expect((await sh(again, 'cat /workspace/p')).out).toBe('persisted');
@@ -132,6 +132,49 @@ describe.skipIf(noteSkip('disk limit', diskReason))('namespace sandbox: disk lim
   test('folders outside the volume with a disk limit are refused, not silently unlimited', async () => {
     const id = newId();
     await expect(h.backend.start(specFor(h.home, id, { limits: { diskBytes: LIMIT } }))).rejects.toMatchObject({ code: 'INTERNAL' });
+  });
+});
+
+describe.skipIf(noteSkip('disk limit through the daemon', diskReason))('daemon: limits.disk_bytes (root)', () => {
+  let d: TestDaemon;
+
+  beforeAll(async () => {
+    d = await startTestDaemon();
+  });
+
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  const exec = async (id: string, command: string) => (await d.call('POST', `/v1/sandboxes/${id}/exec`, { body: { command } })).body as { exit_code: number; stdout: string; stderr: string };
+  const rootOf = (id: string): string => join(d.home, 'sandboxes', id);
+
+  test('create with disk_bytes: ENOSPC inside; snapshot, restore (through a stop that unmounts) and fork keep working on the volume; delete leaves nothing', async () => {
+    const c = await d.call('POST', '/v1/sandboxes', { body: { limits: { disk_bytes: LIMIT } } });
+    expect(c.status).toBe(201);
+    const id = c.body.id as string;
+    expect(await isMountPoint(volumePaths(rootOf(id)).mountPoint)).toBe(true);
+    const fill = await exec(id, 'echo v1 > /workspace/a; dd if=/dev/zero of=/workspace/fill bs=1M count=64');
+    expect(fill.exit_code).not.toBe(0);
+    expect(fill.stderr).toContain('No space left on device');
+    expect((await exec(id, 'rm /workspace/fill; cat /workspace/a')).stdout).toBe('v1\n');
+
+    const snap = await d.call('POST', `/v1/sandboxes/${id}/snapshot`, { body: {} });
+    expect(snap.status).toBe(201);
+    await exec(id, 'echo v2 > /workspace/a');
+    const restored = await d.call('POST', `/v1/sandboxes/${id}/restore`, { body: { snapshot_id: snap.body.id } });
+    expect(restored.status).toBe(200);
+    expect((await exec(id, 'cat /workspace/a')).stdout).toBe('v1\n');
+
+    const fork = await d.call('POST', `/v1/sandboxes/${id}/fork`, { body: { snapshot_id: snap.body.id } });
+    expect(fork.status).toBe(201);
+    const forkId = fork.body.id as string;
+    expect(await isMountPoint(volumePaths(rootOf(forkId)).mountPoint)).toBe(true);
+    expect((await exec(forkId, 'cat /workspace/a; dd if=/dev/zero of=/workspace/fill bs=1M count=64 2>&1 | grep -c "No space left"')).stdout).toBe('v1\n1\n');
+
+    for (const s of [id, forkId]) expect((await d.call('DELETE', `/v1/sandboxes/${s}`)).status).toBe(204);
+    expect((await mountPoints()).filter((m) => m.startsWith(join(d.home, 'sandboxes')))).toEqual([]);
+    for (const s of [id, forkId]) expect(existsSync(rootOf(s))).toBe(false);
   });
 });
 

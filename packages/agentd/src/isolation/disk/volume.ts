@@ -103,6 +103,24 @@ async function createImage(image: string, bytes: number): Promise<boolean> {
   return true;
 }
 
+/**
+ * Runs `fn` with the sandbox's volume mounted: a stopped sandbox's volume is not (the files
+ * of a sandbox with a disk limit are reachable only while it is). Mounts it for the call and
+ * unmounts it after when it has an image and is not mounted; otherwise just runs `fn`.
+ */
+export async function withVolume<T>(root: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const { image, mountPoint } = volumePaths(root);
+  if (!(await stat(image).then(() => true, () => false)) || (await isMountPoint(mountPoint))) return fn();
+  const { tools, problem } = await findVolumeTools();
+  if (tools === undefined) throw new AgentdError('LIMIT_UNSUPPORTED', `cannot mount the volume of ${root}: ${problem ?? 'unavailable'}`, { details: { limits: ['diskBytes'] } });
+  await run(tools.mount, ['-o', 'loop,nosuid,nodev,noatime', '-t', 'ext4', image, mountPoint], signal);
+  try {
+    return await fn();
+  } finally {
+    await unmountVolume(mountPoint, tools.umount);
+  }
+}
+
 /** Unmounts the volume if mounted (lazily when busy), then removes the image. */
 export async function removeVolume(root: string, umountPath?: string): Promise<void> {
   const { image, mountPoint } = volumePaths(root);
