@@ -4,9 +4,11 @@
  * ENOSPC inside the sandbox while the host file system under AGENTD_HOME keeps its space.
  * Root only (mount, loop devices).
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, statfs } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AgentdError } from '../../src/core/errors.js';
@@ -16,6 +18,7 @@ import { HostDirectBackend } from '../../src/isolation/host-direct/backend.js';
 import { createSnapshot, forkFromSnapshot } from '../../src/isolation/snapshot/snapshot.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { startTestDaemon, type TestDaemon } from '../daemon/harness.js';
+import { buildDaemonSources } from './child-build.js';
 import { harness, native, noteSkip, sh, skipReason, specFor, type Harness } from './fixture.js';
 
 const MiB = 1024 * 1024;
@@ -176,6 +179,49 @@ describe.skipIf(noteSkip('disk limit through the daemon', diskReason))('daemon: 
     expect((await mountPoints()).filter((m) => m.startsWith(join(d.home, 'sandboxes')))).toEqual([]);
     for (const s of [id, forkId]) expect(existsSync(rootOf(s))).toBe(false);
   });
+});
+
+const SCRIPT_NOBODY = `
+const [built, home] = process.argv.slice(1);
+const { NamespaceBackend } = await import(built + '/src/isolation/namespace/backend.js');
+const { sandboxDirs } = await import(built + '/src/isolation/dirs.js');
+const { silentLogger } = await import(built + '/src/util/logger.js');
+const backend = new NamespaceBackend(process.env.AGENTD_INIT_PATH, silentLogger, {});
+const probe = await backend.probe();
+const id = 'nobody-disk';
+const spec = { id, profile: 'server', dirs: sandboxDirs(home, id, { volume: true }), env: {}, network: 'none', limits: { diskBytes: ${LIMIT} },
+  allowedPathsRo: [], allowedPathsRw: [], bindMounts: [], denyPaths: [], labels: {} };
+const err = await backend.start(spec).then(async (s) => { await s.destroy(); return {}; }, (e) => e);
+console.log(JSON.stringify({ uid: process.getuid(), diskLimit: probe.features.diskLimit, code: err.code, message: err.message }));
+`;
+
+const nobodyReason = skipReason ?? (process.getuid?.() !== 0 ? 'needs root to switch to an unprivileged user' : spawnSync('setpriv', ['--version']).status !== 0 ? 'setpriv (util-linux) missing' : undefined);
+
+describe.skipIf(noteSkip('unprivileged disk refusal', nobodyReason))('namespace: disk limit as an unprivileged user', () => {
+  test('is refused with LIMIT_UNSUPPORTED and a reason, in probe() and at start; nothing is created', async () => {
+    const built = await buildDaemonSources();
+    const home = await mkdtemp(join(tmpdir(), 'agentd-ns-nobody-disk-'));
+    try {
+      await chmod(home, 0o777);
+      await chmod(built, 0o755);
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '--input-type=module', '-e', SCRIPT_NOBODY, built, home], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AGENTD_INIT_PATH: native.init, AGENTD_SECCOMP_BPF: native.seccompBpf },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.stderr).toBe('');
+      const res = JSON.parse(r.stdout) as { uid: number; diskLimit: { ok: boolean; detail: string }; code: string; message: string };
+      expect(res.uid).toBe(65534);
+      expect(res.diskLimit.ok).toBe(false);
+      expect(res.diskLimit.detail).toContain('root');
+      expect(res.code).toBe('LIMIT_UNSUPPORTED');
+      expect(res.message).toContain('disk limit');
+      expect(existsSync(join(home, 'sandboxes', 'nobody-disk', 'disk.img'))).toBe(false);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+      await rm(built, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe.skipIf(noteSkip('host-direct disk refusal', skipReason))('host-direct: disk limit', () => {
