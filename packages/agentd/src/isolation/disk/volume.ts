@@ -63,14 +63,16 @@ export async function ensureVolume(root: string, bytes: number, tools: VolumeToo
   try {
     await mkdir(dirname(root), { recursive: true, mode: 0o711 });
     await mkdir(root, { recursive: true, mode: 0o700 });
-    const fresh = await createImage(image, bytes);
-    if (fresh) await run(tools.mkfs, ['-q', '-F', '-m', '0', '-E', `root_owner=${owner.uid}:${owner.gid},lazy_itable_init=1,lazy_journal_init=1,nodiscard`, image], signal);
+    const fresh = await createImage(image, bytes, (staged) =>
+      run(tools.mkfs, ['-q', '-F', '-m', '0', '-E', `root_owner=${owner.uid}:${owner.gid},lazy_itable_init=1,lazy_journal_init=1,nodiscard`, staged], signal));
     if (await isMountPoint(mountPoint)) return;
-    // Files put there before the first mount (a fork from a snapshot) move into the new volume.
-    const seed = fresh ? await setAsideSeed(mountPoint) : undefined;
+    // Files put there before the first mount (a fork from a snapshot) move into the new
+    // volume; a seed set aside by an earlier start that failed to mount is still copied in.
+    if (fresh) await setAsideSeed(mountPoint);
     await mkdir(mountPoint, { recursive: true, mode: 0o700 });
     await run(tools.mount, ['-o', 'loop,nosuid,nodev,noatime', '-t', 'ext4', image, mountPoint], signal);
-    if (seed !== undefined) {
+    const seed = seedPath(root);
+    if (await stat(seed).then(() => true, () => false)) {
       await run(tools.cp, ['-a', '--reflink=auto', '--', `${seed}/.`, `${mountPoint}/`], signal);
       await rm(seed, { recursive: true, force: true });
     }
@@ -79,18 +81,25 @@ export async function ensureVolume(root: string, bytes: number, tools: VolumeToo
   }
 }
 
-/** Renames a non-empty `mountPoint` to a sibling and returns its new path; undefined when absent or empty. */
-async function setAsideSeed(mountPoint: string): Promise<string | undefined> {
-  const entries = await readdir(mountPoint).catch(() => []);
-  if (entries.length === 0) return undefined;
-  const seed = join(dirname(mountPoint), '.volume-seed');
-  await rm(seed, { recursive: true, force: true });
-  await rename(mountPoint, seed);
-  return seed;
+function seedPath(root: string): string {
+  return join(root, '.volume-seed');
 }
 
-/** Creates a sparse image of `bytes` (staged, then renamed: a crash never leaves a half-made image). false if it exists. */
-async function createImage(image: string, bytes: number): Promise<boolean> {
+/** Renames a non-empty (not mounted) `mountPoint` to the seed folder next to it. */
+async function setAsideSeed(mountPoint: string): Promise<void> {
+  const entries = await readdir(mountPoint).catch(() => []);
+  if (entries.length === 0) return;
+  const seed = seedPath(dirname(mountPoint));
+  await rm(seed, { recursive: true, force: true });
+  await rename(mountPoint, seed);
+}
+
+/**
+ * Creates a sparse image of `bytes` and formats it with `format` under a staging name, then
+ * renames it: a crash or a failed mkfs never leaves an unformatted image behind. false if
+ * the image already exists.
+ */
+async function createImage(image: string, bytes: number, format: (staged: string) => Promise<void>): Promise<boolean> {
   if (await stat(image).then(() => true, () => false)) return false;
   const staging = `${image}.new`;
   const fh = await open(staging, 'w', 0o600);
@@ -99,6 +108,7 @@ async function createImage(image: string, bytes: number): Promise<boolean> {
   } finally {
     await fh.close();
   }
+  await format(staging);
   await rename(staging, image);
   return true;
 }
