@@ -1,7 +1,8 @@
 /** Running a command in a sandbox: the awaitable result and the streaming iterator. */
 import { base64ToBytes, bytesToBase64, concatBytes } from './base64.js';
-import { AgentdError, CommandExitError, errorFromBody } from './errors.js';
-import { StreamEndedError, parseFrame, readLines } from './ndjson.js';
+import { AgentdError, CommandExitError, ProtocolError, errorFromBody } from './errors.js';
+import { StreamEndedError, outputFrameOf, parseFrame, readLineBytes } from './ndjson.js';
+import { Utf8Pieces } from './utf8.js';
 import { abortError, type HttpTransport } from './transport.js';
 import type { ExecChunk, ExecResult } from './types.js';
 import { execResultFromWire, type Json } from './wire.js';
@@ -47,42 +48,54 @@ export function execParams(command: Command, options: ExecOptions, outputEncodin
 }
 
 /**
- * Turns the NDJSON frames into typed chunks: one streaming TextDecoder per fd, flushed at
- * the end; the final result is recorded before the last chunks are yielded; a stream that
- * ends without `exit` or `error` throws StreamEndedError.
+ * Turns the NDJSON frames into typed chunks: each output piece decoded as UTF-8 in order
+ * (a character split across pieces is carried over) when its `text` is first read; the body
+ * is read to its end after the `exit` frame (so the connection is released cleanly, not
+ * cancelled), then the last text and the exit chunk are yielded with the final result; a
+ * stream that ends without `exit` or `error` throws StreamEndedError.
  */
 export async function* execChunks(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<ExecChunk, ExecResult, undefined> {
-  const decoders = { stdout: new TextDecoder('utf-8'), stderr: new TextDecoder('utf-8') };
+  const decoders = { stdout: new Utf8Pieces(), stderr: new Utf8Pieces() };
   const collected: { stdout: Uint8Array[]; stderr: Uint8Array[] } = { stdout: [], stderr: [] };
+  let exit: { result: Json } | undefined;
+  const lineDecoder = new TextDecoder('utf-8');
+  const output = (type: 'stdout' | 'stderr', bytes: Uint8Array): ExecChunk => {
+    collected[type].push(bytes);
+    const text = decoders[type].next(bytes);
+    // `text` is decoded when first read: a consumer of bytes alone pays no decoding.
+    return {
+      type,
+      bytes,
+      get text(): string {
+        return text();
+      },
+    };
+  };
   try {
-    for await (const line of readLines(body)) {
+    for await (const bytes of readLineBytes(body)) {
+      const fast = exit === undefined ? outputFrameOf(bytes) : undefined;
+      if (fast !== undefined) {
+        yield output(fast.type, fast.bytes);
+        continue;
+      }
+      const line = lineDecoder.decode(bytes).trim();
+      if (line === '') continue;
       const frame = parseFrame(line);
+      if (exit !== undefined) throw new ProtocolError('PROTOCOL_ERROR', `exec stream: a '${frame.type}' frame after the exit frame`);
       switch (frame.type) {
         case 'start':
           yield { type: 'start', pid: frame.pid };
           break;
         case 'stdout':
-        case 'stderr': {
-          const bytes = base64ToBytes(frame.data);
-          collected[frame.type].push(bytes);
-          yield { type: frame.type, text: decoders[frame.type].decode(bytes, { stream: true }), bytes };
+        case 'stderr':
+          yield output(frame.type, base64ToBytes(frame.data));
           break;
-        }
-        case 'exit': {
-          const result = execResultFromWire(frame.result, {
-            stdout: concatBytes(collected.stdout),
-            stderr: concatBytes(collected.stderr),
-          });
-          for (const fd of ['stdout', 'stderr'] as const) {
-            const tail = decoders[fd].decode();
-            if (tail !== '') yield { type: fd, text: tail, bytes: new Uint8Array(0) };
-          }
-          yield { type: 'exit', result };
-          return result;
-        }
+        case 'exit':
+          exit = { result: frame.result };
+          break;
         case 'error':
-          decoders.stdout.decode();
-          decoders.stderr.decode();
+          decoders.stdout.end();
+          decoders.stderr.end();
           throw errorFromBody(frame.error);
       }
     }
@@ -91,7 +104,17 @@ export async function* execChunks(body: ReadableStream<Uint8Array>, signal?: Abo
     if (signal?.aborted === true) throw abortError(signal, err);
     throw new StreamEndedError('PROTOCOL_ERROR', 'the exec stream broke before its exit frame', { cause: err });
   }
-  throw new StreamEndedError('PROTOCOL_ERROR', 'the exec stream ended before its exit frame');
+  if (exit === undefined) throw new StreamEndedError('PROTOCOL_ERROR', 'the exec stream ended before its exit frame');
+  const result = execResultFromWire(exit.result, {
+    stdout: () => concatBytes(collected.stdout),
+    stderr: () => concatBytes(collected.stderr),
+  });
+  for (const fd of ['stdout', 'stderr'] as const) {
+    const tail = decoders[fd].end();
+    if (tail !== '') yield { type: fd, text: tail, bytes: new Uint8Array(0) };
+  }
+  yield { type: 'exit', result };
+  return result;
 }
 
 /**

@@ -1,6 +1,9 @@
 /** Reads the daemon's NDJSON exec stream and validates each line as a frame. */
+import { base64BytesToBytes, concatBytes } from './base64.js';
 import { ProtocolError } from './errors.js';
 import { isRecord, type Json } from './wire.js';
+
+const NEWLINE = 0x0a;
 
 /** The frames of `POST /v1/sandboxes/{id}/exec?stream=1`, a discriminated union on `type`. */
 export type ExecFrame =
@@ -47,34 +50,73 @@ export function parseFrame(line: string): ExecFrame {
 }
 
 /**
- * Splits a byte stream into lines (one streaming TextDecoder for the whole body, so a
- * multi-byte character split across reads stays intact) and yields each non-empty line.
+ * Splits a byte stream into lines on the newline byte (it never occurs inside a multi-byte
+ * UTF-8 character) and yields each one as bytes, without decoding.
  */
-export async function* readLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string, void, undefined> {
+export async function* readLineBytes(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
   const reader = body.getReader();
-  const decoder = new TextDecoder('utf-8');
-  let buffered = '';
+  let pending: Uint8Array[] = [];
+  const take = (last: Uint8Array): Uint8Array => {
+    if (pending.length === 0) return last;
+    pending.push(last);
+    const line = concatBytes(pending);
+    pending = [];
+    return line;
+  };
   let finished = false;
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buffered += decoder.decode(value, { stream: true });
-      let newline = buffered.indexOf('\n');
+      let start = 0;
+      let newline = value.indexOf(NEWLINE);
       while (newline !== -1) {
-        const line = buffered.slice(0, newline).trim();
-        buffered = buffered.slice(newline + 1);
-        if (line !== '') yield line;
-        newline = buffered.indexOf('\n');
+        yield take(value.subarray(start, newline));
+        start = newline + 1;
+        newline = value.indexOf(NEWLINE, start);
       }
+      if (start < value.length) pending.push(value.slice(start));
     }
-    buffered += decoder.decode();
-    const last = buffered.trim();
-    if (last !== '') yield last;
+    if (pending.length > 0) yield take(new Uint8Array(0));
     finished = true;
   } finally {
     // A consumer that stops early (break, error, abort) closes the connection.
     if (!finished) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
+}
+
+/** The non-blank lines of a byte stream, each decoded as UTF-8 in one shot and trimmed. */
+export async function* readLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string, void, undefined> {
+  const decoder = new TextDecoder('utf-8');
+  for await (const bytes of readLineBytes(body)) {
+    const line = decoder.decode(bytes).trim();
+    if (line !== '') yield line;
+  }
+}
+
+const OUTPUT_PREFIX = {
+  stdout: new TextEncoder().encode('{"type":"stdout","data":"'),
+  stderr: new TextEncoder().encode('{"type":"stderr","data":"'),
+} as const;
+
+function startsWith(line: Uint8Array, prefix: Uint8Array): boolean {
+  if (line.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (line[i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * The fast path for the frames that carry output, in the exact form the daemon writes them
+ * (`{"type":"stdout","data":"<base64>"}`): the bytes are decoded straight from the line,
+ * with no UTF-8 decoding and no JSON.parse. Anything else (another spacing, key order,
+ * escapes) returns undefined and goes through parseFrame.
+ */
+export function outputFrameOf(line: Uint8Array): { type: 'stdout' | 'stderr'; bytes: Uint8Array } | undefined {
+  const n = line.length;
+  if (n < OUTPUT_PREFIX.stdout.length + 2 || line[n - 1] !== 0x7d /* } */ || line[n - 2] !== 0x22 /* " */) return undefined;
+  const type = startsWith(line, OUTPUT_PREFIX.stdout) ? 'stdout' : startsWith(line, OUTPUT_PREFIX.stderr) ? 'stderr' : undefined;
+  if (type === undefined) return undefined;
+  const bytes = base64BytesToBytes(line.subarray(OUTPUT_PREFIX[type].length, n - 2));
+  return bytes === undefined ? undefined : { type, bytes };
 }

@@ -148,24 +148,49 @@ function outputBytes(o: Json, key: 'stdout' | 'stderr'): Uint8Array {
   return o.encoding === 'base64' ? base64ToBytes(v) : new TextEncoder().encode(v);
 }
 
+/** Output computed on first read, then kept. */
+function lazyOutput(bytesOf: () => Uint8Array): { bytes: () => Uint8Array; text: () => string } {
+  let bytes: Uint8Array | undefined;
+  let text: string | undefined;
+  return {
+    bytes: () => (bytes ??= bytesOf()),
+    text: () => (text ??= decoder().decode((bytes ??= bytesOf()))),
+  };
+}
+
 /**
- * Builds an ExecResult from the daemon's JSON answer or from the NDJSON `exit` frame; in the
- * stream case the output bytes come from the collected chunks.
+ * Builds an ExecResult from the daemon's JSON answer or from the NDJSON `exit` frame. In the
+ * stream case the output comes from the collected chunks, joined and decoded only when the
+ * result's stdout/stderr (or their bytes) are first read: a streamed command may have sent
+ * hundreds of MiB that its consumer already handled chunk by chunk.
  */
-export function execResultFromWire(value: unknown, streamed?: { stdout: Uint8Array; stderr: Uint8Array }): ExecResult {
+export function execResultFromWire(value: unknown, streamed?: { stdout: () => Uint8Array; stderr: () => Uint8Array }): ExecResult {
   const o = record(value, 'exec result');
-  const stdoutBytes = streamed?.stdout ?? outputBytes(o, 'stdout');
-  const stderrBytes = streamed?.stderr ?? outputBytes(o, 'stderr');
+  const out = lazyOutput(streamed?.stdout ?? (() => outputBytes(o, 'stdout')));
+  const err = lazyOutput(streamed?.stderr ?? (() => outputBytes(o, 'stderr')));
+  if (streamed === undefined) {
+    // A JSON answer: validate its output now, so a malformed one fails here.
+    out.bytes();
+    err.bytes();
+  }
   const exit = o.exit_code;
   const signal = o.signal;
   const usage = isRecord(o.resource_usage) ? o.resource_usage : {};
   return {
     exitCode: typeof exit === 'number' ? exit : null,
     signal: typeof signal === 'string' ? signal : null,
-    stdout: decoder().decode(stdoutBytes),
-    stderr: decoder().decode(stderrBytes),
-    stdoutBytes,
-    stderrBytes,
+    get stdout(): string {
+      return out.text();
+    },
+    get stderr(): string {
+      return err.text();
+    },
+    get stdoutBytes(): Uint8Array {
+      return out.bytes();
+    },
+    get stderrBytes(): Uint8Array {
+      return err.bytes();
+    },
     durationMs: optNum(o, 'duration_ms') ?? 0,
     timedOut: o.timed_out === true,
     canceled: o.canceled === true,
