@@ -5,6 +5,15 @@ import type { OutputListener } from '../../capabilities/types.js';
 import type { ErrorBody } from '../../core/errors.js';
 
 /**
+ * `{"type":"stdout","data":"<base64>"}\n` as bytes. The same text JSON.stringify gives (base64
+ * needs no escaping), built without a JSON pass and handed to the stream as a Buffer: for
+ * streamed output this is the daemon's hot path.
+ */
+export function outputLine(stream: 'stdout' | 'stderr', data: Buffer): Buffer {
+  return Buffer.from(`{"type":"${stream}","data":"${data.toString('base64')}"}\n`, 'latin1');
+}
+
+/**
  * The NDJSON exec stream of docs/api.md: `start`, `stdout`/`stderr` (base64), then `exit` or
  * `error`. Headers go out with the first frame, so a request that fails before the command
  * starts still gets a plain error answer with its HTTP status.
@@ -29,7 +38,7 @@ export class NdjsonExecStream implements OutputListener {
 
   async onChunk(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
     this.begin();
-    if (!this.stream.write(`${JSON.stringify({ type: stream, data: data.toString('base64') })}\n`) && !this.signal.aborted) {
+    if (!this.stream.write(outputLine(stream, data)) && !this.signal.aborted) {
       await once(this.stream, 'drain', { signal: this.signal }).catch(() => undefined);
     }
   }
