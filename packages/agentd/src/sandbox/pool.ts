@@ -42,6 +42,8 @@ export class WarmPool {
   private readonly entries = new Map<string, WarmEntry[]>();
   private readonly keys = new Map<string, PoolKey>();
   private readonly filling = new Map<string, Promise<void>>();
+  /** A refill asked for by a take, not started yet (see refillSoon). */
+  private scheduled: Promise<void> | undefined;
   private closed = false;
   hits = 0;
   misses = 0;
@@ -78,13 +80,13 @@ export class WarmPool {
       const entry = list.shift();
       if (entry && entry.handle.isAlive()) {
         this.hits++;
-        this.refill();
+        this.refillSoon();
         return entry.handle;
       }
       if (entry) void entry.handle.destroy().catch(() => undefined);
     }
     this.misses++;
-    this.refill();
+    this.refillSoon();
     return undefined;
   }
 
@@ -110,9 +112,27 @@ export class WarmPool {
     }
   }
 
-  /** Resolves when no fill is running (tests and shutdown). */
+  /**
+   * A take is on its caller's critical path; the fill it triggers (a sandbox start, whose
+   * spawn blocks the event loop for milliseconds) is not: it starts once the current I/O
+   * callbacks are done, i.e. after the taker's response is on its way.
+   */
+  private refillSoon(): void {
+    this.scheduled ??= new Promise((resolve) => {
+      setImmediate(() => {
+        this.scheduled = undefined;
+        this.refill();
+        resolve();
+      });
+    });
+  }
+
+  /** Resolves when no fill is scheduled or running (tests and shutdown). */
   async idle(): Promise<void> {
-    while (this.filling.size > 0) await Promise.allSettled([...this.filling.values()]);
+    while (this.scheduled !== undefined || this.filling.size > 0) {
+      await this.scheduled;
+      await Promise.allSettled([...this.filling.values()]);
+    }
   }
 
   /** Destroys warm sandboxes past their TTL, dead ones, and any over maxWarm; then refills. */

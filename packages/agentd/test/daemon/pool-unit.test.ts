@@ -82,6 +82,23 @@ describe('WarmPool timing logic', () => {
     expect(started.filter((h) => !h.destroyed).length).toBe(before);
   });
 
+  it('starts the refill a take triggers only after the current I/O callbacks (the taker answers first)', async () => {
+    const { pool, started } = setup({ minWarm: 1, maxWarm: 1, ttlMs: 10_000 });
+    pool.register(KEY);
+    pool.refill();
+    await pool.idle();
+    expect(started.length).toBe(1);
+    expect(pool.take(KEY)).toBeDefined();
+    // Synchronously after the take, and after the microtasks of the same turn, nothing has started yet.
+    expect(started.length).toBe(1);
+    await Promise.resolve();
+    expect(started.length).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    await pool.idle();
+    expect(started.length).toBe(2);
+    expect(pool.size).toBe(1);
+  });
+
   it('gives up after repeated start failures instead of spinning, and tries again on the next refill', async () => {
     const { pool } = setup({ minWarm: 1, maxWarm: 1, ttlMs: 10_000 }, () => true, 5);
     pool.register(KEY);
