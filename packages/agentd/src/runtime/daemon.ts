@@ -189,6 +189,9 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
           logger.info({ grace_ms: grace }, 'stopping: no new requests, waiting for in-flight ones');
           const timer = setTimeout(() => {
             stopping.abort(new AgentdError('UNAVAILABLE', 'the daemon is stopping'));
+            // A client that keeps a request open (a half-sent body, an unread stream) would
+            // otherwise hold app.close() forever: past the grace, every connection goes.
+            http.app.server.closeAllConnections();
             unix?.destroyConnections();
           }, grace);
           timer.unref();
