@@ -23,11 +23,18 @@ path = "${join(home, 'agentd.sock')}"
 ${extra}`;
 }
 
-/** Processes whose cgroup path lies under our test parent (any hierarchy). */
+/**
+ * Live processes whose cgroup path lies under our test parent (any hierarchy). Zombies are
+ * not counted: they have exited and hold nothing but a pid. The old daemon's bwrap and init
+ * become zombies of the machine's PID 1 when the daemon is SIGKILLed, and this machine's
+ * PID 1 reaps them late.
+ */
 async function processesInCgroups(parent: string): Promise<number[]> {
   const pids: number[] = [];
   for (const p of await readdir('/proc')) {
     if (!/^\d+$/.test(p)) continue;
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    if (/^\d+ \(.*\) Z /s.test(stat)) continue;
     const cg = await readFile(`/proc/${p}/cgroup`, 'utf8').catch(() => '');
     if (cg.includes(`/${parent}/`)) pids.push(Number(p));
   }
