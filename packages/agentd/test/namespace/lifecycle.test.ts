@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AgentdError } from '../../src/core/errors.js';
 import { CgroupDriver } from '../../src/isolation/cgroup/index.js';
+import { NamespaceBackend } from '../../src/isolation/namespace/index.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { sandboxDirs } from '../../src/isolation/dirs.js';
 import { createSnapshot, forkFromSnapshot, restoreSnapshot } from '../../src/isolation/snapshot/index.js';
 import { buildDaemonSources } from './child-build.js';
@@ -20,11 +22,17 @@ import { harness, isRoot, native, noteSkip, run, sh, skipReason, type Harness } 
 
 const HOLDER = fileURLToPath(new URL('./fixtures/holder.mjs', import.meta.url));
 
-/** Host pids whose cgroup (any hierarchy) names one of `ids`. */
+/** A zombie has exited: it holds nothing but its pid (this machine's PID 1 reaps orphaned zombies late). */
+async function isRunning(pid: number | string): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && !/^\d+ \(.*\) Z /s.test(stat);
+}
+
+/** Live host pids whose cgroup (any hierarchy) names one of `ids`. */
 async function pidsInCgroupsOf(ids: string[]): Promise<number[]> {
   const found: number[] = [];
   for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+    if (!/^\d+$/.test(name) || !(await isRunning(name))) continue;
     const text = await readFile(`/proc/${name}/cgroup`, 'utf8').catch(() => '');
     if (ids.some((id) => text.includes(`/${id}\n`) || text.endsWith(`/${id}`))) found.push(Number(name));
   }
@@ -156,10 +164,12 @@ describe.skipIf(noteSkip('lifecycle', skipReason))('namespace sandbox: lifecycle
 
   test('after the daemon process is SIGKILLed no sandbox process remains; the next daemon reclaims the cgroups', async () => {
     built ??= await buildDaemonSources();
+    const parent = `agentd-test-${process.pid}-holder`;
     const child = spawn(process.execPath, [HOLDER, built, h.home, 'hold', '2'], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AGENTD_INIT_PATH: native.init, AGENTD_SECCOMP_BPF: native.seccompBpf },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AGENTD_INIT_PATH: native.init, AGENTD_SECCOMP_BPF: native.seccompBpf, AGENTD_CGROUP_PARENT: parent },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    const driver = new CgroupDriver({ parent });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout }).once('line', resolve);
@@ -173,16 +183,18 @@ describe.skipIf(noteSkip('lifecycle', skipReason))('namespace sandbox: lifecycle
 
       child.kill('SIGKILL');
       expect(await waitFor(async () => (await pidsInCgroupsOf(ids)).length === 0, 5000)).toBe(true);
-      for (const pid of before) expect(existsSync(`/proc/${pid}`)).toBe(false);
+      for (const pid of before) expect(await isRunning(pid)).toBe(false);
 
       // The dead daemon could not remove its cgroups; the next one does, before anything else.
-      const driver = new CgroupDriver();
       for (const id of ids) expect(await driver.attach(id)).toBeDefined();
-      const removed = await h.backend.cleanupOrphans([]);
+      const next = new NamespaceBackend(native.init, silentLogger, { cgroup_parent: parent });
+      const removed = await next.cleanupOrphans([]);
       expect(removed).toEqual(expect.arrayContaining(ids));
       for (const id of ids) expect(await driver.attach(id)).toBeUndefined();
     } finally {
       child.kill('SIGKILL');
+      await driver.cleanupOrphans([]).catch(() => undefined);
+      await driver.removeParent().catch(() => undefined);
     }
   }, 90_000);
 
