@@ -5,14 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export AGENTD_HOME=${AGENTD_HOME:-$(mktemp -d /tmp/agentd-demo.XXXXXX)}
+own_home=
+if [[ -z ${AGENTD_HOME:-} ]]; then own_home=$(mktemp -d /tmp/agentd-demo.XXXXXX); fi
+export AGENTD_HOME=${AGENTD_HOME:-$own_home}
 chmod 711 "$AGENTD_HOME"
 export AGENTD_HTTP_LISTEN=${AGENTD_HTTP_LISTEN:-127.0.0.1:0}
 log="$AGENTD_HOME/daemon.log"
 
 ./agentd serve >"$AGENTD_HOME/ready.json" 2>"$log" &
 daemon=$!
-stop() { kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true; }
+stop() {
+  kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
+  if [[ -n $own_home ]]; then rm -rf "$own_home"; fi
+}
 trap stop EXIT
 
 for _ in $(seq 1 200); do
