@@ -121,14 +121,15 @@ export class HostDirectBackend implements IsolationBackend {
     }
     await ensureSandboxDirs(spec.dirs);
     const cgroup = usable ? await this.cgroups.create(spec.id, spec.limits) : undefined;
+    const env = hostDirectEnv(spec);
     try {
       const { child, channel } = await spawnInit(launchArgv(this.initPath, spec, this.nice, cgroup?.procsFiles ?? []), {
         cwd: spec.workdir ?? spec.dirs.workspace,
-        env: hostDirectEnv(spec),
+        env,
         ...(opts.signal ? { signal: opts.signal } : {}),
         logger: this.logger,
       });
-      return new InitSandbox(this.name, spec, hostDirectEnv(spec), channel, child, cgroup, this.logger);
+      return new InitSandbox(this.name, spec, env, channel, child, cgroup, this.logger);
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       await removeSandboxDirs(spec.dirs).catch(() => undefined);
