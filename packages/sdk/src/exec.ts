@@ -1,7 +1,8 @@
 /** Running a command in a sandbox: the awaitable result and the streaming iterator. */
-import { base64ToBytes, bytesToBase64, concatBytes } from './base64.js';
+import { bytesToBase64, concatBytes } from './base64.js';
 import { AgentdError, CommandExitError, ProtocolError, errorFromBody } from './errors.js';
-import { StreamEndedError, outputFrameOf, parseFrame, readLineBytes } from './ndjson.js';
+import { FRAMES_CONTENT_TYPE, readBinaryEvents } from './frames.js';
+import { StreamEndedError, readNdjsonEvents, type ExecEvent } from './ndjson.js';
 import { Utf8Pieces } from './utf8.js';
 import { abortError, type HttpTransport } from './transport.js';
 import type { ExecChunk, ExecResult } from './types.js';
@@ -48,17 +49,16 @@ export function execParams(command: Command, options: ExecOptions, outputEncodin
 }
 
 /**
- * Turns the NDJSON frames into typed chunks: each output piece decoded as UTF-8 in order
+ * Turns the stream's events into typed chunks: each output piece decoded as UTF-8 in order
  * (a character split across pieces is carried over) when its `text` is first read; the body
  * is read to its end after the `exit` frame (so the connection is released cleanly, not
  * cancelled), then the last text and the exit chunk are yielded with the final result; a
  * stream that ends without `exit` or `error` throws StreamEndedError.
  */
-export async function* execChunks(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<ExecChunk, ExecResult, undefined> {
+async function* chunksOf(events: AsyncIterable<ExecEvent>, signal?: AbortSignal): AsyncGenerator<ExecChunk, ExecResult, undefined> {
   const decoders = { stdout: new Utf8Pieces(), stderr: new Utf8Pieces() };
   const collected: { stdout: Uint8Array[]; stderr: Uint8Array[] } = { stdout: [], stderr: [] };
   let exit: { result: Json } | undefined;
-  const lineDecoder = new TextDecoder('utf-8');
   const output = (type: 'stdout' | 'stderr', bytes: Uint8Array): ExecChunk => {
     collected[type].push(bytes);
     const text = decoders[type].next(bytes);
@@ -72,31 +72,23 @@ export async function* execChunks(body: ReadableStream<Uint8Array>, signal?: Abo
     };
   };
   try {
-    for await (const bytes of readLineBytes(body)) {
-      const fast = exit === undefined ? outputFrameOf(bytes) : undefined;
-      if (fast !== undefined) {
-        yield output(fast.type, fast.bytes);
-        continue;
-      }
-      const line = lineDecoder.decode(bytes).trim();
-      if (line === '') continue;
-      const frame = parseFrame(line);
-      if (exit !== undefined) throw new ProtocolError('PROTOCOL_ERROR', `exec stream: a '${frame.type}' frame after the exit frame`);
-      switch (frame.type) {
-        case 'start':
-          yield { type: 'start', pid: frame.pid };
-          break;
+    for await (const ev of events) {
+      if (exit !== undefined) throw new ProtocolError('PROTOCOL_ERROR', `exec stream: a '${ev.type}' frame after the exit frame`);
+      switch (ev.type) {
         case 'stdout':
         case 'stderr':
-          yield output(frame.type, base64ToBytes(frame.data));
+          if (ev.bytes.length > 0) yield output(ev.type, ev.bytes);
+          break;
+        case 'start':
+          yield { type: 'start', pid: ev.pid };
           break;
         case 'exit':
-          exit = { result: frame.result };
+          exit = { result: ev.result };
           break;
         case 'error':
           decoders.stdout.end();
           decoders.stderr.end();
-          throw errorFromBody(frame.error);
+          throw errorFromBody(ev.error);
       }
     }
   } catch (err) {
@@ -115,6 +107,19 @@ export async function* execChunks(body: ReadableStream<Uint8Array>, signal?: Abo
   }
   yield { type: 'exit', result };
   return result;
+}
+
+/** The two wire formats of a streamed exec (docs/api.md, "Exec streams"). */
+export type ExecStreamFormat = 'ndjson' | 'frames';
+
+/** The typed chunks of a streamed exec body in either format (NDJSON unless told). */
+export function execChunks(body: ReadableStream<Uint8Array>, signal?: AbortSignal, format: ExecStreamFormat = 'ndjson'): AsyncGenerator<ExecChunk, ExecResult, undefined> {
+  return chunksOf(format === 'frames' ? readBinaryEvents(body) : readNdjsonEvents(body), signal);
+}
+
+/** The format the daemon chose for its answer, from its Content-Type. */
+function formatOf(res: Response): ExecStreamFormat {
+  return (res.headers.get('content-type') ?? '').startsWith(FRAMES_CONTENT_TYPE) ? 'frames' : 'ndjson';
 }
 
 /**
@@ -138,7 +143,7 @@ export class ExecStream implements AsyncIterable<ExecChunk> {
     this.consumed = true;
     const res = await this.response;
     if (res.body === null) throw new StreamEndedError('PROTOCOL_ERROR', 'the exec stream had no body');
-    return yield* execChunks(res.body, this.signal);
+    return yield* execChunks(res.body, this.signal, formatOf(res));
   }
 
   /** Consumes the stream, calling the callbacks for each output piece, and returns the result. */
@@ -158,7 +163,8 @@ export function startExecStream(transport: HttpTransport, sandboxId: string, com
     method: 'POST',
     path: `/v1/sandboxes/${encodeURIComponent(sandboxId)}/exec`,
     query: { stream: 1 },
-    headers: { accept: 'application/x-ndjson' },
+    // Binary frames when the daemon has them; an older one answers NDJSON (`stream=1`).
+    headers: { accept: `${FRAMES_CONTENT_TYPE}, application/x-ndjson;q=0.5` },
     json: execParams(command, options, 'base64'),
     idempotencyKey: options.idempotencyKey,
     signal: options.signal,

@@ -1,5 +1,5 @@
 /** Reads the daemon's NDJSON exec stream and validates each line as a frame. */
-import { base64BytesToBytes, concatBytes } from './base64.js';
+import { base64BytesToBytes, base64ToBytes, concatBytes } from './base64.js';
 import { ProtocolError } from './errors.js';
 import { isRecord, type Json } from './wire.js';
 
@@ -10,6 +10,16 @@ export type ExecFrame =
   | { type: 'start'; pid: number }
   | { type: 'stdout'; data: string }
   | { type: 'stderr'; data: string }
+  | { type: 'exit'; result: Json }
+  | { type: 'error'; error: Json };
+
+/**
+ * What either stream format yields: output bytes, or a control frame. Both readers hand
+ * these to the same consumer (exec.ts), so the formats differ only on the wire.
+ */
+export type ExecEvent =
+  | { type: 'stdout' | 'stderr'; bytes: Uint8Array }
+  | { type: 'start'; pid: number }
   | { type: 'exit'; result: Json }
   | { type: 'error'; error: Json };
 
@@ -119,4 +129,21 @@ export function outputFrameOf(line: Uint8Array): { type: 'stdout' | 'stderr'; by
   if (type === undefined) return undefined;
   const bytes = base64BytesToBytes(line.subarray(OUTPUT_PREFIX[type].length, n - 2));
   return bytes === undefined ? undefined : { type, bytes };
+}
+
+/** The events of an NDJSON exec stream (output frames through the fast path when they can). */
+export async function* readNdjsonEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ExecEvent, void, undefined> {
+  const lineDecoder = new TextDecoder('utf-8');
+  for await (const bytes of readLineBytes(body)) {
+    const fast = outputFrameOf(bytes);
+    if (fast !== undefined) {
+      yield fast;
+      continue;
+    }
+    const line = lineDecoder.decode(bytes).trim();
+    if (line === '') continue;
+    const frame = parseFrame(line);
+    if (frame.type === 'stdout' || frame.type === 'stderr') yield { type: frame.type, bytes: base64ToBytes(frame.data) };
+    else yield frame;
+  }
 }

@@ -84,7 +84,8 @@ describe('Sandbox against the REST contract', () => {
     const chunks: ExecChunk[] = [];
     for await (const c of sbx.exec.stream('echo a')) chunks.push(c);
     expect(chunks.map((c) => c.type)).toEqual(['start', 'stdout', 'stderr', 'exit']);
-    expect(s.requests[1]!.headers.accept).toBe('application/x-ndjson');
+    // The SDK asks for binary frames first; this fake daemon knows only NDJSON and the SDK reads that.
+    expect(s.requests[1]!.headers.accept).toBe('application/vnd.agentd.exec-frames, application/x-ndjson;q=0.5');
     const seen: string[] = [];
     const result = await sbx.exec('echo a', { onStdout: (t) => seen.push(`o:${t}`), onStderr: (t) => seen.push(`e:${t}`) });
     expect(seen).toEqual(['o:a', 'e:b']);

@@ -30,6 +30,9 @@ export function signalNumber(sig: NodeJS.Signals | number): number {
 
 function noop(): void {}
 
+/** The init's output credit per stream when an EXEC asks for window 0 (docs/protocol.md). */
+export const DEFAULT_WINDOW = 1024 * 1024;
+
 export class InitExec implements ExecHandle {
   readonly started: Promise<{ pid: number }>;
   readonly exited: Promise<ExitInfo>;
@@ -50,11 +53,21 @@ export class InitExec implements ExecHandle {
   /** The consumer stopped early: output is discarded and credited so the process never blocks. */
   private discarding = false;
   private stdinTail: Promise<void> = Promise.resolve();
+  /**
+   * Consumed bytes not yet credited back, per stream. Credit goes back in batches of a
+   * quarter window, not one CREDIT per chunk: the init always keeps at least three quarters
+   * of its window once the consumer has caught up, so batching never stalls it, and a
+   * 256 MiB stream costs ~1000 CREDIT frames instead of ~8000.
+   */
+  private readonly uncredited = { stdout: 0, stderr: 0 };
+  private readonly creditBatch: number;
 
   constructor(
     readonly id: number,
     private readonly transport: ExecTransport,
+    window = DEFAULT_WINDOW,
   ) {
+    this.creditBatch = Math.max(1, Math.floor((window > 0 ? window : DEFAULT_WINDOW) / 4));
     this.started = new Promise((resolve, reject) => {
       this.resolveStarted = resolve;
       this.rejectStarted = reject;
@@ -206,10 +219,16 @@ export class InitExec implements ExecHandle {
     });
   }
 
-  /** Credit is returned only while the init may still send (before EXIT). */
-  private credit(chunk: OutputChunk): void {
-    if (this.done || chunk.data.length === 0) return;
-    this.transport.credit(this.id, chunk.stream === 'stdout' ? STREAM.stdout : STREAM.stderr, chunk.data.length);
+  /** Credit is returned only while the init may still send (before EXIT), a batch at a time. */
+  private credit(chunk: OutputChunk, flush = false): void {
+    if (this.done) return;
+    const owed = this.uncredited[chunk.stream] + chunk.data.length;
+    if (owed === 0 || (owed < this.creditBatch && !flush)) {
+      this.uncredited[chunk.stream] = owed;
+      return;
+    }
+    this.uncredited[chunk.stream] = 0;
+    this.transport.credit(this.id, chunk.stream === 'stdout' ? STREAM.stdout : STREAM.stderr, owed);
   }
 
   private stopConsuming(): void {
@@ -217,5 +236,7 @@ export class InitExec implements ExecHandle {
     for (let i = this.head; i < this.queue.length; i++) this.credit(this.queue[i] as OutputChunk);
     this.queue.length = 0;
     this.head = 0;
+    // From now on everything is discarded: nothing may stay owed, or the init could block.
+    for (const stream of ['stdout', 'stderr'] as const) this.credit({ stream, data: Buffer.alloc(0) }, true);
   }
 }

@@ -102,7 +102,7 @@ export class InitChannel implements Channel {
     const flags = (req.stdinPipe ? EXEC_FLAGS.STDIN_PIPE : 0) | (req.mergeStderr ? EXEC_FLAGS.MERGE_STDERR : 0);
     const id = this.isDone ? 0 : this.allocId();
     const frame = encodeMessage({ type: 'EXEC', id, flags, argv: req.argv, env, cwd: req.cwd ?? '', window });
-    const exec = new InitExec(id, this.transport);
+    const exec = new InitExec(id, this.transport, window);
     if (this.isDone) {
       exec.fail(this.deadError());
       return exec;

@@ -80,6 +80,36 @@ describe('InitChannel (fake init)', () => {
     await expect(h.exited).resolves.toEqual({ exitCode: 3, signal: null, maxRssKib: 7, userUsec: 8, sysUsec: 9 });
   });
 
+  it('batches credit by quarter windows, so a caught-up consumer always leaves the init three quarters of its window', async () => {
+    const { init, ch } = open();
+    init.ready();
+    const window = 100;
+    const h = ch.exec({ argv: ['x'], env: {}, window });
+    const req = await init.take('EXEC');
+    init.send({ type: 'STARTED', id: req.id, pid: 7 });
+    await h.started;
+    const it = h.output()[Symbol.asyncIterator]();
+    let sent = 0;
+    let credited = 0;
+    const credits: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      init.send({ type: 'STDOUT', id: req.id, data: Buffer.alloc(10, i) });
+      sent += 10;
+      await it.next();
+      await new Promise((r) => setTimeout(r, 5));
+      for (const c of init.drain('CREDIT')) {
+        credits.push(c.bytes);
+        credited += c.bytes;
+      }
+      // What the init may still send: its window minus what it sent and got no credit back for.
+      expect(window - sent + credited).toBeGreaterThanOrEqual(window * 0.75);
+    }
+    // 120 bytes in 10-byte chunks: credit goes back 30 at a time (the first sum >= 25), not 12 times.
+    expect(credits).toEqual([30, 30, 30, 30]);
+    init.send({ type: 'EXIT', id: req.id, exitCode: 0, signal: 0, maxRssKib: 0, userUsec: 0, sysUsec: 0 });
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
   it('maps an EXEC answered by ERROR to SandboxOsError(EXEC_FAILED) and a signal exit to its name', async () => {
     const { init, ch } = open();
     init.ready();

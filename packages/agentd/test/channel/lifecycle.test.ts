@@ -82,7 +82,8 @@ describe('lifecycle (fake init)', () => {
   it('truncates at the exact byte of the cap per stream and counts everything', async () => {
     const { init, ch } = open();
     const seen: string[] = [];
-    const running = runCommand(ch, { argv: ['x'], env: {} }, { maxOutputBytes: 5, onChunk: (s, d) => seen.push(`${s}:${d.toString()}`) });
+    // A 4-byte window makes every consumed byte go back at once (credit is batched by quarter windows).
+    const running = runCommand(ch, { argv: ['x'], env: {}, window: 4 }, { maxOutputBytes: 5, onChunk: (s, d) => seen.push(`${s}:${d.toString()}`) });
     const req = await init.take('EXEC');
     init.send({ type: 'STARTED', id: req.id, pid: 5 });
     init.send({ type: 'STDOUT', id: req.id, data: Buffer.from('abc') });

@@ -133,3 +133,25 @@ export interface Frame {
 export function ndjson(text: string): Frame[] {
   return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Frame);
 }
+
+/**
+ * Binary exec frames of a streamed answer (docs/api.md): kind (0 JSON, 1 stdout, 2 stderr),
+ * u32 big-endian length, payload. Output frames come back as `{type, bytes}`; throws on a
+ * frame cut short.
+ */
+export function binaryFrames(bytes: Buffer): Array<Frame & { bytes?: Buffer }> {
+  const out: Array<Frame & { bytes?: Buffer }> = [];
+  let at = 0;
+  while (at < bytes.length) {
+    if (at + 5 > bytes.length) throw new Error(`a frame header cut short at byte ${at}`);
+    const kind = bytes.readUInt8(at);
+    const length = bytes.readUInt32BE(at + 1);
+    const payload = bytes.subarray(at + 5, at + 5 + length);
+    if (payload.length !== length) throw new Error(`a frame payload cut short at byte ${at}`);
+    if (kind === 0) out.push(JSON.parse(payload.toString('utf8')) as Frame);
+    else if (kind === 1 || kind === 2) out.push({ type: kind === 1 ? 'stdout' : 'stderr', bytes: payload });
+    else throw new Error(`unknown frame kind ${kind}`);
+    at += 5 + length;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/core/codes.js';
-import { ndjson, startTestDaemon, type Answer, type TestDaemon } from './harness.js';
+import { binaryFrames, ndjson, startTestDaemon, type Answer, type TestDaemon } from './harness.js';
 
 /** Every REST route against a real daemon (namespace backend, allow-all workstation profile). */
 describe('REST routes (real daemon, namespace backend)', () => {
@@ -190,6 +190,27 @@ describe('REST routes (real daemon, namespace backend)', () => {
       const ok = await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { argv: ['echo', 'x'] }, headers: { accept: 'application/x-ndjson' } });
       expect(ndjson(ok.text).map((f) => f.type)).toEqual(['start', 'stdout', 'exit']);
       const bad = await d.call('POST', `/v1/sandboxes/${sbx}/exec?stream=1`, { body: { argv: ['/no/such'] } });
+      expectError(bad, 'EXEC_FAILED');
+    });
+    it('binary frames (Accept: application/vnd.agentd.exec-frames): exact bytes, start and exit as JSON frames', async () => {
+      // Every byte value, and more than one pipe buffer, so output spans several frames.
+      const script = 'i=0; while [ $i -lt 400 ]; do printf "\\000\\001\\377\\n"; i=$((i+1)); done; head -c 300000 /dev/zero; echo err >&2; exit 5';
+      const r = await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { command: script }, headers: { accept: 'application/vnd.agentd.exec-frames' } });
+      expect(r.status).toBe(200);
+      expect(r.headers['content-type']).toBe('application/vnd.agentd.exec-frames');
+      const frames = binaryFrames(r.bytes);
+      expect(frames[0]).toMatchObject({ type: 'start' });
+      expect(frames.at(-1)).toMatchObject({ type: 'exit', exit_code: 5 });
+      expect(frames.at(-1)).not.toHaveProperty('stdout');
+      const out = Buffer.concat(frames.filter((f) => f.type === 'stdout').map((f) => f.bytes ?? Buffer.alloc(0)));
+      const err = Buffer.concat(frames.filter((f) => f.type === 'stderr').map((f) => f.bytes ?? Buffer.alloc(0)));
+      expect(out).toEqual(Buffer.concat([Buffer.from('\x00\x01\xff\n'.repeat(400), 'latin1'), Buffer.alloc(300000)]));
+      expect(err.toString()).toBe('err\n');
+      expect(frames.filter((f) => f.type === 'stdout').length).toBeGreaterThan(1);
+      // The frames format wins over ?stream=1 when both are asked for; a start failure is still a plain error.
+      const both = await d.call('POST', `/v1/sandboxes/${sbx}/exec?stream=1`, { body: { argv: ['true'] }, headers: { accept: 'application/vnd.agentd.exec-frames, application/x-ndjson;q=0.5' } });
+      expect(binaryFrames(both.bytes).map((f) => f.type)).toEqual(['start', 'exit']);
+      const bad = await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { argv: ['/no/such'] }, headers: { accept: 'application/vnd.agentd.exec-frames' } });
       expectError(bad, 'EXEC_FAILED');
     });
     it('NDJSON: a sandbox destroyed mid-stream ends the stream with an error frame', async () => {

@@ -2,12 +2,14 @@ import { z } from 'zod';
 import { ShellExecParams } from '../../../capabilities/shell-exec.js';
 import { execResultFromIntent } from '../../../capabilities/exec-result.js';
 import { errorOfResponse } from '../errors.js';
-import { NdjsonExecStream } from '../ndjson.js';
+import { HttpExecStream, streamFormatOf } from '../exec-stream.js';
 import { QueryBool, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
 import { ExecResultShape } from '../shapes.js';
 
-const ExecQuery = z.object({ stream: QueryBool.optional().describe('Answer with an NDJSON stream of frames (also: Accept: application/x-ndjson).') }).strict();
+const ExecQuery = z.object({
+  stream: QueryBool.optional().describe('Answer with an NDJSON stream of frames (also: Accept: application/x-ndjson; Accept: application/vnd.agentd.exec-frames streams binary frames instead).'),
+}).strict();
 
 export function idempotencyKey(headers: Record<string, string | string[] | undefined>): string | undefined {
   const v = headers['idempotency-key'];
@@ -20,10 +22,10 @@ export function execRoutes(svc: HttpServices): RouteSpec[] {
       method: 'POST', url: '/v1/sandboxes/:id/exec', operationId: 'exec', summary: 'Run a command (shell.exec.v1) in the sandbox.', tag: 'exec', auth: true,
       query: ExecQuery, body: ShellExecParams,
       responses: {
-        200: { description: 'ExecResult (JSON), or NDJSON frames start/stdout/stderr/exit|error when streaming', schema: ExecResultShape },
+        200: { description: 'ExecResult (JSON); when streaming, frames start/stdout/stderr/exit|error as NDJSON or binary frames (docs/api.md)', schema: ExecResultShape },
       },
       handler: async ({ principal, params, query, body, signal, req, reply }) => {
-        const wantsStream = query.stream === true || (req.headers.accept ?? '').includes('application/x-ndjson');
+        const format = streamFormatOf(req.headers.accept, query.stream);
         const key = idempotencyKey(req.headers);
         const intent = {
           capability: 'shell.exec.v1',
@@ -31,21 +33,21 @@ export function execRoutes(svc: HttpServices): RouteSpec[] {
           sandbox_prefs: { sandbox_id: params.id },
           ...(key ? { metadata: { idempotency_key: key } } : {}),
         };
-        if (!wantsStream) {
+        if (format === undefined) {
           const resp = await svc.pipeline.execute(principal, intent, { signal });
           if (resp.result) return execResultFromIntent(resp.result);
           throw errorOfResponse(resp.error ?? { code: 'INTERNAL', message: 'no result', details: {}, retryable: false });
         }
-        const ndjson = new NdjsonExecStream(reply, signal);
-        const resp = await svc.pipeline.execute(principal, intent, { signal, listener: ndjson });
+        const out = new HttpExecStream(reply, signal, format);
+        const resp = await svc.pipeline.execute(principal, intent, { signal, listener: out });
         if (resp.result) {
           const { stdout: _o, stderr: _e, ...rest } = execResultFromIntent(resp.result);
-          ndjson.exit(rest);
+          out.exit(rest);
           return reply;
         }
         const error = resp.error ?? { code: 'INTERNAL' as const, message: 'no result', details: {}, retryable: false };
-        if (!ndjson.started) throw errorOfResponse(error);
-        ndjson.error(error);
+        if (!out.started) throw errorOfResponse(error);
+        out.error(error);
         return reply;
       },
     }),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { outputLine } from '../../src/adapters/http/ndjson.js';
+import { outputLine } from '../../src/adapters/http/exec-stream.js';
 
 describe('NDJSON output lines', () => {
   test('are exactly the JSON text of {type, data: base64} and a newline, for any bytes', () => {

@@ -1,0 +1,123 @@
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import type { OutputListener } from '../../capabilities/types.js';
+import type { ErrorBody } from '../../core/errors.js';
+
+/** The two encodings of a streamed exec (docs/api.md, "Exec streams"). */
+export type ExecStreamFormat = 'ndjson' | 'frames';
+
+export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
+export const FRAMES_CONTENT_TYPE = 'application/vnd.agentd.exec-frames';
+
+/** Frame kinds of the binary format: a JSON control frame, or raw output bytes. */
+export const FRAME_KIND = { json: 0, stdout: 1, stderr: 2 } as const;
+/** kind (u8) + payload length (u32, big-endian). */
+export const FRAME_HEADER_BYTES = 5;
+
+/**
+ * The format a request asks for. `Accept: application/vnd.agentd.exec-frames` selects the
+ * binary frames (the SDK's choice: no base64, no JSON per output piece); `?stream=1` or
+ * `Accept: application/x-ndjson` the NDJSON lines. Undefined: not streamed.
+ */
+export function streamFormatOf(accept: string | undefined, streamQuery: boolean | undefined): ExecStreamFormat | undefined {
+  const wanted = accept ?? '';
+  if (wanted.includes(FRAMES_CONTENT_TYPE)) return 'frames';
+  if (streamQuery === true || wanted.includes(NDJSON_CONTENT_TYPE)) return 'ndjson';
+  return undefined;
+}
+
+/**
+ * `{"type":"stdout","data":"<base64>"}\n` as bytes. The same text JSON.stringify gives (base64
+ * needs no escaping), built without a JSON pass and handed to the stream as a Buffer.
+ */
+export function outputLine(stream: 'stdout' | 'stderr', data: Buffer): Buffer {
+  return Buffer.from(`{"type":"${stream}","data":"${data.toString('base64')}"}\n`, 'latin1');
+}
+
+function frameHeader(kind: number, length: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt8(kind, 0);
+  header.writeUInt32BE(length, 1);
+  return header;
+}
+
+/**
+ * One binary output frame: its header, then the output bytes as they are. Two pieces, not
+ * one: copying each chunk behind its header would cost a fresh buffer and a copy per chunk.
+ */
+export function outputFrame(stream: 'stdout' | 'stderr', data: Buffer): Buffer[] {
+  return [frameHeader(FRAME_KIND[stream], data.length), data];
+}
+
+/** A control frame: the same JSON object an NDJSON line would carry, UTF-8, no newline. */
+export function jsonFrame(value: Record<string, unknown>): Buffer {
+  const payload = Buffer.from(JSON.stringify(value), 'utf8');
+  return Buffer.concat([frameHeader(FRAME_KIND.json, payload.length), payload]);
+}
+
+interface Encoder {
+  contentType: string;
+  /** The pieces to write for one output chunk, in order. */
+  output: (s: 'stdout' | 'stderr', d: Buffer) => Buffer[];
+  json: (v: Record<string, unknown>) => Buffer | string;
+}
+
+const ENCODERS: Record<ExecStreamFormat, Encoder> = {
+  ndjson: { contentType: NDJSON_CONTENT_TYPE, output: (s, d) => [outputLine(s, d)], json: (v) => `${JSON.stringify(v)}\n` },
+  frames: { contentType: FRAMES_CONTENT_TYPE, output: outputFrame, json: jsonFrame },
+};
+
+/**
+ * A streamed exec answer: `start`, output pieces, then `exit` or `error`, in either format.
+ * Headers go out with the first frame, so a request that fails before the command starts
+ * still gets a plain error answer with its HTTP status. Output waits for the client (the
+ * stream's `drain`), which holds back the credit the command's output needs.
+ */
+export class HttpExecStream implements OutputListener {
+  private readonly stream = new PassThrough({ highWaterMark: 256 * 1024 });
+  private readonly encoder: Encoder;
+  private began = false;
+
+  constructor(
+    private readonly reply: FastifyReply,
+    private readonly signal: AbortSignal,
+    format: ExecStreamFormat,
+  ) {
+    this.encoder = ENCODERS[format];
+  }
+
+  get started(): boolean {
+    return this.began;
+  }
+
+  onStart(pid: number): void {
+    this.begin();
+    this.stream.write(this.encoder.json({ type: 'start', pid }));
+  }
+
+  async onChunk(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
+    this.begin();
+    let room = true;
+    for (const piece of this.encoder.output(stream, data)) room = this.stream.write(piece);
+    if (!room && !this.signal.aborted) {
+      await once(this.stream, 'drain', { signal: this.signal }).catch(() => undefined);
+    }
+  }
+
+  exit(result: Record<string, unknown>): void {
+    this.begin();
+    this.stream.end(this.encoder.json({ type: 'exit', ...result }));
+  }
+
+  error(error: ErrorBody): void {
+    this.begin();
+    this.stream.end(this.encoder.json({ type: 'error', error }));
+  }
+
+  private begin(): void {
+    if (this.began) return;
+    this.began = true;
+    void this.reply.code(200).header('content-type', this.encoder.contentType).header('cache-control', 'no-store').send(this.stream);
+  }
+}
