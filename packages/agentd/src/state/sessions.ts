@@ -1,93 +1,52 @@
 import type Database from 'better-sqlite3';
-import type { NewSession, SessionFilter, SessionPatch, SessionRecord, SessionState } from './types.js';
+import type { NewSession, SessionFilter, SessionPatch, SessionRecord } from './types.js';
+import { Table, column, type Columns } from './table.js';
 
-interface SessionRow {
-  id: string;
-  tenant: string;
-  sandbox_id: string;
-  state: string;
-  idle_timeout_ms: number;
-  detach_timeout_ms: number;
-  suspend_after_ms: number;
-  created_ms: number;
-  last_active_ms: number;
-}
+const COLUMNS: Columns<SessionRecord> = {
+  id: column('id'),
+  tenant: column('tenant'),
+  sandboxId: column('sandbox_id'),
+  state: column('state'),
+  idleTimeoutMs: column('idle_timeout_ms'),
+  detachTimeoutMs: column('detach_timeout_ms'),
+  suspendAfterMs: column('suspend_after_ms'),
+  createdAtMs: column('created_ms'),
+  lastActiveMs: column('last_active_ms'),
+};
 
-function toRecord(row: SessionRow): SessionRecord {
-  return {
-    id: row.id,
-    tenant: row.tenant,
-    sandboxId: row.sandbox_id,
-    state: row.state as SessionState,
-    idleTimeoutMs: row.idle_timeout_ms,
-    detachTimeoutMs: row.detach_timeout_ms,
-    suspendAfterMs: row.suspend_after_ms,
-    createdAtMs: row.created_ms,
-    lastActiveMs: row.last_active_ms,
-  };
-}
+const UPDATE = `UPDATE sessions SET
+    state = COALESCE(@state, state),
+    last_active_ms = COALESCE(@last_active, last_active_ms),
+    idle_timeout_ms = COALESCE(@idle, idle_timeout_ms),
+    detach_timeout_ms = COALESCE(@detach, detach_timeout_ms),
+    suspend_after_ms = COALESCE(@suspend, suspend_after_ms)
+  WHERE id = @id`;
 
 /** The `sessions` table. A session's sandbox must exist (foreign key); deleting the sandbox row deletes its sessions. */
 export class SessionRepo {
   readonly #now: () => number;
-  readonly #insert: Database.Statement;
-  readonly #get: Database.Statement<[string]>;
-  readonly #getByTenant: Database.Statement<[string, string]>;
-  readonly #update: Database.Statement;
-  readonly #delete: Database.Statement<[string]>;
-  readonly #listAll: Database.Statement<[]>;
-  readonly #listTenant: Database.Statement<[string]>;
-  readonly #listSandbox: Database.Statement<[string]>;
+  readonly #table: Table<SessionRecord>;
 
   constructor(db: Database.Database, now: () => number) {
     this.#now = now;
-    this.#insert = db.prepare(`INSERT INTO sessions (id, tenant, sandbox_id, state, idle_timeout_ms, detach_timeout_ms, suspend_after_ms, created_ms, last_active_ms)
-      VALUES (@id, @tenant, @sandbox_id, @state, @idle, @detach, @suspend, @created, @last_active)`);
-    this.#get = db.prepare('SELECT * FROM sessions WHERE id = ?');
-    this.#getByTenant = db.prepare('SELECT * FROM sessions WHERE id = ? AND tenant = ?');
-    this.#update = db.prepare(`UPDATE sessions SET
-        state = COALESCE(@state, state),
-        last_active_ms = COALESCE(@last_active, last_active_ms),
-        idle_timeout_ms = COALESCE(@idle, idle_timeout_ms),
-        detach_timeout_ms = COALESCE(@detach, detach_timeout_ms),
-        suspend_after_ms = COALESCE(@suspend, suspend_after_ms)
-      WHERE id = @id`);
-    this.#delete = db.prepare('DELETE FROM sessions WHERE id = ?');
-    this.#listAll = db.prepare('SELECT * FROM sessions ORDER BY created_ms, id');
-    this.#listTenant = db.prepare('SELECT * FROM sessions WHERE tenant = ? ORDER BY created_ms, id');
-    this.#listSandbox = db.prepare('SELECT * FROM sessions WHERE sandbox_id = ? ORDER BY created_ms, id');
+    this.#table = new Table(db, { name: 'sessions', noun: 'session', columns: COLUMNS });
   }
 
   insert(input: NewSession): SessionRecord {
     const created = input.createdAtMs ?? this.#now();
-    this.#insert.run({
-      id: input.id,
-      tenant: input.tenant,
-      sandbox_id: input.sandboxId,
-      state: input.state,
-      idle: input.idleTimeoutMs,
-      detach: input.detachTimeoutMs,
-      suspend: input.suspendAfterMs,
-      created,
-      last_active: input.lastActiveMs ?? created,
-    });
-    const row = this.get(input.id);
-    if (row === undefined) throw new Error(`session ${input.id} vanished right after insert`);
-    return row;
+    return this.#table.insert({ ...input, createdAtMs: created, lastActiveMs: input.lastActiveMs ?? created });
   }
 
   get(id: string): SessionRecord | undefined {
-    const row = this.#get.get(id) as SessionRow | undefined;
-    return row === undefined ? undefined : toRecord(row);
+    return this.#table.get(id);
   }
 
   getForTenant(id: string, tenant: string): SessionRecord | undefined {
-    const row = this.#getByTenant.get(id, tenant) as SessionRow | undefined;
-    return row === undefined ? undefined : toRecord(row);
+    return this.#table.getForTenant(id, tenant);
   }
 
   update(id: string, patch: SessionPatch): SessionRecord | undefined {
-    const info = this.#update.run({
+    const info = this.#table.statement(UPDATE).run({
       id,
       state: patch.state ?? null,
       last_active: patch.lastActiveMs ?? null,
@@ -104,19 +63,13 @@ export class SessionRepo {
   }
 
   delete(id: string): boolean {
-    return this.#delete.run(id).changes > 0;
+    return this.#table.delete(id);
   }
 
   /** Every field narrows; `states: []` matches nothing. */
   list(filter: SessionFilter = {}): SessionRecord[] {
     if (filter.states !== undefined && filter.states.length === 0) return [];
-    let rows: SessionRow[];
-    if (filter.sandboxId !== undefined) rows = this.#listSandbox.all(filter.sandboxId) as SessionRow[];
-    else if (filter.tenant !== undefined) rows = this.#listTenant.all(filter.tenant) as SessionRow[];
-    else rows = this.#listAll.all() as SessionRow[];
     const states = filter.states === undefined ? undefined : new Set<string>(filter.states);
-    return rows
-      .filter((r) => (filter.tenant === undefined || r.tenant === filter.tenant) && (states === undefined || states.has(r.state)))
-      .map(toRecord);
+    return this.#table.list({ tenant: filter.tenant, sandboxId: filter.sandboxId }, (r) => states === undefined || states.has(r.state));
   }
 }

@@ -1,7 +1,13 @@
 /**
  * Row shapes of the state store, in camelCase. Times are Unix epoch milliseconds.
  * JSON columns (spec, labels, details, roles, responses) are parsed on read.
+ * A `NewX` is its record without the fields the store fills in; where such a field stays
+ * in `NewX` as optional, leaving it out means "the store decides" (the store clock for
+ * `createdAtMs`, null or empty otherwise).
  */
+
+/** `T` with the fields `K` optional. */
+type WithOptional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
 export type SandboxState = 'creating' | 'running' | 'suspended' | 'stopped' | 'destroyed' | 'dead';
 
@@ -20,27 +26,11 @@ export interface SandboxRecord {
   lastError: string | null;
 }
 
-export interface NewSandbox {
-  id: string;
-  tenant: string;
-  backend: string;
-  profile: string;
-  state: SandboxState;
-  spec: unknown;
-  labels?: Record<string, string>;
-  /** Defaults to the store clock. */
-  createdAtMs?: number;
-  expiresAtMs?: number | null;
-}
+/** `updatedAtMs` starts at `createdAtMs`, `lastError` at null; labels default to `{}`, expiresAtMs to null (no TTL). */
+export type NewSandbox = WithOptional<Omit<SandboxRecord, 'updatedAtMs' | 'lastError'>, 'labels' | 'createdAtMs' | 'expiresAtMs'>;
 
 /** Fields of a sandbox that change after creation; absent fields are left as they are. */
-export interface SandboxPatch {
-  state?: SandboxState;
-  spec?: unknown;
-  labels?: Record<string, string>;
-  expiresAtMs?: number | null;
-  lastError?: string | null;
-}
+export type SandboxPatch = Partial<Pick<SandboxRecord, 'state' | 'spec' | 'labels' | 'expiresAtMs' | 'lastError'>>;
 
 /**
  * Filters for listing sandboxes. Every field narrows: undefined = no filter on it;
@@ -68,25 +58,11 @@ export interface SessionRecord {
   lastActiveMs: number;
 }
 
-export interface NewSession {
-  id: string;
-  tenant: string;
-  sandboxId: string;
-  state: SessionState;
-  idleTimeoutMs: number;
-  detachTimeoutMs: number;
-  suspendAfterMs: number;
-  createdAtMs?: number;
-  lastActiveMs?: number;
-}
+/** `lastActiveMs` defaults to `createdAtMs`. */
+export type NewSession = WithOptional<SessionRecord, 'createdAtMs' | 'lastActiveMs'>;
 
-export interface SessionPatch {
-  state?: SessionState;
-  lastActiveMs?: number;
-  idleTimeoutMs?: number;
-  detachTimeoutMs?: number;
-  suspendAfterMs?: number;
-}
+/** Absent fields are left as they are. */
+export type SessionPatch = Partial<Pick<SessionRecord, 'state' | 'lastActiveMs' | 'idleTimeoutMs' | 'detachTimeoutMs' | 'suspendAfterMs'>>;
 
 export interface SessionFilter {
   tenant?: string;
@@ -105,15 +81,7 @@ export interface SnapshotRecord {
   createdAtMs: number;
 }
 
-export interface NewSnapshot {
-  id: string;
-  sandboxId: string;
-  tenant: string;
-  name?: string | null;
-  path: string;
-  sizeBytes: number;
-  createdAtMs?: number;
-}
+export type NewSnapshot = WithOptional<SnapshotRecord, 'name' | 'createdAtMs'>;
 
 export interface SnapshotFilter {
   tenant?: string;
@@ -205,15 +173,8 @@ export interface ApiKeyRecord {
   lastUsedMs: number | null;
 }
 
-export interface NewApiKey {
-  id: string;
-  prefix: string;
-  hash: string;
-  subject: string;
-  tenant: string;
-  roles: string[];
-  createdAtMs?: number;
-}
+/** A new key is neither revoked nor used yet. */
+export type NewApiKey = WithOptional<Omit<ApiKeyRecord, 'revokedAtMs' | 'lastUsedMs'>, 'createdAtMs'>;
 
 export interface ApiKeyFilter {
   tenant?: string;
@@ -233,14 +194,7 @@ export interface SigningKeyRecord {
   revokedAtMs: number | null;
 }
 
-export interface NewSigningKey {
-  id: string;
-  publicKey: string;
-  subject: string;
-  tenant: string;
-  roles: string[];
-  createdAtMs?: number;
-}
+export type NewSigningKey = WithOptional<Omit<SigningKeyRecord, 'revokedAtMs'>, 'createdAtMs'>;
 
 /** What `markAllRunningAsStopped()` changed at start-up after a crash or stop. */
 export interface RecoveryReport {
