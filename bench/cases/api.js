@@ -19,10 +19,15 @@ export async function execTrue(sbx) {
   if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode} in ${sbx.id}`);
 }
 
-/** Streams `bytes` of stdout from the sandbox to this process; resolves to the bytes received. */
-export async function streamZeros(sbx, bytes) {
+/**
+ * Streams `bytes` of stdout from the sandbox to this process, counting the chunks and
+ * dropping them as the pipe baseline's reader does (`keepOutput: false`; with `keepOutput`
+ * the SDK also keeps all 256 MiB for the result, the `_keep_output` diagnostic); resolves
+ * to the bytes received.
+ */
+export async function streamZeros(sbx, bytes, { keepOutput = false } = {}) {
   let n = 0;
-  const stream = sbx.exec.stream(['head', '-c', String(bytes), '/dev/zero'], { maxOutputBytes: bytes, timeoutMs: 600_000 });
+  const stream = sbx.exec.stream(['head', '-c', String(bytes), '/dev/zero'], { maxOutputBytes: bytes, timeoutMs: 600_000, keepOutput });
   let result;
   for await (const chunk of stream) {
     if (chunk.type === 'stdout') n += chunk.bytes.length;
@@ -70,13 +75,14 @@ export async function auditDurations(client, action, n) {
 }
 
 /**
- * Diagnostic: the same 256 MiB exec stream read by plain fetch to its end, bytes counted and
- * not parsed, to separate the daemon's side from the SDK's.
+ * Diagnostic: the same 256 MiB exec stream, in the binary frames the SDK asks for, read by
+ * plain fetch to its end, bytes counted and not parsed, to separate the daemon's side from
+ * the SDK's.
  */
 export async function streamZerosRaw(daemon, sbx, bytes) {
   const res = await fetch(`${daemon.url}/v1/sandboxes/${encodeURIComponent(sbx.id)}/exec?stream=1`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+    headers: { 'content-type': 'application/json', accept: 'application/vnd.agentd.exec-frames' },
     body: JSON.stringify({ argv: ['head', '-c', String(bytes), '/dev/zero'], max_output_bytes: bytes, timeout_ms: 600_000 }),
   });
   if (!res.ok || res.body === null) throw new Error(`raw stream: HTTP ${res.status}`);

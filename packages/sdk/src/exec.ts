@@ -25,6 +25,12 @@ export interface ExecOptions {
   /** Makes a retried exec return the first answer instead of running again (and lets the SDK retry it). */
   idempotencyKey?: string;
   signal?: AbortSignal;
+  /**
+   * Streamed execs only: also keep the output for the final result's `stdout`/`stderr`
+   * (default true). Set false when you consume the chunks yourself and the output may be
+   * large: the result's output is then empty, and memory stays flat however much streams by.
+   */
+  keepOutput?: boolean;
   /** Called with each stdout piece as it arrives (the exec is streamed when a callback is given). */
   onStdout?: (text: string, bytes: Uint8Array) => void;
   onStderr?: (text: string, bytes: Uint8Array) => void;
@@ -55,12 +61,12 @@ export function execParams(command: Command, options: ExecOptions, outputEncodin
  * cancelled), then the last text and the exit chunk are yielded with the final result; a
  * stream that ends without `exit` or `error` throws StreamEndedError.
  */
-async function* chunksOf(events: AsyncIterable<ExecEvent>, signal?: AbortSignal): AsyncGenerator<ExecChunk, ExecResult, undefined> {
+async function* chunksOf(events: AsyncIterable<ExecEvent>, signal: AbortSignal | undefined, keepOutput: boolean): AsyncGenerator<ExecChunk, ExecResult, undefined> {
   const decoders = { stdout: new Utf8Pieces(), stderr: new Utf8Pieces() };
   const collected: { stdout: Uint8Array[]; stderr: Uint8Array[] } = { stdout: [], stderr: [] };
   let exit: { result: Json } | undefined;
   const output = (type: 'stdout' | 'stderr', bytes: Uint8Array): ExecChunk => {
-    collected[type].push(bytes);
+    if (keepOutput) collected[type].push(bytes);
     const text = decoders[type].next(bytes);
     // `text` is decoded when first read: a consumer of bytes alone pays no decoding.
     return {
@@ -112,9 +118,17 @@ async function* chunksOf(events: AsyncIterable<ExecEvent>, signal?: AbortSignal)
 /** The two wire formats of a streamed exec (docs/api.md, "Exec streams"). */
 export type ExecStreamFormat = 'ndjson' | 'frames';
 
-/** The typed chunks of a streamed exec body in either format (NDJSON unless told). */
-export function execChunks(body: ReadableStream<Uint8Array>, signal?: AbortSignal, format: ExecStreamFormat = 'ndjson'): AsyncGenerator<ExecChunk, ExecResult, undefined> {
-  return chunksOf(format === 'frames' ? readBinaryEvents(body) : readNdjsonEvents(body), signal);
+export interface ExecChunksOptions {
+  /** The body's wire format (default NDJSON). */
+  format?: ExecStreamFormat;
+  /** Keep the output for the final result (default true); see ExecOptions.keepOutput. */
+  keepOutput?: boolean;
+}
+
+/** The typed chunks of a streamed exec body in either format. */
+export function execChunks(body: ReadableStream<Uint8Array>, signal?: AbortSignal, options: ExecChunksOptions = {}): AsyncGenerator<ExecChunk, ExecResult, undefined> {
+  const events = options.format === 'frames' ? readBinaryEvents(body) : readNdjsonEvents(body);
+  return chunksOf(events, signal, options.keepOutput ?? true);
 }
 
 /** The format the daemon chose for its answer, from its Content-Type. */
@@ -129,11 +143,13 @@ function formatOf(res: Response): ExecStreamFormat {
 export class ExecStream implements AsyncIterable<ExecChunk> {
   private readonly response: Promise<Response>;
   private readonly signal: AbortSignal | undefined;
+  private readonly keepOutput: boolean;
   private consumed = false;
 
-  constructor(response: Promise<Response>, signal?: AbortSignal) {
+  constructor(response: Promise<Response>, signal?: AbortSignal, keepOutput = true) {
     this.response = response;
     this.signal = signal;
+    this.keepOutput = keepOutput;
     // The caller may never iterate; keep an early rejection from being unhandled.
     response.catch(() => undefined);
   }
@@ -143,7 +159,7 @@ export class ExecStream implements AsyncIterable<ExecChunk> {
     this.consumed = true;
     const res = await this.response;
     if (res.body === null) throw new StreamEndedError('PROTOCOL_ERROR', 'the exec stream had no body');
-    return yield* execChunks(res.body, this.signal, formatOf(res));
+    return yield* execChunks(res.body, this.signal, { format: formatOf(res), keepOutput: this.keepOutput });
   }
 
   /** Consumes the stream, calling the callbacks for each output piece, and returns the result. */
@@ -169,7 +185,7 @@ export function startExecStream(transport: HttpTransport, sandboxId: string, com
     idempotencyKey: options.idempotencyKey,
     signal: options.signal,
   });
-  return new ExecStream(response, options.signal);
+  return new ExecStream(response, options.signal, options.keepOutput ?? true);
 }
 
 /** Runs a command to completion (streamed when callbacks are given, one JSON answer otherwise). */

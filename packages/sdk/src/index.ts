@@ -4,7 +4,7 @@ export type { ConnectOptions, ExecFunction, SandboxCreateOptions, SandboxListOpt
 export { AgentdClient } from './client.js';
 export type { CreateKeyOptions, CreateSessionOptions, IntentOptions, ListSandboxesOptions } from './client.js';
 export { ExecStream, execChunks } from './exec.js';
-export type { Command, ExecOptions, ExecStreamFormat } from './exec.js';
+export type { Command, ExecChunksOptions, ExecOptions, ExecStreamFormat } from './exec.js';
 export { FRAMES_CONTENT_TYPE } from './frames.js';
 export { SandboxFiles } from './files.js';
 export type { CallOptions, ReadBytesResult, ReadOptions, WriteOptions } from './files.js';

@@ -48,7 +48,7 @@ function body(bytes: Uint8Array, cuts: number[] = []): { stream: ReadableStream<
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<ExecChunk[]> {
   const out: ExecChunk[] = [];
-  for await (const c of execChunks(stream, undefined, 'frames')) out.push(c);
+  for await (const c of execChunks(stream, undefined, { format: 'frames' })) out.push(c);
   return out;
 }
 
@@ -75,6 +75,14 @@ describe('binary exec frames', () => {
       expect(last.result.stdoutBytes).toEqual(binary);
       expect(last.result.stderr).toBe(text);
     }
+  });
+
+  test('keepOutput: false streams the same chunks and leaves the result without output', async () => {
+    const chunks: ExecChunk[] = [];
+    for await (const c of execChunks(body(whole, [9, 400]).stream, undefined, { format: 'frames', keepOutput: false })) chunks.push(c);
+    expect(outputOf(chunks, 'stdout')).toEqual(binary);
+    const last = chunks.at(-1);
+    expect(last?.type === 'exit' ? [last.result.exitCode, last.result.stdoutBytes.length, last.result.stderr] : undefined).toEqual([3, 0, '']);
   });
 
   test('text is decoded across pieces that split a character', async () => {
@@ -117,7 +125,7 @@ describe('binary exec frames', () => {
 
   test('the body is read to its end before the exit chunk, so stopping at exit does not cancel the response', async () => {
     const b = body(join([stdout('hi'), exitFrame]));
-    for await (const c of execChunks(b.stream, undefined, 'frames')) if (c.type === 'exit') break;
+    for await (const c of execChunks(b.stream, undefined, { format: 'frames' })) if (c.type === 'exit') break;
     expect(b.cancelled()).toBe(false);
   });
 });
