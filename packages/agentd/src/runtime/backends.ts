@@ -1,7 +1,6 @@
-import { AgentdError } from '../core/errors.js';
 import type { BackendRegistry } from '../isolation/registry.js';
+import { assertProbedBackendAllowed } from '../isolation/select.js';
 import type { BackendProbe, IsolationBackend, ProfileName } from '../isolation/types.js';
-import { PROFILE_RULES } from '../config/profiles.js';
 import type { BackendSet } from '../sandbox/types.js';
 import type { Logger } from '../util/logger.js';
 
@@ -56,10 +55,7 @@ export class DaemonBackends implements BackendSet {
 
   assertProfileAllows(profile: ProfileName, backend: IsolationBackend): void {
     const strictest = order(profile) >= order(this.opts.profile) ? profile : this.opts.profile;
-    const probe = this.probes.get(backend.name);
-    // Fail closed: a backend nobody probed has shown nothing it enforces.
-    if (!probe) throw new AgentdError('BACKEND_UNAVAILABLE', `backend '${backend.name}' was not probed; it cannot be used until it is`);
-    this.opts.registry.assertProfileAllows(strictest, backend.name, probe, { requireKernel: this.opts.requireKernel || PROFILE_RULES[strictest].requireKernel });
+    assertProbedBackendAllowed(this.opts.registry, strictest, backend.name, this.probes.get(backend.name), { requireKernel: this.opts.requireKernel });
   }
 
   private normalizedOptions(): Record<string, Readonly<Record<string, unknown>>> {

@@ -10,6 +10,7 @@ import type { AgentdConfig } from '../config/schema.js';
 import { AgentdError } from '../core/errors.js';
 import { createBuiltinRegistry } from '../isolation/builtins.js';
 import type { BackendRegistry } from '../isolation/registry.js';
+import { chooseBackend } from '../isolation/select.js';
 import { requireInitPath } from '../native-paths.js';
 import { buildHttpApp } from '../adapters/http/app.js';
 import { DaemonMetrics } from '../adapters/http/metrics.js';
@@ -54,14 +55,18 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
+/**
+ * Probes every backend (they are all kept: a request may name another one) and chooses the
+ * default like the CLI does (chooseBackend): refuses a soft backend under server/paranoid
+ * (or require_kernel), and an unavailable one anywhere.
+ */
 async function pickBackend(config: AgentdConfig, backends: DaemonBackends, registry: BackendRegistry, logger: Logger): Promise<string> {
   const probes = await backends.probeAll();
-  const requireKernel = config.isolation.require_kernel;
-  const name = config.isolation.backend === 'auto' ? registry.detectBest(probes, { requireKernel, profile: config.profile }) : backends.canonical(config.isolation.backend);
-  // Refuses a soft backend under server/paranoid (or require_kernel), and an unavailable one anywhere.
-  backends.assertProfileAllows(config.profile, backends.get(name));
-  const probe = backends.probeOf(name);
-  if (probe?.isolation === 'none') logger.warn({ backend: name, profile: config.profile }, `sandboxes use backend '${name}': NO isolation, commands run on the host`);
+  const { profile, isolation } = config;
+  // The daemon's errors name the canonical backend, not the alias the config used.
+  const backend = isolation.backend === 'auto' ? 'auto' : backends.canonical(isolation.backend);
+  const { name, probe } = chooseBackend(registry, { profile, backend, requireKernel: isolation.require_kernel }, probes, (n) => backends.get(n));
+  if (probe.isolation === 'none') logger.warn({ backend: name, profile }, `sandboxes use backend '${name}': NO isolation, commands run on the host`);
   return name;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { AgentdError } from '../../src/core/errors.js';
 import { parseConfig } from '../../src/config/index.js';
 import { BackendRegistry } from '../../src/isolation/registry.js';
-import { selectBackend } from '../../src/isolation/select.js';
+import { chooseBackend, selectBackend } from '../../src/isolation/select.js';
 import { unavailableProbe } from '../../src/isolation/probe-util.js';
 import type { BackendFactory, BackendFactoryContext, BackendProbe, IsolationLevel } from '../../src/isolation/types.js';
 
@@ -76,5 +76,80 @@ describe('selectBackend', () => {
   test('an unknown user backend name is UNKNOWN_BACKEND at selection', async () => {
     const { registry, ctx } = setup(true);
     expect((await rejection(selectBackend(registry, cfg({ isolation: { backend: 'my-vm' } }), ctx))).code).toBe('UNKNOWN_BACKEND');
+  });
+});
+
+describe('chooseBackend (ranking and guard shared by the daemon and the CLI)', () => {
+  const registry = new BackendRegistry()
+    .register('host-direct', fake('host-direct', 'none', true, []))
+    .register('namespace', fake('namespace', 'kernel', true, []));
+  const soft = probeOf('host-direct', 'none', true);
+  const kernel = (available: boolean) => probeOf('namespace', 'kernel', available);
+  const choose = (req: { profile?: 'workstation' | 'server' | 'paranoid'; backend: string; requireKernel?: boolean }, probes: BackendProbe[]) => {
+    const opened: string[] = [];
+    const run = () => chooseBackend(registry, { profile: req.profile ?? 'workstation', backend: req.backend, requireKernel: req.requireKernel ?? false }, probes, (n) => {
+      opened.push(n);
+      return `instance of ${n}`;
+    });
+    return { run, opened };
+  };
+  const thrown = (fn: () => unknown): AgentdError => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof AgentdError) return err;
+      throw err;
+    }
+    throw new Error('expected an AgentdError');
+  };
+
+  test('auto ranks the given probes, opens only the winner and returns it with its probe', () => {
+    const { run, opened } = choose({ backend: 'auto' }, [soft, kernel(true)]);
+    expect(run()).toEqual({ name: 'namespace', backend: 'instance of namespace', probe: kernel(true) });
+    expect(opened).toEqual(['namespace']);
+  });
+
+  test('auto under workstation falls back to the available soft backend', () => {
+    expect(choose({ backend: 'auto' }, [soft, kernel(false)]).run().name).toBe('host-direct');
+  });
+
+  test('auto with require_kernel and no working kernel backend is ISOLATION_REQUIRED, and nothing is opened', () => {
+    const { run, opened } = choose({ backend: 'auto', requireKernel: true }, [soft, kernel(false)]);
+    const err = thrown(run);
+    expect(err.code).toBe('ISOLATION_REQUIRED');
+    expect(err.message).toContain('namespace: namespace missing here');
+    expect(opened).toEqual([]);
+  });
+
+  test('an alias opens the canonical backend; the guard names the alias as requested', () => {
+    const ok = choose({ profile: 'server', backend: 'bwrap' }, [soft, kernel(true)]);
+    expect(ok.run().name).toBe('namespace');
+    expect(ok.opened).toEqual(['namespace']);
+    const err = thrown(choose({ profile: 'paranoid', backend: 'bwrap' }, [soft, kernel(false)]).run);
+    expect(err.code).toBe('ISOLATION_REQUIRED');
+    expect(err.message).toContain("backend 'bwrap' (namespace) is not available on this host (namespace missing here)");
+  });
+
+  test('a soft backend named under server is ISOLATION_REQUIRED; under workstation it is accepted', () => {
+    const err = thrown(choose({ profile: 'server', backend: 'host-direct' }, [soft, kernel(true)]).run);
+    expect(err.code).toBe('ISOLATION_REQUIRED');
+    expect(err.message).toBe("profile 'server' requires kernel isolation, but backend 'host-direct' provides none; use backend 'namespace' (bwrap) or profile 'workstation'");
+    expect(choose({ backend: 'host-direct' }, [soft]).run().probe).toBe(soft);
+  });
+
+  test('a backend missing from the probes is refused (fail closed), after it was opened', () => {
+    const { run, opened } = choose({ backend: 'namespace' }, [soft]);
+    const err = thrown(run);
+    expect(err.code).toBe('BACKEND_UNAVAILABLE');
+    expect(err.message).toBe("backend 'namespace' was not probed; it cannot be used until it is");
+    expect(opened).toEqual(['namespace']);
+  });
+
+  test('an unknown name is UNKNOWN_BACKEND and a reserved one BACKEND_UNAVAILABLE, before anything is opened', () => {
+    const unknown = choose({ backend: 'my-vm' }, [soft, kernel(true)]);
+    expect(thrown(unknown.run).code).toBe('UNKNOWN_BACKEND');
+    const reserved = choose({ backend: 'gvisor' }, [soft, kernel(true)]);
+    expect(thrown(reserved.run).code).toBe('BACKEND_UNAVAILABLE');
+    expect([...unknown.opened, ...reserved.opened]).toEqual([]);
   });
 });
