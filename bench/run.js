@@ -215,17 +215,28 @@ async function poolPhase() {
   await withCleanup(() => daemon.stop());
   const client = clientFor(daemon);
   const samples = [];
+  const floor = [];
   for (let i = 0; i < PLAN.poolN + 3; i++) {
-    await waitPoolFull(daemon, POOL.minWarm);
-    await sleep(50); // let the fill that just ended finish its bookkeeping
-    let sbx;
-    const ms = await timed(async () => {
-      sbx = await createSandbox(client);
-    });
-    if (i >= 3) samples.push(ms);
-    await sbx.destroy();
+    // The floor of any API call in exactly these conditions (after the same wait and settle):
+    // a GET /healthz in a round of its own, before each acquisition's round.
+    for (const kind of ['healthz', 'acquire']) {
+      await waitPoolFull(daemon, POOL.minWarm);
+      await sleep(50); // let the fill that just ended finish its bookkeeping
+      if (kind === 'healthz') {
+        const ms = await timed(() => client.health());
+        if (i >= 3) floor.push(ms);
+        continue;
+      }
+      let sbx;
+      const ms = await timed(async () => {
+        sbx = await createSandbox(client);
+      });
+      if (i >= 3) samples.push(ms);
+      await sbx.destroy();
+    }
   }
   cases.ns_acquire_pool = summarize(samples);
+  diagnostics.http_healthz_after_settle = { ...summarize(floor), note: 'GET /healthz after the same pool wait and 50 ms settle as each ns_acquire_pool sample: the HTTP floor of that case' };
   const inProcess = await acquireInProcess({ cgroupParent: `${cgroupBase}-manager`, n: PLAN.poolN, warmup: 3, poolSize: POOL.minWarm });
   diagnostics.ns_acquire_pool_in_process = { ...summarize(inProcess), note: 'SandboxManager.create() from a full pool in the harness process (no HTTP, no audit)' };
   diagnostics.ns_acquire_pool_in_daemon = { ...summarize(await auditDurations(client, 'sandbox.create', PLAN.poolN)), note: 'audit durationMs (whole ms) of the same creates' };

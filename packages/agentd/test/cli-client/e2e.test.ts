@@ -4,8 +4,8 @@
  * sources is refused, so a stale build cannot pass for the current code).
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -189,6 +189,53 @@ describe.skipIf(skipReason !== undefined)('agentd CLI against a real daemon', { 
       expect(missing.code).toBe(1);
       expect(missing.stderr).toMatch(/^error: FS_ERROR: .*ENOENT.*\n$/);
       expect(existsSync(join(outDir, 'nope.bin'))).toBe(false);
+    });
+  });
+
+  test('cp -r copies a tree in and out with its modes; symlinks are skipped on both sides, never followed', async () => {
+    await withSandbox(async (id) => {
+      const tree = join(work, 'tree');
+      const data = randomBytes(300 * 1024 + 7);
+      mkdirSync(join(tree, 'a', 'b'), { recursive: true });
+      mkdirSync(join(tree, 'a', 'empty'));
+      writeFileSync(join(tree, 'a', 'b', 'c.bin'), data);
+      writeFileSync(join(tree, 'top.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
+      symlinkSync('/etc/hostname', join(tree, 'hostlink'));
+
+      const flat = await run('cp', tree, `${id}:/workspace/`);
+      expect([flat.code, flat.stderr]).toEqual([1, expect.stringContaining('use cp -r')]);
+      const up = await run('cp', '-r', '--chunk-size', '65536', tree, `${id}:/workspace/`);
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stderr).toContain(`skipped ${join(tree, 'hostlink')} (a symlink: not followed)`);
+      const listing = await run('exec', id, '--', 'sh', '-c', 'cd /workspace/tree && find . -printf "%y %m %s %p\\n" | sort -k4');
+      const lines = listing.stdout.toString().trim().split('\n').map((l) => l.replace(/^(\w) (\d+) (\d+) /, '$1 $2 '));
+      expect(lines).toEqual(['d 755 .', 'd 755 ./a', 'd 755 ./a/b', 'f 644 ./a/b/c.bin', 'd 755 ./a/empty', 'f 755 ./top.sh']);
+      const sum = await run('exec', id, '--', 'sha256sum', '/workspace/tree/a/b/c.bin');
+      expect(sum.stdout.toString().split(' ')[0]).toBe(createHash('sha256').update(data).digest('hex'));
+
+      // In the sandbox, a link to a host-looking path; out on the host it must not appear or be followed.
+      await ok('exec', id, '--', 'ln', '-s', '/etc', '/workspace/tree/evil');
+      const outDir = mkdtempSync(join(work, 'tree-out-'));
+      const down = await run('cp', '-r', `${id}:/workspace/tree`, outDir);
+      expect(down.code, down.stderr).toBe(0);
+      expect(down.stderr).toContain('skipped /workspace/tree/evil in the sandbox (a symlink: not followed)');
+      const back = join(outDir, 'tree');
+      expect(readFileSync(join(back, 'a', 'b', 'c.bin')).equals(data)).toBe(true);
+      expect(statSync(join(back, 'top.sh')).mode & 0o777).toBe(0o755);
+      expect(statSync(join(back, 'a', 'empty')).isDirectory()).toBe(true);
+      expect(existsSync(join(back, 'evil'))).toBe(false);
+      expect(existsSync(join(back, 'hostlink'))).toBe(false);
+
+      // A symlink already at a target path on the host is refused (O_NOFOLLOW), not written through.
+      const victim = join(work, 'victim.txt');
+      writeFileSync(victim, 'untouched');
+      const trap = mkdtempSync(join(work, 'trap-'));
+      mkdirSync(join(trap, 'tree'));
+      symlinkSync(victim, join(trap, 'tree', 'top.sh'));
+      const refused = await run('cp', '-r', `${id}:/workspace/tree`, trap);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^error: INVALID_ARGUMENT: cannot write .*top\.sh: ELOOP\n$/m);
+      expect(readFileSync(victim, 'utf8')).toBe('untouched');
     });
   });
 

@@ -1,9 +1,10 @@
-/** `agentd cp SRC DST` with `ID:/path` on one side: copies a file into or out of a sandbox, byte-exact. */
+/** `agentd cp [-r] SRC DST` with `ID:/path` on one side: copies a file (or, with -r, a tree) into or out of a sandbox, byte-exact. */
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ReadBytesResult, SandboxFiles } from '@agentd/sdk';
 import { Command } from 'commander';
 import { connect, withClientFlags, type ClientFlags } from './connection.js';
+import { copyTreeIn, copyTreeOut, localError, remoteJoin, type TreeCopy } from './cp-tree.js';
 import { UsageError, guarded } from './errors.js';
 import { writeAll, readAll, type CliIo } from './io.js';
 import { formatBytes, printJson } from './output.js';
@@ -16,16 +17,16 @@ export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 interface CpFlags extends ClientFlags {
   chunkSize?: number;
   mode?: string;
+  recursive?: boolean;
 }
 
-function localError(what: string, path: string, err: unknown): UsageError {
-  const reason = (err as { code?: string; message?: string }).code ?? (err as Error).message;
-  return new UsageError(`${what} ${path}: ${reason}`);
+interface CopyDone {
+  bytes: number;
+  path: string;
+  files?: number;
+  skipped?: number;
 }
 
-function remoteJoin(dir: string, name: string): string {
-  return dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`;
-}
 
 /** Uploads bytes: the first piece replaces the file, the rest append. Returns the bytes sent. */
 async function upload(files: SandboxFiles, path: string, data: Uint8Array, chunk: number, mode: number | undefined): Promise<number> {
@@ -55,7 +56,22 @@ async function download(files: SandboxFiles, path: string, chunk: number, sink: 
   }
 }
 
-async function copyIn(io: CliIo, flags: CpFlags, src: string, dst: RemotePath): Promise<{ bytes: number; path: string }> {
+/** The single-file transfers, for the tree copies. */
+function treeOps(chunk: number): TreeCopy {
+  return {
+    upload: (files, path, data, mode) => upload(files, path, data, chunk, mode),
+    download: (files, path, sink) => download(files, path, chunk, sink),
+  };
+}
+
+/** Where SRC lands under DST: inside it when DST names a directory (or ends with /), else DST itself. */
+async function remoteTarget(files: SandboxFiles, dst: RemotePath, name: string): Promise<string> {
+  if (dst.path.endsWith('/')) return remoteJoin(dst.path, name);
+  const existing = await files.stat(dst.path).catch(() => undefined);
+  return existing?.kind === 'directory' ? remoteJoin(dst.path, name) : dst.path;
+}
+
+async function copyIn(io: CliIo, flags: CpFlags, src: string, dst: RemotePath): Promise<CopyDone> {
   const files = connect(flags, io.env).files(dst.sandboxId);
   let data: Uint8Array;
   let name = basename(src);
@@ -66,17 +82,20 @@ async function copyIn(io: CliIo, flags: CpFlags, src: string, dst: RemotePath): 
     const info = await stat(src).catch((err: unknown) => {
       throw localError('cannot read', src, err);
     });
-    if (info.isDirectory()) throw new UsageError(`${src} is a directory; cp copies single files`);
+    if (info.isDirectory()) {
+      if (flags.recursive !== true) throw new UsageError(`${src} is a directory; use cp -r to copy a directory tree`);
+      if (flags.mode !== undefined) throw new UsageError('--mode applies to a single file; a tree keeps each file\'s own permission bits');
+      const target = await remoteTarget(files, dst, basename(src));
+      const t = await withProgress(io, `copying ${src} to ${dst.sandboxId}:${target}`, () =>
+        copyTreeIn(io, files, treeOps(flags.chunkSize ?? DEFAULT_CHUNK_BYTES), src, target),
+      );
+      return { bytes: t.bytes, path: `${dst.sandboxId}:${target}`, files: t.files, skipped: t.skipped };
+    }
     data = await readFile(src).catch((err: unknown) => {
       throw localError('cannot read', src, err);
     });
   }
-  let target = dst.path;
-  if (target.endsWith('/')) target = remoteJoin(target, name);
-  else {
-    const existing = await files.stat(target).catch(() => undefined);
-    if (existing?.kind === 'directory') target = remoteJoin(target, name);
-  }
+  const target = await remoteTarget(files, dst, name);
   const mode = flags.mode === undefined ? undefined : Number.parseInt(flags.mode, 8);
   if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) throw new UsageError(`--mode expects octal permission bits like 644, got '${flags.mode}'`);
   const bytes = await withProgress(io, `copying ${formatBytes(data.length)} to ${dst.sandboxId}:${target}`, () =>
@@ -85,9 +104,15 @@ async function copyIn(io: CliIo, flags: CpFlags, src: string, dst: RemotePath): 
   return { bytes, path: `${dst.sandboxId}:${target}` };
 }
 
-async function copyOut(io: CliIo, flags: CpFlags, src: RemotePath, dst: string): Promise<{ bytes: number; path: string }> {
+async function copyOut(io: CliIo, flags: CpFlags, src: RemotePath, dst: string): Promise<CopyDone> {
   const files = connect(flags, io.env).files(src.sandboxId);
   const chunk = flags.chunkSize ?? DEFAULT_CHUNK_BYTES;
+  if (flags.recursive === true && dst !== '-' && (await files.stat(src.path)).kind === 'directory') {
+    const local = await stat(dst).catch(() => undefined);
+    const target = local?.isDirectory() === true || dst.endsWith('/') ? join(dst, basename(src.path)) : dst;
+    const t = await withProgress(io, `copying ${src.sandboxId}:${src.path} to ${target}`, () => copyTreeOut(io, files, treeOps(chunk), src.path, target));
+    return { bytes: t.bytes, path: target, files: t.files, skipped: t.skipped };
+  }
   if (dst === '-') {
     const bytes = await download(files, src.path, chunk, (b) => writeAll(io.stdout, b));
     return { bytes, path: '-' };
@@ -118,9 +143,10 @@ async function copyOut(io: CliIo, flags: CpFlags, src: RemotePath, dst: string):
 export function cpCommand(io: CliIo): Command {
   return withClientFlags(
     new Command('cp')
-      .description('copy a file into or out of a sandbox: agentd cp ./local ID:/path, agentd cp ID:/path ./local (- for stdin/stdout)')
+      .description('copy a file into or out of a sandbox: agentd cp ./local ID:/path, agentd cp ID:/path ./local (- for stdin/stdout); -r copies a directory tree (symlinks are skipped, never followed)')
       .argument('<src>')
       .argument('<dst>')
+      .option('-r, --recursive', 'copy a directory and everything under it')
       .option('--mode <octal>', 'permission bits of a file copied in, e.g. 755')
       .option('--chunk-size <bytes>', 'bytes per request', parseInteger),
   ).action(
@@ -130,7 +156,9 @@ export function cpCommand(io: CliIo): Command {
       if ((from === undefined) === (to === undefined)) throw new UsageError('exactly one of SRC and DST must be ID:/path');
       if (flags.chunkSize === 0) throw new UsageError('--chunk-size must be positive');
       const done = to !== undefined ? await copyIn(io, flags, src, to) : await copyOut(io, flags, from as RemotePath, dst);
-      if (flags.json === true) printJson(io, { bytes: done.bytes, destination: done.path });
+      if (flags.json === true) {
+        printJson(io, { bytes: done.bytes, destination: done.path, ...(done.files === undefined ? {} : { files: done.files, skipped: done.skipped ?? 0 }) });
+      }
     }),
   );
 }
