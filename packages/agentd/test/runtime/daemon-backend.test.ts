@@ -1,36 +1,17 @@
 import { describe, expect, test } from 'vitest';
-import { AgentdError } from '../../src/core/errors.js';
-import { BackendRegistry } from '../../src/isolation/registry.js';
-import { unavailableProbe } from '../../src/isolation/probe-util.js';
-import type { BackendFactory, BackendProbe, IsolationLevel } from '../../src/isolation/types.js';
 import type { Logger } from '../../src/util/logger.js';
 import { startTestDaemon } from '../daemon/harness.js';
-
-function probeOf(backend: string, isolation: IsolationLevel, available: boolean): BackendProbe {
-  if (!available) return unavailableProbe(backend, isolation, `${backend} missing here`);
-  const on = { ok: true };
-  return { backend, available, isolation, features: { filesystem: on, network: on, pidNamespace: on, seccomp: on, memoryLimit: on, pidsLimit: on, cpuLimit: on, suspend: on } };
-}
-
-function fake(name: string, isolation: IsolationLevel, available: boolean): BackendFactory {
-  return () => ({ name, isolation, probe: async () => probeOf(name, isolation, available), start: async () => { throw new AgentdError('INTERNAL', 'fake backend'); } });
-}
-
-/** Backends that only probe (no sandbox is started in these tests): host-direct works, namespace as told. */
-function registry(namespaceAvailable: boolean): BackendRegistry {
-  return new BackendRegistry()
-    .register('host-direct', fake('host-direct', 'none', true))
-    .register('namespace', fake('namespace', 'kernel', namespaceAvailable));
-}
+import { fakeBuiltins } from '../isolation/fake-backends.js';
 
 function recordingLogger(): { logger: Logger; warnings: string[] } {
   const warnings: string[] = [];
   return { warnings, logger: { debug() {}, info() {}, error() {}, warn: (_o: object | string, m?: string) => void warnings.push(m ?? '') } };
 }
 
+// Probe-only fake backends: these tests start no sandbox, they check which backend the daemon takes.
 describe('the daemon chooses its default backend with the shared ranking and guard', () => {
   test('auto takes the kernel backend when it works', async () => {
-    const d = await startTestDaemon({ isolation: { backend: 'auto' } }, { registry: registry(true) });
+    const d = await startTestDaemon({ isolation: { backend: 'auto' } }, { registry: fakeBuiltins(true) });
     try {
       expect(d.daemon.backend).toBe('namespace');
     } finally {
@@ -40,7 +21,7 @@ describe('the daemon chooses its default backend with the shared ranking and gua
 
   test('auto under workstation falls back to host-direct, with a warning that nothing is isolated', async () => {
     const { logger, warnings } = recordingLogger();
-    const d = await startTestDaemon({ isolation: { backend: 'auto' } }, { registry: registry(false), logger });
+    const d = await startTestDaemon({ isolation: { backend: 'auto' } }, { registry: fakeBuiltins(false), logger });
     try {
       expect(d.daemon.backend).toBe('host-direct');
       expect(warnings).toContain("sandboxes use backend 'host-direct': NO isolation, commands run on the host");
@@ -50,10 +31,11 @@ describe('the daemon chooses its default backend with the shared ranking and gua
   });
 
   test('an alias of an unavailable kernel backend under server is ISOLATION_REQUIRED naming the canonical backend', async () => {
-    const started = startTestDaemon({ profile: 'server', isolation: { backend: 'bwrap' }, auth: { providers: [{ type: 'api-key' }] } }, { registry: registry(false) });
-    const err = await started.then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(AgentdError);
-    expect((err as AgentdError).code).toBe('ISOLATION_REQUIRED');
-    expect((err as AgentdError).message).toBe("profile 'server' requires kernel isolation, but backend 'namespace' is not available on this host (namespace missing here); fix that (see 'agentd doctor') or use profile 'workstation'");
+    const started = startTestDaemon({ profile: 'server', isolation: { backend: 'bwrap' }, auth: { providers: [{ type: 'api-key' }] } }, { registry: fakeBuiltins(false) });
+    await expect(started).rejects.toMatchObject({
+      name: 'AgentdError',
+      code: 'ISOLATION_REQUIRED',
+      message: "profile 'server' requires kernel isolation, but backend 'namespace' is not available on this host (namespace missing here); fix that (see 'agentd doctor') or use profile 'workstation'",
+    });
   });
 });

@@ -133,7 +133,7 @@ describe('durability', () => {
     } finally {
       child.kill('SIGKILL');
     }
-    const [, signal] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a))));
+    const [, signal] = (await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (...a) => resolve(a))));
     expect(signal).toBe('SIGKILL');
 
     let clock = 5000;
