@@ -60,11 +60,30 @@ export function parseFrame(line: string): ExecFrame {
 }
 
 /**
+ * The chunks of a response body. A consumer that stops early (break, error, abort) cancels
+ * the body, which closes the connection; one that reads to the end leaves it reusable.
+ */
+export async function* bodyChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+  const reader = body.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      yield value;
+    }
+    finished = true;
+  } finally {
+    if (!finished) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+}
+
+/**
  * Splits a byte stream into lines on the newline byte (it never occurs inside a multi-byte
  * UTF-8 character) and yields each one as bytes, without decoding.
  */
 export async function* readLineBytes(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
-  const reader = body.getReader();
   let pending: Uint8Array[] = [];
   const take = (last: Uint8Array): Uint8Array => {
     if (pending.length === 0) return last;
@@ -73,27 +92,17 @@ export async function* readLineBytes(body: ReadableStream<Uint8Array>): AsyncGen
     pending = [];
     return line;
   };
-  let finished = false;
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      let start = 0;
-      let newline = value.indexOf(NEWLINE);
-      while (newline !== -1) {
-        yield take(value.subarray(start, newline));
-        start = newline + 1;
-        newline = value.indexOf(NEWLINE, start);
-      }
-      if (start < value.length) pending.push(value.slice(start));
+  for await (const value of bodyChunks(body)) {
+    let start = 0;
+    let newline = value.indexOf(NEWLINE);
+    while (newline !== -1) {
+      yield take(value.subarray(start, newline));
+      start = newline + 1;
+      newline = value.indexOf(NEWLINE, start);
     }
-    if (pending.length > 0) yield take(new Uint8Array(0));
-    finished = true;
-  } finally {
-    // A consumer that stops early (break, error, abort) closes the connection.
-    if (!finished) await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
+    if (start < value.length) pending.push(value.slice(start));
   }
+  if (pending.length > 0) yield take(new Uint8Array(0));
 }
 
 /** The non-blank lines of a byte stream, each decoded as UTF-8 in one shot and trimmed. */

@@ -118,7 +118,8 @@ describe('binary exec frames', () => {
   test('a control frame announced larger than 1 MiB is refused before it is buffered', async () => {
     const header = new Uint8Array(5);
     new DataView(header.buffer).setUint32(1, 2 * 1024 * 1024, false);
-    const b = body(join([header, new Uint8Array(100)]));
+    // More body after the header, so the stream is still open when the reader gives up on it.
+    const b = body(join([header, new Uint8Array(100)]), [5, 50]);
     await expect(collect(b.stream)).rejects.toMatchObject({ code: 'PROTOCOL_ERROR', message: expect.stringContaining('control frame') });
     expect(b.cancelled()).toBe(true);
   });
