@@ -12,6 +12,7 @@ import type {
   SandboxSpec,
   SandboxState,
   SessionInfo,
+  SigningKeyInfo,
   SnapshotInfo,
 } from './types.js';
 import {
@@ -23,6 +24,7 @@ import {
   sandboxFromWire,
   sandboxSpecToWire,
   sessionFromWire,
+  signingKeyFromWire,
   snapshotFromWire,
   type Json,
 } from './wire.js';
@@ -47,6 +49,13 @@ export interface CreateKeyOptions extends CallOptions {
   subject: string;
   tenant: string;
   roles: string[];
+}
+
+export interface RegisterSigningKeyOptions extends CreateKeyOptions {
+  /** The Ed25519 public key: PEM (SPKI) or the raw 32 bytes in base64. Never the private key. */
+  publicKey: string;
+  /** Key id to register it under; absent: the daemon picks one (`sk_<hex>`). */
+  id?: string;
 }
 
 export interface IntentOptions extends CallOptions {
@@ -224,5 +233,25 @@ export class AgentdClient {
 
   async revokeKey(id: string, options: CallOptions = {}): Promise<void> {
     await this.transport.json({ method: 'DELETE', path: `/v1/keys/${enc(id)}`, signal: options.signal });
+  }
+
+  /** Registers an Ed25519 public key for signed requests (admin). */
+  async registerSigningKey(options: RegisterSigningKeyOptions): Promise<SigningKeyInfo> {
+    const answer = await this.transport.json({
+      method: 'POST',
+      path: '/v1/signing-keys',
+      json: dropUndefined({ public_key: options.publicKey, id: options.id, subject: options.subject, tenant: options.tenant, roles: options.roles }),
+      signal: options.signal,
+    });
+    return signingKeyFromWire(answer);
+  }
+
+  /** Registered signing keys, revoked ones included (admin). */
+  async listSigningKeys(options: CallOptions = {}): Promise<SigningKeyInfo[]> {
+    return listFromWire(await this.transport.json({ method: 'GET', path: '/v1/signing-keys', signal: options.signal }), 'keys', signingKeyFromWire);
+  }
+
+  async revokeSigningKey(id: string, options: CallOptions = {}): Promise<void> {
+    await this.transport.json({ method: 'DELETE', path: `/v1/signing-keys/${enc(id)}`, signal: options.signal });
   }
 }

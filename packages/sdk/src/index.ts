@@ -2,7 +2,7 @@
 export { Sandbox } from './sandbox.js';
 export type { ConnectOptions, ExecFunction, SandboxCreateOptions, SandboxListOptions } from './sandbox.js';
 export { AgentdClient } from './client.js';
-export type { CreateKeyOptions, CreateSessionOptions, IntentOptions, ListSandboxesOptions } from './client.js';
+export type { CreateKeyOptions, CreateSessionOptions, IntentOptions, ListSandboxesOptions, RegisterSigningKeyOptions } from './client.js';
 export { ExecStream, execChunks } from './exec.js';
 export type { Command, ExecChunksOptions, ExecOptions, ExecStreamFormat } from './exec.js';
 export { FRAMES_CONTENT_TYPE } from './frames.js';
@@ -12,6 +12,8 @@ export { StreamEndedError, parseFrame } from './ndjson.js';
 export type { ExecFrame } from './ndjson.js';
 export { DEFAULT_BASE_URL } from './options.js';
 export type { ClientOptions, FetchLike, HeadersHook, RequestInfo, RetryOptions } from './options.js';
+export { RequestSigner, SIGNATURE_HEADERS, canonicalRequest } from './signing.js';
+export type { SigningOptions } from './signing.js';
 export { HttpTransport } from './transport.js';
 export type { QueryValue, RequestSpec } from './transport.js';
 export { ERROR_CODES, isErrorCode } from './codes.js';
@@ -57,6 +59,7 @@ export type {
   SandboxUsage,
   SessionInfo,
   SessionState,
+  SigningKeyInfo,
   SnapshotInfo,
   WriteResult,
 } from './types.js';

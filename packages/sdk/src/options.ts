@@ -1,4 +1,6 @@
 /** Client options: where the daemon is and how to authenticate to it. */
+import { createError } from './errors.js';
+import { RequestSigner, type SigningOptions } from './signing.js';
 
 /** The subset of `fetch` the SDK needs; a custom one (e.g. `unixSocketFetch`) can be passed. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
@@ -29,6 +31,12 @@ export interface ClientOptions {
   apiKey?: string;
   /** A bearer token (JWT), sent as `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * Sign every request with an Ed25519 private key (the daemon's `signature` auth provider)
+   * instead of sending a bearer secret. Not together with `apiKey` or `token`; with it,
+   * AGENTD_API_KEY from the environment is not used.
+   */
+  signing?: SigningOptions;
   /** Static extra headers, or a hook called before every request (attempt). */
   headers?: Record<string, string> | HeadersHook;
   /** A fetch implementation; default: the global fetch. */
@@ -42,6 +50,8 @@ export const DEFAULT_BASE_URL = 'http://127.0.0.1:7070';
 export interface ResolvedClientOptions {
   baseUrl: string;
   authorization: string | undefined;
+  /** Signs each request (attempt) when `signing` was given. */
+  signer: RequestSigner | undefined;
   headers: Record<string, string> | HeadersHook | undefined;
   fetch: FetchLike;
   retry: Required<RetryOptions>;
@@ -56,12 +66,16 @@ export function readEnv(name: string): string | undefined {
 
 export function resolveClientOptions(options: ClientOptions = {}): ResolvedClientOptions {
   const baseUrl = (options.baseUrl ?? readEnv('AGENTD_URL') ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
-  const secret = options.token ?? options.apiKey ?? readEnv('AGENTD_API_KEY');
+  if (options.signing !== undefined && (options.apiKey !== undefined || options.token !== undefined)) {
+    throw createError('INVALID_ARGUMENT', 'pass either signing or a bearer credential (apiKey/token), not both: the daemon would pick one by its provider order');
+  }
+  const secret = options.signing !== undefined ? undefined : (options.token ?? options.apiKey ?? readEnv('AGENTD_API_KEY'));
   const retry = options.retry === false ? { maxRetries: 0 } : (options.retry ?? {});
   const globalFetch: FetchLike = (url, init) => fetch(url, init);
   return {
     baseUrl,
     authorization: secret === undefined ? undefined : `Bearer ${secret}`,
+    signer: options.signing === undefined ? undefined : new RequestSigner(options.signing),
     headers: options.headers,
     fetch: options.fetch ?? globalFetch,
     retry: {

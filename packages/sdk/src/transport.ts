@@ -1,4 +1,4 @@
-/** One HTTP request to the daemon: auth headers, error envelope mapping, safe retries. */
+/** One HTTP request to the daemon: auth headers (or a request signature), error envelope mapping, safe retries. */
 import {
   type AgentdError,
   CancelledError,
@@ -131,7 +131,7 @@ export class HttpTransport {
     return `${this.options.baseUrl}${path}${qs === '' ? '' : `?${qs}`}`;
   }
 
-  private async headersFor(spec: RequestSpec, url: string): Promise<Record<string, string>> {
+  private async headersFor(spec: RequestSpec, url: string, body: string | Uint8Array | undefined): Promise<Record<string, string>> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.options.authorization !== undefined) headers.authorization = this.options.authorization;
     if (spec.json !== undefined) headers['content-type'] = 'application/json';
@@ -140,6 +140,12 @@ export class HttpTransport {
     const hook = this.options.headers;
     const extra = typeof hook === 'function' ? await hook({ method: spec.method, url }) : (hook ?? {});
     for (const [k, v] of Object.entries({ ...extra, ...spec.headers })) headers[k.toLowerCase()] = v;
+    const signer = this.options.signer;
+    if (signer !== undefined) {
+      // Signed last, over the exact bytes sent: a hook cannot overwrite the signature headers.
+      const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+      Object.assign(headers, await signer.headers(spec.method, url, bytes));
+    }
     return headers;
   }
 
@@ -155,7 +161,7 @@ export class HttpTransport {
     const body = spec.json !== undefined ? JSON.stringify(spec.json) : spec.body;
     for (let attempt = 0; ; attempt++) {
       if (isAborted(spec.signal)) throw abortError(spec.signal);
-      const init: RequestInit = { method: spec.method, headers: await this.headersFor(spec, url) };
+      const init: RequestInit = { method: spec.method, headers: await this.headersFor(spec, url, body) };
       if (body !== undefined) init.body = body as BodyInit;
       if (spec.signal !== undefined) init.signal = spec.signal;
       let failure: AgentdError;

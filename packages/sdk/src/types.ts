@@ -140,6 +140,21 @@ export interface CapabilityInfo {
   paramsSchema: unknown;
 }
 
+/** A registered Ed25519 public key of the daemon's `signature` auth provider. */
+export interface SigningKeyInfo {
+  /** The key id requests carry in X-Agentd-Key-Id. */
+  id: string;
+  /** The public key as registered (PEM, or the raw 32 bytes in base64). */
+  publicKey: string;
+  subject: string;
+  tenant: string;
+  roles: string[];
+  createdAtMs?: number;
+  revokedAtMs?: number | null;
+  /** Anything else the daemon returned for this key. */
+  extra: Record<string, unknown>;
+}
+
 export interface ApiKeyInfo {
   id: string;
   /** The public prefix of the key (how it can be recognised without the secret). */

@@ -3,6 +3,7 @@ import { base64ToBytes } from './base64.js';
 import { ProtocolError } from './errors.js';
 import type {
   ApiKeyInfo,
+  SigningKeyInfo,
   AuditEvent,
   CapabilityInfo,
   ExecResult,
@@ -262,6 +263,21 @@ export function apiKeyFromWire(value: unknown): ApiKeyInfo {
     ...(revoked_at_ms === undefined ? {} : { revokedAtMs: nullableNum(revoked_at_ms) }),
     ...(last_used_ms === undefined ? {} : { lastUsedMs: nullableNum(last_used_ms) }),
     ...(shown === undefined ? {} : { secret: shown }),
+    extra,
+  };
+}
+
+export function signingKeyFromWire(value: unknown): SigningKeyInfo {
+  const o = record(value, 'signing key');
+  const { id, public_key, subject, tenant, roles, created_at_ms, revoked_at_ms, ...extra } = o;
+  return {
+    id: typeof id === 'string' ? id : fail('signing key.id', id),
+    publicKey: typeof public_key === 'string' ? public_key : '',
+    subject: typeof subject === 'string' ? subject : '',
+    tenant: typeof tenant === 'string' ? tenant : '',
+    roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [],
+    ...(typeof created_at_ms === 'number' ? { createdAtMs: created_at_ms } : {}),
+    ...(revoked_at_ms === undefined ? {} : { revokedAtMs: nullableNum(revoked_at_ms) }),
     extra,
   };
 }

@@ -77,9 +77,8 @@ function buildProvider(p: AuthProviderConfig, ctx: AuthChainContext): AuthProvid
         ...(ctx.now === undefined ? {} : { now: ctx.now }),
       });
     case 'signature': {
-      const configured = (p as { keys?: Record<string, SigningKey> }).keys;
       return signatureProvider({
-        keys: { ...(ctx.signingKeys ?? {}), ...(configured ?? {}) },
+        keys: { ...(ctx.signingKeys ?? {}), ...configuredSigningKeys(p.keys) },
         windowSeconds: p.window_s,
         ...(ctx.replayCache === undefined ? {} : { replayCache: ctx.replayCache }),
         ...(ctx.state === undefined ? {} : { lookup: signingKeyLookup(ctx.state) }),
@@ -97,6 +96,13 @@ function buildProvider(p: AuthProviderConfig, ctx: AuthChainContext): AuthProvid
     case 'allow-all':
       return allowAllProvider(ctx.profile);
   }
+}
+
+/** The config's `[auth.providers.keys.<id>]` tables (snake_case, defaults applied) as the provider's keys. */
+function configuredSigningKeys(keys: Extract<AuthProviderConfig, { type: 'signature' }>['keys']): Record<string, SigningKey> {
+  return Object.fromEntries(
+    Object.entries(keys ?? {}).map(([id, k]) => [id, { publicKey: k.public_key, subject: k.subject, tenant: k.tenant, roles: [...k.roles] }]),
+  );
 }
 
 function signingKeyLookup(state: StateStore): (keyId: string) => SigningKey | undefined {

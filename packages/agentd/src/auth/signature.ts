@@ -53,11 +53,20 @@ export function signaturePayload(method: string, path: string, timestampMs: numb
   return Buffer.from(`${method.toUpperCase()}\n${path}\n${timestampMs}\n${bodyHash}`, 'utf8');
 }
 
-/** Parses an Ed25519 public key from PEM or raw 32 bytes (base64/base64url). */
+/**
+ * Parses an Ed25519 public key from PEM (`-----BEGIN PUBLIC KEY-----`, SPKI) or raw 32 bytes
+ * (base64/base64url). Any other PEM is refused, a private key above all: createPublicKey
+ * would derive the public half from it, and the private key would then be stored and listed.
+ */
 export function parseEd25519PublicKey(text: string): KeyObject {
   const trimmed = text.trim();
   let key: KeyObject;
-  if (trimmed.startsWith('-----BEGIN')) key = createPublicKey(trimmed);
+  if (trimmed.startsWith('-----BEGIN')) {
+    if (!trimmed.startsWith('-----BEGIN PUBLIC KEY-----')) {
+      throw new AgentdError('INVALID_CONFIG', 'a signing key must be a public key (-----BEGIN PUBLIC KEY-----) or 32 raw bytes in base64; the private key stays with the client');
+    }
+    key = createPublicKey(trimmed);
+  }
   else {
     const raw = Buffer.from(trimmed, 'base64');
     if (raw.length !== 32) throw new AgentdError('INVALID_CONFIG', 'an Ed25519 public key must be PEM or 32 raw bytes in base64');

@@ -77,3 +77,10 @@ export const ApiKeyShape = z.object({
   id: z.string(), prefix: z.string(), subject: z.string(), tenant: z.string(), roles: z.array(z.string()),
   created_at_ms: z.number(), revoked_at_ms: z.number().nullable(), last_used_ms: z.number().nullable(),
 });
+
+export const SigningKeyShape = z.object({
+  id: z.string().describe('The key id clients send in X-Agentd-Key-Id.'),
+  public_key: z.string().describe('The Ed25519 public key as registered (PEM or raw 32 bytes in base64).'),
+  subject: z.string(), tenant: z.string(), roles: z.array(z.string()),
+  created_at_ms: z.number(), revoked_at_ms: z.number().nullable(),
+});

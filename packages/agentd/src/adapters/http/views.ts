@@ -1,5 +1,5 @@
 import type { ApiKeyInfo } from '../../auth/api-key.js';
-import type { AuditEvent, SandboxRecord, SessionRecord, SnapshotRecord } from '../../state/types.js';
+import type { AuditEvent, SandboxRecord, SessionRecord, SigningKeyRecord, SnapshotRecord } from '../../state/types.js';
 
 /** State records as the JSON shapes of docs/api.md. */
 export function sandboxView(r: SandboxRecord, usage?: { memory_bytes: number; memory_peak_bytes: number; cpu_ms: number; pids: number }): Record<string, unknown> {
@@ -45,4 +45,8 @@ export function apiKeyView(k: ApiKeyInfo): Record<string, unknown> {
   return {
     id: k.id, prefix: k.prefix, subject: k.subject, tenant: k.tenant, roles: k.roles, created_at_ms: k.createdAtMs, revoked_at_ms: k.revokedAtMs, last_used_ms: k.lastUsedMs,
   };
+}
+
+export function signingKeyView(k: SigningKeyRecord): Record<string, unknown> {
+  return { id: k.id, public_key: k.publicKey, subject: k.subject, tenant: k.tenant, roles: k.roles, created_at_ms: k.createdAtMs, revoked_at_ms: k.revokedAtMs };
 }

@@ -1,12 +1,13 @@
 import { z } from 'zod';
+import { SigningKeyService } from '../../../auth/signing-keys.js';
 import { canSeeAllTenants, requireRole } from '../../../auth/tenancy.js';
 import { ROLE_ADMIN } from '../../../auth/types.js';
 import { AgentdError } from '../../../core/errors.js';
 import { audited } from '../audit-action.js';
 import { QueryInt, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
-import { ApiKeyShape, AuditEventShape } from '../shapes.js';
-import { apiKeyView, auditView } from '../views.js';
+import { ApiKeyShape, AuditEventShape, SigningKeyShape } from '../shapes.js';
+import { apiKeyView, auditView, signingKeyView } from '../views.js';
 
 const AuditQuery = z
   .object({
@@ -24,7 +25,18 @@ const KeyCreate = z
   })
   .strict();
 
+const SigningKeyRegister = KeyCreate.extend({
+  public_key: z.string().min(1).max(4096)
+    .describe('The Ed25519 public key: PEM (SPKI, "-----BEGIN PUBLIC KEY-----") or the raw 32 bytes in base64/base64url. Only the public half: the private key stays with the client.'),
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, '1-128 letters, digits, _ . : - (starting with a letter or digit)').optional()
+    .describe('Key id the client sends in X-Agentd-Key-Id. Absent: the daemon picks one (sk_<16 hex>).'),
+}).strict();
+
 export function adminRoutes(svc: HttpServices): RouteSpec[] {
+  return [...apiKeyRoutes(svc), ...signingKeyRoutes(svc)];
+}
+
+function apiKeyRoutes(svc: HttpServices): RouteSpec[] {
   return [
     route<z.infer<typeof AuditQuery>>({
       method: 'GET', url: '/v1/audit', operationId: 'listAudit', summary: "Audit events (your tenant's; admins see all).", tag: 'audit', auth: true,
@@ -65,6 +77,46 @@ export function adminRoutes(svc: HttpServices): RouteSpec[] {
         const id = params.id ?? '';
         await audited(svc, principal, 'keys.revoke', null, () => {
           if (!svc.apiKeys.revoke(id)) throw new AgentdError('NOT_FOUND', `no active API key '${id}'`, { details: { key_id: id } });
+        });
+        void reply.code(204);
+        return undefined;
+      },
+    }),
+  ];
+}
+
+/** Ed25519 public keys of the signature auth provider: same rules as API keys (admin role, audited). */
+function signingKeyRoutes(svc: HttpServices): RouteSpec[] {
+  const keys = new SigningKeyService(svc.store.signingKeys, svc.store.now);
+  return [
+    route<unknown, z.infer<typeof SigningKeyRegister>>({
+      method: 'POST', url: '/v1/signing-keys', operationId: 'registerSigningKey', summary: 'Register an Ed25519 public key for signed requests (admin).', tag: 'keys', auth: true,
+      body: SigningKeyRegister,
+      responses: { 201: { description: 'The registered key', schema: SigningKeyShape } },
+      handler: async ({ principal, body, reply }) => {
+        requireRole(principal, ROLE_ADMIN, 'registering signing keys');
+        const { public_key: publicKey, id, ...owner } = body;
+        const created = await audited(svc, principal, 'signing-keys.register', null, () => keys.register({ ...owner, publicKey, ...(id === undefined ? {} : { id }) }));
+        void reply.code(201);
+        return signingKeyView(created);
+      },
+    }),
+    route({
+      method: 'GET', url: '/v1/signing-keys', operationId: 'listSigningKeys', summary: 'List registered signing keys, revoked ones included (admin).', tag: 'keys', auth: true,
+      responses: { 200: { description: 'Keys (public halves only)', schema: z.object({ keys: z.array(SigningKeyShape) }) } },
+      handler: async ({ principal }) => {
+        requireRole(principal, ROLE_ADMIN, 'listing signing keys');
+        return { keys: keys.list({ includeRevoked: true }).map(signingKeyView) };
+      },
+    }),
+    route({
+      method: 'DELETE', url: '/v1/signing-keys/:id', operationId: 'revokeSigningKey', summary: 'Revoke a signing key (admin); requests it signs are refused from then on.', tag: 'keys', auth: true,
+      responses: { 204: { description: 'Revoked' } },
+      handler: async ({ principal, params, reply }) => {
+        requireRole(principal, ROLE_ADMIN, 'revoking signing keys');
+        const id = params.id ?? '';
+        await audited(svc, principal, 'signing-keys.revoke', null, () => {
+          if (!keys.revoke(id)) throw new AgentdError('NOT_FOUND', `no active signing key '${id}'`, { details: { key_id: id } });
         });
         void reply.code(204);
         return undefined;
