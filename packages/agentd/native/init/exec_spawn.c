@@ -1,4 +1,9 @@
-/* EXEC: validating the request and starting the process with posix_spawn. */
+/*
+ * EXEC: validating the request and starting the process: with posix_spawn, or, for a
+ * process that must run at a lower priority (a `nice` above 0), with fork so the child can
+ * lower its own priority before execve (posix_spawn has no attribute for the nice value,
+ * and the init cannot lower its own and raise it back without CAP_SYS_NICE).
+ */
 #include "exec.h"
 
 #include <errno.h>
@@ -7,6 +12,8 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec_internal.h"
@@ -19,6 +26,8 @@ struct spawn_req {
 	struct rstrlist env;
 	char *cwd;
 	uint32_t window;
+	/* Added to the init's own nice value (the sum capped at MAX_NICE). */
+	uint32_t nice;
 };
 
 static const char *validate_exec(uint32_t id, const struct spawn_req *q)
@@ -31,6 +40,8 @@ static const char *validate_exec(uint32_t id, const struct spawn_req *q)
 		return "argv is empty";
 	if (q->argv.items[0][0] == 0)
 		return "argv[0] is empty";
+	if (q->nice > MAX_NICE)
+		return "nice out of range (0..19)";
 	for (uint32_t i = 0; i < q->env.count; i++)
 		if (!strchr(q->env.items[i], '='))
 			return "env entry without '='";
@@ -48,6 +59,109 @@ static int make_pipe(int fds[2], int our_end)
 		close(fds[1]);
 		return err;
 	}
+	return 0;
+}
+
+/* Starts `prog` with fds[0..2] as its stdin/stdout/stderr, in a new session, with default signals. */
+static int posix_spawn_exec(const char *prog, const struct spawn_req *q, const int fds[3], pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	int err = 0;
+	for (int i = 0; i < 3 && !err; i++)
+		err = posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+	if (q->cwd[0] && !err)
+		err = posix_spawn_file_actions_addchdir_np(&fa, q->cwd);
+	sigset_t none, defaults;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (!err)
+		err = posix_spawn(pid, prog, &fa, &attr, q->argv.items, q->env.items);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return err;
+}
+
+/*
+ * The child of fork_exec: the same set-up as posix_spawn_exec, then its nice value raised
+ * by q->nice, then execve. Any failure is written as an errno to `report` (close-on-exec,
+ * so a successful execve closes it with nothing written). Never returns.
+ */
+static void niced_child(const char *prog, const struct spawn_req *q, const int fds[3], int report)
+{
+	int err = 0;
+	for (int i = 0; i < 3 && !err; i++)
+		if (dup2(fds[i], i) < 0)
+			err = errno;
+	if (!err && q->cwd[0] && chdir(q->cwd) < 0)
+		err = errno;
+	if (!err && setsid() < 0)
+		err = errno;
+	if (!err) {
+		/* The init has no signal handlers (it reads signals from a signalfd): only SIGPIPE
+		 * is ignored, and the mask blocks what the signalfd reads. */
+		signal(SIGPIPE, SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+			err = errno;
+	}
+	if (!err) {
+		errno = 0;
+		int now = getpriority(PRIO_PROCESS, 0);
+		if (errno)
+			err = errno;
+		else {
+			int want = now + (int)q->nice;
+			if (setpriority(PRIO_PROCESS, 0, want > MAX_NICE ? MAX_NICE : want) < 0)
+				err = errno;
+		}
+	}
+	if (!err) {
+		execve(prog, q->argv.items, q->env.items);
+		err = errno;
+	}
+	while (write(report, &err, sizeof err) < 0 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+/* Like posix_spawn_exec, for a process whose nice value must be raised first. */
+static int fork_exec(const char *prog, const struct spawn_req *q, const int fds[3], pid_t *pid)
+{
+	int report[2];
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return errno;
+	pid_t child = fork();
+	if (child < 0) {
+		int err = errno;
+		close(report[0]);
+		close(report[1]);
+		return err;
+	}
+	if (child == 0) {
+		close(report[0]);
+		niced_child(prog, q, fds, report[1]);
+	}
+	close(report[1]);
+	int err = 0;
+	ssize_t n;
+	while ((n = read(report[0], &err, sizeof err)) < 0 && errno == EINTR)
+		;
+	close(report[0]);
+	if (n == (ssize_t)sizeof err) {
+		/* It never ran the program: reap it here, before the loop's reaper sees it. */
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+		return err ? err : EIO;
+	}
+	*pid = child;
 	return 0;
 }
 
@@ -84,27 +198,10 @@ static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, con
 			exec_close_fd(&inp[1]); /* no /dev/null: an empty pipe at end of file instead */
 	}
 
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	int fa_err = posix_spawn_file_actions_adddup2(&fa, inp[0] >= 0 ? inp[0] : a->devnull_fd, 0);
-	fa_err = fa_err ? fa_err : posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	fa_err = fa_err ? fa_err : posix_spawn_file_actions_adddup2(&fa, merge ? outp[1] : errp[1], 2);
-	if (q->cwd[0] && !fa_err)
-		fa_err = posix_spawn_file_actions_addchdir_np(&fa, q->cwd);
-	sigset_t none, defaults;
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGPIPE);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	const int fds[3] = { inp[0] >= 0 ? inp[0] : a->devnull_fd, outp[1], merge ? outp[1] : errp[1] };
 	pid_t pid;
 	*what = "program";
-	err = fa_err ? fa_err : posix_spawn(&pid, prog, &fa, &attr, q->argv.items, q->env.items);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	err = q->nice ? fork_exec(prog, q, fds, &pid) : posix_spawn_exec(prog, q, fds, &pid);
 	if (err)
 		goto fail;
 
@@ -187,6 +284,7 @@ void exec_handle_exec(struct agent *a, uint32_t id, struct rd *r)
 	q.env = rd_strlist(r);
 	struct rstr cwd = rd_str(r);
 	q.window = rd_u32(r);
+	q.nice = rd_u32(r);
 	if (rd_finish(r)) {
 		q.cwd = rstr_dup(cwd);
 		if (!q.cwd)

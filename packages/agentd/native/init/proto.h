@@ -1,8 +1,8 @@
-/* Wire constants of the agentd-init protocol (docs/protocol.md, version 1). */
+/* Wire constants of the agentd-init protocol (docs/protocol.md, version 2). */
 #ifndef AGENTD_PROTO_H
 #define AGENTD_PROTO_H
 
-#define PROTOCOL_VERSION 1u
+#define PROTOCOL_VERSION 2u
 #define AGENTD_INIT_VERSION "agentd-init 0.1.0"
 
 #define MAX_CHUNK (1024u * 1024u)
@@ -65,5 +65,7 @@ enum {
 #define KIND_OTHER 4u
 
 #define DEFAULT_WINDOW MAX_CHUNK
+/* Highest EXEC nice increment, and the highest nice value on Linux. */
+#define MAX_NICE 19
 
 #endif

@@ -1,5 +1,5 @@
 /**
- * The agentd-init wire codec (docs/protocol.md, version 1).
+ * The agentd-init wire codec (docs/protocol.md, version 2).
  *
  * Every message of both directions is described once in `MESSAGES` (type byte + ordered
  * payload fields); encoding and decoding are driven by that table, so the daemon side
@@ -8,7 +8,7 @@
  */
 import { AgentdError } from '../core/errors.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Largest data chunk (stdout, stderr, stdin, file data) in one frame. */
 export const MAX_CHUNK = 1024 * 1024;
 /** Largest value of a frame's `len` field. */
@@ -16,6 +16,8 @@ export const MAX_FRAME = MAX_CHUNK + 64;
 /** `len` (4) + `type` (1) + `id` (4). */
 export const HEADER_BYTES = 9;
 export const MAX_LIST_ITEMS = 4096;
+/** Highest EXEC `nice` (an increment over the init's own nice value; Linux caps the sum at 19 too). */
+export const MAX_NICE = 19;
 
 export const EXEC_FLAGS = { STDIN_PIPE: 1, MERGE_STDERR: 2 } as const;
 export const WRITE_FLAGS = { APPEND: 1, CREATE_DIRS: 2, EXCLUSIVE: 4 } as const;
@@ -51,7 +53,7 @@ interface KindTypes {
 export const MESSAGES = {
   // daemon -> init
   PING: { type: 0x01, fields: [] },
-  EXEC: { type: 0x02, fields: [['flags', 'u32'], ['argv', 'strs'], ['env', 'strs'], ['cwd', 'str'], ['window', 'u32']] },
+  EXEC: { type: 0x02, fields: [['flags', 'u32'], ['argv', 'strs'], ['env', 'strs'], ['cwd', 'str'], ['window', 'u32'], ['nice', 'u32']] },
   STDIN: { type: 0x03, fields: [['execId', 'u32'], ['data', 'bytes']] },
   CREDIT: { type: 0x04, fields: [['execId', 'u32'], ['stream', 'u8'], ['bytes', 'u32']] },
   SIGNAL: { type: 0x05, fields: [['execId', 'u32'], ['signo', 'i32'], ['scope', 'u8']] },
@@ -365,8 +367,10 @@ function validate(msg: Message): void {
     case 'FS_READ':
       if (msg.limit > MAX_CHUNK) throw new Malformed('limit larger than MAX_CHUNK');
       break;
-    case 'PING':
     case 'EXEC':
+      if (msg.nice > MAX_NICE) throw new Malformed(`nice ${msg.nice} out of range (0..${MAX_NICE})`);
+      break;
+    case 'PING':
     case 'SHUTDOWN':
     case 'FS_WRITE':
     case 'FS_LIST':

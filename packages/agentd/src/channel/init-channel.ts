@@ -9,7 +9,7 @@ import { errnoName } from '../core/errno.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { InitExec, type ExecTransport } from './exec-handle.js';
-import { EXEC_FLAGS, encodeMessage, FrameDecoder, MAX_CHUNK, PROTOCOL_VERSION, SCOPE, type InitMessage, type Message, type MessageName, type ProtocolErrorEvent } from './frames.js';
+import { EXEC_FLAGS, encodeMessage, FrameDecoder, MAX_CHUNK, MAX_NICE, PROTOCOL_VERSION, SCOPE, type InitMessage, type Message, type MessageName, type ProtocolErrorEvent } from './frames.js';
 import { InitFs, type RequestBody } from './sandbox-fs.js';
 import type { Channel, ExecHandle, ExecRequest, InitReady, SandboxFs } from './types.js';
 
@@ -99,9 +99,11 @@ export class InitChannel implements Channel {
     }
     if (req.argv.length === 0) throw new AgentdError('INVALID_ARGUMENT', 'argv must not be empty');
     const window = req.window ?? 0;
+    const nice = req.nice ?? 0;
+    if (!Number.isInteger(nice) || nice < 0 || nice > MAX_NICE) throw new AgentdError('INVALID_ARGUMENT', `nice must be an integer from 0 to ${MAX_NICE} (got ${nice})`);
     const flags = (req.stdinPipe ? EXEC_FLAGS.STDIN_PIPE : 0) | (req.mergeStderr ? EXEC_FLAGS.MERGE_STDERR : 0);
     const id = this.isDone ? 0 : this.allocId();
-    const frame = encodeMessage({ type: 'EXEC', id, flags, argv: req.argv, env, cwd: req.cwd ?? '', window });
+    const frame = encodeMessage({ type: 'EXEC', id, flags, argv: req.argv, env, cwd: req.cwd ?? '', window, nice });
     const exec = new InitExec(id, this.transport, window);
     if (this.isDone) {
       exec.fail(this.deadError());

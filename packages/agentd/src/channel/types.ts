@@ -23,6 +23,11 @@ export interface ExecRequest {
   mergeStderr?: boolean;
   /** Initial output credit per stream in bytes (default 1 MiB). */
   window?: number;
+  /**
+   * Lower the process's CPU priority: added to the init's own nice value (the sum capped at
+   * 19), 0..19, default 0 (the sandbox's normal priority). A sandbox can never raise it.
+   */
+  nice?: number;
 }
 
 export interface ExitInfo {

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
+import { PROTOCOL_VERSION } from '../../src/channel/frames.js';
 import { runCommand, streamCommand, type CommandEvent } from '../../src/channel/lifecycle.js';
 import { HAVE_INIT, initTest as it, PATH_ENV, processesWith, sleep, survivors, token } from './real-init.js';
 
@@ -12,7 +13,7 @@ const sh = (script: string, ...args: string[]) => ({ argv: ['sh', '-c', script, 
 
 describe.skipIf(!HAVE_INIT)('commands through the real agentd-init', () => {
   it('answers READY with protocol 1 and its pid, and pings', async ({ live }) => {
-    expect(live.ready.protocolVersion).toBe(1);
+    expect(live.ready.protocolVersion).toBe(PROTOCOL_VERSION);
     expect(live.ready.pid).toBe(live.child.pid);
     await live.channel.ping();
   });

@@ -4,7 +4,7 @@
  * protocol-level behaviour (correlation, credit, malformed frames, channel death).
  */
 import { PassThrough } from 'node:stream';
-import { encodeMessage, FrameDecoder, type DaemonMessage, type InitMessage, type Message, type MessageName } from '../../src/channel/frames.js';
+import { encodeMessage, FrameDecoder, PROTOCOL_VERSION, type DaemonMessage, type InitMessage, type Message, type MessageName } from '../../src/channel/frames.js';
 
 export class FakeInit {
   /** The daemon writes here (the init's stdin). */
@@ -33,7 +33,7 @@ export class FakeInit {
     this.stdout.write(bytes);
   }
 
-  ready(version = 1): void {
+  ready(version = PROTOCOL_VERSION): void {
     this.send({ type: 'READY', id: 0, protocolVersion: version, pid: 1, version: 'fake' });
   }
 

@@ -43,7 +43,7 @@ const str = (s: string | Buffer): Buffer => {
 
 const sampleDaemon: DaemonMessage[] = [
   { type: 'PING', id: 1 },
-  { type: 'EXEC', id: 2, flags: 3, argv: ['sh', '-c', 'echo ü'], env: ['A=1', 'PATH=/bin'], cwd: '/tmp', window: 0 },
+  { type: 'EXEC', id: 2, flags: 3, argv: ['sh', '-c', 'echo ü'], env: ['A=1', 'PATH=/bin'], cwd: '/tmp', window: 0, nice: 7 },
   { type: 'STDIN', id: 3, execId: 2, data: Buffer.from([0, 1, 255]) },
   { type: 'CREDIT', id: 0, execId: 2, stream: 2, bytes: 65536 },
   { type: 'SIGNAL', id: 4, execId: 2, signo: 15, scope: 2 },
@@ -90,8 +90,8 @@ describe('frames codec', () => {
   });
 
   it('encodes EXEC byte for byte as the spec lays it out', () => {
-    const frame = encodeMessage({ type: 'EXEC', id: 7, flags: 1, argv: ['ls', '-l'], env: ['A=b'], cwd: '', window: 4096 });
-    const payload = Buffer.concat([u32(1), u32(2), str('ls'), str('-l'), u32(1), str('A=b'), str(''), u32(4096)]);
+    const frame = encodeMessage({ type: 'EXEC', id: 7, flags: 1, argv: ['ls', '-l'], env: ['A=b'], cwd: '', window: 4096, nice: 19 });
+    const payload = Buffer.concat([u32(1), u32(2), str('ls'), str('-l'), u32(1), str('A=b'), str(''), u32(4096), u32(19)]);
     expect(frame).toEqual(rawFrame(0x02, 7, payload));
   });
 
@@ -136,7 +136,7 @@ describe('frames codec', () => {
     expect(() => encodeMessage({ type: 'FS_STAT', id: 1, path: 'a\0b', follow: 0 })).toThrow(/NUL/);
     expect(() => encodeMessage({ type: 'CREDIT', id: -1, execId: 1, stream: 1, bytes: 1 })).toThrow(AgentdError);
     expect(() => encodeMessage({ type: 'CREDIT', id: 1, execId: 1, stream: 1, bytes: 2 ** 32 })).toThrow(/out of range/);
-    expect(() => encodeMessage({ type: 'EXEC', id: 1, flags: 0, argv: Array.from({ length: 4097 }, () => 'x'), env: [], cwd: '', window: 0 })).toThrow(/4096/);
+    expect(() => encodeMessage({ type: 'EXEC', id: 1, flags: 0, argv: Array.from({ length: 4097 }, () => 'x'), env: [], cwd: '', window: 0, nice: 0 })).toThrow(/4096/);
     expect(() => encodeMessage({ type: 'STDIN', id: 1, execId: 1, data: Buffer.alloc(MAX_FRAME) })).toThrow(
       expect.objectContaining({ code: 'PAYLOAD_TOO_LARGE' }),
     );

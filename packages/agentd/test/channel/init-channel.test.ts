@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentdError, SandboxOsError } from '../../src/core/errors.js';
-import { encodeMessage, MAX_CHUNK, MAX_FRAME } from '../../src/channel/frames.js';
+import { encodeMessage, MAX_CHUNK, MAX_FRAME, PROTOCOL_VERSION } from '../../src/channel/frames.js';
 import { InitChannel } from '../../src/channel/init-channel.js';
 import type { OutputChunk } from '../../src/channel/types.js';
 import { PassThrough, Writable } from 'node:stream';
@@ -30,7 +30,7 @@ describe('InitChannel (fake init)', () => {
   it('resolves ready from READY and correlates answers that arrive out of order', async () => {
     const { init, ch } = open();
     init.ready();
-    await expect(ch.ready).resolves.toEqual({ protocolVersion: 1, pid: 1, version: 'fake' });
+    await expect(ch.ready).resolves.toEqual({ protocolVersion: PROTOCOL_VERSION, pid: 1, version: 'fake' });
     const a = ch.fs.stat('a');
     const b = ch.fs.stat('b');
     const ra = await init.take('FS_STAT');
@@ -47,7 +47,7 @@ describe('InitChannel (fake init)', () => {
 
   it('closes with PROTOCOL_ERROR on a READY of another protocol version', async () => {
     const { init, ch } = open();
-    init.ready(2);
+    init.ready(PROTOCOL_VERSION + 1);
     const reason = await ch.closed;
     expect(reason).toMatchObject({ code: 'PROTOCOL_ERROR' });
     await expect(ch.ready).rejects.toMatchObject({ code: 'SANDBOX_DEAD' });

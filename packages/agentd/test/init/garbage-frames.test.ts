@@ -32,7 +32,7 @@ const NO_PROGRAM = '/nonexistent/agentd-garbage-program';
 /** Harmless well-formed requests (nothing runs, file ops stay in the init's temporary root). */
 function baseMessages(id: number): DaemonMessage[] {
   return [
-    { type: 'EXEC', id, flags: 1, argv: [NO_PROGRAM, 'a', 'b'], env: ['A=1', 'PATH=/nonexistent'], cwd: '', window: 4096 },
+    { type: 'EXEC', id, flags: 1, argv: [NO_PROGRAM, 'a', 'b'], env: ['A=1', 'PATH=/nonexistent'], cwd: '', window: 4096, nice: 3 },
     { type: 'STDIN', id, execId: 999_999, data: Buffer.from('data') },
     { type: 'CREDIT', id, execId: 999_999, stream: 1, bytes: 100 },
     { type: 'SIGNAL', id, execId: 999_999, signo: 0, scope: 2 },

@@ -8,15 +8,15 @@ import { constants } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
-import { EXEC_FLAGS, SCOPE, STREAM, WRITE_FLAGS } from '../../src/channel/frames.js';
+import { EXEC_FLAGS, PROTOCOL_VERSION, SCOPE, STREAM, WRITE_FLAGS } from '../../src/channel/frames.js';
 import { exec, HAVE_INIT, INIT_PATH, killAll, processesWith, rawTest as test, sleepers, startRawInit, token, waitUntil } from './raw-init.js';
 
 const E = constants.errno;
 
 describe.skipIf(!HAVE_INIT)('agentd-init protocol', () => {
-  test('sends READY with protocol 1, its pid and its version, then answers PING with PONG', async ({ init }) => {
+  test('sends READY with the daemon protocol version, its pid and its version, then answers PING with PONG', async ({ init }) => {
     const ready = await init.answer('READY', 0);
-    expect(ready.protocolVersion).toBe(1);
+    expect(ready.protocolVersion).toBe(PROTOCOL_VERSION);
     expect(ready.pid).toBe(init.pid);
     expect(ready.version).toMatch(/^agentd-init \d+\.\d+\.\d+$/);
     init.send({ type: 'PING', id: 41 });
