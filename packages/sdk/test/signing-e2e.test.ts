@@ -149,6 +149,12 @@ describe.skipIf(skipReason !== undefined)('signed requests against a daemon with
     const raw = Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' })).subarray(-32).toString('base64');
     const picked = await adminClient().registerSigningKey({ publicKey: raw, subject: 'raw', tenant: 'acme', roles: [] });
     expect(picked.id).toMatch(/^sk_[0-9a-f]{16}$/);
+    // Unknown fields are refused (strict schema); every registration attempt is audited under the admin.
+    const extra = await failure(adminClient().transport.json({ method: 'POST', path: '/v1/signing-keys', json: { public_key: raw, subject: 'x', tenant: 'acme', private_key: 'x' } }));
+    expect(extra).toBeInstanceOf(InvalidArgumentError);
+    const audit = (await adminClient().audit({ limit: 50 })).filter((e) => e.action === 'signing-keys.register');
+    expect(audit.find((e) => e.status === 'ok' && e.details.id === picked.id)?.subject).toBe('ops');
+    expect(audit.filter((e) => e.status === 'error').map((e) => e.code)).toEqual(expect.arrayContaining(['INVALID_ARGUMENT', 'ALREADY_EXISTS']));
   });
 
   test('a revoked key is refused from the next request on; revoking it again is NOT_FOUND', async () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import type { CliIo } from '../../src/cli/client/io.js';
@@ -46,6 +49,24 @@ describe('connection flags', () => {
     const viaSocket = clientOptions({}, { AGENTD_SOCKET: '/run/agentd.sock', AGENTD_URL: 'http://h:1' });
     expect(viaSocket.baseUrl).toBe('http://localhost');
     expect(typeof viaSocket.fetch).toBe('function');
+  });
+
+  test('credentials: an API key or a signing key; a flag of either kind beats both variables; both at one level is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agentd-units-'));
+    try {
+      const keyFile = join(dir, 'k.key');
+      writeFileSync(keyFile, 'PEM TEXT', { mode: 0o600 });
+      const env = { AGENTD_API_KEY: 'env-key', AGENTD_SIGN_KEY: keyFile, AGENTD_SIGN_KEY_ID: 'env-id' };
+      expect(clientOptions({ apiKey: 'flag' }, env)).toEqual({ baseUrl: 'http://127.0.0.1:7070', apiKey: 'flag' });
+      expect(clientOptions({ signKey: keyFile, keyId: 'flag-id' }, env)).toEqual({ baseUrl: 'http://127.0.0.1:7070', signing: { keyId: 'flag-id', privateKey: 'PEM TEXT' } });
+      expect(clientOptions({}, { AGENTD_SIGN_KEY: keyFile, AGENTD_SIGN_KEY_ID: 'env-id' }).signing).toEqual({ keyId: 'env-id', privateKey: 'PEM TEXT' });
+      expect(() => clientOptions({}, env)).toThrow(/both set/);
+      expect(() => clientOptions({ apiKey: 'a', signKey: keyFile }, {})).toThrow(/not both/);
+      expect(() => clientOptions({ keyId: 'x' }, {})).toThrow(/--key-id names the key of --sign-key/);
+      expect(() => clientOptions({ signKey: join(dir, 'missing.key'), keyId: 'x' }, {})).toThrow(/cannot read the signing key .*ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

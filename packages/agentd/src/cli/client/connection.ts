@@ -1,34 +1,61 @@
 /** The client flags every command accepts, and the SDK client built from them. */
-import { AgentdClient, type ClientOptions } from '@agentd/sdk';
+import { readFileSync } from 'node:fs';
+import { AgentdClient, type ClientOptions, type SigningOptions } from '@agentd/sdk';
 import { unixSocketFetch } from '@agentd/sdk/node';
 import type { Command } from 'commander';
+import { UsageError } from './errors.js';
 
 export interface ClientFlags {
   url?: string;
   socket?: string;
   apiKey?: string;
+  signKey?: string;
+  keyId?: string;
   json?: boolean;
 }
 
-/** Adds --url, --socket, --api-key and --json to a command. */
+/** Adds --url, --socket, --api-key, --sign-key, --key-id and --json to a command. */
 export function withClientFlags(command: Command): Command {
   return command
     .option('--url <url>', 'daemon URL (env AGENTD_URL; default http://127.0.0.1:7070)')
     .option('--socket <path>', "daemon's Unix socket (env AGENTD_SOCKET)")
     .option('--api-key <key>', 'API key (env AGENTD_API_KEY)')
+    .option('--sign-key <file>', 'sign every request with this Ed25519 private key, PKCS#8 PEM (env AGENTD_SIGN_KEY)')
+    .option('--key-id <id>', 'the id the signing key is registered under (env AGENTD_SIGN_KEY_ID)')
     .option('--json', 'print data as JSON');
 }
 
 /**
  * Where to connect: a flag beats the environment, and within each a socket beats a URL.
  * `--url` given explicitly wins over AGENTD_SOCKET from the environment.
+ * Credentials: an API key or a signing key, never both; a flag of either kind beats both
+ * environment variables.
  */
 export function clientOptions(flags: ClientFlags, env: NodeJS.ProcessEnv): ClientOptions {
-  const apiKey = flags.apiKey ?? env.AGENTD_API_KEY;
-  const auth: ClientOptions = apiKey === undefined || apiKey === '' ? {} : { apiKey };
+  const auth = credentials(flags, env);
   const socket = flags.socket ?? (flags.url === undefined ? nonEmpty(env.AGENTD_SOCKET) : undefined);
   if (socket !== undefined) return { ...auth, baseUrl: 'http://localhost', fetch: unixSocketFetch(socket) };
   return { ...auth, baseUrl: flags.url ?? nonEmpty(env.AGENTD_URL) ?? 'http://127.0.0.1:7070' };
+}
+
+function credentials(flags: ClientFlags, env: NodeJS.ProcessEnv): Pick<ClientOptions, 'apiKey' | 'signing'> {
+  if (flags.apiKey !== undefined && flags.signKey !== undefined) throw new UsageError('give --api-key or --sign-key, not both');
+  const fromFlag = flags.apiKey !== undefined || flags.signKey !== undefined;
+  const apiKey = nonEmpty(flags.apiKey ?? (fromFlag ? undefined : env.AGENTD_API_KEY));
+  const signKey = nonEmpty(flags.signKey ?? (fromFlag ? undefined : env.AGENTD_SIGN_KEY));
+  if (apiKey !== undefined && signKey !== undefined) throw new UsageError('AGENTD_API_KEY and AGENTD_SIGN_KEY are both set: unset one, or choose with --api-key or --sign-key');
+  if (signKey !== undefined) return { signing: signingKey(signKey, flags.keyId ?? nonEmpty(env.AGENTD_SIGN_KEY_ID)) };
+  if (flags.keyId !== undefined) throw new UsageError('--key-id names the key of --sign-key (or AGENTD_SIGN_KEY), which is not set');
+  return apiKey === undefined ? {} : { apiKey };
+}
+
+function signingKey(file: string, keyId: string | undefined): SigningOptions {
+  if (keyId === undefined) throw new UsageError('signing needs the key id the public key was registered under: --key-id or AGENTD_SIGN_KEY_ID');
+  try {
+    return { keyId, privateKey: readFileSync(file, 'utf8') };
+  } catch (err) {
+    throw new UsageError(`cannot read the signing key ${file}: ${(err as Error).message}`);
+  }
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -9,6 +9,7 @@ import { execCommand } from './exec.js';
 import { processIo, type CliIo } from './io.js';
 import { keysCommand } from './keys.js';
 import { sandboxCommand } from './sandbox.js';
+import { signingKeysCommand } from './signing-keys.js';
 
 export type { CliIo } from './io.js';
 
@@ -18,11 +19,11 @@ function eachCommand(command: Command, visit: (c: Command) => void): void {
 }
 
 /**
- * Adds `sandbox`, `exec`, `cp`, `audit` and `keys` to the program. They take the program's
+ * Adds `sandbox`, `exec`, `cp`, `audit`, `keys` and `signing-keys` to the program. They take the program's
  * settings (exit override, output, help), and a usage error reads `error: INVALID_ARGUMENT: ...`.
  */
 export function registerClientCommands(program: Command, io: CliIo = processIo()): Command {
-  for (const command of [sandboxCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io)]) {
+  for (const command of [sandboxCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io)]) {
     program.addCommand(command);
     eachCommand(command, (c) => {
       c.copyInheritedSettings(program);
