@@ -1,4 +1,5 @@
 /** `agentd keys create|ls|revoke`: API keys (admin role). */
+import type { AgentdClient } from '@agentd/sdk';
 import { Command } from 'commander';
 import { connect, withClientFlags, type ClientFlags } from './connection.js';
 import { UsageError, guarded } from './errors.js';
@@ -45,23 +46,31 @@ export function keysCommand(io: CliIo): Command {
           k.subject,
           k.tenant,
           k.roles.join(','),
-          k.createdAtMs === undefined ? '-' : formatTime(k.createdAtMs),
-          k.revokedAtMs === undefined || k.revokedAtMs === null ? '-' : formatTime(k.revokedAtMs),
+          ...keyTimes(k),
         ]),
       );
     }),
   );
 
-  withClientFlags(keys.command('revoke').description('revoke API keys').argument('<id...>')).action(
+  revokeCommand(io, keys, 'revoke API keys', (client, id) => client.revokeKey(id));
+  return keys;
+}
+
+/** The CREATED and REVOKED cells of a key listing. */
+export function keyTimes(k: { createdAtMs?: number; revokedAtMs?: number | null }): [string, string] {
+  return [k.createdAtMs === undefined ? '-' : formatTime(k.createdAtMs), k.revokedAtMs === undefined || k.revokedAtMs === null ? '-' : formatTime(k.revokedAtMs)];
+}
+
+/** `<parent> revoke <id...>`: revokes each id in order, printing it (or `{revoked}` with --json). */
+export function revokeCommand(io: CliIo, parent: Command, description: string, revoke: (client: AgentdClient, id: string) => Promise<void>): void {
+  withClientFlags(parent.command('revoke').description(description).argument('<id...>')).action(
     guarded(io, async (ids: string[], flags: ClientFlags) => {
       const client = connect(flags, io.env);
       for (const id of ids) {
-        await client.revokeKey(id);
+        await revoke(client, id);
         if (flags.json !== true) io.stdout.write(`${id}\n`);
       }
       if (flags.json === true) printJson(io, { revoked: ids });
     }),
   );
-
-  return keys;
 }

@@ -6,7 +6,8 @@ import { Command } from 'commander';
 import { connect, withClientFlags, type ClientFlags } from './connection.js';
 import { UsageError, guarded } from './errors.js';
 import type { CliIo } from './io.js';
-import { formatTime, printJson, printTable } from './output.js';
+import { keyTimes, revokeCommand } from './keys.js';
+import { printJson, printTable } from './output.js';
 import { collectList } from './parse.js';
 
 interface KeygenFlags {
@@ -95,31 +96,10 @@ export function signingKeysCommand(io: CliIo): Command {
     guarded(io, async (flags: ClientFlags) => {
       const list = await connect(flags, io.env).listSigningKeys();
       if (flags.json === true) return printJson(io, list);
-      printTable(
-        io,
-        ['ID', 'SUBJECT', 'TENANT', 'ROLES', 'CREATED', 'REVOKED'],
-        list.map((k) => [
-          k.id,
-          k.subject,
-          k.tenant,
-          k.roles.join(','),
-          k.createdAtMs === undefined ? '-' : formatTime(k.createdAtMs),
-          k.revokedAtMs === undefined || k.revokedAtMs === null ? '-' : formatTime(k.revokedAtMs),
-        ]),
-      );
+      printTable(io, ['ID', 'SUBJECT', 'TENANT', 'ROLES', 'CREATED', 'REVOKED'], list.map((k) => [k.id, k.subject, k.tenant, k.roles.join(','), ...keyTimes(k)]));
     }),
   );
 
-  withClientFlags(keys.command('revoke').description('revoke signing keys: requests they sign are refused from then on').argument('<id...>')).action(
-    guarded(io, async (ids: string[], flags: ClientFlags) => {
-      const client = connect(flags, io.env);
-      for (const id of ids) {
-        await client.revokeSigningKey(id);
-        if (flags.json !== true) io.stdout.write(`${id}\n`);
-      }
-      if (flags.json === true) printJson(io, { revoked: ids });
-    }),
-  );
-
+  revokeCommand(io, keys, 'revoke signing keys: requests they sign are refused from then on', (client, id) => client.revokeSigningKey(id));
   return keys;
 }

@@ -69,19 +69,7 @@ function apiKeyRoutes(svc: HttpServices): RouteSpec[] {
         return { keys: svc.apiKeys.list({ includeRevoked: true }).map(apiKeyView) };
       },
     }),
-    route({
-      method: 'DELETE', url: '/v1/keys/:id', operationId: 'revokeKey', summary: 'Revoke an API key (admin).', tag: 'keys', auth: true,
-      responses: { 204: { description: 'Revoked' } },
-      handler: async ({ principal, params, reply }) => {
-        requireRole(principal, ROLE_ADMIN, 'revoking API keys');
-        const id = params.id ?? '';
-        await audited(svc, principal, 'keys.revoke', null, () => {
-          if (!svc.apiKeys.revoke(id)) throw new AgentdError('NOT_FOUND', `no active API key '${id}'`, { details: { key_id: id } });
-        });
-        void reply.code(204);
-        return undefined;
-      },
-    }),
+    revokeRoute(svc, { url: '/v1/keys/:id', operationId: 'revokeKey', summary: 'Revoke an API key (admin).', noun: 'API key', action: 'keys.revoke', revoke: (id) => svc.apiKeys.revoke(id) }),
   ];
 }
 
@@ -109,18 +97,38 @@ function signingKeyRoutes(svc: HttpServices): RouteSpec[] {
         return { keys: keys.list({ includeRevoked: true }).map(signingKeyView) };
       },
     }),
-    route({
-      method: 'DELETE', url: '/v1/signing-keys/:id', operationId: 'revokeSigningKey', summary: 'Revoke a signing key (admin); requests it signs are refused from then on.', tag: 'keys', auth: true,
-      responses: { 204: { description: 'Revoked' } },
-      handler: async ({ principal, params, reply }) => {
-        requireRole(principal, ROLE_ADMIN, 'revoking signing keys');
-        const id = params.id ?? '';
-        await audited(svc, principal, 'signing-keys.revoke', null, () => {
-          if (!keys.revoke(id)) throw new AgentdError('NOT_FOUND', `no active signing key '${id}'`, { details: { key_id: id } });
-        });
-        void reply.code(204);
-        return undefined;
-      },
+    revokeRoute(svc, {
+      url: '/v1/signing-keys/:id', operationId: 'revokeSigningKey', summary: 'Revoke a signing key (admin); requests it signs are refused from then on.',
+      noun: 'signing key', action: 'signing-keys.revoke', revoke: (id) => keys.revoke(id),
     }),
   ];
+}
+
+interface RevokeRouteSpec {
+  url: string;
+  operationId: string;
+  summary: string;
+  /** What is revoked, in messages ("API key"). */
+  noun: string;
+  /** The audit action ("keys.revoke"). */
+  action: string;
+  /** false when there is no active key with this id. */
+  revoke(id: string): boolean;
+}
+
+/** DELETE of one kind of key: admin role, audited, 404 NOT_FOUND unless an active key had that id. */
+function revokeRoute(svc: HttpServices, spec: RevokeRouteSpec): RouteSpec {
+  return route({
+    method: 'DELETE', url: spec.url, operationId: spec.operationId, summary: spec.summary, tag: 'keys', auth: true,
+    responses: { 204: { description: 'Revoked' } },
+    handler: async ({ principal, params, reply }) => {
+      requireRole(principal, ROLE_ADMIN, `revoking ${spec.noun}s`);
+      const id = params.id ?? '';
+      await audited(svc, principal, spec.action, null, () => {
+        if (!spec.revoke(id)) throw new AgentdError('NOT_FOUND', `no active ${spec.noun} '${id}'`, { details: { key_id: id } });
+      });
+      void reply.code(204);
+      return undefined;
+    },
+  });
 }
