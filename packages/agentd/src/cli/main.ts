@@ -2,7 +2,6 @@
 import { Command, CommanderError } from 'commander';
 import { AgentdError } from '../core/errors.js';
 import { AGENTD_VERSION } from '../runtime/version.js';
-import { registerClientCommands } from './client/index.js';
 import { configCommand } from './config-check.js';
 import { doctorCommand } from './doctor.js';
 import { runCommandCli } from './run.js';
@@ -11,7 +10,14 @@ import { serveCommandCli } from './serve.js';
 /** agentd's own failure under `agentd run` (as `docker run` does), so it never looks like the command's exit code. */
 const RUN_FAILED = 125;
 
-export function buildProgram(): Command {
+/** The commands that work without a daemon. Naming one skips loading the client commands (and the SDK behind them). */
+const LOCAL_COMMANDS = new Set(['serve', 'run', 'doctor', 'config']);
+
+/**
+ * The CLI. `commandName` (the first argument) lets a local command start without the client
+ * commands' modules; anything else (another name, help, none) gets every command.
+ */
+export async function buildProgram(commandName?: string): Promise<Command> {
   const program = new Command('agentd')
     .description('agentd: run the actions of AI agents in isolated sandboxes')
     .version(AGENTD_VERSION)
@@ -22,7 +28,10 @@ export function buildProgram(): Command {
   program.addCommand(runCommandCli());
   program.addCommand(doctorCommand());
   program.addCommand(configCommand());
-  registerClientCommands(program);
+  if (commandName === undefined || !LOCAL_COMMANDS.has(commandName)) {
+    const { registerClientCommands } = await import('./client/index.js');
+    registerClientCommands(program);
+  }
   return program;
 }
 
@@ -46,7 +55,8 @@ function report(err: unknown, argv: readonly string[]): number {
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
   try {
-    await buildProgram().parseAsync([...argv]);
+    const program = await buildProgram(argv[2]);
+    await program.parseAsync([...argv]);
   } catch (err) {
     process.exitCode = report(err, argv);
   }
