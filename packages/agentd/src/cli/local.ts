@@ -1,6 +1,7 @@
 import { loadConfig, type AgentdConfig, type ConfigInput, type ConfigIssue } from '../config/index.js';
 import { createBuiltinRegistry } from '../isolation/builtins.js';
 import { selectBackend, type SelectedBackend } from '../isolation/select.js';
+import type { ProbeCache } from '../isolation/types.js';
 import { requireInitPath } from '../native-paths.js';
 import { profileDefaultsFrom } from '../runtime/settings.js';
 import type { ProfileDefaults } from '../sandbox/spec.js';
@@ -36,9 +37,13 @@ export interface LocalBackend extends SelectedBackend {
   defaults: ProfileDefaults;
 }
 
-/** Picks the configured backend ("auto": the best here), refusing what the profile forbids, and the profile's sandbox defaults for it. */
-export async function selectLocalBackend(config: AgentdConfig, logger: Logger): Promise<LocalBackend> {
-  const selected = await selectBackend(createBuiltinRegistry(), config, { initPath: requireInitPath(), logger });
+/**
+ * Picks the configured backend ("auto": the best here), refusing what the profile forbids, and
+ * the profile's sandbox defaults for it. With `probeCache`, backends may take remembered
+ * successes of their probes' expensive checks from it (see isolation/probe-cache.ts).
+ */
+export async function selectLocalBackend(config: AgentdConfig, logger: Logger, probeCache?: ProbeCache): Promise<LocalBackend> {
+  const selected = await selectBackend(createBuiltinRegistry(), config, { initPath: requireInitPath(), logger, ...(probeCache === undefined ? {} : { probeCache }) });
   const defaults = profileDefaultsFrom(config, selected.name, (n) => (n === selected.name ? selected.probe : undefined))(config.profile);
   return { ...selected, defaults };
 }

@@ -1,13 +1,11 @@
 import { once } from 'node:events';
-import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { streamCommand, type CommandSummary } from '../channel/lifecycle.js';
 import { signalNumber } from '../channel/exec-handle.js';
 import type { SandboxHandle } from '../isolation/types.js';
-import { newId } from '../sandbox/ids.js';
-import { buildSpec } from '../sandbox/spec.js';
 import { createTextLogger } from '../util/logger.js';
-import { loadLocalConfig, selectLocalBackend, type LocalFlags } from './local.js';
+import { loadLocalConfig, type LocalFlags } from './local.js';
+import { planSandbox, runProbeCache, startPlanned } from './run-sandbox.js';
 
 export interface RunFlags extends LocalFlags {
   timeout?: number;
@@ -15,6 +13,8 @@ export interface RunFlags extends LocalFlags {
   cwd?: string;
   keep?: boolean;
   verbose?: boolean;
+  /** false with --no-probe-cache: every probe runs for real. */
+  probeCache?: boolean;
 }
 
 async function writeOut(stream: Writable, data: Buffer): Promise<void> {
@@ -32,16 +32,14 @@ export function exitStatusOf(s: CommandSummary): number {
 export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promise<number> {
   const config = await loadLocalConfig(flags);
   const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
-  const { backend, defaults } = await selectLocalBackend(config, logger);
-  // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
-  // starting on the same home never takes them for its own leftovers.
-  const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {});
+  const cache = runProbeCache(config, logger, flags.probeCache);
+  const planned = await planSandbox(config, logger, cache);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   let sandbox: SandboxHandle | undefined;
   try {
-    sandbox = await backend.start(spec, { signal: abort.signal });
+    sandbox = await startPlanned(planned, config, logger, cache, abort.signal);
     const events = streamCommand(
       sandbox.channel,
       { argv, env: { ...sandbox.baseEnv, ...flags.env }, ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }) },
@@ -60,7 +58,6 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     await sandbox?.destroy({ keepFiles: flags.keep === true });
-    if (flags.keep) process.stderr.write(`agentd: kept the sandbox's files in ${spec.dirs.root}\n`);
+    if (flags.keep) process.stderr.write(`agentd: kept the sandbox's files in ${(sandbox?.spec ?? planned.spec).dirs.root}\n`);
   }
 }
-

@@ -14,6 +14,7 @@ export function runCommandCli(): Command {
     .option('-C, --cwd <dir>', 'working directory inside the sandbox')
     .option('--keep', 'keep the sandbox\'s files after the command')
     .option('-v, --verbose', 'log what agentd does to stderr')
+    .option('--no-probe-cache', 'probe the backends for real instead of reusing a remembered successful probe (also AGENTD_PROBE_CACHE=0)')
     .passThroughOptions()
     .action(async (command: string[], flags: RunFlags) => {
       // Loaded on use, so other commands do not pay for the backends' modules.

@@ -125,12 +125,25 @@ export interface IsolationBackend {
   start(spec: SandboxSpec, opts?: StartOptions): Promise<SandboxHandle>;
 }
 
+/**
+ * Remembers successful probe steps between processes, so a one-shot `agentd run` need not
+ * repeat an expensive check (a real bwrap run). `key` must capture everything the step's
+ * outcome depends on; a different key, a missing or untrusted entry is a miss. Failures
+ * are never stored. Implementations never throw. See probe-cache.ts.
+ */
+export interface ProbeCache {
+  get(entry: string, key: string): Promise<FeatureStatus | undefined>;
+  set(entry: string, key: string, value: FeatureStatus): Promise<void>;
+}
+
 export interface BackendFactoryContext {
   /** Absolute path of the agentd-init binary. */
   initPath: string;
   /** Per-backend options from the config (`isolation.backends.<name>`). */
   options: Record<string, unknown>;
   logger: { info(obj: object | string, msg?: string): void; warn(obj: object | string, msg?: string): void; error(obj: object | string, msg?: string): void; debug(obj: object | string, msg?: string): void };
+  /** Where probe() may remember successful checks between processes (the CLI's `run`); absent: always probe for real. */
+  probeCache?: ProbeCache;
 }
 
 export type BackendFactory = (ctx: BackendFactoryContext) => IsolationBackend;

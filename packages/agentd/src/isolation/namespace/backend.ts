@@ -4,7 +4,7 @@ import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
 import type { Logger } from '../../util/logger.js';
 import { CgroupDriver, cgroupLimits } from '../cgroup/index.js';
-import type { BackendFactoryContext, BackendProbe, IsolationBackend, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
+import type { BackendFactoryContext, BackendProbe, IsolationBackend, ProbeCache, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
 import { bwrapArgs, sandboxEnv } from './bwrap-args.js';
 import { gatherHostFacts, type HostFacts } from './host-facts.js';
 import { launchArgv } from './launch.js';
@@ -34,6 +34,8 @@ export class NamespaceBackend implements IsolationBackend {
     private readonly initPath: string,
     private readonly logger: Logger,
     options: Record<string, unknown> = {},
+    /** Remembers a successful bwrap test run between processes (the CLI's `run`). */
+    private readonly probeCache?: ProbeCache,
   ) {
     this.options = parseNamespaceOptions(options);
     this.cgroups = new CgroupDriver(this.options.cgroup_parent === undefined ? {} : { parent: this.options.cgroup_parent });
@@ -52,7 +54,7 @@ export class NamespaceBackend implements IsolationBackend {
 
   async probe(): Promise<BackendProbe> {
     const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
-    const probe = await probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath });
+    const probe = await probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath, ...(this.probeCache === undefined ? {} : { cache: this.probeCache }) });
     probe.features.diskLimit = disk.tools !== undefined
       ? { ok: true, detail: 'per-sandbox ext4 image, loop-mounted nosuid,nodev; workspace, home and tmp inside it' }
       : { ok: false, detail: disk.problem ?? 'unavailable' };
@@ -155,5 +157,5 @@ export class NamespaceBackend implements IsolationBackend {
 }
 
 export function createNamespaceBackend(ctx: BackendFactoryContext): IsolationBackend {
-  return new NamespaceBackend(ctx.initPath, ctx.logger, ctx.options);
+  return new NamespaceBackend(ctx.initPath, ctx.logger, ctx.options, ctx.probeCache);
 }

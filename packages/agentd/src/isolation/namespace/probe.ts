@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { access, constants, open, stat } from 'node:fs/promises';
-import type { BackendProbe, FeatureStatus } from '../types.js';
+import { access, constants, open, stat, type FileHandle } from 'node:fs/promises';
+import type { BackendProbe, FeatureStatus, ProbeCache } from '../types.js';
 import type { HostFacts } from './host-facts.js';
+import { bwrapTestKey } from './probe-key.js';
 
 const ok = (detail: string): FeatureStatus => ({ ok: true, detail });
 const no = (detail: string): FeatureStatus => ({ ok: false, detail });
@@ -10,21 +11,27 @@ export interface ProbeInput {
   facts: HostFacts;
   initPath: string;
   seccompPath: string;
+  /** Remembers a successful bwrap test run (keyed by probe-key.ts); absent: the test always runs. */
+  cache?: ProbeCache;
 }
 
-/** Runs `true` under bwrap with the backend's namespaces and filter: proves user namespaces work for the uid sandboxes run as. */
-async function tryBwrap(facts: HostFacts, bwrapPath: string, initPath: string, seccompPath: string | undefined): Promise<FeatureStatus> {
+/** The cache entry of the bwrap test run. */
+export const USERNS_CACHE_ENTRY = 'namespace-userns';
+
+/** The argv that runs `true` under bwrap with the backend's namespaces (and its filter on fd 3 when `withFilter`). */
+function testArgv(facts: HostFacts, bwrapPath: string, initPath: string, withFilter: boolean): [string, ...string[]] {
   const args = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--unshare-cgroup', '--disable-userns', '--uid', '1000', '--gid', '1000', '--die-with-parent', '--cap-drop', 'ALL', '--clearenv', '--setenv', 'PATH', '/usr/bin:/bin'];
   for (const e of facts.system) args.push(...(e.kind === 'dir' ? ['--ro-bind', e.path, e.path] : ['--symlink', e.target, e.path]));
   // Bind the init as a sandbox does: proves the sandbox's host uid can reach it.
   args.push('--proc', '/proc', '--dev', '/dev', '--ro-bind', initPath, '/.agentd/init');
-  const filter = seccompPath === undefined ? undefined : await open(seccompPath, 'r').catch(() => undefined);
-  if (filter !== undefined) args.push('--seccomp', '3');
+  if (withFilter) args.push('--seccomp', '3');
   args.push('--', 'true');
-  const argv = facts.dropTo !== undefined && facts.dropWith?.kind === 'setpriv'
+  return facts.dropTo !== undefined && facts.dropWith?.kind === 'setpriv'
     ? [facts.dropWith.path, `--reuid=${facts.dropTo.uid}`, `--regid=${facts.dropTo.gid}`, '--clear-groups', '--', bwrapPath, ...args]
     : [bwrapPath, ...args];
-  const [file, ...rest] = argv as [string, ...string[]];
+}
+
+async function runTest(facts: HostFacts, [file, ...rest]: [string, ...string[]], filter: FileHandle | undefined): Promise<FeatureStatus> {
   try {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
       const child = spawn(file, rest, { cwd: '/', env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'ignore', 'pipe', ...(filter ? [filter.fd] : [])], timeout: 10_000 });
@@ -37,6 +44,28 @@ async function tryBwrap(facts: HostFacts, bwrapPath: string, initPath: string, s
     return result.code === 0 ? ok(`bwrap ran a sandbox as ${who}`) : no(`bwrap failed as ${who}: ${result.stderr.trim() || `exit ${result.code}`}`);
   } catch (err) {
     return no(`cannot run bwrap: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Runs `true` under bwrap with the backend's namespaces and filter: proves user namespaces
+ * work for the uid sandboxes run as. With a cache, a success stored under the same key
+ * (probe-key.ts) stands in for the run; only successes are stored.
+ */
+async function tryBwrap(facts: HostFacts, bwrapPath: string, initPath: string, seccompPath: string | undefined, cache: ProbeCache | undefined): Promise<FeatureStatus> {
+  const filter = seccompPath === undefined ? undefined : await open(seccompPath, 'r').catch(() => undefined);
+  try {
+    const argv = testArgv(facts, bwrapPath, initPath, filter !== undefined);
+    if (cache === undefined) return await runTest(facts, argv, filter);
+    const dropTool = facts.dropWith?.kind === 'setpriv' ? [facts.dropWith.path] : [];
+    const files = [bwrapPath, initPath, ...(filter !== undefined && seccompPath !== undefined ? [seccompPath] : []), ...dropTool];
+    // Taken before the run: whatever changes from here on makes the next key differ.
+    const key = await bwrapTestKey({ argv, files });
+    const cached = await cache.get(USERNS_CACHE_ENTRY, key);
+    if (cached?.ok === true) return ok(`${cached.detail ?? 'bwrap ran a sandbox'} (remembered from an earlier probe)`);
+    const status = await runTest(facts, argv, filter);
+    if (status.ok) await cache.set(USERNS_CACHE_ENTRY, key, status);
+    return status;
   } finally {
     await filter?.close();
   }
@@ -50,11 +79,11 @@ async function seccompStatus(path: string): Promise<FeatureStatus> {
 }
 
 /** What the namespace backend enforces on this host, each feature with the reason when missing. */
-export async function probeNamespace({ facts, initPath, seccompPath }: ProbeInput): Promise<BackendProbe> {
+export async function probeNamespace({ facts, initPath, seccompPath, cache }: ProbeInput): Promise<BackendProbe> {
   const seccomp = await seccompStatus(seccompPath);
   const init = await access(initPath, constants.X_OK).then(() => ok(initPath), () => no(`agentd-init not found at ${initPath}; build it with 'npm run build:native'`));
   const bwrap = facts.bwrapPath === undefined ? no(facts.bwrapProblem ?? 'bwrap missing') : ok(`${facts.bwrapPath} (${facts.bwrapVersion ?? 'unknown version'})`);
-  const userns = facts.bwrapPath === undefined ? no('bwrap missing') : facts.dropProblem !== undefined ? no(facts.dropProblem) : await tryBwrap(facts, facts.bwrapPath, initPath, seccomp.ok ? seccompPath : undefined);
+  const userns = facts.bwrapPath === undefined ? no('bwrap missing') : facts.dropProblem !== undefined ? no(facts.dropProblem) : await tryBwrap(facts, facts.bwrapPath, initPath, seccomp.ok ? seccompPath : undefined, cache);
 
   const cg = facts.cgroup;
   const why = (fallback: string): string => facts.cgroupProblem ?? fallback;

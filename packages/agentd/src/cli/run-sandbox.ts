@@ -1,0 +1,57 @@
+/**
+ * The sandbox of one `agentd run`: the backend chosen as the config says, probed with the
+ * probe cache unless it is turned off, and started. The cache only stands in for checks
+ * that succeeded before under identical conditions (isolation/probe-cache.ts); the profile
+ * guard judges the resulting probe exactly as it judges a fresh one.
+ */
+import { join } from 'node:path';
+import type { AgentdConfig } from '../config/index.js';
+import { toAgentdError } from '../core/errors.js';
+import { removeSandboxDirs } from '../isolation/dirs.js';
+import { FileProbeCache } from '../isolation/probe-cache.js';
+import type { IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/types.js';
+import { newId } from '../sandbox/ids.js';
+import { buildSpec } from '../sandbox/spec.js';
+import type { Logger } from '../util/logger.js';
+import { selectLocalBackend } from './local.js';
+
+/** Values of AGENTD_PROBE_CACHE that turn the cache off (as --no-probe-cache does). */
+const OFF = new Set(['0', 'false', 'no', 'off']);
+
+/** The probe cache of `config.home`, or undefined when --no-probe-cache or AGENTD_PROBE_CACHE=0|false|no|off turns it off. */
+export function runProbeCache(config: AgentdConfig, logger: Logger, flag: boolean | undefined, env: NodeJS.ProcessEnv = process.env): FileProbeCache | undefined {
+  if (flag === false || OFF.has((env.AGENTD_PROBE_CACHE ?? '').trim().toLowerCase())) return undefined;
+  return FileProbeCache.forHome(config.home, logger);
+}
+
+export interface PlannedSandbox {
+  backend: IsolationBackend;
+  spec: SandboxSpec;
+}
+
+/** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
+export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache): Promise<PlannedSandbox> {
+  const { backend, defaults } = await selectLocalBackend(config, logger, cache);
+  // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
+  // starting on the same home never takes them for its own leftovers.
+  return { backend, spec: buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {}) };
+}
+
+/**
+ * Starts the planned sandbox. When that fails and a probe answer came from the cache, the
+ * answer may be stale: it is removed from the cache, the failed sandbox's folder too, and
+ * the backend is chosen again with real probes and started once more. So a stale entry
+ * costs one more probe and ends where a run without the cache would have ended.
+ */
+export async function startPlanned(planned: PlannedSandbox, config: AgentdConfig, logger: Logger, cache: FileProbeCache | undefined, signal: AbortSignal): Promise<SandboxHandle> {
+  try {
+    return await planned.backend.start(planned.spec, { signal });
+  } catch (err) {
+    if (cache === undefined || cache.answered().length === 0 || signal.aborted) throw err;
+    logger.warn({ cache: cache.dir, entries: cache.answered() }, `backend '${planned.backend.name}' failed to start after a probe result taken from the cache (${toAgentdError(err).message}); forgetting that result and probing again`);
+    await cache.forgetAnswered();
+    await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
+    const again = await planSandbox(config, logger);
+    return again.backend.start(again.spec, { signal });
+  }
+}
