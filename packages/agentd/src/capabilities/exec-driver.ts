@@ -3,6 +3,9 @@ import { AgentdError } from '../core/errors.js';
 import type { SandboxHandle } from '../isolation/types.js';
 import type { OutputListener } from './types.js';
 
+/** The exit status a POSIX shell gives a command it ran that SIGKILL ended. */
+const SHELL_SIGKILL_STATUS = 128 + 9;
+
 export interface ExecDriverOptions {
   argv: string[];
   env: Record<string, string>;
@@ -10,6 +13,8 @@ export interface ExecDriverOptions {
   stdin?: Buffer;
   timeoutMs: number;
   maxOutputBytes: number;
+  /** How much lower than the sandbox's normal CPU priority the command runs (0..19; 0 = normal). */
+  nice?: number;
   signal: AbortSignal;
   listener?: OutputListener;
 }
@@ -23,7 +28,7 @@ export interface ExecRun {
   timedOut: boolean;
   canceled: boolean;
   outputTruncated: boolean;
-  /** The sandbox's cgroup OOM killer fired during the command. */
+  /** The sandbox's cgroup OOM killer fired during the command (which was SIGKILLed, or exited 137 as a shell whose child was). */
   resourceLimited: boolean;
   outputBytes: number;
   maxRssKib: number;
@@ -39,7 +44,11 @@ export interface ExecRun {
 export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): Promise<ExecRun> {
   const events = streamCommand(
     sandbox.channel,
-    { argv: opts.argv, env: opts.env, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }), stdinPipe: opts.stdin !== undefined },
+    {
+      argv: opts.argv, env: opts.env, stdinPipe: opts.stdin !== undefined,
+      ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+      ...(opts.nice ? { nice: opts.nice } : {}),
+    },
     { timeoutMs: opts.timeoutMs, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, ...(opts.stdin === undefined ? {} : { stdin: opts.stdin }) },
   );
   const kept: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
@@ -62,7 +71,8 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
     }
   }
   if (summary === undefined) throw new AgentdError('INTERNAL', 'command stream ended without an exit');
-  const killed = summary.signal === 'SIGKILL' && !summary.timedOut && !summary.canceled;
+  // Killed, or a shell reporting a child killed by SIGKILL (128 + 9: `a | b` under sh): ask the cgroup whether its OOM killer did it.
+  const killed = (summary.signal === 'SIGKILL' || summary.exitCode === SHELL_SIGKILL_STATUS) && !summary.timedOut && !summary.canceled;
   return {
     exitCode: summary.exitCode,
     signal: summary.signal,

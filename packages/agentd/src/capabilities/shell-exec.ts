@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_NICE } from '../channel/frames.js';
 import type { ExecResultBody } from './exec-result.js';
 import { execResultBody } from './exec-result.js';
 import { runExec } from './exec-driver.js';
@@ -7,6 +8,21 @@ import type { Capability, CapabilityOutcome } from './types.js';
 /** Defaults when neither the params nor the constraints say otherwise. */
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+/** `metadata.priority` when the intent gives none. */
+export const DEFAULT_PRIORITY = 5;
+/** Nice steps per priority step below the default. */
+const NICE_PER_PRIORITY_STEP = 4;
+
+/**
+ * The CPU niceness a command runs at, over the sandbox's own, for an intent priority:
+ * each step below the default 5 adds 4, capped at 19 (4 -> 4, 3 -> 8, 2 -> 12, 1 -> 16,
+ * 0 -> 19). 5 and above run at the sandbox's normal priority: a sandbox never raises its
+ * own (that needs CAP_SYS_NICE), so priority above 5 only says "do not lower it".
+ */
+export function niceForPriority(priority: number | undefined): number {
+  const below = DEFAULT_PRIORITY - (priority ?? DEFAULT_PRIORITY);
+  return Math.min(MAX_NICE, Math.max(0, below * NICE_PER_PRIORITY_STEP));
+}
 
 export const ShellExecParams = z
   .object({
@@ -43,7 +59,7 @@ export const shellExec: Capability<ShellExecParams> = {
   description: 'Run a command (argv, or a shell command line) in the sandbox; output can be streamed.',
   params: ShellExecParams,
   writes: true,
-  async run(params, { sandbox, signal, constraints, listener }): Promise<CapabilityOutcome> {
+  async run(params, { sandbox, signal, constraints, priority, listener }): Promise<CapabilityOutcome> {
     const stdin = params.stdin === undefined ? undefined : Buffer.from(params.stdin, params.stdin_encoding === 'base64' ? 'base64' : 'utf8');
     const run = await runExec(sandbox, {
       argv: argvOf(params),
@@ -52,6 +68,7 @@ export const shellExec: Capability<ShellExecParams> = {
       ...(stdin === undefined ? {} : { stdin }),
       timeoutMs: minDefined(params.timeout_ms, constraints.max_duration_ms) ?? DEFAULT_TIMEOUT_MS,
       maxOutputBytes: minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES,
+      nice: niceForPriority(priority),
       signal,
       ...(listener === undefined ? {} : { listener }),
     });

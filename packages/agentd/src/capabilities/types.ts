@@ -15,6 +15,8 @@ export interface CapabilityContext {
   signal: AbortSignal;
   /** Effective constraints after policy. */
   constraints: IntentConstraints;
+  /** The intent's `metadata.priority` (0 lowest .. 10 highest; undefined = the default 5). */
+  priority?: number;
   /** Present when the caller asked for streamed output; the result then carries no stdout/stderr. */
   listener?: OutputListener;
 }

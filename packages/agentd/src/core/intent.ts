@@ -9,7 +9,12 @@ export const IntentConstraints = z
     max_output_bytes: z.number().int().min(0).max(1 << 30).optional()
       .describe('Cap on stdout+stderr kept in the result; more is dropped and `output_truncated` is set.'),
     max_memory_bytes: z.number().int().min(1 << 20).optional()
-      .describe('Memory limit for the sandbox (enforced through its cgroup where the backend supports it).'),
+      .describe(
+        'Memory limit (bytes) of the sandbox the intent runs in, enforced by its cgroup; the command is OOM-killed past it (code RESOURCE_LIMITED). ' +
+          "Without sandbox_id: a new sandbox (never a pooled one) is created with the lower of this and the profile's limit. " +
+          'With sandbox_id: the sandbox must already have a memory limit at most this, else LIMIT_UNSUPPORTED (its limit is not changed for one intent). ' +
+          'A backend that cannot enforce memory limits here refuses it with LIMIT_UNSUPPORTED. Policy may lower it, never raise it.',
+      ),
     allow_network: z.boolean().optional().describe('Whether the intent needs network access; policy may deny it.'),
     allow_writes: z.boolean().optional().describe('Whether the intent may modify files; false makes fs writes fail.'),
   })
@@ -23,7 +28,11 @@ export const IntentMetadata = z
     idempotency_key: z.string().min(1).max(256).optional()
       .describe('A retried intent with the same key (per principal) returns the first result instead of running again.'),
     timestamp_ms: z.number().int().nonnegative().optional().describe('When the caller created the intent.'),
-    priority: z.number().int().min(0).max(10).optional().describe('0 (lowest) to 10 (highest); default 5.'),
+    priority: z.number().int().min(0).max(10).optional().describe(
+      '0 (lowest) to 10 (highest); default 5. Applied to shell.exec as the CPU niceness of the command over the sandbox\'s own: ' +
+        'each step below 5 adds 4, capped at 19 (4 -> +4, 3 -> +8, 2 -> +12, 1 -> +16, 0 -> 19). 5 and above run at the sandbox\'s normal priority: ' +
+        'a sandbox cannot raise its own.',
+    ),
     custom: z.record(z.string(), z.string().max(1024)).optional().describe('Free-form string labels, kept in audit.'),
   })
   .strict();

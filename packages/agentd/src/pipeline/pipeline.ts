@@ -14,6 +14,7 @@ import type { Logger } from '../util/logger.js';
 import { auditOutcome, auditParams } from './audit.js';
 import { newId } from '../sandbox/ids.js';
 import { zodError } from './zod-error.js';
+import { effectiveConstraints } from './constraints.js';
 import type { PolicyHook } from './policy.js';
 
 /** Metrics side of the pipeline (implemented by the HTTP adapter's metrics). */
@@ -105,10 +106,11 @@ export class IntentPipeline {
       });
       if (!decision.allow) throw new AgentdError('POLICY_DENIED', decision.reason, { details: { rule: decision.rule } });
       const limits = this.deps.limits();
+      const decided = effectiveConstraints(req.constraints, decision.constraints);
       const constraints = {
-        ...decision.constraints,
-        max_duration_ms: capped(decision.constraints.max_duration_ms, limits.maxExecTimeoutMs),
-        max_output_bytes: capped(decision.constraints.max_output_bytes, limits.maxOutputBytes),
+        ...decided,
+        max_duration_ms: capped(decided.max_duration_ms, limits.maxExecTimeoutMs),
+        max_output_bytes: capped(decided.max_output_bytes, limits.maxOutputBytes),
       };
       const isExec = capName.startsWith('shell.exec');
       if (isExec && this.runningExecs >= limits.maxConcurrentExecs) {
@@ -159,13 +161,18 @@ export class IntentPipeline {
     let response: IntentResponse;
     const startedAt = this.now();
     try {
-      lease = await this.deps.sandboxes.lease(principal.tenant, req.sandbox_prefs, opts.signal);
+      const needs = constraints.max_memory_bytes === undefined ? {} : { maxMemoryBytes: constraints.max_memory_bytes };
+      lease = await this.deps.sandboxes.lease(principal.tenant, req.sandbox_prefs, opts.signal, needs);
       if (lease.reused) this.deps.sessions.touchSandbox(lease.id);
       const setupMs = performance.now() - setupStart;
       const execStart = performance.now();
       const signal = opts.signal ?? new AbortController().signal;
       try {
-        const outcome = await cap.run(params, { sandbox: lease.handle, signal, constraints, ...(opts.listener ? { listener: opts.listener } : {}) });
+        const outcome = await cap.run(params, {
+          sandbox: lease.handle, signal, constraints,
+          ...(req.metadata.priority === undefined ? {} : { priority: req.metadata.priority }),
+          ...(opts.listener ? { listener: opts.listener } : {}),
+        });
         const execMs = performance.now() - execStart;
         if (capName.startsWith('shell.exec')) this.deps.observer?.execDone(execMs / 1000);
         const completedAt = this.now();

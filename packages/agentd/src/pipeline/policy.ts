@@ -16,7 +16,14 @@ export interface PolicyInput {
 }
 
 export type PolicyDecision =
-  | { allow: true; /** Effective constraints: equal to or tighter than asked. */ constraints: IntentConstraints }
+  | {
+    allow: true;
+    /**
+     * Effective constraints: equal to or tighter than asked. The pipeline enforces that: a
+     * looser value (a higher limit, a dropped limit, a permission turned back on) is ignored.
+     */
+    constraints: IntentConstraints;
+  }
   | { allow: false; reason: string; rule: string };
 
 /** The hook the real policy engine will implement; deny wins. */

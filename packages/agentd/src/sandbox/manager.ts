@@ -19,6 +19,29 @@ interface Live {
   lastUsedMs: number;
 }
 
+/** What an intent asks of the sandbox it runs in, beyond the sandbox prefs. */
+export interface LeaseNeeds {
+  /** The intent's `constraints.max_memory_bytes` (after policy). */
+  maxMemoryBytes?: number;
+}
+
+function lowerLimit(asked: number, profileDefault: number | undefined): number {
+  return profileDefault === undefined ? asked : Math.min(asked, profileDefault);
+}
+
+/** A named sandbox runs an intent with max_memory_bytes only if its own memory limit is already that low. */
+function assertMemoryWithin(rec: SandboxRecord, maxMemoryBytes: number): void {
+  const limit = (rec.spec as SandboxSpec | null)?.limits.memoryBytes;
+  if (limit !== undefined && limit <= maxMemoryBytes) return;
+  const has = limit === undefined ? 'has no memory limit' : `has a memory limit of ${limit} bytes`;
+  throw new AgentdError(
+    'LIMIT_UNSUPPORTED',
+    `sandbox '${rec.id}' ${has}, above the intent's max_memory_bytes ${maxMemoryBytes}: an existing sandbox's limit is not changed for one intent; ` +
+      'run it in a new sandbox (no sandbox_id) or in one created with limits.memory_bytes at most that',
+    { details: { sandbox_id: rec.id, sandbox_memory_bytes: limit ?? null, max_memory_bytes: maxMemoryBytes, limits: ['max_memory_bytes'] } },
+  );
+}
+
 const notFound = (id: string): AgentdError => new AgentdError('NOT_FOUND', `no sandbox '${id}'`, { details: { sandbox_id: id } });
 
 /**
@@ -166,21 +189,33 @@ export class SandboxManager {
     }
   }
 
-  /** A sandbox for one intent: the named one, or a new one (warm when possible) destroyed on release unless `persist`. */
-  async lease(tenant: string, prefs: SandboxPrefs, signal?: AbortSignal): Promise<Lease> {
+  /**
+   * A sandbox for one intent: the named one, or a new one (warm when possible) destroyed on
+   * release unless `persist`. With `needs.maxMemoryBytes`, a new sandbox is created (never
+   * taken from the pool) with a memory limit no higher than it, and a named sandbox must
+   * already have such a limit (else LIMIT_UNSUPPORTED: its limit is not changed for one intent).
+   */
+  async lease(tenant: string, prefs: SandboxPrefs, signal?: AbortSignal, needs: LeaseNeeds = {}): Promise<Lease> {
     if (prefs.sandbox_id !== undefined) {
       if (prefs.require_fresh) {
         throw new AgentdError('INVALID_ARGUMENT', 'sandbox_prefs: require_fresh and sandbox_id contradict each other (a named sandbox is not fresh)', { details: { sandbox_id: prefs.sandbox_id } });
       }
       const rec = this.get(tenant, prefs.sandbox_id);
       const handle = this.handleFor(rec);
+      if (needs.maxMemoryBytes !== undefined) assertMemoryWithin(rec, needs.maxMemoryBytes);
       const live = this.live.get(rec.id);
       if (live) live.lastUsedMs = this.now();
       return { handle, id: rec.id, backend: rec.backend, profile: rec.profile as ProfileName, reused: true, fromPool: false, release: async () => {} };
     }
+    const profile = prefs.profile ?? this.options.defaultProfile;
+    // A limit in the request makes it a custom create: the warm pool's sandboxes have the profile's limit.
+    const memory = needs.maxMemoryBytes === undefined ? undefined : lowerLimit(needs.maxMemoryBytes, this.options.profileDefaults(profile).limits.memoryBytes);
     const { record, fromPool } = await this.create(
       tenant,
-      { ...(prefs.profile ? { profile: prefs.profile } : {}), ...(prefs.backend ? { backend: prefs.backend } : {}), ...(prefs.labels ? { labels: prefs.labels } : {}) },
+      {
+        ...(prefs.profile ? { profile: prefs.profile } : {}), ...(prefs.backend ? { backend: prefs.backend } : {}), ...(prefs.labels ? { labels: prefs.labels } : {}),
+        ...(memory === undefined ? {} : { limits: { memory_bytes: memory } }),
+      },
       signal,
     );
     const handle = this.handleFor(record);
