@@ -124,6 +124,16 @@ describe.skipIf(skipReason !== undefined)('signed requests against a daemon with
     expect(body.error).toMatchObject({ code: 'UNAUTHENTICATED', message: 'replayed request signature' });
   });
 
+  test('a config reload (SIGHUP) keeps the replay cache: a request captured before it is still refused after it', async () => {
+    const captured: Array<[string, RequestInit]> = [];
+    await userClient({ fetch: (u, init) => (captured.push([u, init]), fetch(u, init)) }).listSandboxes();
+    await daemon.reload(daemon.config);
+    const [u, init] = captured[0] ?? ['', {}];
+    const again = await fetch(u, init);
+    expect(again.status).toBe(401);
+    expect(((await again.json()) as { error: { message: string } }).error.message).toBe('replayed request signature');
+  });
+
   test('a timestamp outside the window (60 s here) is refused, past or future', async () => {
     for (const skew of [-61_000, 61_000]) {
       const err = await failure(userClient({ signing: { keyId: 'ci-1', privateKey: user.privateKey, now: () => Date.now() + skew } }).listSandboxes());

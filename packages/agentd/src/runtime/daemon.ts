@@ -4,6 +4,7 @@ import { ApiKeyService } from '../auth/api-key.js';
 import type { AuthChain } from '../auth/chain.js';
 import { createAuthChain } from '../auth/factory.js';
 import { loadPeerCredReader } from '../auth/peercred-native.js';
+import { ReplayCache } from '../auth/replay-cache.js';
 import { createCapabilityRegistry } from '../capabilities/index.js';
 import { parseListen } from '../config/listen.js';
 import type { AgentdConfig } from '../config/schema.js';
@@ -96,7 +97,9 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     const backend = await pickBackend(config, backends, registry, logger);
     const probeOf = (n: string) => backends.probeOf(n);
 
-    let auth: AuthChain = createAuthChain(config.auth, { profile: config.profile, state: store, logger, ...(opts.now ? { now: opts.now } : {}) });
+    // One replay cache for the daemon's life: a fresh one at a reload would accept once more a signature seen just before it.
+    const replayCache = new ReplayCache();
+    let auth: AuthChain = createAuthChain(config.auth, { profile: config.profile, state: store, logger, replayCache, ...(opts.now ? { now: opts.now } : {}) });
     const apiKeys = new ApiKeyService(store.apiKeys, opts.now);
     const manager = new SandboxManager(managerOptionsFrom(config, backend, probeOf, opts), { store, backends, logger, ...(opts.now ? { now: opts.now } : {}) });
     cleanups.push(() => manager.close());
@@ -178,7 +181,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       store,
       async reload(next) {
         if (next.profile !== config.profile) throw new AgentdError('INVALID_CONFIG', `profile change (${config.profile} -> ${next.profile}) needs a restart`);
-        const newAuth = createAuthChain(next.auth, { profile: next.profile, state: store, logger, ...(opts.now ? { now: opts.now } : {}) });
+        const newAuth = createAuthChain(next.auth, { profile: next.profile, state: store, logger, replayCache, ...(opts.now ? { now: opts.now } : {}) });
         if (next.adapters.http.listen !== config.adapters.http.listen || next.adapters.unix.path !== config.adapters.unix.path) {
           logger.warn({}, 'listen address or socket path changed: takes effect at the next restart');
         }
