@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_NICE } from '../../src/channel/frames.js';
 import { niceForPriority } from '../../src/capabilities/shell-exec.js';
 import { CgroupDriver } from '../../src/isolation/cgroup/index.js';
-import { startTestDaemon, type Answer, type TestDaemon } from '../daemon/harness.js';
+import { ndjson, startTestDaemon, type Answer, type TestDaemon } from '../daemon/harness.js';
 import { noteSkip, skipReason } from '../namespace/fixture.js';
 
 const MiB = 1024 * 1024;
@@ -156,6 +156,17 @@ describe.skipIf(noteSkip('intent constraints through a real daemon', memoryReaso
       // `nice` with no arguments agrees, and a background process started by a niced command inherits it.
       const bg = await intent({ params: sh('nice; (sleep 0.2; nice >/workspace/bg-nice) & wait'), sandbox_prefs: { sandbox_id: id }, metadata: { priority: 1 } });
       expect(Number(bg.body.result.stdout.trim())).toBe(Math.min(MAX_NICE, normal + 16));
+      // REST exec carries it as ?priority= (the intent's metadata.priority underneath), streamed or not.
+      const rest = await d.call('POST', `/v1/sandboxes/${id}/exec?priority=2`, { body: sh(NICE_OF_SELF) });
+      expect(Number(rest.body.stdout.trim())).toBe(Math.min(MAX_NICE, normal + 12));
+      const streamed = await d.call('POST', `/v1/sandboxes/${id}/exec?priority=0&stream=1`, { body: sh(NICE_OF_SELF) });
+      const out = ndjson(streamed.text).filter((f) => f.type === 'stdout').map((f) => Buffer.from(f.data ?? '', 'base64'));
+      expect(Buffer.concat(out).toString()).toBe(`${MAX_NICE}\n`);
+      const plainRest = await d.call('POST', `/v1/sandboxes/${id}/exec?priority=10`, { body: sh(NICE_OF_SELF) });
+      expect(Number(plainRest.body.stdout.trim())).toBe(normal);
+      const bad = await d.call('POST', `/v1/sandboxes/${id}/exec?priority=11`, { body: sh('true') });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe('INVALID_ARGUMENT');
       const file = await d.call('GET', `/v1/sandboxes/${id}/files?path=/workspace/bg-nice`);
       expect(file.status).toBe(200);
       expect(Number(file.text.trim())).toBe(Math.min(MAX_NICE, normal + 16));

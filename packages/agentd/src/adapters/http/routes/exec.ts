@@ -3,12 +3,13 @@ import { ShellExecParams } from '../../../capabilities/shell-exec.js';
 import { execResultFromIntent } from '../../../capabilities/exec-result.js';
 import { errorOfResponse } from '../errors.js';
 import { HttpExecStream, streamFormatOf } from '../exec-stream.js';
-import { QueryBool, route, type RouteSpec } from '../route.js';
+import { QueryBool, QueryInt, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
 import { ExecResultShape } from '../shapes.js';
 
 const ExecQuery = z.object({
   stream: QueryBool.optional().describe('Answer with an NDJSON stream of frames (also: Accept: application/x-ndjson; Accept: application/vnd.agentd.exec-frames streams binary frames instead).'),
+  priority: QueryInt.pipe(z.number().max(10)).optional().describe("The intent's metadata.priority, 0 (lowest) to 10 (default 5): below 5 the command runs at a higher nice value."),
 }).strict();
 
 export function idempotencyKey(headers: Record<string, string | string[] | undefined>): string | undefined {
@@ -31,7 +32,7 @@ export function execRoutes(svc: HttpServices): RouteSpec[] {
           capability: 'shell.exec.v1',
           params: body,
           sandbox_prefs: { sandbox_id: params.id },
-          ...(key ? { metadata: { idempotency_key: key } } : {}),
+          metadata: { ...(key ? { idempotency_key: key } : {}), ...(query.priority === undefined ? {} : { priority: query.priority }) },
         };
         if (format === undefined) {
           const resp = await svc.pipeline.execute(principal, intent, { signal });
