@@ -36,7 +36,7 @@ function assertMemoryWithin(rec: SandboxRecord, maxMemoryBytes: number): void {
   const has = limit === undefined ? 'has no memory limit' : `has a memory limit of ${limit} bytes`;
   throw new AgentdError(
     'LIMIT_UNSUPPORTED',
-    `sandbox '${rec.id}' ${has}, above the intent's max_memory_bytes ${maxMemoryBytes}: an existing sandbox's limit is not changed for one intent; ` +
+    `sandbox '${rec.id}' ${has}, more than the intent's max_memory_bytes ${maxMemoryBytes}: an existing sandbox's limit is not changed for one intent; ` +
       'run it in a new sandbox (no sandbox_id) or in one created with limits.memory_bytes at most that',
     { details: { sandbox_id: rec.id, sandbox_memory_bytes: limit ?? null, max_memory_bytes: maxMemoryBytes, limits: ['max_memory_bytes'] } },
   );
