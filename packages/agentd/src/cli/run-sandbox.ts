@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { AgentdConfig } from '../config/index.js';
-import { toAgentdError } from '../core/errors.js';
+import { AgentdError, toAgentdError } from '../core/errors.js';
 import { removeSandboxDirs } from '../isolation/dirs.js';
 import { FileProbeCache } from '../isolation/probe-cache.js';
 import type { IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/types.js';
@@ -15,12 +15,19 @@ import { buildSpec } from '../sandbox/spec.js';
 import type { Logger } from '../util/logger.js';
 import { selectLocalBackend } from './local.js';
 
-/** Values of AGENTD_PROBE_CACHE that turn the cache off (as --no-probe-cache does). */
+const ON = new Set(['1', 'true', 'yes', 'on']);
 const OFF = new Set(['0', 'false', 'no', 'off']);
 
-/** The probe cache of `config.home`, or undefined when --no-probe-cache or AGENTD_PROBE_CACHE=0|false|no|off turns it off. */
+/**
+ * The probe cache of `config.home`, or undefined when `--no-probe-cache` (flag false) or
+ * AGENTD_PROBE_CACHE=0|false|no|off turns it off. Empty or unset: on. Another value is an error.
+ */
 export function runProbeCache(config: AgentdConfig, logger: Logger, flag: boolean | undefined, env: NodeJS.ProcessEnv = process.env): FileProbeCache | undefined {
-  if (flag === false || OFF.has((env.AGENTD_PROBE_CACHE ?? '').trim().toLowerCase())) return undefined;
+  const raw = (env.AGENTD_PROBE_CACHE ?? '').trim().toLowerCase();
+  if (raw !== '' && !ON.has(raw) && !OFF.has(raw)) {
+    throw new AgentdError('INVALID_ARGUMENT', `AGENTD_PROBE_CACHE: expected true/false (or 1/0, yes/no, on/off), got "${env.AGENTD_PROBE_CACHE}"`);
+  }
+  if (flag === false || OFF.has(raw)) return undefined;
   return FileProbeCache.forHome(config.home, logger);
 }
 

@@ -48,7 +48,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(realBwrap === undefined)('agentd run: probe cache (skipped: bwrap not installed)', () => {
+describe.skipIf(realBwrap === undefined)('agentd run: probe cache (skipped: bwrap not installed)', { timeout: 120_000 }, () => {
   test('the second run takes the bwrap test from the cache; a changed bwrap, --no-probe-cache and AGENTD_PROBE_CACHE=0 probe for real', async () => {
     const first = await run(['--backend', 'namespace', '--', 'sh', '-c', 'echo one']);
     expect(first.stdout).toBe('one\n');
@@ -76,6 +76,11 @@ describe.skipIf(realBwrap === undefined)('agentd run: probe cache (skipped: bwra
     expect(await probeRuns()).toBe(3);
     expect((await run(['--backend', 'namespace', '--', 'true'], { AGENTD_PROBE_CACHE: '0' })).code).toBe(0);
     expect(await probeRuns()).toBe(4);
+    expect((await run(['--backend', 'namespace', '--', 'true'], { AGENTD_PROBE_CACHE: 'on' })).code).toBe(0);
+    expect(await probeRuns()).toBe(4);
+    const bad = await run(['--backend', 'namespace', '--', 'true'], { AGENTD_PROBE_CACHE: 'sometimes' });
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain('INVALID_ARGUMENT: AGENTD_PROBE_CACHE: expected true/false');
   });
 
   test('a failed probe is not cached: the next run probes again', async () => {
