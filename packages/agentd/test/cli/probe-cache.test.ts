@@ -20,7 +20,9 @@ let failFlag: string;
 let env: Record<string, string>;
 
 const cacheFile = (): string => join(home, 'cache', 'namespace-userns.json');
-const probeRuns = async (): Promise<number> => (await readFile(join(dir, 'calls'), 'utf8').catch(() => '')).split('\n').filter((l) => l.endsWith(' -- true')).length;
+const calls = async (): Promise<string[]> => (await readFile(join(dir, 'calls'), 'utf8').catch(() => '')).split('\n');
+const probeRuns = async (): Promise<number> => (await calls()).filter((l) => l.endsWith(' -- true')).length;
+const versionRuns = async (): Promise<number> => (await calls()).filter((l) => l === '--version').length;
 const run = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => runCli(['run', '--config', config, ...args], { ...env, ...extraEnv });
 
 beforeAll(() => {
@@ -49,11 +51,12 @@ afterEach(async () => {
 });
 
 describe.skipIf(realBwrap === undefined)('agentd run: probe cache (skipped: bwrap not installed)', { timeout: 120_000 }, () => {
-  test('the second run takes the bwrap test from the cache; a changed bwrap, --no-probe-cache and AGENTD_PROBE_CACHE=0 probe for real', async () => {
+  test('the second run takes the bwrap test run and bwrap --version from the cache; a changed bwrap, --no-probe-cache and AGENTD_PROBE_CACHE=0 probe for real', async () => {
     const first = await run(['--backend', 'namespace', '--', 'sh', '-c', 'echo one']);
     expect(first.stdout).toBe('one\n');
     expect(first.code).toBe(0);
     expect(await probeRuns()).toBe(1);
+    expect(await versionRuns()).toBe(1);
     expect(existsSync(cacheFile())).toBe(true);
 
     const second = await run(['--backend', 'namespace', '--verbose', '--', 'sh', '-c', 'echo two; exit 4']);
@@ -61,6 +64,7 @@ describe.skipIf(realBwrap === undefined)('agentd run: probe cache (skipped: bwra
     expect(second.code).toBe(4);
     expect(second.stderr).toContain("probe result 'namespace-userns' taken from the cache");
     expect(await probeRuns()).toBe(1);
+    expect(await versionRuns()).toBe(1);
 
     // A key input changes: the wrapper's mtime.
     const past = new Date(Date.now() - 3600_000);
@@ -69,6 +73,7 @@ describe.skipIf(realBwrap === undefined)('agentd run: probe cache (skipped: bwra
     expect(stale.code).toBe(0);
     expect(stale.stderr).toContain('probe cache entry is stale');
     expect(await probeRuns()).toBe(2);
+    expect(await versionRuns()).toBe(2);
     expect((await run(['--backend', 'namespace', '--', 'true'])).code).toBe(0);
     expect(await probeRuns()).toBe(2);
 

@@ -44,7 +44,7 @@ export class NamespaceBackend implements IsolationBackend {
 
   /** Host facts, gathered once (bwrap's path and version, system dirs, cgroups, uid drop). */
   private hostFacts(): Promise<HostFacts> {
-    this.facts ??= gatherHostFacts(this.options, this.cgroups).catch((err: unknown) => {
+    this.facts ??= gatherHostFacts(this.options, this.cgroups, this.probeCache).catch((err: unknown) => {
       // Not cached: the next call tries again.
       this.facts = undefined;
       throw err;

@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { CgroupDriver, CgroupProbe } from '../cgroup/index.js';
+import type { ProbeCache } from '../types.js';
 import { measureSystemEntries } from './host-layout.js';
 import type { HostIds, LaunchInput } from './launch.js';
 import type { SystemEntry } from './mounts.js';
 import { DEFAULT_HOST_ID, type NamespaceOptions } from './options.js';
+import { fileIdentity } from './probe-key.js';
 import { findExecutable } from './which.js';
 
 const run = promisify(execFile);
@@ -26,23 +29,40 @@ export interface HostFacts {
   dropProblem?: string;
 }
 
-export async function gatherHostFacts(opts: NamespaceOptions, cgroups: CgroupDriver): Promise<HostFacts> {
-  const facts: HostFacts = { system: await measureSystemEntries(), cgroup: undefined };
-  const bwrap = await findExecutable(opts.bwrap_path ?? 'bwrap');
+/** The cache entry of `bwrap --version`. */
+export const BWRAP_VERSION_CACHE_ENTRY = 'namespace-bwrap-version';
+
+/** `bwrap --version`, or taken from `cache` when stored for this very file (same inode, size, times, mode). Display only. */
+async function bwrapVersion(bwrap: string, cache: ProbeCache | undefined): Promise<string> {
+  const key = cache === undefined ? undefined : createHash('sha256').update(JSON.stringify([bwrap, fileIdentity(bwrap)])).digest('hex');
+  const cached = key === undefined ? undefined : await cache?.get(BWRAP_VERSION_CACHE_ENTRY, key);
+  if (cached?.ok === true && cached.detail !== undefined) return cached.detail;
+  try {
+    const version = (await run(bwrap, ['--version'], { timeout: 5000 })).stdout.trim();
+    if (key !== undefined) await cache?.set(BWRAP_VERSION_CACHE_ENTRY, key, { ok: true, detail: version });
+    return version;
+  } catch (err) {
+    return `unknown (${(err as Error).message})`;
+  }
+}
+
+/** Host facts; with `cache`, bwrap's version may come from it (the only fact that costs a process). */
+export async function gatherHostFacts(opts: NamespaceOptions, cgroups: CgroupDriver, cache?: ProbeCache): Promise<HostFacts> {
+  // Independent of each other: measured at once.
+  const [system, bwrap, cgroup] = await Promise.all([
+    measureSystemEntries(),
+    findExecutable(opts.bwrap_path ?? 'bwrap').then(async (path) => (path === undefined ? undefined : { path, version: await bwrapVersion(path, cache) })),
+    cgroups.probe().then((probe) => ({ probe }), (err: unknown) => ({ problem: (err as Error).message })),
+  ]);
+  const facts: HostFacts = { system, cgroup: undefined };
   if (bwrap === undefined) {
     facts.bwrapProblem = opts.bwrap_path === undefined ? "bwrap not found in PATH (install the 'bubblewrap' package)" : `bwrap_path ${opts.bwrap_path} is not an executable`;
   } else {
-    facts.bwrapPath = bwrap;
-    facts.bwrapVersion = await run(bwrap, ['--version'], { timeout: 5000 }).then(
-      (r) => r.stdout.trim(),
-      (err: Error) => `unknown (${err.message})`,
-    );
+    facts.bwrapPath = bwrap.path;
+    facts.bwrapVersion = bwrap.version;
   }
-  try {
-    facts.cgroup = await cgroups.probe();
-  } catch (err) {
-    facts.cgroupProblem = (err as Error).message;
-  }
+  if ('probe' in cgroup) facts.cgroup = cgroup.probe;
+  else facts.cgroupProblem = cgroup.problem;
   if (process.getuid?.() === 0) {
     const uid = opts.host_uid ?? DEFAULT_HOST_ID;
     facts.dropTo = { uid, gid: opts.host_gid ?? uid };

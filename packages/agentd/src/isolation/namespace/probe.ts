@@ -60,7 +60,7 @@ async function tryBwrap(facts: HostFacts, bwrapPath: string, initPath: string, s
     const dropTool = facts.dropWith?.kind === 'setpriv' ? [facts.dropWith.path] : [];
     const files = [bwrapPath, initPath, ...(filter !== undefined && seccompPath !== undefined ? [seccompPath] : []), ...dropTool];
     // Taken before the run: whatever changes from here on makes the next key differ.
-    const key = await bwrapTestKey({ argv, files });
+    const key = bwrapTestKey({ argv, files });
     const cached = await cache.get(USERNS_CACHE_ENTRY, key);
     if (cached?.ok === true) return ok(`${cached.detail ?? 'bwrap ran a sandbox'} (remembered from an earlier probe)`);
     const status = await runTest(facts, argv, filter);
