@@ -22,6 +22,11 @@ export interface ExecOptions {
   stdin?: string | Uint8Array;
   /** Cap on stdout+stderr kept; more is dropped and `outputTruncated` is set. */
   maxOutputBytes?: number;
+  /**
+   * 0 (lowest) to 10 (highest), default 5. Below 5 the command runs at a higher nice value
+   * (4 per step, at most 19); a sandbox cannot raise its own priority, so above 5 is 5.
+   */
+  priority?: number;
   /** Makes a retried exec return the first answer instead of running again (and lets the SDK retry it). */
   idempotencyKey?: string;
   signal?: AbortSignal;
@@ -178,7 +183,7 @@ export function startExecStream(transport: HttpTransport, sandboxId: string, com
   const response = transport.request({
     method: 'POST',
     path: `/v1/sandboxes/${encodeURIComponent(sandboxId)}/exec`,
-    query: { stream: 1 },
+    query: { stream: 1, priority: options.priority },
     // Binary frames when the daemon has them; an older one answers NDJSON (`stream=1`).
     headers: { accept: `${FRAMES_CONTENT_TYPE}, application/x-ndjson;q=0.5` },
     json: execParams(command, options, 'base64'),
@@ -196,6 +201,7 @@ export async function runExec(transport: HttpTransport, sandboxId: string, comma
   const answer = await transport.json({
     method: 'POST',
     path: `/v1/sandboxes/${encodeURIComponent(sandboxId)}/exec`,
+    query: { priority: options.priority },
     json: execParams(command, options, 'base64'),
     idempotencyKey: options.idempotencyKey,
     signal: options.signal,

@@ -136,6 +136,25 @@ describe.skipIf(skipReason !== undefined)('SDK against a real daemon', () => {
     });
   });
 
+  test('priority below 5 runs the command at a higher nice value, plain and streamed; keepOutput: false keeps none', async () => {
+    await withSandbox(async (sbx) => {
+      // Field 19 of /proc/self/stat is the nice value (awk's own: it is the process reading it).
+      const nice = "awk '{print $19}' /proc/self/stat";
+      const base = Number((await sbx.exec(nice)).stdout.trim());
+      expect((await sbx.exec(nice, { priority: 5 })).stdout.trim()).toBe(String(base));
+      expect((await sbx.exec(nice, { priority: 3 })).stdout.trim()).toBe(String(Math.min(19, base + 8)));
+      let streamed = '';
+      let result;
+      for await (const c of sbx.exec.stream(nice, { priority: 0, keepOutput: false })) {
+        if (c.type === 'stdout') streamed += c.text;
+        if (c.type === 'exit') result = c.result;
+      }
+      expect(streamed.trim()).toBe('19');
+      expect([result?.exitCode, result?.stdout]).toEqual([0, '']);
+      await expect(sbx.exec(nice, { priority: 11 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+  });
+
   test('an idempotency key makes a retried exec run once', async () => {
     await withSandbox(async (sbx) => {
       const key = `k-${Date.now()}`;
