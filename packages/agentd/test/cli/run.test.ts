@@ -75,6 +75,23 @@ describe('agentd run', () => {
   });
 });
 
+describe('agentd help', () => {
+  test('the program help still lists the client commands, loaded only when no local command is named', async () => {
+    const r = await runCli(['--help'], env);
+    expect(r.code).toBe(0);
+    for (const name of ['serve', 'run', 'doctor', 'config', 'sandbox', 'exec', 'cp', 'audit', 'keys']) expect(r.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    const client = await runCli(['sandbox', '--help'], env);
+    expect(client.code).toBe(0);
+    expect(client.stdout).toMatch(/^Usage: agentd sandbox/m);
+  });
+
+  test('agentd run --help names --no-probe-cache', async () => {
+    const r = await runCli(['run', '--help'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--no-probe-cache');
+  });
+});
+
 describe('agentd config check', () => {
   test('lists every problem as path: message and exits 1', async () => {
     const file = join(home, 'bad.toml');
