@@ -25,7 +25,7 @@ const frame = (f: unknown): string => `${JSON.stringify(f)}\n`;
 
 /** A fake daemon: exec streams `binary` on stdout then exits with the code in the first argv word. */
 async function fakeDaemon(): Promise<TestServer & { file: Buffer }> {
-  const state = { file: Buffer.alloc(0) };
+  const state: { file: Buffer } = { file: Buffer.alloc(0) };
   const s = await startServer((req, res, body) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const route = `${req.method} ${url.pathname}`;
@@ -43,17 +43,21 @@ async function fakeDaemon(): Promise<TestServer & { file: Buffer }> {
     }
     if (route === 'PUT /v1/sandboxes/sbx_1/files') {
       state.file = url.searchParams.get('append') === 'true' ? Buffer.concat([state.file, body]) : body;
-      return sendJson(res, 200, { bytes_written: body.length, file_size: state.file.length });
+      sendJson(res, 200, { bytes_written: body.length, file_size: state.file.length });
+      return;
     }
-    if (route === 'GET /v1/sandboxes/sbx_1/files/stat') return sendError(res, 422, 'FS_ERROR', 'no such file', { details: { errno: 'ENOENT' } });
+    if (route === 'GET /v1/sandboxes/sbx_1/files/stat') sendError(res, 422, 'FS_ERROR', 'no such file', { details: { errno: 'ENOENT' } });
+      return;
     if (route === 'GET /v1/sandboxes/sbx_1/files') {
       const offset = Number(url.searchParams.get('offset') ?? 0);
       const limit = Number(url.searchParams.get('limit') ?? state.file.length);
       const piece = state.file.subarray(offset, offset + limit);
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-file-size': String(state.file.length), 'x-eof': String(offset + piece.length >= state.file.length) });
-      return res.end(piece);
+      res.end(piece);
+      return;
     }
-    return sendError(res, 404, 'NOT_FOUND', `sandbox not found`);
+    sendError(res, 404, 'NOT_FOUND', `sandbox not found`);
+      return;
   });
   cleanups.push(() => s.close());
   return Object.defineProperty(s, 'file', { get: () => state.file }) as TestServer & { file: Buffer };

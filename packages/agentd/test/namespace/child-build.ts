@@ -27,12 +27,18 @@ async function* tsFiles(dir: string): AsyncGenerator<string> {
 /** The parts of src/ the namespace backend needs (transitively). */
 const NEEDED = ['core', 'util', 'channel', 'isolation', 'native-paths.ts'];
 
-/** Transpiles those parts of packages/agentd/src into `<out>/src` (same layout, `.js`), for `import('<out>/src/...')`. */
-export async function buildDaemonSources(): Promise<string> {
+/** Every part of src/ (for a whole daemon in the child). */
+export const ALL_SOURCES = ['.'];
+
+/**
+ * Transpiles `parts` of packages/agentd/src (folders or files; default: what the namespace
+ * backend needs) into `<out>/src` (same layout, `.js`), for `import('<out>/src/...')`.
+ */
+export async function buildDaemonSources(parts: readonly string[] = NEEDED, prefix = 'agentd-ns-child-'): Promise<string> {
   await mkdir(CACHE, { recursive: true });
-  const out = await mkdtemp(join(CACHE, 'agentd-ns-child-'));
+  const out = await mkdtemp(join(CACHE, prefix));
   const files: string[] = [];
-  for (const part of NEEDED) {
+  for (const part of parts) {
     if (part.endsWith('.ts')) files.push(join(SRC, part));
     else for await (const f of tsFiles(join(SRC, part))) files.push(f);
   }

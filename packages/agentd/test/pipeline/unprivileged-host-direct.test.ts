@@ -2,50 +2,23 @@
  * A backend that cannot enforce memory limits refuses an intent's max_memory_bytes the way it
  * refuses limits.memory_bytes: a real daemon on host-direct, run as an unprivileged user
  * (nobody: no cgroup it may write to), answers LIMIT_UNSUPPORTED to both, and still runs
- * intents that ask for no limit. Node 20 cannot run TypeScript, so the daemon's sources are
- * transpiled (no type check) into a folder inside the repository, where its dependencies resolve.
+ * intents that ask for no limit. The daemon's sources are transpiled for the child as in
+ * test/namespace/child-build.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type * as TS from 'typescript';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { nativePaths } from '../../src/native-paths.js';
+import { ALL_SOURCES, buildDaemonSources } from '../namespace/child-build.js';
 
-const ts = createRequire(import.meta.url)('typescript') as typeof TS;
-const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
-const CACHE = fileURLToPath(new URL('../../../../node_modules/.cache/', import.meta.url));
 const MiB = 1024 * 1024;
 
 const reason = process.getuid?.() !== 0
   ? 'needs root to switch to an unprivileged user'
   : spawnSync('setpriv', ['--version']).status !== 0 ? 'setpriv (util-linux) missing' : undefined;
 if (reason !== undefined) console.warn(`skipping the unprivileged host-direct intent test: ${reason}`);
-
-async function* tsFiles(dir: string): AsyncGenerator<string> {
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* tsFiles(p);
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) yield p;
-  }
-}
-
-/** All of src/ as ES module JavaScript under `<out>/src`. */
-async function transpileSources(out: string): Promise<void> {
-  for await (const file of tsFiles(SRC)) {
-    const { outputText } = ts.transpileModule(await readFile(file, 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-      fileName: file,
-    });
-    const dest = join(out, 'src', relative(SRC, file)).replace(/\.ts$/, '.js');
-    await mkdir(dirname(dest), { recursive: true });
-    await writeFile(dest, outputText);
-  }
-  await writeFile(join(out, 'package.json'), '{"type":"module"}\n');
-}
 
 /** Run as nobody: a host-direct daemon on port 0, three requests to it, the answers printed as JSON. */
 const CHILD = `
@@ -78,9 +51,7 @@ describe.skipIf(reason !== undefined)('host-direct as an unprivileged user: max_
   let home: string;
 
   beforeAll(async () => {
-    await mkdir(CACHE, { recursive: true });
-    out = await mkdtemp(join(CACHE, 'agentd-hd-nobody-'));
-    await transpileSources(out);
+    out = await buildDaemonSources(ALL_SOURCES, 'agentd-hd-nobody-');
     await chmod(out, 0o755);
     home = await mkdtemp(join(tmpdir(), 'agentd-hd-nobody-home-'));
     await chmod(home, 0o777);

@@ -10,7 +10,8 @@ export interface Recorded {
   body: Buffer;
 }
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, index: number) => void | Promise<void>;
+/** A request handler; what it returns (a response, say) is ignored. */
+export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, index: number) => unknown;
 
 export interface TestServer {
   /** http://127.0.0.1:PORT (TCP) or the socket path (Unix). */
