@@ -46,8 +46,10 @@ async function fakeDaemon(): Promise<TestServer & { file: Buffer }> {
       sendJson(res, 200, { bytes_written: body.length, file_size: state.file.length });
       return;
     }
-    if (route === 'GET /v1/sandboxes/sbx_1/files/stat') sendError(res, 422, 'FS_ERROR', 'no such file', { details: { errno: 'ENOENT' } });
+    if (route === 'GET /v1/sandboxes/sbx_1/files/stat') {
+      sendError(res, 422, 'FS_ERROR', 'no such file', { details: { errno: 'ENOENT' } });
       return;
+    }
     if (route === 'GET /v1/sandboxes/sbx_1/files') {
       const offset = Number(url.searchParams.get('offset') ?? 0);
       const limit = Number(url.searchParams.get('limit') ?? state.file.length);
@@ -57,7 +59,6 @@ async function fakeDaemon(): Promise<TestServer & { file: Buffer }> {
       return;
     }
     sendError(res, 404, 'NOT_FOUND', `sandbox not found`);
-      return;
   });
   cleanups.push(() => s.close());
   return Object.defineProperty(s, 'file', { get: () => state.file }) as TestServer & { file: Buffer };
