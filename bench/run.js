@@ -278,7 +278,7 @@ try {
   await runCleanups();
 }
 if (failed) {
-  console.error(`bench: FAILED: ${failed.stack ?? failed}`);
+  console.error(`bench: FAILED: ${failed.stack ?? failed}${failed?.cause ? `\ncaused by: ${failed.cause.stack ?? failed.cause}` : ""}${failed?.details ? `\ndetails: ${JSON.stringify(failed.details)}` : ""}`);
   process.exit(1);
 }
 

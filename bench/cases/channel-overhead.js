@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { importAgentd } from '../lib/paths.js';
 
-const { encodeMessage, FrameDecoder, InitChannel, runCommand } = await importAgentd('channel/index.js');
+const { encodeMessage, FrameDecoder, InitChannel, PROTOCOL_VERSION, runCommand } = await importAgentd('channel/index.js');
 
 export async function channelOverheadUs({ n, warmup }) {
   const toInit = new PassThrough();
@@ -23,7 +23,7 @@ export async function channelOverheadUs({ n, warmup }) {
     }
   });
   const ch = new InitChannel(toInit, fromInit);
-  fromInit.write(encodeMessage({ type: 'READY', id: 0, protocolVersion: 1, pid: 1, version: 'bench' }));
+  fromInit.write(encodeMessage({ type: 'READY', id: 0, protocolVersion: PROTOCOL_VERSION, pid: 1, version: 'bench' }));
   await ch.ready;
   const env = { PATH: '/usr/bin:/bin', HOME: '/home/agent', LANG: 'C.UTF-8' };
   for (let i = 0; i < warmup; i++) await runCommand(ch, { argv: ['true'], env });
