@@ -162,7 +162,7 @@ async function mainPhase() {
   }
 
   if (wants('stream')) {
-    log(`stream: pipe_256m vs ns_stream_256m (${PLAN.streamN} rounds + a 16 MiB warm-up)`);
+    log(`stream: pipe_256m vs ns_stream_256m (${PLAN.streamN} rounds + a full-size warm-up)`);
     const fns = {
       pipe_256m: () => pipeBytes(STREAM_BYTES),
       ns_stream_256m: () => streamZeros(nsSbx, STREAM_BYTES),
@@ -174,9 +174,11 @@ async function mainPhase() {
           }
         : {}),
     };
-    // Warm-up: one small transfer of each (a 256 MiB warm-up would double the case's time).
-    await pipeBytes(16 * 1024 * 1024);
-    await streamZeros(nsSbx, 16 * 1024 * 1024);
+    // Warm-up: one full-size transfer of each. A smaller one left the first measured stream
+    // at about half its steady speed (JIT and heap growth in the daemon and the client:
+    // 2.3 s of CPU for the first 256 MiB, about 1 s for the next ones).
+    await pipeBytes(STREAM_BYTES);
+    await streamZeros(nsSbx, STREAM_BYTES);
     const s = await interleaved(fns, { n: PLAN.streamN, warmup: 0 });
     for (const [k, v] of Object.entries(s)) {
       const sum = summarize(v);
