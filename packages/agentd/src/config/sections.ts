@@ -263,7 +263,7 @@ export const Sandbox = z
     ttl_ms: positiveInt().optional().describe('Lifetime of a sandbox from creation; the sweeper destroys it after. undefined: no TTL.'),
     idle_timeout_ms: positiveInt().optional().describe('A sandbox with no exec and no attached session for this long is stopped. undefined: never.'),
     max_sandboxes: positiveInt(100_000).describe('Most sandboxes (running or suspended) at once; creating more fails with RESOURCE_EXHAUSTED.'),
-    fresh_per_request: z.boolean().describe('Every intent runs in a sandbox no earlier request used (no session reuse; pooled sandboxes are never returned). Forced true under paranoid.'),
+    fresh_per_request: z.boolean().describe('Every intent runs in a sandbox no earlier request used: intents naming a sandbox or keeping theirs (persist), kept sandboxes (POST /v1/sandboxes) and sessions are refused with POLICY_DENIED; pooled sandboxes are never returned. Forced true under paranoid.'),
     allowed_paths_ro: pathList('Extra host paths visible read-only at the same path inside the sandbox.'),
     allowed_paths_rw: pathList('Extra host paths visible read-write at the same path inside the sandbox. Must not be "/" nor contain the agentd home.'),
     deny_paths: pathList('Paths masked inside the sandbox (empty over them, even if they do not exist yet), also under allowed paths.'),

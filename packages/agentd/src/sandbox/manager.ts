@@ -42,6 +42,15 @@ function assertMemoryWithin(rec: SandboxRecord, maxMemoryBytes: number): void {
   );
 }
 
+/** What `fresh_per_request` refuses: anything that would let one request's sandbox reach another. */
+function refusedByFreshPerRequest(what: string, details: Record<string, unknown> = {}): AgentdError {
+  return new AgentdError(
+    'POLICY_DENIED',
+    `${what}: this daemon runs every request in a fresh sandbox (sandbox.fresh_per_request, forced under the paranoid profile); send intents without sandbox_prefs.sandbox_id and without persist`,
+    { details: { rule: 'fresh_per_request', ...details } },
+  );
+}
+
 const notFound = (id: string): AgentdError => new AgentdError('NOT_FOUND', `no sandbox '${id}'`, { details: { sandbox_id: id } });
 
 /**
@@ -153,8 +162,22 @@ export class SandboxManager {
 
   // ---- lifecycle -----------------------------------------------------------------------
 
-  /** Creates a sandbox for `tenant` (a warm one when the request is plain). */
+  /**
+   * Creates a sandbox for `tenant` to be used by later requests (REST, sessions): refused
+   * under fresh_per_request, where no request may use a sandbox another one made.
+   */
   async create(tenant: string, req: SandboxCreate, signal?: AbortSignal): Promise<{ record: SandboxRecord; fromPool: boolean }> {
+    this.assertReusable('a sandbox kept for later requests');
+    return this.createSandbox(tenant, req, signal);
+  }
+
+  /** Throws POLICY_DENIED under fresh_per_request: `what` would let a later request use a sandbox. */
+  assertReusable(what: string): void {
+    if (this.options.freshPerRequest === true) throw refusedByFreshPerRequest(what);
+  }
+
+  /** Creates a sandbox for `tenant` (a warm one when the request is plain). */
+  private async createSandbox(tenant: string, req: SandboxCreate, signal?: AbortSignal): Promise<{ record: SandboxRecord; fromPool: boolean }> {
     this.assertOpen();
     const profile: ProfileName = req.profile ?? this.options.defaultProfile;
     const defaults = this.options.profileDefaults(profile);
@@ -196,6 +219,10 @@ export class SandboxManager {
    * already have such a limit (else LIMIT_UNSUPPORTED: its limit is not changed for one intent).
    */
   async lease(tenant: string, prefs: SandboxPrefs, signal?: AbortSignal, needs: LeaseNeeds = {}): Promise<Lease> {
+    if (this.options.freshPerRequest === true) {
+      if (prefs.sandbox_id !== undefined) throw refusedByFreshPerRequest(`an intent in the existing sandbox '${prefs.sandbox_id}'`, { sandbox_id: prefs.sandbox_id });
+      if (prefs.persist === true) throw refusedByFreshPerRequest('an intent that keeps its sandbox (persist: true)');
+    }
     if (prefs.sandbox_id !== undefined) {
       if (prefs.require_fresh) {
         throw new AgentdError('INVALID_ARGUMENT', 'sandbox_prefs: require_fresh and sandbox_id contradict each other (a named sandbox is not fresh)', { details: { sandbox_id: prefs.sandbox_id } });
@@ -210,7 +237,7 @@ export class SandboxManager {
     const profile = prefs.profile ?? this.options.defaultProfile;
     // A limit in the request makes it a custom create: the warm pool's sandboxes have the profile's limit.
     const memory = needs.maxMemoryBytes === undefined ? undefined : lowerLimit(needs.maxMemoryBytes, this.options.profileDefaults(profile).limits.memoryBytes);
-    const { record, fromPool } = await this.create(
+    const { record, fromPool } = await this.createSandbox(
       tenant,
       {
         ...(prefs.profile ? { profile: prefs.profile } : {}), ...(prefs.backend ? { backend: prefs.backend } : {}), ...(prefs.labels ? { labels: prefs.labels } : {}),

@@ -54,6 +54,7 @@ export class SessionManager {
   }
 
   async create(tenant: string, req: SessionCreate, signal?: AbortSignal): Promise<SessionRecord> {
+    this.sandboxes.assertReusable('a session (it keeps a sandbox for later requests)');
     const id = newId('ses');
     let sandboxId: string;
     if (req.sandbox_id !== undefined) {

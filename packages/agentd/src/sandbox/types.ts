@@ -35,6 +35,12 @@ export interface ManagerOptions {
   sweepIntervalMs: number;
   /** A running sandbox with no exec for this long and no open session is stopped (files kept). undefined = never. */
   idleStopMs?: number;
+  /**
+   * config `sandbox.fresh_per_request` (forced under paranoid): every intent runs in a sandbox
+   * no earlier request used. Intents naming a sandbox or keeping theirs (`persist`), and
+   * sandboxes or sessions made to be used again, are refused with POLICY_DENIED.
+   */
+  freshPerRequest?: boolean;
 }
 
 export interface ManagerDeps {

@@ -156,4 +156,42 @@ describe('paranoid profile: a fresh sandbox per request', () => {
     const weaker = await d.call('POST', '/v1/intents', { body: { capability: 'shell.exec.v1', params: { argv: ['true'] }, sandbox_prefs: { profile: 'workstation' } }, unix: true });
     expect(weaker.body.code).toBe('POLICY_DENIED');
   });
+
+  it('refuses everything that would let a later request use a sandbox: kept sandboxes, sessions, persist, named sandboxes', async () => {
+    const denied = (a: { status: number; body: { error?: { code: string; message: string; details?: Record<string, unknown> } } }): void => {
+      expect(a.status, JSON.stringify(a.body)).toBe(403);
+      expect(a.body.error?.code).toBe('POLICY_DENIED');
+      expect(a.body.error?.details?.rule).toBe('fresh_per_request');
+      expect(a.body.error?.message).toContain('fresh sandbox');
+    };
+    denied(await d.call('POST', '/v1/sandboxes', { body: {}, unix: true }));
+    denied(await d.call('POST', '/v1/sessions', { body: {}, unix: true }));
+    const persist = await d.call('POST', '/v1/intents', { body: { capability: 'shell.exec.v1', params: { argv: ['true'] }, sandbox_prefs: { persist: true } }, unix: true });
+    expect([persist.body.code, persist.body.error?.details?.rule]).toEqual(['POLICY_DENIED', 'fresh_per_request']);
+    // A name is refused before it is even looked up: whether it exists tells the caller nothing.
+    const named = await d.call('POST', '/v1/intents', { body: { capability: 'shell.exec.v1', params: { argv: ['true'] }, sandbox_prefs: { sandbox_id: 'sbx_somebodyelses00' } }, unix: true });
+    expect([named.body.code, named.body.error?.details?.rule]).toEqual(['POLICY_DENIED', 'fresh_per_request']);
+    denied(await d.call('POST', '/v1/sandboxes/sbx_somebodyelses00/exec', { body: { argv: ['true'] }, unix: true }));
+    expect((await d.call('GET', '/v1/sandboxes', { unix: true })).body.sandboxes).toEqual([]);
+    // A plain intent still runs, in a sandbox of its own.
+    const ok = await d.call('POST', '/v1/intents', { body: { capability: 'shell.exec.v1', params: { argv: ['true'] } }, unix: true });
+    expect(ok.body.status).toBe('ok');
+  });
+});
+
+describe('server profile with sandbox.fresh_per_request = false (the default)', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = await startTestDaemon({ profile: 'server', auth: { providers: [{ type: 'peer-creds' }] } });
+  });
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  it('keeps sandboxes for later requests, which fresh_per_request would refuse', async () => {
+    const c = await d.call('POST', '/v1/sandboxes', { body: {}, unix: true });
+    expect(c.status, JSON.stringify(c.body)).toBe(201);
+    const r = await d.call('POST', `/v1/sandboxes/${c.body.id as string}/exec`, { body: { argv: ['true'] }, unix: true });
+    expect(r.body.exit_code).toBe(0);
+  });
 });
