@@ -142,7 +142,8 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
         return { ready: checks.state === 'ok' && checks.backend === 'ok' && !stopping.signal.aborted, checks };
       },
       peerOf: (socket) => unix?.peerOf(socket),
-      bodyLimit: config.adapters.http.body_limit_bytes,
+      // Both caps hold for every request on both listeners: the HTTP body limit and the intent size limit.
+      bodyLimit: Math.min(config.adapters.http.body_limit_bytes, config.limits.max_request_bytes),
       stopping: stopping.signal,
       logger,
       version: AGENTD_VERSION,

@@ -79,3 +79,24 @@ describe('a fresh home', () => {
     }
   });
 });
+
+describe('limits.max_request_bytes (real daemon)', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    // The HTTP body limit is larger: the intent size limit is the one that must bite, on both listeners.
+    d = await startTestDaemon({ adapters: { http: { body_limit_bytes: 1024 * 1024 } }, limits: { max_request_bytes: 32 * 1024 } });
+  });
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  it('refuses an intent larger than the limit with 413 over TCP and the Unix socket, and takes one just under it', async () => {
+    const intent = (size: number): unknown => ({ capability: 'shell.exec.v1', params: { argv: ['true'], env: { PAD: 'x'.repeat(size) } } });
+    for (const unix of [false, true]) {
+      const big = await d.call('POST', '/v1/intents', { body: intent(40 * 1024), unix });
+      expect([big.status, big.body?.error?.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+      const small = await d.call('POST', '/v1/intents', { body: intent(16 * 1024), unix });
+      expect(small.body.status, JSON.stringify(small.body)).toBe('ok');
+    }
+  });
+});
