@@ -40,7 +40,7 @@ const wants = (g) => ONLY === undefined || ONLY.includes(g);
 
 /** Sample counts: full / quick. */
 const PLAN = QUICK
-  ? { latN: 150, latWarm: 20, startN: 20, startWarm: 3, srtN: 5, srtWarm: 1, tpRounds: 2, tpMs: 1000, streamN: 3, rawStream: false, poolN: 15, idle: 500 }
+  ? { latN: 150, latWarm: 20, startN: 20, startWarm: 3, srtN: 9, srtWarm: 1, tpRounds: 2, tpMs: 1000, streamN: 5, rawStream: false, poolN: 15, idle: 500 }
   : { latN: 1000, latWarm: 50, startN: 100, startWarm: 5, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, rawStream: true, poolN: 60, idle: 500 };
 const STREAM_BYTES = 256 * 1024 * 1024;
 const POOL = { minWarm: 2, maxWarm: 2 };
