@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { ERROR_CODES as DAEMON_CODES } from '../../agentd/src/core/codes.js';
-import { ERROR_CODES as SDK_CODES, AgentdError, ERROR_CLASS_BY_CODE, createError, type ErrorCode } from '../src/index.js';
+import { FRAMES_CONTENT_TYPE as DAEMON_FRAMES_TYPE } from '../../agentd/src/adapters/http/exec-stream.js';
+import { ERROR_CODES as SDK_CODES, AgentdError, ERROR_CLASS_BY_CODE, FRAMES_CONTENT_TYPE, createError, type ErrorCode } from '../src/index.js';
 
 describe('the SDK error code list', () => {
   test('has exactly the daemon codes, with the same HTTP status and retryability', () => {
@@ -18,5 +19,12 @@ describe('the SDK error code list', () => {
       expect(err.code).toBe(code);
       expect(err.retryable).toBe(SDK_CODES[code].retryable);
     }
+  });
+});
+
+describe('the binary exec-stream media type', () => {
+  // A mismatch would not fail any stream: the daemon would answer NDJSON and the SDK read it, only slower.
+  test("is the daemon's own", () => {
+    expect(FRAMES_CONTENT_TYPE).toBe(DAEMON_FRAMES_TYPE);
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_NICE } from '../channel/frames.js';
+import { minDefined } from '../util/numbers.js';
 import type { ExecResultBody } from './exec-result.js';
 import { execResultBody } from './exec-result.js';
 import { runExec } from './exec-driver.js';
@@ -46,11 +47,6 @@ function argvOf(p: ShellExecParams): string[] {
   const args = p.args ?? [];
   if (p.command !== undefined) return ['/bin/sh', '-c', p.command, 'sh', ...args];
   return [...(p.argv ?? []), ...args];
-}
-
-function minDefined(...values: Array<number | undefined>): number | undefined {
-  const defined = values.filter((v): v is number => v !== undefined);
-  return defined.length === 0 ? undefined : Math.min(...defined);
 }
 
 export const shellExec: Capability<ShellExecParams> = {

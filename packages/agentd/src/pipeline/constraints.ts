@@ -1,14 +1,10 @@
 import type { IntentConstraints } from '../core/intent.js';
+import { minDefined } from '../util/numbers.js';
 
 /** Numeric limits: lower is tighter. */
 const LIMITS = ['max_duration_ms', 'max_output_bytes', 'max_memory_bytes'] as const;
 /** Permissions: false is tighter. */
 const PERMISSIONS = ['allow_network', 'allow_writes'] as const;
-
-function lower(a: number | undefined, b: number | undefined): number | undefined {
-  if (a === undefined) return b;
-  return b === undefined ? a : Math.min(a, b);
-}
 
 /**
  * The constraints an intent runs with: the policy's decision, never looser than what the
@@ -18,7 +14,7 @@ function lower(a: number | undefined, b: number | undefined): number | undefined
 export function effectiveConstraints(asked: IntentConstraints, decided: IntentConstraints): IntentConstraints {
   const out: IntentConstraints = { ...decided };
   for (const key of LIMITS) {
-    const value = lower(asked[key], decided[key]);
+    const value = minDefined(asked[key], decided[key]);
     if (value === undefined) delete out[key];
     else out[key] = value;
   }

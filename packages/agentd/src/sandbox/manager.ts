@@ -7,6 +7,7 @@ import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } fro
 import type { ProfileName, SandboxDirs, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
 import { newId } from './ids.js';
+import { minDefined } from '../util/numbers.js';
 import { WarmPool } from './pool.js';
 import { buildSpec, isPlainCreate, type SandboxCreate } from './spec.js';
 import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.js';
@@ -23,10 +24,6 @@ interface Live {
 export interface LeaseNeeds {
   /** The intent's `constraints.max_memory_bytes` (after policy). */
   maxMemoryBytes?: number;
-}
-
-function lowerLimit(asked: number, profileDefault: number | undefined): number {
-  return profileDefault === undefined ? asked : Math.min(asked, profileDefault);
 }
 
 /** A named sandbox runs an intent with max_memory_bytes only if its own memory limit is already that low. */
@@ -236,7 +233,7 @@ export class SandboxManager {
     }
     const profile = prefs.profile ?? this.options.defaultProfile;
     // A limit in the request makes it a custom create: the warm pool's sandboxes have the profile's limit.
-    const memory = needs.maxMemoryBytes === undefined ? undefined : lowerLimit(needs.maxMemoryBytes, this.options.profileDefaults(profile).limits.memoryBytes);
+    const memory = needs.maxMemoryBytes === undefined ? undefined : minDefined(needs.maxMemoryBytes, this.options.profileDefaults(profile).limits.memoryBytes);
     const { record, fromPool } = await this.createSandbox(
       tenant,
       {

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { CgroupDriver, CgroupProbe } from '../cgroup/index.js';
 import type { ProbeCache } from '../types.js';
@@ -7,7 +6,7 @@ import { measureSystemEntries } from './host-layout.js';
 import type { HostIds, LaunchInput } from './launch.js';
 import type { SystemEntry } from './mounts.js';
 import { DEFAULT_HOST_ID, type NamespaceOptions } from './options.js';
-import { fileIdentity } from './probe-key.js';
+import { fileKey } from './probe-key.js';
 import { findExecutable } from './which.js';
 
 const run = promisify(execFile);
@@ -34,7 +33,7 @@ export const BWRAP_VERSION_CACHE_ENTRY = 'namespace-bwrap-version';
 
 /** `bwrap --version`, or taken from `cache` when stored for this very file (same inode, size, times, mode). Display only. */
 async function bwrapVersion(bwrap: string, cache: ProbeCache | undefined): Promise<string> {
-  const key = cache === undefined ? undefined : createHash('sha256').update(JSON.stringify([bwrap, fileIdentity(bwrap)])).digest('hex');
+  const key = cache === undefined ? undefined : fileKey(bwrap);
   const cached = key === undefined ? undefined : await cache?.get(BWRAP_VERSION_CACHE_ENTRY, key);
   if (cached?.ok === true && cached.detail !== undefined) return cached.detail;
   try {

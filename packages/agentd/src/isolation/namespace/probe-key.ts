@@ -82,9 +82,18 @@ function userNamespace(): string | null {
   }
 }
 
+function sha256OfJson(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+/** A hex SHA-256 over a file's path and identity (inode, size, times, mode): changes whenever the file does. */
+export function fileKey(path: string): string {
+  return sha256OfJson([path, fileIdentity(path)]);
+}
+
 /** A hex SHA-256 over the test's argv, the identity of its files, this process's ids and privileges, and the kernel's state. */
 export function bwrapTestKey(input: ProbeKeyInput): string {
-  const material = JSON.stringify({
+  return sha256OfJson({
     v: KEY_VERSION,
     argv: input.argv,
     files: input.files.map((f) => [f, fileIdentity(f)]),
@@ -94,5 +103,4 @@ export function bwrapTestKey(input: ProbeKeyInput): string {
     ids: [process.getuid?.(), process.geteuid?.(), process.getgid?.(), process.getegid?.(), process.getgroups?.()],
     kernel: [release(), version()],
   });
-  return createHash('sha256').update(material).digest('hex');
 }
