@@ -26,6 +26,30 @@ static void sink_bad(void *arg, int err, const char *msg)
 	out_error(&a->out, 0, err, "%s", msg);
 }
 
+/*
+ * Opens /proc/self/oom_score_adj and reads the init's own value, for exec_spawn.c to start
+ * commands above it and come back to it. Returns -1 (nothing to do) when the file cannot be
+ * used or the init already sits at or above COMMAND_OOM_SCORE_ADJ.
+ */
+static int oom_score_adj_file(char *own, size_t cap, size_t *len)
+{
+	int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = pread(fd, own, cap - 1, 0);
+	while (n > 0 && (own[n - 1] == '\n' || own[n - 1] == ' '))
+		n--;
+	if (n > 0) {
+		own[n] = 0;
+		if (strtol(own, NULL, 10) < COMMAND_OOM_SCORE_ADJ) {
+			*len = (size_t)n;
+			return fd;
+		}
+	}
+	close(fd);
+	return -1;
+}
+
 int agent_init(struct agent *a, const struct agent_options *opt, out_write_fn sink, void *sink_arg)
 {
 	memset(a, 0, sizeof *a);
@@ -35,6 +59,7 @@ int agent_init(struct agent *a, const struct agent_options *opt, out_write_fn si
 	a->dry = opt->dry;
 	a->root_fd = -1;
 	a->devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a->oom_fd = a->dry ? -1 : oom_score_adj_file(a->oom_own, sizeof a->oom_own, &a->oom_own_len);
 	framer_init(&a->framer);
 	a->iobuf_size = IOBUF_SIZE;
 	a->iobuf = malloc(a->iobuf_size);
@@ -53,8 +78,10 @@ void agent_free(struct agent *a)
 		close(a->root_fd);
 	if (a->devnull_fd >= 0)
 		close(a->devnull_fd);
+	if (a->oom_fd >= 0)
+		close(a->oom_fd);
 	memset(a, 0, sizeof *a);
-	a->root_fd = a->devnull_fd = -1;
+	a->root_fd = a->devnull_fd = a->oom_fd = -1;
 }
 
 bool agent_feed(struct agent *a, const uint8_t *data, size_t n)

@@ -14,6 +14,12 @@
 #include "framer.h"
 #include "out.h"
 
+/* The oom_score_adj commands start with: the OOM killer charges them half the cgroup's limit
+ * (or of the host's memory) more than their size, so it takes a command before the init or
+ * bwrap in the same cgroup. */
+#define COMMAND_OOM_SCORE_ADJ 500
+#define COMMAND_OOM_SCORE_ADJ_TEXT "500"
+
 /* One output stream of an exec. */
 struct stream {
 	int fd;          /* our read end; -1 once done */
@@ -95,6 +101,12 @@ struct agent {
 
 	uint8_t *iobuf; /* pipe read buffer */
 	size_t iobuf_size;
+
+	/* /proc/self/oom_score_adj, open while commands must start with a higher value than the
+	 * init's own (exec_spawn.c); -1 otherwise. */
+	int oom_fd;
+	char oom_own[16]; /* the init's own value, as text, written back after each spawn */
+	size_t oom_own_len;
 };
 
 /* Sets up the state; `sink` NULL = write frames to fd 1. Returns 0 or an errno. */

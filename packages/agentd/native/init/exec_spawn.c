@@ -165,6 +165,24 @@ static int fork_exec(const char *prog, const struct spawn_req *q, const int fds[
 	return 0;
 }
 
+/*
+ * Around a spawn: the init's oom_score_adj goes up to COMMAND_OOM_SCORE_ADJ, which the
+ * child inherits, then back to the init's own value (an unprivileged process may raise its
+ * value and lower it again down to where it started). So in a sandbox's cgroup the OOM
+ * killer takes a command, with its whole process tree, before the init or bwrap, whose
+ * death would kill the sandbox. Best effort: if a write fails, the command runs at the
+ * init's value, as it did before.
+ */
+static void oom_score_adj_for_child(struct agent *a, bool before)
+{
+	if (a->oom_fd < 0)
+		return;
+	const char *text = before ? COMMAND_OOM_SCORE_ADJ_TEXT : a->oom_own;
+	size_t len = before ? sizeof COMMAND_OOM_SCORE_ADJ_TEXT - 1 : a->oom_own_len;
+	while (pwrite(a->oom_fd, text, len, 0) < 0 && errno == EINTR)
+		;
+}
+
 /* Starts the process. Returns 0 and fills *e, or an errno with *what naming the failing step. */
 static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, const char **what)
 {
@@ -201,7 +219,10 @@ static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, con
 	const int fds[3] = { inp[0] >= 0 ? inp[0] : a->devnull_fd, outp[1], merge ? outp[1] : errp[1] };
 	pid_t pid;
 	*what = "program";
+	/* A command is the OOM killer's first choice, not the init (see oom_score_adj_for_child). */
+	oom_score_adj_for_child(a, true);
 	err = q->nice ? fork_exec(prog, q, fds, &pid) : posix_spawn_exec(prog, q, fds, &pid);
+	oom_score_adj_for_child(a, false);
 	if (err)
 		goto fail;
 

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runCommand } from '../../src/channel/index.js';
 import { CgroupDriver } from '../../src/isolation/cgroup/index.js';
 import { attempt, harness, noteSkip, plantAttack, run, sh, skipReason, type Harness } from './fixture.js';
 
@@ -55,6 +56,30 @@ describe.skipIf(noteSkip('resource limits', cgroupReason))('namespace sandbox: r
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(sbx.isAlive()).toBe(false);
     expect(await new CgroupDriver().attach(sbx.id)).toBeUndefined();
+  });
+
+  test("commands are the OOM killer's first choice: they and their children start at oom_score_adj 500, the init (pid 1) keeps its own", async () => {
+    const sbx = await h.start({});
+    const show = 'cat /proc/self/oom_score_adj /proc/1/oom_score_adj; sh -c "cat /proc/self/oom_score_adj"';
+    const r = await run(sbx, ['/bin/sh', '-c', show]);
+    expect(r.stdout.toString().trim().split('\n')).toEqual(['500', '0', '500']);
+    // The lowered-priority (fork) start path too.
+    const niced = await runCommand(sbx.channel, { argv: ['/bin/cat', '/proc/self/oom_score_adj'], env: sbx.baseEnv, nice: 4 });
+    expect(niced.stdout.toString().trim()).toBe('500');
+    await sbx.destroy();
+  });
+
+  test('a command that exhausts the memory limit twice in a row is killed, never the sandbox (init and bwrap survive)', async () => {
+    const sbx = await h.start({ limits: { memoryBytes: 32 * 1024 * 1024 } });
+    const hog = 'head -c 200000000 /dev/zero | tail -c 1 >/dev/null; x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo done';
+    for (let i = 0; i < 3; i++) {
+      const r = await run(sbx, ['/bin/sh', '-c', hog], { timeoutMs: 60_000 });
+      expect(r.stdout.toString()).not.toContain('done');
+      expect(sbx.isAlive()).toBe(true);
+    }
+    expect((await sbx.usage()).oomKilled).toBe(true);
+    expect((await run(sbx, ['/bin/echo', 'still here'])).stdout.toString()).toBe('still here\n');
+    await sbx.destroy();
   });
 
   test('memory bomb: OOM-killed (SIGKILL), and usage() reports oomKilled', async () => {
