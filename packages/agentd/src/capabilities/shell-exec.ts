@@ -6,8 +6,14 @@ import { execResultBody } from './exec-result.js';
 import { runExec } from './exec-driver.js';
 import type { Capability, CapabilityOutcome } from './types.js';
 
-/** Defaults when neither the params nor the constraints say otherwise. */
-const DEFAULT_TIMEOUT_MS = 60_000;
+/** Defaults when the params do not say otherwise (the constraints can only lower them). */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * Largest `timeout_ms` the schema takes: the largest `limits.max_exec_timeout_ms` a config may
+ * set. The daemon's own maximum (that config key) is checked by the pipeline, which refuses
+ * more with INVALID_ARGUMENT naming the key.
+ */
+export const TIMEOUT_SCHEMA_MAX_MS = 86_400_000;
 const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 /** `metadata.priority` when the intent gives none. */
 export const DEFAULT_PRIORITY = 5;
@@ -33,7 +39,8 @@ export const ShellExecParams = z
     env: z.record(z.string().regex(/^[^=\0]+$/), z.string().max(128 * 1024)).optional()
       .describe("Environment added over the sandbox's env for this command (values never logged)."),
     cwd: z.string().min(1).max(4096).optional().describe("Working directory in the sandbox's view (default: the sandbox workdir)."),
-    timeout_ms: z.number().int().min(1).max(600_000).optional().describe('Wall-clock limit; the whole process tree is killed when it passes (default 60000).'),
+    timeout_ms: z.number().int().min(1).max(TIMEOUT_SCHEMA_MAX_MS).optional()
+      .describe("Wall-clock limit; the whole process tree is killed when it passes (default 60000). Above the daemon's limits.max_exec_timeout_ms (default 600000) -> INVALID_ARGUMENT."),
     stdin: z.string().max(64 * 1024 * 1024).optional().describe('Data fed to the command on stdin, then closed (default: /dev/null).'),
     stdin_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of `stdin` (default utf8).'),
     output_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of stdout/stderr in the result (default utf8; invalid UTF-8 is replaced).'),
@@ -42,6 +49,14 @@ export const ShellExecParams = z
   .strict()
   .refine((p) => (p.command === undefined) !== (p.argv === undefined), { message: 'give exactly one of `command` or `argv`' });
 export type ShellExecParams = z.infer<typeof ShellExecParams>;
+
+/**
+ * An exec's wall-clock limit: its `timeout_ms`, else the documented default of 60 s, never above
+ * the intent's `max_duration_ms` (which the pipeline always sets, at most the config maximum).
+ */
+export function execTimeoutMs(timeoutMs: number | undefined, maxDurationMs: number | undefined): number {
+  return minDefined(timeoutMs ?? DEFAULT_TIMEOUT_MS, maxDurationMs) ?? DEFAULT_TIMEOUT_MS;
+}
 
 function argvOf(p: ShellExecParams): string[] {
   const args = p.args ?? [];
@@ -62,7 +77,7 @@ export const shellExec: Capability<ShellExecParams> = {
       env: { ...sandbox.spec.env, ...params.env },
       ...(params.cwd === undefined ? (sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) : { cwd: params.cwd }),
       ...(stdin === undefined ? {} : { stdin }),
-      timeoutMs: minDefined(params.timeout_ms, constraints.max_duration_ms) ?? DEFAULT_TIMEOUT_MS,
+      timeoutMs: execTimeoutMs(params.timeout_ms, constraints.max_duration_ms),
       maxOutputBytes: minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES,
       nice: niceForPriority(priority),
       signal,

@@ -41,7 +41,7 @@ const adapters = (bodyLimit: number): Preset['adapters'] => ({
 const noPaths = { allowed_paths_ro: [], allowed_paths_rw: [], deny_paths: [] };
 
 const workstation: Preset = {
-  isolation: { backend: 'auto', require_kernel: false, backends: {} },
+  isolation: { backend: 'auto', require_kernel: false, allow_host_direct: false, backends: {} },
   adapters: adapters(32 * MiB),
   auth: { providers: [{ type: 'allow-all' }] },
   sandbox: {
@@ -59,7 +59,7 @@ const workstation: Preset = {
 };
 
 const server: Preset = {
-  isolation: { backend: 'auto', require_kernel: true, backends: {} },
+  isolation: { backend: 'auto', require_kernel: true, allow_host_direct: false, backends: {} },
   adapters: adapters(32 * MiB),
   auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] },
   sandbox: {
@@ -78,7 +78,7 @@ const server: Preset = {
 };
 
 const paranoid: Preset = {
-  isolation: { backend: 'auto', require_kernel: true, backends: {} },
+  isolation: { backend: 'auto', require_kernel: true, allow_host_direct: false, backends: {} },
   adapters: adapters(8 * MiB),
   auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] },
   sandbox: {
@@ -98,7 +98,7 @@ const paranoid: Preset = {
 
 /** custom: nothing implied. Neutral fail-closed values; auth providers must come from the file. */
 const custom: Preset = {
-  isolation: { backend: 'auto', require_kernel: false, backends: {} },
+  isolation: { backend: 'auto', require_kernel: false, allow_host_direct: false, backends: {} },
   adapters: adapters(32 * MiB),
   auth: { providers: [] },
   sandbox: { network: 'none', env: {}, limits: {}, max_sandboxes: 64, fresh_per_request: false, ...noPaths },

@@ -65,6 +65,9 @@ function checkIsolation(cfg: ConfigShape, ctx: Ctx): void {
   if (rules.requireKernel && !isolation.require_kernel) {
     fail(ctx, ['isolation', 'require_kernel'], `profile '${profile}' requires kernel isolation; require_kernel = false is not allowed (use profile 'workstation' or 'custom' to run without it)`);
   }
+  if (isolation.allow_host_direct && isolation.require_kernel) {
+    fail(ctx, ['isolation', 'allow_host_direct'], `cannot be true while ${rules.requireKernel ? `profile '${profile}'` : 'isolation.require_kernel'} requires kernel isolation: host-direct would be refused anyway`);
+  }
   const builtin = isolation.backend === 'auto' ? undefined : findBuiltinBackend(isolation.backend);
   if (builtin && !builtin.implemented) {
     fail(ctx, ['isolation', 'backend'], `backend '${builtin.name}' (${builtin.aliases.join(', ')}) is not implemented yet; use ${kernelBackendHint()} or 'host-direct'`);

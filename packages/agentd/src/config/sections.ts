@@ -52,6 +52,9 @@ export const Isolation = z
     require_kernel: z.boolean().describe(
       'Refuse any backend that does not provide kernel isolation (probe().isolation "none") or is unavailable. Forced true under server and paranoid; default false otherwise.',
     ),
+    allow_host_direct: z.boolean().describe(
+      "Let a request (POST /v1/sandboxes, sessions, intents' sandbox_prefs) name the host-direct backend (no isolation) when the daemon's own backend isolates. Under a root daemon only callers with the admin role may then choose it. Default false in every profile; a daemon whose isolation.backend is host-direct (or that fell back to it under auto) runs every sandbox there anyway. Cannot be true with require_kernel.",
+    ),
     backends: z
       .record(z.string().regex(BACKEND_NAME_PATTERN, 'must be a backend name or alias'), z.record(z.string(), z.unknown()).describe('Options for this backend, validated by the backend itself when it is created.'))
       .describe('Per-backend options, keyed by backend name or alias (aliases are normalized to the canonical name). undefined or {}: every backend uses its own defaults; populated: options handed to that backend\'s factory.'),

@@ -4,8 +4,8 @@ import type { ErrorBody } from './errors.js';
 /** Limits the caller asks for on one intent; policy may tighten them, never loosen. */
 export const IntentConstraints = z
   .object({
-    max_duration_ms: z.number().int().min(1).max(3_600_000).optional()
-      .describe('Wall-clock limit for the whole intent; the command is killed (whole process tree) when it passes.'),
+    max_duration_ms: z.number().int().min(1).max(86_400_000).optional()
+      .describe("Wall-clock limit for the whole intent; the command is killed (whole process tree) when it passes. Capped at the daemon's limits.max_exec_timeout_ms."),
     max_output_bytes: z.number().int().min(0).max(1 << 30).optional()
       .describe('Cap on stdout+stderr kept in the result; more is dropped and `output_truncated` is set.'),
     max_memory_bytes: z.number().int().min(1 << 20).optional()
@@ -15,7 +15,9 @@ export const IntentConstraints = z
           'With sandbox_id: the sandbox must already have a memory limit at most this, else LIMIT_UNSUPPORTED (its limit is not changed for one intent). ' +
           'A backend that cannot enforce memory limits here refuses it with LIMIT_UNSUPPORTED. Policy may lower it, never raise it.',
       ),
-    allow_network: z.boolean().optional().describe('Whether the intent needs network access; policy may deny it.'),
+    allow_network: z.boolean().optional().describe(
+      'Whether the intent needs network access; policy may deny it. false: a new sandbox is created with network none (never a pooled one with network); with sandbox_id the sandbox must have network none, else POLICY_DENIED.',
+    ),
     allow_writes: z.boolean().optional().describe('Whether the intent may modify files; false makes fs writes fail.'),
   })
   .strict();
@@ -23,8 +25,8 @@ export type IntentConstraints = z.infer<typeof IntentConstraints>;
 
 export const IntentMetadata = z
   .object({
-    trace_id: z.string().max(128).optional().describe('Distributed trace id, carried into audit and logs.'),
-    span_id: z.string().max(128).optional().describe('Parent span id.'),
+    trace_id: z.string().max(128).optional().describe('Distributed trace id, kept in the audit event (details.trace_id).'),
+    span_id: z.string().max(128).optional().describe('Parent span id, kept in the audit event (details.span_id).'),
     idempotency_key: z.string().min(1).max(256).optional()
       .describe('A retried intent with the same key (per principal) returns the first result instead of running again.'),
     timestamp_ms: z.number().int().nonnegative().optional().describe('When the caller created the intent.'),
@@ -33,7 +35,7 @@ export const IntentMetadata = z
         'each step below 5 adds 4, capped at 19 (4 -> +4, 3 -> +8, 2 -> +12, 1 -> +16, 0 -> 19). 5 and above run at the sandbox\'s normal priority: ' +
         'a sandbox cannot raise its own.',
     ),
-    custom: z.record(z.string(), z.string().max(1024)).optional().describe('Free-form string labels, kept in audit.'),
+    custom: z.record(z.string(), z.string().max(1024)).optional().describe('Free-form string labels, kept in the audit event (details.custom).'),
   })
   .strict();
 export type IntentMetadata = z.infer<typeof IntentMetadata>;

@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/types.js';
-import type { IntentResponse } from '../core/intent.js';
+import type { IntentMetadata, IntentResponse } from '../core/intent.js';
 
 /**
  * What the audit log keeps of one intent's params: where it acted and what it ran, never
@@ -32,6 +32,15 @@ export function auditOutcome(resp: IntentResponse): Record<string, unknown> {
   if (r?.timed_out) out.timed_out = true;
   if (resp.error) out.error = resp.error.message.slice(0, 512);
   if (resp.sandbox_info?.from_pool) out.from_pool = true;
+  return out;
+}
+
+/** What the audit record keeps of an intent's metadata: the trace and span ids and the caller's `custom` labels (docs/api.md). */
+export function auditMetadata(m: IntentMetadata): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (m.trace_id !== undefined) out.trace_id = m.trace_id;
+  if (m.span_id !== undefined) out.span_id = m.span_id;
+  if (m.custom !== undefined) out.custom = { ...m.custom };
   return out;
 }
 

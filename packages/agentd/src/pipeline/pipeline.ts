@@ -2,7 +2,7 @@ import type { Principal } from '../auth/types.js';
 import type { CapabilityRegistry, OutputListener } from '../capabilities/index.js';
 import { capabilityId } from '../capabilities/index.js';
 import { AgentdError, toAgentdError } from '../core/errors.js';
-import { IntentRequest, type IntentResponse, type IntentStatus } from '../core/intent.js';
+import { IntentRequest, type IntentMetadata, type IntentResponse, type IntentStatus } from '../core/intent.js';
 import type { ProfileName } from '../isolation/types.js';
 import type { Lease } from '../sandbox/types.js';
 import type { SandboxManager } from '../sandbox/manager.js';
@@ -11,11 +11,13 @@ import type { AuditRepo } from '../state/audit.js';
 import type { IdempotencyRepo } from '../state/idempotency.js';
 import { hashRequest } from '../state/json.js';
 import type { Logger } from '../util/logger.js';
-import { auditOutcome, auditParams } from './audit.js';
+import { auditMetadata, auditOutcome, auditParams } from './audit.js';
 import { newId } from '../sandbox/ids.js';
 import { zodError } from './zod-error.js';
 import { effectiveConstraints } from './constraints.js';
+import { OperationGate } from './gate.js';
 import type { PolicyHook } from './policy.js';
+import { isAdmin } from '../auth/tenancy.js';
 
 /** Metrics side of the pipeline (implemented by the HTTP adapter's metrics). */
 export interface PipelineObserver {
@@ -81,11 +83,14 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'CANCELLED', 'BA
  * Authentication happened before (the adapter hands in the principal).
  */
 export class IntentPipeline {
+  /** The gate lifecycle operations pass (same policy hook, same audit log as intents). */
+  readonly gate: OperationGate;
   private readonly now: () => number;
   private runningExecs = 0;
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
+    this.gate = new OperationGate({ policy: deps.policy, audit: deps.audit, profile: deps.profile, logger: deps.logger });
   }
 
   /** Runs one intent; never throws for a failed intent (the response says why), only for a bad request shape. */
@@ -101,11 +106,11 @@ export class IntentPipeline {
       capName = capabilityId(cap);
       const params = cap.params.safeParse(req.params);
       if (!params.success) throw zodError(params.error, 'params');
-      const decision = await this.deps.policy.decide({
-        principal, capability: capName, writes: cap.writes, params: params.data, constraints: req.constraints, sandboxPrefs: req.sandbox_prefs, profile: this.deps.profile(),
+      const decision = await this.gate.decide({
+        kind: 'intent', principal, capability: capName, writes: cap.writes, params: params.data, constraints: req.constraints, sandboxPrefs: req.sandbox_prefs, profile: this.deps.profile(),
       });
-      if (!decision.allow) throw new AgentdError('POLICY_DENIED', decision.reason, { details: { rule: decision.rule } });
       const limits = this.deps.limits();
+      assertTimeoutWithin(params.data, limits.maxExecTimeoutMs);
       const decided = effectiveConstraints(req.constraints, decision.constraints);
       const constraints = {
         ...decided,
@@ -147,7 +152,7 @@ export class IntentPipeline {
         id, status: statusOf(e.code), code: e.code, message: e.message, error: e.toJSON(),
         timing: { received_at_ms: receivedAt, completed_at_ms: this.now(), total_time_ms: this.now() - receivedAt },
       };
-      this.sink(principal, capName, req.sandbox_prefs.sandbox_id, req.params, response);
+      this.sink(principal, capName, req.sandbox_prefs.sandbox_id, req.params, response, req.metadata);
       return response;
     }
   }
@@ -161,7 +166,11 @@ export class IntentPipeline {
     let response: IntentResponse;
     const startedAt = this.now();
     try {
-      const needs = constraints.max_memory_bytes === undefined ? {} : { maxMemoryBytes: constraints.max_memory_bytes };
+      const needs = {
+        ...(constraints.max_memory_bytes === undefined ? {} : { maxMemoryBytes: constraints.max_memory_bytes }),
+        ...(constraints.allow_network === false ? { noNetwork: true } : {}),
+        admin: isAdmin(principal),
+      };
       lease = await this.deps.sandboxes.lease(principal.tenant, req.sandbox_prefs, opts.signal, needs);
       if (lease.reused) this.deps.sessions.touchSandbox(lease.id);
       const setupMs = performance.now() - setupStart;
@@ -198,7 +207,7 @@ export class IntentPipeline {
     } finally {
       if (lease) await lease.release();
     }
-    this.sink(principal, capName, response.sandbox_info?.id ?? req.sandbox_prefs.sandbox_id, params, response);
+    this.sink(principal, capName, response.sandbox_info?.id ?? req.sandbox_prefs.sandbox_id, params, response, req.metadata);
     return response;
   }
 
@@ -215,24 +224,33 @@ export class IntentPipeline {
   }
 
   /** Output sinks besides the reply: the audit log and the metrics. */
-  private sink(principal: Principal, capability: string, sandboxId: string | undefined, params: unknown, resp: IntentResponse): void {
+  private sink(principal: Principal, capability: string, sandboxId: string | undefined, params: unknown, resp: IntentResponse, metadata: IntentMetadata): void {
     this.deps.observer?.intentDone(capability, resp.status, resp.code);
-    try {
-      this.deps.audit.append({
-        subject: principal.subject,
-        tenant: principal.tenant,
-        action: 'intent',
-        capability,
-        sandboxId: sandboxId ?? null,
-        intentId: resp.id,
-        status: resp.status,
-        code: resp.code,
-        durationMs: resp.timing.total_time_ms ?? null,
-        details: { ...auditParams(capability, params), ...auditOutcome(resp), provider: principal.provider },
-      });
-    } catch (err) {
-      this.deps.logger.error({ err: (err as Error).message, intent: resp.id }, 'could not write the audit event');
-    }
+    this.gate.record({
+      subject: principal.subject,
+      tenant: principal.tenant,
+      action: 'intent',
+      capability,
+      sandboxId: sandboxId ?? null,
+      intentId: resp.id,
+      status: resp.status,
+      code: resp.code,
+      durationMs: resp.timing.total_time_ms ?? null,
+      details: { ...auditParams(capability, params), ...auditOutcome(resp), ...auditMetadata(metadata), provider: principal.provider },
+    });
+  }
+}
+
+/**
+ * A `timeout_ms` param above config `limits.max_exec_timeout_ms` is refused (not silently
+ * capped): the caller learns the ceiling and the key that sets it.
+ */
+function assertTimeoutWithin(params: unknown, maxMs: number): void {
+  const asked = (params as { timeout_ms?: unknown } | null)?.timeout_ms;
+  if (typeof asked === 'number' && asked > maxMs) {
+    throw new AgentdError('INVALID_ARGUMENT', `params.timeout_ms ${asked} is above this daemon's maximum ${maxMs} (limits.max_exec_timeout_ms)`, {
+      details: { field: 'timeout_ms', max: maxMs, key: 'limits.max_exec_timeout_ms' },
+    });
   }
 }
 

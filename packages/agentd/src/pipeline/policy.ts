@@ -3,8 +3,16 @@ import type { IntentConstraints, SandboxPrefs } from '../core/intent.js';
 import type { ProfileName } from '../isolation/types.js';
 
 export interface PolicyInput {
+  /**
+   * 'intent' (undefined means intent too): `capability` is the capability ("shell.exec.v1").
+   * 'operation': a lifecycle or admin operation through the gate (pipeline/gate.ts);
+   * `capability` is its name ("sandbox.fork", see OperationName), `params` the validated
+   * request, `sandboxPrefs.sandbox_id` the sandbox it acts on, `sandboxPrefs.profile/backend`
+   * what a new sandbox asks; `constraints` is empty and the decided constraints are ignored.
+   */
+  kind?: 'intent' | 'operation';
   principal: Principal;
-  /** "shell.exec.v1" */
+  /** "shell.exec.v1", or an operation name ("sandbox.create"). */
   capability: string;
   /** Whether the capability can change files. */
   writes: boolean;

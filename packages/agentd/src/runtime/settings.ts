@@ -53,6 +53,7 @@ export function managerOptionsFrom(config: AgentdConfig, backend: string, probeO
     pool: config.pool.enabled ? { minWarm: config.pool.min_warm, maxWarm: config.pool.max_warm, ttlMs: config.pool.ttl_ms } : { minWarm: 0, maxWarm: 0, ttlMs: config.pool.ttl_ms },
     sweepIntervalMs: tuning.sweepIntervalMs ?? 1000,
     freshPerRequest: config.sandbox.fresh_per_request,
+    allowHostDirect: config.isolation.allow_host_direct,
     ...(config.sandbox.idle_timeout_ms === undefined ? {} : { idleStopMs: config.sandbox.idle_timeout_ms }),
   };
 }

@@ -9,7 +9,8 @@ import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/type
 import { newId } from './ids.js';
 import { minDefined } from '../util/numbers.js';
 import { WarmPool } from './pool.js';
-import { buildSpec, isPlainCreate, type SandboxCreate } from './spec.js';
+import { assertBackendGranted, assertSpecWithinGrants, assertWithinGrants, clampDefaults, type Grantee, type Grants } from './grants.js';
+import { buildSpec, isPlainCreate, requestLimits, type ProfileDefaults, type SandboxCreate } from './spec.js';
 import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.js';
 
 /** What the manager keeps for a sandbox whose init runs. */
@@ -24,7 +25,22 @@ interface Live {
 export interface LeaseNeeds {
   /** The intent's `constraints.max_memory_bytes` (after policy). */
   maxMemoryBytes?: number;
+  /** The intent's `constraints.allow_network: false`: a new sandbox gets network none, a named one must have it. */
+  noNetwork?: boolean;
+  /** The caller has the admin role (grants.ts: host-direct under a root daemon). */
+  admin?: boolean;
 }
+
+/** A named sandbox runs an intent with allow_network: false only if it has no network. */
+function assertNoNetwork(rec: SandboxRecord): void {
+  const network = (rec.spec as SandboxSpec | null)?.network ?? 'none';
+  if (network === 'none') return;
+  throw new AgentdError('POLICY_DENIED', `sandbox '${rec.id}' has network '${network}' but the intent says constraints.allow_network: false; run it in a sandbox with network 'none' or without sandbox_id`, {
+    details: { rule: 'allow_network', sandbox_id: rec.id, network },
+  });
+}
+
+const NOBODY: Grantee = { admin: false };
 
 /** A named sandbox runs an intent with max_memory_bytes only if its own memory limit is already that low. */
 function assertMemoryWithin(rec: SandboxRecord, maxMemoryBytes: number): void {
@@ -47,6 +63,8 @@ function refusedByFreshPerRequest(what: string, details: Record<string, unknown>
     { details: { rule: 'fresh_per_request', ...details } },
   );
 }
+
+const expiryOf = (now: number, ttlMs: number | undefined): number | null => (ttlMs === undefined ? null : now + ttlMs);
 
 const notFound = (id: string): AgentdError => new AgentdError('NOT_FOUND', `no sandbox '${id}'`, { details: { sandbox_id: id } });
 
@@ -71,7 +89,7 @@ export class SandboxManager {
   ) {
     this.now = deps.now ?? Date.now;
     this.pool = new WarmPool(options.pool, {
-      start: (key) => this.startHandle(buildSpec(newId('sbx'), options.home, key.profile, this.options.profileDefaults(key.profile), {}), key.backend),
+      start: (key) => this.startHandle(buildSpec(newId('sbx'), options.home, key.profile, this.defaultsFor(key.profile), {}), key.backend),
       hasRoom: () => this.used() < this.options.maxSandboxes,
       logger: deps.logger,
       now: this.now,
@@ -163,9 +181,30 @@ export class SandboxManager {
    * Creates a sandbox for `tenant` to be used by later requests (REST, sessions): refused
    * under fresh_per_request, where no request may use a sandbox another one made.
    */
-  async create(tenant: string, req: SandboxCreate, signal?: AbortSignal): Promise<{ record: SandboxRecord; fromPool: boolean }> {
+  async create(tenant: string, req: SandboxCreate, signal?: AbortSignal, who: Grantee = NOBODY): Promise<{ record: SandboxRecord; fromPool: boolean }> {
     this.assertReusable('a sandbox kept for later requests');
-    return this.createSandbox(tenant, req, signal);
+    return this.createSandbox(tenant, req, signal, who);
+  }
+
+  /** What the config grants a new sandbox (grants.ts): the daemon's profile defaults are the ceilings. */
+  grants(): Grants {
+    const d = this.options.profileDefaults(this.options.defaultProfile);
+    const backend = this.deps.backends.canonical(d.backend);
+    return {
+      profile: this.options.defaultProfile, network: d.network, limits: d.limits, ...(d.ttlMs === undefined ? {} : { ttlMs: d.ttlMs }),
+      backend, backendIsolation: this.deps.backends.get(backend).isolation,
+      allowHostDirect: this.options.allowHostDirect ?? false, rootDaemon: this.options.rootDaemon ?? process.geteuid?.() === 0,
+    };
+  }
+
+  /** A profile's defaults, never looser than the config grants. */
+  private defaultsFor(profile: ProfileName): ProfileDefaults {
+    return clampDefaults(this.grants(), this.options.profileDefaults(profile));
+  }
+
+  /** Throws unless `who` may use a sandbox of `backendName` (a named sandbox, start, fork). */
+  private assertMayUse(backendName: string, who: Grantee): void {
+    assertBackendGranted(this.grants(), backendName, this.deps.backends.get(backendName).isolation, who);
   }
 
   /** Throws POLICY_DENIED under fresh_per_request: `what` would let a later request use a sandbox. */
@@ -174,12 +213,17 @@ export class SandboxManager {
   }
 
   /** Creates a sandbox for `tenant` (a warm one when the request is plain). */
-  private async createSandbox(tenant: string, req: SandboxCreate, signal?: AbortSignal): Promise<{ record: SandboxRecord; fromPool: boolean }> {
+  private async createSandbox(tenant: string, req: SandboxCreate, signal?: AbortSignal, who: Grantee = NOBODY): Promise<{ record: SandboxRecord; fromPool: boolean }> {
     this.assertOpen();
     const profile: ProfileName = req.profile ?? this.options.defaultProfile;
-    const defaults = this.options.profileDefaults(profile);
+    const defaults = this.defaultsFor(profile);
     const backendName = this.deps.backends.canonical(req.backend ?? defaults.backend);
     const backend = this.deps.backends.get(backendName);
+    assertWithinGrants(this.grants(), {
+      ...(req.profile === undefined ? {} : { profile: req.profile }), ...(req.network === undefined ? {} : { network: req.network }),
+      limits: requestLimits(req.limits), ...(req.ttl_ms === undefined ? {} : { ttlMs: req.ttl_ms }),
+      ...(req.backend === undefined ? {} : { backend: { name: backendName, isolation: backend.isolation } }),
+    }, who);
     this.deps.backends.assertProfileAllows(profile, backend);
     const ttlMs = req.ttl_ms ?? defaults.ttlMs;
     const expiresAtMs = ttlMs === undefined ? null : this.now() + ttlMs;
@@ -225,22 +269,29 @@ export class SandboxManager {
         throw new AgentdError('INVALID_ARGUMENT', 'sandbox_prefs: require_fresh and sandbox_id contradict each other (a named sandbox is not fresh)', { details: { sandbox_id: prefs.sandbox_id } });
       }
       const rec = this.get(tenant, prefs.sandbox_id);
+      this.assertMayUse(rec.backend, { admin: needs.admin === true });
       const handle = this.handleFor(rec);
       if (needs.maxMemoryBytes !== undefined) assertMemoryWithin(rec, needs.maxMemoryBytes);
+      if (needs.noNetwork === true) assertNoNetwork(rec);
       const live = this.live.get(rec.id);
       if (live) live.lastUsedMs = this.now();
       return { handle, id: rec.id, backend: rec.backend, profile: rec.profile as ProfileName, reused: true, fromPool: false, release: async () => {} };
     }
     const profile = prefs.profile ?? this.options.defaultProfile;
     // A limit in the request makes it a custom create: the warm pool's sandboxes have the profile's limit.
-    const memory = needs.maxMemoryBytes === undefined ? undefined : minDefined(needs.maxMemoryBytes, this.options.profileDefaults(profile).limits.memoryBytes);
+    const defaults = this.defaultsFor(profile);
+    const memory = needs.maxMemoryBytes === undefined ? undefined : minDefined(needs.maxMemoryBytes, defaults.limits.memoryBytes);
+    // allow_network: false on a profile whose sandboxes have network makes it a custom create (no pooled sandbox).
+    const noNetwork = needs.noNetwork === true && defaults.network !== 'none';
     const { record, fromPool } = await this.createSandbox(
       tenant,
       {
         ...(prefs.profile ? { profile: prefs.profile } : {}), ...(prefs.backend ? { backend: prefs.backend } : {}), ...(prefs.labels ? { labels: prefs.labels } : {}),
         ...(memory === undefined ? {} : { limits: { memory_bytes: memory } }),
+        ...(noNetwork ? { network: 'none' as const } : {}),
       },
       signal,
+      { admin: needs.admin === true },
     );
     const handle = this.handleFor(record);
     return {
@@ -278,9 +329,11 @@ export class SandboxManager {
   }
 
   /** Starts a stopped (or dead) sandbox again on its files, with the spec it was created with. */
-  async start(tenant: string, id: string, signal?: AbortSignal): Promise<SandboxRecord> {
+  /** `who` (the API caller) must be allowed the sandbox's backend; internal restarts (restore) pass none. */
+  async start(tenant: string, id: string, signal?: AbortSignal, who?: Grantee): Promise<SandboxRecord> {
     const rec = this.get(tenant, id);
     if (rec.state === 'running' || rec.state === 'suspended') return rec;
+    if (who) this.assertMayUse(rec.backend, who);
     if (rec.state !== 'stopped' && rec.state !== 'dead') {
       throw new AgentdError('CONFLICT', `sandbox '${id}' is ${rec.state}; only a stopped or dead sandbox can be started`, { details: { sandbox_id: id, state: rec.state } });
     }
@@ -416,8 +469,10 @@ export class SandboxManager {
   }
 
   /** A new sandbox (same spec, new id) whose files start as the snapshot (taken now when none is given). */
-  async fork(tenant: string, id: string, snapshotId: string | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
+  async fork(tenant: string, id: string, snapshotId: string | undefined, signal?: AbortSignal, who: Grantee = NOBODY): Promise<SandboxRecord> {
     const rec = this.get(tenant, id);
+    const grants = this.grants();
+    assertSpecWithinGrants(grants, rec.spec as SandboxSpec, { name: rec.backend, isolation: this.deps.backends.get(rec.backend).isolation }, who);
     const snap = snapshotId === undefined
       ? await this.snapshot(tenant, id, undefined, signal)
       : this.deps.store.snapshots.getForTenant(snapshotId, tenant);
@@ -429,7 +484,7 @@ export class SandboxManager {
     await forkFromSnapshot(snap.path, spec.dirs, signal ? { signal } : {});
     const record = this.deps.store.sandboxes.insert({
       id: spec.id, tenant, backend: rec.backend, profile: rec.profile, state: 'creating', spec, labels: rec.labels,
-      expiresAtMs: rec.expiresAtMs === null ? null : this.now() + Math.max(0, rec.expiresAtMs - rec.createdAtMs),
+      expiresAtMs: expiryOf(this.now(), minDefined(rec.expiresAtMs === null ? undefined : Math.max(0, rec.expiresAtMs - rec.createdAtMs), grants.ttlMs)),
     });
     try {
       const handle = await this.startHandle(spec, rec.backend, signal);

@@ -4,6 +4,7 @@ import type { SessionRepo } from '../state/sessions.js';
 import type { SessionRecord } from '../state/types.js';
 import type { Logger } from '../util/logger.js';
 import { newId } from './ids.js';
+import type { Grantee } from './grants.js';
 import type { SandboxManager } from './manager.js';
 import { SandboxCreate } from './spec.js';
 
@@ -53,7 +54,8 @@ export class SessionManager {
     this.defaults = defaults;
   }
 
-  async create(tenant: string, req: SessionCreate, signal?: AbortSignal): Promise<SessionRecord> {
+  /** `who` is the caller as grants.ts sees it (a new sandbox is checked against the config like POST /v1/sandboxes). */
+  async create(tenant: string, req: SessionCreate, signal?: AbortSignal, who: Grantee = { admin: false }): Promise<SessionRecord> {
     this.sandboxes.assertReusable('a session (it keeps a sandbox for later requests)');
     const id = newId('ses');
     let sandboxId: string;
@@ -61,7 +63,7 @@ export class SessionManager {
       sandboxId = this.sandboxes.get(tenant, req.sandbox_id).id;
     } else {
       const spec = req.sandbox ?? {};
-      const { record } = await this.sandboxes.create(tenant, { ...spec, labels: { ...spec.labels, [SESSION_LABEL]: id } }, signal);
+      const { record } = await this.sandboxes.create(tenant, { ...spec, labels: { ...spec.labels, [SESSION_LABEL]: id } }, signal, who);
       sandboxId = record.id;
     }
     return this.repo.insert({

@@ -55,17 +55,23 @@ export function isPlainCreate(req: SandboxCreate): boolean {
   return custom.every((k) => req[k] === undefined);
 }
 
+/** The limits a request names, in the spec's terms (only those given). */
+export function requestLimits(l: SandboxCreate['limits']): SandboxLimits {
+  const out: SandboxLimits = {};
+  if (l?.memory_bytes !== undefined) out.memoryBytes = l.memory_bytes;
+  if (l?.pids !== undefined) out.pids = l.pids;
+  if (l?.cpus !== undefined) out.cpus = l.cpus;
+  if (l?.open_files !== undefined) out.openFiles = l.open_files;
+  if (l?.disk_bytes !== undefined) out.diskBytes = l.disk_bytes;
+  return out;
+}
+
 export function buildSpec(id: string, home: string, profile: ProfileName, defaults: ProfileDefaults, req: SandboxCreate): SandboxSpec {
   const network = req.network ?? defaults.network;
   if (network === 'host' && (profile === 'server' || profile === 'paranoid')) {
     throw new AgentdError('POLICY_DENIED', `network 'host' is not allowed under profile '${profile}'`, { details: { profile, network } });
   }
-  const limits: SandboxLimits = { ...defaults.limits };
-  if (req.limits?.memory_bytes !== undefined) limits.memoryBytes = req.limits.memory_bytes;
-  if (req.limits?.pids !== undefined) limits.pids = req.limits.pids;
-  if (req.limits?.cpus !== undefined) limits.cpus = req.limits.cpus;
-  if (req.limits?.open_files !== undefined) limits.openFiles = req.limits.open_files;
-  if (req.limits?.disk_bytes !== undefined) limits.diskBytes = req.limits.disk_bytes;
+  const limits: SandboxLimits = { ...defaults.limits, ...requestLimits(req.limits) };
   const workdir = req.workdir ?? defaults.workdir;
   return {
     id,

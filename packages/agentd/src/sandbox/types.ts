@@ -41,6 +41,10 @@ export interface ManagerOptions {
    * sandboxes or sessions made to be used again, are refused with POLICY_DENIED.
    */
   freshPerRequest?: boolean;
+  /** config `isolation.allow_host_direct`: a request may name host-direct though the default backend isolates (grants.ts). Default false. */
+  allowHostDirect?: boolean;
+  /** The daemon runs as root (default: its effective uid is 0): host-direct then needs the admin role. */
+  rootDaemon?: boolean;
 }
 
 export interface ManagerDeps {

@@ -6,7 +6,7 @@ describe('defaults per profile', () => {
   test('no file at all gives the workstation profile', () => {
     const cfg = parse({});
     expect(cfg.profile).toBe('workstation');
-    expect(cfg.isolation).toEqual({ backend: 'auto', require_kernel: false, backends: {} });
+    expect(cfg.isolation).toEqual({ backend: 'auto', require_kernel: false, allow_host_direct: false, backends: {} });
     expect(cfg.auth.providers).toEqual([{ type: 'allow-all' }]);
     expect(cfg.sandbox.network).toBe('host');
     expect(cfg.sandbox.fresh_per_request).toBe(false);

@@ -3,7 +3,6 @@ import { SigningKeyService } from '../../../auth/signing-keys.js';
 import { canSeeAllTenants, requireRole } from '../../../auth/tenancy.js';
 import { ROLE_ADMIN } from '../../../auth/types.js';
 import { AgentdError } from '../../../core/errors.js';
-import { audited } from '../audit-action.js';
 import { QueryInt, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
 import { ApiKeyShape, AuditEventShape, SigningKeyShape } from '../shapes.js';
@@ -41,22 +40,26 @@ function apiKeyRoutes(svc: HttpServices): RouteSpec[] {
     route<z.infer<typeof AuditQuery>>({
       method: 'GET', url: '/v1/audit', operationId: 'listAudit', summary: "Audit events (your tenant's; admins see all).", tag: 'audit', auth: true,
       query: AuditQuery, responses: { 200: { description: 'Events, newest first', schema: z.object({ events: z.array(AuditEventShape) }) } },
-      handler: async ({ principal, query }) => {
+      handler: ({ principal, query }) => svc.pipeline.gate.run(principal, { name: 'audit.list', input: query, run: () => {
         const events = svc.store.audit.query({
           ...(canSeeAllTenants(principal) ? {} : { tenant: principal.tenant }),
           ...(query.limit === undefined ? {} : { limit: query.limit }),
           ...(query.since_ms === undefined ? {} : { sinceMs: query.since_ms }),
         });
         return { events: events.map(auditView) };
-      },
+      } }),
     }),
     route<unknown, z.infer<typeof KeyCreate>>({
       method: 'POST', url: '/v1/keys', operationId: 'createKey', summary: 'Create an API key (admin); the secret is shown once.', tag: 'keys', auth: true,
       body: KeyCreate,
       responses: { 201: { description: 'The key, with its secret', schema: ApiKeyShape.extend({ key: z.string() }) } },
       handler: async ({ principal, body, reply }) => {
-        requireRole(principal, ROLE_ADMIN, 'creating API keys');
-        const created = await audited(svc, principal, 'keys.create', null, () => svc.apiKeys.create(body));
+        const created = await svc.pipeline.gate.run(principal, {
+          name: 'keys.create', run: () => {
+            requireRole(principal, ROLE_ADMIN, 'creating API keys');
+            return svc.apiKeys.create(body);
+          },
+        });
         void reply.code(201);
         return { ...apiKeyView(created.info), key: created.key };
       },
@@ -64,10 +67,10 @@ function apiKeyRoutes(svc: HttpServices): RouteSpec[] {
     route({
       method: 'GET', url: '/v1/keys', operationId: 'listKeys', summary: 'List API keys (admin).', tag: 'keys', auth: true,
       responses: { 200: { description: 'Keys (no secrets)', schema: z.object({ keys: z.array(ApiKeyShape) }) } },
-      handler: async ({ principal }) => {
+      handler: ({ principal }) => svc.pipeline.gate.run(principal, { name: 'keys.list', run: () => {
         requireRole(principal, ROLE_ADMIN, 'listing API keys');
         return { keys: svc.apiKeys.list({ includeRevoked: true }).map(apiKeyView) };
-      },
+      } }),
     }),
     revokeRoute(svc, { url: '/v1/keys/:id', operationId: 'revokeKey', summary: 'Revoke an API key (admin).', noun: 'API key', action: 'keys.revoke', revoke: (id) => svc.apiKeys.revoke(id) }),
   ];
@@ -82,9 +85,13 @@ function signingKeyRoutes(svc: HttpServices): RouteSpec[] {
       body: SigningKeyRegister,
       responses: { 201: { description: 'The registered key', schema: SigningKeyShape } },
       handler: async ({ principal, body, reply }) => {
-        requireRole(principal, ROLE_ADMIN, 'registering signing keys');
         const { public_key: publicKey, id, ...owner } = body;
-        const created = await audited(svc, principal, 'signing-keys.register', null, () => keys.register({ ...owner, publicKey, ...(id === undefined ? {} : { id }) }));
+        const created = await svc.pipeline.gate.run(principal, {
+          name: 'signing-keys.register', run: () => {
+            requireRole(principal, ROLE_ADMIN, 'registering signing keys');
+            return keys.register({ ...owner, publicKey, ...(id === undefined ? {} : { id }) });
+          },
+        });
         void reply.code(201);
         return signingKeyView(created);
       },
@@ -92,10 +99,10 @@ function signingKeyRoutes(svc: HttpServices): RouteSpec[] {
     route({
       method: 'GET', url: '/v1/signing-keys', operationId: 'listSigningKeys', summary: 'List registered signing keys, revoked ones included (admin).', tag: 'keys', auth: true,
       responses: { 200: { description: 'Keys (public halves only)', schema: z.object({ keys: z.array(SigningKeyShape) }) } },
-      handler: async ({ principal }) => {
+      handler: ({ principal }) => svc.pipeline.gate.run(principal, { name: 'signing-keys.list', run: () => {
         requireRole(principal, ROLE_ADMIN, 'listing signing keys');
         return { keys: keys.list({ includeRevoked: true }).map(signingKeyView) };
-      },
+      } }),
     }),
     revokeRoute(svc, {
       url: '/v1/signing-keys/:id', operationId: 'revokeSigningKey', summary: 'Revoke a signing key (admin); requests it signs are refused from then on.',
@@ -111,7 +118,7 @@ interface RevokeRouteSpec {
   /** What is revoked, in messages ("API key"). */
   noun: string;
   /** The audit action ("keys.revoke"). */
-  action: string;
+  action: 'keys.revoke' | 'signing-keys.revoke';
   /** false when there is no active key with this id. */
   revoke(id: string): boolean;
 }
@@ -122,11 +129,11 @@ function revokeRoute(svc: HttpServices, spec: RevokeRouteSpec): RouteSpec {
     method: 'DELETE', url: spec.url, operationId: spec.operationId, summary: spec.summary, tag: 'keys', auth: true,
     responses: { 204: { description: 'Revoked' } },
     handler: async ({ principal, params, reply }) => {
-      requireRole(principal, ROLE_ADMIN, `revoking ${spec.noun}s`);
       const id = params.id ?? '';
-      await audited(svc, principal, spec.action, null, () => {
+      await svc.pipeline.gate.run(principal, { name: spec.action, target: { key_id: id }, run: () => {
+        requireRole(principal, ROLE_ADMIN, `revoking ${spec.noun}s`);
         if (!spec.revoke(id)) throw new AgentdError('NOT_FOUND', `no active ${spec.noun} '${id}'`, { details: { key_id: id } });
-      });
+      } });
       void reply.code(204);
       return undefined;
     },

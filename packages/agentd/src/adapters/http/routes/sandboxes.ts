@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SandboxCreate } from '../../../sandbox/spec.js';
-import { audited } from '../audit-action.js';
+import { isAdmin } from '../../../auth/tenancy.js';
 import { QueryBool, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
 import { SandboxShape, SnapshotShape } from '../shapes.js';
@@ -32,14 +32,20 @@ const Sandbox = { description: 'The sandbox', schema: SandboxShape };
 
 export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
   const m = svc.sandboxes;
+  // Every route here passes the one gate (pipeline/gate.ts): policy decision and audit.
+  const gate = svc.pipeline.gate;
   return [
     route<unknown, SandboxCreate>({
       method: 'POST', url: '/v1/sandboxes', operationId: 'createSandbox', summary: "Create a sandbox ({} = the profile's defaults).", tag: 'sandboxes', auth: true,
       body: SandboxCreate, responses: { 201: { description: 'Created', schema: SandboxShape } },
       handler: async ({ principal, body, signal, reply }) => {
-        const { record } = await audited(svc, principal, 'sandbox.create', null, async () => {
-          const out = await m.create(principal.tenant, body, signal);
-          return { ...out, id: out.record.id };
+        const { record } = await gate.run(principal, {
+          name: 'sandbox.create', input: body, schema: SandboxCreate,
+          sandboxPrefs: { ...(body.profile === undefined ? {} : { profile: body.profile }), ...(body.backend === undefined ? {} : { backend: body.backend }) },
+          run: async (req) => {
+            const out = await m.create(principal.tenant, req, signal, { admin: isAdmin(principal) });
+            return { ...out, id: out.record.id };
+          },
         });
         void reply.code(201);
         return sandboxView(record);
@@ -48,7 +54,7 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
     route<z.infer<typeof ListQuery>>({
       method: 'GET', url: '/v1/sandboxes', operationId: 'listSandboxes', summary: 'List your sandboxes.', tag: 'sandboxes', auth: true,
       query: ListQuery, responses: { 200: { description: 'Sandboxes', schema: z.object({ sandboxes: z.array(SandboxShape) }) } },
-      handler: async ({ principal, query }) => {
+      handler: ({ principal, query }) => gate.run(principal, { name: 'sandbox.list', input: query, run: () => {
         const list = m.list({
           tenant: principal.tenant,
           ...(query.state ? { states: [query.state] } : {}),
@@ -56,21 +62,21 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
           labels: labelFilter(query.label),
         });
         return { sandboxes: list.map((r) => sandboxView(r)) };
-      },
+      } }),
     }),
     route({
       method: 'GET', url: '/v1/sandboxes/:id', operationId: 'getSandbox', summary: 'One sandbox, with live usage when running.', tag: 'sandboxes', auth: true,
       responses: { 200: Sandbox },
-      handler: async ({ principal, params }) => {
+      handler: ({ principal, params }) => gate.run(principal, { name: 'sandbox.get', sandboxId: params.id ?? '', run: async () => {
         const rec = m.get(principal.tenant, params.id ?? '');
         return sandboxView(rec, rec.state === 'running' ? await m.usage(rec.id) : undefined);
-      },
+      } }),
     }),
     route<z.infer<typeof DeleteQuery>>({
       method: 'DELETE', url: '/v1/sandboxes/:id', operationId: 'deleteSandbox', summary: 'Destroy a sandbox.', tag: 'sandboxes', auth: true,
       query: DeleteQuery, responses: { 204: { description: 'Destroyed' } },
       handler: async ({ principal, params, query, reply }) => {
-        await audited(svc, principal, 'sandbox.delete', params.id ?? null, () => m.destroy(principal.tenant, params.id ?? '', { keepFiles: query.keep_files ?? false }));
+        await gate.run(principal, { name: 'sandbox.delete', sandboxId: params.id ?? '', input: query, run: () => m.destroy(principal.tenant, params.id ?? '', { keepFiles: query.keep_files ?? false }) });
         void reply.code(204);
         return undefined;
       },
@@ -82,8 +88,10 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
         responses: { 200: Sandbox },
         handler: async ({ principal, params, signal }) => {
           const id = params.id ?? '';
-          const rec = await audited(svc, principal, `sandbox.${action}`, id, () =>
-            action === 'start' ? m.start(principal.tenant, id, signal) : action === 'suspend' ? m.suspend(principal.tenant, id) : m.resume(principal.tenant, id));
+          const rec = await gate.run(principal, {
+            name: `sandbox.${action}`, sandboxId: id,
+            run: () => action === 'start' ? m.start(principal.tenant, id, signal, { admin: isAdmin(principal) }) : action === 'suspend' ? m.suspend(principal.tenant, id) : m.resume(principal.tenant, id),
+          });
           return sandboxView(rec);
         },
       }),
@@ -93,7 +101,7 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
       body: SnapshotBody, responses: { 201: { description: 'Snapshot taken', schema: SnapshotShape } },
       handler: async ({ principal, params, body, signal, reply }) => {
         const id = params.id ?? '';
-        const snap = await audited(svc, principal, 'sandbox.snapshot', id, () => m.snapshot(principal.tenant, id, body.name, signal));
+        const snap = await gate.run(principal, { name: 'sandbox.snapshot', sandboxId: id, input: body, schema: SnapshotBody, run: (b) => m.snapshot(principal.tenant, id, b.name, signal) });
         void reply.code(201);
         return snapshotView(snap);
       },
@@ -103,7 +111,7 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
       body: RestoreBody, responses: { 200: Sandbox },
       handler: async ({ principal, params, body, signal }) => {
         const id = params.id ?? '';
-        return sandboxView(await audited(svc, principal, 'sandbox.restore', id, () => m.restore(principal.tenant, id, body.snapshot_id, signal)));
+        return sandboxView(await gate.run(principal, { name: 'sandbox.restore', sandboxId: id, input: body, schema: RestoreBody, run: (b) => m.restore(principal.tenant, id, b.snapshot_id, signal) }));
       },
     }),
     route<unknown, z.infer<typeof ForkBody>>({
@@ -111,7 +119,9 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
       body: ForkBody, responses: { 201: { description: 'The new sandbox', schema: SandboxShape } },
       handler: async ({ principal, params, body, signal, reply }) => {
         const id = params.id ?? '';
-        const rec = await audited(svc, principal, 'sandbox.fork', id, () => m.fork(principal.tenant, id, body.snapshot_id, signal));
+        const rec = await gate.run(principal, {
+          name: 'sandbox.fork', sandboxId: id, input: body, schema: ForkBody, run: (b) => m.fork(principal.tenant, id, b.snapshot_id, signal, { admin: isAdmin(principal) }),
+        });
         void reply.code(201);
         return sandboxView(rec);
       },
@@ -119,13 +129,13 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
     route({
       method: 'GET', url: '/v1/snapshots', operationId: 'listSnapshots', summary: 'List your snapshots.', tag: 'snapshots', auth: true,
       responses: { 200: { description: 'Snapshots', schema: z.object({ snapshots: z.array(SnapshotShape) }) } },
-      handler: async ({ principal }) => ({ snapshots: m.listSnapshots(principal.tenant).map(snapshotView) }),
+      handler: ({ principal }) => gate.run(principal, { name: 'snapshot.list', run: () => ({ snapshots: m.listSnapshots(principal.tenant).map(snapshotView) }) }),
     }),
     route({
       method: 'DELETE', url: '/v1/snapshots/:id', operationId: 'deleteSnapshot', summary: 'Delete a snapshot.', tag: 'snapshots', auth: true,
       responses: { 204: { description: 'Deleted' } },
       handler: async ({ principal, params, reply }) => {
-        await audited(svc, principal, 'snapshot.delete', null, () => m.deleteSnapshot(principal.tenant, params.id ?? ''));
+        await gate.run(principal, { name: 'snapshot.delete', target: { snapshot_id: params.id ?? '' }, run: () => m.deleteSnapshot(principal.tenant, params.id ?? '') });
         void reply.code(204);
         return undefined;
       },
