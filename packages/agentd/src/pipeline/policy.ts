@@ -46,7 +46,9 @@ const PARANOID_MAX_DURATION_MS = 300_000;
  * The default decision, by profile, until the policy engine exists:
  * - `allow_writes: false` denies every capability that can change files (shell.exec included);
  * - `allow_network: true` is denied under server and paranoid (their sandboxes have no network);
- * - a request for a weaker profile than the daemon's is denied under server and paranoid;
+ * - (a weaker profile, a wider network, higher limits, a longer TTL or a weaker backend than
+ *   the config grants are refused for every new sandbox by sandbox/grants.ts, not here: one rule, one place);
+ * - lifecycle operations (`kind: 'operation'`) are allowed: the default policy has no rule on them;
  * - paranoid caps `max_duration_ms` at 5 minutes.
  */
 export const defaultPolicy: PolicyHook = {
@@ -57,10 +59,6 @@ export const defaultPolicy: PolicyHook = {
     }
     if (strict && input.constraints.allow_network === true) {
       return { allow: false, rule: 'network', reason: `profile '${input.profile}' gives sandboxes no network` };
-    }
-    const asked = input.sandboxPrefs.profile;
-    if (strict && asked !== undefined && asked !== input.profile && !(input.profile === 'server' && asked === 'paranoid')) {
-      return { allow: false, rule: 'profile', reason: `profile '${asked}' is weaker than the daemon's profile '${input.profile}'` };
     }
     if (input.profile === 'paranoid') {
       const max = Math.min(input.constraints.max_duration_ms ?? PARANOID_MAX_DURATION_MS, PARANOID_MAX_DURATION_MS);
