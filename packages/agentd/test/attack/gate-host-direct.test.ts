@@ -101,6 +101,6 @@ describe('attack: choosing host-direct over the API', () => {
   });
 
   it('config: allow_host_direct cannot be true where kernel isolation is required', async () => {
-    await expect(startTestDaemon({ profile: 'server', isolation: { allow_host_direct: true }, auth: { providers: [{ type: 'api-key' }] } })).rejects.toThrow(/isolation\.allow_host_direct/);
+    await expect(startTestDaemon({ profile: 'server', isolation: { allow_host_direct: true }, auth: { providers: [{ type: 'api-key' }] } })).rejects.toThrow("isolation.allow_host_direct: cannot be true while profile 'server' requires kernel isolation");
   });
 });
