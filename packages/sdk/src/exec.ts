@@ -16,7 +16,7 @@ export interface ExecOptions {
   args?: readonly string[];
   env?: Record<string, string>;
   cwd?: string;
-  /** Wall-clock limit, 1..600000 ms; the whole process tree is killed when it passes. */
+  /** Wall-clock limit in ms (default 60000, at most the daemon's limits.max_exec_timeout_ms, else INVALID_ARGUMENT); the whole process tree is killed when it passes. */
   timeoutMs?: number;
   /** Bytes or text written to the command's stdin (then closed). */
   stdin?: string | Uint8Array;
