@@ -1,3 +1,4 @@
+import { stricterProfile } from '../core/ranking.js';
 import type { BackendRegistry } from '../isolation/registry.js';
 import { assertProbedBackendAllowed } from '../isolation/select.js';
 import type { BackendProbe, IsolationBackend, ProfileName } from '../isolation/types.js';
@@ -15,7 +16,6 @@ export interface DaemonBackendsOptions {
   logger: Logger;
 }
 
-const order = (p: ProfileName): number => (p === 'paranoid' ? 3 : p === 'server' ? 2 : p === 'custom' ? 1 : 0);
 
 /**
  * The backends of one daemon: one instance per backend (created on first use), their probes
@@ -54,7 +54,7 @@ export class DaemonBackends implements BackendSet {
   }
 
   assertProfileAllows(profile: ProfileName, backend: IsolationBackend): void {
-    const strictest = order(profile) >= order(this.opts.profile) ? profile : this.opts.profile;
+    const strictest = stricterProfile(profile, this.opts.profile);
     assertProbedBackendAllowed(this.opts.registry, strictest, backend.name, this.probes.get(backend.name), { requireKernel: this.opts.requireKernel });
   }
 
