@@ -100,6 +100,38 @@ describe('attack: choosing host-direct over the API', () => {
     });
   });
 
+  describe.skipIf(!rootDaemon)('start of a stopped host-direct sandbox (skipped: the daemon is not root)', () => {
+    let d: TestDaemon;
+    let user = '';
+    let admin = '';
+    const as = (key: string) => ({ authorization: `Bearer ${key}` });
+    beforeAll(async () => {
+      // Idle sandboxes are stopped (files kept) almost at once: the start route then has work to do.
+      d = await startTestDaemon({ pool: { enabled: false, min_warm: 0 }, isolation: { allow_host_direct: true }, sandbox: { idle_timeout_ms: 1 }, auth: { providers: [{ type: 'api-key' }] } });
+      const keys = new ApiKeyService(d.daemon.store.apiKeys);
+      user = keys.create({ subject: 'u', tenant: 't', roles: ['user'] }).key;
+      admin = keys.create({ subject: 'root-op', tenant: 't', roles: ['admin'] }).key;
+    });
+    afterAll(async () => {
+      await d?.close();
+    });
+
+    it("a user cannot start the admin's stopped host-direct sandbox (403 PERMISSION_DENIED); the admin can", async () => {
+      const c = await d.call('POST', '/v1/sandboxes', { body: { backend: 'host-direct' }, headers: as(admin) });
+      expect(c.status).toBe(201);
+      const id = c.body.id as string;
+      for (let i = 0; i < 100 && d.daemon.store.sandboxes.get(id)?.state !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(d.daemon.store.sandboxes.get(id)?.state).toBe('stopped');
+      const s = await d.call('POST', `/v1/sandboxes/${id}/start`, { headers: as(user) });
+      expect(s.status).toBe(403);
+      expect(s.body.error).toMatchObject({ code: 'PERMISSION_DENIED', details: { field: 'backend', role: 'admin' } });
+      expect(d.daemon.store.sandboxes.get(id)?.state).toBe('stopped');
+      const ok = await d.call('POST', `/v1/sandboxes/${id}/start`, { headers: as(admin) });
+      expect(ok.status).toBe(200);
+      expect((await d.call('DELETE', `/v1/sandboxes/${id}`, { headers: as(admin) })).status).toBe(204);
+    });
+  });
+
   it('config: allow_host_direct cannot be true where kernel isolation is required', async () => {
     await expect(startTestDaemon({ profile: 'server', isolation: { allow_host_direct: true }, auth: { providers: [{ type: 'api-key' }] } })).rejects.toThrow("isolation.allow_host_direct: cannot be true while profile 'server' requires kernel isolation");
   });
