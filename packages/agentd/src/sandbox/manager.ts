@@ -328,8 +328,10 @@ export class SandboxManager {
     return this.deps.store.sandboxes.setState(id, 'running') ?? rec;
   }
 
-  /** Starts a stopped (or dead) sandbox again on its files, with the spec it was created with. */
-  /** `who` (the API caller) must be allowed the sandbox's backend; internal restarts (restore) pass none. */
+  /**
+   * Starts a stopped (or dead) sandbox again on its files, with the spec it was created with.
+   * `who` (the API caller) must be allowed the sandbox's backend; internal restarts (restore) pass none.
+   */
   async start(tenant: string, id: string, signal?: AbortSignal, who?: Grantee): Promise<SandboxRecord> {
     const rec = this.get(tenant, id);
     if (rec.state === 'running' || rec.state === 'suspended') return rec;
