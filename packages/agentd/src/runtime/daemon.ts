@@ -95,13 +95,12 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       registry, initPath, options: config.isolation.backends, profile: config.profile, requireKernel: config.isolation.require_kernel, logger,
     });
     const backend = await pickBackend(config, backends, registry, logger);
-    const probeOf = (n: string) => backends.probeOf(n);
 
     // One replay cache for the daemon's life: a fresh one at a reload would accept once more a signature seen just before it.
     const replayCache = new ReplayCache();
     let auth: AuthChain = createAuthChain(config.auth, { profile: config.profile, state: store, logger, replayCache, ...(opts.now ? { now: opts.now } : {}) });
     const apiKeys = new ApiKeyService(store.apiKeys, opts.now);
-    const manager = new SandboxManager(managerOptionsFrom(config, backend, probeOf, opts), { store, backends, logger, ...(opts.now ? { now: opts.now } : {}) });
+    const manager = new SandboxManager(managerOptionsFrom(config, backend, opts), { store, backends, logger, ...(opts.now ? { now: opts.now } : {}) });
     cleanups.push(() => manager.close());
     const sessions = new SessionManager(store.sessions, manager, sessionDefaultsFrom(config, opts), logger, opts.now);
     const metrics = new DaemonMetrics({ sandboxesByState: () => store.sandboxes.countByState(), stats: () => manager.stats() });
@@ -165,7 +164,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       cleanups.push(() => unix.close());
     }
     manager.startPool();
-    sweeper.start(managerOptionsFrom(config, backend, probeOf, opts).sweepIntervalMs);
+    sweeper.start(managerOptionsFrom(config, backend, opts).sweepIntervalMs);
     logger.info({ address, socket: unix ? config.adapters.unix.path : undefined, backend, profile: config.profile, auth: auth.names }, 'agentd is ready');
 
     let closing: Promise<void> | undefined;
@@ -188,7 +187,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
         }
         auth = newAuth;
         config = next;
-        manager.reconfigure(managerOptionsFrom(next, backend, probeOf, opts));
+        manager.reconfigure(managerOptionsFrom(next, backend, opts));
         sessions.reconfigure(sessionDefaultsFrom(next, opts));
         logger.info({ auth: auth.names }, 'configuration reloaded');
       },

@@ -3,12 +3,14 @@ import { AgentdError } from '../core/errors.js';
 import type { SandboxPrefs } from '../core/intent.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
 import { withVolume } from '../isolation/disk/volume.js';
+import { assertLimitsEnforceable, LIMIT_KEYS } from '../isolation/profile-guard.js';
 import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } from '../isolation/snapshot/index.js';
 import type { ProfileName, SandboxDirs, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
 import { newId } from './ids.js';
 import { minDefined } from '../util/numbers.js';
 import { WarmPool } from './pool.js';
+import { assertHostPathGrant, type CreateCaller } from './host-path-grant.js';
 import { buildSpec, isPlainCreate, type SandboxCreate } from './spec.js';
 import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.js';
 
@@ -163,7 +165,8 @@ export class SandboxManager {
    * Creates a sandbox for `tenant` to be used by later requests (REST, sessions): refused
    * under fresh_per_request, where no request may use a sandbox another one made.
    */
-  async create(tenant: string, req: SandboxCreate, signal?: AbortSignal): Promise<{ record: SandboxRecord; fromPool: boolean }> {
+  async create(tenant: string, req: SandboxCreate, signal?: AbortSignal, caller: CreateCaller = { admin: false }): Promise<{ record: SandboxRecord; fromPool: boolean }> {
+    assertHostPathGrant(req, caller);
     this.assertReusable('a sandbox kept for later requests');
     return this.createSandbox(tenant, req, signal);
   }
@@ -195,8 +198,13 @@ export class SandboxManager {
         return { record, fromPool: true };
       }
     }
-    await this.reserveSlot();
     const spec = buildSpec(newId('sbx'), this.options.home, profile, defaults, req);
+    // A limit the backend cannot enforce is refused, the profile's defaults too (never dropped).
+    assertLimitsEnforceable(backendName, this.deps.backends.probeOf?.(backendName), spec.limits, (f) =>
+      req.limits?.[LIMIT_KEYS[f] as keyof NonNullable<SandboxCreate['limits']>] !== undefined
+        ? `limits.${LIMIT_KEYS[f]} (request)`
+        : `sandbox.limits.${LIMIT_KEYS[f]} (${profile === this.options.defaultProfile ? 'config' : `profile '${profile}' preset`})`);
+    await this.reserveSlot();
     const record = this.deps.store.sandboxes.insert({ id: spec.id, tenant, backend: backendName, profile, state: 'creating', spec, labels, expiresAtMs });
     try {
       const handle = await this.startHandle(spec, backendName, signal);
@@ -482,7 +490,7 @@ export class SandboxManager {
     this.starting++;
     const t0 = performance.now();
     try {
-      const handle = await backend.start(spec, signal ? { signal } : {});
+      const handle = await backend.start(spec, { ...(signal ? { signal } : {}), ...(this.options.hostPaths ? { hostPaths: this.options.hostPaths } : {}) });
       await handle.channel.ready;
       this.created++;
       this.createMsTotal += performance.now() - t0;

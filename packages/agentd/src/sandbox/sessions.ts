@@ -3,6 +3,7 @@ import { AgentdError } from '../core/errors.js';
 import type { SessionRepo } from '../state/sessions.js';
 import type { SessionRecord } from '../state/types.js';
 import type { Logger } from '../util/logger.js';
+import type { CreateCaller } from './host-path-grant.js';
 import { newId } from './ids.js';
 import type { SandboxManager } from './manager.js';
 import { SandboxCreate } from './spec.js';
@@ -53,7 +54,7 @@ export class SessionManager {
     this.defaults = defaults;
   }
 
-  async create(tenant: string, req: SessionCreate, signal?: AbortSignal): Promise<SessionRecord> {
+  async create(tenant: string, req: SessionCreate, signal?: AbortSignal, caller: CreateCaller = { admin: false }): Promise<SessionRecord> {
     this.sandboxes.assertReusable('a session (it keeps a sandbox for later requests)');
     const id = newId('ses');
     let sandboxId: string;
@@ -61,7 +62,7 @@ export class SessionManager {
       sandboxId = this.sandboxes.get(tenant, req.sandbox_id).id;
     } else {
       const spec = req.sandbox ?? {};
-      const { record } = await this.sandboxes.create(tenant, { ...spec, labels: { ...spec.labels, [SESSION_LABEL]: id } }, signal);
+      const { record } = await this.sandboxes.create(tenant, { ...spec, labels: { ...spec.labels, [SESSION_LABEL]: id } }, signal, caller);
       sandboxId = record.id;
     }
     return this.repo.insert({

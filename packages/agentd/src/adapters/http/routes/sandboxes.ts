@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAdmin } from '../../../auth/tenancy.js';
 import { SandboxCreate } from '../../../sandbox/spec.js';
 import { audited } from '../audit-action.js';
 import { QueryBool, route, type RouteSpec } from '../route.js';
@@ -38,7 +39,7 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
       body: SandboxCreate, responses: { 201: { description: 'Created', schema: SandboxShape } },
       handler: async ({ principal, body, signal, reply }) => {
         const { record } = await audited(svc, principal, 'sandbox.create', null, async () => {
-          const out = await m.create(principal.tenant, body, signal);
+          const out = await m.create(principal.tenant, body, signal, { admin: isAdmin(principal) });
           return { ...out, id: out.record.id };
         });
         void reply.code(201);

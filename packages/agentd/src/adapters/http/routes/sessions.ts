@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAdmin } from '../../../auth/tenancy.js';
 import { SessionCreate } from '../../../sandbox/sessions.js';
 import { audited } from '../audit-action.js';
 import { route, type RouteSpec } from '../route.js';
@@ -14,7 +15,7 @@ export function sessionRoutes(svc: HttpServices): RouteSpec[] {
       method: 'POST', url: '/v1/sessions', operationId: 'createSession', summary: 'Open a session on a new or an existing sandbox.', tag: 'sessions', auth: true,
       body: SessionCreate, responses: { 201: { description: 'Created', schema: SessionShape } },
       handler: async ({ principal, body, signal, reply }) => {
-        const rec = await audited(svc, principal, 'session.create', body.sandbox_id ?? null, () => s.create(principal.tenant, body, signal));
+        const rec = await audited(svc, principal, 'session.create', body.sandbox_id ?? null, () => s.create(principal.tenant, body, signal, { admin: isAdmin(principal) }));
         void reply.code(201);
         return sessionView(rec);
       },
