@@ -56,9 +56,14 @@ describe.skipIf(pathsSkip !== undefined)('config path rules are applied to every
   test("the request's deny paths add to the config's", async () => {
     const r = await p.d.call('POST', '/v1/sandboxes', { headers: p.userB, body: { deny_paths: [join(ro, 'tool.txt')] } });
     expect(r.status, r.text).toBe(201);
-    const out = await shIn(p, p.userB, r.body.id as string, `cat ${ro}/tool.txt ${ro}/secret.txt`);
-    expect(out.out).toBe('');
-    expect(out.err).toContain('Permission denied');
+    const id = r.body.id as string;
+    // The config's ro folder is there, with both files masked: the request's and the config's.
+    expect((await shIn(p, p.userB, id, `ls ${ro}`)).out.split('\n').sort()).toEqual(['private', 'secret.txt', 'tool.txt']);
+    for (const f of ['tool.txt', 'secret.txt']) {
+      const out = await shIn(p, p.userB, id, `cat ${ro}/${f}`);
+      expect(out.out).toBe('');
+      expect(out.err).toContain('Permission denied');
+    }
   });
 });
 
