@@ -167,3 +167,23 @@ export function hostPathRootProblem(root: string): string | undefined {
   if (system !== undefined) return `the host's ${system} is never mounted into a sandbox`;
   return undefined;
 }
+
+/**
+ * Checks the config's own host paths (`sandbox.allowed_paths_ro/rw`) on this host, with every
+ * symlink resolved, so a config whose paths would refuse every sandbox fails at start (or at a
+ * reload) with INVALID_CONFIG naming the key, instead of at each create.
+ */
+export async function assertConfigHostPaths(rules: HostPathRules): Promise<void> {
+  const wanted = [
+    ...rules.config.allowedPathsRo.map((p, i) => ({ p, key: `sandbox.allowed_paths_ro[${i}]` })),
+    ...rules.config.allowedPathsRw.map((p, i) => ({ p, key: `sandbox.allowed_paths_rw[${i}]` })),
+  ];
+  for (const { p, key } of wanted) {
+    try {
+      await closeHostPaths([await openHostPath(p, rules, key)]);
+    } catch (err) {
+      const e = err instanceof AgentdError ? err : new AgentdError('INTERNAL', String(err));
+      throw new AgentdError('INVALID_CONFIG', e.message, { details: { ...e.details, key }, cause: err });
+    }
+  }
+}

@@ -4,7 +4,7 @@
  * that cannot enforce a path rule or a limit refuses it, the profile's default limits included,
  * naming the key that set it.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createNamespaceBackend } from '../../src/isolation/namespace/backend.js';
@@ -63,6 +63,21 @@ describe.skipIf(pathsSkip !== undefined)('config path rules are applied to every
       const out = await shIn(p, p.userB, id, `cat ${ro}/${f}`);
       expect(out.out).toBe('');
       expect(out.err).toContain('Permission denied');
+    }
+  });
+});
+
+describe.skipIf(pathsSkip !== undefined)("the config's own host paths are checked with symlinks resolved when the daemon starts", () => {
+  test('a config path under the root that is a symlink to /etc: the daemon does not start (INVALID_CONFIG naming the key)', async () => {
+    const root = await hostDir('cfg-link');
+    try {
+      await symlink('/etc', join(root, 'tools'));
+      await expect(startPathsDaemon({ sandbox: { host_path_roots: [root], allowed_paths_ro: [join(root, 'tools')] } })).rejects.toMatchObject({
+        code: 'INVALID_CONFIG',
+        details: { key: 'sandbox.allowed_paths_ro[0]', rule: 'outside-roots', resolved: '/etc' },
+      });
+    } finally {
+      await removeDirs(root);
     }
   });
 });

@@ -5,7 +5,7 @@
  * the host folder behind the symlink is never reached.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hostDir, pathsSkip, removeDirs, shIn, startPathsDaemon, type PathsDaemon } from './paths-helpers.js';
@@ -48,6 +48,27 @@ describe.skipIf(pathsSkip !== undefined)('host paths: a symlink swapped in betwe
     await p?.close();
     await removeDirs(root, secret);
   });
+
+  test('a sandbox with a read-write root folder swaps a folder bound into another sandbox for a symlink to /etc: the fork (a new start) is refused', async () => {
+    const shared = join(root, 'shared');
+    await mkdir(join(shared, 'sub'), { recursive: true });
+    await chmod(shared, 0o777);
+    await writeFile(join(shared, 'sub', 'marker'), 'shared\n', { mode: 0o644 });
+    const writer = await p.d.call('POST', '/v1/sandboxes', { headers: p.admin, body: { allowed_paths_rw: [shared] } });
+    const reader = await p.d.call('POST', '/v1/sandboxes', { headers: p.admin, body: { bind_mounts: [{ source: join(shared, 'sub'), target: '/workspace/b', readonly: true }] } });
+    expect([writer.status, reader.status], `${writer.text} ${reader.text}`).toEqual([201, 201]);
+    expect((await shIn(p, p.admin, reader.body.id as string, 'cat /workspace/b/marker')).out).toBe('shared');
+    // The sandbox plants the link (it owns nothing else on the host).
+    const plant = await shIn(p, p.admin, writer.body.id as string, `mv ${shared}/sub ${shared}/old && ln -s /etc ${shared}/sub && echo planted`);
+    expect(plant.out).toBe('planted');
+    const fork = await p.d.call('POST', `/v1/sandboxes/${reader.body.id as string}/fork`, { headers: p.admin, body: {} });
+    if (fork.status === 201) {
+      // Whatever happened, the host's /etc must not be what the fork sees.
+      expect((await shIn(p, p.admin, fork.body.id as string, 'cat /workspace/b/hostname 2>&1; ls /workspace/b | head -3')).out).not.toMatch(/passwd|hostname/);
+    }
+    expect(fork.status, fork.text).toBe(403);
+    expect(fork.body.error).toMatchObject({ code: 'POLICY_DENIED', details: { rule: 'outside-roots', resolved: '/etc' } });
+  }, 120_000);
 
   test(`${ROUNDS} creates under a running swap: each one refused or showing the real folder, never the host's`, async () => {
     racer = spawn(process.execPath, ['-e', RACER, join(root, 'swap'), join(root, 'swap'), secret], { stdio: 'ignore' });
