@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 
@@ -107,6 +107,41 @@ async function resolveRules(rules: HostPathRules): Promise<{ roots: string[]; pr
   return { roots, protectedPaths };
 }
 
+/** `dev:ino` of `path`, or undefined when it does not exist. */
+async function inodeOf(path: string): Promise<string | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  return st === undefined ? undefined : `${st.dev}:${st.ino}`;
+}
+
+/** `dev:ino` of each existing ancestor of `path` (not the path itself), up to `/`. */
+async function ancestorInodes(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let p = posix.dirname(path); ; p = posix.dirname(p)) {
+    const id = await inodeOf(p);
+    if (id !== undefined) out.push(id);
+    if (p === '/') return out;
+  }
+}
+
+/**
+ * The protected-path rule again, by identity rather than by name: a bind mount elsewhere of the
+ * home (or of a folder holding it) has another path but the same device and inode.
+ */
+async function checkProtectedByInode(given: string, real: string, protectedPaths: readonly string[], what: string): Promise<void> {
+  const self = await inodeOf(real);
+  const mine = [...(self === undefined ? [] : [self]), ...(await ancestorInodes(real))];
+  for (const p of protectedPaths) {
+    const theirs = await inodeOf(p);
+    const inside = theirs !== undefined && mine.includes(theirs);
+    // `/` is every path's ancestor; it is refused earlier, so only another folder can hold p here.
+    const holds = self !== undefined && real !== '/' && (await ancestorInodes(p)).includes(self);
+    if (inside || holds) {
+      const via = real === given ? '' : ` (resolves to '${real}')`;
+      throw refuse('protected', what, given, `${via} is, or ${inside ? 'is inside' : 'contains'}, '${p}' under another name (a bind mount): it belongs to the daemon (its state and every sandbox's files)`, { resolved: real, protected: p });
+    }
+  }
+}
+
 /** A checked host path, pinned by an O_PATH descriptor. Close it once the mount is made. */
 export interface PinnedHostPath {
   /** The path as given. */
@@ -135,6 +170,7 @@ export async function openHostPath(given: string, rules: HostPathRules, what: st
     throw refuse('missing', what, given, `cannot be resolved (${e.code ?? e.message}): a host path must exist when the sandbox starts`, { errno: e.code });
   }
   checkResolvedHostPath(given, real, resolvedRules, what);
+  await checkProtectedByInode(given, real, resolvedRules.protectedPaths, what);
   const handle = await open(real, O_PATH | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
     throw refuse('changed', what, given, `changed while it was checked (${err.code ?? err.message}); try again`);
   });

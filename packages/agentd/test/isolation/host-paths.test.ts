@@ -85,6 +85,19 @@ describe('openHostPath', () => {
     expect(await ruleOf(join(root, 'data', 'innocent'))).toBe('POLICY_DENIED/hard-link');
   });
 
+  test.skipIf(process.getuid?.() !== 0)('another name for the home (a bind mount of it under a root) is refused by identity', async () => {
+    const alias = join(root, 'data', 'alias');
+    await mkdir(alias);
+    execFileSync('mount', ['--bind', home, alias]);
+    try {
+      expect(await ruleOf(alias)).toBe('POLICY_DENIED/protected');
+      expect(await ruleOf(join(alias, 'sandboxes'))).toBe('POLICY_DENIED/protected');
+    } finally {
+      execFileSync('umount', [alias]);
+    }
+    expect(await ruleOf(alias)).toBe('ok');
+  });
+
   test.skipIf(process.getuid?.() !== 0)('a device node under a root is refused', async () => {
     execFileSync('mknod', [join(root, 'data', 'null'), 'c', '1', '3']);
     expect(await ruleOf(join(root, 'data', 'null'))).toBe('POLICY_DENIED/file-type');
