@@ -161,12 +161,31 @@ export class NamespaceBackend implements IsolationBackend {
       return new InitSandbox(this.name, spec, sandboxEnv(spec), started.channel, started.child, cgroup, this.logger);
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
-      throw err;
+      throw (pinned.length > 0 ? hostPathRaceError(err, spec, rules, wanted) : undefined) ?? err;
     } finally {
       // bwrap holds its own copies until it has mounted them.
       await closeHostPaths(pinned);
     }
   }
+}
+
+/**
+ * bwrap refuses a pinned host path that moved after it was checked: its own inode check
+ * ("Race condition binding dirfd"), or the descriptor's path gone when it resolves it. That is
+ * the race the pinning defends against, so it is reported as such (POLICY_DENIED, rule
+ * "changed"), not as a dead sandbox. Other bwrap failures (the sandbox's own folders) are left alone.
+ */
+function hostPathRaceError(err: unknown, spec: SandboxSpec, rules: HostPathRules, wanted: ReturnType<typeof wantedHostMounts>): AgentdError | undefined {
+  const tail = err instanceof AgentdError ? err.details.stderrTail : undefined;
+  if (typeof tail !== 'string') return undefined;
+  const source = /Can't (?:get type of source|find source path) (\S+)|Can't bind mount \/oldroot(\S+) on/.exec(tail);
+  const path = source?.[1] ?? source?.[2];
+  const onHostPath = path !== undefined && !path.startsWith(`${spec.dirs.root}/`) && rules.roots.some((r) => path === r || path.startsWith(`${r}/`));
+  if (!tail.includes('Race condition binding dirfd') && !onHostPath) return undefined;
+  return new AgentdError('POLICY_DENIED', `a host path changed between its check and its mount (bwrap: ${tail.trim().split('\n').pop() ?? ''}); nothing was mounted, try again`, {
+    details: { rule: 'changed', fields: wanted.map((w) => w.what), paths: wanted.map((w) => w.given) },
+    cause: err,
+  });
 }
 
 /** The spec with the config's deny paths added (each once). */
