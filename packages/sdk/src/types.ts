@@ -28,9 +28,11 @@ export interface SandboxSpec {
   limits?: SandboxLimits;
   labels?: Record<string, string>;
   ttlMs?: number;
+  /** Host paths (with allowedPathsRw, bindMounts): admin-role callers only, under the daemon's `sandbox.host_path_roots` (else POLICY_DENIED). */
   allowedPathsRo?: string[];
   allowedPathsRw?: string[];
   bindMounts?: BindMount[];
+  /** Paths masked inside the sandbox, over the daemon's own `sandbox.deny_paths` (anyone may send it). */
   denyPaths?: string[];
 }
 

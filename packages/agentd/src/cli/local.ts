@@ -1,5 +1,6 @@
 import { loadConfig, type AgentdConfig, type ConfigInput, type ConfigIssue } from '../config/index.js';
 import { createBuiltinRegistry } from '../isolation/builtins.js';
+import { assertLimitsEnforceable, LIMIT_KEYS } from '../isolation/profile-guard.js';
 import { selectBackend, type SelectedBackend } from '../isolation/select.js';
 import type { ProbeCache } from '../isolation/types.js';
 import { requireInitPath } from '../native-paths.js';
@@ -44,6 +45,8 @@ export interface LocalBackend extends SelectedBackend {
  */
 export async function selectLocalBackend(config: AgentdConfig, logger: Logger, probeCache?: ProbeCache): Promise<LocalBackend> {
   const selected = await selectBackend(createBuiltinRegistry(), config, { initPath: requireInitPath(), logger, ...(probeCache === undefined ? {} : { probeCache }) });
-  const defaults = profileDefaultsFrom(config, selected.name, (n) => (n === selected.name ? selected.probe : undefined))(config.profile);
+  const defaults = profileDefaultsFrom(config, selected.name)(config.profile);
+  // A default limit the backend cannot enforce here is refused, naming its config key (never dropped).
+  assertLimitsEnforceable(selected.name, selected.probe, defaults.limits, (f) => `sandbox.limits.${LIMIT_KEYS[f]} (config)`);
   return { ...selected, defaults };
 }

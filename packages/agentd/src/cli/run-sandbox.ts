@@ -11,6 +11,7 @@ import { removeSandboxDirs } from '../isolation/dirs.js';
 import { FileProbeCache } from '../isolation/probe-cache.js';
 import type { IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import { newId } from '../sandbox/ids.js';
+import { hostPathRulesFrom } from '../runtime/settings.js';
 import { buildSpec } from '../sandbox/spec.js';
 import type { Logger } from '../util/logger.js';
 import { selectLocalBackend } from './local.js';
@@ -52,13 +53,13 @@ export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: 
  */
 export async function startPlanned(planned: PlannedSandbox, config: AgentdConfig, logger: Logger, cache: FileProbeCache | undefined, signal: AbortSignal): Promise<SandboxHandle> {
   try {
-    return await planned.backend.start(planned.spec, { signal });
+    return await planned.backend.start(planned.spec, { signal, hostPaths: hostPathRulesFrom(config) });
   } catch (err) {
     if (cache === undefined || cache.answered().length === 0 || signal.aborted) throw err;
     logger.warn({ cache: cache.dir, entries: cache.answered() }, `backend '${planned.backend.name}' failed to start after a probe result taken from the cache (${toAgentdError(err).message}); forgetting that result and probing again`);
     await cache.forgetAnswered();
     await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
     const again = await planSandbox(config, logger);
-    return again.backend.start(again.spec, { signal });
+    return again.backend.start(again.spec, { signal, hostPaths: hostPathRulesFrom(config) });
   }
 }

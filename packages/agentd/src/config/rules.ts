@@ -2,7 +2,9 @@ import type { z } from 'zod';
 import { BUILTIN_BACKENDS, findBuiltinBackend } from '../isolation/names.js';
 import { RULE_PARAM } from './issues.js';
 import { isLoopbackHost, parseListen } from './listen.js';
-import { isSameOrBelow } from './paths.js';
+import { checkResolvedHostPath, hostPathRootProblem } from '../isolation/host-paths.js';
+import { AgentdError } from '../core/errors.js';
+import { absolutePathProblem, isSameOrBelow } from './paths.js';
 import { PROFILE_RULES } from './profiles.js';
 import type { ConfigShape } from './sections.js';
 
@@ -43,11 +45,7 @@ export function checkConfigRules(cfg: ConfigShape, ctx: Ctx): void {
     fail(ctx, ['sandbox', 'fresh_per_request'], `profile '${profile}' requires a fresh sandbox per request (state left by one request must never reach the next); remove this key or use profile 'server'`);
   }
 
-  cfg.sandbox.allowed_paths_rw.forEach((p, i) => {
-    if (p === '/' || isSameOrBelow(cfg.home, p) || isSameOrBelow(p, cfg.home)) {
-      fail(ctx, ['sandbox', 'allowed_paths_rw', i], `"${p}" overlaps the agentd home "${cfg.home}": a sandbox could rewrite the daemon's state and other sandboxes' files`);
-    }
-  });
+  checkHostPaths(cfg, ctx);
 
   const socketBytes = Buffer.byteLength(cfg.adapters.unix.path);
   if (cfg.adapters.unix.enabled && socketBytes > MAX_SOCKET_PATH_BYTES) {
@@ -56,6 +54,32 @@ export function checkConfigRules(cfg: ConfigShape, ctx: Ctx): void {
 
   if (cfg.pool.enabled && cfg.pool.max_warm > cfg.sandbox.max_sandboxes) {
     fail(ctx, ['pool', 'max_warm'], `must not exceed sandbox.max_sandboxes (${cfg.sandbox.max_sandboxes}): idle pool sandboxes would use up every slot`);
+  }
+}
+
+/**
+ * The host-path rules that need no file system, on the config's own paths: roots are never
+ * `/` nor system trees nor inside the home; each allowed path lies under a root and away from
+ * the home and the socket. The rest (symlinks) is checked again at every sandbox start.
+ */
+function checkHostPaths(cfg: ConfigShape, ctx: Ctx): void {
+  const roots = cfg.sandbox.host_path_roots ?? [];
+  roots.forEach((r, i) => {
+    if (absolutePathProblem(r) !== undefined) return;
+    const problem = hostPathRootProblem(r) ?? (isSameOrBelow(r, cfg.home) ? `lies inside the agentd home "${cfg.home}" (the daemon's state and every sandbox's files)` : undefined);
+    if (problem !== undefined) fail(ctx, ['sandbox', 'host_path_roots', i], `"${r}": ${problem}`);
+  });
+  const protectedPaths = [cfg.home, ...(cfg.adapters.unix.enabled ? [cfg.adapters.unix.path] : [])];
+  for (const key of ['allowed_paths_ro', 'allowed_paths_rw'] as const) {
+    cfg.sandbox[key].forEach((p, i) => {
+      if (absolutePathProblem(p) !== undefined) return; // reported by the shape
+      try {
+        checkResolvedHostPath(p, p, { roots, protectedPaths }, `sandbox.${key}`);
+      } catch (err) {
+        if (!(err instanceof AgentdError)) throw err;
+        fail(ctx, ['sandbox', key, i], `${err.message.replace(/^[^:]*: /, '')}${roots.length === 0 ? ' (add its folder to sandbox.host_path_roots)' : ''}`);
+      }
+    });
   }
 }
 

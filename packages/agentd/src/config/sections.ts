@@ -267,9 +267,17 @@ export const Sandbox = z
     idle_timeout_ms: positiveInt().optional().describe('A sandbox with no exec and no attached session for this long is stopped. undefined: never.'),
     max_sandboxes: positiveInt(100_000).describe('Most sandboxes (running or suspended) at once; creating more fails with RESOURCE_EXHAUSTED.'),
     fresh_per_request: z.boolean().describe('Every intent runs in a sandbox no earlier request used: intents naming a sandbox or keeping theirs (persist), kept sandboxes (POST /v1/sandboxes) and sessions are refused with POLICY_DENIED; pooled sandboxes are never returned. Forced true under paranoid.'),
-    allowed_paths_ro: pathList('Extra host paths visible read-only at the same path inside the sandbox.'),
-    allowed_paths_rw: pathList('Extra host paths visible read-write at the same path inside the sandbox. Must not be "/" nor contain the agentd home.'),
-    deny_paths: pathList('Paths masked inside the sandbox (empty over them, even if they do not exist yet), also under allowed paths.'),
+    host_path_roots: z
+      .array(hostPath)
+      .max(64)
+      .optional()
+      .describe(
+        'Host folders under which host paths (sandbox.allowed_paths_ro/rw here, and an admin\'s allowed_paths_ro/rw and bind_mounts sources in a request) may lie, after every symlink is resolved. ' +
+          'undefined or []: no host path at all (any such path in the config or a request is refused); populated: only paths under these. Never "/" nor in /proc, /sys, /dev; a path inside or containing the agentd home or the daemon\'s socket is refused even under a root.',
+      ),
+    allowed_paths_ro: pathList('Extra host paths visible read-only at the same path inside every sandbox (namespace backend); each must lie under sandbox.host_path_roots.'),
+    allowed_paths_rw: pathList('Extra host paths visible read-write at the same path inside every sandbox (namespace backend); each must lie under sandbox.host_path_roots. Must not be "/" nor contain the agentd home.'),
+    deny_paths: pathList('Paths (as the sandbox sees them) masked inside every sandbox (empty over them, even if they do not exist yet), also under allowed paths; a request may add more. A backend that cannot mask (host-direct) refuses to start a sandbox while this is set.'),
   })
   .strict()
   .describe('Defaults for new sandboxes.');

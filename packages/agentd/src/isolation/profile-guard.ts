@@ -1,6 +1,6 @@
 import { PROFILE_RULES } from '../config/profiles.js';
 import { AgentdError } from '../core/errors.js';
-import type { BackendProbe, ProfileName } from './types.js';
+import type { BackendProbe, ProfileName, SandboxLimits } from './types.js';
 
 export interface ProfileGuardOptions {
   /** Also demand kernel isolation under a profile that does not force it (config isolation.require_kernel). */
@@ -30,4 +30,41 @@ export function assertProfileAllows(profile: ProfileName, backendName: string, p
   if (!probe.available) {
     throw new AgentdError('BACKEND_UNAVAILABLE', `backend ${named} is not available on this host (${probe.reason ?? 'probe failed'}); see 'agentd doctor'`, { details });
   }
+}
+
+/** The probe feature that says whether a backend enforces a limit here (rlimits are always set). */
+const LIMIT_FEATURE: Partial<Record<keyof SandboxLimits, string>> = {
+  memoryBytes: 'memoryLimit',
+  pids: 'pidsLimit',
+  cpus: 'cpuLimit',
+  diskBytes: 'diskLimit',
+};
+
+/** The config/request key of each limit (`limits.<key>` in a request, `sandbox.limits.<key>` in the config). */
+export const LIMIT_KEYS: Record<keyof SandboxLimits, string> = {
+  memoryBytes: 'memory_bytes',
+  pids: 'pids',
+  cpus: 'cpus',
+  openFiles: 'open_files',
+  coreBytes: 'core_bytes',
+  diskBytes: 'disk_bytes',
+};
+
+/**
+ * Refuses (LIMIT_UNSUPPORTED) a limit the backend cannot enforce on this host, as its probe
+ * measured, whether the request asked for it or it is a default of the profile: a limit is
+ * enforced or refused, never dropped. `originOf` names where each limit came from (e.g.
+ * "sandbox.limits.memory_bytes (config)"), so the message says what to change.
+ */
+export function assertLimitsEnforceable(backendName: string, probe: BackendProbe | undefined, limits: SandboxLimits, originOf: (field: keyof SandboxLimits) => string): void {
+  if (probe === undefined) return; // not probed: the backend's own start refuses what it cannot do
+  const refused = (Object.keys(LIMIT_FEATURE) as Array<keyof SandboxLimits>).filter((f) => {
+    const feature = LIMIT_FEATURE[f];
+    return limits[f] !== undefined && feature !== undefined && probe.features[feature]?.ok !== true;
+  });
+  if (refused.length === 0) return;
+  const parts = refused.map((f) => `${originOf(f)} = ${String(limits[f])} (${probe.features[LIMIT_FEATURE[f] ?? '']?.detail ?? 'not supported'})`);
+  throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${backendName}' cannot enforce ${parts.join('; ')} on this host; remove these limits, or run where they can be enforced (see 'agentd doctor')`, {
+    details: { backend: backendName, limits: refused, origins: refused.map(originOf) },
+  });
 }

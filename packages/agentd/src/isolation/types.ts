@@ -1,4 +1,5 @@
 import type { Channel } from '../channel/types.js';
+import type { HostPathRules } from './host-paths.js';
 
 export type ProfileName = 'workstation' | 'server' | 'paranoid' | 'custom';
 export type IsolationLevel = 'none' | 'kernel';
@@ -115,6 +116,12 @@ export interface SandboxHandle {
 
 export interface StartOptions {
   signal?: AbortSignal;
+  /**
+   * The operator's host-path rules and the config's paths for every sandbox (see
+   * isolation/host-paths.ts). Absent: no host path is allowed and the config adds nothing.
+   * A backend that cannot enforce a path rule refuses to start (never ignores it).
+   */
+  hostPaths?: HostPathRules;
 }
 
 export interface IsolationBackend {

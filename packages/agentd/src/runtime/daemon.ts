@@ -10,6 +10,7 @@ import { parseListen } from '../config/listen.js';
 import type { AgentdConfig } from '../config/schema.js';
 import { AgentdError } from '../core/errors.js';
 import { createBuiltinRegistry } from '../isolation/builtins.js';
+import { assertConfigHostPaths } from '../isolation/host-paths.js';
 import type { BackendRegistry } from '../isolation/registry.js';
 import { chooseBackend } from '../isolation/select.js';
 import { requireInitPath } from '../native-paths.js';
@@ -25,7 +26,7 @@ import { openStateStore, type StateStore } from '../state/store.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { DaemonBackends } from './backends.js';
 import { recoverAtStart, type RecoveryResult } from './recovery.js';
-import { managerOptionsFrom, sessionDefaultsFrom, type RuntimeTuning } from './settings.js';
+import { hostPathRulesFrom, managerOptionsFrom, sessionDefaultsFrom, type RuntimeTuning } from './settings.js';
 import { AGENTD_VERSION } from './version.js';
 
 export interface StartDaemonOptions extends RuntimeTuning {
@@ -95,13 +96,14 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       registry, initPath, options: config.isolation.backends, profile: config.profile, requireKernel: config.isolation.require_kernel, logger,
     });
     const backend = await pickBackend(config, backends, registry, logger);
-    const probeOf = (n: string) => backends.probeOf(n);
+    // The config's own host paths are checked on this host now: a bad one fails the start, not every create.
+    await assertConfigHostPaths(hostPathRulesFrom(config));
 
     // One replay cache for the daemon's life: a fresh one at a reload would accept once more a signature seen just before it.
     const replayCache = new ReplayCache();
     let auth: AuthChain = createAuthChain(config.auth, { profile: config.profile, state: store, logger, replayCache, ...(opts.now ? { now: opts.now } : {}) });
     const apiKeys = new ApiKeyService(store.apiKeys, opts.now);
-    const manager = new SandboxManager(managerOptionsFrom(config, backend, probeOf, opts), { store, backends, logger, ...(opts.now ? { now: opts.now } : {}) });
+    const manager = new SandboxManager(managerOptionsFrom(config, backend, opts), { store, backends, logger, ...(opts.now ? { now: opts.now } : {}) });
     cleanups.push(() => manager.close());
     const sessions = new SessionManager(store.sessions, manager, sessionDefaultsFrom(config, opts), logger, opts.now);
     const metrics = new DaemonMetrics({ sandboxesByState: () => store.sandboxes.countByState(), stats: () => manager.stats() });
@@ -165,7 +167,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       cleanups.push(() => unix.close());
     }
     manager.startPool();
-    sweeper.start(managerOptionsFrom(config, backend, probeOf, opts).sweepIntervalMs);
+    sweeper.start(managerOptionsFrom(config, backend, opts).sweepIntervalMs);
     logger.info({ address, socket: unix ? config.adapters.unix.path : undefined, backend, profile: config.profile, auth: auth.names }, 'agentd is ready');
 
     let closing: Promise<void> | undefined;
@@ -182,13 +184,14 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       store,
       async reload(next) {
         if (next.profile !== config.profile) throw new AgentdError('INVALID_CONFIG', `profile change (${config.profile} -> ${next.profile}) needs a restart`);
+        await assertConfigHostPaths(hostPathRulesFrom(next));
         const newAuth = createAuthChain(next.auth, { profile: next.profile, state: store, logger, replayCache, ...(opts.now ? { now: opts.now } : {}) });
         if (next.adapters.http.listen !== config.adapters.http.listen || next.adapters.unix.path !== config.adapters.unix.path) {
           logger.warn({}, 'listen address or socket path changed: takes effect at the next restart');
         }
         auth = newAuth;
         config = next;
-        manager.reconfigure(managerOptionsFrom(next, backend, probeOf, opts));
+        manager.reconfigure(managerOptionsFrom(next, backend, opts));
         sessions.reconfigure(sessionDefaultsFrom(next, opts));
         logger.info({ auth: auth.names }, 'configuration reloaded');
       },

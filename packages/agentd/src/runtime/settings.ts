@@ -1,6 +1,7 @@
 import type { AgentdConfig } from '../config/schema.js';
 import { PRESETS } from '../config/profiles.js';
-import type { BackendProbe, ProfileName, SandboxLimits } from '../isolation/types.js';
+import type { HostPathRules } from '../isolation/host-paths.js';
+import type { ProfileName, SandboxLimits } from '../isolation/types.js';
 import type { ManagerOptions } from '../sandbox/types.js';
 import type { ProfileDefaults } from '../sandbox/spec.js';
 import type { SessionDefaults } from '../sandbox/sessions.js';
@@ -16,27 +17,26 @@ export interface RuntimeTuning {
   stopGraceMs?: number;
 }
 
-function limitsFrom(section: AgentdConfig['sandbox']['limits'], probe: BackendProbe | undefined): SandboxLimits {
-  // Defaults only carry limits the backend can enforce; an explicit request for one it cannot is still refused.
-  const can = (f: 'memoryLimit' | 'pidsLimit' | 'cpuLimit'): boolean => probe === undefined || probe.features[f].ok;
+function limitsFrom(section: AgentdConfig['sandbox']['limits']): SandboxLimits {
+  // Every default is carried, enforceable here or not: a backend that cannot enforce one
+  // refuses the create naming the key (profile-guard.ts assertLimitsEnforceable), never drops it.
   const out: SandboxLimits = {};
-  if (section.memory_bytes !== undefined && can('memoryLimit')) out.memoryBytes = section.memory_bytes;
-  if (section.pids !== undefined && can('pidsLimit')) out.pids = section.pids;
-  if (section.cpus !== undefined && can('cpuLimit') && probe?.isolation !== 'none') out.cpus = section.cpus;
+  if (section.memory_bytes !== undefined) out.memoryBytes = section.memory_bytes;
+  if (section.pids !== undefined) out.pids = section.pids;
+  if (section.cpus !== undefined) out.cpus = section.cpus;
   if (section.open_files !== undefined) out.openFiles = section.open_files;
-  // Opt-in and never dropped: a backend that cannot enforce it refuses the create (LIMIT_UNSUPPORTED).
   if (section.disk_bytes !== undefined) out.diskBytes = section.disk_bytes;
   return out;
 }
 
 /** What a profile gives a new sandbox: the config's own section for the daemon's profile, the preset for others. */
-export function profileDefaultsFrom(config: AgentdConfig, backend: string, probeOf: (name: string) => BackendProbe | undefined) {
+export function profileDefaultsFrom(config: AgentdConfig, backend: string) {
   return (profile: ProfileName): ProfileDefaults => {
     const section = profile === config.profile ? config.sandbox : PRESETS[profile].sandbox;
     return {
       backend,
       network: section.network,
-      limits: limitsFrom(section.limits, probeOf(backend)),
+      limits: limitsFrom(section.limits),
       env: { ...section.env },
       ...(section.workdir === undefined ? {} : { workdir: section.workdir }),
       ...(section.ttl_ms === undefined ? {} : { ttlMs: section.ttl_ms }),
@@ -44,16 +44,27 @@ export function profileDefaultsFrom(config: AgentdConfig, backend: string, probe
   };
 }
 
-export function managerOptionsFrom(config: AgentdConfig, backend: string, probeOf: (name: string) => BackendProbe | undefined, tuning: RuntimeTuning): ManagerOptions {
+/** The host-path rules of a config (isolation/host-paths.ts): its roots, what no host path may touch, and its paths for every sandbox. */
+export function hostPathRulesFrom(config: AgentdConfig): HostPathRules {
+  return {
+    roots: [...(config.sandbox.host_path_roots ?? [])],
+    // The home holds state.db and every sandbox's folders; the socket (which may lie elsewhere) is the daemon's door.
+    protectedPaths: [config.home, ...(config.adapters.unix.enabled ? [config.adapters.unix.path] : [])],
+    config: { allowedPathsRo: [...config.sandbox.allowed_paths_ro], allowedPathsRw: [...config.sandbox.allowed_paths_rw], denyPaths: [...config.sandbox.deny_paths] },
+  };
+}
+
+export function managerOptionsFrom(config: AgentdConfig, backend: string, tuning: RuntimeTuning): ManagerOptions {
   return {
     home: config.home,
     defaultProfile: config.profile,
-    profileDefaults: profileDefaultsFrom(config, backend, probeOf),
+    profileDefaults: profileDefaultsFrom(config, backend),
     maxSandboxes: config.sandbox.max_sandboxes,
     pool: config.pool.enabled ? { minWarm: config.pool.min_warm, maxWarm: config.pool.max_warm, ttlMs: config.pool.ttl_ms } : { minWarm: 0, maxWarm: 0, ttlMs: config.pool.ttl_ms },
     sweepIntervalMs: tuning.sweepIntervalMs ?? 1000,
     freshPerRequest: config.sandbox.fresh_per_request,
     allowHostDirect: config.isolation.allow_host_direct,
+    hostPaths: hostPathRulesFrom(config),
     ...(config.sandbox.idle_timeout_ms === undefined ? {} : { idleStopMs: config.sandbox.idle_timeout_ms }),
   };
 }

@@ -3,6 +3,7 @@ import { AgentdError } from '../core/errors.js';
 import type { SandboxPrefs } from '../core/intent.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
 import { withVolume } from '../isolation/disk/volume.js';
+import { assertLimitsEnforceable, LIMIT_KEYS } from '../isolation/profile-guard.js';
 import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } from '../isolation/snapshot/index.js';
 import type { ProfileName, SandboxDirs, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
@@ -10,6 +11,7 @@ import { newId } from './ids.js';
 import { minDefined } from '../util/numbers.js';
 import { WarmPool } from './pool.js';
 import { assertBackendGranted, assertSpecWithinGrants, assertWithinGrants, clampDefaults, type Grantee, type Grants } from './grants.js';
+import { assertHostPathGrant } from './host-path-grant.js';
 import { buildSpec, isPlainCreate, requestLimits, type ProfileDefaults, type SandboxCreate } from './spec.js';
 import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.js';
 
@@ -182,6 +184,7 @@ export class SandboxManager {
    * under fresh_per_request, where no request may use a sandbox another one made.
    */
   async create(tenant: string, req: SandboxCreate, signal?: AbortSignal, who: Grantee = NOBODY): Promise<{ record: SandboxRecord; fromPool: boolean }> {
+    assertHostPathGrant(req, who);
     this.assertReusable('a sandbox kept for later requests');
     return this.createSandbox(tenant, req, signal, who);
   }
@@ -239,8 +242,13 @@ export class SandboxManager {
         return { record, fromPool: true };
       }
     }
-    await this.reserveSlot();
     const spec = buildSpec(newId('sbx'), this.options.home, profile, defaults, req);
+    // A limit the backend cannot enforce is refused, the profile's defaults too (never dropped).
+    assertLimitsEnforceable(backendName, this.deps.backends.probeOf?.(backendName), spec.limits, (f) =>
+      req.limits?.[LIMIT_KEYS[f] as keyof NonNullable<SandboxCreate['limits']>] !== undefined
+        ? `limits.${LIMIT_KEYS[f]} (request)`
+        : `sandbox.limits.${LIMIT_KEYS[f]} (${profile === this.options.defaultProfile ? 'config' : `profile '${profile}' preset`})`);
+    await this.reserveSlot();
     const record = this.deps.store.sandboxes.insert({ id: spec.id, tenant, backend: backendName, profile, state: 'creating', spec, labels, expiresAtMs });
     try {
       const handle = await this.startHandle(spec, backendName, signal);
@@ -539,7 +547,7 @@ export class SandboxManager {
     this.starting++;
     const t0 = performance.now();
     try {
-      const handle = await backend.start(spec, signal ? { signal } : {});
+      const handle = await backend.start(spec, { ...(signal ? { signal } : {}), ...(this.options.hostPaths ? { hostPaths: this.options.hostPaths } : {}) });
       await handle.channel.ready;
       this.created++;
       this.createMsTotal += performance.now() - t0;

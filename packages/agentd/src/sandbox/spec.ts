@@ -26,14 +26,14 @@ export const SandboxCreate = z
       .describe("Resource limits over the profile's."),
     labels: z.record(z.string().min(1).max(128), z.string().max(256)).optional().describe('Free-form labels (filterable in list).'),
     ttl_ms: z.number().int().min(1000).max(30 * 24 * 3600 * 1000).optional().describe('Destroy the sandbox this long after creation (default: the profile TTL, or none).'),
-    allowed_paths_ro: z.array(HostPath).max(256).optional().describe('Host paths visible read-only (same path inside).'),
-    allowed_paths_rw: z.array(HostPath).max(256).optional().describe('Host paths visible read-write (same path inside).'),
+    allowed_paths_ro: z.array(HostPath).max(256).optional().describe('Host paths visible read-only (same path inside). Admin role only (else POLICY_DENIED); each must resolve under sandbox.host_path_roots, away from the agentd home (see docs/api.md, "Host paths").'),
+    allowed_paths_rw: z.array(HostPath).max(256).optional().describe('Host paths visible read-write (same path inside). Admin role only, same rules as allowed_paths_ro.'),
     bind_mounts: z
-      .array(z.object({ source: HostPath, target: HostPath, readonly: z.boolean().describe('Mount read-only.') }).strict())
+      .array(z.object({ source: HostPath.describe('Host path (same rules as allowed_paths_ro).'), target: HostPath.describe("Where the sandbox sees it (never over its own /, /proc, /dev, /workspace, /home/agent, /tmp)."), readonly: z.boolean().describe('Mount read-only.') }).strict())
       .max(256)
       .optional()
-      .describe('Host folders mounted at a target path.'),
-    deny_paths: z.array(HostPath).max(256).optional().describe('Paths masked inside the sandbox.'),
+      .describe('Host folders mounted at a target path. Admin role only, same rules as allowed_paths_ro.'),
+    deny_paths: z.array(HostPath).max(256).optional().describe("Paths masked inside the sandbox, over the config's sandbox.deny_paths (anyone may send it: it only hides more)."),
   })
   .strict();
 export type SandboxCreate = z.infer<typeof SandboxCreate>;

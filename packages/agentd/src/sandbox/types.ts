@@ -1,4 +1,5 @@
-import type { ProfileName, IsolationBackend, SandboxHandle } from '../isolation/types.js';
+import type { HostPathRules } from '../isolation/host-paths.js';
+import type { BackendProbe, ProfileName, IsolationBackend, SandboxHandle } from '../isolation/types.js';
 import type { SandboxRepo } from '../state/sandboxes.js';
 import type { SessionRepo } from '../state/sessions.js';
 import type { SnapshotRepo } from '../state/snapshots.js';
@@ -14,6 +15,8 @@ export interface BackendSet {
   get(nameOrAlias: string): IsolationBackend;
   /** Throws ISOLATION_REQUIRED when `profile` forbids the backend's isolation level. */
   assertProfileAllows(profile: ProfileName, backend: IsolationBackend): void;
+  /** What the backend enforces on this host, as probed at start (undefined: not probed). */
+  probeOf?(nameOrAlias: string): BackendProbe | undefined;
 }
 
 /** The tables the manager keeps in sync (a subset of the StateStore). */
@@ -45,6 +48,8 @@ export interface ManagerOptions {
   allowHostDirect?: boolean;
   /** The daemon runs as root (default: its effective uid is 0): host-direct then needs the admin role. */
   rootDaemon?: boolean;
+  /** Host-path roots, protected paths and the config's paths for every sandbox; absent: no host path at all. */
+  hostPaths?: HostPathRules;
 }
 
 export interface ManagerDeps {

@@ -90,7 +90,7 @@ describe('home and socket defaults', () => {
 
 describe('the result is frozen', () => {
   test('deep-frozen: nothing can be changed after validation', () => {
-    const cfg = parse({ sandbox: { allowed_paths_ro: ['/opt'] } });
+    const cfg = parse({ sandbox: { host_path_roots: ['/opt'], allowed_paths_ro: ['/opt/tools'] } });
     expect(Object.isFrozen(cfg)).toBe(true);
     expect(Object.isFrozen(cfg.sandbox.limits)).toBe(true);
     expect(Object.isFrozen(cfg.sandbox.allowed_paths_ro)).toBe(true);

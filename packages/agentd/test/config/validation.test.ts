@@ -214,10 +214,21 @@ describe('sandbox paths and env', () => {
     expect(messageAt(issues, 'sandbox.deny_paths[1]')).toContain('must be normalized');
   });
 
-  test('a read-write path over the agentd home (or /) is refused', () => {
-    const { issues } = issuesOf({ home: '/srv/agentd', sandbox: { allowed_paths_rw: ['/', '/srv', '/srv/agentd/sandboxes/x', '/data'] } });
-    expect(issues.map((i) => i.path)).toEqual(['sandbox.allowed_paths_rw[0]', 'sandbox.allowed_paths_rw[1]', 'sandbox.allowed_paths_rw[2]']);
-    expect(messageAt(issues, 'sandbox.allowed_paths_rw[1]')).toContain("could rewrite the daemon's state");
+  test('a host path over the agentd home (or /, or /proc) is refused, read-only too', () => {
+    const { issues } = issuesOf({ home: '/srv/agentd', sandbox: { host_path_roots: ['/srv', '/data'], allowed_paths_rw: ['/', '/srv', '/srv/agentd/sandboxes/x', '/data'], allowed_paths_ro: ['/srv/agentd/state.db', '/proc/1'] } });
+    expect(issues.map((i) => i.path)).toEqual(['sandbox.allowed_paths_ro[0]', 'sandbox.allowed_paths_ro[1]', 'sandbox.allowed_paths_rw[0]', 'sandbox.allowed_paths_rw[1]', 'sandbox.allowed_paths_rw[2]']);
+    expect(messageAt(issues, 'sandbox.allowed_paths_rw[0]')).toContain("the host's root");
+    expect(messageAt(issues, 'sandbox.allowed_paths_rw[1]')).toContain("contains '/srv/agentd'");
+    expect(messageAt(issues, 'sandbox.allowed_paths_ro[0]')).toContain("is inside '/srv/agentd'");
+    expect(messageAt(issues, 'sandbox.allowed_paths_ro[1]')).toContain('/proc');
+  });
+
+  test('host paths need sandbox.host_path_roots: none listed = no host path; a root is never /, a system tree or inside the home', () => {
+    expect(messageAt(issuesOf({ sandbox: { allowed_paths_ro: ['/opt/tools'] } }).issues, 'sandbox.allowed_paths_ro[0]')).toContain('no sandbox.host_path_roots are configured');
+    expect(messageAt(issuesOf({ sandbox: { host_path_roots: ['/srv'], allowed_paths_ro: ['/opt/tools'] } }).issues, 'sandbox.allowed_paths_ro[0]')).toContain('under none of sandbox.host_path_roots');
+    const roots = issuesOf({ home: '/srv/agentd', sandbox: { host_path_roots: ['/', '/sys/fs', '/srv/agentd/x', '/srv'] } });
+    expect(roots.issues.map((i) => i.path)).toEqual(['sandbox.host_path_roots[0]', 'sandbox.host_path_roots[1]', 'sandbox.host_path_roots[2]']);
+    expect(parse({ sandbox: { host_path_roots: ['/opt'], allowed_paths_ro: ['/opt/tools'], deny_paths: ['/etc/shadow'] } }).sandbox.host_path_roots).toEqual(['/opt']);
   });
 
   test('env names are checked', () => {

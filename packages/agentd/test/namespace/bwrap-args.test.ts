@@ -3,7 +3,11 @@ import { describe, expect, test } from 'vitest';
 import { sandboxDirs } from '../../src/isolation/dirs.js';
 import { bwrapArgs, sandboxEnv, sandboxHostname } from '../../src/isolation/namespace/bwrap-args.js';
 import { launchArgv } from '../../src/isolation/namespace/launch.js';
-import { baseMounts, hostPathOf, planMounts, type SystemEntry } from '../../src/isolation/namespace/mounts.js';
+import { baseMounts, hostPathOf, planMounts, wantedHostMounts, type HostMount, type SystemEntry } from '../../src/isolation/namespace/mounts.js';
+
+/** The spec's host paths as the backend mounts them once checked: by descriptor (10, 11, ...). */
+const hm = (s: SandboxSpec): HostMount[] =>
+  wantedHostMounts(s, { allowedPathsRo: [], allowedPathsRw: [] }).map((w, i) => ({ source: w.given, fd: 10 + i, target: w.target, readonly: w.readonly, what: w.what }));
 import type { SandboxSpec } from '../../src/isolation/types.js';
 
 const system: SystemEntry[] = [
@@ -29,7 +33,7 @@ function has(argv: string[], ...seq: string[]): boolean {
 
 describe('bwrapArgs', () => {
   test('every namespace, the sandbox user, no capabilities, and the init last', () => {
-    const argv = bwrapArgs({ spec: spec(), mounts: planMounts({ spec: spec(), system, ...files, denyKinds: {} }).mounts, seccompFd: 3 });
+    const argv = bwrapArgs({ spec: spec(), mounts: planMounts({ spec: spec(), system, ...files, hostMounts: [], denyKinds: {} }).mounts, seccompFd: 3 });
     for (const ns of ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup', '--unshare-net', '--disable-userns']) expect(argv).toContain(ns);
     expect(has(argv, '--uid', '1000')).toBe(true);
     expect(has(argv, '--gid', '1000')).toBe(true);
@@ -43,7 +47,7 @@ describe('bwrapArgs', () => {
 
   test('system dirs read-only, symlinks kept as symlinks, own folders read-write', () => {
     const s = spec();
-    const argv = bwrapArgs({ spec: s, mounts: baseMounts({ spec: s, system, ...files }) });
+    const argv = bwrapArgs({ spec: s, mounts: baseMounts({ spec: s, system, ...files, hostMounts: hm(s) }) });
     expect(has(argv, '--ro-bind', '/usr', '/usr')).toBe(true);
     expect(has(argv, '--symlink', 'usr/bin', '/bin')).toBe(true);
     expect(has(argv, '--ro-bind', '/etc', '/etc')).toBe(true);
@@ -82,7 +86,7 @@ describe('bwrapArgs', () => {
 describe('planMounts', () => {
   test('deny paths: files get the mask file, directories and missing paths under writable mounts an empty read-only tmpfs', () => {
     const s = spec({ allowedPathsRo: ['/data'], denyPaths: ['/data/secret', '/data/dir', '/workspace/.env', '/data/not-yet', '/nowhere/x'] });
-    const plan = planMounts({ spec: s, system, ...files, denyKinds: { '/data/secret': 'file', '/data/dir': 'dir' } });
+    const plan = planMounts({ spec: s, system, ...files, hostMounts: hm(s), denyKinds: { '/data/secret': 'file', '/data/dir': 'dir' } });
     expect(plan.mounts.slice(-4)).toEqual([
       { op: 'mask-file', source: '/m', target: '/data/secret' },
       { op: 'mask-dir', target: '/data/dir' },
@@ -96,7 +100,7 @@ describe('planMounts', () => {
   });
 
   test('paths are validated: absolute, normalised, and never hiding the sandbox own mounts', () => {
-    const bad = (over: Partial<SandboxSpec>) => () => planMounts({ spec: spec(over), system, ...files, denyKinds: {} });
+    const bad = (over: Partial<SandboxSpec>) => () => planMounts({ spec: spec(over), system, ...files, hostMounts: hm(spec(over)), denyKinds: {} });
     expect(bad({ allowedPathsRo: ['relative'] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(bad({ allowedPathsRw: ['/data/../etc'] })).toThrow(/normalised/);
     expect(bad({ bindMounts: [{ source: '/x', target: '/', readonly: true }] })).toThrow(/hide/);
@@ -106,9 +110,18 @@ describe('planMounts', () => {
     expect(bad({ bindMounts: [{ source: '/srv/data', target: '/workspace/data', readonly: true }] })).not.toThrow();
   });
 
+  test('host paths reach bwrap only as inherited descriptors (--ro-bind-fd/--bind-fd), never as a path bwrap would resolve again', () => {
+    const s = spec({ allowedPathsRo: ['/srv/ro'], allowedPathsRw: ['/srv/rw'], bindMounts: [{ source: '/srv/b', target: '/workspace/b', readonly: false }] });
+    const argv = bwrapArgs({ spec: s, mounts: planMounts({ spec: s, system, ...files, hostMounts: hm(s), denyKinds: {} }).mounts });
+    expect(has(argv, '--ro-bind-fd', '10', '/srv/ro')).toBe(true);
+    expect(has(argv, '--bind-fd', '11', '/srv/rw')).toBe(true);
+    expect(has(argv, '--bind-fd', '12', '/workspace/b')).toBe(true);
+    for (const src of ['/srv/ro', '/srv/rw', '/srv/b']) expect(argv.filter((a, i) => a === src && /^--(ro-)?bind$/.test(argv[i - 1] ?? ''))).toEqual([]);
+  });
+
   test('hostPathOf maps a sandbox path to where it lives on the host', () => {
     const s = spec({ bindMounts: [{ source: '/srv/data', target: '/workspace/data', readonly: true }] });
-    const mounts = baseMounts({ spec: s, system, ...files });
+    const mounts = baseMounts({ spec: s, system, ...files, hostMounts: hm(s) });
     expect(hostPathOf(mounts, '/workspace/a/b')).toBe(`${s.dirs.workspace}/a/b`);
     expect(hostPathOf(mounts, '/workspace/data/x')).toBe('/srv/data/x');
     expect(hostPathOf(mounts, '/etc/ssh')).toBe('/etc/ssh');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand, type CommandResult } from '../../src/channel/lifecycle.js';
 import { sandboxDirs } from '../../src/isolation/dirs.js';
+import { NO_HOST_PATHS, type HostPathRules } from '../../src/isolation/host-paths.js';
 import { NamespaceBackend } from '../../src/isolation/namespace/backend.js';
 import type { SandboxHandle, SandboxSpec } from '../../src/isolation/types.js';
 import { nativePaths } from '../../src/native-paths.js';
@@ -59,7 +60,11 @@ export function attackBinary(): string {
 export interface Harness {
   home: string;
   backend: NamespaceBackend;
-  start(over?: Partial<SandboxSpec>): Promise<SandboxHandle>;
+  /**
+   * Starts a sandbox. Host paths are allowed under the system's temporary folder (never the
+   * harness's home), as an operator would list `sandbox.host_path_roots`; `rules` replaces that.
+   */
+  start(over?: Partial<SandboxSpec>, rules?: HostPathRules): Promise<SandboxHandle>;
   /** Destroys every sandbox started and removes the home. */
   close(): Promise<void>;
 }
@@ -90,8 +95,9 @@ export async function harness(options: Record<string, unknown> = {}): Promise<Ha
   return {
     home,
     backend,
-    async start(over = {}) {
-      const sbx = await backend.start(specFor(home, over.id ?? `t-${randomBytes(5).toString('hex')}`, over));
+    async start(over = {}, rules) {
+      const hostPaths = rules ?? { ...NO_HOST_PATHS, roots: [tmpdir()], protectedPaths: [home] };
+      const sbx = await backend.start(specFor(home, over.id ?? `t-${randomBytes(5).toString('hex')}`, over), { hostPaths });
       started.push(sbx);
       return sbx;
     },

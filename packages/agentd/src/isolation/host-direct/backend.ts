@@ -4,6 +4,7 @@ import { spawnInit } from '../../channel/spawn.js';
 import type { Logger } from '../../util/logger.js';
 import { CgroupDriver, cgroupLimits, type CgroupProbe } from '../cgroup/index.js';
 import { ensureSandboxDirs, removeSandboxDirs } from '../dirs.js';
+import { NO_HOST_PATHS, type HostPathRules } from '../host-paths.js';
 import { InitSandbox } from '../init-sandbox.js';
 import type { BackendFactoryContext, BackendProbe, IsolationBackend, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
 
@@ -46,6 +47,28 @@ function refuseNetwork(spec: SandboxSpec): void {
       details: { network: spec.network },
     });
   }
+}
+
+/**
+ * host-direct shows commands the whole host file system: it can neither add a host path nor
+ * hide one. Any path rule, from the request or the config, is refused, never ignored.
+ */
+function refusePathRules(spec: SandboxSpec, rules: HostPathRules): void {
+  const given: string[] = [
+    ...(rules.config.allowedPathsRo.length > 0 ? ['sandbox.allowed_paths_ro (config)'] : []),
+    ...(rules.config.allowedPathsRw.length > 0 ? ['sandbox.allowed_paths_rw (config)'] : []),
+    ...(rules.config.denyPaths.length > 0 ? ['sandbox.deny_paths (config)'] : []),
+    ...(spec.allowedPathsRo.length > 0 ? ['allowed_paths_ro'] : []),
+    ...(spec.allowedPathsRw.length > 0 ? ['allowed_paths_rw'] : []),
+    ...(spec.bindMounts.length > 0 ? ['bind_mounts'] : []),
+    ...(spec.denyPaths.length > 0 ? ['deny_paths'] : []),
+  ];
+  if (given.length === 0) return;
+  throw new AgentdError(
+    'ISOLATION_REQUIRED',
+    `backend 'host-direct' cannot enforce path rules (its commands see the whole host file system): ${given.join(', ')}; use backend 'namespace'${given.some((g) => g.endsWith('(config)')) ? ', or remove them from the config' : ''}`,
+    { details: { rule: 'path_rules', fields: given } },
+  );
 }
 
 /**
@@ -101,6 +124,7 @@ export class HostDirectBackend implements IsolationBackend {
 
   async start(spec: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
     refuseNetwork(spec);
+    refusePathRules(spec, opts.hostPaths ?? NO_HOST_PATHS);
     if (spec.limits.diskBytes !== undefined) {
       // Its processes write anywhere the daemon's user can: a volume for the workspace would bound nothing.
       throw new AgentdError('LIMIT_UNSUPPORTED', "backend 'host-direct' cannot enforce a disk limit: its commands write wherever the daemon's user can; use backend 'namespace' as root", {

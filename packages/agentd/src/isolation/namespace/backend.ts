@@ -8,7 +8,8 @@ import type { BackendFactoryContext, BackendProbe, IsolationBackend, ProbeCache,
 import { bwrapArgs, sandboxEnv } from './bwrap-args.js';
 import { gatherHostFacts, type HostFacts } from './host-facts.js';
 import { launchArgv } from './launch.js';
-import { baseMounts, hostPathOf, planMounts, type PathKind } from './mounts.js';
+import { closeHostPaths, NO_HOST_PATHS, openHostPath, type HostPathRules, type PinnedHostPath } from '../host-paths.js';
+import { baseMounts, hostPathOf, planMounts, wantedHostMounts, type PathKind } from './mounts.js';
 import { parseNamespaceOptions, type NamespaceOptions } from './options.js';
 import { probeNamespace } from './probe.js';
 import { kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
@@ -92,15 +93,19 @@ export class NamespaceBackend implements IsolationBackend {
     return this.cgroups.cleanupOrphans(keepIds, opts);
   }
 
-  async start(spec: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+  async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
     if (opts.signal?.aborted) throw new AgentdError('CANCELLED', 'sandbox start cancelled', { cause: opts.signal.reason });
     const facts = await this.hostFacts();
     if (facts.bwrapPath === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend 'namespace' is unavailable: ${facts.bwrapProblem}`);
     if (facts.dropProblem !== undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend 'namespace' is unavailable: ${facts.dropProblem}`);
+    const rules = opts.hostPaths ?? NO_HOST_PATHS;
+    // The config's deny paths apply to every sandbox, with the spec's own.
+    const spec = withConfigDenyPaths(requested, rules);
+    const wanted = wantedHostMounts(spec, rules.config);
     const files = sandboxFiles(spec.dirs);
-    // Validate everything that can be validated before touching the host.
-    const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files });
-    bwrapArgs({ spec, mounts: base });
+    // Validate everything that can be validated before touching the host (host paths are checked and pinned below).
+    const unpinned = wanted.map((w) => ({ source: w.given, fd: -1, target: w.target, readonly: w.readonly, what: w.what }));
+    bwrapArgs({ spec, mounts: baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts: unpinned }) });
     const wantsCgroupLimits = cgroupLimits(spec.limits).length > 0;
     const cgroupUsable = facts.cgroup !== undefined && Object.values(facts.cgroup.controllers).some((c) => c.ok);
     if (!cgroupUsable && (wantsCgroupLimits || this.options.require_cgroup === true)) {
@@ -115,12 +120,17 @@ export class NamespaceBackend implements IsolationBackend {
       cgroupUsable ? this.cgroups.create(spec.id, spec.limits) : Promise.resolve(undefined),
     ]);
     const cgroup = made.status === 'fulfilled' ? made.value : undefined;
+    let pinned: PinnedHostPath[] = [];
     try {
       if (dirs.status === 'rejected') throw dirs.reason;
       if (made.status === 'rejected') throw made.reason;
+      pinned = await pinHostPaths(wanted, rules);
+      // bwrap inherits the pinned descriptors after the seccomp filter: fds 4, 5, ...
+      const hostMounts = wanted.map((w, i) => ({ source: pinned[i]?.real ?? w.given, fd: SECCOMP_FD + 1 + i, target: w.target, readonly: w.readonly, what: w.what }));
+      const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts });
       const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p))));
       const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
-      const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, denyKinds });
+      const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts, denyKinds });
       if (plan.unmaskable.length > 0) {
         this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
       }
@@ -141,7 +151,7 @@ export class NamespaceBackend implements IsolationBackend {
         started = await spawnInit(argv, {
           cwd: '/',
           env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' },
-          extraFds: [filter.fd],
+          extraFds: [filter.fd, ...pinned.map((p) => p.handle.fd)],
           logger: this.logger,
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
@@ -151,9 +161,49 @@ export class NamespaceBackend implements IsolationBackend {
       return new InitSandbox(this.name, spec, sandboxEnv(spec), started.channel, started.child, cgroup, this.logger);
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
-      throw err;
+      throw (pinned.length > 0 ? hostPathRaceError(err, spec, rules, wanted) : undefined) ?? err;
+    } finally {
+      // bwrap holds its own copies until it has mounted them.
+      await closeHostPaths(pinned);
     }
   }
+}
+
+/**
+ * bwrap refuses a pinned host path that moved after it was checked: its own inode check
+ * ("Race condition binding dirfd"), or the descriptor's path gone when it resolves it. That is
+ * the race the pinning defends against, so it is reported as such (POLICY_DENIED, rule
+ * "changed"), not as a dead sandbox. Other bwrap failures (the sandbox's own folders) are left alone.
+ */
+function hostPathRaceError(err: unknown, spec: SandboxSpec, rules: HostPathRules, wanted: ReturnType<typeof wantedHostMounts>): AgentdError | undefined {
+  const tail = err instanceof AgentdError ? err.details.stderrTail : undefined;
+  if (typeof tail !== 'string') return undefined;
+  const source = /Can't (?:get type of source|find source path) (\S+)|Can't bind mount \/oldroot(\S+) on/.exec(tail);
+  const path = source?.[1] ?? source?.[2];
+  const onHostPath = path !== undefined && !path.startsWith(`${spec.dirs.root}/`) && rules.roots.some((r) => path === r || path.startsWith(`${r}/`));
+  if (!tail.includes('Race condition binding dirfd') && !onHostPath) return undefined;
+  return new AgentdError('POLICY_DENIED', `a host path changed between its check and its mount (bwrap: ${tail.trim().split('\n').pop() ?? ''}); nothing was mounted, try again`, {
+    details: { rule: 'changed', fields: wanted.map((w) => w.what), paths: wanted.map((w) => w.given) },
+    cause: err,
+  });
+}
+
+/** The spec with the config's deny paths added (each once). */
+function withConfigDenyPaths(spec: SandboxSpec, rules: HostPathRules): SandboxSpec {
+  if (rules.config.denyPaths.length === 0) return spec;
+  return { ...spec, denyPaths: [...new Set([...rules.config.denyPaths, ...spec.denyPaths])] };
+}
+
+/** Checks and pins every wanted host path (isolation/host-paths.ts); all or none (the others are closed on a refusal). */
+async function pinHostPaths(wanted: ReturnType<typeof wantedHostMounts>, rules: HostPathRules): Promise<PinnedHostPath[]> {
+  const settled = await Promise.allSettled(wanted.map((w) => openHostPath(w.given, rules, w.what)));
+  const ok = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await closeHostPaths(ok);
+    throw failed.reason;
+  }
+  return ok;
 }
 
 export function createNamespaceBackend(ctx: BackendFactoryContext): IsolationBackend {

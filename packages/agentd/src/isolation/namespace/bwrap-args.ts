@@ -55,6 +55,10 @@ function mountArgs(m: Mount): string[] {
       return ['--ro-bind', m.source, m.target];
     case 'bind':
       return ['--bind', m.source, m.target];
+    case 'ro-bind-fd':
+      return ['--ro-bind-fd', String(m.fd), m.target];
+    case 'bind-fd':
+      return ['--bind-fd', String(m.fd), m.target];
     case 'symlink':
       return ['--symlink', m.linkTarget, m.target];
     case 'proc':

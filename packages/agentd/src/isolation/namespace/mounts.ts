@@ -25,6 +25,12 @@ export type PathKind = 'dir' | 'file' | 'missing';
 
 export type Mount =
   | { op: 'ro-bind' | 'bind'; source: string; target: string }
+  /**
+   * A checked host path (isolation/host-paths.ts), bound from a descriptor bwrap inherits as
+   * `fd`, never by path: a rename between the check and the mount cannot change what is bound.
+   * `source` is the path that was checked (to look deny paths up under it).
+   */
+  | { op: 'ro-bind-fd' | 'bind-fd'; fd: number; source: string; target: string }
   | { op: 'symlink'; linkTarget: string; target: string }
   | { op: 'proc' | 'dev'; target: string }
   /** An empty, mode-000, read-only tmpfs over a directory (or a path that does not exist yet). */
@@ -55,8 +61,36 @@ function checkBindTarget(target: string, what: string): void {
   }
 }
 
+/** A host path to mount, already checked and pinned (`fd`: its descriptor number in bwrap). */
+export interface HostMount {
+  /** The resolved host path that was checked. */
+  source: string;
+  fd: number;
+  /** Where the sandbox sees it. */
+  target: string;
+  readonly: boolean;
+  /** The field it came from, for messages ("allowed_paths_ro", "sandbox.deny_paths (config)"...). */
+  what: string;
+}
+
+/**
+ * Every host path a sandbox asks for, config's first: [source as given, target, mode, field].
+ * Config paths (`config`) apply to every sandbox; the spec's come from its creator.
+ */
+export function wantedHostMounts(spec: SandboxSpec, config: { allowedPathsRo: readonly string[]; allowedPathsRw: readonly string[] }): Array<{ given: string; target: string; readonly: boolean; what: string }> {
+  return [
+    ...config.allowedPathsRo.map((p) => ({ given: p, target: p, readonly: true, what: 'sandbox.allowed_paths_ro (config)' })),
+    ...config.allowedPathsRw.map((p) => ({ given: p, target: p, readonly: false, what: 'sandbox.allowed_paths_rw (config)' })),
+    ...spec.allowedPathsRo.map((p) => ({ given: p, target: p, readonly: true, what: 'allowed_paths_ro' })),
+    ...spec.allowedPathsRw.map((p) => ({ given: p, target: p, readonly: false, what: 'allowed_paths_rw' })),
+    ...spec.bindMounts.map((b, i) => ({ given: b.source, target: b.target, readonly: b.readonly, what: `bind_mounts[${i}].source` })),
+  ];
+}
+
 export interface MountInputs {
   spec: SandboxSpec;
+  /** The checked host paths (allowed paths and bind mounts, config's and the spec's). */
+  hostMounts: HostMount[];
   system: SystemEntry[];
   initPath: string;
   /** Host files holding the sandbox's /etc/passwd and /etc/group. */
@@ -88,18 +122,9 @@ export function baseMounts(inp: Omit<MountInputs, 'denyKinds' | 'maskFile'>): Mo
     { op: 'symlink', linkTarget: '../tmp', target: '/var/tmp' },
     { op: 'ro-bind', source: inp.initPath, target: SANDBOX_PATHS.init },
   );
-  for (const p of spec.allowedPathsRo) {
-    checkBindTarget(p, 'allowed_paths_ro');
-    mounts.push({ op: 'ro-bind', source: p, target: p });
-  }
-  for (const p of spec.allowedPathsRw) {
-    checkBindTarget(p, 'allowed_paths_rw');
-    mounts.push({ op: 'bind', source: p, target: p });
-  }
-  for (const b of spec.bindMounts) {
-    checkBindTarget(b.target, 'bind_mounts.target');
-    if (!posix.isAbsolute(b.source)) throw new AgentdError('INVALID_ARGUMENT', `bind_mounts.source: '${b.source}' must be absolute`);
-    mounts.push({ op: b.readonly ? 'ro-bind' : 'bind', source: b.source, target: b.target });
+  for (const h of inp.hostMounts) {
+    checkBindTarget(h.target, h.what.replace(/\.source$/, '.target'));
+    mounts.push({ op: h.readonly ? 'ro-bind-fd' : 'bind-fd', fd: h.fd, source: h.source, target: h.target });
   }
   return mounts;
 }
@@ -119,7 +144,7 @@ function holder(mounts: Mount[], path: string): Mount | undefined {
  */
 export function hostPathOf(mounts: Mount[], path: string): string | undefined {
   const m = holder(mounts, path);
-  if (m === undefined || (m.op !== 'bind' && m.op !== 'ro-bind')) return undefined;
+  if (m === undefined || (m.op !== 'bind' && m.op !== 'ro-bind' && m.op !== 'bind-fd' && m.op !== 'ro-bind-fd')) return undefined;
   return posix.join(m.source, posix.relative(m.target, path));
 }
 
@@ -149,7 +174,7 @@ export function planMounts(inp: MountInputs): MountPlan {
       masks.push({ op: 'mask-dir', target: p });
     } else {
       const m = holder(mounts, p);
-      const writable = m === undefined || m.op === 'bind';
+      const writable = m === undefined || m.op === 'bind' || m.op === 'bind-fd';
       if (writable) masks.push({ op: 'mask-dir', target: p });
       else unmaskable.push(p);
     }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { SandboxCreate } from '../../../sandbox/spec.js';
 import { isAdmin } from '../../../auth/tenancy.js';
+import { SandboxCreate } from '../../../sandbox/spec.js';
 import { QueryBool, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
 import { SandboxShape, SnapshotShape } from '../shapes.js';

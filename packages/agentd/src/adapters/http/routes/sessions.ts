@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { SessionCreate } from '../../../sandbox/sessions.js';
 import { isAdmin } from '../../../auth/tenancy.js';
+import { SessionCreate } from '../../../sandbox/sessions.js';
 import { route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
 import { SessionShape } from '../shapes.js';
