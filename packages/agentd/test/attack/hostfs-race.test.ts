@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { removeSandboxDirs } from '../../src/isolation/dirs.js';
 import { createSnapshot, restoreSnapshot } from '../../src/isolation/snapshot/index.js';
-import { harness, noteSkip, run, type Harness } from '../namespace/fixture.js';
+import { runCommand } from '../../src/channel/lifecycle.js';
+import { harness, noteSkip, type Harness } from '../namespace/fixture.js';
 import { SECRET, expectUntouched, filesContaining, hostfsSkip, makeDecoy, type Decoy } from './hostfs-fixture.js';
 
 const skip = noteSkip('hostfs rename races', hostfsSkip);
@@ -81,27 +82,42 @@ describe.skipIf(skip)('rename races while the daemon works on a sandbox’s fold
     const outcomes: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const sbx = await h.start({ id: `race-${round}` });
-      const swapper = run(sbx, ['python3', '-c', SWAPPER, decoy.dir, NAMES.join(',')], { timeoutMs: 120_000 });
-      await waitFor(join(sbx.spec.dirs.tmp, 'swapper-ready'));
+      const swapOnce = async (): Promise<() => Promise<void>> => {
+        const stop = new AbortController();
+        await rm(join(sbx.spec.dirs.tmp, 'swapper-ready'), { force: true });
+        const swapper = runCommand(sbx.channel, { argv: ['python3', '-c', SWAPPER, decoy.dir, NAMES.join(',')], env: { PATH: '/usr/bin:/bin' } }, { timeoutMs: 120_000, signal: stop.signal })
+          .catch(() => undefined);
+        await waitFor(join(sbx.spec.dirs.tmp, 'swapper-ready'));
+        return async () => {
+          stop.abort();
+          await swapper;
+        };
+      };
+      let stopSwapper = await swapOnce();
 
       const snap = await createSnapshot(sbx.spec.dirs, snaps, `s${round}`).then((s) => s, (err: Error) => err);
       outcomes.push(`snapshot:${snap instanceof Error ? 'failed' : 'ok'}`);
+      // Snapshots are the daemon's alone, out of the swapper's reach: walking them is not racy.
       if (!(snap instanceof Error)) expect(await filesContaining(snap.dir, SECRET.trim())).toEqual([]);
       await expectUntouched(decoy, before);
 
       const base = snap instanceof Error ? await createSnapshot(sbx.spec.dirs, snaps, `b${round}`).catch(() => undefined) : snap;
       if (base !== undefined) {
+        expect(await filesContaining(base.dir, SECRET.trim())).toEqual([]);
         const restored = await restoreSnapshot(base.dir, sbx.spec.dirs).then(() => 'ok', () => 'failed');
         outcomes.push(`restore:${restored}`);
-        expect(await filesContaining(sbx.spec.dirs.workspace, SECRET.trim())).toEqual([]);
         await expectUntouched(decoy, before);
       }
+      // The workspace is checked with the swapper stopped (else this walk itself would race).
+      await stopSwapper();
+      expect(await filesContaining(sbx.spec.dirs.workspace, SECRET.trim())).toEqual([]);
 
+      stopSwapper = await swapOnce();
       const removed = await removeSandboxDirs(sbx.spec.dirs).then(() => 'ok', () => 'failed');
       outcomes.push(`remove:${removed}`);
       await expectUntouched(decoy, before);
+      await stopSwapper();
       await sbx.destroy();
-      await swapper.catch(() => undefined);
       await expectUntouched(decoy, before);
     }
     console.info(`[hostfs race] outcomes: ${outcomes.join(' ')}`);

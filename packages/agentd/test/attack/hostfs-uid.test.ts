@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { runCommand } from '../../src/channel/lifecycle.js';
 import { sandboxDirs } from '../../src/isolation/dirs.js';
 import { createSnapshot, forkFromSnapshot } from '../../src/isolation/snapshot/index.js';
 import { harness, noteSkip, run, sh, specFor, type Harness } from '../namespace/fixture.js';
@@ -71,7 +72,8 @@ describe.skipIf(skip)('one host uid per sandbox', () => {
     const limit = Number((await readFile('/proc/sys/fs/inotify/max_user_instances', 'utf8')).trim());
     const a = await h.start();
     const b = await h.start();
-    const hog = run(a, ['python3', '-c', HOG], { timeoutMs: 90_000 });
+    const stop = new AbortController();
+    const hog = runCommand(a.channel, { argv: ['python3', '-c', HOG], env: { PATH: '/usr/bin:/bin' } }, { timeoutMs: 90_000, signal: stop.signal }).catch(() => undefined);
     const flag = join(a.spec.dirs.tmp, 'hog');
     for (let i = 0; i < 200 && !existsSync(flag); i++) await new Promise((r) => setTimeout(r, 50));
     const held = (await readFile(flag, 'utf8')).trim();
@@ -80,8 +82,8 @@ describe.skipIf(skip)('one host uid per sandbox', () => {
     expect(Number(held.split(' ')[1])).toBeLessThanOrEqual(limit);
     const other = await run(b, ['python3', '-c', ONE]);
     expect(other.stdout.toString().trim()).toBe('ok');
-    await a.destroy();
-    await hog.catch(() => undefined);
+    stop.abort();
+    await hog;
   }, 120_000);
 
   test('a fork runs as a new host uid and owns every file copied from the snapshot', async () => {

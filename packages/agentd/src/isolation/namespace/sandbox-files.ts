@@ -1,4 +1,5 @@
-import { chmod, chown, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { ensureSandboxDirs } from '../dirs.js';
@@ -48,26 +49,46 @@ async function ensureSearchable(root: string, uid: number): Promise<void> {
 }
 
 /**
+ * Writes a file the daemon owns in the sandbox's root folder (root-owned 0711 for a root
+ * daemon): created under a fresh name with O_CREAT|O_EXCL (never through a link), then
+ * renamed over the old one (rename replaces a planted link, never follows it).
+ */
+async function writeOwnFile(path: string, text: string, mode: number): Promise<void> {
+  const staged = `${path}.${randomBytes(4).toString('hex')}.new`;
+  await writeFile(staged, text, { mode, flag: 'wx' });
+  await chmod(staged, mode);
+  try {
+    await rename(staged, path);
+  } catch (err) {
+    await unlink(staged).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The empty mode-000 mask file: kept when it is the daemon's own empty regular file with one link, else made again. */
+async function ensureMaskFile(path: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (st !== undefined && st.isFile() && st.size === 0 && st.nlink === 1 && (st.mode & 0o7777) === 0 && st.uid === process.getuid?.()) return;
+  await writeOwnFile(path, '', 0o000);
+}
+
+/**
  * Creates the sandbox's folders and the files bound into it. When the daemon is root
- * (`dropTo` set) the folders belong to the sandbox's host uid, since bwrap runs as that uid
- * and must reach them. `checked` remembers the parents already found reachable.
+ * (`dropTo` set: the sandbox's own host ids) workspace, home and tmp belong to that uid,
+ * since bwrap runs as it and must reach them, and everything else in the root folder stays
+ * the daemon's (see dirs.ts). `checked` remembers the parents already found reachable.
  */
 export async function prepareSandboxFiles(dirs: SandboxDirs, dropTo: HostIds | undefined, checked: Set<string>): Promise<SandboxFiles> {
   const files = sandboxFiles(dirs);
-  await ensureSandboxDirs(dirs);
+  await ensureSandboxDirs(dirs, dropTo === undefined ? {} : { owner: dropTo, mode: 0o700 });
   const work: Promise<unknown>[] = [
-    writeFile(files.passwdFile, passwdText(), { mode: 0o644 }),
-    writeFile(files.groupFile, groupText(), { mode: 0o644 }),
-    // Mode 000: a non-root daemon could not reopen it for writing, so create it only once.
-    writeFile(files.maskFile, '', { mode: 0o000, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    }),
+    writeOwnFile(files.passwdFile, passwdText(), 0o644),
+    writeOwnFile(files.groupFile, groupText(), 0o644),
+    ensureMaskFile(files.maskFile),
   ];
   if (dropTo !== undefined) {
-    const { uid, gid } = dropTo;
-    work.push(...[dirs.root, dirs.workspace, dirs.home, dirs.tmp].map((d) => chown(d, uid, gid)));
     const parent = dirname(dirs.root);
-    if (!checked.has(parent)) work.push(ensureSearchable(dirs.root, uid).then(() => checked.add(parent)));
+    if (!checked.has(parent)) work.push(ensureSearchable(dirs.root, dropTo.uid).then(() => checked.add(parent)));
   }
   await Promise.all(work);
   return files;
