@@ -79,6 +79,12 @@ export class HostUidAllocator {
     }
     const taken = await leases(dir);
     for (const [uid, owner] of taken) if (owner === id) return { uid, gid: uid };
+    // A lease whose sandbox folder is gone (a crash between removing it and freeing the uid) is free again.
+    for (const [uid, owner] of [...taken]) {
+      if ((await lstat(join(dirname(root), owner)).catch(() => undefined)) !== undefined) continue;
+      await unlink(join(dir, String(uid))).catch(() => undefined);
+      taken.delete(uid);
+    }
     const { start, count } = this.range;
     const inRange = (u: number): boolean => u >= start && u < start + count;
     const candidates: number[] = [];

@@ -8,7 +8,7 @@
  * work on the sandbox's own files or fail with a clear error.
  */
 import { existsSync } from 'node:fs';
-import { lstat, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chown, lstat, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -19,6 +19,14 @@ import { harness, noteSkip, sh, specFor, type Harness } from '../namespace/fixtu
 import { asUid, expectUntouched, hostfsSkip, makeDecoy, ownerOf, ownersIn, type Decoy } from './hostfs-fixture.js';
 
 const skip = noteSkip('hostfs link attacks', hostfsSkip);
+
+/**
+ * 'current': the folders as this version makes them. 'older layout': the sandbox's root
+ * folder owned by its uid, as earlier versions left it, so the plants succeed and the
+ * daemon must take the folder back without following them.
+ */
+const LEGACY = 'older layout: root folder owned by the sandbox uid';
+const LAYOUTS = ['current layout', LEGACY];
 
 describe.skipIf(skip)('the root daemon never follows a link a sandbox planted', () => {
   let h: Harness;
@@ -38,12 +46,13 @@ describe.skipIf(skip)('the root daemon never follows a link a sandbox planted', 
     await rm(snaps, { recursive: true, force: true });
   });
 
-  test('start: .ns-passwd, .ns-group and a folder replaced by symlinks to a root-owned dir are not written or chowned', async () => {
+  test.each(LAYOUTS)('start (%s): .ns-passwd, .ns-group and a folder replaced by symlinks to a root-owned dir are not written or chowned', async (layout) => {
     const sbx = await h.start({ id: 'plant-start' });
     const { uid, gid } = await ownerOf(sbx.spec.dirs.workspace);
     expect(uid).not.toBe(0);
     await sbx.destroy({ keepFiles: true });
     const root = sbx.spec.dirs.root;
+    if (layout === LEGACY) await chown(root, uid, gid);
     // The sandbox's host uid tries to plant links where the daemon writes at start.
     asUid(uid, gid, ['ln', '-sfn', join(decoy.dir, 'passwd'), join(root, '.ns-passwd')]);
     asUid(uid, gid, ['ln', '-sfn', join(decoy.dir, 'shared'), join(root, '.ns-group')]);
@@ -62,13 +71,14 @@ describe.skipIf(skip)('the root daemon never follows a link a sandbox planted', 
     await expectUntouched(decoy, before);
   });
 
-  test('restore: a folder replaced by a symlink to a root-owned dir between snapshot and restore is neither emptied nor chowned', async () => {
+  test.each(LAYOUTS)('restore (%s): a folder replaced by a symlink to a root-owned dir between snapshot and restore is neither emptied nor chowned', async (layout) => {
     const sbx = await h.start({ id: 'plant-restore' });
     expect((await sh(sbx, 'echo mine > /workspace/keep.txt && echo ok')).out).toBe('ok');
     const snap = await createSnapshot(sbx.spec.dirs, snaps, 's1');
     const { uid, gid } = await ownerOf(sbx.spec.dirs.workspace);
     await sbx.destroy({ keepFiles: true });
     const dirs = sbx.spec.dirs;
+    if (layout === LEGACY) await chown(dirs.root, uid, gid);
     asUid(uid, gid, ['mv', dirs.workspace, join(dirs.root, 'ws.old')]);
     asUid(uid, gid, ['ln', '-sfn', decoy.dir, dirs.workspace]);
     const result = await restoreSnapshot(snap.dir, dirs).then(() => undefined, (err: Error) => err);
@@ -125,13 +135,14 @@ describe.skipIf(diskSkip)('the disk volume is never mounted or created through a
     await decoy.close();
   });
 
-  test('a mount point replaced by a symlink to a root-owned dir is not mounted over, an image staging name linked to a root file is not truncated', async () => {
+  test.each(LAYOUTS)('%s: a mount point replaced by a symlink to a root-owned dir is not mounted over, an image staging name linked to a root file is not truncated', async (layout) => {
     const id = 'plant-volume';
     const spec = specFor(h.home, id, { limits: { diskBytes: 16 * 1024 * 1024 }, dirs: sandboxDirs(h.home, id, { volume: true }) });
     const sbx = await h.backend.start(spec);
     const { uid, gid } = await ownerOf(spec.dirs.workspace);
     await sbx.destroy({ keepFiles: true });
     const { image, mountPoint } = volumePaths(spec.dirs.root);
+    if (layout === LEGACY) await chown(spec.dirs.root, uid, gid);
     asUid(uid, gid, ['rm', '-f', image]);
     asUid(uid, gid, ['ln', '-sfn', join(decoy.dir, 'passwd'), `${image}.new`]);
     asUid(uid, gid, ['mv', mountPoint, join(spec.dirs.root, 'volume.old')]);

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,11 @@ import { parseNamespaceOptions } from '../../src/isolation/namespace/options.js'
 
 describe('host uid leases: one uid per sandbox', () => {
   let home: string;
-  const root = (id: string): string => join(home, 'sandboxes', id);
+  /** A sandbox root folder that exists (a lease whose folder is gone is stale). */
+  const root = (id: string): string => {
+    mkdirSync(join(home, 'sandboxes', id), { recursive: true });
+    return join(home, 'sandboxes', id);
+  };
   beforeEach(async () => {
     home = await mkdtemp(join(tmpdir(), 'agentd-uids-'));
   });
@@ -35,6 +40,14 @@ describe('host uid leases: one uid per sandbox', () => {
     const two = new HostUidAllocator({ start: 2_000_000, count: 4 });
     const got = await Promise.all([one.acquire(root('a'), 'a'), two.acquire(root('b'), 'b'), one.acquire(root('c'), 'c'), two.acquire(root('d'), 'd')]);
     expect(new Set(got.map((g) => g.uid)).size).toBe(4);
+  });
+
+  test('a lease whose sandbox folder is gone (crash before the release) is taken back', async () => {
+    const alloc = new HostUidAllocator({ start: 2_000_000, count: 1 });
+    await alloc.acquire(root('gone'), 'gone');
+    await rm(root('gone'), { recursive: true });
+    expect((await alloc.acquire(root('next'), 'next')).uid).toBe(2_000_000);
+    expect(await leasedUid(root('gone'), 'gone')).toBeUndefined();
   });
 
   test('a full range is RESOURCE_EXHAUSTED, never a shared uid', async () => {

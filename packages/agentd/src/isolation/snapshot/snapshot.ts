@@ -79,7 +79,10 @@ export async function createSnapshot(dirs: SandboxDirs, snapshotsRoot: string, i
       const dst = join(partial, part);
       await mkdir(dst, { mode: 0o700 });
       await lchown(dst, owner.uid, owner.gid);
-      await copyTreeAs(owner, dirs[part], dst, opts.signal);
+      await copyTreeAs(owner, dirs[part], dst, opts.signal).catch((err: AgentdError) => {
+        if (err.code !== 'INTERNAL') throw err;
+        throw new AgentdError('FS_ERROR', `snapshot ${id}: the sandbox's ${part} could not be copied as its own uid ${owner.uid} (a file or folder it made unreadable to itself?): ${err.message}`, { cause: err, details: { part } });
+      });
     }
     await chmod(partial, 0o700);
     for (const part of SNAPSHOT_PARTS) {
