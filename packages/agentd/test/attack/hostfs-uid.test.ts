@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { runCommand } from '../../src/channel/lifecycle.js';
 import { sandboxDirs } from '../../src/isolation/dirs.js';
-import { createSnapshot, forkFromSnapshot } from '../../src/isolation/snapshot/index.js';
-import { harness, noteSkip, run, sh, specFor, type Harness } from '../namespace/fixture.js';
+import { createSnapshot, forkFromSnapshot, restoreSnapshot } from '../../src/isolation/snapshot/index.js';
+import { harness, noteSkip, run, sh, type Harness } from '../namespace/fixture.js';
 import { hostfsSkip, ownerOf, ownersIn } from './hostfs-fixture.js';
 
 const skip = noteSkip('one host uid per sandbox', hostfsSkip);
@@ -86,7 +86,7 @@ describe.skipIf(skip)('one host uid per sandbox', () => {
     await hog;
   }, 120_000);
 
-  test('a fork runs as a new host uid and owns every file copied from the snapshot', async () => {
+  test('a fork runs as a new host uid and owns every file copied from the snapshot; a restore and a restart keep the sandbox’s own uid', async () => {
     const src = await h.start({ id: 'uid-src' });
     expect((await sh(src, 'mkdir -p /workspace/a/b && echo x > /workspace/a/b/f && echo y > /home/agent/.rc && echo ok')).out).toBe('ok');
     const snap = await createSnapshot(src.spec.dirs, snaps, 's1');
@@ -103,6 +103,18 @@ describe.skipIf(skip)('one host uid per sandbox', () => {
     } finally {
       await fork.destroy();
     }
-    expect(specFor(h.home, 'x').id).toBe('x');
+    // Restore keeps the sandbox's own uid on every restored file.
+    const us = await hostUidOf(src);
+    await src.destroy({ keepFiles: true });
+    await restoreSnapshot(snap.dir, src.spec.dirs);
+    const restored = [...(await ownersIn(src.spec.dirs.workspace)), ...(await ownersIn(src.spec.dirs.home))];
+    expect(restored.length).toBeGreaterThanOrEqual(4);
+    expect(restored.filter((e) => e.uid !== us)).toEqual([]);
+    const again = await h.backend.start(src.spec);
+    try {
+      expect(await hostUidOf(again)).toBe(us);
+    } finally {
+      await again.destroy();
+    }
   });
 });
