@@ -5,6 +5,7 @@
  * files belong to it.
  */
 import { readFile, rm, mkdtemp } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,36 @@ describe.skipIf(skip)('one host uid per sandbox', () => {
       expect(await hostUidOf(again)).toBe(us);
     } finally {
       await again.destroy();
+    }
+  });
+
+  test('two sandboxes left by an older version on one shared uid get distinct uids at their next start, each tree re-owned', async () => {
+    const a = await h.start({ id: 'legacy-a' });
+    const b = await h.start({ id: 'legacy-b' });
+    expect((await sh(b, 'mkdir -p /workspace/x && echo b > /workspace/x/f && echo ok')).out).toBe('ok');
+    await a.destroy({ keepFiles: true });
+    await b.destroy({ keepFiles: true });
+    // What the older version left: no leases, every tree and root folder owned by the one shared uid.
+    const shared = 1_000_000;
+    await rm(join(h.home, 'host-uids'), { recursive: true, force: true });
+    for (const s of [a, b]) {
+      const r = spawnSync('chown', ['-R', '-P', `${shared}:${shared}`, '--', s.spec.dirs.root]);
+      expect(r.status).toBe(0);
+    }
+    const a2 = await h.backend.start(a.spec);
+    const b2 = await h.backend.start(b.spec);
+    try {
+      const [ua, ub] = [await hostUidOf(a2), await hostUidOf(b2)];
+      expect(ua).toBe(shared);
+      expect(ub).not.toBe(shared);
+      expect((await ownerOf(b.spec.dirs.root)).uid).toBe(0);
+      const owners = await ownersIn(b.spec.dirs.workspace);
+      expect(owners.length).toBeGreaterThanOrEqual(2);
+      expect(owners.filter((e) => e.uid !== ub)).toEqual([]);
+      expect((await sh(b2, 'cat /workspace/x/f && echo more >> /workspace/x/f && echo ok')).out).toBe('b\nok');
+    } finally {
+      await a2.destroy();
+      await b2.destroy();
     }
   });
 });
