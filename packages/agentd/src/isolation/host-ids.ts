@@ -90,6 +90,8 @@ export class HostUidAllocator {
     const candidates: number[] = [];
     if (preferred !== undefined && inRange(preferred) && !taken.has(preferred)) candidates.push(preferred);
     for (let u = start; u < start + count; u++) if (!taken.has(u)) candidates.push(u);
+    // The sandbox's folder exists before its lease does, so a lease is stale only once its folder is gone.
+    await mkdir(root, { recursive: true, mode: 0o711 });
     for (const uid of candidates) {
       try {
         await symlink(id, join(dir, String(uid)));

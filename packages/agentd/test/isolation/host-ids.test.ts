@@ -50,6 +50,14 @@ describe('host uid leases: one uid per sandbox', () => {
     expect(await leasedUid(root('gone'), 'gone')).toBeUndefined();
   });
 
+  test('a new sandbox whose folder does not exist yet keeps its lease against a concurrent acquire', async () => {
+    const alloc = new HostUidAllocator({ start: 2_000_000, count: 4 });
+    const fresh = (id: string): string => join(home, 'sandboxes', id);
+    const [a, b] = await Promise.all([alloc.acquire(fresh('n1'), 'n1'), alloc.acquire(fresh('n2'), 'n2')]);
+    expect(a.uid).not.toBe(b.uid);
+    expect((await lstat(fresh('n1'))).isDirectory()).toBe(true);
+  });
+
   test('a full range is RESOURCE_EXHAUSTED, never a shared uid', async () => {
     const alloc = new HostUidAllocator({ start: 2_000_000, count: 2 });
     await alloc.acquire(root('a'), 'a');
