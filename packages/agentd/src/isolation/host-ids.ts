@@ -72,6 +72,9 @@ export class HostUidAllocator {
 
   private async doAcquire(root: string, id: string, preferred?: number): Promise<HostIds> {
     const dir = leaseDirOf(root);
+    // The sandbox's folder exists before its lease does, so a lease is stale only once its folder
+    // is gone. Made first: folders above it that do not exist yet must be 0711, not 0700.
+    await mkdir(root, { recursive: true, mode: 0o711 });
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const st = await lstat(dir);
     if (!st.isDirectory() || st.uid !== process.getuid?.()) {
@@ -90,8 +93,6 @@ export class HostUidAllocator {
     const candidates: number[] = [];
     if (preferred !== undefined && inRange(preferred) && !taken.has(preferred)) candidates.push(preferred);
     for (let u = start; u < start + count; u++) if (!taken.has(u)) candidates.push(u);
-    // The sandbox's folder exists before its lease does, so a lease is stale only once its folder is gone.
-    await mkdir(root, { recursive: true, mode: 0o711 });
     for (const uid of candidates) {
       try {
         await symlink(id, join(dir, String(uid)));
