@@ -8,12 +8,13 @@
  * work on the sandbox's own files or fail with a clear error.
  */
 import { existsSync } from 'node:fs';
-import { chown, lstat, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { findVolumeTools, isMountPoint, volumePaths } from '../../src/isolation/disk/volume.js';
 import { sandboxDirs } from '../../src/isolation/dirs.js';
+import { kindOf } from '../../src/isolation/namespace/sandbox-files.js';
 import { createSnapshot, forkFromSnapshot, restoreSnapshot } from '../../src/isolation/snapshot/index.js';
 import { harness, noteSkip, sh, specFor, type Harness } from '../namespace/fixture.js';
 import { asUid, expectUntouched, hostfsSkip, makeDecoy, ownerOf, ownersIn, type Decoy } from './hostfs-fixture.js';
@@ -114,6 +115,21 @@ describe.skipIf(skip)('the root daemon never follows a link a sandbox planted', 
     } finally {
       await fork.destroy();
     }
+    await expectUntouched(decoy, before);
+  });
+
+  test('deny paths: the kind of a deny path inside the sandbox’s folders is looked up as the sandbox’s uid, never by root through its link', async () => {
+    const sbx = await h.start({ id: 'plant-deny' });
+    const { uid, gid } = await ownerOf(sbx.spec.dirs.workspace);
+    // A root-only folder: its existence and kind are none of the sandbox's business.
+    const hidden = join(decoy.dir, '..', 'private');
+    await mkdir(join(hidden, 'inner'), { recursive: true, mode: 0o700 });
+    await chmod(hidden, 0o700);
+    expect((await sh(sbx, `ln -s ${join(hidden, 'inner')} /workspace/probe && echo ok`)).out).toBe('ok');
+    expect(await kindOf(join(sbx.spec.dirs.workspace, 'probe'), { uid, gid }, sbx.spec.dirs)).toBe('missing');
+    // A folder of its own is seen as such.
+    expect((await sh(sbx, 'mkdir /workspace/mine && echo ok')).out).toBe('ok');
+    expect(await kindOf(join(sbx.spec.dirs.workspace, 'mine'), { uid, gid }, sbx.spec.dirs)).toBe('dir');
     await expectUntouched(decoy, before);
   });
 });

@@ -136,7 +136,7 @@ export class NamespaceBackend implements IsolationBackend {
     try {
       if (dirs.status === 'rejected') throw dirs.reason;
       if (made.status === 'rejected') throw made.reason;
-      const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p))));
+      const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p), ids, spec.dirs)));
       const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
       const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, denyKinds });
       if (plan.unmaskable.length > 0) {

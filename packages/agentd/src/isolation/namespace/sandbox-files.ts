@@ -3,6 +3,7 @@ import { chmod, lstat, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { ensureSandboxDirs } from '../dirs.js';
+import { runAs } from '../tree-ops.js';
 import type { SandboxDirs } from '../types.js';
 import { groupText, passwdText } from './etc-files.js';
 import type { HostIds } from './launch.js';
@@ -20,9 +21,19 @@ export function sandboxFiles(dirs: SandboxDirs): SandboxFiles {
   return { passwdFile: join(dirs.root, '.ns-passwd'), groupFile: join(dirs.root, '.ns-group'), maskFile: join(dirs.root, '.ns-mask') };
 }
 
-/** 'dir', 'file' or 'missing' for a host path (following symlinks, as a mount would). */
-export async function kindOf(path: string | undefined): Promise<PathKind> {
+/**
+ * 'dir', 'file' or 'missing' for a host path (following symlinks, as a mount would). A path
+ * inside the sandbox's own folders (`own`) is looked at as the sandbox's uid (`as`): a link
+ * the sandbox planted there must not make root stat a path the sandbox may not see.
+ */
+export async function kindOf(path: string | undefined, as?: HostIds, own?: SandboxDirs): Promise<PathKind> {
   if (path === undefined) return 'missing';
+  const inside = own !== undefined && [own.workspace, own.home, own.tmp].some((d) => path === d || path.startsWith(`${d}/`));
+  if (as !== undefined && inside) {
+    const out = await runAs(as, ['stat', '-L', '--format=%F', '--', path]).catch(() => undefined);
+    if (out === undefined) return 'missing';
+    return out.trim() === 'directory' ? 'dir' : 'file';
+  }
   const st = await stat(path).catch(() => undefined);
   if (st === undefined) return 'missing';
   return st.isDirectory() ? 'dir' : 'file';
