@@ -129,7 +129,7 @@ describe.skipIf(noteSkip('disk limit', diskReason))('namespace sandbox: disk lim
     const fork = await h.start({ id, dirs, limits: { diskBytes: LIMIT } });
     expect(await isMountPoint(volumePaths(dirs.root).mountPoint)).toBe(true);
     expect((await sh(fork, 'cat /workspace/f /home/agent/d/x')).out).toBe('forked\nh');
-    expect(existsSync(join(dirs.root, '.volume-seed'))).toBe(false);
+    expect(existsSync(join(dirs.root, '.seed'))).toBe(false);
   });
 
   test('folders outside the volume with a disk limit are refused, not silently unlimited', async () => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createSnapshot, forkFromSnapshot } from '../../src/isolation/snapshot/index.js';
+import { ensureSandboxDirs } from '../../src/isolation/dirs.js';
 import type { SandboxDirs } from '../../src/isolation/types.js';
 
 const MiB = 1024 * 1024;
@@ -60,7 +61,9 @@ describe.skipIf(reasons.length > 0)('snapshots on a reflink-capable filesystem',
     const { dir } = await createSnapshot(dirs, join(mnt, 'snapshots'), 'snap-r');
     const afterSnapshot = await usedBytes(mnt);
     const forkRoot = join(mnt, 'sandboxes', 'sbx-f');
-    await forkFromSnapshot(dir, { root: forkRoot, workspace: join(forkRoot, 'workspace'), home: join(forkRoot, 'home'), tmp: join(forkRoot, 'tmp') });
+    const forkDirs = { root: forkRoot, workspace: join(forkRoot, 'workspace'), home: join(forkRoot, 'home'), tmp: join(forkRoot, 'tmp') };
+    await forkFromSnapshot(dir, forkDirs);
+    await ensureSandboxDirs(forkDirs);
     const afterFork = await usedBytes(mnt);
 
     expect(afterSnapshot - before).toBeLessThan(4 * MiB);

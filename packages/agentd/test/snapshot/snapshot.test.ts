@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { AgentdError } from '../../src/core/errors.js';
+import { ensureSandboxDirs } from '../../src/isolation/dirs.js';
 import type { SandboxDirs } from '../../src/isolation/types.js';
 import { cleanupSnapshotLeftovers, createSnapshot, deleteSnapshot, forkFromSnapshot, readManifest, restoreSnapshot, snapshotSize } from '../../src/isolation/snapshot/index.js';
 
@@ -164,6 +165,8 @@ describe('snapshots of a sandbox’s writable folders', () => {
     const { dir } = await createSnapshot(dirs, snapshots, 'snap-1');
     const forkDirs: SandboxDirs = { root: join(tmp, 'sandboxes', 'sbx-b'), workspace: join(tmp, 'sandboxes', 'sbx-b', 'workspace'), home: join(tmp, 'sandboxes', 'sbx-b', 'home'), tmp: join(tmp, 'sandboxes', 'sbx-b', 'tmp') };
     await forkFromSnapshot(dir, forkDirs);
+    // The fork's files wait in its root folder until its first start makes them its folders.
+    await ensureSandboxDirs(forkDirs);
     expect(await describeSandbox(forkDirs)).toEqual(before);
 
     await writeFile(join(forkDirs.workspace, 'notes.txt'), 'fork edit\n');

@@ -1,14 +1,20 @@
 import { execFile } from 'node:child_process';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { findExecutable } from '../namespace/which.js';
+import { ownDir, realDir } from '../tree-ops.js';
 
 /**
  * A per-sandbox disk limit: a sparse image file `<root>/disk.img` holding an ext4 file
  * system, loop-mounted (nosuid, nodev) on `<root>/volume`. The sandbox's workspace, home and
  * tmp are folders inside that volume, so a full volume fails writes with ENOSPC while the
  * file system under AGENTD_HOME keeps its space. Root only (mount and loop devices).
+ *
+ * The root folder, the image and the mount point are the daemon's (the root folder is made
+ * root-owned 0711 before anything else, see tree-ops.ts), the image is created with O_EXCL
+ * and never through a link, the mount point must be a real directory, and the volume's own
+ * root is root-owned 0755: the sandbox's uid owns only workspace, home and tmp inside it.
  */
 export interface VolumePaths {
   image: string;
@@ -47,62 +53,66 @@ function run(file: string, args: string[], signal?: AbortSignal): Promise<void> 
   });
 }
 
-/** True when `dir` is a mount point: its device differs from its parent's (both exist). */
+/** True when `dir` is a mount point: its device differs from its parent's (both exist). A symlink is never one. */
 export async function isMountPoint(dir: string): Promise<boolean> {
-  const [own, parent] = await Promise.all([stat(dir).catch(() => undefined), stat(join(dir, '..')).catch(() => undefined)]);
-  return own !== undefined && parent !== undefined && own.dev !== parent.dev;
+  const [own, parent] = await Promise.all([lstat(dir).catch(() => undefined), stat(join(dir, '..')).catch(() => undefined)]);
+  return own !== undefined && own.isDirectory() && parent !== undefined && own.dev !== parent.dev;
+}
+
+/** A root daemon takes the sandbox's root folder as its own (0711) before touching the image or mount point in it. */
+async function secureRoot(root: string): Promise<void> {
+  await mkdir(dirname(root), { recursive: true, mode: 0o711 });
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  if (process.getuid?.() === 0) await ownDir(root, 0o711);
+}
+
+/** Mounts the image on the (real, not symlinked) mount point, then makes the volume's root the daemon's 0755. */
+async function mountImage(tools: VolumeTools, image: string, mountPoint: string, signal?: AbortSignal): Promise<void> {
+  const st = await lstat(image);
+  if (!st.isFile()) throw new AgentdError('CONFLICT', `${image} is not a regular file: refusing to mount it`, { details: { path: image } });
+  await realDir(mountPoint);
+  await run(tools.mount, ['-o', 'loop,nosuid,nodev,noatime', '-t', 'ext4', image, mountPoint], signal);
+  // An image made by an older version has its root owned by the sandbox uid: take it back.
+  await ownDir(mountPoint, 0o755);
 }
 
 /**
  * Makes sure the sandbox's volume is mounted: creates and formats the image if there is
- * none (the root folder of the new file system owned by `owner`), then mounts it unless it
- * already is (a daemon that starts again after a crash or a reboot).
+ * none (the root folder of the new file system owned by root), then mounts it unless it
+ * already is (a daemon that starts again after a crash or a reboot). The sandbox's folders
+ * are made inside it afterwards (ensureSandboxDirs), a fork's seed copied in there.
  */
-export async function ensureVolume(root: string, bytes: number, tools: VolumeTools, owner: { uid: number; gid: number }, signal?: AbortSignal): Promise<void> {
+export async function ensureVolume(root: string, bytes: number, tools: VolumeTools, signal?: AbortSignal): Promise<void> {
   const { image, mountPoint } = volumePaths(root);
   try {
-    await mkdir(dirname(root), { recursive: true, mode: 0o711 });
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    const fresh = await createImage(image, bytes, (staged) =>
-      run(tools.mkfs, ['-q', '-F', '-m', '0', '-E', `root_owner=${owner.uid}:${owner.gid},lazy_itable_init=1,lazy_journal_init=1,nodiscard`, staged], signal));
+    await secureRoot(root);
+    await createImage(image, bytes, (staged) =>
+      run(tools.mkfs, ['-q', '-F', '-m', '0', '-E', 'root_owner=0:0,lazy_itable_init=1,lazy_journal_init=1,nodiscard', staged], signal));
     if (await isMountPoint(mountPoint)) return;
-    // Files put there before the first mount (a fork from a snapshot) move into the new
-    // volume; a seed set aside by an earlier start that failed to mount is still copied in.
-    if (fresh) await setAsideSeed(mountPoint);
-    await mkdir(mountPoint, { recursive: true, mode: 0o700 });
-    await run(tools.mount, ['-o', 'loop,nosuid,nodev,noatime', '-t', 'ext4', image, mountPoint], signal);
-    const seed = seedPath(root);
-    if (await stat(seed).then(() => true, () => false)) {
-      await run(tools.cp, ['-a', '--reflink=auto', '--', `${seed}/.`, `${mountPoint}/`], signal);
-      await rm(seed, { recursive: true, force: true });
-    }
+    await mkdir(mountPoint, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    await mountImage(tools, image, mountPoint, signal);
   } catch (err) {
+    if (err instanceof AgentdError && err.code === 'CONFLICT') throw err;
     throw new AgentdError('LIMIT_UNSUPPORTED', `cannot set up the disk limit of ${root}: ${(err as Error).message}`, { cause: err, details: { limits: ['diskBytes'] } });
   }
-}
-
-function seedPath(root: string): string {
-  return join(root, '.volume-seed');
-}
-
-/** Renames a non-empty (not mounted) `mountPoint` to the seed folder next to it. */
-async function setAsideSeed(mountPoint: string): Promise<void> {
-  const entries = await readdir(mountPoint).catch(() => []);
-  if (entries.length === 0) return;
-  const seed = seedPath(dirname(mountPoint));
-  await rm(seed, { recursive: true, force: true });
-  await rename(mountPoint, seed);
 }
 
 /**
  * Creates a sparse image of `bytes` and formats it with `format` under a staging name, then
  * renames it: a crash or a failed mkfs never leaves an unformatted image behind. false if
- * the image already exists.
+ * the image already exists. The staging file is created with O_EXCL (never through a link).
  */
 async function createImage(image: string, bytes: number, format: (staged: string) => Promise<void>): Promise<boolean> {
-  if (await stat(image).then(() => true, () => false)) return false;
+  const existing = await lstat(image).catch(() => undefined);
+  if (existing !== undefined) {
+    if (!existing.isFile()) throw new AgentdError('CONFLICT', `${image} is not a regular file: refusing to use it as a disk image`, { details: { path: image } });
+    return false;
+  }
   const staging = `${image}.new`;
-  const fh = await open(staging, 'w', 0o600);
+  await unlink(staging).catch(() => undefined);
+  const fh = await open(staging, 'wx', 0o600);
   try {
     await fh.truncate(bytes);
   } finally {
@@ -120,10 +130,11 @@ async function createImage(image: string, bytes: number, format: (staged: string
  */
 export async function withVolume<T>(root: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const { image, mountPoint } = volumePaths(root);
-  if (!(await stat(image).then(() => true, () => false)) || (await isMountPoint(mountPoint))) return fn();
+  if (process.getuid?.() === 0 && (await lstat(root).catch(() => undefined)) !== undefined) await ownDir(root, 0o711);
+  if ((await lstat(image).catch(() => undefined)) === undefined || (await isMountPoint(mountPoint))) return fn();
   const { tools, problem } = await findVolumeTools();
   if (tools === undefined) throw new AgentdError('LIMIT_UNSUPPORTED', `cannot mount the volume of ${root}: ${problem ?? 'unavailable'}`, { details: { limits: ['diskBytes'] } });
-  await run(tools.mount, ['-o', 'loop,nosuid,nodev,noatime', '-t', 'ext4', image, mountPoint], signal);
+  await mountImage(tools, image, mountPoint, signal);
   try {
     return await fn();
   } finally {

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
@@ -16,6 +16,7 @@ import { kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
 import { InitSandbox } from '../init-sandbox.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
 import type { HostIds } from './launch.js';
+import { HostUidAllocator } from '../host-ids.js';
 
 /** The fd bwrap reads the seccomp filter from (the first fd after stdin/stdout/stderr). */
 const SECCOMP_FD = 3;
@@ -28,6 +29,8 @@ export class NamespaceBackend implements IsolationBackend {
   private readonly seccompPath: string;
   private facts: Promise<HostFacts> | undefined;
   private volumeTools: Promise<{ tools?: VolumeTools; problem?: string }> | undefined;
+  /** Hands each sandbox its own host uid (root daemon), made with the first host facts. */
+  private uids: HostUidAllocator | undefined;
   /** Folders holding sandbox folders already found reachable by the sandboxes' host uid (ancestors rarely change). */
   private readonly searchable = new Set<string>();
 
@@ -69,7 +72,7 @@ export class NamespaceBackend implements IsolationBackend {
   }
 
   /** Mounts the sandbox's own volume when it has a disk limit (made on first start); refuses a limit it cannot enforce. */
-  private async prepareDisk(spec: SandboxSpec, dropTo: HostIds | undefined, signal?: AbortSignal): Promise<void> {
+  private async prepareDisk(spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
     const bytes = spec.limits.diskBytes;
     if (bytes === undefined) return;
     const { tools, problem } = await this.diskTools();
@@ -81,7 +84,7 @@ export class NamespaceBackend implements IsolationBackend {
     if (outside.length > 0) {
       throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
     }
-    await ensureVolume(spec.dirs.root, bytes, tools, dropTo ?? { uid: 0, gid: 0 }, signal);
+    await ensureVolume(spec.dirs.root, bytes, tools, signal);
   }
 
   /**
@@ -91,6 +94,19 @@ export class NamespaceBackend implements IsolationBackend {
    */
   cleanupOrphans(keepIds: Iterable<string>, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
     return this.cgroups.cleanupOrphans(keepIds, opts);
+  }
+
+  /**
+   * The host ids sandbox `spec` runs as under a root daemon: its lease in `<home>/host-uids`,
+   * else a free uid of the range. A sandbox made by an older version (one shared uid) keeps
+   * the uid owning its workspace when that one is still free.
+   */
+  private async hostIdsFor(spec: SandboxSpec, facts: HostFacts): Promise<HostIds | undefined> {
+    if (facts.uidRange === undefined) return undefined;
+    this.uids ??= new HostUidAllocator(facts.uidRange);
+    const legacy = await lstat(spec.dirs.workspace).catch(() => undefined);
+    const preferred = legacy !== undefined && legacy.isDirectory() && legacy.uid !== 0 ? legacy.uid : undefined;
+    return this.uids.acquire(spec.dirs.root, spec.id, preferred);
   }
 
   async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
@@ -114,9 +130,11 @@ export class NamespaceBackend implements IsolationBackend {
       });
     }
 
+    // The sandbox's own host uid (root daemon): its lease, or a new one (kept while its files exist).
+    const ids = await this.hostIdsFor(spec, facts);
     // Folders and cgroup are independent: prepare both at once, undo the cgroup if either fails.
     const [dirs, made] = await Promise.allSettled([
-      this.prepareDisk(spec, facts.dropTo, opts.signal).then(() => prepareSandboxFiles(spec.dirs, facts.dropTo, this.searchable)),
+      this.prepareDisk(spec, opts.signal).then(() => prepareSandboxFiles(spec.dirs, ids, this.searchable)),
       cgroupUsable ? this.cgroups.create(spec.id, spec.limits) : Promise.resolve(undefined),
     ]);
     const cgroup = made.status === 'fulfilled' ? made.value : undefined;
@@ -128,7 +146,7 @@ export class NamespaceBackend implements IsolationBackend {
       // bwrap inherits the pinned descriptors after the seccomp filter: fds 4, 5, ...
       const hostMounts = wanted.map((w, i) => ({ source: pinned[i]?.real ?? w.given, fd: SECCOMP_FD + 1 + i, target: w.target, readonly: w.readonly, what: w.what }));
       const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts });
-      const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p))));
+      const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p), ids, spec.dirs)));
       const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
       const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts, denyKinds });
       if (plan.unmaskable.length > 0) {
@@ -140,7 +158,7 @@ export class NamespaceBackend implements IsolationBackend {
         bwrapArgs: bwrapArgs({ spec, mounts: plan.mounts, seccompFd: SECCOMP_FD }),
         cgroupProcs: cgroup?.procsFiles ?? [],
         limits: spec.limits,
-        ...(facts.dropTo === undefined ? {} : { dropTo: facts.dropTo }),
+        ...(ids === undefined ? {} : { dropTo: ids }),
         ...(facts.dropWith === undefined ? {} : { dropWith: facts.dropWith }),
       });
       const filter = await open(this.seccompPath, 'r').catch((err: Error) => {

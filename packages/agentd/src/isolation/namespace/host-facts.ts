@@ -5,7 +5,8 @@ import type { ProbeCache } from '../types.js';
 import { measureSystemEntries } from './host-layout.js';
 import type { HostIds, LaunchInput } from './launch.js';
 import type { SystemEntry } from './mounts.js';
-import { DEFAULT_HOST_ID, type NamespaceOptions } from './options.js';
+import { DEFAULT_HOST_UID_RANGE, rangeProblem, type HostUidRange } from '../host-ids.js';
+import type { NamespaceOptions } from './options.js';
 import { fileKey } from './probe-key.js';
 import { findExecutable } from './which.js';
 
@@ -21,7 +22,11 @@ export interface HostFacts {
   cgroup: CgroupProbe | undefined;
   /** Why there is no cgroup probe at all (e.g. the probe threw). */
   cgroupProblem?: string;
-  /** Set when the daemon is root: the host ids sandboxes run as, and how to drop to them. */
+  /**
+   * Set when the daemon is root: the range each sandbox gets its own host uid from (its last
+   * uid kept for the probe), the probe's ids, and how to drop to a sandbox's ids.
+   */
+  uidRange?: HostUidRange;
   dropTo?: HostIds;
   dropWith?: LaunchInput['dropWith'];
   /** Why a root daemon cannot drop privileges (no way found): the backend is then unavailable. */
@@ -63,8 +68,13 @@ export async function gatherHostFacts(opts: NamespaceOptions, cgroups: CgroupDri
   if ('probe' in cgroup) facts.cgroup = cgroup.probe;
   else facts.cgroupProblem = cgroup.problem;
   if (process.getuid?.() === 0) {
-    const uid = opts.host_uid ?? DEFAULT_HOST_ID;
-    facts.dropTo = { uid, gid: opts.host_gid ?? uid };
+    const range = opts.host_uid_range ?? DEFAULT_HOST_UID_RANGE;
+    const problem = await rangeProblem(range);
+    if (problem !== undefined) facts.dropProblem = problem;
+    // Sandboxes get start .. start+count-2; the last uid runs the backend's own probe.
+    facts.uidRange = { start: range.start, count: range.count - 1 };
+    const probeUid = range.start + range.count - 1;
+    facts.dropTo = { uid: probeUid, gid: probeUid };
     // agentd-init's launcher drops to it (--uid/--gid) after joining the cgroup, right before exec'ing bwrap.
     facts.dropWith = { kind: 'launcher' };
   }

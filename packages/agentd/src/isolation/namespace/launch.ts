@@ -1,10 +1,8 @@
+import type { HostIds } from '../host-ids.js';
 import type { SandboxLimits } from '../types.js';
 
-/** The host uid/gid a root daemon runs a sandbox as (see docs/security.md, "Host uid"). */
-export interface HostIds {
-  uid: number;
-  gid: number;
-}
+/** The host uid/gid a root daemon runs a sandbox as: its own, from the range (see ../host-ids.ts). */
+export type { HostIds };
 
 export interface LaunchInput {
   /** Host path of agentd-init (its `--launch` mode starts the sandbox). */

@@ -95,7 +95,7 @@ export async function probeNamespace({ facts, initPath, seccompPath, cache }: Pr
   const problems = [bwrap, init, seccomp, userns].filter((s) => !s.ok).map((s) => s.detail);
   const hostUid = facts.dropTo === undefined
     ? ok(`sandboxes run as this daemon's uid ${process.getuid?.()} (uid 1000 inside)`)
-    : ok(`the daemon is root: sandboxes run as host uid ${facts.dropTo.uid} (uid 1000 inside), never as host root`);
+    : ok(`the daemon is root: each sandbox runs as its own host uid (uid 1000 inside) from ${facts.uidRange?.start ?? '?'}..${(facts.uidRange?.start ?? 0) + (facts.uidRange?.count ?? 0) - 1}, never as host root; the probe runs as ${facts.dropTo.uid}`);
   return {
     backend: 'namespace',
     available: problems.length === 0,

@@ -1,7 +1,9 @@
-import { chmod, chown, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { ensureSandboxDirs } from '../dirs.js';
+import { runAs } from '../tree-ops.js';
 import type { SandboxDirs } from '../types.js';
 import { groupText, passwdText } from './etc-files.js';
 import type { HostIds } from './launch.js';
@@ -19,9 +21,19 @@ export function sandboxFiles(dirs: SandboxDirs): SandboxFiles {
   return { passwdFile: join(dirs.root, '.ns-passwd'), groupFile: join(dirs.root, '.ns-group'), maskFile: join(dirs.root, '.ns-mask') };
 }
 
-/** 'dir', 'file' or 'missing' for a host path (following symlinks, as a mount would). */
-export async function kindOf(path: string | undefined): Promise<PathKind> {
+/**
+ * 'dir', 'file' or 'missing' for a host path (following symlinks, as a mount would). A path
+ * inside the sandbox's own folders (`own`) is looked at as the sandbox's uid (`as`): a link
+ * the sandbox planted there must not make root stat a path the sandbox may not see.
+ */
+export async function kindOf(path: string | undefined, as?: HostIds, own?: SandboxDirs): Promise<PathKind> {
   if (path === undefined) return 'missing';
+  const inside = own !== undefined && [own.workspace, own.home, own.tmp].some((d) => path === d || path.startsWith(`${d}/`));
+  if (as !== undefined && inside) {
+    const out = await runAs(as, ['stat', '-L', '--format=%F', '--', path]).catch(() => undefined);
+    if (out === undefined) return 'missing';
+    return out.trim() === 'directory' ? 'dir' : 'file';
+  }
   const st = await stat(path).catch(() => undefined);
   if (st === undefined) return 'missing';
   return st.isDirectory() ? 'dir' : 'file';
@@ -48,26 +60,46 @@ async function ensureSearchable(root: string, uid: number): Promise<void> {
 }
 
 /**
+ * Writes a file the daemon owns in the sandbox's root folder (root-owned 0711 for a root
+ * daemon): created under a fresh name with O_CREAT|O_EXCL (never through a link), then
+ * renamed over the old one (rename replaces a planted link, never follows it).
+ */
+async function writeOwnFile(path: string, text: string, mode: number): Promise<void> {
+  const staged = `${path}.${randomBytes(4).toString('hex')}.new`;
+  await writeFile(staged, text, { mode, flag: 'wx' });
+  await chmod(staged, mode);
+  try {
+    await rename(staged, path);
+  } catch (err) {
+    await unlink(staged).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The empty mode-000 mask file: kept when it is the daemon's own empty regular file with one link, else made again. */
+async function ensureMaskFile(path: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (st !== undefined && st.isFile() && st.size === 0 && st.nlink === 1 && (st.mode & 0o7777) === 0 && st.uid === process.getuid?.()) return;
+  await writeOwnFile(path, '', 0o000);
+}
+
+/**
  * Creates the sandbox's folders and the files bound into it. When the daemon is root
- * (`dropTo` set) the folders belong to the sandbox's host uid, since bwrap runs as that uid
- * and must reach them. `checked` remembers the parents already found reachable.
+ * (`dropTo` set: the sandbox's own host ids) workspace, home and tmp belong to that uid,
+ * since bwrap runs as it and must reach them, and everything else in the root folder stays
+ * the daemon's (see dirs.ts). `checked` remembers the parents already found reachable.
  */
 export async function prepareSandboxFiles(dirs: SandboxDirs, dropTo: HostIds | undefined, checked: Set<string>): Promise<SandboxFiles> {
   const files = sandboxFiles(dirs);
-  await ensureSandboxDirs(dirs);
+  await ensureSandboxDirs(dirs, dropTo === undefined ? {} : { owner: dropTo, mode: 0o700 });
   const work: Promise<unknown>[] = [
-    writeFile(files.passwdFile, passwdText(), { mode: 0o644 }),
-    writeFile(files.groupFile, groupText(), { mode: 0o644 }),
-    // Mode 000: a non-root daemon could not reopen it for writing, so create it only once.
-    writeFile(files.maskFile, '', { mode: 0o000, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    }),
+    writeOwnFile(files.passwdFile, passwdText(), 0o644),
+    writeOwnFile(files.groupFile, groupText(), 0o644),
+    ensureMaskFile(files.maskFile),
   ];
   if (dropTo !== undefined) {
-    const { uid, gid } = dropTo;
-    work.push(...[dirs.root, dirs.workspace, dirs.home, dirs.tmp].map((d) => chown(d, uid, gid)));
     const parent = dirname(dirs.root);
-    if (!checked.has(parent)) work.push(ensureSearchable(dirs.root, uid).then(() => checked.add(parent)));
+    if (!checked.has(parent)) work.push(ensureSearchable(dirs.root, dropTo.uid).then(() => checked.add(parent)));
   }
   await Promise.all(work);
   return files;
