@@ -113,3 +113,27 @@ export async function findInit(root: number): Promise<number> {
   }
   return root;
 }
+
+/**
+ * Kills `root` and every process below it, as seen from the host: the whole tree is
+ * stopped first, round after round until a scan finds nobody new (a stopped process cannot
+ * fork, and its children stay its children), then SIGKILLed at once. Used when an init
+ * broke the protocol: nothing it started may outlive it, even where it is not the PID 1 of
+ * a pid namespace (host-direct), or where it was started in its own session.
+ */
+export async function killTreeFromHost(root: number, maxRounds = 50): Promise<void> {
+  const found = new Set<number>([root]);
+  kill(root, 'SIGSTOP');
+  for (let round = 0; round < maxRounds; round++) {
+    const procs = await scan();
+    let fresh = 0;
+    for (const pid of descendants(procs, root)) {
+      if (found.has(pid)) continue;
+      found.add(pid);
+      fresh++;
+      kill(pid, 'SIGSTOP');
+    }
+    if (fresh === 0) break;
+  }
+  for (const pid of found) kill(pid, 'SIGKILL');
+}

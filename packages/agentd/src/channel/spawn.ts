@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { AgentdError } from '../core/errors.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
-import { findInit, killExecFromHost } from './host-kill.js';
+import { killExecFromHost, killTreeFromHost } from './host-kill.js';
 import { InitChannel } from './init-channel.js';
 import type { InitReady } from './types.js';
 
@@ -149,23 +149,15 @@ function startFailure(file: string, exit: { code: number | null; signal: NodeJS.
 }
 
 /**
- * Kills the spawned process's group and the sandbox's init: a SIGKILL to PID 1 of a pid
- * namespace, sent from outside it, ends every process in that namespace, and a hostile
- * init cannot refuse it (it could have cleared its own parent-death signal).
+ * Kills the whole sandbox from the host: the spawned process (bwrap or the init itself)
+ * and every process below it, stopped first so none can fork away, then SIGKILLed (a
+ * SIGKILL to the PID 1 of a pid namespace ends every process in it; a hostile init can
+ * neither block it nor have cleared anything that matters), then its process group.
  */
 function killSandbox(child: ChildProcess): void {
   const pid = child.pid;
   if (pid === undefined) return;
-  void findInit(pid).then((init) => {
-    if (init !== undefined) {
-      try {
-        process.kill(init, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    killGroup(child);
-  });
+  void killTreeFromHost(pid).finally(() => killGroup(child));
 }
 
 function killGroup(child: ChildProcess): void {

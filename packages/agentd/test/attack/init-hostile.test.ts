@@ -13,16 +13,16 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/channel/frames.js';
 import { runCommand } from '../../src/channel/lifecycle.js';
 import { spawnInit, type SpawnedInit } from '../../src/channel/spawn.js';
-import { HAVE_INIT, INIT_PATH } from '../channel/real-init.js';
+import { HAVE_INIT, INIT_PATH, processesWith } from '../channel/real-init.js';
 
 const HOSTILE = fileURLToPath(new URL('./fixtures/hostile-init.mjs', import.meta.url));
 const MiB = 1024 * 1024;
 
 const started: Array<{ s: SpawnedInit; dir: string }> = [];
 
-async function hostile(mode: string): Promise<SpawnedInit> {
+async function hostile(mode: string, ...args: string[]): Promise<SpawnedInit> {
   const dir = await mkdtemp(join(tmpdir(), 'agentd-hostile-'));
-  const s = await spawnInit([process.execPath, HOSTILE, mode, String(PROTOCOL_VERSION)], { cwd: dir, env: {} });
+  const s = await spawnInit([process.execPath, HOSTILE, mode, String(PROTOCOL_VERSION), ...args], { cwd: dir, env: { PATH: '/usr/bin:/bin' } });
   started.push({ s, dir });
   return s;
 }
@@ -89,6 +89,21 @@ describe('a hostile agentd-init', () => {
     const s = await hostile('garbage');
     await expect(s.channel.ping()).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' });
     expect(await exitOf(s)).toBe('SIGKILL');
+  });
+
+  test('the whole tree of a violating init is killed, including a child in its own session (host-direct has no pid namespace)', async () => {
+    const mark = `3600.${Date.now()}${process.pid}`;
+    const s = await hostile('garbage-with-child', mark);
+    for (let i = 0; i < 100 && (await processesWith(mark)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await processesWith(mark)).length).toBe(1);
+    await expect(s.channel.ping()).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' });
+    expect(await exitOf(s)).toBe('SIGKILL');
+    let left = await processesWith(mark);
+    for (let i = 0; i < 100 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      left = await processesWith(mark);
+    }
+    expect(left).toEqual([]);
   });
 
   test('an answer to a request id the daemon never used is a violation', async () => {
