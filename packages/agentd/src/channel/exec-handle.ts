@@ -197,9 +197,8 @@ export class InitExec implements ExecHandle {
    * channel has no such means or the exec never started.
    */
   async forceKill(): Promise<boolean> {
-    const kill = this.transport.forceKill;
-    if (kill === undefined || this.pids === undefined || this.done) return false;
-    await kill(this.id, this.pids);
+    if (this.transport.forceKill === undefined || this.pids === undefined || this.done) return false;
+    await this.transport.forceKill(this.id, this.pids);
     return true;
   }
 
