@@ -102,7 +102,9 @@ export class InitExec implements ExecHandle {
         if (this.hasStarted || this.done) return false;
         this.hasStarted = true;
         this.pids = { leader: msg.pid, shepherd: msg.shepherd };
-        this.resolveStarted({ pid: msg.pid });
+        // Given up on before it even started: it must not run unsupervised.
+        if (this.abandoned) void this.transport.signal(this.id, signalNumber('SIGKILL'), 'tree').catch(noop);
+        else this.resolveStarted({ pid: msg.pid });
         return true;
       case 'STDOUT':
       case 'STDERR': {
@@ -211,6 +213,7 @@ export class InitExec implements ExecHandle {
     if (this.done || this.abandoned) return;
     this.abandoned = true;
     this.stopConsuming();
+    if (!this.hasStarted) this.rejectStarted(new AgentdError('TIMEOUT', `exec ${this.id}: the sandbox did not even start the command in time`));
     this.resolveExited(info);
     this.wakeDone();
   }

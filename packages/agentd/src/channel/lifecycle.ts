@@ -92,6 +92,7 @@ class CommandRun {
   private timeoutTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private forceTimer: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
   private readonly killWaitMs: number;
   private terminating = false;
   private killedTree = false;
@@ -199,6 +200,12 @@ class CommandRun {
     this.reason ??= reason;
     if (this.terminating || this.summary !== undefined) return;
     this.terminating = true;
+    // An init too busy to even report the start cannot hold the run either.
+    let started = false;
+    this.handle.started.then(() => (started = true), noop);
+    this.startTimer = setTimeout(() => {
+      if (!started && this.summary === undefined) this.handle.abandon?.({ exitCode: null, signal: 'SIGKILL', maxRssKib: 0, userUsec: 0, sysUsec: 0 });
+    }, Math.max(this.graceMs, 0) + 2 * this.killWaitMs);
     this.handle.started.then(
       () => {
         if (this.summary !== undefined) return;
@@ -281,6 +288,7 @@ class CommandRun {
 
   private cleanup(): void {
     clearTimeout(this.timeoutTimer);
+    clearTimeout(this.startTimer);
     if (this.summary !== undefined) clearTimeout(this.forceTimer);
     this.opts.signal?.removeEventListener('abort', this.onAbort);
   }

@@ -102,4 +102,45 @@ describe('lifecycle (fake init)', () => {
     expect(seen).toEqual(['stdout:abc', 'stdout:de', 'stderr:12345']);
     init.die();
   });
+
+  it('an init that never reports the exit cannot hold a timeout: forceKill from the host, then the run ends timed out; late frames are no violation', async () => {
+    const init = new FakeInit();
+    const kills: Array<{ leader: number; shepherd: number }> = [];
+    const ch = new InitChannel(init.stdin, init.stdout, { forceKill: async (pids) => void kills.push(pids) });
+    init.ready();
+    const running = runCommand(ch, { argv: ['x'], env: {} }, { timeoutMs: 30, graceMs: 30, killWaitMs: 50 });
+    const req = await init.take('EXEC');
+    init.send({ type: 'STARTED', id: req.id, pid: 5, shepherd: 4 });
+    // The init takes the SIGNALs but never acts on them.
+    const term = await init.take('SIGNAL');
+    const kill = await init.take('SIGNAL');
+    expect([term.signo, kill.signo]).toEqual([15, 9]);
+    const r = await running;
+    expect(r).toMatchObject({ timedOut: true, exitCode: null, signal: 'SIGKILL' });
+    expect(kills).toEqual([{ leader: 5, shepherd: 4 }]);
+    // The init wakes up later: its output and EXIT for that exec are accepted and dropped.
+    init.send({ type: 'STDOUT', id: req.id, data: Buffer.from('late') });
+    init.send(exit(req.id, 9));
+    init.send({ type: 'OK', id: term.id });
+    init.send({ type: 'OK', id: kill.id });
+    const ping = ch.ping();
+    init.send({ type: 'PONG', id: (await init.take('PING')).id });
+    await expect(ping).resolves.toBeUndefined();
+    expect(ch.isClosed).toBe(false);
+  });
+
+  it('an init that never even reports the start cannot hold a timeout: TIMEOUT, and a late start is killed at once', async () => {
+    const { init, ch } = open();
+    const running = runCommand(ch, { argv: ['x'], env: {} }, { timeoutMs: 30, graceMs: 30, killWaitMs: 30 });
+    const req = await init.take('EXEC');
+    await expect(running).rejects.toMatchObject({ code: 'TIMEOUT' });
+    init.send({ type: 'STARTED', id: req.id, pid: 5, shepherd: 4 });
+    const kill = await init.take('SIGNAL');
+    expect(kill).toMatchObject({ execId: req.id, signo: 9, scope: 2 });
+    init.send({ type: 'OK', id: kill.id });
+    init.send(exit(req.id, 9));
+    const ping = ch.ping();
+    init.send({ type: 'PONG', id: (await init.take('PING')).id });
+    await expect(ping).resolves.toBeUndefined();
+  });
 });
