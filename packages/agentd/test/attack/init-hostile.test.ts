@@ -13,7 +13,8 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/channel/frames.js';
 import { runCommand } from '../../src/channel/lifecycle.js';
 import { spawnInit, type SpawnedInit } from '../../src/channel/spawn.js';
-import { HAVE_INIT, INIT_PATH, processesWith } from '../channel/real-init.js';
+import { HAVE_INIT, INIT_PATH } from '../channel/real-init.js';
+import { sleepers } from '../init/raw-init.js';
 
 const HOSTILE = fileURLToPath(new URL('./fixtures/hostile-init.mjs', import.meta.url));
 const MiB = 1024 * 1024;
@@ -94,14 +95,14 @@ describe('a hostile agentd-init', () => {
   test('the whole tree of a violating init is killed, including a child in its own session (host-direct has no pid namespace)', async () => {
     const mark = `3600.${Date.now()}${process.pid}`;
     const s = await hostile('garbage-with-child', mark);
-    for (let i = 0; i < 100 && (await processesWith(mark)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect((await processesWith(mark)).length).toBe(1);
+    for (let i = 0; i < 100 && (await sleepers(mark)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await sleepers(mark)).length).toBe(1);
     await expect(s.channel.ping()).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' });
     expect(await exitOf(s)).toBe('SIGKILL');
-    let left = await processesWith(mark);
+    let left = await sleepers(mark);
     for (let i = 0; i < 100 && left.length > 0; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      left = await processesWith(mark);
+      left = await sleepers(mark);
     }
     expect(left).toEqual([]);
   });
