@@ -276,13 +276,18 @@ static void shepherd_main(const char *prog, const struct spawn_req *q, const int
 }
 
 /* Forks the shepherd, which starts the command. Returns 0 with both pids, or an errno. */
-static int shepherd_spawn(const char *prog, const struct spawn_req *q, const int fds[3], pid_t *leader, pid_t *shepherd, int *report_fd)
+static int shepherd_spawn(struct agent *a, const char *prog, const struct spawn_req *q, const int fds[3], pid_t *leader, pid_t *shepherd, int *report_fd)
 {
 	int report[2];
 	if (pipe2(report, O_CLOEXEC) < 0)
 		return errno;
 	pid_t self = getpid();
+	/* The shepherd, and so the command, inherit the raised value; the init holds it only
+	 * for the fork itself (a command must never see the init above its own value). */
+	oom_score_adj_for_child(a, true);
 	pid_t child = fork();
+	if (child != 0)
+		oom_score_adj_for_child(a, false);
 	if (child < 0) {
 		int err = errno;
 		close(report[0]);
@@ -358,11 +363,9 @@ static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, con
 	pid_t pid = 0;
 	*what = "program";
 	/* A command is the OOM killer's first choice, not the init (see oom_score_adj_for_child). */
-	oom_score_adj_for_child(a, true);
 	pid_t shepherd = 0;
 	int report_fd = -1;
-	err = shepherd_spawn(prog, q, fds, &pid, &shepherd, &report_fd);
-	oom_score_adj_for_child(a, false);
+	err = shepherd_spawn(a, prog, q, fds, &pid, &shepherd, &report_fd);
 	if (err)
 		goto fail;
 
