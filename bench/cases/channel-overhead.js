@@ -17,7 +17,7 @@ export async function channelOverheadUs({ n, warmup }) {
     for (const m of dec.push(chunk)) {
       if (m.type !== 'EXEC') continue;
       fromInit.write(Buffer.concat([
-        encodeMessage({ type: 'STARTED', id: m.id, pid: 2 }),
+        encodeMessage({ type: 'STARTED', id: m.id, pid: 3, shepherd: 2 }),
         encodeMessage({ type: 'EXIT', id: m.id, exitCode: 0, signal: 0, maxRssKib: 1, userUsec: 1, sysUsec: 1 }),
       ]));
     }

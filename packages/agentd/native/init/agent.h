@@ -44,6 +44,11 @@ enum stdin_state { STDIN_NONE, STDIN_OPEN, STDIN_CLOSING, STDIN_CLOSED };
 struct exec {
 	uint32_t id;
 	pid_t pid; /* the leader; also its process group and session id */
+	/* The exec's shepherd: a child of the init, child subreaper of everything the command
+	 * starts (orphans of the command are reparented to it, not to the init), which reports
+	 * the leader's end on report_fd (exec_spawn.c). */
+	pid_t shepherd;
+	int report_fd; /* our read end; -1 once the shepherd closed it */
 	bool reaped;
 	int status;
 	struct rusage ru;
@@ -65,6 +70,7 @@ struct member {
 /* A process group the init created; kept after its exec ended while members may live. */
 struct group {
 	pid_t pgid;
+	pid_t shepherd; /* 0 once the init reaped it: then its tree is empty */
 	uint32_t exec_id; /* 0 once the id was reused by a newer exec */
 	bool running;     /* its exec has not sent EXIT yet */
 	/* Every process the last tree SIGNAL found: later tree signals include the survivors
@@ -107,6 +113,8 @@ struct agent {
 	int oom_fd;
 	char oom_own[16]; /* the init's own value, as text, written back after each spawn */
 	size_t oom_own_len;
+	/* A shepherd died of a signal: its processes were reparented to the init and must go. */
+	bool strays;
 };
 
 /* Sets up the state; `sink` NULL = write frames to fd 1. Returns 0 or an errno. */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <linux/close_range.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,6 +72,18 @@ int cli_run(int argc, char **argv)
 	int err = agent_init(&a, &opt, NULL, NULL);
 	if (err) {
 		fprintf(stderr, "agentd-init: --fs-root %s: %s\n", opt.fs_root ? opt.fs_root : "/", strerror(err));
+		agent_free(&a);
+		return 1;
+	}
+	/*
+	 * Not dumpable from here on (after agent_init opened /proc/self/oom_score_adj, which
+	 * then becomes root-owned): a command of the same uid can neither ptrace the init nor
+	 * open its /proc/1/mem, environ or fd/N nor change its /proc/1/oom_score_adj. execve
+	 * resets the flag, so it is set here, in the init itself; the shepherds forked from
+	 * it inherit it, the commands they execve do not.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "agentd-init: PR_SET_DUMPABLE: %s\n", strerror(errno));
 		agent_free(&a);
 		return 1;
 	}

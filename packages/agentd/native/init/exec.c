@@ -36,7 +36,7 @@ void exec_prune_groups(struct agent *a)
 	size_t w = 0;
 	for (size_t i = 0; i < a->ngroups; i++) {
 		struct group g = a->groups[i];
-		if (!g.running && kill(-g.pgid, 0) < 0 && errno == ESRCH && !proc_members_alive(&g)) {
+		if (!g.running && g.shepherd == 0 && kill(-g.pgid, 0) < 0 && errno == ESRCH && !proc_members_alive(&g)) {
 			free(g.members);
 			continue;
 		}
@@ -45,7 +45,7 @@ void exec_prune_groups(struct agent *a)
 	a->ngroups = w;
 }
 
-int exec_add_group(struct agent *a, pid_t pgid, uint32_t exec_id)
+int exec_add_group(struct agent *a, pid_t pgid, pid_t shepherd, uint32_t exec_id)
 {
 	exec_prune_groups(a);
 	for (size_t i = 0; i < a->ngroups; i++)
@@ -59,7 +59,7 @@ int exec_add_group(struct agent *a, pid_t pgid, uint32_t exec_id)
 		a->groups = g;
 		a->cap_groups = cap;
 	}
-	a->groups[a->ngroups++] = (struct group){ .pgid = pgid, .exec_id = exec_id, .running = true };
+	a->groups[a->ngroups++] = (struct group){ .pgid = pgid, .shepherd = shepherd, .exec_id = exec_id, .running = true };
 	return 0;
 }
 
@@ -103,6 +103,7 @@ static void free_exec(struct exec *e)
 	exec_close_fd(&e->out.fd);
 	exec_close_fd(&e->err.fd);
 	exec_close_fd(&e->in_fd);
+	exec_close_fd(&e->report_fd);
 	free(e);
 }
 
@@ -157,32 +158,77 @@ void exec_try_finish(struct agent *a, struct exec *e)
 	remove_exec(a, e);
 }
 
+/* The leader ended (reported by its shepherd, or reaped by the init after the shepherd died). */
+static void leader_ended(struct agent *a, struct exec *e, int status, const struct rusage *ru)
+{
+	if (e->reaped)
+		return;
+	e->reaped = true;
+	e->status = status;
+	e->ru = *ru;
+	struct stream *streams[2] = { &e->out, &e->err };
+	for (int k = 0; k < 2; k++) {
+		struct stream *s = streams[k];
+		if (s->fd < 0)
+			continue;
+		/* Everything the leader wrote is in the pipe now: deliver that much, no more. */
+		int avail = 0;
+		if (ioctl(s->fd, FIONREAD, &avail) < 0 || avail <= 0) {
+			exec_stream_done(s);
+			continue;
+		}
+		s->draining = true;
+		s->budget = (uint64_t)avail;
+	}
+	exec_close_stdin(a, e, "the process ended");
+	exec_try_finish(a, e);
+}
+
+void exec_on_report(struct agent *a, struct exec *e)
+{
+	for (;;) {
+		struct shepherd_report r;
+		ssize_t n = read(e->report_fd, &r, sizeof r);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n == (ssize_t)sizeof r) {
+			if (r.kind == SHEPHERD_EXITED && r.pid == e->pid) {
+				leader_ended(a, e, r.status, &r.ru);
+				return; /* e may be freed */
+			}
+			continue;
+		}
+		/* End of file: the shepherd is gone. A leader it did not report is now the init's
+		 * child (reaped by exec_reap), or already gone with its status. */
+		exec_close_fd(&e->report_fd);
+		if (!e->reaped && kill(e->pid, 0) < 0 && errno == ESRCH) {
+			struct rusage ru;
+			memset(&ru, 0, sizeof ru);
+			leader_ended(a, e, SIGKILL, &ru); /* a wait status of "killed by SIGKILL" */
+		}
+		return;
+	}
+}
+
 static void on_reaped(struct agent *a, pid_t pid, int status, const struct rusage *ru)
 {
+	for (size_t i = 0; i < a->ngroups; i++) {
+		if (a->groups[i].shepherd != pid)
+			continue;
+		a->groups[i].shepherd = 0;
+		/* Killed (by a command: the init never signals a shepherd before it exits itself):
+		 * its processes were reparented to the init. */
+		if (WIFSIGNALED(status))
+			a->strays = true;
+	}
 	for (size_t i = 0; i < a->nexec; i++) {
 		struct exec *e = a->execs[i];
-		if (e->pid != pid || e->reaped)
-			continue;
-		e->reaped = true;
-		e->status = status;
-		e->ru = *ru;
-		struct stream *streams[2] = { &e->out, &e->err };
-		for (int k = 0; k < 2; k++) {
-			struct stream *s = streams[k];
-			if (s->fd < 0)
-				continue;
-			/* Everything the leader wrote is in the pipe now: deliver that much, no more. */
-			int avail = 0;
-			if (ioctl(s->fd, FIONREAD, &avail) < 0 || avail <= 0) {
-				exec_stream_done(s);
-				continue;
-			}
-			s->draining = true;
-			s->budget = (uint64_t)avail;
+		if (e->pid == pid && !e->reaped) {
+			leader_ended(a, e, status, ru); /* its shepherd died: the init inherited it */
+			return;
 		}
-		exec_close_stdin(a, e, "the process ended");
-		exec_try_finish(a, e);
-		return;
 	}
 }
 
@@ -198,6 +244,10 @@ void exec_reap(struct agent *a)
 		if (pid <= 0)
 			break;
 		on_reaped(a, pid, status, &ru);
+	}
+	if (a->strays && !a->dry) {
+		a->strays = false;
+		proc_kill_strays(a);
 	}
 	exec_prune_groups(a);
 }

@@ -23,6 +23,8 @@ int exec_stdin_wants_write(const struct exec *e);
 /* Loop events; each may end the exec (send EXIT and free it). */
 void exec_on_readable(struct agent *a, struct exec *e, struct stream *s);
 void exec_on_writable(struct agent *a, struct exec *e);
+/* The exec's shepherd wrote to (or closed) its report pipe. */
+void exec_on_report(struct agent *a, struct exec *e);
 /* Reaps every exited child (leaders and orphans) after SIGCHLD. */
 void exec_reap(struct agent *a);
 /* Drops groups whose processes are all gone. */

@@ -3,6 +3,7 @@
 #define AGENTD_EXEC_INTERNAL_H
 
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "agent.h"
@@ -15,6 +16,16 @@ void exec_stream_done(struct stream *s);
 /* Sends EXIT and frees the exec once the leader is reaped and both streams are done. */
 void exec_try_finish(struct agent *a, struct exec *e);
 /* Remembers the process group of a new exec. Returns 0 or ENOMEM. */
-int exec_add_group(struct agent *a, pid_t pgid, uint32_t exec_id);
+int exec_add_group(struct agent *a, pid_t pgid, pid_t shepherd, uint32_t exec_id);
+
+/* What a shepherd writes to the init (exec_spawn.c): once STARTED, then EXITED for the leader. */
+enum { SHEPHERD_STARTED = 1, SHEPHERD_EXITED = 2 };
+struct shepherd_report {
+	int kind;
+	int err;    /* STARTED: 0, or why the leader could not start */
+	pid_t pid;  /* the leader */
+	int status; /* EXITED: wait status */
+	struct rusage ru;
+};
 
 #endif

@@ -12,7 +12,10 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,6 +186,146 @@ static void oom_score_adj_for_child(struct agent *a, bool before)
 		;
 }
 
+/*
+ * The shepherd: a child of the init, forked per exec, that is the child subreaper of the
+ * command's whole tree. Whatever the command does (setsid, setpgid, double forks), every
+ * process it starts stays a descendant of its shepherd: an orphan is reparented to the
+ * nearest subreaper ancestor, which is the shepherd, not the init. So "every process of
+ * this exec" is exactly "every descendant of its shepherd", and a tree SIGNAL or a kill
+ * from outside the sandbox (the daemon, docs/protocol.md) finds them all. The shepherd
+ * starts the leader, reports its pid, reaps every child, reports the leader's exit status
+ * and resource usage, and exits once it has no child left. It never runs foreign code
+ * (it is a fork of the non-dumpable init, so a command can neither ptrace it nor read its
+ * memory). A command can kill it (same uid): the init then kills every process reparented
+ * to itself that no live shepherd owns (proc_kill_strays), so that is no way out either.
+ */
+static void write_report(int fd, const struct shepherd_report *r)
+{
+	while (write(fd, r, sizeof *r) < 0 && errno == EINTR)
+		;
+}
+
+/* Keeps `keep` (sorted, unique, >= 3) and fd 2, closes every other fd, puts /dev/null on 0 and 1. */
+static void shepherd_fds(const int *keep, int n)
+{
+	int from = 3;
+	for (int i = 0; i < n; i++) {
+		if (keep[i] > from)
+			syscall(SYS_close_range, (unsigned)from, (unsigned)keep[i] - 1, 0u);
+		from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, (unsigned)from, ~0u, 0u);
+	int nul = open("/dev/null", O_RDWR);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		if (nul > 2)
+			close(nul);
+	}
+}
+
+static void sort_fds(int *v, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && v[k - 1] > v[k]; k--) {
+			int t = v[k];
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+}
+
+static void shepherd_main(const char *prog, const struct spawn_req *q, const int fds_in[3], int report, pid_t init_pid)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != init_pid)
+		_exit(127);
+	struct shepherd_report r = { .kind = SHEPHERD_STARTED };
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		r.err = errno;
+		write_report(report, &r);
+		_exit(127);
+	}
+	int keep[4] = { fds_in[0], fds_in[1], fds_in[2], report };
+	sort_fds(keep, 4);
+	int uniq[4], n = 0;
+	for (int i = 0; i < 4; i++)
+		if (n == 0 || uniq[n - 1] != keep[i])
+			uniq[n++] = keep[i];
+	shepherd_fds(uniq, n);
+	pid_t leader = 0;
+	r.err = q->nice ? fork_exec(prog, q, fds_in, &leader) : posix_spawn_exec(prog, q, fds_in, &leader);
+	r.pid = leader;
+	write_report(report, &r);
+	for (int i = 0; i < 3; i++)
+		close(fds_in[i]);
+	if (r.err)
+		_exit(0);
+	for (;;) {
+		int status = 0;
+		struct rusage ru;
+		memset(&ru, 0, sizeof ru);
+		pid_t pid = wait4(-1, &status, 0, &ru);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			_exit(0); /* ECHILD: the whole tree is gone */
+		if (pid == leader) {
+			struct shepherd_report done = { .kind = SHEPHERD_EXITED, .pid = pid, .status = status, .ru = ru };
+			write_report(report, &done);
+		}
+	}
+}
+
+/* Forks the shepherd, which starts the command. Returns 0 with both pids, or an errno. */
+static int shepherd_spawn(struct agent *a, const char *prog, const struct spawn_req *q, const int fds[3], pid_t *leader, pid_t *shepherd, int *report_fd)
+{
+	int report[2];
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return errno;
+	pid_t self = getpid();
+	/* The shepherd, and so the command, inherit the raised value; the init holds it only
+	 * for the fork itself (a command must never see the init above its own value). */
+	oom_score_adj_for_child(a, true);
+	pid_t child = fork();
+	if (child != 0)
+		oom_score_adj_for_child(a, false);
+	if (child < 0) {
+		int err = errno;
+		close(report[0]);
+		close(report[1]);
+		return err;
+	}
+	if (child == 0) {
+		close(report[0]);
+		shepherd_main(prog, q, fds, report[1], self);
+		_exit(127);
+	}
+	close(report[1]);
+	struct shepherd_report r;
+	ssize_t n;
+	while ((n = read(report[0], &r, sizeof r)) < 0 && errno == EINTR)
+		;
+	int err = 0;
+	if (n != (ssize_t)sizeof r || r.kind != SHEPHERD_STARTED)
+		err = EIO; /* the shepherd died before it could start anything */
+	else if (r.err)
+		err = r.err;
+	if (err) {
+		close(report[0]);
+		/* It exits at once when nothing started: reap it here, before the loop's reaper sees it. */
+		kill(child, SIGKILL);
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+		return err;
+	}
+	int fl = fcntl(report[0], F_GETFL);
+	if (fl >= 0)
+		fcntl(report[0], F_SETFL, fl | O_NONBLOCK);
+	*leader = r.pid;
+	*shepherd = child;
+	*report_fd = report[0];
+	return 0;
+}
+
 /* Starts the process. Returns 0 and fills *e, or an errno with *what naming the failing step. */
 static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, const char **what)
 {
@@ -217,12 +360,12 @@ static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, con
 	}
 
 	const int fds[3] = { inp[0] >= 0 ? inp[0] : a->devnull_fd, outp[1], merge ? outp[1] : errp[1] };
-	pid_t pid;
+	pid_t pid = 0;
 	*what = "program";
 	/* A command is the OOM killer's first choice, not the init (see oom_score_adj_for_child). */
-	oom_score_adj_for_child(a, true);
-	err = q->nice ? fork_exec(prog, q, fds, &pid) : posix_spawn_exec(prog, q, fds, &pid);
-	oom_score_adj_for_child(a, false);
+	pid_t shepherd = 0;
+	int report_fd = -1;
+	err = shepherd_spawn(a, prog, q, fds, &pid, &shepherd, &report_fd);
 	if (err)
 		goto fail;
 
@@ -232,6 +375,8 @@ static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, con
 	free(prog);
 	uint64_t window = q->window ? q->window : DEFAULT_WINDOW;
 	e->pid = pid;
+	e->shepherd = shepherd;
+	e->report_fd = report_fd;
 	e->out = (struct stream){ .fd = outp[0], .credit = window };
 	e->err = (struct stream){ .fd = errp[0], .credit = window };
 	e->in_fd = inp[1];
@@ -277,6 +422,7 @@ static void start(struct agent *a, uint32_t id, const struct spawn_req *q)
 	}
 	e->id = id;
 	e->in_fd = -1;
+	e->report_fd = -1;
 	const char *what = "program";
 	int err = spawn(a, q, e, &what);
 	if (err) {
@@ -288,11 +434,12 @@ static void start(struct agent *a, uint32_t id, const struct spawn_req *q)
 		return;
 	}
 	a->execs[a->nexec++] = e;
-	if (exec_add_group(a, e->pid, id) != 0) {
+	if (exec_add_group(a, e->pid, e->shepherd, id) != 0) {
 		/* Still runs and is still killed at exit through the process tree. */
 	}
-	uint8_t p[4];
+	uint8_t p[8];
 	put_le32(p, (uint32_t)e->pid);
+	put_le32(p + 4, (uint32_t)e->shepherd);
 	out_frame(&a->out, MSG_STARTED, id, p, sizeof p, NULL, 0);
 }
 

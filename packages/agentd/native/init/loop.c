@@ -34,7 +34,7 @@ int loop_setup(bool subreaper)
 }
 
 /* What one pollfd entry stands for. */
-enum { EV_STDIN, EV_SIGNAL, EV_OUT, EV_ERR, EV_IN };
+enum { EV_STDIN, EV_SIGNAL, EV_OUT, EV_ERR, EV_IN, EV_REPORT };
 
 struct watch {
 	int kind;
@@ -81,6 +81,8 @@ static bool build(struct agent *a, struct pollset *ps, int sigfd)
 			ok = ps_add(ps, e->err.fd, POLLIN, EV_ERR, e->id);
 		if (ok && exec_stdin_wants_write(e))
 			ok = ps_add(ps, e->in_fd, POLLOUT, EV_IN, e->id);
+		if (ok && e->report_fd >= 0)
+			ok = ps_add(ps, e->report_fd, POLLIN, EV_REPORT, e->id);
 	}
 	return ok;
 }
@@ -122,6 +124,8 @@ static void on_exec_event(struct agent *a, const struct watch *w)
 		exec_on_readable(a, e, &e->err);
 	else if (w->kind == EV_IN && e->in_fd == w->fd)
 		exec_on_writable(a, e);
+	else if (w->kind == EV_REPORT && e->report_fd == w->fd)
+		exec_on_report(a, e);
 }
 
 static void on_stdin(struct agent *a)

@@ -183,6 +183,9 @@ void proc_kill_members(const struct group *g)
 
 size_t proc_signal_tree(struct group *g, int signo, pid_t self)
 {
+	/* A command may have stopped its shepherd: it must reap what this signal kills. */
+	if (g->shepherd > 0 && signo != 0)
+		kill(g->shepherd, SIGCONT);
 	struct pidset set = { NULL, 0, 0 };
 	/* Start times of the processes in `set`, in the same order. */
 	struct member *found = NULL;
@@ -191,7 +194,9 @@ size_t proc_signal_tree(struct group *g, int signo, pid_t self)
 	for (int round = 0; round < 64; round++) {
 		size_t n;
 		struct pinfo *ps = scan(&n);
-		size_t first_new = grow_set(&set, ps, n, g->pgid, 0, self, g->members, g->nmembers);
+		/* The shepherd's descendants are every process of the exec (exec_spawn.c); the
+		 * group and the remembered members also count while the shepherd lives. */
+		size_t first_new = grow_set(&set, ps, n, g->pgid, g->shepherd, self, g->members, g->nmembers);
 		if (set.n > nfound) {
 			struct member *nf = realloc(found, set.n * sizeof *nf);
 			if (nf) {
@@ -239,6 +244,45 @@ void proc_kill_descendants(pid_t self)
 		for (size_t i = first_new; i < set.n; i++)
 			kill(set.v[i], SIGKILL);
 	}
+	free(set.v);
+}
+
+static bool is_shepherd(const struct agent *a, pid_t pid)
+{
+	for (size_t i = 0; i < a->ngroups; i++)
+		if (a->groups[i].shepherd == pid)
+			return true;
+	return false;
+}
+
+void proc_kill_strays(struct agent *a)
+{
+	pid_t self = getpid();
+	struct pidset set = { NULL, 0, 0 };
+	for (int round = 0; round < 64; round++) {
+		size_t n;
+		struct pinfo *ps = scan(&n);
+		size_t first_new = set.n;
+		bool changed = true;
+		while (changed) {
+			changed = false;
+			for (size_t i = 0; i < n; i++) {
+				const struct pinfo *p = &ps[i];
+				if (p->pid == self || p->state == 'Z' || set_has(&set, p->pid))
+					continue;
+				bool stray = (p->ppid == self && !is_shepherd(a, p->pid)) || set_has(&set, p->ppid);
+				if (stray && set_add(&set, p->pid))
+					changed = true;
+			}
+		}
+		free(ps);
+		if (first_new == set.n)
+			break;
+		for (size_t i = first_new; i < set.n; i++)
+			kill(set.v[i], SIGKILL);
+	}
+	if (set.n > 0)
+		fprintf(stderr, "agentd-init: a shepherd was killed: killed %zu process(es) it left behind\n", set.n);
 	free(set.v);
 }
 

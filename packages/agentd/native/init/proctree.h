@@ -24,6 +24,11 @@ void proc_kill_members(const struct group *g);
 /* Whether any remembered member of `g` is still alive (same pid and start time). */
 bool proc_members_alive(const struct group *g);
 
+/*
+ * SIGKILLs every process that was reparented to the init without being a shepherd (its
+ * shepherd was killed), with all its descendants, until a scan finds no new one.
+ */
+void proc_kill_strays(struct agent *a);
 /* SIGKILLs every live descendant of `self` until a scan finds no new one. */
 void proc_kill_descendants(pid_t self);
 

@@ -1,8 +1,8 @@
-/* Wire constants of the agentd-init protocol (docs/protocol.md, version 2). */
+/* Wire constants of the agentd-init protocol (docs/protocol.md, version 3). */
 #ifndef AGENTD_PROTO_H
 #define AGENTD_PROTO_H
 
-#define PROTOCOL_VERSION 2u
+#define PROTOCOL_VERSION 3u
 #define AGENTD_INIT_VERSION "agentd-init 0.1.0"
 
 #define MAX_CHUNK (1024u * 1024u)

@@ -15,6 +15,8 @@ export interface ExecTransport {
   signal(execId: number, signo: number, scope: SignalScope): Promise<void>;
   /** The exec is finished (EXIT or failure): its id may be reused. */
   release(execId: number): void;
+  /** Kills the exec's processes from outside the sandbox, without the init (undefined: not possible here). */
+  forceKill?(execId: number, pids: { leader: number; shepherd: number }): Promise<void>;
 }
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
@@ -49,6 +51,10 @@ export class InitExec implements ExecHandle {
   private done = false;
   private failure: Error | undefined;
   private hasStarted = false;
+  /** The init's pids of the leader and of its shepherd (docs/protocol.md), from STARTED. */
+  private pids: { leader: number; shepherd: number } | undefined;
+  /** Settled by `abandon` before the init's EXIT: later frames are accepted and discarded. */
+  private abandoned = false;
   private consumed = false;
   /** The consumer stopped early: output is discarded and credited so the process never blocks. */
   private discarding = false;
@@ -61,6 +67,12 @@ export class InitExec implements ExecHandle {
    */
   private readonly uncredited = { stdout: 0, stderr: 0 };
   private readonly creditBatch: number;
+  /**
+   * Bytes the init may still send per stream: the window plus every CREDIT sent, minus
+   * what arrived. Output beyond it is a protocol violation (onMessage returns false): so
+   * this exec never queues more than one window per stream, whatever the init does.
+   */
+  private readonly allowance: { stdout: number; stderr: number };
 
   constructor(
     readonly id: number,
@@ -68,6 +80,8 @@ export class InitExec implements ExecHandle {
     window = DEFAULT_WINDOW,
   ) {
     this.creditBatch = Math.max(1, Math.floor((window > 0 ? window : DEFAULT_WINDOW) / 4));
+    const w = window > 0 ? window : DEFAULT_WINDOW;
+    this.allowance = { stdout: w, stderr: w };
     this.started = new Promise((resolve, reject) => {
       this.resolveStarted = resolve;
       this.rejectStarted = reject;
@@ -85,17 +99,29 @@ export class InitExec implements ExecHandle {
   onMessage(msg: InitMessage): boolean {
     switch (msg.type) {
       case 'STARTED':
-        if (this.hasStarted) return false;
+        if (this.hasStarted || this.done) return false;
         this.hasStarted = true;
-        this.resolveStarted({ pid: msg.pid });
+        this.pids = { leader: msg.pid, shepherd: msg.shepherd };
+        // Given up on before it even started: it must not run unsupervised.
+        if (this.abandoned) void this.transport.signal(this.id, signalNumber('SIGKILL'), 'tree').catch(noop);
+        else this.resolveStarted({ pid: msg.pid });
         return true;
       case 'STDOUT':
-      case 'STDERR':
+      case 'STDERR': {
         if (!this.hasStarted || this.done) return false;
-        this.push({ stream: msg.type === 'STDOUT' ? 'stdout' : 'stderr', data: msg.data });
+        const stream = msg.type === 'STDOUT' ? 'stdout' : 'stderr';
+        if (msg.data.length > this.allowance[stream]) return false;
+        this.allowance[stream] -= msg.data.length;
+        this.push({ stream, data: msg.data });
         return true;
+      }
       case 'EXIT':
         if (!this.hasStarted || this.done) return false;
+        if (this.abandoned) {
+          this.done = true;
+          this.transport.release(this.id);
+          return true;
+        }
         this.finish({
           exitCode: msg.signal === 0 ? msg.exitCode : null,
           signal: msg.signal === 0 ? null : (SIGNAL_NAMES.get(msg.signal) ?? null),
@@ -105,6 +131,7 @@ export class InitExec implements ExecHandle {
         });
         return true;
       case 'ERROR': {
+        if (this.hasStarted || this.done) return false;
         const name = errnoName(msg.errno);
         const err = new SandboxOsError('EXEC_FAILED', msg.errno, name, `could not start command: ${msg.message} (${name})`);
         this.fail(err);
@@ -166,6 +193,31 @@ export class InitExec implements ExecHandle {
     await this.transport.signal(this.id, signalNumber(signo), scope);
   }
 
+  /**
+   * Kills every process of the exec from outside the sandbox (the daemon, through /proc,
+   * not the init): for an init that does not act on a SIGNAL in time. false when this
+   * channel has no such means or the exec never started.
+   */
+  async forceKill(): Promise<boolean> {
+    if (this.transport.forceKill === undefined || this.pids === undefined || this.done) return false;
+    await this.transport.forceKill(this.id, this.pids);
+    return true;
+  }
+
+  /**
+   * Settles `exited` with `info` without waiting for the init's EXIT (which may never come
+   * from an init that no longer answers). Output still arriving is credited and dropped;
+   * the real EXIT, if it comes, only frees the id.
+   */
+  abandon(info: ExitInfo): void {
+    if (this.done || this.abandoned) return;
+    this.abandoned = true;
+    this.stopConsuming();
+    if (!this.hasStarted) this.rejectStarted(new AgentdError('TIMEOUT', `exec ${this.id}: the sandbox did not even start the command in time`));
+    this.resolveExited(info);
+    this.wakeDone();
+  }
+
   private push(chunk: OutputChunk): void {
     if (this.discarding) {
       this.credit(chunk);
@@ -189,6 +241,14 @@ export class InitExec implements ExecHandle {
     this.wake();
   }
 
+  /** Ends a waiting output iterator (abandoned: no more chunks will be yielded). */
+  private wakeDone(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    this.waiterFail = undefined;
+    waiter?.({ done: true, value: undefined });
+  }
+
   private wake(): void {
     const waiter = this.waiter;
     const fail = this.waiterFail;
@@ -210,7 +270,7 @@ export class InitExec implements ExecHandle {
       this.credit(chunk);
       return Promise.resolve({ done: false, value: chunk });
     }
-    if (this.done) {
+    if (this.done || this.abandoned) {
       return this.failure !== undefined ? Promise.reject(this.failure) : Promise.resolve({ done: true, value: undefined });
     }
     return new Promise((resolve, reject) => {
@@ -228,6 +288,7 @@ export class InitExec implements ExecHandle {
       return;
     }
     this.uncredited[chunk.stream] = 0;
+    this.allowance[chunk.stream] += owed;
     this.transport.credit(this.id, chunk.stream === 'stdout' ? STREAM.stdout : STREAM.stderr, owed);
   }
 

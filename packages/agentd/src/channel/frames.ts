@@ -1,5 +1,5 @@
 /**
- * The agentd-init wire codec (docs/protocol.md, version 2).
+ * The agentd-init wire codec (docs/protocol.md, version 3).
  *
  * Every message of both directions is described once in `MESSAGES` (type byte + ordered
  * payload fields); encoding and decoding are driven by that table, so the daemon side
@@ -8,7 +8,7 @@
  */
 import { AgentdError } from '../core/errors.js';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Largest data chunk (stdout, stderr, stdin, file data) in one frame. */
 export const MAX_CHUNK = 1024 * 1024;
 /** Largest value of a frame's `len` field. */
@@ -18,6 +18,15 @@ export const HEADER_BYTES = 9;
 export const MAX_LIST_ITEMS = 4096;
 /** Highest EXEC `nice` (an increment over the init's own nice value; Linux caps the sum at 19 too). */
 export const MAX_NICE = 19;
+/**
+ * Caps on what the init may answer (docs/protocol.md, "What the daemon enforces"): an
+ * answer beyond them is a protocol violation. The init's own ERROR texts are at most 511
+ * bytes, a symlink target at most PATH_MAX, a directory entry name at most NAME_MAX.
+ */
+export const MAX_ERROR_MESSAGE = 512;
+export const MAX_LINK_TARGET = 4096;
+export const MAX_ENTRY_NAME = 255;
+export const MAX_VERSION_STRING = 256;
 
 export const EXEC_FLAGS = { STDIN_PIPE: 1, MERGE_STDERR: 2 } as const;
 export const WRITE_FLAGS = { APPEND: 1, CREATE_DIRS: 2, EXCLUSIVE: 4 } as const;
@@ -70,7 +79,7 @@ export const MESSAGES = {
   PONG: { type: 0x81, fields: [] },
   OK: { type: 0x82, fields: [] },
   ERROR: { type: 0x83, fields: [['errno', 'i32'], ['message', 'str']] },
-  STARTED: { type: 0x84, fields: [['pid', 'i32']] },
+  STARTED: { type: 0x84, fields: [['pid', 'i32'], ['shepherd', 'i32']] },
   STDOUT: { type: 0x85, fields: [['data', 'bytes']] },
   STDERR: { type: 0x86, fields: [['data', 'bytes']] },
   EXIT: { type: 0x87, fields: [['exitCode', 'i32'], ['signal', 'i32'], ['maxRssKib', 'u64'], ['userUsec', 'u64'], ['sysUsec', 'u64']] },

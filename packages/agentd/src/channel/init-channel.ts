@@ -9,16 +9,25 @@ import { errnoName } from '../core/errno.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { InitExec, type ExecTransport } from './exec-handle.js';
-import { EXEC_FLAGS, encodeMessage, FrameDecoder, MAX_CHUNK, MAX_NICE, PROTOCOL_VERSION, SCOPE, type InitMessage, type Message, type MessageName, type ProtocolErrorEvent } from './frames.js';
+import { EXEC_FLAGS, encodeMessage, FrameDecoder, MAX_CHUNK, MAX_ENTRY_NAME, MAX_ERROR_MESSAGE, MAX_LINK_TARGET, MAX_NICE, MAX_VERSION_STRING, PROTOCOL_VERSION, SCOPE, type InitMessage, type Message, type MessageName } from './frames.js';
 import { InitFs, type RequestBody } from './sandbox-fs.js';
 import type { Channel, ExecHandle, ExecRequest, InitReady, SandboxFs } from './types.js';
 
 export interface InitChannelOptions {
   logger?: Logger;
+  /**
+   * Called once when the init violates the protocol (after the channel was closed): the
+   * owner kills the sandbox. The init is not trusted (docs/protocol.md).
+   */
+  onViolation?: (err: AgentdError) => void;
+  /** Kills an exec's processes from outside the sandbox (see host-kill.ts); absent: not possible. */
+  forceKill?: (pids: { leader: number; shepherd: number }) => Promise<void>;
 }
 
 interface Pending {
   expect: MessageName;
+  /** Checks an answer of the expected type against what was asked (a reason when it breaks the protocol). */
+  check?: (msg: InitMessage) => string | undefined;
   what: string;
   errorCode: 'FS_ERROR' | 'EXEC_FAILED';
   resolve: (msg: InitMessage) => void;
@@ -35,6 +44,7 @@ export class InitChannel implements Channel {
   readonly fs: SandboxFs;
 
   private readonly logger: Logger;
+  private readonly onViolation: ((err: AgentdError) => void) | undefined;
   private readonly decoder = new FrameDecoder<InitMessage>('init');
   private readonly pending = new Map<number, Pending>();
   private readonly execs = new Map<number, InitExec>();
@@ -44,6 +54,7 @@ export class InitChannel implements Channel {
   private isDone = false;
   private gotReady = false;
   private shuttingDown = false;
+  private violated = false;
   private corked = false;
   private readonly waiting: Buffer[] = [];
   private resolveReady!: (r: InitReady) => void;
@@ -56,6 +67,7 @@ export class InitChannel implements Channel {
     opts: InitChannelOptions = {},
   ) {
     this.logger = opts.logger ?? silentLogger;
+    this.onViolation = opts.onViolation;
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -74,6 +86,7 @@ export class InitChannel implements Channel {
       release: (execId) => {
         this.execs.delete(execId);
       },
+      ...(opts.forceKill === undefined ? {} : { forceKill: (_execId: number, pids: { leader: number; shepherd: number }) => (opts.forceKill as NonNullable<InitChannelOptions['forceKill']>)(pids) }),
     };
 
     output.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -143,6 +156,7 @@ export class InitChannel implements Channel {
       };
       this.pending.set(id, {
         expect,
+        check: answerCheck(body),
         what,
         errorCode,
         resolve: (msg) => {
@@ -233,32 +247,34 @@ export class InitChannel implements Channel {
 
   private onData(chunk: Buffer): void {
     for (const msg of this.decoder.push(chunk)) {
-      if (msg.type === 'PROTOCOL_ERROR') this.onProtocolError(msg);
+      if (msg.type === 'PROTOCOL_ERROR') this.violation(msg.error.message.replace(/^agentd-init protocol error: /, ''));
       else this.dispatch(msg);
       if (this.isDone) return;
     }
   }
 
+  /**
+   * Every frame is checked against what the daemon asked for; anything else is a protocol
+   * violation, which kills the sandbox (docs/protocol.md, "What the daemon enforces").
+   */
   private dispatch(msg: InitMessage): void {
     if (msg.type === 'READY') {
       this.onReady(msg);
       return;
     }
-    if (msg.id === 0) {
-      if (msg.type === 'ERROR') this.logger.warn({ errno: errnoName(msg.errno), message: msg.message }, 'agentd-init reported a protocol error');
-      else this.logger.warn({ type: msg.type }, 'agentd-init sent an unexpected frame with id 0');
-      return;
-    }
+    if (!this.gotReady) return this.violation(`${msg.type} before READY`);
+    if (msg.id === 0) return this.violation(`${msg.type} with id 0${msg.type === 'ERROR' ? ` (${errnoName(msg.errno)}: ${msg.message.slice(0, 200)})` : ''}`);
+    if (msg.type === 'ERROR' && Buffer.byteLength(msg.message) > MAX_ERROR_MESSAGE) return this.violation(`ERROR message of ${Buffer.byteLength(msg.message)} bytes (at most ${MAX_ERROR_MESSAGE})`);
     const exec = this.execs.get(msg.id);
     if (exec !== undefined) {
-      if (!exec.onMessage(msg)) this.logger.warn({ id: msg.id, type: msg.type }, 'agentd-init sent a frame out of order for an exec');
+      if (!exec.onMessage(msg)) this.violation(`${msg.type} out of order or beyond the output credit for exec ${msg.id}`);
       return;
     }
     const p = this.pending.get(msg.id);
-    if (p === undefined) {
-      this.logger.warn({ id: msg.id, type: msg.type }, 'agentd-init answered an unknown request id');
-      return;
-    }
+    if (p === undefined) return this.violation(`${msg.type} for unknown request id ${msg.id}`);
+    if (msg.type !== p.expect && msg.type !== 'ERROR') return this.violation(`${p.what} answered with ${msg.type}, expected ${p.expect}`);
+    const bad = msg.type === 'ERROR' ? undefined : (p.check?.(msg) ?? replyCheck(msg));
+    if (bad !== undefined) return this.violation(`${p.what}: ${bad}`);
     this.pending.delete(msg.id);
     if (msg.type === p.expect) p.resolve(msg);
     else if (msg.type === 'ERROR') {
@@ -266,14 +282,12 @@ export class InitChannel implements Channel {
       // The init's message already names the path; `what` ("read a/b") goes into the details.
       const op = p.what.split(' ', 1)[0] ?? p.what;
       p.reject(new SandboxOsError(p.errorCode, msg.errno, name, `${op} failed: ${msg.message} (${name})`, { operation: p.what }));
-    } else p.reject(new AgentdError('PROTOCOL_ERROR', `agentd-init answered ${p.what} with ${msg.type}, expected ${p.expect}`));
+    }
   }
 
   private onReady(msg: Message<'READY'>): void {
-    if (this.gotReady) {
-      this.logger.warn('agentd-init sent READY twice');
-      return;
-    }
+    if (this.gotReady) return this.violation('READY twice');
+    if (Buffer.byteLength(msg.version) > MAX_VERSION_STRING) return this.violation(`READY version string of ${Buffer.byteLength(msg.version)} bytes`);
     this.gotReady = true;
     if (msg.protocolVersion !== PROTOCOL_VERSION) {
       this.close(new AgentdError('PROTOCOL_ERROR', `agentd-init speaks protocol version ${msg.protocolVersion}, the daemon speaks ${PROTOCOL_VERSION}`));
@@ -282,25 +296,28 @@ export class InitChannel implements Channel {
     this.resolveReady({ protocolVersion: msg.protocolVersion, pid: msg.pid, version: msg.version });
   }
 
-  private onProtocolError(ev: ProtocolErrorEvent): void {
-    if (ev.fatal) {
-      this.close(ev.error);
-      return;
-    }
-    this.logger.error({ id: ev.id, err: ev.error.message }, 'malformed frame from agentd-init');
-    const exec = this.execs.get(ev.id);
-    if (exec !== undefined) {
-      exec.fail(ev.error);
-      return;
-    }
-    const p = this.pending.get(ev.id);
-    if (p !== undefined) {
-      this.pending.delete(ev.id);
-      p.reject(ev.error);
+  /**
+   * The init broke the protocol: it is not trusted any more. The channel closes (every
+   * pending operation fails with PROTOCOL_ERROR), its streams are destroyed so nothing
+   * more is buffered, and the owner kills the sandbox.
+   */
+  private violation(reason: string): void {
+    if (this.isDone) return;
+    const err = new AgentdError('PROTOCOL_ERROR', `agentd-init violated the protocol: ${reason}; the sandbox is killed`);
+    this.logger.error({ err: err.message }, 'agentd-init protocol violation');
+    this.violated = true;
+    this.close(err);
+    this.output.destroy();
+    this.input.destroy();
+    try {
+      this.onViolation?.(err);
+    } catch (e) {
+      this.logger.error({ err: (e as Error).message }, 'killing the sandbox after a protocol violation failed');
     }
   }
 
   private deadError(): AgentdError {
+    if (this.violated && this.closeError instanceof AgentdError) return this.closeError;
     return new AgentdError('SANDBOX_DEAD', 'the sandbox init process is gone', this.closeError ? { cause: this.closeError } : {});
   }
 
@@ -322,6 +339,26 @@ export class InitChannel implements Channel {
     if (reason !== undefined) this.logger.debug({ err: reason.message }, 'agentd-init channel closed');
     this.resolveClosed(this.closeError);
   }
+}
+
+/** A check of the answer against the request itself (FS_READ: no more data than asked for). */
+function answerCheck(body: RequestBody): ((msg: InitMessage) => string | undefined) | undefined {
+  if (body.type !== 'FS_READ') return undefined;
+  const limit = body.limit;
+  return (msg) => (msg.type === 'FS_DATA' && msg.data.length > limit ? `FS_DATA of ${msg.data.length} bytes for a read of at most ${limit}` : undefined);
+}
+
+/** Size caps on answers, whatever the request. */
+function replyCheck(msg: InitMessage): string | undefined {
+  if (msg.type === 'FS_STAT_RESULT' && Buffer.byteLength(msg.linkTarget) > MAX_LINK_TARGET) return `symlink target of ${Buffer.byteLength(msg.linkTarget)} bytes`;
+  if (msg.type === 'FS_LIST_RESULT') {
+    for (const e of msg.entries) {
+      const n = Buffer.byteLength(e.name);
+      if (n === 0 || n > MAX_ENTRY_NAME || e.name.includes('/')) return `directory entry name of ${n} bytes${e.name.includes('/') ? ' with a /' : ''}`;
+    }
+    if (msg.more === 1 && msg.entries.length === 0) return 'FS_LIST_RESULT says more entries follow but returned none';
+  }
+  return undefined;
 }
 
 function cancelled(what: string, signal: AbortSignal): AgentdError {

@@ -48,6 +48,13 @@ export interface CommandOptions {
   timeoutMs?: number;
   /** Time between SIGTERM and SIGKILL when terminating (default 2000 ms). */
   graceMs?: number;
+  /**
+   * After the SIGKILL, how long the init gets to report the exit before the daemon kills
+   * the command's processes itself from outside the sandbox, and then how long before the
+   * run ends without the init's EXIT (default 2000 ms each). So a timeout is enforced
+   * within about timeoutMs + graceMs + 2 × this even when the init is starved.
+   */
+  killWaitMs?: number;
   signal?: AbortSignal;
   /** Per stream: bytes kept (and yielded) at most; the rest is read and dropped (undefined = no cap). */
   maxOutputBytes?: number;
@@ -84,6 +91,9 @@ class CommandRun {
   private summary: CommandSummary | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  private forceTimer: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
+  private readonly killWaitMs: number;
   private terminating = false;
   private killedTree = false;
   private truncated = false;
@@ -99,6 +109,7 @@ class CommandRun {
   ) {
     this.logger = opts.logger ?? silentLogger;
     this.graceMs = opts.graceMs ?? 2000;
+    this.killWaitMs = opts.killWaitMs ?? 2000;
     this.cap = opts.maxOutputBytes ?? Number.POSITIVE_INFINITY;
     this.result = new Promise((resolve, reject) => {
       this.settleResult = resolve;
@@ -189,6 +200,12 @@ class CommandRun {
     this.reason ??= reason;
     if (this.terminating || this.summary !== undefined) return;
     this.terminating = true;
+    // An init too busy to even report the start cannot hold the run either.
+    let started = false;
+    this.handle.started.then(() => (started = true), noop);
+    this.startTimer = setTimeout(() => {
+      if (!started && this.summary === undefined) this.handle.abandon?.({ exitCode: null, signal: 'SIGKILL', maxRssKib: 0, userUsec: 0, sysUsec: 0 });
+    }, Math.max(this.graceMs, 0) + 2 * this.killWaitMs);
     this.handle.started.then(
       () => {
         if (this.summary !== undefined) return;
@@ -208,6 +225,28 @@ class CommandRun {
     if (this.killedTree) return;
     this.killedTree = true;
     this.sendSignal('SIGKILL', 'tree');
+    if (this.summary === undefined) this.forceTimer = setTimeout(() => void this.force(), this.killWaitMs);
+  }
+
+  /**
+   * The init did not report the exit in time after the SIGKILL (a saturated sandbox starves
+   * it): the daemon kills the command's processes itself, then, if the EXIT still does not
+   * come, ends the run without it. Neither step waits for the init.
+   */
+  private async force(): Promise<void> {
+    if (this.summary !== undefined) return;
+    this.logger.warn({ exec: this.handle.id }, 'agentd-init did not report the exit after SIGKILL; killing the command from outside the sandbox');
+    try {
+      await this.handle.forceKill?.();
+    } catch (err) {
+      this.logger.warn({ exec: this.handle.id, err: (err as Error).message }, 'killing the command from outside the sandbox failed');
+    }
+    if (this.summary !== undefined) return;
+    this.forceTimer = setTimeout(() => {
+      if (this.summary !== undefined) return;
+      this.logger.warn({ exec: this.handle.id }, 'agentd-init still did not report the exit; ending the run without it');
+      this.handle.abandon?.({ exitCode: null, signal: 'SIGKILL', maxRssKib: 0, userUsec: 0, sysUsec: 0 });
+    }, this.killWaitMs);
   }
 
   private sendSignal(sig: NodeJS.Signals, scope: SignalScope): void {
@@ -249,6 +288,8 @@ class CommandRun {
 
   private cleanup(): void {
     clearTimeout(this.timeoutTimer);
+    clearTimeout(this.startTimer);
+    if (this.summary !== undefined) clearTimeout(this.forceTimer);
     this.opts.signal?.removeEventListener('abort', this.onAbort);
   }
 }

@@ -21,6 +21,14 @@ function kindName(kind: number): FileKind {
   return KINDS[kind] ?? 'other';
 }
 
+/**
+ * A listing is gathered page by page in daemon memory: it stops with PAYLOAD_TOO_LARGE
+ * beyond this many entries or bytes of names (a directory that large, or an init that
+ * keeps saying "more", cannot make the daemon accumulate without bound).
+ */
+export const MAX_LIST_ENTRIES = 100_000;
+export const MAX_LIST_NAME_BYTES = 16 * 1024 * 1024;
+
 /** FS_WRITE overhead besides the data: type + id + path length + flags + mode + data length. */
 const WRITE_OVERHEAD = HEADER_BYTES - 4 + 4 + 4 + 4 + 4;
 
@@ -77,9 +85,16 @@ export class InitFs implements SandboxFs {
 
   async list(path: string, opts: { signal?: AbortSignal } = {}): Promise<DirEntry[]> {
     const out: DirEntry[] = [];
+    let nameBytes = 0;
     for (;;) {
       const res = await this.request({ type: 'FS_LIST', path, start: out.length }, 'FS_LIST_RESULT', `list ${path}`, opts.signal);
-      for (const e of res.entries) out.push({ name: e.name, kind: kindName(e.kind), mode: e.mode, size: e.size, mtimeMs: e.mtimeMs });
+      for (const e of res.entries) {
+        nameBytes += Buffer.byteLength(e.name);
+        if (out.length >= MAX_LIST_ENTRIES || nameBytes > MAX_LIST_NAME_BYTES) {
+          throw new AgentdError('PAYLOAD_TOO_LARGE', `list ${path}: more than ${MAX_LIST_ENTRIES} entries or ${MAX_LIST_NAME_BYTES} bytes of names; list a smaller directory`, { details: { path, maxEntries: MAX_LIST_ENTRIES, maxNameBytes: MAX_LIST_NAME_BYTES } });
+        }
+        out.push({ name: e.name, kind: kindName(e.kind), mode: e.mode, size: e.size, mtimeMs: e.mtimeMs });
+      }
       if (res.more === 0) return out;
       if (res.entries.length === 0) throw new AgentdError('PROTOCOL_ERROR', `agentd-init: FS_LIST_RESULT for ${path} says more entries follow but returned none`);
     }

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { AgentdError } from '../core/errors.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
+import { killExecFromHost, killTreeFromHost } from './host-kill.js';
 import { InitChannel } from './init-channel.js';
 import type { InitReady } from './types.js';
 
@@ -28,11 +29,16 @@ export interface SpawnedInit {
 }
 
 const STDERR_TAIL_BYTES = 4096;
+/** A stderr line longer than this is logged in pieces (an init need not write newlines). */
+const STDERR_LINE_BYTES = 4096;
+/** Lines logged per sandbox before the rest is only kept in the tail (the init is not trusted). */
+const STDERR_MAX_LINES = 1000;
 
 /** Keeps the last few KiB of a stream's text and forwards it line by line. */
 class StderrTail {
   private tail = '';
   private partial = '';
+  private lines = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -43,12 +49,23 @@ class StderrTail {
     const text = chunk.toString('utf8');
     this.tail = (this.tail + text).slice(-STDERR_TAIL_BYTES);
     const lines = (this.partial + text).split('\n');
-    this.partial = lines.pop() ?? '';
-    for (const line of lines) if (line !== '') this.logger.info({ source: 'agentd-init', pid: this.pid }, line);
+    let rest = lines.pop() ?? '';
+    while (rest.length > STDERR_LINE_BYTES) {
+      lines.push(rest.slice(0, STDERR_LINE_BYTES));
+      rest = rest.slice(STDERR_LINE_BYTES);
+    }
+    this.partial = rest;
+    for (const line of lines) if (line !== '') this.log(line);
+  }
+
+  private log(line: string): void {
+    this.lines++;
+    if (this.lines < STDERR_MAX_LINES) this.logger.info({ source: 'agentd-init', pid: this.pid }, line.slice(0, STDERR_LINE_BYTES));
+    else if (this.lines === STDERR_MAX_LINES) this.logger.warn({ source: 'agentd-init', pid: this.pid }, `agentd-init wrote more than ${STDERR_MAX_LINES} lines to stderr; the rest is not logged`);
   }
 
   flush(): void {
-    if (this.partial !== '') this.logger.info({ source: 'agentd-init', pid: this.pid }, this.partial);
+    if (this.partial !== '') this.log(this.partial);
     this.partial = '';
   }
 
@@ -80,7 +97,14 @@ export async function spawnInit(argv: string[], opts: SpawnInitOptions): Promise
   // Errors after startup (EPIPE on stdin...) are the channel's business; never let them throw.
   child.on('error', (err) => logger.debug({ err: err.message, argv0: file }, 'agentd-init process error'));
 
-  const channel = new InitChannel(child.stdin as NonNullable<typeof child.stdin>, child.stdout as NonNullable<typeof child.stdout>, { logger });
+  const root = child.pid;
+  const channel = new InitChannel(child.stdin as NonNullable<typeof child.stdin>, child.stdout as NonNullable<typeof child.stdout>, {
+    logger,
+    // The init is not trusted: a protocol violation kills the sandbox (the init, and so its
+    // pid namespace, and the launcher's process group); the backend's cgroup goes on destroy.
+    onViolation: () => killSandbox(child),
+    ...(root === undefined ? {} : { forceKill: async (pids: { leader: number; shepherd: number }) => void (await killExecFromHost(root, pids)) }),
+  });
   const timeoutMs = opts.readyTimeoutMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
@@ -122,6 +146,18 @@ function startFailure(file: string, exit: { code: number | null; signal: NodeJS.
   }
   const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
   return new AgentdError('SANDBOX_DEAD', `agentd-init (${file}) ${how} before it was READY`);
+}
+
+/**
+ * Kills the whole sandbox from the host: the spawned process (bwrap or the init itself)
+ * and every process below it, stopped first so none can fork away, then SIGKILLed (a
+ * SIGKILL to the PID 1 of a pid namespace ends every process in it; a hostile init can
+ * neither block it nor have cleared anything that matters), then its process group.
+ */
+function killSandbox(child: ChildProcess): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  void killTreeFromHost(pid).finally(() => killGroup(child));
 }
 
 function killGroup(child: ChildProcess): void {

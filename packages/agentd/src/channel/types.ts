@@ -54,6 +54,13 @@ export interface ExecHandle {
   writeStdin(data: Buffer | string): Promise<void>;
   closeStdin(): Promise<void>;
   signal(signo: NodeJS.Signals | number, scope: SignalScope): Promise<void>;
+  /**
+   * Kills every process of the exec from outside the sandbox, without the init's help (for
+   * an init that does not act on a SIGNAL in time). Resolves false when not possible.
+   */
+  forceKill?(): Promise<boolean>;
+  /** Settles `exited` with `info` without waiting any longer for the init's EXIT. */
+  abandon?(info: ExitInfo): void;
 }
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';

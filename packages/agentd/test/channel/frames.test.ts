@@ -62,7 +62,7 @@ const sampleInit: InitMessage[] = [
   { type: 'PONG', id: 1 },
   { type: 'OK', id: 2 },
   { type: 'ERROR', id: 3, errno: 2, message: 'no such file' },
-  { type: 'STARTED', id: 4, pid: 4242 },
+  { type: 'STARTED', id: 4, pid: 4242, shepherd: 3 },
   { type: 'STDOUT', id: 4, data: Buffer.from('out') },
   { type: 'STDERR', id: 4, data: Buffer.alloc(0) },
   { type: 'EXIT', id: 4, exitCode: -1, signal: 9, maxRssKib: 1234, userUsec: 5, sysUsec: 6 },

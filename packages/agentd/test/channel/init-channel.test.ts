@@ -59,7 +59,7 @@ describe('InitChannel (fake init)', () => {
     const h = ch.exec({ argv: ['x'], env: { A: '1' }, window: 100 });
     const req = await init.take('EXEC');
     expect(req).toMatchObject({ argv: ['x'], env: ['A=1'], cwd: '', window: 100, flags: 0 });
-    init.send({ type: 'STARTED', id: req.id, pid: 42 });
+    init.send({ type: 'STARTED', id: req.id, pid: 42, shepherd: 3 });
     await expect(h.started).resolves.toEqual({ pid: 42 });
     init.send({ type: 'STDOUT', id: req.id, data: Buffer.alloc(60, 1) });
     init.send({ type: 'STDERR', id: req.id, data: Buffer.alloc(30, 2) });
@@ -86,7 +86,7 @@ describe('InitChannel (fake init)', () => {
     const window = 100;
     const h = ch.exec({ argv: ['x'], env: {}, window });
     const req = await init.take('EXEC');
-    init.send({ type: 'STARTED', id: req.id, pid: 7 });
+    init.send({ type: 'STARTED', id: req.id, pid: 7, shepherd: 3 });
     await h.started;
     const it = h.output()[Symbol.asyncIterator]();
     let sent = 0;
@@ -121,7 +121,7 @@ describe('InitChannel (fake init)', () => {
 
     const killed = ch.exec({ argv: ['x'], env: {} });
     const r2 = await init.take('EXEC');
-    init.send({ type: 'STARTED', id: r2.id, pid: 9 });
+    init.send({ type: 'STARTED', id: r2.id, pid: 9, shepherd: 3 });
     init.send({ type: 'EXIT', id: r2.id, exitCode: -1, signal: 9, maxRssKib: 0, userUsec: 0, sysUsec: 0 });
     await expect(killed.exited).resolves.toMatchObject({ exitCode: null, signal: 'SIGKILL' });
   });
@@ -170,7 +170,7 @@ describe('InitChannel (fake init)', () => {
     const ping = ch.ping();
     const h = ch.exec({ argv: ['x'], env: {} });
     const req = await init.take('EXEC');
-    init.send({ type: 'STARTED', id: req.id, pid: 1 });
+    init.send({ type: 'STARTED', id: req.id, pid: 1, shepherd: 3 });
     await h.started;
     const out = (async () => {
       for await (const _ of h.output()) void _;
@@ -185,52 +185,50 @@ describe('InitChannel (fake init)', () => {
     await expect(ch.exec({ argv: ['x'], env: {} }).started).rejects.toMatchObject({ code: 'SANDBOX_DEAD' });
   });
 
-  it('rejects only the affected request on a malformed answer, and closes on broken framing', async () => {
-    const { init, ch } = open();
+  it('treats a malformed answer as a protocol violation: the channel closes, every pending operation fails with PROTOCOL_ERROR', async () => {
+    let violations = 0;
+    const init = new FakeInit();
+    const ch = new InitChannel(init.stdin, init.stdout, { onViolation: () => violations++ });
     init.ready();
     const p1 = ch.ping();
     const p2 = ch.ping();
     const r1 = await init.take('PING');
-    const r2 = await init.take('PING');
+    await init.take('PING');
     const bad = Buffer.alloc(10);
     bad.writeUInt32LE(6, 0);
     bad.writeUInt8(0x81, 4);
     bad.writeUInt32LE(r1.id, 5);
     init.sendRaw(bad); // PONG with a trailing byte
-    init.send({ type: 'PONG', id: r2.id });
-    await expect(p1).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' });
-    await expect(p2).resolves.toBeUndefined();
-    expect(ch.isClosed).toBe(false);
-
-    const p3 = ch.ping();
-    await init.take('PING');
-    const huge = Buffer.alloc(4);
-    huge.writeUInt32LE(MAX_FRAME + 1);
-    init.sendRaw(huge);
-    await expect(p3).rejects.toMatchObject({ code: 'SANDBOX_DEAD' });
+    await expect(p1).rejects.toMatchObject({ code: 'PROTOCOL_ERROR', message: expect.stringMatching(/violated the protocol: PONG: 1 trailing bytes/) });
+    await expect(p2).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' });
+    expect(ch.isClosed).toBe(true);
+    expect(violations).toBe(1);
     expect(await ch.closed).toMatchObject({ code: 'PROTOCOL_ERROR' });
+    await expect(ch.ping()).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' });
   });
 
-  it('answers the wrong kind of reply with PROTOCOL_ERROR and supports aborting a request', async () => {
+  it('treats the wrong kind of reply as a violation, and drops a late answer to an aborted request without harm', async () => {
     const { init, ch } = open();
     init.ready();
-    const p = ch.ping();
-    const r = await init.take('PING');
-    init.send({ type: 'OK', id: r.id });
-    await expect(p).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' });
-
     const ac = new AbortController();
     const s = ch.fs.stat('slow', { signal: ac.signal });
     const sr = await init.take('FS_STAT');
     ac.abort();
     await expect(s).rejects.toMatchObject({ code: 'CANCELLED' });
-    // The late answer is dropped without harm and the id is not reused before it arrives.
+    // The id is not reused before the late answer arrives, and that answer is no violation.
     const next = ch.ping();
     const nr = await init.take('PING');
     expect(nr.id).not.toBe(sr.id);
     init.send({ type: 'ERROR', id: sr.id, errno: 2, message: 'late' });
     init.send({ type: 'PONG', id: nr.id });
     await expect(next).resolves.toBeUndefined();
+    expect(ch.isClosed).toBe(false);
+
+    const p = ch.ping();
+    const r = await init.take('PING');
+    init.send({ type: 'OK', id: r.id });
+    await expect(p).rejects.toMatchObject({ code: 'PROTOCOL_ERROR', message: expect.stringMatching(/ping answered with OK, expected PONG/) });
+    expect(ch.isClosed).toBe(true);
   });
 
   it('rejects invalid exec requests synchronously', () => {
@@ -280,7 +278,7 @@ describe('InitChannel writes', () => {
     init.ready();
     const h = ch.exec({ argv: ['cat'], env: {}, stdinPipe: true });
     const req = await init.take('EXEC');
-    init.send({ type: 'STARTED', id: req.id, pid: 2 });
+    init.send({ type: 'STARTED', id: req.id, pid: 2, shepherd: 3 });
     const a = h.writeStdin(Buffer.alloc(MAX_CHUNK + 10, 1));
     const b = h.writeStdin('b');
     const c = h.closeStdin();

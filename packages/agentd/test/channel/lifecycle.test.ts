@@ -22,7 +22,7 @@ describe('lifecycle (fake init)', () => {
     const t0 = performance.now();
     const running = runCommand(ch, { argv: ['x'], env: {} }, { timeoutMs: 50, graceMs: 100 });
     const req = await init.take('EXEC');
-    init.send({ type: 'STARTED', id: req.id, pid: 5 });
+    init.send({ type: 'STARTED', id: req.id, pid: 5, shepherd: 3 });
     const term = await init.take('SIGNAL');
     expect(term).toMatchObject({ execId: req.id, signo: 15, scope: 2 });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
@@ -44,7 +44,7 @@ describe('lifecycle (fake init)', () => {
     const ac = new AbortController();
     const running = runCommand(ch, { argv: ['x'], env: {} }, { signal: ac.signal, graceMs: 10_000 });
     const req = await init.take('EXEC');
-    init.send({ type: 'STARTED', id: req.id, pid: 5 });
+    init.send({ type: 'STARTED', id: req.id, pid: 5, shepherd: 3 });
     ac.abort();
     const term = await init.take('SIGNAL');
     expect(term.signo).toBe(15);
@@ -68,7 +68,7 @@ describe('lifecycle (fake init)', () => {
       }
     })();
     const req = await init.take('EXEC');
-    init.send({ type: 'STARTED', id: req.id, pid: 5 });
+    init.send({ type: 'STARTED', id: req.id, pid: 5, shepherd: 3 });
     init.sendRaw(Buffer.alloc(0));
     init.send({ type: 'STDOUT', id: req.id, data: Buffer.from('last') });
     init.send(exit(req.id));
@@ -82,16 +82,16 @@ describe('lifecycle (fake init)', () => {
   it('truncates at the exact byte of the cap per stream and counts everything', async () => {
     const { init, ch } = open();
     const seen: string[] = [];
-    // A 4-byte window makes every consumed byte go back at once (credit is batched by quarter windows).
-    const running = runCommand(ch, { argv: ['x'], env: {}, window: 4 }, { maxOutputBytes: 5, onChunk: (s, d) => seen.push(`${s}:${d.toString()}`) });
+    // An 8-byte window: credit goes back in batches of 2 bytes, so each chunk below is credited at once.
+    const running = runCommand(ch, { argv: ['x'], env: {}, window: 8 }, { maxOutputBytes: 5, onChunk: (s, d) => seen.push(`${s}:${d.toString()}`) });
     const req = await init.take('EXEC');
-    init.send({ type: 'STARTED', id: req.id, pid: 5 });
-    init.send({ type: 'STDOUT', id: req.id, data: Buffer.from('abc') });
-    init.send({ type: 'STDOUT', id: req.id, data: Buffer.from('defg') });
-    init.send({ type: 'STDOUT', id: req.id, data: Buffer.from('hij') });
-    init.send({ type: 'STDERR', id: req.id, data: Buffer.from('12345') });
+    init.send({ type: 'STARTED', id: req.id, pid: 5, shepherd: 3 });
     // Dropped output is still credited, so the process is never stuck on a full pipe.
-    const credits = [await init.take('CREDIT'), await init.take('CREDIT'), await init.take('CREDIT'), await init.take('CREDIT')];
+    const credits = [];
+    for (const [type, text] of [['STDOUT', 'abc'], ['STDOUT', 'defg'], ['STDOUT', 'hij'], ['STDERR', '12345']] as const) {
+      init.send({ type, id: req.id, data: Buffer.from(text) });
+      credits.push(await init.take('CREDIT'));
+    }
     expect(credits.filter((c) => c.stream === 1).reduce((n, c) => n + c.bytes, 0)).toBe(10);
     init.send(exit(req.id));
     const r = await running;
@@ -101,5 +101,46 @@ describe('lifecycle (fake init)', () => {
     expect(r.resourceUsage.outputBytes).toBe(15);
     expect(seen).toEqual(['stdout:abc', 'stdout:de', 'stderr:12345']);
     init.die();
+  });
+
+  it('an init that never reports the exit cannot hold a timeout: forceKill from the host, then the run ends timed out; late frames are no violation', async () => {
+    const init = new FakeInit();
+    const kills: Array<{ leader: number; shepherd: number }> = [];
+    const ch = new InitChannel(init.stdin, init.stdout, { forceKill: async (pids) => void kills.push(pids) });
+    init.ready();
+    const running = runCommand(ch, { argv: ['x'], env: {} }, { timeoutMs: 30, graceMs: 30, killWaitMs: 50 });
+    const req = await init.take('EXEC');
+    init.send({ type: 'STARTED', id: req.id, pid: 5, shepherd: 4 });
+    // The init takes the SIGNALs but never acts on them.
+    const term = await init.take('SIGNAL');
+    const kill = await init.take('SIGNAL');
+    expect([term.signo, kill.signo]).toEqual([15, 9]);
+    const r = await running;
+    expect(r).toMatchObject({ timedOut: true, exitCode: null, signal: 'SIGKILL' });
+    expect(kills).toEqual([{ leader: 5, shepherd: 4 }]);
+    // The init wakes up later: its output and EXIT for that exec are accepted and dropped.
+    init.send({ type: 'STDOUT', id: req.id, data: Buffer.from('late') });
+    init.send(exit(req.id, 9));
+    init.send({ type: 'OK', id: term.id });
+    init.send({ type: 'OK', id: kill.id });
+    const ping = ch.ping();
+    init.send({ type: 'PONG', id: (await init.take('PING')).id });
+    await expect(ping).resolves.toBeUndefined();
+    expect(ch.isClosed).toBe(false);
+  });
+
+  it('an init that never even reports the start cannot hold a timeout: TIMEOUT, and a late start is killed at once', async () => {
+    const { init, ch } = open();
+    const running = runCommand(ch, { argv: ['x'], env: {} }, { timeoutMs: 30, graceMs: 30, killWaitMs: 30 });
+    const req = await init.take('EXEC');
+    await expect(running).rejects.toMatchObject({ code: 'TIMEOUT' });
+    init.send({ type: 'STARTED', id: req.id, pid: 5, shepherd: 4 });
+    const kill = await init.take('SIGNAL');
+    expect(kill).toMatchObject({ execId: req.id, signo: 9, scope: 2 });
+    init.send({ type: 'OK', id: kill.id });
+    init.send(exit(req.id, 9));
+    const ping = ch.ping();
+    init.send({ type: 'PONG', id: (await init.take('PING')).id });
+    await expect(ping).resolves.toBeUndefined();
   });
 });
