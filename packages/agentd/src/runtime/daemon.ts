@@ -24,6 +24,7 @@ import { Sweeper } from '../sandbox/sweeper.js';
 import { openStateStore, type StateStore } from '../state/store.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { DaemonBackends } from './backends.js';
+import { lockHome } from './home-lock.js';
 import { recoverAtStart, type RecoveryResult } from './recovery.js';
 import { managerOptionsFrom, sessionDefaultsFrom, type RuntimeTuning } from './settings.js';
 import { AGENTD_VERSION } from './version.js';
@@ -80,8 +81,16 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
   // A new home is made traversable (not listable) by others: the namespace backend runs
   // sandboxes as an unprivileged host uid that must reach sandboxes/<id>/. state.db is 0600.
   await mkdir(config.home, { recursive: true, mode: 0o711 });
-  const store = openStateStore({ home: config.home, logger, ...(opts.now ? { now: opts.now } : {}) });
-  const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
+  // The home lock comes first: a second daemon on this home stops here, before state, recovery or sockets.
+  const homeLock = lockHome(config.home);
+  let store: StateStore;
+  try {
+    store = openStateStore({ home: config.home, logger, ...(opts.now ? { now: opts.now } : {}) });
+  } catch (err) {
+    homeLock.release();
+    throw err;
+  }
+  const cleanups: Array<() => Promise<void> | void> = [() => homeLock.release(), () => store.close()];
   const fail = async (err: unknown): Promise<never> => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
     throw err;
@@ -210,6 +219,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
           await sweeper.stop();
           await manager.close();
           store.close();
+          homeLock.release();
           logger.info({}, 'stopped');
         })();
         return closing;
