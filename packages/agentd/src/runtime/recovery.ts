@@ -56,9 +56,12 @@ export async function recoverAtStart(store: StateStore, home: string, cgroupPare
     await removeSandboxDirs(sandboxDirs(home, name)).catch(() => undefined);
     orphanDirs.push(name);
   }
-  if (report.sandboxIds.length + orphanCgroups.length + orphanDirs.length > 0) {
+  if (report.sandboxIds.length + orphanCgroups.length + orphanDirs.length + report.claimsInterrupted > 0) {
     logger.warn(
-      { stopped: report.sandboxIds.length, orphan_cgroups: orphanCgroups.length, orphan_dirs: orphanDirs.length, sessions_detached: report.sessionsDetached },
+      {
+        stopped: report.sandboxIds.length, orphan_cgroups: orphanCgroups.length, orphan_dirs: orphanDirs.length, sessions_detached: report.sessionsDetached,
+        idempotency_interrupted: report.claimsInterrupted,
+      },
       'recovered from an earlier run: sandboxes marked stopped (start them again with POST /v1/sandboxes/{id}/start)',
     );
   }
