@@ -38,6 +38,8 @@ const adapters = (bodyLimit: number): Preset['adapters'] => ({
   nats: { enabled: false },
 });
 
+const snapshotQuota = (count: number, bytes: number) => ({ max_snapshots_per_tenant: count, max_snapshot_bytes_per_tenant: bytes });
+
 const noPaths = { allowed_paths_ro: [], allowed_paths_rw: [], deny_paths: [] };
 
 const workstation: Preset = {
@@ -54,7 +56,7 @@ const workstation: Preset = {
     ...noPaths,
   },
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
-  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64 },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB) },
   log: { level: 'info' },
 };
 
@@ -73,7 +75,7 @@ const server: Preset = {
     ...noPaths,
   },
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 30 * MINUTE },
-  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 256 },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 256, ...snapshotQuota(256, 64 * GiB) },
   log: { level: 'info' },
 };
 
@@ -92,7 +94,7 @@ const paranoid: Preset = {
     ...noPaths,
   },
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 10 * MINUTE },
-  limits: { max_exec_timeout_ms: 300_000, max_output_bytes: 4 * MiB, max_request_bytes: 8 * MiB, max_concurrent_execs: 32 },
+  limits: { max_exec_timeout_ms: 300_000, max_output_bytes: 4 * MiB, max_request_bytes: 8 * MiB, max_concurrent_execs: 32, ...snapshotQuota(16, 2 * GiB) },
   log: { level: 'info' },
 };
 
@@ -103,7 +105,7 @@ const custom: Preset = {
   auth: { providers: [] },
   sandbox: { network: 'none', env: {}, limits: {}, max_sandboxes: 64, fresh_per_request: false, ...noPaths },
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
-  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64 },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB) },
   log: { level: 'info' },
 };
 

@@ -291,6 +291,8 @@ export const Limits = z
     max_output_bytes: positiveInt(1 << 30).describe('Most stdout+stderr kept per exec result; the rest is dropped and output_truncated set.'),
     max_request_bytes: positiveInt(1 << 30).describe('Largest intent (any transport) accepted.'),
     max_concurrent_execs: positiveInt(100_000).describe('Most execs running at once over all sandboxes; more get RESOURCE_EXHAUSTED.'),
+    max_snapshots_per_tenant: positiveInt(1_000_000).describe('Most snapshots one tenant keeps at once; one more gets RESOURCE_EXHAUSTED (delete one first).'),
+    max_snapshot_bytes_per_tenant: positiveInt(2 ** 50).describe('Most bytes of snapshots one tenant keeps at once; a snapshot that would pass it is undone and gets RESOURCE_EXHAUSTED.'),
   })
   .strict()
   .describe('Daemon-wide caps no request can exceed.');

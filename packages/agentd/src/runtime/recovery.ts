@@ -2,6 +2,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CgroupDriver, DEFAULT_CGROUP_PARENT } from '../isolation/cgroup/index.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
+import { deleteSnapshot } from '../isolation/snapshot/index.js';
+import type { SandboxSpec } from '../isolation/types.js';
 import type { StateStore } from '../state/store.js';
 import type { Logger } from '../util/logger.js';
 
@@ -9,6 +11,8 @@ export interface RecoveryResult {
   stopped: string[];
   orphanCgroups: string[];
   orphanDirs: string[];
+  /** Sandboxes whose destroy had begun (state `destroying`) and was finished now. */
+  destroyed: string[];
 }
 
 /**
@@ -37,6 +41,31 @@ async function removeOurCgroups(parents: readonly string[], ours: ReadonlySet<st
 }
 
 /**
+ * Finishes the destroys that had begun (state `destroying`: the daemon stopped part way, or a
+ * destroy failed and was not retried): folders, snapshots (they go with their sandbox), record.
+ * Their processes and cgroups are already gone (removeOurCgroups ran first). One that fails
+ * again stays `destroying` with the reason, for a DELETE or the next start.
+ */
+async function finishDestroys(store: StateStore, home: string, logger: Logger): Promise<string[]> {
+  const done: string[] = [];
+  for (const rec of store.sandboxes.list({ states: ['destroying'] })) {
+    try {
+      await removeSandboxDirs((rec.spec as SandboxSpec | null)?.dirs ?? sandboxDirs(home, rec.id));
+      for (const snap of store.snapshots.list({ sandboxId: rec.id })) {
+        await deleteSnapshot(snap.path);
+        store.snapshots.delete(snap.id);
+      }
+      store.sandboxes.delete(rec.id);
+      done.push(rec.id);
+    } catch (err) {
+      store.sandboxes.setState(rec.id, 'destroying', `destroy failed: ${(err as Error).message}`);
+      logger.warn({ sandbox: rec.id, err: (err as Error).message }, 'could not finish the destroy of a sandbox: DELETE it again to retry');
+    }
+  }
+  return done;
+}
+
+/**
  * Start-up after a crash or a stop: no sandbox process of the old daemon can still be ours,
  * so every sandbox the state says was live becomes `stopped` (files intact, restartable),
  * leftover cgroups of this home's sandboxes are emptied (processes killed) and removed, and
@@ -56,14 +85,15 @@ export async function recoverAtStart(store: StateStore, home: string, cgroupPare
     await removeSandboxDirs(sandboxDirs(home, name)).catch(() => undefined);
     orphanDirs.push(name);
   }
-  if (report.sandboxIds.length + orphanCgroups.length + orphanDirs.length + report.claimsInterrupted > 0) {
+  const destroyed = await finishDestroys(store, home, logger);
+  if (report.sandboxIds.length + orphanCgroups.length + orphanDirs.length + report.claimsInterrupted + destroyed.length > 0) {
     logger.warn(
       {
         stopped: report.sandboxIds.length, orphan_cgroups: orphanCgroups.length, orphan_dirs: orphanDirs.length, sessions_detached: report.sessionsDetached,
-        idempotency_interrupted: report.claimsInterrupted,
+        idempotency_interrupted: report.claimsInterrupted, destroys_finished: destroyed.length,
       },
       'recovered from an earlier run: sandboxes marked stopped (start them again with POST /v1/sandboxes/{id}/start)',
     );
   }
-  return { stopped: report.sandboxIds, orphanCgroups, orphanDirs };
+  return { stopped: report.sandboxIds, orphanCgroups, orphanDirs, destroyed };
 }

@@ -53,6 +53,7 @@ export function managerOptionsFrom(config: AgentdConfig, backend: string, probeO
     pool: config.pool.enabled ? { minWarm: config.pool.min_warm, maxWarm: config.pool.max_warm, ttlMs: config.pool.ttl_ms } : { minWarm: 0, maxWarm: 0, ttlMs: config.pool.ttl_ms },
     sweepIntervalMs: tuning.sweepIntervalMs ?? 1000,
     freshPerRequest: config.sandbox.fresh_per_request,
+    snapshotQuota: { maxCount: config.limits.max_snapshots_per_tenant, maxBytes: config.limits.max_snapshot_bytes_per_tenant },
     ...(config.sandbox.idle_timeout_ms === undefined ? {} : { idleStopMs: config.sandbox.idle_timeout_ms }),
   };
 }

@@ -41,6 +41,8 @@ export interface ManagerOptions {
    * sandboxes or sessions made to be used again, are refused with POLICY_DENIED.
    */
   freshPerRequest?: boolean;
+  /** Per-tenant snapshot quota (config limits.max_snapshots_per_tenant / max_snapshot_bytes_per_tenant); undefined = none (tests). */
+  snapshotQuota?: { maxCount: number; maxBytes: number };
 }
 
 export interface ManagerDeps {

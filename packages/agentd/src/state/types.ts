@@ -9,7 +9,8 @@
 /** `T` with the fields `K` optional. */
 type WithOptional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
-export type SandboxState = 'creating' | 'running' | 'suspended' | 'stopped' | 'destroyed' | 'dead';
+/** `destroying`: a destroy began and has not finished (a failed one stays so: DELETE again, or the next start finishes it). */
+export type SandboxState = 'creating' | 'running' | 'suspended' | 'stopped' | 'destroying' | 'destroyed' | 'dead';
 
 export interface SandboxRecord {
   id: string;
