@@ -16,8 +16,10 @@ import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.j
 interface Live {
   handle: SandboxHandle;
   destroying: boolean;
-  /** Last time an intent leased it (epoch ms). */
+  /** Last time an intent leased or released it (epoch ms). */
   lastUsedMs: number;
+  /** Intents holding it now (a running command, an attached exec stream): the idle sweeper never stops a busy sandbox. */
+  busy: number;
 }
 
 /** What an intent asks of the sandbox it runs in, beyond the sandbox prefs. */
@@ -71,7 +73,16 @@ export class SandboxManager {
   ) {
     this.now = deps.now ?? Date.now;
     this.pool = new WarmPool(options.pool, {
-      start: (key) => this.startHandle(buildSpec(newId('sbx'), options.home, key.profile, this.options.profileDefaults(key.profile), {}), key.backend),
+      start: async (key) => {
+        const spec = buildSpec(newId('sbx'), options.home, key.profile, this.options.profileDefaults(key.profile), {});
+        try {
+          return await this.startHandle(spec, key.backend);
+        } catch (err) {
+          // A warm sandbox is never recorded: nothing else would ever remove its folders.
+          await removeSandboxDirs(spec.dirs).catch(() => undefined);
+          throw err;
+        }
+      },
       hasRoom: () => this.used() < this.options.maxSandboxes,
       logger: deps.logger,
       now: this.now,
@@ -229,9 +240,8 @@ export class SandboxManager {
       const rec = this.get(tenant, prefs.sandbox_id);
       const handle = this.handleFor(rec);
       if (needs.maxMemoryBytes !== undefined) assertMemoryWithin(rec, needs.maxMemoryBytes);
-      const live = this.live.get(rec.id);
-      if (live) live.lastUsedMs = this.now();
-      return { handle, id: rec.id, backend: rec.backend, profile: rec.profile as ProfileName, reused: true, fromPool: false, release: async () => {} };
+      const done = this.hold(rec.id);
+      return { handle, id: rec.id, backend: rec.backend, profile: rec.profile as ProfileName, reused: true, fromPool: false, release: async () => done() };
     }
     const profile = prefs.profile ?? this.options.defaultProfile;
     // A limit in the request makes it a custom create: the warm pool's sandboxes have the profile's limit.
@@ -245,6 +255,7 @@ export class SandboxManager {
       signal,
     );
     const handle = this.handleFor(record);
+    const done = this.hold(record.id);
     return {
       handle,
       id: record.id,
@@ -252,7 +263,10 @@ export class SandboxManager {
       profile: record.profile as ProfileName,
       reused: false,
       fromPool,
-      release: prefs.persist ? async () => {} : () => this.destroy(tenant, record.id).catch(() => undefined),
+      release: async () => {
+        done();
+        if (!prefs.persist) await this.destroy(tenant, record.id).catch(() => undefined);
+      },
     };
   }
 
@@ -317,7 +331,9 @@ export class SandboxManager {
   }
 
   /**
-   * Stops running sandboxes unused for `idleStopMs` that no open session holds: their
+   * Stops running sandboxes unused for `idleStopMs` (counted from the end of their last
+   * command) that no intent holds now (no running command, no attached exec stream) and no
+   * open session holds: their
    * processes end, their files stay, and `start` brings them back. Returns how many.
    */
   async sweepIdle(hasOpenSession: (sandboxId: string) => boolean): Promise<number> {
@@ -326,7 +342,7 @@ export class SandboxManager {
     const cutoff = this.now() - limit;
     let stopped = 0;
     for (const [id, live] of [...this.live]) {
-      if (live.destroying || live.lastUsedMs > cutoff || hasOpenSession(id)) continue;
+      if (live.destroying || live.busy > 0 || live.lastUsedMs > cutoff || hasOpenSession(id)) continue;
       const rec = this.deps.store.sandboxes.get(id);
       if (!rec || rec.state !== 'running') continue;
       this.deps.logger.info({ sandbox: id, idle_ms: this.now() - live.lastUsedMs }, 'sandbox idle: stopping it (files kept)');
@@ -514,7 +530,7 @@ export class SandboxManager {
   }
 
   private adopt(handle: SandboxHandle): void {
-    const entry: Live = { handle, destroying: false, lastUsedMs: this.now() };
+    const entry: Live = { handle, destroying: false, lastUsedMs: this.now(), busy: 0 };
     this.live.set(handle.id, entry);
     void handle.exited.then(() => {
       if (this.live.get(handle.id) === entry && !entry.destroying) {
@@ -522,6 +538,21 @@ export class SandboxManager {
         this.markDead(handle.id, 'the sandbox init exited');
       }
     });
+  }
+
+  /** Marks the sandbox busy for one intent; the returned function (idempotent) ends that and counts as use. */
+  private hold(id: string): () => void {
+    const live = this.live.get(id);
+    if (!live) return () => undefined;
+    live.busy++;
+    live.lastUsedMs = this.now();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      live.busy--;
+      live.lastUsedMs = this.now();
+    };
   }
 
   private markDead(id: string, why: string): void {

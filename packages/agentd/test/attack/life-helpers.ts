@@ -2,7 +2,7 @@ import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/parse.js';
-import { startDaemon, type Daemon } from '../../src/runtime/daemon.js';
+import { startDaemon, type Daemon, type StartDaemonOptions } from '../../src/runtime/daemon.js';
 import { rawCall, type Answer, type CallOptions } from '../daemon/harness.js';
 
 /** A daemon on a home the test keeps across restarts (the harness's close() removes its home). */
@@ -31,7 +31,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 }
 
 /** Starts a real daemon (namespace backend, its own cgroup parent) on `home`, config values over the workstation preset. */
-export async function startOnHome(home: string, cgroupParent: string, overrides: Record<string, unknown> = {}, sweepIntervalMs = 100): Promise<HomeDaemon> {
+export async function startOnHome(home: string, cgroupParent: string, overrides: Record<string, unknown> = {}, opts: StartDaemonOptions = {}): Promise<HomeDaemon> {
   const socket = join(home, 'agentd.sock');
   const base = {
     home,
@@ -39,7 +39,7 @@ export async function startOnHome(home: string, cgroupParent: string, overrides:
     adapters: { http: { listen: '127.0.0.1:0' }, unix: { path: socket, mode: '0660' } },
   };
   const config = parseConfig(merge(base, overrides), {}, {});
-  const daemon = await startDaemon(config, { sweepIntervalMs, stopGraceMs: 500 });
+  const daemon = await startDaemon(config, { sweepIntervalMs: 100, stopGraceMs: 500, ...opts });
   return {
     daemon,
     call: (method, path, opts = {}) => rawCall({ socket }, method, path, opts),
