@@ -16,7 +16,7 @@ export interface RecoveryResult {
 }
 
 /**
- * Kills and removes the leftover cgroups of this home's sandboxes (`ours`), under each
+ * Thaws, kills and removes the leftover cgroups of this home's sandboxes (`ours`), under each
  * parent group the backends use. Groups of other sandboxes under the same parent (another
  * daemon on another home, a concurrent `agentd run`) are left alone.
  */
@@ -29,6 +29,9 @@ async function removeOurCgroups(parents: readonly string[], ours: ReadonlySet<st
         if (!ours.has(id)) continue;
         const group = await driver.attach(id);
         if (group === undefined) continue;
+        // A sandbox suspended when the old daemon died is still frozen: its processes act on
+        // no signal (SIGKILL included) until thawed. killAll copes too; thawing first says so.
+        if (await group.isFrozen()) await group.thaw({ timeoutMs: 2000 }).catch(() => undefined);
         await group.killAll();
         await group.remove();
         removed.push(id);
