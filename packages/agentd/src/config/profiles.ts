@@ -49,7 +49,7 @@ const workstation: Preset = {
   sandbox: {
     network: 'host',
     env: {},
-    limits: { pids: 4096 },
+    limits: { memory_bytes: 4 * GiB, pids: 2048, cpus: 2, disk_bytes: 8 * GiB },
     idle_timeout_ms: 30 * MINUTE,
     max_sandboxes: 64,
     fresh_per_request: false,
@@ -67,7 +67,7 @@ const server: Preset = {
   sandbox: {
     network: 'none',
     env: {},
-    limits: { memory_bytes: 2 * GiB, pids: 1024, cpus: 2, open_files: 4096 },
+    limits: { memory_bytes: 2 * GiB, pids: 1024, cpus: 2, open_files: 4096, disk_bytes: 8 * GiB },
     ttl_ms: 24 * HOUR,
     idle_timeout_ms: 30 * MINUTE,
     max_sandboxes: 256,
@@ -86,7 +86,7 @@ const paranoid: Preset = {
   sandbox: {
     network: 'none',
     env: {},
-    limits: { memory_bytes: 512 * MiB, pids: 256, cpus: 1, open_files: 1024 },
+    limits: { memory_bytes: 512 * MiB, pids: 256, cpus: 1, open_files: 1024, disk_bytes: 1 * GiB },
     ttl_ms: HOUR,
     idle_timeout_ms: 5 * MINUTE,
     max_sandboxes: 64,
@@ -103,7 +103,7 @@ const custom: Preset = {
   isolation: { backend: 'auto', require_kernel: false, backends: {} },
   adapters: adapters(32 * MiB),
   auth: { providers: [] },
-  sandbox: { network: 'none', env: {}, limits: {}, max_sandboxes: 64, fresh_per_request: false, ...noPaths },
+  sandbox: { network: 'none', env: {}, limits: { memory_bytes: 1 * GiB, pids: 512, cpus: 1, disk_bytes: 2 * GiB }, max_sandboxes: 64, fresh_per_request: false, ...noPaths },
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
   limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB) },
   log: { level: 'info' },

@@ -24,6 +24,7 @@ import { Sweeper } from '../sandbox/sweeper.js';
 import { openStateStore, type StateStore } from '../state/store.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { DaemonBackends } from './backends.js';
+import { assertDefaultLimits } from './default-limits.js';
 import { lockHome } from './home-lock.js';
 import { recoverAtStart, type RecoveryResult } from './recovery.js';
 import { managerOptionsFrom, sessionDefaultsFrom, type RuntimeTuning } from './settings.js';
@@ -105,6 +106,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     });
     const backend = await pickBackend(config, backends, registry, logger);
     const probeOf = (n: string) => backends.probeOf(n);
+    assertDefaultLimits(config, backend, probeOf(backend));
 
     // One replay cache for the daemon's life: a fresh one at a reload would accept once more a signature seen just before it.
     const replayCache = new ReplayCache();
@@ -191,6 +193,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       store,
       async reload(next) {
         if (next.profile !== config.profile) throw new AgentdError('INVALID_CONFIG', `profile change (${config.profile} -> ${next.profile}) needs a restart`);
+        assertDefaultLimits(next, backend, probeOf(backend));
         const newAuth = createAuthChain(next.auth, { profile: next.profile, state: store, logger, replayCache, ...(opts.now ? { now: opts.now } : {}) });
         if (next.adapters.http.listen !== config.adapters.http.listen || next.adapters.unix.path !== config.adapters.unix.path) {
           logger.warn({}, 'listen address or socket path changed: takes effect at the next restart');

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CgroupDriver, DEFAULT_CGROUP_PARENT } from '../isolation/cgroup/index.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
+import { unmountVolume, volumePaths } from '../isolation/disk/volume.js';
 import { deleteSnapshot } from '../isolation/snapshot/index.js';
 import type { SandboxSpec } from '../isolation/types.js';
 import type { StateStore } from '../state/store.js';
@@ -82,6 +83,12 @@ export async function recoverAtStart(store: StateStore, home: string, cgroupPare
   // host-direct always uses the default parent; the namespace backend may be given another.
   const parents = [...new Set([DEFAULT_CGROUP_PARENT, cgroupParent ?? DEFAULT_CGROUP_PARENT])];
   const orphanCgroups = await removeOurCgroups(parents, new Set([...known, ...dirs]), logger);
+  // A disk-limit volume is mounted only while its sandbox runs: the crashed daemon left those of its live sandboxes mounted.
+  for (const id of report.sandboxIds) {
+    const rec = store.sandboxes.get(id);
+    const root = (rec?.spec as SandboxSpec | null | undefined)?.dirs.root ?? sandboxDirs(home, id).root;
+    await unmountVolume(volumePaths(root).mountPoint).catch((err: unknown) => logger.warn({ sandbox: id, err: (err as Error).message }, 'could not unmount the volume of a stopped sandbox'));
+  }
   const orphanDirs: string[] = [];
   for (const name of dirs) {
     if (known.has(name)) continue;

@@ -19,13 +19,15 @@ export interface RuntimeTuning {
 function limitsFrom(section: AgentdConfig['sandbox']['limits'], probe: BackendProbe | undefined): SandboxLimits {
   // Defaults only carry limits the backend can enforce; an explicit request for one it cannot is still refused.
   const can = (f: 'memoryLimit' | 'pidsLimit' | 'cpuLimit'): boolean => probe === undefined || probe.features[f].ok;
+  // 0 = no limit, on purpose. The daemon's own profile's defaults were checked at start (assertDefaultLimits).
+  const set = (v: number | undefined): v is number => v !== undefined && v !== 0;
   const out: SandboxLimits = {};
-  if (section.memory_bytes !== undefined && can('memoryLimit')) out.memoryBytes = section.memory_bytes;
-  if (section.pids !== undefined && can('pidsLimit')) out.pids = section.pids;
-  if (section.cpus !== undefined && can('cpuLimit') && probe?.isolation !== 'none') out.cpus = section.cpus;
+  if (set(section.memory_bytes) && can('memoryLimit')) out.memoryBytes = section.memory_bytes;
+  if (set(section.pids) && can('pidsLimit')) out.pids = section.pids;
+  if (set(section.cpus) && can('cpuLimit') && probe?.isolation !== 'none') out.cpus = section.cpus;
   if (section.open_files !== undefined) out.openFiles = section.open_files;
-  // Opt-in and never dropped: a backend that cannot enforce it refuses the create (LIMIT_UNSUPPORTED).
-  if (section.disk_bytes !== undefined) out.diskBytes = section.disk_bytes;
+  // Never dropped: a backend that cannot enforce it refuses the create (LIMIT_UNSUPPORTED).
+  if (set(section.disk_bytes)) out.diskBytes = section.disk_bytes;
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { newHome, startOnHome, type HomeDaemon } from './life-helpers.js';
@@ -14,13 +14,16 @@ describe.skipIf(!isRoot)('a failed destroy can be retried, and the next start fi
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   });
 
-  /** A sandbox whose workspace holds a host mount point: removing its folder fails with EBUSY until it is unmounted. */
+  /**
+   * A sandbox whose folder holds a host mount point (outside its volume, which a destroy
+   * unmounts lazily with all under it): removing the folder fails with EBUSY until it is unmounted.
+   */
   async function sandboxWithBusyFolder(d: HomeDaemon, home: string): Promise<{ id: string; mnt: string }> {
     const created = await d.call('POST', '/v1/sandboxes', { body: {} });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
-    expect((await d.call('POST', `/v1/sandboxes/${id}/exec`, { body: { command: 'mkdir /workspace/mnt' } })).body.exit_code).toBe(0);
-    const mnt = join(home, 'sandboxes', id, 'workspace', 'mnt');
+    const mnt = join(home, 'sandboxes', id, 'pin');
+    await mkdir(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
     cleanups.push(async () => {
       try {

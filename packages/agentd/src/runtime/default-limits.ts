@@ -1,0 +1,51 @@
+import type { AgentdConfig } from '../config/schema.js';
+import { AgentdError } from '../core/errors.js';
+import type { BackendProbe } from '../isolation/types.js';
+
+/** The default limits of `sandbox.limits` and the probe feature that enforces each. */
+const ENFORCED_BY = [
+  { key: 'memory_bytes', feature: 'memoryLimit' },
+  { key: 'pids', feature: 'pidsLimit' },
+  { key: 'cpus', feature: 'cpuLimit' },
+  { key: 'disk_bytes', feature: 'diskLimit' },
+] as const;
+
+export interface UnenforceableLimit {
+  /** Config key, `sandbox.limits.<key>`. */
+  key: string;
+  reason: string;
+}
+
+/**
+ * The default limits of `section` (0 = none on purpose, not listed) that `backend` cannot
+ * enforce here. CPU quotas are not applied to a backend without isolation (its commands are
+ * host processes of the daemon's user), so a cpus default is unenforceable there too.
+ */
+export function unenforceableDefaults(section: AgentdConfig['sandbox']['limits'], backend: string, probe: BackendProbe | undefined): UnenforceableLimit[] {
+  const out: UnenforceableLimit[] = [];
+  for (const { key, feature } of ENFORCED_BY) {
+    const value = section[key];
+    if (value === undefined || value === 0) continue;
+    const status = probe?.features[feature];
+    if (status === undefined || !status.ok) out.push({ key: `sandbox.limits.${key}`, reason: status?.detail ?? `backend '${backend}' has no ${feature}` });
+    else if (key === 'cpus' && probe?.isolation === 'none') out.push({ key: `sandbox.limits.${key}`, reason: `backend '${backend}' gives no isolation: no CPU quota` });
+  }
+  return out;
+}
+
+/**
+ * Refuses a daemon (or `agentd run`) whose default limits its backend cannot enforce: a
+ * default limit never vanishes silently (no cgroup for a non-root daemon, no loop mounts,
+ * host-direct). The message names every key and how to run without it.
+ */
+export function assertDefaultLimits(config: AgentdConfig, backend: string, probe: BackendProbe | undefined): void {
+  const missing = unenforceableDefaults(config.sandbox.limits, backend, probe);
+  if (missing.length === 0) return;
+  const list = missing.map((m) => `${m.key} (${m.reason})`).join('; ');
+  throw new AgentdError(
+    'LIMIT_UNSUPPORTED',
+    `profile '${config.profile}' limits every sandbox by default, but backend '${backend}' cannot enforce ${list}. ` +
+      `Run the daemon where it can (as root, with cgroups; the disk limit needs the namespace backend as root), or set ${missing.map((m) => `${m.key} = 0`).join(', ')} in the config to run without ${missing.length === 1 ? 'it' : 'them'}`,
+    { details: { backend, profile: config.profile, limits: missing.map((m) => m.key) } },
+  );
+}
