@@ -10,7 +10,7 @@
  * cpu) a bomb sandbox of the chosen profile's defaults (request `{profile}` only) runs the bomb
  * for S seconds (default 12) while this process times, alternately, `exec true` in the
  * neighbour (REST over the Unix socket) and a host `/bin/true` (child_process.spawn to close).
- * Prints a markdown table (p50/p90/max ms) and writes bench/results/bombs.json.
+ * Prints a markdown table (p50/p90/max ms) and writes bench/results/bombs-PROFILE.json.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -134,7 +134,7 @@ try {
 }
 
 mkdirSync(PATHS.results, { recursive: true });
-writeFileSync(join(PATHS.results, 'bombs.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(PATHS.results, `bombs-${PROFILE}.json`), `${JSON.stringify(results, null, 2)}\n`);
 const rows = Object.entries(results.scenarios).map(([name, s]) =>
   `| ${name} | ${s.exec_true_in_neighbour.n} | ${s.exec_true_in_neighbour.p50_ms} | ${s.exec_true_in_neighbour.p90_ms} | ${s.exec_true_in_neighbour.max_ms} | ${s.host_spawn_true.p50_ms} | ${s.host_spawn_true.p90_ms} | ${s.host_spawn_true.max_ms} | ${s.load_after.join(' ')} |`);
 console.log(`bombs in a '${PROFILE}' sandbox with its default limits, ${SECONDS} s each; load at start ${results.load_at_start.join(' ')}; ${results.machine.cores} cores\n`);

@@ -49,7 +49,8 @@ const workstation: Preset = {
   sandbox: {
     network: 'host',
     env: {},
-    limits: { memory_bytes: 4 * GiB, pids: 2048, cpus: 2, disk_bytes: 8 * GiB },
+    // One core and 1024 processes: a fork or CPU bomb leaves the rest of even a 2-core host to everyone else.
+    limits: { memory_bytes: 4 * GiB, pids: 1024, cpus: 1, disk_bytes: 8 * GiB },
     idle_timeout_ms: 30 * MINUTE,
     max_sandboxes: 64,
     fresh_per_request: false,
@@ -67,7 +68,7 @@ const server: Preset = {
   sandbox: {
     network: 'none',
     env: {},
-    limits: { memory_bytes: 2 * GiB, pids: 1024, cpus: 2, open_files: 4096, disk_bytes: 8 * GiB },
+    limits: { memory_bytes: 2 * GiB, pids: 1024, cpus: 1, open_files: 4096, disk_bytes: 8 * GiB },
     ttl_ms: 24 * HOUR,
     idle_timeout_ms: 30 * MINUTE,
     max_sandboxes: 256,
