@@ -3,7 +3,7 @@ import { createBuiltinRegistry } from '../isolation/builtins.js';
 import { selectBackend, type SelectedBackend } from '../isolation/select.js';
 import type { ProbeCache } from '../isolation/types.js';
 import { requireInitPath } from '../native-paths.js';
-import { assertDefaultLimits } from '../runtime/default-limits.js';
+import { dropUnenforceableForRun } from '../runtime/default-limits.js';
 import { profileDefaultsFrom } from '../runtime/settings.js';
 import type { ProfileDefaults } from '../sandbox/spec.js';
 import type { Logger } from '../util/logger.js';
@@ -45,7 +45,6 @@ export interface LocalBackend extends SelectedBackend {
  */
 export async function selectLocalBackend(config: AgentdConfig, logger: Logger, probeCache?: ProbeCache): Promise<LocalBackend> {
   const selected = await selectBackend(createBuiltinRegistry(), config, { initPath: requireInitPath(), logger, ...(probeCache === undefined ? {} : { probeCache }) });
-  assertDefaultLimits(config, selected.name, selected.probe);
   const defaults = profileDefaultsFrom(config, selected.name, (n) => (n === selected.name ? selected.probe : undefined))(config.profile);
-  return { ...selected, defaults };
+  return { ...selected, defaults: { ...defaults, limits: dropUnenforceableForRun(config, selected.name, selected.probe, defaults.limits, logger) } };
 }

@@ -1,18 +1,21 @@
 import type { AgentdConfig } from '../config/schema.js';
 import { AgentdError } from '../core/errors.js';
-import type { BackendProbe } from '../isolation/types.js';
+import type { BackendProbe, SandboxLimits } from '../isolation/types.js';
+import type { Logger } from '../util/logger.js';
 
 /** The default limits of `sandbox.limits` and the probe feature that enforces each. */
 const ENFORCED_BY = [
-  { key: 'memory_bytes', feature: 'memoryLimit' },
-  { key: 'pids', feature: 'pidsLimit' },
-  { key: 'cpus', feature: 'cpuLimit' },
-  { key: 'disk_bytes', feature: 'diskLimit' },
+  { key: 'memory_bytes', feature: 'memoryLimit', field: 'memoryBytes' },
+  { key: 'pids', feature: 'pidsLimit', field: 'pids' },
+  { key: 'cpus', feature: 'cpuLimit', field: 'cpus' },
+  { key: 'disk_bytes', feature: 'diskLimit', field: 'diskBytes' },
 ] as const;
 
 export interface UnenforceableLimit {
   /** Config key, `sandbox.limits.<key>`. */
   key: string;
+  /** The SandboxLimits field it sets. */
+  field: keyof SandboxLimits;
   reason: string;
 }
 
@@ -23,12 +26,12 @@ export interface UnenforceableLimit {
  */
 export function unenforceableDefaults(section: AgentdConfig['sandbox']['limits'], backend: string, probe: BackendProbe | undefined): UnenforceableLimit[] {
   const out: UnenforceableLimit[] = [];
-  for (const { key, feature } of ENFORCED_BY) {
+  for (const { key, feature, field } of ENFORCED_BY) {
     const value = section[key];
     if (value === undefined || value === 0) continue;
     const status = probe?.features[feature];
-    if (status === undefined || !status.ok) out.push({ key: `sandbox.limits.${key}`, reason: status?.detail ?? `backend '${backend}' has no ${feature}` });
-    else if (key === 'cpus' && probe?.isolation === 'none') out.push({ key: `sandbox.limits.${key}`, reason: `backend '${backend}' gives no isolation: no CPU quota` });
+    if (status === undefined || !status.ok) out.push({ key: `sandbox.limits.${key}`, field, reason: status?.detail ?? `backend '${backend}' has no ${feature}` });
+    else if (key === 'cpus' && probe?.isolation === 'none') out.push({ key: `sandbox.limits.${key}`, field, reason: `backend '${backend}' gives no isolation: no CPU quota` });
   }
   return out;
 }
@@ -48,4 +51,21 @@ export function assertDefaultLimits(config: AgentdConfig, backend: string, probe
       `Run the daemon where it can (as root, with cgroups; the disk limit needs the namespace backend as root), or set ${missing.map((m) => `${m.key} = 0`).join(', ')} in the config to run without ${missing.length === 1 ? 'it' : 'them'}`,
     { details: { backend, profile: config.profile, limits: missing.map((m) => m.key) } },
   );
+}
+
+/**
+ * `agentd run`: the operator runs one command on their own host and reads its stderr, so a
+ * default limit the chosen backend cannot enforce is named there in a warning (with the key to
+ * set to 0 to say so on purpose) and this run goes without it; the daemon refuses instead.
+ */
+export function dropUnenforceableForRun(config: AgentdConfig, backend: string, probe: BackendProbe | undefined, limits: SandboxLimits, logger: Logger): SandboxLimits {
+  const missing = unenforceableDefaults(config.sandbox.limits, backend, probe);
+  if (missing.length === 0) return limits;
+  logger.warn(
+    { backend, limits: missing.map((m) => m.key).join(',') },
+    `backend '${backend}' cannot enforce ${missing.map((m) => `${m.key} (${m.reason})`).join('; ')}: this run goes without ${missing.length === 1 ? 'it' : 'them'} (set ${missing.map((m) => `${m.key} = 0`).join(', ')} in the config to say so)`,
+  );
+  const out: SandboxLimits = { ...limits };
+  for (const m of missing) delete out[m.field];
+  return out;
 }

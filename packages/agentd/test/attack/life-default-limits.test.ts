@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PRESETS } from '../../src/config/profiles.js';
 import { AgentdError } from '../../src/core/errors.js';
+import { runCli } from '../cli/cli.js';
 import { buildFixtures, type Fixtures } from '../fixtures/build.js';
 import { newHome, startOnHome, type HomeDaemon } from './life-helpers.js';
 
@@ -35,6 +36,20 @@ describe.skipIf(!isRoot)('a default limit the backend cannot enforce is refused 
       expect((err as AgentdError).message).toContain('set sandbox.limits.cpus = 0, sandbox.limits.disk_bytes = 0 in the config');
       const d = await startOnHome(home, parent, { isolation: { backend: 'host-direct' }, sandbox: { limits: { cpus: 0, disk_bytes: 0 } } });
       await d.stop();
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(!isRoot)('agentd run (the operator\'s own one-shot command) warns instead', () => {
+  test('agentd run on host-direct names the default limits it cannot enforce in a warning, then runs', async () => {
+    const home = await newHome('agentd-life-run-');
+    try {
+      const r = await runCli(['run', '--backend', 'host-direct', '--', 'sh', '-c', 'echo ran'], { AGENTD_HOME: home, AGENTD_CONFIG: '' });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('ran\n');
+      expect(r.stderr).toMatch(/backend 'host-direct' cannot enforce sandbox\.limits\.cpus .*sandbox\.limits\.disk_bytes .*this run goes without them \(set sandbox\.limits\.cpus = 0, sandbox\.limits\.disk_bytes = 0 in the config/);
     } finally {
       await rm(home, { recursive: true, force: true });
     }

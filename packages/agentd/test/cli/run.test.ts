@@ -21,10 +21,7 @@ afterAll(async () => {
 describe('agentd run', () => {
   for (const backend of ['namespace', 'host-direct']) {
     test(`${backend}: streams stdout and stderr exactly and exits with the command's code`, async () => {
-      // host-direct cannot enforce the default CPU and disk limits: the config says to run without them.
-      const noCpuDisk = join(home, 'no-cpu-disk.toml');
-      await writeFile(noCpuDisk, '[sandbox.limits]\ncpus = 0\ndisk_bytes = 0\n');
-      const r = await runCli(['run', '--backend', backend, '--', 'sh', '-c', 'printf "out\\n"; printf "err\\n" >&2; exit 7'], backend === 'host-direct' ? { ...env, AGENTD_CONFIG: noCpuDisk } : env);
+      const r = await runCli(['run', '--backend', backend, '--', 'sh', '-c', 'printf "out\\n"; printf "err\\n" >&2; exit 7'], env);
       expect(r.stdout).toBe('out\n');
       expect(r.stderr.split('\n').filter((l) => !l.startsWith('agentd warning:')).join('\n')).toBe('err\n');
       expect(r.code).toBe(7);
