@@ -490,7 +490,8 @@ export class SandboxManager {
       all.map(async ([id, live]) => {
         live.destroying = true;
         await live.handle.destroy({ keepFiles: true });
-        this.deps.store.sandboxes.setState(id, 'stopped');
+        // A destroy that failed stays `destroying`: the next start finishes it.
+        if (this.deps.store.sandboxes.get(id)?.state !== 'destroying') this.deps.store.sandboxes.setState(id, 'stopped');
       }),
     );
     this.live.clear();
@@ -574,12 +575,10 @@ export class SandboxManager {
     try {
       const live = this.live.get(rec.id);
       if (live) {
+        // Kept until its teardown succeeds: a retry tries the handle again (processes, cgroup, volume, folders).
         live.destroying = true;
-        try {
-          await live.handle.destroy({ keepFiles });
-        } finally {
-          this.live.delete(rec.id);
-        }
+        await live.handle.destroy({ keepFiles });
+        this.live.delete(rec.id);
       } else if (!keepFiles) {
         await removeSandboxDirs(this.dirsOf(rec));
       }
