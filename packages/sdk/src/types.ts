@@ -1,6 +1,6 @@
 /** Public shapes of the SDK (camelCase); wire.ts converts the daemon's snake_case JSON. */
 
-export type SandboxState = 'creating' | 'running' | 'suspended' | 'stopped' | 'destroyed' | 'dead';
+export type SandboxState = 'creating' | 'running' | 'suspended' | 'stopped' | 'destroying' | 'destroyed' | 'dead';
 export type NetworkMode = 'none' | 'allowlist' | 'host';
 export type Profile = 'workstation' | 'server' | 'paranoid' | 'custom';
 

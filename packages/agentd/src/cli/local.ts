@@ -4,6 +4,7 @@ import { assertLimitsEnforceable, LIMIT_KEYS } from '../isolation/profile-guard.
 import { selectBackend, type SelectedBackend } from '../isolation/select.js';
 import type { ProbeCache } from '../isolation/types.js';
 import { requireInitPath } from '../native-paths.js';
+import { dropUnenforceableForRun } from '../runtime/default-limits.js';
 import { profileDefaultsFrom } from '../runtime/settings.js';
 import type { ProfileDefaults } from '../sandbox/spec.js';
 import type { Logger } from '../util/logger.js';
@@ -46,7 +47,8 @@ export interface LocalBackend extends SelectedBackend {
 export async function selectLocalBackend(config: AgentdConfig, logger: Logger, probeCache?: ProbeCache): Promise<LocalBackend> {
   const selected = await selectBackend(createBuiltinRegistry(), config, { initPath: requireInitPath(), logger, ...(probeCache === undefined ? {} : { probeCache }) });
   const defaults = profileDefaultsFrom(config, selected.name)(config.profile);
-  // A default limit the backend cannot enforce here is refused, naming its config key (never dropped).
-  assertLimitsEnforceable(selected.name, selected.probe, defaults.limits, (f) => `sandbox.limits.${LIMIT_KEYS[f]} (config)`);
-  return { ...selected, defaults };
+  // `agentd run`: a default the backend cannot enforce is named in a warning and dropped for this run (the daemon refuses instead).
+  const limits = dropUnenforceableForRun(config, selected.name, selected.probe, defaults.limits, logger);
+  assertLimitsEnforceable(selected.name, selected.probe, limits, (f) => `sandbox.limits.${LIMIT_KEYS[f]} (config)`);
+  return { ...selected, defaults: { ...defaults, limits } };
 }

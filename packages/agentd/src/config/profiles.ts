@@ -38,6 +38,8 @@ const adapters = (bodyLimit: number): Preset['adapters'] => ({
   nats: { enabled: false },
 });
 
+const snapshotQuota = (count: number, bytes: number) => ({ max_snapshots_per_tenant: count, max_snapshot_bytes_per_tenant: bytes });
+
 const noPaths = { allowed_paths_ro: [], allowed_paths_rw: [], deny_paths: [] };
 
 const workstation: Preset = {
@@ -47,14 +49,15 @@ const workstation: Preset = {
   sandbox: {
     network: 'host',
     env: {},
-    limits: { pids: 4096 },
+    // One core and 1024 processes: a fork or CPU bomb leaves the rest of even a 2-core host to everyone else.
+    limits: { memory_bytes: 4 * GiB, pids: 1024, cpus: 1, disk_bytes: 8 * GiB },
     idle_timeout_ms: 30 * MINUTE,
     max_sandboxes: 64,
     fresh_per_request: false,
     ...noPaths,
   },
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
-  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64 },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB) },
   log: { level: 'info' },
 };
 
@@ -65,7 +68,7 @@ const server: Preset = {
   sandbox: {
     network: 'none',
     env: {},
-    limits: { memory_bytes: 2 * GiB, pids: 1024, cpus: 2, open_files: 4096 },
+    limits: { memory_bytes: 2 * GiB, pids: 1024, cpus: 1, open_files: 4096, disk_bytes: 8 * GiB },
     ttl_ms: 24 * HOUR,
     idle_timeout_ms: 30 * MINUTE,
     max_sandboxes: 256,
@@ -73,7 +76,7 @@ const server: Preset = {
     ...noPaths,
   },
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 30 * MINUTE },
-  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 256 },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 256, ...snapshotQuota(256, 64 * GiB) },
   log: { level: 'info' },
 };
 
@@ -84,7 +87,7 @@ const paranoid: Preset = {
   sandbox: {
     network: 'none',
     env: {},
-    limits: { memory_bytes: 512 * MiB, pids: 256, cpus: 1, open_files: 1024 },
+    limits: { memory_bytes: 512 * MiB, pids: 256, cpus: 1, open_files: 1024, disk_bytes: 1 * GiB },
     ttl_ms: HOUR,
     idle_timeout_ms: 5 * MINUTE,
     max_sandboxes: 64,
@@ -92,7 +95,7 @@ const paranoid: Preset = {
     ...noPaths,
   },
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 10 * MINUTE },
-  limits: { max_exec_timeout_ms: 300_000, max_output_bytes: 4 * MiB, max_request_bytes: 8 * MiB, max_concurrent_execs: 32 },
+  limits: { max_exec_timeout_ms: 300_000, max_output_bytes: 4 * MiB, max_request_bytes: 8 * MiB, max_concurrent_execs: 32, ...snapshotQuota(16, 2 * GiB) },
   log: { level: 'info' },
 };
 
@@ -101,9 +104,9 @@ const custom: Preset = {
   isolation: { backend: 'auto', require_kernel: false, allow_host_direct: false, backends: {} },
   adapters: adapters(32 * MiB),
   auth: { providers: [] },
-  sandbox: { network: 'none', env: {}, limits: {}, max_sandboxes: 64, fresh_per_request: false, ...noPaths },
+  sandbox: { network: 'none', env: {}, limits: { memory_bytes: 1 * GiB, pids: 512, cpus: 1, disk_bytes: 2 * GiB }, max_sandboxes: 64, fresh_per_request: false, ...noPaths },
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
-  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64 },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB) },
   log: { level: 'info' },
 };
 

@@ -244,16 +244,19 @@ export const Auth = z
   .strict()
   .describe('Who may call the daemon.');
 
+/** A default limit, or 0: no limit, said on purpose (every profile sets one; a TOML file cannot unset a key). */
+const limitOrNone = (limit: z.ZodNumber) => z.union([z.literal(0), limit]);
+
 export const SandboxLimitsSection = z
   .object({
-    memory_bytes: positiveInt().min(1 << 20).optional().describe('Memory limit per sandbox (cgroup). undefined: no limit.'),
-    pids: positiveInt(4_194_304).optional().describe('Max processes/threads per sandbox (cgroup pids). undefined: no limit.'),
-    cpus: z.number().positive().max(1024).optional().describe('CPU quota in cores (0.5 = half a core). undefined: no limit.'),
+    memory_bytes: limitOrNone(positiveInt().min(1 << 20)).optional().describe('Memory limit per sandbox (cgroup). 0: no limit. undefined: the profile default (every built-in profile sets one).'),
+    pids: limitOrNone(positiveInt(4_194_304)).optional().describe('Max processes/threads per sandbox (cgroup pids). 0: no limit. undefined: the profile default.'),
+    cpus: limitOrNone(z.number().positive().max(1024)).optional().describe('CPU quota in cores (0.5 = half a core). 0: no limit. undefined: the profile default.'),
     open_files: positiveInt(1 << 20).optional().describe('RLIMIT_NOFILE for sandbox processes. undefined: inherit the daemon\'s.'),
-    disk_bytes: positiveInt(2 ** 50).min(16 << 20).optional().describe('Size of each sandbox\'s own file system (a loop-mounted image holding workspace, home and tmp; namespace backend as root). undefined: no disk limit (the sandbox shares the file system of AGENTD_HOME).'),
+    disk_bytes: limitOrNone(positiveInt(2 ** 50).min(16 << 20)).optional().describe('Size of each sandbox\'s own file system, which also bounds its inodes (a loop-mounted ext4 image holding workspace, home and tmp; namespace backend as root). 0: no disk limit (the sandbox shares the file system of AGENTD_HOME). undefined: the profile default.'),
   })
   .strict()
-  .describe('Default resource limits of a new sandbox (a request may ask for less, never more than policy allows).');
+  .describe('Default resource limits of a new sandbox (a request may ask for less, never more than policy allows). A default the backend cannot enforce is never dropped: the daemon refuses to start, naming the key to set to 0.');
 
 export const Sandbox = z
   .object({
@@ -302,6 +305,8 @@ export const Limits = z
     max_output_bytes: positiveInt(1 << 30).describe('Most stdout+stderr kept per exec result; the rest is dropped and output_truncated set.'),
     max_request_bytes: positiveInt(1 << 30).describe('Largest intent (any transport) accepted.'),
     max_concurrent_execs: positiveInt(100_000).describe('Most execs running at once over all sandboxes; more get RESOURCE_EXHAUSTED.'),
+    max_snapshots_per_tenant: positiveInt(1_000_000).describe('Most snapshots one tenant keeps at once; one more gets RESOURCE_EXHAUSTED (delete one first).'),
+    max_snapshot_bytes_per_tenant: positiveInt(2 ** 50).describe('Most bytes of snapshots one tenant keeps at once; a snapshot that would pass it is undone and gets RESOURCE_EXHAUSTED.'),
   })
   .strict()
   .describe('Daemon-wide caps no request can exceed.');

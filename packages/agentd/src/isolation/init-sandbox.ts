@@ -98,8 +98,12 @@ export class InitSandbox implements SandboxHandle {
     return out;
   }
 
+  /** Concurrent calls share one teardown; a teardown that failed can be tried again by the next call. */
   destroy(opts: DestroyOptions = {}): Promise<void> {
-    this.destroying ??= this.doDestroy(opts);
+    this.destroying ??= this.doDestroy(opts).catch((err: unknown) => {
+      this.destroying = undefined;
+      throw err;
+    });
     return this.destroying;
   }
 

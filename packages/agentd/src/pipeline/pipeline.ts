@@ -130,6 +130,7 @@ export class IntentPipeline {
         if (claim.kind === 'in_flight') {
           throw new AgentdError('CONFLICT', 'an intent with this idempotency key is still running; retry later', { details: { idempotency_key: key, in_flight: true }, retryAfterMs: 500 });
         }
+        if (claim.kind === 'interrupted') throw interruptedClaim(key ?? '', claim.interruptedAtMs);
       }
       let response: IntentResponse;
       if (isExec) this.runningExecs++;
@@ -252,6 +253,15 @@ function assertTimeoutWithin(params: unknown, maxMs: number): void {
       details: { field: 'timeout_ms', max: maxMs, key: 'limits.max_exec_timeout_ms' },
     });
   }
+}
+
+/** A retry of a key whose first run was cut by a daemon stop or crash: never run again silently. */
+function interruptedClaim(key: string, interruptedAtMs: number): AgentdError {
+  return new AgentdError(
+    'CONFLICT',
+    'the first attempt with this idempotency key was interrupted by a daemon restart; its effects are unknown, so it is not run again: check the sandbox, then retry with a new key',
+    { details: { idempotency_key: key, interrupted: true, interrupted_at_ms: interruptedAtMs } },
+  );
 }
 
 function round(ms: number): number {

@@ -25,6 +25,8 @@ import { Sweeper } from '../sandbox/sweeper.js';
 import { openStateStore, type StateStore } from '../state/store.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { DaemonBackends } from './backends.js';
+import { assertDefaultLimits } from './default-limits.js';
+import { lockHome } from './home-lock.js';
 import { recoverAtStart, type RecoveryResult } from './recovery.js';
 import { hostPathRulesFrom, managerOptionsFrom, sessionDefaultsFrom, type RuntimeTuning } from './settings.js';
 import { AGENTD_VERSION } from './version.js';
@@ -81,8 +83,16 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
   // A new home is made traversable (not listable) by others: the namespace backend runs
   // sandboxes as an unprivileged host uid that must reach sandboxes/<id>/. state.db is 0600.
   await mkdir(config.home, { recursive: true, mode: 0o711 });
-  const store = openStateStore({ home: config.home, logger, ...(opts.now ? { now: opts.now } : {}) });
-  const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
+  // The home lock comes first: a second daemon on this home stops here, before state, recovery or sockets.
+  const homeLock = lockHome(config.home);
+  let store: StateStore;
+  try {
+    store = openStateStore({ home: config.home, logger, ...(opts.now ? { now: opts.now } : {}) });
+  } catch (err) {
+    homeLock.release();
+    throw err;
+  }
+  const cleanups: Array<() => Promise<void> | void> = [() => homeLock.release(), () => store.close()];
   const fail = async (err: unknown): Promise<never> => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
     throw err;
@@ -98,6 +108,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     const backend = await pickBackend(config, backends, registry, logger);
     // The config's own host paths are checked on this host now: a bad one fails the start, not every create.
     await assertConfigHostPaths(hostPathRulesFrom(config));
+    assertDefaultLimits(config, backend, backends.probeOf(backend));
 
     // One replay cache for the daemon's life: a fresh one at a reload would accept once more a signature seen just before it.
     const replayCache = new ReplayCache();
@@ -185,6 +196,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       async reload(next) {
         if (next.profile !== config.profile) throw new AgentdError('INVALID_CONFIG', `profile change (${config.profile} -> ${next.profile}) needs a restart`);
         await assertConfigHostPaths(hostPathRulesFrom(next));
+        assertDefaultLimits(next, backend, backends.probeOf(backend));
         const newAuth = createAuthChain(next.auth, { profile: next.profile, state: store, logger, replayCache, ...(opts.now ? { now: opts.now } : {}) });
         if (next.adapters.http.listen !== config.adapters.http.listen || next.adapters.unix.path !== config.adapters.unix.path) {
           logger.warn({}, 'listen address or socket path changed: takes effect at the next restart');
@@ -213,6 +225,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
           await sweeper.stop();
           await manager.close();
           store.close();
+          homeLock.release();
           logger.info({}, 'stopped');
         })();
         return closing;

@@ -2,6 +2,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CgroupDriver, DEFAULT_CGROUP_PARENT } from '../isolation/cgroup/index.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
+import { unmountVolume, volumePaths } from '../isolation/disk/volume.js';
+import { deleteSnapshot } from '../isolation/snapshot/index.js';
+import type { SandboxSpec } from '../isolation/types.js';
 import type { StateStore } from '../state/store.js';
 import type { Logger } from '../util/logger.js';
 
@@ -9,10 +12,12 @@ export interface RecoveryResult {
   stopped: string[];
   orphanCgroups: string[];
   orphanDirs: string[];
+  /** Sandboxes whose destroy had begun (state `destroying`) and was finished now. */
+  destroyed: string[];
 }
 
 /**
- * Kills and removes the leftover cgroups of this home's sandboxes (`ours`), under each
+ * Thaws, kills and removes the leftover cgroups of this home's sandboxes (`ours`), under each
  * parent group the backends use. Groups of other sandboxes under the same parent (another
  * daemon on another home, a concurrent `agentd run`) are left alone.
  */
@@ -25,6 +30,9 @@ async function removeOurCgroups(parents: readonly string[], ours: ReadonlySet<st
         if (!ours.has(id)) continue;
         const group = await driver.attach(id);
         if (group === undefined) continue;
+        // A sandbox suspended when the old daemon died is still frozen: its processes act on
+        // no signal (SIGKILL included) until thawed. killAll copes too; thawing first says so.
+        if (await group.isFrozen()) await group.thaw({ timeoutMs: 2000 }).catch(() => undefined);
         await group.killAll();
         await group.remove();
         removed.push(id);
@@ -34,6 +42,31 @@ async function removeOurCgroups(parents: readonly string[], ours: ReadonlySet<st
     }
   }
   return removed;
+}
+
+/**
+ * Finishes the destroys that had begun (state `destroying`: the daemon stopped part way, or a
+ * destroy failed and was not retried): folders, snapshots (they go with their sandbox), record.
+ * Their processes and cgroups are already gone (removeOurCgroups ran first). One that fails
+ * again stays `destroying` with the reason, for a DELETE or the next start.
+ */
+async function finishDestroys(store: StateStore, home: string, logger: Logger): Promise<string[]> {
+  const done: string[] = [];
+  for (const rec of store.sandboxes.list({ states: ['destroying'] })) {
+    try {
+      await removeSandboxDirs((rec.spec as SandboxSpec | null)?.dirs ?? sandboxDirs(home, rec.id));
+      for (const snap of store.snapshots.list({ sandboxId: rec.id })) {
+        await deleteSnapshot(snap.path);
+        store.snapshots.delete(snap.id);
+      }
+      store.sandboxes.delete(rec.id);
+      done.push(rec.id);
+    } catch (err) {
+      store.sandboxes.setState(rec.id, 'destroying', `destroy failed: ${(err as Error).message}`);
+      logger.warn({ sandbox: rec.id, err: (err as Error).message }, 'could not finish the destroy of a sandbox: DELETE it again to retry');
+    }
+  }
+  return done;
 }
 
 /**
@@ -50,17 +83,27 @@ export async function recoverAtStart(store: StateStore, home: string, cgroupPare
   // host-direct always uses the default parent; the namespace backend may be given another.
   const parents = [...new Set([DEFAULT_CGROUP_PARENT, cgroupParent ?? DEFAULT_CGROUP_PARENT])];
   const orphanCgroups = await removeOurCgroups(parents, new Set([...known, ...dirs]), logger);
+  // A disk-limit volume is mounted only while its sandbox runs: the crashed daemon left those of its live sandboxes mounted.
+  for (const id of report.sandboxIds) {
+    const rec = store.sandboxes.get(id);
+    const root = (rec?.spec as SandboxSpec | null | undefined)?.dirs.root ?? sandboxDirs(home, id).root;
+    await unmountVolume(volumePaths(root).mountPoint).catch((err: unknown) => logger.warn({ sandbox: id, err: (err as Error).message }, 'could not unmount the volume of a stopped sandbox'));
+  }
   const orphanDirs: string[] = [];
   for (const name of dirs) {
     if (known.has(name)) continue;
     await removeSandboxDirs(sandboxDirs(home, name)).catch(() => undefined);
     orphanDirs.push(name);
   }
-  if (report.sandboxIds.length + orphanCgroups.length + orphanDirs.length > 0) {
+  const destroyed = await finishDestroys(store, home, logger);
+  if (report.sandboxIds.length + orphanCgroups.length + orphanDirs.length + report.claimsInterrupted + destroyed.length > 0) {
     logger.warn(
-      { stopped: report.sandboxIds.length, orphan_cgroups: orphanCgroups.length, orphan_dirs: orphanDirs.length, sessions_detached: report.sessionsDetached },
+      {
+        stopped: report.sandboxIds.length, orphan_cgroups: orphanCgroups.length, orphan_dirs: orphanDirs.length, sessions_detached: report.sessionsDetached,
+        idempotency_interrupted: report.claimsInterrupted, destroys_finished: destroyed.length,
+      },
       'recovered from an earlier run: sandboxes marked stopped (start them again with POST /v1/sandboxes/{id}/start)',
     );
   }
-  return { stopped: report.sandboxIds, orphanCgroups, orphanDirs };
+  return { stopped: report.sandboxIds, orphanCgroups, orphanDirs, destroyed };
 }

@@ -20,12 +20,14 @@ export interface RuntimeTuning {
 function limitsFrom(section: AgentdConfig['sandbox']['limits']): SandboxLimits {
   // Every default is carried, enforceable here or not: a backend that cannot enforce one
   // refuses the create naming the key (profile-guard.ts assertLimitsEnforceable), never drops it.
+  // 0 = no limit, on purpose. The daemon's own profile's defaults are also checked at start (assertDefaultLimits).
+  const set = (v: number | undefined): v is number => v !== undefined && v !== 0;
   const out: SandboxLimits = {};
-  if (section.memory_bytes !== undefined) out.memoryBytes = section.memory_bytes;
-  if (section.pids !== undefined) out.pids = section.pids;
-  if (section.cpus !== undefined) out.cpus = section.cpus;
+  if (set(section.memory_bytes)) out.memoryBytes = section.memory_bytes;
+  if (set(section.pids)) out.pids = section.pids;
+  if (set(section.cpus)) out.cpus = section.cpus;
   if (section.open_files !== undefined) out.openFiles = section.open_files;
-  if (section.disk_bytes !== undefined) out.diskBytes = section.disk_bytes;
+  if (set(section.disk_bytes)) out.diskBytes = section.disk_bytes;
   return out;
 }
 
@@ -65,6 +67,7 @@ export function managerOptionsFrom(config: AgentdConfig, backend: string, tuning
     freshPerRequest: config.sandbox.fresh_per_request,
     allowHostDirect: config.isolation.allow_host_direct,
     hostPaths: hostPathRulesFrom(config),
+    snapshotQuota: { maxCount: config.limits.max_snapshots_per_tenant, maxBytes: config.limits.max_snapshot_bytes_per_tenant },
     ...(config.sandbox.idle_timeout_ms === undefined ? {} : { idleStopMs: config.sandbox.idle_timeout_ms }),
   };
 }

@@ -19,8 +19,10 @@ import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.j
 interface Live {
   handle: SandboxHandle;
   destroying: boolean;
-  /** Last time an intent leased it (epoch ms). */
+  /** Last time an intent leased or released it (epoch ms). */
   lastUsedMs: number;
+  /** Intents holding it now (a running command, an attached exec stream): the idle sweeper never stops a busy sandbox. */
+  busy: number;
 }
 
 /** What an intent asks of the sandbox it runs in, beyond the sandbox prefs. */
@@ -91,7 +93,16 @@ export class SandboxManager {
   ) {
     this.now = deps.now ?? Date.now;
     this.pool = new WarmPool(options.pool, {
-      start: (key) => this.startHandle(buildSpec(newId('sbx'), options.home, key.profile, this.defaultsFor(key.profile), {}), key.backend),
+      start: async (key) => {
+        const spec = buildSpec(newId('sbx'), options.home, key.profile, this.defaultsFor(key.profile), {});
+        try {
+          return await this.startHandle(spec, key.backend);
+        } catch (err) {
+          // A warm sandbox is never recorded: nothing else would ever remove its folders.
+          await removeSandboxDirs(spec.dirs).catch(() => undefined);
+          throw err;
+        }
+      },
       hasRoom: () => this.used() < this.options.maxSandboxes,
       logger: deps.logger,
       now: this.now,
@@ -158,6 +169,8 @@ export class SandboxManager {
         throw new AgentdError('CONFLICT', `sandbox '${id}' is stopped; start it first (POST /v1/sandboxes/${id}/start)`, { details: { sandbox_id: id, state: rec.state } });
       case 'dead':
         throw new AgentdError('SANDBOX_DEAD', `sandbox '${id}' is dead (its init process is gone)`, { details: { sandbox_id: id } });
+      case 'destroying':
+        throw new AgentdError('CONFLICT', `sandbox '${id}' is being destroyed (an earlier destroy did not finish: DELETE it again)`, { details: { sandbox_id: id, state: rec.state } });
       case 'creating':
       case 'destroyed':
         throw new AgentdError('CONFLICT', `sandbox '${id}' is ${rec.state}`, { details: { sandbox_id: id, state: rec.state } });
@@ -281,9 +294,8 @@ export class SandboxManager {
       const handle = this.handleFor(rec);
       if (needs.maxMemoryBytes !== undefined) assertMemoryWithin(rec, needs.maxMemoryBytes);
       if (needs.noNetwork === true) assertNoNetwork(rec);
-      const live = this.live.get(rec.id);
-      if (live) live.lastUsedMs = this.now();
-      return { handle, id: rec.id, backend: rec.backend, profile: rec.profile as ProfileName, reused: true, fromPool: false, release: async () => {} };
+      const done = this.hold(rec.id);
+      return { handle, id: rec.id, backend: rec.backend, profile: rec.profile as ProfileName, reused: true, fromPool: false, release: async () => done() };
     }
     const profile = prefs.profile ?? this.options.defaultProfile;
     // A limit in the request makes it a custom create: the warm pool's sandboxes have the profile's limit.
@@ -302,6 +314,7 @@ export class SandboxManager {
       { admin: needs.admin === true },
     );
     const handle = this.handleFor(record);
+    const done = this.hold(record.id);
     return {
       handle,
       id: record.id,
@@ -309,7 +322,10 @@ export class SandboxManager {
       profile: record.profile as ProfileName,
       reused: false,
       fromPool,
-      release: prefs.persist ? async () => {} : () => this.destroy(tenant, record.id).catch(() => undefined),
+      release: async () => {
+        done();
+        if (!prefs.persist) await this.destroy(tenant, record.id).catch(() => undefined);
+      },
     };
   }
 
@@ -378,7 +394,9 @@ export class SandboxManager {
   }
 
   /**
-   * Stops running sandboxes unused for `idleStopMs` that no open session holds: their
+   * Stops running sandboxes unused for `idleStopMs` (counted from the end of their last
+   * command) that no intent holds now (no running command, no attached exec stream) and no
+   * open session holds: their
    * processes end, their files stay, and `start` brings them back. Returns how many.
    */
   async sweepIdle(hasOpenSession: (sandboxId: string) => boolean): Promise<number> {
@@ -387,7 +405,7 @@ export class SandboxManager {
     const cutoff = this.now() - limit;
     let stopped = 0;
     for (const [id, live] of [...this.live]) {
-      if (live.destroying || live.lastUsedMs > cutoff || hasOpenSession(id)) continue;
+      if (live.destroying || live.busy > 0 || live.lastUsedMs > cutoff || hasOpenSession(id)) continue;
       const rec = this.deps.store.sandboxes.get(id);
       if (!rec || rec.state !== 'running') continue;
       this.deps.logger.info({ sandbox: id, idle_ms: this.now() - live.lastUsedMs }, 'sandbox idle: stopping it (files kept)');
@@ -440,9 +458,17 @@ export class SandboxManager {
         // host-direct cannot freeze: copy as is.
       }
     }
+    this.assertSnapshotRoom(tenant, 0);
     try {
       const dirs = this.dirsOf(rec);
       const info = await withVolume(dirs.root, () => createSnapshot(dirs, this.snapshotsRoot(), snapId, { sandboxId: id, ...(signal ? { signal } : {}) }), signal);
+      try {
+        // Its size is known only once taken: one that brings the tenant over the byte quota is undone.
+        this.assertSnapshotRoom(tenant, info.manifest.size_bytes);
+      } catch (err) {
+        await deleteSnapshot(info.dir).catch(() => undefined);
+        throw err;
+      }
       return this.deps.store.snapshots.insert({ id: snapId, sandboxId: id, tenant, name: name ?? null, path: info.dir, sizeBytes: info.manifest.size_bytes });
     } finally {
       if (frozen && live) await live.handle.resume().catch(() => undefined);
@@ -460,11 +486,22 @@ export class SandboxManager {
     this.deps.store.snapshots.delete(snapshotId);
   }
 
-  /** Puts the snapshot's files back into the sandbox; a running sandbox is restarted on them. */
+  /**
+   * Puts one of the sandbox's own snapshots back into it; a running sandbox is restarted on
+   * them. Another sandbox's snapshot (even of the same tenant) is refused: its files were
+   * made under another spec and owner, and fork is the way to start from them.
+   */
   async restore(tenant: string, id: string, snapshotId: string, signal?: AbortSignal): Promise<SandboxRecord> {
     const rec = this.get(tenant, id);
     const snap = this.deps.store.snapshots.getForTenant(snapshotId, tenant);
     if (!snap) throw new AgentdError('NOT_FOUND', `no snapshot '${snapshotId}'`, { details: { snapshot_id: snapshotId } });
+    if (snap.sandboxId !== id) {
+      throw new AgentdError(
+        'CONFLICT',
+        `snapshot '${snapshotId}' is of sandbox '${snap.sandboxId}', not of '${id}': restore takes only a sandbox's own snapshots; to start from another sandbox's snapshot, fork it (POST /v1/sandboxes/${snap.sandboxId}/fork)`,
+        { details: { snapshot_id: snapshotId, sandbox_id: id, snapshot_sandbox_id: snap.sandboxId } },
+      );
+    }
     const wasLive = this.live.get(id);
     if (wasLive) {
       wasLive.destroying = true;
@@ -518,7 +555,8 @@ export class SandboxManager {
       all.map(async ([id, live]) => {
         live.destroying = true;
         await live.handle.destroy({ keepFiles: true });
-        this.deps.store.sandboxes.setState(id, 'stopped');
+        // A destroy that failed stays `destroying`: the next start finishes it.
+        if (this.deps.store.sandboxes.get(id)?.state !== 'destroying') this.deps.store.sandboxes.setState(id, 'stopped');
       }),
     );
     this.live.clear();
@@ -558,7 +596,7 @@ export class SandboxManager {
   }
 
   private adopt(handle: SandboxHandle): void {
-    const entry: Live = { handle, destroying: false, lastUsedMs: this.now() };
+    const entry: Live = { handle, destroying: false, lastUsedMs: this.now(), busy: 0 };
     this.live.set(handle.id, entry);
     void handle.exited.then(() => {
       if (this.live.get(handle.id) === entry && !entry.destroying) {
@@ -566,6 +604,21 @@ export class SandboxManager {
         this.markDead(handle.id, 'the sandbox init exited');
       }
     });
+  }
+
+  /** Marks the sandbox busy for one intent; the returned function (idempotent) ends that and counts as use. */
+  private hold(id: string): () => void {
+    const live = this.live.get(id);
+    if (!live) return () => undefined;
+    live.busy++;
+    live.lastUsedMs = this.now();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      live.busy--;
+      live.lastUsedMs = this.now();
+    };
   }
 
   private markDead(id: string, why: string): void {
@@ -576,20 +629,61 @@ export class SandboxManager {
     }
   }
 
+  /**
+   * Kills the sandbox; without keepFiles removes its folders, its snapshots (their fate: they
+   * go with their sandbox) and its record. The record says `destroying` from the start until
+   * the end, so a destroy that fails half way (a folder that cannot be removed, a process
+   * that does not die) is retried by the next DELETE, and finished by the next daemon start.
+   */
   private async destroyRecord(rec: SandboxRecord, keepFiles: boolean): Promise<void> {
-    const live = this.live.get(rec.id);
-    if (live) {
-      live.destroying = true;
-      try {
+    if (!keepFiles) this.deps.store.sandboxes.setState(rec.id, 'destroying');
+    try {
+      const live = this.live.get(rec.id);
+      if (live) {
+        // Kept until its teardown succeeds: a retry tries the handle again (processes, cgroup, volume, folders).
+        live.destroying = true;
         await live.handle.destroy({ keepFiles });
-      } finally {
         this.live.delete(rec.id);
+      } else if (!keepFiles) {
+        await removeSandboxDirs(this.dirsOf(rec));
       }
-    } else if (!keepFiles) {
-      await removeSandboxDirs(this.dirsOf(rec));
+      if (!keepFiles) await this.deleteSnapshotsOf(rec.id);
+    } catch (err) {
+      const why = `destroy failed: ${(err as Error).message}`;
+      this.deps.store.sandboxes.setState(rec.id, keepFiles ? 'dead' : 'destroying', why);
+      this.deps.logger.warn({ sandbox: rec.id, err: (err as Error).message }, keepFiles ? 'could not stop a sandbox' : 'could not destroy a sandbox: DELETE it again to retry (the next start finishes it)');
+      throw new AgentdError('INTERNAL', `could not destroy sandbox '${rec.id}': ${(err as Error).message}; ${keepFiles ? 'it is marked dead' : 'it stays `destroying`: DELETE it again to retry'}`, {
+        cause: err, details: { sandbox_id: rec.id, state: keepFiles ? 'dead' : 'destroying' },
+      });
     }
     if (keepFiles) this.deps.store.sandboxes.setState(rec.id, 'destroyed');
     else this.deps.store.sandboxes.delete(rec.id);
+  }
+
+  /** A sandbox's snapshots go with it (files, then rows). */
+  private async deleteSnapshotsOf(sandboxId: string): Promise<void> {
+    for (const snap of this.deps.store.snapshots.list({ sandboxId })) {
+      await deleteSnapshot(snap.path);
+      this.deps.store.snapshots.delete(snap.id);
+    }
+  }
+
+  /** RESOURCE_EXHAUSTED when `tenant` is at its snapshot count quota, or would pass its byte quota with `adding` more bytes. */
+  private assertSnapshotRoom(tenant: string, adding: number): void {
+    const quota = this.options.snapshotQuota;
+    if (quota === undefined) return;
+    const mine = this.deps.store.snapshots.list({ tenant });
+    if (adding === 0 && mine.length >= quota.maxCount) {
+      throw new AgentdError('RESOURCE_EXHAUSTED', `tenant '${tenant}' already has ${mine.length} snapshots, its maximum (limits.max_snapshots_per_tenant): delete one first (DELETE /v1/snapshots/{id})`, {
+        details: { snapshots: mine.length, max_snapshots_per_tenant: quota.maxCount },
+      });
+    }
+    const bytes = mine.reduce((n, sn) => n + sn.sizeBytes, 0);
+    if (adding > 0 && bytes + adding > quota.maxBytes) {
+      throw new AgentdError('RESOURCE_EXHAUSTED', `this snapshot (${adding} bytes) would bring tenant '${tenant}' to ${bytes + adding} bytes of snapshots, over its maximum of ${quota.maxBytes} (limits.max_snapshot_bytes_per_tenant): delete some first`, {
+        details: { snapshot_bytes: bytes, adding_bytes: adding, max_snapshot_bytes_per_tenant: quota.maxBytes },
+      });
+    }
   }
 
   /** The sandbox's folders as its spec has them (inside its volume when it has a disk limit). */

@@ -23,13 +23,23 @@ interface WarmEntry {
 }
 
 export interface PoolDeps {
-  /** Starts a fresh sandbox for the key (not yet recorded in state). */
+  /** Starts a fresh sandbox for the key (not yet recorded in state); a failed start leaves nothing behind (folders, cgroup). */
   start(key: PoolKey): Promise<SandboxHandle>;
   /** May the pool start one more sandbox (the daemon-wide maximum counts warm ones too)? */
   hasRoom(): boolean;
   logger: Logger;
   now: () => number;
+  /** Wait after the first failed start of a key (doubled after each further one, up to capMs). Default 1 s, cap 5 min. */
+  backoff?: { baseMs: number; capMs: number };
 }
+
+/** Start failures of one key in a row, and when the next start may be tried. */
+interface Backoff {
+  failures: number;
+  nextTryAtMs: number;
+}
+
+const DEFAULT_BACKOFF = { baseMs: 1000, capMs: 5 * 60_000 };
 
 const keyOf = (k: PoolKey): string => `${k.profile}/${k.backend}`;
 
@@ -42,6 +52,7 @@ export class WarmPool {
   private readonly entries = new Map<string, WarmEntry[]>();
   private readonly keys = new Map<string, PoolKey>();
   private readonly filling = new Map<string, Promise<void>>();
+  private readonly backoffs = new Map<string, Backoff>();
   /** A refill asked for by a take, not started yet (see refillSoon). */
   private scheduled: Promise<void> | undefined;
   private closed = false;
@@ -102,11 +113,12 @@ export class WarmPool {
     return false;
   }
 
-  /** Starts background fills up to minWarm for every registered key (at most one fill loop per key). */
+  /** Starts background fills up to minWarm for every registered key (at most one fill loop per key; none while a key backs off). */
   refill(): void {
     if (this.closed) return;
     for (const [id, key] of this.keys) {
       if (this.filling.has(id)) continue;
+      if ((this.backoffs.get(id)?.nextTryAtMs ?? 0) > this.deps.now()) continue;
       const run = this.fill(id, key).finally(() => this.filling.delete(id));
       this.filling.set(id, run);
     }
@@ -160,23 +172,33 @@ export class WarmPool {
     await Promise.allSettled(all.map((e) => e.handle.destroy()));
   }
 
+  /**
+   * Starts sandboxes for the key until min_warm. A failed start ends the loop and backs the
+   * key off: no start for base, 2x base, 4x base... up to the cap (a host that cannot start a
+   * sandbox is not hammered), one warning per step; a success resets it.
+   */
   private async fill(id: string, key: PoolKey): Promise<void> {
     const target = Math.min(this.options.minWarm, this.options.maxWarm);
-    let failures = 0;
-    while (!this.closed && (this.entries.get(id)?.length ?? 0) < target && this.deps.hasRoom() && failures < 3) {
+    while (!this.closed && (this.entries.get(id)?.length ?? 0) < target && this.deps.hasRoom()) {
+      let handle: SandboxHandle;
       try {
-        const handle = await this.deps.start(key);
-        if (this.closed) {
-          await handle.destroy();
-          return;
-        }
-        const list = this.entries.get(id) ?? [];
-        list.push({ handle, warmedAtMs: this.deps.now() });
-        this.entries.set(id, list);
+        handle = await this.deps.start(key);
       } catch (err) {
-        failures++;
-        this.deps.logger.warn({ pool: id, err: (err as Error).message }, 'warm pool: could not start a sandbox');
+        const { baseMs, capMs } = this.deps.backoff ?? DEFAULT_BACKOFF;
+        const failures = (this.backoffs.get(id)?.failures ?? 0) + 1;
+        const waitMs = Math.min(capMs, baseMs * 2 ** Math.min(failures - 1, 30));
+        this.backoffs.set(id, { failures, nextTryAtMs: this.deps.now() + waitMs });
+        this.deps.logger.warn({ pool: id, err: (err as Error).message, failures, next_try_in_ms: waitMs }, 'warm pool: could not start a sandbox; backing off');
+        return;
       }
+      this.backoffs.delete(id);
+      if (this.closed) {
+        await handle.destroy();
+        return;
+      }
+      const list = this.entries.get(id) ?? [];
+      list.push({ handle, warmedAtMs: this.deps.now() });
+      this.entries.set(id, list);
     }
   }
 }

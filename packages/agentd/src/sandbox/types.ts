@@ -50,6 +50,8 @@ export interface ManagerOptions {
   rootDaemon?: boolean;
   /** Host-path roots, protected paths and the config's paths for every sandbox; absent: no host path at all. */
   hostPaths?: HostPathRules;
+  /** Per-tenant snapshot quota (config limits.max_snapshots_per_tenant / max_snapshot_bytes_per_tenant); undefined = none (tests). */
+  snapshotQuota?: { maxCount: number; maxBytes: number };
 }
 
 export interface ManagerDeps {

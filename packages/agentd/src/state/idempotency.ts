@@ -4,7 +4,7 @@ import type { IdempotencyClaim, IdempotencyScope } from './types.js';
 
 interface IdempotencyRow {
   request_hash: string;
-  state: 'in_flight' | 'done';
+  state: 'in_flight' | 'done' | 'interrupted';
   response: string | null;
   created_ms: number;
   completed_ms: number | null;
@@ -27,7 +27,7 @@ export class IdempotencyRepo {
   readonly #deleteOne: Database.Statement;
   readonly #complete: Database.Statement;
   readonly #release: Database.Statement;
-  readonly #releaseAll: Database.Statement<[]>;
+  readonly #interruptAll: Database.Statement<[number]>;
   readonly #prune: Database.Statement<[number]>;
 
   constructor(db: Database.Database, now: () => number) {
@@ -41,14 +41,16 @@ export class IdempotencyRepo {
     this.#complete = db.prepare(`UPDATE idempotency SET state = 'done', response = @response, completed_ms = @now, expires_ms = @expires
       WHERE ${scope} AND state = 'in_flight'`);
     this.#release = db.prepare(`DELETE FROM idempotency WHERE ${scope} AND state = 'in_flight'`);
-    this.#releaseAll = db.prepare("DELETE FROM idempotency WHERE state = 'in_flight'");
+    this.#interruptAll = db.prepare("UPDATE idempotency SET state = 'interrupted', completed_ms = ? WHERE state = 'in_flight'");
     this.#prune = db.prepare('DELETE FROM idempotency WHERE expires_ms <= ?');
   }
 
   /**
    * Claims `scope.key` for a request whose canonical hash is `requestHash` (see hashRequest).
    * Returns `claimed` (run it, then complete() or release()), `in_flight` (the first call
-   * is still running) or `completed` (with the first response). The same key with another
+   * is still running), `interrupted` (the first call was cut by a daemon stop or crash: its
+   * effects are unknown, so it is never run again under this key) or `completed` (with the
+   * first response). The same key with another
    * request hash throws CONFLICT. An expired key is forgotten and claimed afresh.
    */
   claim(scope: IdempotencyScope, requestHash: string, ttlMs: number = IDEMPOTENCY_DEFAULT_TTL_MS): IdempotencyClaim {
@@ -69,6 +71,7 @@ export class IdempotencyRepo {
         });
       }
       if (row.state === 'in_flight') return { kind: 'in_flight', claimedAtMs: row.created_ms };
+      if (row.state === 'interrupted') return { kind: 'interrupted', claimedAtMs: row.created_ms, interruptedAtMs: row.completed_ms ?? row.created_ms };
       return { kind: 'completed', response: JSON.parse(row.response ?? 'null') as unknown, completedAtMs: row.completed_ms ?? row.created_ms };
     }).immediate();
   }
@@ -84,9 +87,13 @@ export class IdempotencyRepo {
     return this.#release.run(scope).changes > 0;
   }
 
-  /** Drops every in-flight claim: used at start-up, when their requests died with the old process. */
-  releaseAllInFlight(): number {
-    return this.#releaseAll.run().changes;
+  /**
+   * Marks every in-flight claim `interrupted`: used at start-up, when their requests died
+   * with the old process part way through. A retry under the same key is told so (never run
+   * a second time silently); the key is forgotten when it expires, like any other.
+   */
+  interruptAllInFlight(): number {
+    return this.#interruptAll.run(this.#now()).changes;
   }
 
   /** Forgets keys that expired at `nowMs`. */

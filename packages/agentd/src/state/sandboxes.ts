@@ -24,7 +24,7 @@ const UPDATE = `UPDATE sandboxes SET
     last_error = CASE WHEN @set_error THEN @last_error ELSE last_error END,
     updated_ms = @updated_ms
   WHERE id = @id`;
-const EXPIRED = "SELECT * FROM sandboxes WHERE expires_ms IS NOT NULL AND expires_ms <= ? AND state NOT IN ('destroyed') ORDER BY expires_ms";
+const EXPIRED = "SELECT * FROM sandboxes WHERE expires_ms IS NOT NULL AND expires_ms <= ? AND state NOT IN ('destroyed', 'destroying') ORDER BY expires_ms";
 const COUNT_BY_STATE = 'SELECT state, COUNT(*) AS n FROM sandboxes GROUP BY state';
 
 /** The `sandboxes` table. */

@@ -97,7 +97,7 @@ export class StateStore {
    * Crash recovery at start-up: no sandbox process survives the daemon, so every
    * creating/running/suspended sandbox becomes `stopped` (its files stay; it can be started
    * again), attached sessions become detached (their clients are gone), and in-flight
-   * idempotency claims are dropped (so a retry runs the request). Returns what changed;
+   * idempotency claims become `interrupted` (a retry is told, never run twice). Returns what changed;
    * the caller cleans up leftover processes and cgroups of `sandboxIds`.
    */
   markAllRunningAsStopped(): RecoveryReport {
@@ -106,8 +106,8 @@ export class StateStore {
       const ids = (this.#selectRunning.all() as Array<{ id: string }>).map((r) => r.id);
       this.#stopRunning.run({ now });
       const sessionsDetached = this.#detachSessions.run(now).changes;
-      const claimsReleased = this.idempotency.releaseAllInFlight();
-      return { sandboxIds: ids, sessionsDetached, claimsReleased };
+      const claimsInterrupted = this.idempotency.interruptAllInFlight();
+      return { sandboxIds: ids, sessionsDetached, claimsInterrupted };
     });
   }
 

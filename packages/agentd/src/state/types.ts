@@ -9,7 +9,8 @@
 /** `T` with the fields `K` optional. */
 type WithOptional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
-export type SandboxState = 'creating' | 'running' | 'suspended' | 'stopped' | 'destroyed' | 'dead';
+/** `destroying`: a destroy began and has not finished (a failed one stays so: DELETE again, or the next start finishes it). */
+export type SandboxState = 'creating' | 'running' | 'suspended' | 'stopped' | 'destroying' | 'destroyed' | 'dead';
 
 export interface SandboxRecord {
   id: string;
@@ -151,12 +152,14 @@ export interface IdempotencyScope {
  * The outcome of `idempotency.claim()`:
  * - `claimed`: the caller owns the key now and must run the request, then `complete()` (or `release()` on failure to let a retry run it);
  * - `in_flight`: another call with the same key and body is running; answer CONFLICT/retry later;
+ * - `interrupted`: the first call was cut by a daemon stop or crash (its effects are unknown); answer CONFLICT, never run it again;
  * - `completed`: the first call finished; return `response` without running again.
  * A different request body under the same key throws AgentdError CONFLICT.
  */
 export type IdempotencyClaim =
   | { kind: 'claimed' }
   | { kind: 'in_flight'; claimedAtMs: number }
+  | { kind: 'interrupted'; claimedAtMs: number; interruptedAtMs: number }
   | { kind: 'completed'; response: unknown; completedAtMs: number };
 
 export interface ApiKeyRecord {
@@ -202,6 +205,6 @@ export interface RecoveryReport {
   sandboxIds: string[];
   /** Sessions that were attached and are now detached. */
   sessionsDetached: number;
-  /** In-flight idempotency claims dropped (their requests died with the old process). */
-  claimsReleased: number;
+  /** In-flight idempotency claims marked interrupted (their requests died with the old process). */
+  claimsInterrupted: number;
 }

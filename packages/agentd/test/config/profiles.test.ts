@@ -23,7 +23,7 @@ describe('defaults per profile', () => {
     expect(cfg.isolation.require_kernel).toBe(true);
     expect(cfg.auth.providers.map((p) => p.type)).toEqual(['peer-creds', 'api-key']);
     expect(cfg.sandbox.network).toBe('none');
-    expect(cfg.sandbox.limits).toEqual({ memory_bytes: 2 * 1024 ** 3, pids: 1024, cpus: 2, open_files: 4096 });
+    expect(cfg.sandbox.limits).toEqual({ memory_bytes: 2 * 1024 ** 3, pids: 1024, cpus: 1, open_files: 4096, disk_bytes: 8 * 1024 ** 3 });
     expect(cfg.sandbox.fresh_per_request).toBe(false);
     expect(cfg.pool.enabled).toBe(true);
   });
@@ -42,13 +42,13 @@ describe('defaults per profile', () => {
     expect(cfg.adapters.http.body_limit_bytes).toBeLessThan(server.adapters.http.body_limit_bytes);
   });
 
-  test('custom: nothing implied; auth providers must come from the file', () => {
+  test('custom: no auth implied (providers must come from the file); limits on by default', () => {
     const issues = issuesOf({ profile: 'custom' }).issues;
     expect(issues).toEqual([{ path: 'auth.providers', message: expect.stringContaining("profile 'custom' implies none") }]);
     const cfg = parse({ profile: 'custom', auth: { providers: [{ type: 'api-key' }] }, sandbox: { network: 'host' } });
     expect(cfg.isolation.require_kernel).toBe(false);
     expect(cfg.sandbox.network).toBe('host');
-    expect(cfg.sandbox.limits).toEqual({});
+    expect(cfg.sandbox.limits).toEqual({ memory_bytes: 1024 ** 3, pids: 512, cpus: 1, disk_bytes: 2 * 1024 ** 3 });
     expect(cfg.sandbox.ttl_ms).toBeUndefined();
   });
 
@@ -64,7 +64,7 @@ describe('defaults per profile', () => {
 
   test('explicit values override the preset where the profile allows it', () => {
     const cfg = parse({ profile: 'server', sandbox: { limits: { pids: 50 }, max_sandboxes: 10 }, pool: { min_warm: 1, max_warm: 2 } });
-    expect(cfg.sandbox.limits).toEqual({ memory_bytes: 2 * 1024 ** 3, pids: 50, cpus: 2, open_files: 4096 });
+    expect(cfg.sandbox.limits).toEqual({ memory_bytes: 2 * 1024 ** 3, pids: 50, cpus: 1, open_files: 4096, disk_bytes: 8 * 1024 ** 3 });
     expect(cfg.sandbox.max_sandboxes).toBe(10);
     expect(cfg.pool).toMatchObject({ enabled: true, min_warm: 1, max_warm: 2 });
   });

@@ -5,7 +5,8 @@ import { ndjson, startTestDaemon, type TestDaemon } from './harness.js';
 describe('REST API on the host-direct backend', () => {
   let d: TestDaemon;
   beforeAll(async () => {
-    d = await startTestDaemon({ isolation: { backend: 'host-direct' } });
+    // host-direct cannot enforce the default CPU and disk limits: the config says to run without them.
+    d = await startTestDaemon({ isolation: { backend: 'host-direct' }, sandbox: { limits: { cpus: 0, disk_bytes: 0 } } });
   });
   afterAll(async () => {
     await d?.close();

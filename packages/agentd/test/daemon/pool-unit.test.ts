@@ -99,14 +99,26 @@ describe('WarmPool timing logic', () => {
     expect(pool.size).toBe(1);
   });
 
-  it('gives up after repeated start failures instead of spinning, and tries again on the next refill', async () => {
-    const { pool } = setup({ minWarm: 1, maxWarm: 1, ttlMs: 10_000 }, () => true, 5);
+  it('backs off after a failed start (1 s, 2 s, 4 s... no start before), and fills again once a start succeeds', async () => {
+    const { pool, tick } = setup({ minWarm: 1, maxWarm: 1, ttlMs: 10_000 }, () => true, 3);
     pool.register(KEY);
-    pool.refill();
-    await pool.idle();
+    const attempt = async (): Promise<void> => {
+      pool.refill();
+      await pool.idle();
+    };
+    await attempt(); // failure 1: next try in 1 s
+    await attempt(); // too early: not tried
+    tick(999);
+    await attempt(); // still too early
+    tick(1);
+    await attempt(); // failure 2: next try in 2 s
+    tick(1999);
+    await attempt();
+    tick(1);
+    await attempt(); // failure 3: next try in 4 s
     expect(pool.size).toBe(0);
-    pool.refill();
-    await pool.idle();
+    tick(4000);
+    await attempt(); // succeeds
     expect(pool.size).toBe(1);
   });
 

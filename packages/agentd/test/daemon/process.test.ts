@@ -103,10 +103,11 @@ describe('daemon as a child process: crash recovery, SIGHUP, SIGTERM', () => {
     const g = await call2('GET', `/v1/sandboxes/${sbx}`);
     expect(g.body).toMatchObject({ id: sbx, state: 'stopped', labels: { keep: 'me' } });
     expect((await call2('GET', '/v1/sandboxes?state=stopped')).body.sandboxes.map((s: { id: string }) => s.id)).toEqual([sbx]);
-    expect(await readFile(join(home, 'sandboxes', sbx, 'workspace', 'notes', 'kept.txt'), 'utf8')).toBe('survives a crash');
     expect((await call2('POST', `/v1/sandboxes/${sbx}/exec`, { body: { argv: ['true'] } })).body.error.code).toBe('CONFLICT');
     const s = await call2('POST', `/v1/sandboxes/${sbx}/start`);
     expect(s.body.state).toBe('running');
+    // The default disk limit: the files live in the sandbox's own volume, mounted while it runs.
+    expect(await readFile(join(home, 'sandboxes', sbx, 'volume', 'workspace', 'notes', 'kept.txt'), 'utf8')).toBe('survives a crash');
     expect((await call2('GET', `/v1/sandboxes/${sbx}/files?path=notes/kept.txt`)).text).toBe('survives a crash');
     expect((await call2('POST', `/v1/sandboxes/${sbx}/exec`, { body: { command: 'pgrep -c sleep || true' } })).body.stdout.trim()).toBe('0');
   });

@@ -105,8 +105,9 @@ describe('REST routes (real daemon, namespace backend)', () => {
       expect((await d.call('DELETE', `/v1/sandboxes/${id}?keep_files=true`)).status).toBe(204);
       const g = await d.call('GET', `/v1/sandboxes/${id}`);
       expect(g.body.state).toBe('destroyed');
-      const { readFile } = await import('node:fs/promises');
-      expect(await readFile(`${d.home}/sandboxes/${id}/workspace/kept.txt`, 'utf8')).toBe('still here');
+      // The default disk limit keeps the files in the sandbox's own image (unmounted while it does not run).
+      const { execFileSync } = await import('node:child_process');
+      expect(execFileSync('debugfs', ['-R', 'cat /workspace/kept.txt', `${d.home}/sandboxes/${id}/disk.img`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toBe('still here');
       expectError(await d.call('POST', `/v1/sandboxes/${id}/start`), 'CONFLICT');
     });
     it('snapshot, restore, fork, list and delete snapshots', async () => {

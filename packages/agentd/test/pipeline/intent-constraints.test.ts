@@ -96,7 +96,7 @@ describe.skipIf(noteSkip('intent constraints through a real daemon', memoryReaso
     }
   }, 60_000);
 
-  test('an existing sandbox with no memory limit is refused (LIMIT_UNSUPPORTED, both limits in details), and nothing runs', async () => {
+  test('an existing sandbox with the default memory limit (above the constraint) is refused (LIMIT_UNSUPPORTED, both limits in details), and nothing runs', async () => {
     const c = await d.call('POST', '/v1/sandboxes', { body: {} });
     expect(c.status).toBe(201);
     const id = c.body.id as string;
@@ -104,8 +104,9 @@ describe.skipIf(noteSkip('intent constraints through a real daemon', memoryReaso
       const r = await intent({ params: sh('touch /workspace/ran'), constraints: { max_memory_bytes: 64 * MiB }, sandbox_prefs: { sandbox_id: id } });
       expect(r.status).toBe(400);
       expect(r.body.code).toBe('LIMIT_UNSUPPORTED');
-      expect(r.body.error.details).toEqual({ sandbox_id: id, sandbox_memory_bytes: null, max_memory_bytes: 64 * MiB, limits: ['max_memory_bytes'] });
-      expect(r.body.message).toContain('has no memory limit');
+      // Every profile limits memory by default (workstation: 4 GiB).
+      expect(r.body.error.details).toEqual({ sandbox_id: id, sandbox_memory_bytes: 4 * 1024 * MiB, max_memory_bytes: 64 * MiB, limits: ['max_memory_bytes'] });
+      expect(r.body.message).toContain(`has a memory limit of ${4 * 1024 * MiB} bytes`);
       const stat = await d.call('GET', `/v1/sandboxes/${id}/files/stat?path=/workspace/ran`);
       expect(stat.body.error.code).toBe('FS_ERROR');
       expect(JSON.stringify(stat.body.error)).toContain('ENOENT');

@@ -25,7 +25,7 @@ const CHILD = `
 const [src, home] = process.argv.slice(1);
 const { parseConfig } = await import(src + '/config/parse.js');
 const { startDaemon } = await import(src + '/runtime/daemon.js');
-const config = parseConfig({ home, isolation: { backend: 'host-direct' }, adapters: { http: { listen: '127.0.0.1:0' }, unix: { enabled: false } }, log: { level: 'error' } }, {}, {});
+const config = parseConfig({ home, isolation: { backend: 'host-direct' }, sandbox: { limits: { memory_bytes: 0, pids: 0, cpus: 0, disk_bytes: 0 } }, adapters: { http: { listen: '127.0.0.1:0' }, unix: { enabled: false } }, log: { level: 'error' } }, {}, {});
 const daemon = await startDaemon(config, { stopGraceMs: 500 });
 const post = async (path, body) => {
   const res = await fetch(daemon.address + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -8,10 +8,12 @@ function recordingLogger(): { logger: Logger; warnings: string[] } {
   return { warnings, logger: { debug() {}, info() {}, error() {}, warn: (_o: object | string, m?: string) => void warnings.push(m ?? '') } };
 }
 
-// Probe-only fake backends: these tests start no sandbox, they check which backend the daemon takes.
+// Probe-only fake backends: these tests start no sandbox, they check which backend the daemon takes
+// (they enforce no limit: the default limits are turned off, else the daemon refuses to start).
+const NO_LIMITS = { limits: { memory_bytes: 0, pids: 0, cpus: 0, disk_bytes: 0 } };
 describe('the daemon chooses its default backend with the shared ranking and guard', () => {
   test('auto takes the kernel backend when it works', async () => {
-    const d = await startTestDaemon({ isolation: { backend: 'auto' } }, { registry: fakeBuiltins(true) });
+    const d = await startTestDaemon({ isolation: { backend: 'auto' }, sandbox: NO_LIMITS }, { registry: fakeBuiltins(true) });
     try {
       expect(d.daemon.backend).toBe('namespace');
     } finally {
@@ -21,7 +23,7 @@ describe('the daemon chooses its default backend with the shared ranking and gua
 
   test('auto under workstation falls back to host-direct, with a warning that nothing is isolated', async () => {
     const { logger, warnings } = recordingLogger();
-    const d = await startTestDaemon({ isolation: { backend: 'auto' } }, { registry: fakeBuiltins(false), logger });
+    const d = await startTestDaemon({ isolation: { backend: 'auto' }, sandbox: NO_LIMITS }, { registry: fakeBuiltins(false), logger });
     try {
       expect(d.daemon.backend).toBe('host-direct');
       expect(warnings).toContain("sandboxes use backend 'host-direct': NO isolation, commands run on the host");

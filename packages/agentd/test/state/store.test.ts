@@ -143,15 +143,16 @@ describe('durability', () => {
     const report = store.markAllRunningAsStopped();
     expect(report.sandboxIds.sort()).toEqual(['sbx-new', 'sbx-run', 'sbx-sus']);
     expect(report.sessionsDetached).toBe(1);
-    expect(report.claimsReleased).toBe(1);
+    expect(report.claimsInterrupted).toBe(1);
     expect(store.sandboxes.list().every((s) => s.state === 'stopped')).toBe(true);
     expect(store.sandboxes.get('sbx-new')?.lastError).toMatch(/creation interrupted/);
     expect(store.sandboxes.get('sbx-run')?.lastError).toBeNull();
     expect(store.sandboxes.get('sbx-run')?.updatedAtMs).toBe(6000);
     expect(store.sessions.get('ses-1')).toMatchObject({ state: 'detached', lastActiveMs: 6000 });
-    expect(store.idempotency.claim({ tenant: 't', subject: 's', key: 'k' }, 'h')).toEqual({ kind: 'claimed' });
-    expect(store.idempotency.complete({ tenant: 't', subject: 's', key: 'k' }, { ok: true })).toBe(true);
+    // The cut request is never run again under its key: a retry is told it was interrupted.
+    expect(store.idempotency.claim({ tenant: 't', subject: 's', key: 'k' }, 'h')).toEqual({ kind: 'interrupted', claimedAtMs: 1, interruptedAtMs: 6000 });
+    expect(store.idempotency.complete({ tenant: 't', subject: 's', key: 'k' }, { ok: true })).toBe(false);
     // A second recovery finds nothing left to stop.
-    expect(store.markAllRunningAsStopped()).toEqual({ sandboxIds: [], sessionsDetached: 0, claimsReleased: 0 });
+    expect(store.markAllRunningAsStopped()).toEqual({ sandboxIds: [], sessionsDetached: 0, claimsInterrupted: 0 });
   });
 });

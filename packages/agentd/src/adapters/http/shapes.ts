@@ -14,7 +14,7 @@ export const ErrorEnvelope = z.object({
 
 export const SandboxShape = z.object({
   id: z.string(),
-  state: z.enum(['creating', 'running', 'suspended', 'stopped', 'destroyed', 'dead']),
+  state: z.enum(['creating', 'running', 'suspended', 'stopped', 'destroying', 'destroyed', 'dead']),
   backend: z.string(),
   profile: z.string(),
   tenant: z.string(),

@@ -8,7 +8,7 @@ import { sandboxView, snapshotView } from '../views.js';
 
 const ListQuery = z
   .object({
-    state: z.enum(['creating', 'running', 'suspended', 'stopped', 'destroyed', 'dead']).optional().describe('Only sandboxes in this state.'),
+    state: z.enum(['creating', 'running', 'suspended', 'stopped', 'destroying', 'destroyed', 'dead']).optional().describe('Only sandboxes in this state.'),
     backend: z.string().min(1).max(64).optional().describe('Only sandboxes of this backend (canonical name).'),
     label: z.union([z.string(), z.array(z.string())]).optional().describe('`k=v`; repeat for several (all must match).'),
   })
