@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { MAX_NICE } from '../channel/frames.js';
 import { minDefined } from '../util/numbers.js';
 import type { ExecResultBody } from './exec-result.js';
-import { execResultBody } from './exec-result.js';
+import { execResultBody, MAX_RETURNABLE_OUTPUT_BYTES } from './exec-result.js';
 import { runExec } from './exec-driver.js';
+import type { OutputBudget } from './output-budget.js';
 import type { Capability, CapabilityOutcome } from './types.js';
 
 /** Defaults when neither the params nor the constraints say otherwise. */
@@ -37,7 +38,7 @@ export const ShellExecParams = z
     stdin: z.string().max(64 * 1024 * 1024).optional().describe('Data fed to the command on stdin, then closed (default: /dev/null).'),
     stdin_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of `stdin` (default utf8).'),
     output_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of stdout/stderr in the result (default utf8; invalid UTF-8 is replaced).'),
-    max_output_bytes: z.number().int().min(0).max(1 << 30).optional().describe('Cap on stdout+stderr kept (default 16 MiB); the rest is dropped and output_truncated set.'),
+    max_output_bytes: z.number().int().min(0).max(MAX_RETURNABLE_OUTPUT_BYTES).optional().describe('Cap on stdout+stderr kept (default 16 MiB, at most 64 MiB: stream larger outputs); the rest is dropped and output_truncated set.'),
   })
   .strict()
   .refine((p) => (p.command === undefined) !== (p.argv === undefined), { message: 'give exactly one of `command` or `argv`' });
@@ -49,7 +50,9 @@ function argvOf(p: ShellExecParams): string[] {
   return [...(p.argv ?? []), ...args];
 }
 
-export const shellExec: Capability<ShellExecParams> = {
+/** shell.exec.v1; `budget`: the daemon-wide budget of buffered (non-streamed) output. */
+export function shellExecCapability(budget?: OutputBudget): Capability<ShellExecParams> {
+  return {
   name: 'shell.exec',
   version: 'v1',
   description: 'Run a command (argv, or a shell command line) in the sandbox; output can be streamed.',
@@ -67,8 +70,14 @@ export const shellExec: Capability<ShellExecParams> = {
       nice: niceForPriority(priority),
       signal,
       ...(listener === undefined ? {} : { listener }),
+      ...(budget === undefined ? {} : { budget }),
     });
-    const body: ExecResultBody = execResultBody(run, params.output_encoding ?? 'utf8', listener !== undefined);
+    let body: ExecResultBody;
+    try {
+      body = execResultBody(run, params.output_encoding ?? 'utf8', listener !== undefined);
+    } finally {
+      if (listener === undefined) budget?.release(run.keptBytes);
+    }
     const code: CapabilityOutcome['code'] = run.resourceLimited ? 'RESOURCE_LIMITED' : run.timedOut ? 'TIMEOUT' : run.canceled ? 'CANCELLED' : 'OK';
     return {
       code,
@@ -79,8 +88,11 @@ export const shellExec: Capability<ShellExecParams> = {
         timed_out: body.timed_out,
         output_truncated: body.output_truncated,
         resource_usage: body.resource_usage,
-        output: { encoding: body.encoding, duration_ms: body.duration_ms, canceled: body.canceled, resource_limited: body.resource_limited },
+        output: { encoding: body.encoding, duration_ms: body.duration_ms, canceled: body.canceled, resource_limited: body.resource_limited, dropped_bytes: body.output_dropped_bytes },
       },
     };
   },
-};
+  };
+}
+
+export const shellExec: Capability<ShellExecParams> = shellExecCapability();

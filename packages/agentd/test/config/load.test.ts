@@ -107,7 +107,7 @@ describe('checkConfigFile (agentd config check)', () => {
   });
 
   test('not ok with every issue', async () => {
-    const file = await write('agentd.toml', 'profile = "paranoid"\n[sandbox]\nnetwork = "host"\n[[auth.providers]]\ntype = "allow-all"\n');
+    const file = await write('agentd.toml', 'profile = "paranoid"\n[sandbox]\nnetwork = "host"\n[adapters.unix]\nmode = "0600"\n[[auth.providers]]\ntype = "allow-all"\n');
     const result = await checkConfigFile(file, USER_ENV, { uid: USER_UID });
     expect(result).toEqual({
       ok: false,
