@@ -5,7 +5,8 @@ import { ndjson, startTestDaemon, type TestDaemon } from './harness.js';
 describe('REST API on the host-direct backend', () => {
   let d: TestDaemon;
   beforeAll(async () => {
-    d = await startTestDaemon({ isolation: { backend: 'host-direct' } });
+    // host-direct cannot restrict the network: the config must say `host` (the default is none).
+    d = await startTestDaemon({ isolation: { backend: 'host-direct' }, sandbox: { network: 'host' } });
   });
   afterAll(async () => {
     await d?.close();

@@ -38,10 +38,12 @@ export function withClientFlags(command: Command): Command {
  */
 export function clientOptions(flags: ClientFlags, env: NodeJS.ProcessEnv): ClientOptions {
   const auth = credentials(flags, env);
-  const localTokenFile = join(nonEmpty(env.AGENTD_HOME) ?? defaultHome(env, currentUid()), LOCAL_TOKEN_FILE);
+  const fallback = auth.apiKey === undefined && auth.signing === undefined
+    ? { localTokenFile: join(nonEmpty(env.AGENTD_HOME) ?? defaultHome(env, currentUid()), LOCAL_TOKEN_FILE) }
+    : {};
   const socket = flags.socket ?? (flags.url === undefined ? nonEmpty(env.AGENTD_SOCKET) : undefined);
-  if (socket !== undefined) return { ...auth, localTokenFile, baseUrl: 'http://localhost', fetch: unixSocketFetch(socket) };
-  return { ...auth, localTokenFile, baseUrl: flags.url ?? nonEmpty(env.AGENTD_URL) ?? 'http://127.0.0.1:7070' };
+  if (socket !== undefined) return { ...auth, ...fallback, baseUrl: 'http://localhost', fetch: unixSocketFetch(socket) };
+  return { ...auth, ...fallback, baseUrl: flags.url ?? nonEmpty(env.AGENTD_URL) ?? 'http://127.0.0.1:7070' };
 }
 
 function credentials(flags: ClientFlags, env: NodeJS.ProcessEnv): Pick<ClientOptions, 'apiKey' | 'signing'> {
