@@ -39,8 +39,7 @@ export class AuthChain {
     for (const provider of this.providers) {
       signal?.throwIfAborted();
       if (provider.checkHeaders !== undefined) {
-        const check = provider.checkHeaders;
-        if ((await guarded(provider, () => check(headersOnly))) !== null) return 'body';
+        if ((await guarded(provider, async () => provider.checkHeaders?.(headersOnly) ?? null)) !== null) return 'body';
         continue;
       }
       const principal = await guarded(provider, () => provider.authenticate(headersOnly, signal));

@@ -64,23 +64,23 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
   let summary: CommandSummary | undefined;
   const buffered = opts.budget !== undefined && opts.listener === undefined;
   try {
-  for await (const ev of events) {
-    if (ev.type === 'start') {
-      opts.listener?.onStart(ev.pid);
-    } else if (ev.type === 'exit') {
-      summary = ev.result;
-    } else {
-      const room = opts.maxOutputBytes - keptBytes;
-      let part = room >= ev.data.length ? ev.data : ev.data.subarray(0, Math.max(0, room));
-      if (!opts.listener && opts.budget && part.length > 0) part = part.subarray(0, opts.budget.take(part.length));
-      if (part.length < ev.data.length) truncated = true;
-      if (part.length === 0) continue;
-      keptBytes += part.length;
-      if (opts.listener) await opts.listener.onChunk(ev.type, part);
-      else kept[ev.type].push(part);
+    for await (const ev of events) {
+      if (ev.type === 'start') {
+        opts.listener?.onStart(ev.pid);
+      } else if (ev.type === 'exit') {
+        summary = ev.result;
+      } else {
+        const room = opts.maxOutputBytes - keptBytes;
+        let part = room >= ev.data.length ? ev.data : ev.data.subarray(0, Math.max(0, room));
+        if (!opts.listener && opts.budget && part.length > 0) part = part.subarray(0, opts.budget.take(part.length));
+        if (part.length < ev.data.length) truncated = true;
+        if (part.length === 0) continue;
+        keptBytes += part.length;
+        if (opts.listener) await opts.listener.onChunk(ev.type, part);
+        else kept[ev.type].push(part);
+      }
     }
-  }
-  if (summary === undefined) throw new AgentdError('INTERNAL', 'command stream ended without an exit');
+    if (summary === undefined) throw new AgentdError('INTERNAL', 'command stream ended without an exit');
   } catch (err) {
     if (buffered) opts.budget?.release(keptBytes);
     throw err;

@@ -53,45 +53,45 @@ function argvOf(p: ShellExecParams): string[] {
 /** shell.exec.v1; `budget`: the daemon-wide budget of buffered (non-streamed) output. */
 export function shellExecCapability(budget?: OutputBudget): Capability<ShellExecParams> {
   return {
-  name: 'shell.exec',
-  version: 'v1',
-  description: 'Run a command (argv, or a shell command line) in the sandbox; output can be streamed.',
-  params: ShellExecParams,
-  writes: true,
-  async run(params, { sandbox, signal, constraints, priority, listener }): Promise<CapabilityOutcome> {
-    const stdin = params.stdin === undefined ? undefined : Buffer.from(params.stdin, params.stdin_encoding === 'base64' ? 'base64' : 'utf8');
-    const run = await runExec(sandbox, {
-      argv: argvOf(params),
-      env: { ...sandbox.spec.env, ...params.env },
-      ...(params.cwd === undefined ? (sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) : { cwd: params.cwd }),
-      ...(stdin === undefined ? {} : { stdin }),
-      timeoutMs: minDefined(params.timeout_ms, constraints.max_duration_ms) ?? DEFAULT_TIMEOUT_MS,
-      maxOutputBytes: minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES,
-      nice: niceForPriority(priority),
-      signal,
-      ...(listener === undefined ? {} : { listener }),
-      ...(budget === undefined ? {} : { budget }),
-    });
-    let body: ExecResultBody;
-    try {
-      body = execResultBody(run, params.output_encoding ?? 'utf8', listener !== undefined);
-    } finally {
-      if (listener === undefined) budget?.release(run.keptBytes);
-    }
-    const code: CapabilityOutcome['code'] = run.resourceLimited ? 'RESOURCE_LIMITED' : run.timedOut ? 'TIMEOUT' : run.canceled ? 'CANCELLED' : 'OK';
-    return {
-      code,
-      result: {
-        exit_code: body.exit_code,
-        signal: body.signal,
-        ...(listener === undefined ? { stdout: body.stdout, stderr: body.stderr } : {}),
-        timed_out: body.timed_out,
-        output_truncated: body.output_truncated,
-        resource_usage: body.resource_usage,
-        output: { encoding: body.encoding, duration_ms: body.duration_ms, canceled: body.canceled, resource_limited: body.resource_limited, dropped_bytes: body.output_dropped_bytes },
-      },
-    };
-  },
+    name: 'shell.exec',
+    version: 'v1',
+    description: 'Run a command (argv, or a shell command line) in the sandbox; output can be streamed.',
+    params: ShellExecParams,
+    writes: true,
+    async run(params, { sandbox, signal, constraints, priority, listener }): Promise<CapabilityOutcome> {
+      const stdin = params.stdin === undefined ? undefined : Buffer.from(params.stdin, params.stdin_encoding === 'base64' ? 'base64' : 'utf8');
+      const run = await runExec(sandbox, {
+        argv: argvOf(params),
+        env: { ...sandbox.spec.env, ...params.env },
+        ...(params.cwd === undefined ? (sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) : { cwd: params.cwd }),
+        ...(stdin === undefined ? {} : { stdin }),
+        timeoutMs: minDefined(params.timeout_ms, constraints.max_duration_ms) ?? DEFAULT_TIMEOUT_MS,
+        maxOutputBytes: minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES,
+        nice: niceForPriority(priority),
+        signal,
+        ...(listener === undefined ? {} : { listener }),
+        ...(budget === undefined ? {} : { budget }),
+      });
+      let body: ExecResultBody;
+      try {
+        body = execResultBody(run, params.output_encoding ?? 'utf8', listener !== undefined);
+      } finally {
+        if (listener === undefined) budget?.release(run.keptBytes);
+      }
+      const code: CapabilityOutcome['code'] = run.resourceLimited ? 'RESOURCE_LIMITED' : run.timedOut ? 'TIMEOUT' : run.canceled ? 'CANCELLED' : 'OK';
+      return {
+        code,
+        result: {
+          exit_code: body.exit_code,
+          signal: body.signal,
+          ...(listener === undefined ? { stdout: body.stdout, stderr: body.stderr } : {}),
+          timed_out: body.timed_out,
+          output_truncated: body.output_truncated,
+          resource_usage: body.resource_usage,
+          output: { encoding: body.encoding, duration_ms: body.duration_ms, canceled: body.canceled, resource_limited: body.resource_limited, dropped_bytes: body.output_dropped_bytes },
+        },
+      };
+    },
   };
 }
 

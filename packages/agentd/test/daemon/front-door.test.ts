@@ -49,11 +49,12 @@ const CREATE_HOST_DIRECT = `POST /v1/sandboxes HTTP/1.0\r\nHost: 127.0.0.1\r\nCo
 
 describe('a sandboxed command against the daemon', () => {
   let dialB64: string;
-  let cleanup: () => Promise<void>;
+  let built: Awaited<ReturnType<typeof buildDial>> | undefined;
   beforeAll(async () => {
-    ({ b64: dialB64, cleanup } = await buildDial());
+    built = await buildDial();
+    dialB64 = built.b64;
   }, 60_000);
-  afterAll(async () => cleanup());
+  afterAll(async () => built?.cleanup());
 
   test('with the host network (allowed when the config says so): TCP 127.0.0.1 answers 401, the socket and the token are out of reach', async () => {
     const d = await startTestDaemon({ sandbox: { network: 'host' } });
