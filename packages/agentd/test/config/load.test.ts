@@ -143,7 +143,7 @@ describe('the shipped example and the docs', () => {
   test('examples/agentd.toml validates', async () => {
     const cfg = await loadConfig({ file: examplePath.pathname, env: {}, uid: 0 });
     expect(cfg.profile).toBe('server');
-    expect(cfg.auth.providers.map((p) => p.type)).toEqual(['peer-creds', 'api-key', 'jwt', 'signature']);
+    expect(cfg.auth.providers.map((p) => p.type)).toEqual(['local-token', 'peer-creds', 'api-key', 'jwt', 'signature']);
   });
 
   test('the example in docs/configuration.md is the shipped file', async () => {
