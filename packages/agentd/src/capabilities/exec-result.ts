@@ -2,8 +2,8 @@ import type { IntentResult, ResourceUsage } from '../core/intent.js';
 import type { ExecRun } from './exec-driver.js';
 
 /**
- * The largest stdout+stderr an exec result may keep (config limits.max_output_bytes and the
- * max_output_bytes param are capped to it): the answer is one JSON string, where a control
+ * The largest stdout+stderr a non-streamed exec result may keep (a larger max_output_bytes
+ * param is refused, a larger daemon cap is lowered to it): the answer is one JSON string, where a control
  * byte becomes 6 characters (`\u0000`), and 6 x 64 MiB stays under V8's string limit
  * (2^29 - 24 characters). Larger outputs must be streamed.
  */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_NICE } from '../channel/frames.js';
+import { AgentdError } from '../core/errors.js';
 import { minDefined } from '../util/numbers.js';
 import type { ExecResultBody } from './exec-result.js';
 import { execResultBody, MAX_RETURNABLE_OUTPUT_BYTES } from './exec-result.js';
@@ -38,7 +39,7 @@ export const ShellExecParams = z
     stdin: z.string().max(64 * 1024 * 1024).optional().describe('Data fed to the command on stdin, then closed (default: /dev/null).'),
     stdin_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of `stdin` (default utf8).'),
     output_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of stdout/stderr in the result (default utf8; invalid UTF-8 is replaced).'),
-    max_output_bytes: z.number().int().min(0).max(MAX_RETURNABLE_OUTPUT_BYTES).optional().describe('Cap on stdout+stderr kept (default 16 MiB, at most 64 MiB: stream larger outputs); the rest is dropped and output_truncated set.'),
+    max_output_bytes: z.number().int().min(0).max(1 << 30).optional().describe('Cap on stdout+stderr (default 16 MiB); the rest is dropped and output_truncated set. A non-streamed result keeps at most 64 MiB (its JSON must fit a string): asking more without streaming is INVALID_ARGUMENT.'),
   })
   .strict()
   .refine((p) => (p.command === undefined) !== (p.argv === undefined), { message: 'give exactly one of `command` or `argv`' });
@@ -59,6 +60,13 @@ export function shellExecCapability(budget?: OutputBudget): Capability<ShellExec
     params: ShellExecParams,
     writes: true,
     async run(params, { sandbox, signal, constraints, priority, listener }): Promise<CapabilityOutcome> {
+      if (listener === undefined && params.max_output_bytes !== undefined && params.max_output_bytes > MAX_RETURNABLE_OUTPUT_BYTES) {
+        throw new AgentdError('INVALID_ARGUMENT', `max_output_bytes ${params.max_output_bytes} is more than a non-streamed result can hold (${MAX_RETURNABLE_OUTPUT_BYTES}); stream the output (?stream=1) or ask for less`, {
+          details: { reason: 'max_output_bytes', max: MAX_RETURNABLE_OUTPUT_BYTES },
+        });
+      }
+      // A non-streamed result never keeps more than its JSON answer can hold, whatever the daemon's cap says.
+      const cap = minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES;
       const stdin = params.stdin === undefined ? undefined : Buffer.from(params.stdin, params.stdin_encoding === 'base64' ? 'base64' : 'utf8');
       const run = await runExec(sandbox, {
         argv: argvOf(params),
@@ -66,7 +74,7 @@ export function shellExecCapability(budget?: OutputBudget): Capability<ShellExec
         ...(params.cwd === undefined ? (sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) : { cwd: params.cwd }),
         ...(stdin === undefined ? {} : { stdin }),
         timeoutMs: minDefined(params.timeout_ms, constraints.max_duration_ms) ?? DEFAULT_TIMEOUT_MS,
-        maxOutputBytes: minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES,
+        maxOutputBytes: listener === undefined ? Math.min(cap, MAX_RETURNABLE_OUTPUT_BYTES) : cap,
         nice: niceForPriority(priority),
         signal,
         ...(listener === undefined ? {} : { listener }),

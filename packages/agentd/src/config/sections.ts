@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { MAX_RETURNABLE_OUTPUT_BYTES } from '../capabilities/exec-result.js';
 import { BACKEND_NAME_PATTERN } from '../isolation/names.js';
 import { parseListen } from './listen.js';
 import { absolutePathProblem } from './paths.js';
@@ -301,7 +300,7 @@ export const Pool = z
 export const Limits = z
   .object({
     max_exec_timeout_ms: positiveInt(86_400_000).describe('Longest wall-clock time any exec may run; requests asking for more are capped.'),
-    max_output_bytes: positiveInt(MAX_RETURNABLE_OUTPUT_BYTES).describe('Most stdout+stderr kept per exec result; the rest is dropped and output_truncated set. At most 64 MiB: the largest output whose JSON answer still fits a JavaScript string.'),
+    max_output_bytes: positiveInt(1 << 30).describe('Most stdout+stderr per exec (streamed or kept in the result); the rest is dropped and output_truncated set. A non-streamed result keeps at most 64 MiB whatever this says (the largest output whose JSON answer still fits a JavaScript string): stream larger outputs.'),
     max_request_bytes: positiveInt(1 << 30).describe('Largest intent (any transport) accepted.'),
     max_concurrent_execs: positiveInt(100_000).describe('Most execs running at once over all sandboxes; more get RESOURCE_EXHAUSTED.'),
     max_buffered_output_bytes: positiveInt(2 ** 40).min(1 << 20).describe('Daemon-wide budget for the output of non-streamed execs held in memory while they run (streamed output is not buffered). An exec whose output no longer fits is truncated: output_truncated true, output_dropped_bytes says how much was dropped. Default 256 MiB.'),

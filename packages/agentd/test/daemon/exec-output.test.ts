@@ -3,7 +3,7 @@
  * never the daemon's memory, never a 500. Real commands, real output sizes.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './harness.js';
+import { binaryFrames, startTestDaemon, type TestDaemon } from './harness.js';
 
 const MiB = 1024 * 1024;
 
@@ -11,17 +11,30 @@ describe('exec output bounds', () => {
   let d: TestDaemon;
   let sbx: string;
   beforeAll(async () => {
-    d = await startTestDaemon({ limits: { max_output_bytes: 64 * MiB, max_buffered_output_bytes: 8 * MiB } });
+    d = await startTestDaemon({ limits: { max_output_bytes: 512 * MiB, max_buffered_output_bytes: 8 * MiB } });
     sbx = (await d.call('POST', '/v1/sandboxes', { body: {} })).body.id as string;
   });
   afterAll(async () => d.close());
 
-  test('max_output_bytes above what a JSON answer can hold is refused up front (400), in the request and in the config', async () => {
-    const r = await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { command: 'true', max_output_bytes: 1024 * MiB } });
+  test('a non-streamed exec asking to keep more than a JSON answer can hold is refused up front (400), before anything runs', async () => {
+    const r = await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { command: 'touch /workspace/ran', max_output_bytes: 1024 * MiB } });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('INVALID_ARGUMENT');
-    await expect(startTestDaemon({ limits: { max_output_bytes: 1024 * MiB } })).rejects.toThrow(/limits\.max_output_bytes/);
+    expect(r.body.error.message).toContain('stream the output');
+    const ran = await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { command: 'test -e /workspace/ran; echo $?' } });
+    expect(ran.body.stdout).toBe('1\n');
   });
+
+  test('a streamed exec may go past 64 MiB (nothing is buffered)', async () => {
+    const r = await d.call('POST', `/v1/sandboxes/${sbx}/exec?stream=1`, {
+      body: { command: `head -c ${80 * MiB} /dev/zero`, max_output_bytes: 128 * MiB },
+      headers: { accept: 'application/vnd.agentd.exec-frames' },
+    });
+    expect(r.status).toBe(200);
+    const frames = binaryFrames(r.bytes);
+    expect(frames.filter((f) => f.type === 'stdout').reduce((n, f) => n + (f.bytes?.length ?? 0), 0)).toBe(80 * MiB);
+    expect(frames.at(-1)).toMatchObject({ type: 'exit', exit_code: 0 });
+  }, 120_000);
 
   test('concurrent execs share the daemon-wide budget: the overflow is dropped and counted, never a 500', async () => {
     // 4 x 4 MiB held at once against an 8 MiB budget (each holds its output until it exits).
@@ -48,12 +61,13 @@ describe('exec output bounds', () => {
 });
 
 describe('the largest output a result may keep', () => {
-  test('64 MiB of control bytes comes back whole (the JSON answer is 6 times that), one byte more is dropped and counted', async () => {
-    const d = await startTestDaemon({ limits: { max_output_bytes: 64 * MiB } });
+  test('64 MiB of control bytes comes back whole (the JSON answer is 6 times that), one byte more is dropped and counted, under a larger daemon cap', async () => {
+    // The daemon's cap is for streams; a non-streamed result keeps at most 64 MiB of it.
+    const d = await startTestDaemon({ limits: { max_output_bytes: 1024 * MiB } });
     try {
       const sbx = (await d.call('POST', '/v1/sandboxes', { body: {} })).body.id as string;
       const r = await d.call('POST', `/v1/sandboxes/${sbx}/exec`, {
-        body: { command: `head -c ${64 * MiB + 1} /dev/zero`, max_output_bytes: 64 * MiB, timeout_ms: 120_000 },
+        body: { command: `head -c ${64 * MiB + 1} /dev/zero`, timeout_ms: 120_000 },
       });
       expect(r.status, r.text.slice(0, 200)).toBe(200);
       expect(r.body.stdout.length).toBe(64 * MiB);
