@@ -44,7 +44,7 @@ try {
       const bytes = Number(nArg ?? 256) * 1024 * 1024;
       times.push(await timed(async () => {
         const res = await fetch(`${daemon.url}/v1/sandboxes/${sbx.id}/exec?stream=1`, {
-          method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+          method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', ...daemon.authHeaders() },
           body: JSON.stringify({ argv: ['head', '-c', String(bytes), '/dev/zero'], max_output_bytes: bytes }),
         });
         let n = 0;

@@ -6,7 +6,7 @@ const { AgentdClient, Sandbox } = await import(PATHS.sdk);
 
 export function clientFor(daemon) {
   // No retries: a failed request must fail the bench, not be hidden in a latency.
-  return new AgentdClient({ baseUrl: daemon.url, retry: false });
+  return new AgentdClient({ baseUrl: daemon.url, retry: false, localTokenFile: daemon.tokenFile });
 }
 
 export async function createSandbox(client, spec = {}) {
@@ -82,7 +82,7 @@ export async function auditDurations(client, action, n) {
 export async function streamZerosRaw(daemon, sbx, bytes) {
   const res = await fetch(`${daemon.url}/v1/sandboxes/${encodeURIComponent(sbx.id)}/exec?stream=1`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/vnd.agentd.exec-frames' },
+    headers: { 'content-type': 'application/json', accept: 'application/vnd.agentd.exec-frames', ...daemon.authHeaders() },
     body: JSON.stringify({ argv: ['head', '-c', String(bytes), '/dev/zero'], max_output_bytes: bytes, timeout_ms: 600_000 }),
   });
   if (!res.ok || res.body === null) throw new Error(`raw stream: HTTP ${res.status}`);

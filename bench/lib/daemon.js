@@ -1,6 +1,6 @@
 /** Starts `agentd serve` as a child process (its own temp AGENTD_HOME, port 0) and stops it. */
 import { spawn } from 'node:child_process';
-import { chmodSync, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +59,12 @@ export async function startDaemon({ name, config, env = {}, nodeArgs = [] }) {
     pid: child.pid,
     url: ready.address,
     backend: ready.backend,
+    /** The daemon's local token file: TCP callers need its token (the SDK reads it when given this path). */
+    tokenFile: join(home, 'agentd.token'),
+    /** `{authorization}` with the local token, for requests made with plain fetch. */
+    authHeaders() {
+      return { authorization: `Bearer ${readFileSync(join(home, 'agentd.token'), 'utf8').trim()}` };
+    },
     /** SIGTERM, wait (SIGKILL after `graceMs`), remove the home. */
     async stop({ graceMs = 10_000, keepHome = process.env.BENCH_KEEP_HOMES === '1' } = {}) {
       if (child.exitCode === null && child.signalCode === null) {

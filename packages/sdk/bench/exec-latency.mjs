@@ -72,6 +72,8 @@ async function main(runs) {
     {},
   );
   const daemon = await startDaemon(config);
+  // The SDK (here and in the client process) finds the daemon's local token through AGENTD_HOME.
+  process.env.AGENTD_HOME = home;
   try {
     const { AgentdClient } = await import(join(here, '../dist/index.js'));
     const c = new AgentdClient({ baseUrl: daemon.address });

@@ -15,7 +15,7 @@ export interface SandboxCreateOptions extends ConnectOptions, SandboxSpec {}
 
 export interface SandboxListOptions extends ConnectOptions, Omit<ListSandboxesOptions, 'signal'> {}
 
-const CLIENT_KEYS = ['baseUrl', 'apiKey', 'token', 'headers', 'fetch', 'retry', 'client', 'signal'] as const;
+const CLIENT_KEYS = ['baseUrl', 'apiKey', 'token', 'headers', 'fetch', 'retry', 'client', 'signal', 'localTokenFile'] as const;
 
 function clientFrom(options: ConnectOptions): AgentdClient {
   return options.client ?? new AgentdClient(options);

@@ -133,7 +133,8 @@ export class HttpTransport {
 
   private async headersFor(spec: RequestSpec, url: string, body: string | Uint8Array | undefined): Promise<Record<string, string>> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.options.authorization !== undefined) headers.authorization = this.options.authorization;
+    const authorization = this.options.authorization ?? this.options.localAuthorization?.();
+    if (authorization !== undefined) headers.authorization = authorization;
     if (spec.json !== undefined) headers['content-type'] = 'application/json';
     if (spec.body !== undefined) headers['content-type'] = 'application/octet-stream';
     if (spec.idempotencyKey !== undefined) headers['idempotency-key'] = spec.idempotencyKey;

@@ -18,12 +18,12 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 /**
- * Development only: every *local* request is the same principal (default `local`, tenant
- * `default`, role admin). Local means: a Unix-socket caller, or a TCP caller on the loopback
- * interface (a request with no TCP address is a Unix-socket one). A caller from another
- * address is not this provider's (null): if the daemon is ever bound to a public address
- * by mistake, remote callers still need real credentials. Refused under the server and
- * paranoid profiles (INVALID_CONFIG).
+ * Development only: every caller on the Unix socket is the same principal (default `local`,
+ * tenant `default`, role admin). Never a TCP caller, loopback included: a command in a
+ * sandbox with the host's network reaches 127.0.0.1 too, so TCP always needs a credential
+ * (the local token, an API key...). The config only accepts allow-all with an owner-only
+ * socket (mode 0600, config/rules.ts), so the kernel already limits the socket to the
+ * daemon's user and root. Refused under the server and paranoid profiles (INVALID_CONFIG).
  */
 export function allowAllProvider(profile: ProfileName, opts: AllowAllOptions = {}): AuthProvider {
   if (ALLOW_ALL_REFUSED_PROFILES.includes(profile)) {
@@ -42,8 +42,7 @@ export function allowAllProvider(profile: ProfileName, opts: AllowAllOptions = {
   return {
     name: 'allow-all',
     async authenticate(req) {
-      const local = req.transport === 'unix' || req.remoteAddress === undefined || isLoopbackAddress(req.remoteAddress);
-      return local ? { ...principal, roles: [...principal.roles] } : null;
+      return req.transport === 'unix' ? { ...principal, roles: [...principal.roles] } : null;
     },
   };
 }

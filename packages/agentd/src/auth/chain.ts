@@ -21,20 +21,50 @@ export class AuthChain {
   async authenticate(req: AuthRequest, signal?: AbortSignal): Promise<Principal> {
     for (const provider of this.providers) {
       signal?.throwIfAborted();
-      let principal: Principal | null;
-      try {
-        principal = await provider.authenticate(req, signal);
-      } catch (err) {
-        if (err instanceof AgentdError) throw err;
-        // A provider failing unexpectedly (a bug, a broken database) is the server's fault:
-        // fail closed, but say so (500), rather than telling the caller its credentials are bad.
-        throw new AgentdError('INTERNAL', `auth provider '${provider.name}' failed`, { cause: err, details: { provider: provider.name } });
-      }
+      const principal = await guarded(provider, () => provider.authenticate(req, signal));
       if (principal !== null) return Object.freeze({ ...principal, roles: [...principal.roles] });
     }
-    throw new AgentdError('UNAUTHENTICATED', 'no valid credentials were presented', {
+    throw this.noCredentials();
+  }
+
+  /**
+   * The same decision on the headers alone, before any body byte is read (transports call
+   * it first): the principal, or `'body'` when the deciding provider needs the body (a signed
+   * request whose headers passed), or throws UNAUTHENTICATED. A `'body'` answer must be
+   * followed by `authenticate` once the body is in.
+   */
+  async authenticateHeaders(req: AuthRequest, signal?: AbortSignal): Promise<Principal | 'body'> {
+    const headersOnly: AuthRequest = { ...req };
+    delete headersOnly.body;
+    for (const provider of this.providers) {
+      signal?.throwIfAborted();
+      if (provider.checkHeaders !== undefined) {
+        if ((await guarded(provider, async () => provider.checkHeaders?.(headersOnly) ?? null)) !== null) return 'body';
+        continue;
+      }
+      const principal = await guarded(provider, () => provider.authenticate(headersOnly, signal));
+      if (principal !== null) return Object.freeze({ ...principal, roles: [...principal.roles] });
+    }
+    throw this.noCredentials();
+  }
+
+  private noCredentials(): AgentdError {
+    return new AgentdError('UNAUTHENTICATED', 'no valid credentials were presented', {
       details: { accepted: this.names },
     });
+  }
+}
+
+/**
+ * A provider failing unexpectedly (a bug, a broken database) is the server's fault: fail
+ * closed, but say so (500), rather than telling the caller its credentials are bad.
+ */
+async function guarded<T>(provider: AuthProvider, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof AgentdError) throw err;
+    throw new AgentdError('INTERNAL', `auth provider '${provider.name}' failed`, { cause: err, details: { provider: provider.name } });
   }
 }
 

@@ -7,6 +7,7 @@ import { allowAllProvider } from './allow-all.js';
 import { ApiKeyService, apiKeyProvider } from './api-key.js';
 import { AuthChain } from './chain.js';
 import { jwtProvider } from './jwt.js';
+import { localTokenProvider } from './local-token.js';
 import { peerCredsProvider, type PeerIdentity } from './peer-creds.js';
 import type { ReplayCache } from './replay-cache.js';
 import { signatureProvider, type SigningKey } from './signature.js';
@@ -34,6 +35,8 @@ export interface AuthChainContext {
    * a signature seen just before it. undefined: each chain gets its own.
    */
   replayCache?: ReplayCache;
+  /** The daemon's current local token (auth/local-token.ts); undefined: none exists, every local token is refused. */
+  localToken?: () => string | undefined;
 }
 
 /** Roles of a JWT principal whose token has no roles claim (config/sections.ts documents ["user"]). */
@@ -50,7 +53,7 @@ export function createAuthChain(config: AuthConfig, ctx: AuthChainContext): Auth
   }
   const providers: AuthProvider[] = config.providers.map((p) => buildProvider(p, ctx));
   if (providers.some((p) => p.name === 'allow-all')) {
-    ctx.logger?.warn({ profile: ctx.profile }, "auth provider 'allow-all' is active: every caller that reaches the daemon is admin (development only)");
+    ctx.logger?.warn({ profile: ctx.profile }, "auth provider 'allow-all' is active: every caller on the owner-only Unix socket is admin (development only)");
   }
   return new AuthChain(providers);
 }
@@ -93,6 +96,8 @@ function buildProvider(p: AuthProviderConfig, ctx: AuthChainContext): AuthProvid
         ...(ctx.selfUid === undefined ? {} : { selfUid: ctx.selfUid }),
       });
     }
+    case 'local-token':
+      return localTokenProvider(ctx.localToken ?? (() => undefined));
     case 'allow-all':
       return allowAllProvider(ctx.profile);
   }

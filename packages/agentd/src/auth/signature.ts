@@ -3,7 +3,7 @@ import { AgentdError } from '../core/errors.js';
 import { unauthenticated } from './chain.js';
 import { header } from './headers.js';
 import { ReplayCache } from './replay-cache.js';
-import type { AuthProvider, Principal } from './types.js';
+import type { AuthProvider, AuthRequest, Principal } from './types.js';
 
 /**
  * Ed25519-signed requests. Headers:
@@ -115,23 +115,36 @@ export function signatureProvider(opts: SignatureProviderOptions): AuthProvider 
   const now = opts.now ?? Date.now;
   const replay = opts.replayCache ?? new ReplayCache(opts.maxReplayEntries);
 
+  /** What the headers alone can tell: the three headers, a timestamp in the window, a known key. */
+  const fromHeaders = (req: AuthRequest): { keyId: string; sigText: string; ts: number; nowMs: number; entry: NonNullable<ReturnType<typeof fromLookup>> } | null => {
+    const sigText = header(req, SIGNATURE_HEADERS.signature);
+    const keyId = header(req, SIGNATURE_HEADERS.keyId);
+    const tsText = header(req, SIGNATURE_HEADERS.timestamp);
+    if (sigText === undefined && keyId === undefined) return null;
+    if (sigText === undefined || keyId === undefined || tsText === undefined) {
+      throw unauthenticated('signed requests need X-Agentd-Key-Id, X-Agentd-Timestamp and X-Agentd-Signature', 'signature');
+    }
+    if (!/^\d{1,16}$/.test(tsText)) throw unauthenticated('invalid X-Agentd-Timestamp', 'signature');
+    const ts = Number(tsText);
+    const nowMs = now();
+    if (Math.abs(nowMs - ts) > windowMs) throw unauthenticated('request timestamp outside the accepted window', 'signature');
+    const entry = keys.get(keyId) ?? fromLookup(keyId);
+    // The same message as a bad signature: a caller cannot probe which key ids exist.
+    if (entry === undefined) throw unauthenticated('invalid request signature', 'signature');
+    return { keyId, sigText, ts, nowMs, entry };
+  };
+
   return {
     name: 'signature',
+    async checkHeaders(req): Promise<true | null> {
+      return fromHeaders(req) === null ? null : true;
+    },
     async authenticate(req): Promise<Principal | null> {
-      const sigText = header(req, SIGNATURE_HEADERS.signature);
-      const keyId = header(req, SIGNATURE_HEADERS.keyId);
-      const tsText = header(req, SIGNATURE_HEADERS.timestamp);
-      if (sigText === undefined && keyId === undefined) return null;
-      if (sigText === undefined || keyId === undefined || tsText === undefined) {
-        throw unauthenticated('signed requests need X-Agentd-Key-Id, X-Agentd-Timestamp and X-Agentd-Signature', 'signature');
-      }
-      if (!/^\d{1,16}$/.test(tsText)) throw unauthenticated('invalid X-Agentd-Timestamp', 'signature');
-      const ts = Number(tsText);
-      const nowMs = now();
-      if (Math.abs(nowMs - ts) > windowMs) throw unauthenticated('request timestamp outside the accepted window', 'signature');
-      const entry = keys.get(keyId) ?? fromLookup(keyId);
+      const h = fromHeaders(req);
+      if (h === null) return null;
+      const { keyId, sigText, ts, nowMs, entry } = h;
       const sig = Buffer.from(sigText, 'base64');
-      const ok = entry !== undefined && sig.length === 64 && verify(null, signaturePayload(req.method, req.path, ts, req.body), entry.key, sig);
+      const ok = sig.length === 64 && verify(null, signaturePayload(req.method, req.path, ts, req.body), entry.key, sig);
       if (!ok) throw unauthenticated('invalid request signature', 'signature');
       // Remember only verified signatures: unsigned junk cannot fill the cache.
       if (!replay.checkAndRemember(`${keyId}:${sig.toString('base64')}`, ts + windowMs, nowMs)) {

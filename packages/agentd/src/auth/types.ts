@@ -42,6 +42,14 @@ export interface AuthRequest {
 export interface AuthProvider {
   readonly name: string;
   authenticate(req: AuthRequest, signal?: AbortSignal): Promise<Principal | null>;
+  /**
+   * Only for providers whose check covers the body (signature). Called on the headers before
+   * any body byte is read: null when the request is not this provider's; throws
+   * UNAUTHENTICATED for what the headers already show to be bad (a missing header, a stale
+   * timestamp, an unknown key id); true when only the body-covering check is left, which
+   * `authenticate` does once the body is read.
+   */
+  checkHeaders?(req: AuthRequest): Promise<true | null>;
 }
 
 export const ROLE_ADMIN = 'admin';

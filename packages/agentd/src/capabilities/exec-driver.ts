@@ -1,6 +1,7 @@
 import { streamCommand, type CommandSummary } from '../channel/lifecycle.js';
 import { AgentdError } from '../core/errors.js';
 import type { SandboxHandle } from '../isolation/types.js';
+import type { OutputBudget } from './output-budget.js';
 import type { OutputListener } from './types.js';
 
 /** The exit status a POSIX shell gives a command it ran that SIGKILL ended. */
@@ -17,6 +18,8 @@ export interface ExecDriverOptions {
   nice?: number;
   signal: AbortSignal;
   listener?: OutputListener;
+  /** The daemon-wide budget for buffered (non-streamed) output; the caller releases `keptBytes` of the run when done with it. */
+  budget?: OutputBudget;
 }
 
 export interface ExecRun {
@@ -28,6 +31,10 @@ export interface ExecRun {
   timedOut: boolean;
   canceled: boolean;
   outputTruncated: boolean;
+  /** Output bytes written by the command and not kept (per-exec cap, daemon-wide budget). */
+  droppedBytes: number;
+  /** Bytes of stdout+stderr kept (taken from the budget when one was given). */
+  keptBytes: number;
   /** The sandbox's cgroup OOM killer fired during the command (which was SIGKILLed, or exited 137 as a shell whose child was). */
   resourceLimited: boolean;
   outputBytes: number;
@@ -55,22 +62,29 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
   let keptBytes = 0;
   let truncated = false;
   let summary: CommandSummary | undefined;
-  for await (const ev of events) {
-    if (ev.type === 'start') {
-      opts.listener?.onStart(ev.pid);
-    } else if (ev.type === 'exit') {
-      summary = ev.result;
-    } else {
-      const room = opts.maxOutputBytes - keptBytes;
-      const part = room >= ev.data.length ? ev.data : ev.data.subarray(0, Math.max(0, room));
-      if (part.length < ev.data.length) truncated = true;
-      if (part.length === 0) continue;
-      keptBytes += part.length;
-      if (opts.listener) await opts.listener.onChunk(ev.type, part);
-      else kept[ev.type].push(part);
+  const buffered = opts.budget !== undefined && opts.listener === undefined;
+  try {
+    for await (const ev of events) {
+      if (ev.type === 'start') {
+        opts.listener?.onStart(ev.pid);
+      } else if (ev.type === 'exit') {
+        summary = ev.result;
+      } else {
+        const room = opts.maxOutputBytes - keptBytes;
+        let part = room >= ev.data.length ? ev.data : ev.data.subarray(0, Math.max(0, room));
+        if (!opts.listener && opts.budget && part.length > 0) part = part.subarray(0, opts.budget.take(part.length));
+        if (part.length < ev.data.length) truncated = true;
+        if (part.length === 0) continue;
+        keptBytes += part.length;
+        if (opts.listener) await opts.listener.onChunk(ev.type, part);
+        else kept[ev.type].push(part);
+      }
     }
+    if (summary === undefined) throw new AgentdError('INTERNAL', 'command stream ended without an exit');
+  } catch (err) {
+    if (buffered) opts.budget?.release(keptBytes);
+    throw err;
   }
-  if (summary === undefined) throw new AgentdError('INTERNAL', 'command stream ended without an exit');
   // Killed, or a shell reporting a child killed by SIGKILL (128 + 9: `a | b` under sh): ask the cgroup whether its OOM killer did it.
   const killed = (summary.signal === 'SIGKILL' || summary.exitCode === SHELL_SIGKILL_STATUS) && !summary.timedOut && !summary.canceled;
   return {
@@ -82,6 +96,8 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
     timedOut: summary.timedOut,
     canceled: summary.canceled,
     outputTruncated: truncated || summary.outputTruncated,
+    droppedBytes: Math.max(0, summary.resourceUsage.outputBytes - keptBytes),
+    keptBytes,
     resourceLimited: killed ? await oomFired(sandbox) : false,
     outputBytes: summary.resourceUsage.outputBytes,
     maxRssKib: summary.resourceUsage.maxRssKib,

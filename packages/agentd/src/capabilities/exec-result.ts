@@ -1,6 +1,14 @@
 import type { IntentResult, ResourceUsage } from '../core/intent.js';
 import type { ExecRun } from './exec-driver.js';
 
+/**
+ * The largest stdout+stderr a non-streamed exec result may keep (a larger max_output_bytes
+ * param is refused, a larger daemon cap is lowered to it): the answer is one JSON string, where a control
+ * byte becomes 6 characters (`\u0000`), and 6 x 64 MiB stays under V8's string limit
+ * (2^29 - 24 characters). Larger outputs must be streamed.
+ */
+export const MAX_RETURNABLE_OUTPUT_BYTES = 64 * 1024 * 1024;
+
 /** The REST `ExecResult` shape of docs/api.md. */
 export interface ExecResultBody {
   exit_code: number | null;
@@ -12,6 +20,8 @@ export interface ExecResultBody {
   timed_out: boolean;
   canceled: boolean;
   output_truncated: boolean;
+  /** Output bytes the command wrote that are not in the result (per-exec cap or the daemon-wide budget). */
+  output_dropped_bytes: number;
   resource_limited: boolean;
   resource_usage: ResourceUsage;
 }
@@ -27,6 +37,7 @@ export function execResultBody(run: ExecRun, encoding: 'utf8' | 'base64', stream
     timed_out: run.timedOut,
     canceled: run.canceled,
     output_truncated: run.outputTruncated,
+    output_dropped_bytes: run.droppedBytes,
     resource_limited: run.resourceLimited,
     resource_usage: {
       max_memory_bytes: run.maxRssKib * 1024,
@@ -39,7 +50,7 @@ export function execResultBody(run: ExecRun, encoding: 'utf8' | 'base64', stream
 
 /** Rebuilds the REST ExecResult from an intent result of shell.exec.v1 (the exec route is an intent underneath). */
 export function execResultFromIntent(result: IntentResult): ExecResultBody {
-  const extra = (result.output ?? {}) as { encoding?: 'utf8' | 'base64'; duration_ms?: number; canceled?: boolean; resource_limited?: boolean };
+  const extra = (result.output ?? {}) as { encoding?: 'utf8' | 'base64'; duration_ms?: number; canceled?: boolean; resource_limited?: boolean; dropped_bytes?: number };
   return {
     exit_code: result.exit_code ?? null,
     signal: result.signal ?? null,
@@ -50,6 +61,7 @@ export function execResultFromIntent(result: IntentResult): ExecResultBody {
     timed_out: result.timed_out ?? false,
     canceled: extra.canceled ?? false,
     output_truncated: result.output_truncated ?? false,
+    output_dropped_bytes: extra.dropped_bytes ?? 0,
     resource_limited: extra.resource_limited ?? false,
     resource_usage: result.resource_usage ?? {},
   };

@@ -7,12 +7,14 @@ import { fsRead } from './fs-read.js';
 import { fsRemove } from './fs-remove.js';
 import { fsStat } from './fs-stat.js';
 import { fsWrite } from './fs-write.js';
-import { shellExec } from './shell-exec.js';
+import type { OutputBudget } from './output-budget.js';
+import { shellExec, shellExecCapability } from './shell-exec.js';
 import { capabilityId, type Capability } from './types.js';
 
 export type { Capability, CapabilityContext, CapabilityOutcome, OutputListener } from './types.js';
 export { capabilityId } from './types.js';
-export { execResultFromIntent, type ExecResultBody } from './exec-result.js';
+export { execResultFromIntent, MAX_RETURNABLE_OUTPUT_BYTES, type ExecResultBody } from './exec-result.js';
+export { OutputBudget } from './output-budget.js';
 
 export interface CapabilityDescription {
   name: string;
@@ -41,6 +43,11 @@ export class CapabilityRegistry {
     return cap;
   }
 
+  /** Every capability id served ("shell.exec.v1"). */
+  ids(): string[] {
+    return [...this.byId.keys()];
+  }
+
   describe(): CapabilityDescription[] {
     return [...this.byId.values()].map((cap) => ({
       name: capabilityId(cap),
@@ -53,6 +60,12 @@ export class CapabilityRegistry {
 
 export const BUILTIN_CAPABILITIES = [shellExec, fsRead, fsWrite, fsEdit, fsList, fsStat, fsRemove, fsMkdir] as const;
 
-export function createCapabilityRegistry(): CapabilityRegistry {
-  return new CapabilityRegistry(BUILTIN_CAPABILITIES as unknown as ReadonlyArray<Capability<never>>);
+export interface CapabilityRegistryOptions {
+  /** The daemon-wide budget of buffered exec output (shell.exec); undefined: none beyond each exec's cap. */
+  outputBudget?: OutputBudget;
+}
+
+export function createCapabilityRegistry(opts: CapabilityRegistryOptions = {}): CapabilityRegistry {
+  const caps = BUILTIN_CAPABILITIES.map((c) => (c === shellExec && opts.outputBudget !== undefined ? shellExecCapability(opts.outputBudget) : c));
+  return new CapabilityRegistry(caps as unknown as ReadonlyArray<Capability<never>>);
 }

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { MAX_NICE } from '../channel/frames.js';
+import { AgentdError } from '../core/errors.js';
 import { minDefined } from '../util/numbers.js';
 import type { ExecResultBody } from './exec-result.js';
-import { execResultBody } from './exec-result.js';
+import { execResultBody, MAX_RETURNABLE_OUTPUT_BYTES } from './exec-result.js';
 import { runExec } from './exec-driver.js';
+import type { OutputBudget } from './output-budget.js';
 import type { Capability, CapabilityOutcome } from './types.js';
 
 /** Defaults when the params do not say otherwise (the constraints can only lower them). */
@@ -44,7 +46,7 @@ export const ShellExecParams = z
     stdin: z.string().max(64 * 1024 * 1024).optional().describe('Data fed to the command on stdin, then closed (default: /dev/null).'),
     stdin_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of `stdin` (default utf8).'),
     output_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of stdout/stderr in the result (default utf8; invalid UTF-8 is replaced).'),
-    max_output_bytes: z.number().int().min(0).max(1 << 30).optional().describe('Cap on stdout+stderr kept (default 16 MiB); the rest is dropped and output_truncated set.'),
+    max_output_bytes: z.number().int().min(0).max(1 << 30).optional().describe('Cap on stdout+stderr (default 16 MiB); the rest is dropped and output_truncated set. A non-streamed result keeps at most 64 MiB (its JSON must fit a string): asking more without streaming is INVALID_ARGUMENT.'),
   })
   .strict()
   .refine((p) => (p.command === undefined) !== (p.argv === undefined), { message: 'give exactly one of `command` or `argv`' });
@@ -64,38 +66,56 @@ function argvOf(p: ShellExecParams): string[] {
   return [...(p.argv ?? []), ...args];
 }
 
-export const shellExec: Capability<ShellExecParams> = {
-  name: 'shell.exec',
-  version: 'v1',
-  description: 'Run a command (argv, or a shell command line) in the sandbox; output can be streamed.',
-  params: ShellExecParams,
-  writes: true,
-  async run(params, { sandbox, signal, constraints, priority, listener }): Promise<CapabilityOutcome> {
-    const stdin = params.stdin === undefined ? undefined : Buffer.from(params.stdin, params.stdin_encoding === 'base64' ? 'base64' : 'utf8');
-    const run = await runExec(sandbox, {
-      argv: argvOf(params),
-      env: { ...sandbox.spec.env, ...params.env },
-      ...(params.cwd === undefined ? (sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) : { cwd: params.cwd }),
-      ...(stdin === undefined ? {} : { stdin }),
-      timeoutMs: execTimeoutMs(params.timeout_ms, constraints.max_duration_ms),
-      maxOutputBytes: minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES,
-      nice: niceForPriority(priority),
-      signal,
-      ...(listener === undefined ? {} : { listener }),
-    });
-    const body: ExecResultBody = execResultBody(run, params.output_encoding ?? 'utf8', listener !== undefined);
-    const code: CapabilityOutcome['code'] = run.resourceLimited ? 'RESOURCE_LIMITED' : run.timedOut ? 'TIMEOUT' : run.canceled ? 'CANCELLED' : 'OK';
-    return {
-      code,
-      result: {
-        exit_code: body.exit_code,
-        signal: body.signal,
-        ...(listener === undefined ? { stdout: body.stdout, stderr: body.stderr } : {}),
-        timed_out: body.timed_out,
-        output_truncated: body.output_truncated,
-        resource_usage: body.resource_usage,
-        output: { encoding: body.encoding, duration_ms: body.duration_ms, canceled: body.canceled, resource_limited: body.resource_limited },
-      },
-    };
-  },
-};
+/** shell.exec.v1; `budget`: the daemon-wide budget of buffered (non-streamed) output. */
+export function shellExecCapability(budget?: OutputBudget): Capability<ShellExecParams> {
+  return {
+    name: 'shell.exec',
+    version: 'v1',
+    description: 'Run a command (argv, or a shell command line) in the sandbox; output can be streamed.',
+    params: ShellExecParams,
+    writes: true,
+    async run(params, { sandbox, signal, constraints, priority, listener }): Promise<CapabilityOutcome> {
+      if (listener === undefined && params.max_output_bytes !== undefined && params.max_output_bytes > MAX_RETURNABLE_OUTPUT_BYTES) {
+        throw new AgentdError('INVALID_ARGUMENT', `max_output_bytes ${params.max_output_bytes} is more than a non-streamed result can hold (${MAX_RETURNABLE_OUTPUT_BYTES}); stream the output (?stream=1) or ask for less`, {
+          details: { reason: 'max_output_bytes', max: MAX_RETURNABLE_OUTPUT_BYTES },
+        });
+      }
+      // A non-streamed result never keeps more than its JSON answer can hold, whatever the daemon's cap says.
+      const cap = minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES;
+      const stdin = params.stdin === undefined ? undefined : Buffer.from(params.stdin, params.stdin_encoding === 'base64' ? 'base64' : 'utf8');
+      const run = await runExec(sandbox, {
+        argv: argvOf(params),
+        env: { ...sandbox.spec.env, ...params.env },
+        ...(params.cwd === undefined ? (sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) : { cwd: params.cwd }),
+        ...(stdin === undefined ? {} : { stdin }),
+        timeoutMs: execTimeoutMs(params.timeout_ms, constraints.max_duration_ms),
+        maxOutputBytes: listener === undefined ? Math.min(cap, MAX_RETURNABLE_OUTPUT_BYTES) : cap,
+        nice: niceForPriority(priority),
+        signal,
+        ...(listener === undefined ? {} : { listener }),
+        ...(budget === undefined ? {} : { budget }),
+      });
+      let body: ExecResultBody;
+      try {
+        body = execResultBody(run, params.output_encoding ?? 'utf8', listener !== undefined);
+      } finally {
+        if (listener === undefined) budget?.release(run.keptBytes);
+      }
+      const code: CapabilityOutcome['code'] = run.resourceLimited ? 'RESOURCE_LIMITED' : run.timedOut ? 'TIMEOUT' : run.canceled ? 'CANCELLED' : 'OK';
+      return {
+        code,
+        result: {
+          exit_code: body.exit_code,
+          signal: body.signal,
+          ...(listener === undefined ? { stdout: body.stdout, stderr: body.stderr } : {}),
+          timed_out: body.timed_out,
+          output_truncated: body.output_truncated,
+          resource_usage: body.resource_usage,
+          output: { encoding: body.encoding, duration_ms: body.duration_ms, canceled: body.canceled, resource_limited: body.resource_limited, dropped_bytes: body.output_dropped_bytes },
+        },
+      };
+    },
+  };
+}
+
+export const shellExec: Capability<ShellExecParams> = shellExecCapability();

@@ -6,7 +6,7 @@ import type { ConfigShape } from './sections.js';
 export interface ProfileRules {
   /** Backends without kernel isolation (host-direct) and unavailable backends are refused. */
   readonly requireKernel: boolean;
-  /** The allow-all auth provider may be configured (local callers only). */
+  /** The allow-all auth provider may be configured (Unix socket callers only, socket mode 0600). */
   readonly allowAllowAllAuth: boolean;
   /** Network modes a sandbox may have. */
   readonly networks: readonly NetworkMode[];
@@ -32,22 +32,31 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 const adapters = (bodyLimit: number): Preset['adapters'] => ({
-  http: { enabled: true, listen: '127.0.0.1:7070', body_limit_bytes: bodyLimit },
+  http: {
+    enabled: true, listen: '127.0.0.1:7070', body_limit_bytes: bodyLimit, request_timeout_ms: 60_000, headers_timeout_ms: 10_000, keep_alive_timeout_ms: 5000,
+  },
   unix: { enabled: true, mode: 0o660 },
   grpc: { enabled: false },
   nats: { enabled: false },
 });
 
 const snapshotQuota = (count: number, bytes: number) => ({ max_snapshots_per_tenant: count, max_snapshot_bytes_per_tenant: bytes });
+/** TCP callers need a credential under every profile: the local token (auth/local-token.ts) for the CLI and SDK on this host. */
+const localCallers = [{ type: 'local-token' as const }, { type: 'peer-creds' as const }];
+
+/** Audit retention, the same under every profile. */
+const audit = { max_age_ms: 90 * 24 * HOUR, max_events: 1_000_000 };
+/** Daemon-wide budget for non-streamed exec output held in memory. */
+const BUFFERED_OUTPUT = 256 * MiB;
 
 const noPaths = { allowed_paths_ro: [], allowed_paths_rw: [], deny_paths: [] };
 
 const workstation: Preset = {
   isolation: { backend: 'auto', require_kernel: false, allow_host_direct: false, backends: {} },
   adapters: adapters(32 * MiB),
-  auth: { providers: [{ type: 'allow-all' }] },
+  auth: { providers: [...localCallers] },
   sandbox: {
-    network: 'host',
+    network: 'none',
     env: {},
     // One core and 1024 processes: a fork or CPU bomb leaves the rest of even a 2-core host to everyone else.
     limits: { memory_bytes: 4 * GiB, pids: 1024, cpus: 1, disk_bytes: 8 * GiB },
@@ -57,14 +66,15 @@ const workstation: Preset = {
     ...noPaths,
   },
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
-  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB) },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
+  audit,
   log: { level: 'info' },
 };
 
 const server: Preset = {
   isolation: { backend: 'auto', require_kernel: true, allow_host_direct: false, backends: {} },
   adapters: adapters(32 * MiB),
-  auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] },
+  auth: { providers: [...localCallers, { type: 'api-key' }] },
   sandbox: {
     network: 'none',
     env: {},
@@ -76,14 +86,15 @@ const server: Preset = {
     ...noPaths,
   },
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 30 * MINUTE },
-  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 256, ...snapshotQuota(256, 64 * GiB) },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 256, ...snapshotQuota(256, 64 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
+  audit,
   log: { level: 'info' },
 };
 
 const paranoid: Preset = {
   isolation: { backend: 'auto', require_kernel: true, allow_host_direct: false, backends: {} },
   adapters: adapters(8 * MiB),
-  auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] },
+  auth: { providers: [...localCallers, { type: 'api-key' }] },
   sandbox: {
     network: 'none',
     env: {},
@@ -95,7 +106,8 @@ const paranoid: Preset = {
     ...noPaths,
   },
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 10 * MINUTE },
-  limits: { max_exec_timeout_ms: 300_000, max_output_bytes: 4 * MiB, max_request_bytes: 8 * MiB, max_concurrent_execs: 32, ...snapshotQuota(16, 2 * GiB) },
+  limits: { max_exec_timeout_ms: 300_000, max_output_bytes: 4 * MiB, max_request_bytes: 8 * MiB, max_concurrent_execs: 32, ...snapshotQuota(16, 2 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
+  audit,
   log: { level: 'info' },
 };
 
@@ -106,7 +118,8 @@ const custom: Preset = {
   auth: { providers: [] },
   sandbox: { network: 'none', env: {}, limits: { memory_bytes: 1 * GiB, pids: 512, cpus: 1, disk_bytes: 2 * GiB }, max_sandboxes: 64, fresh_per_request: false, ...noPaths },
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
-  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB) },
+  limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
+  audit,
   log: { level: 'info' },
 };
 

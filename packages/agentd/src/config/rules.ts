@@ -1,7 +1,6 @@
 import type { z } from 'zod';
 import { BUILTIN_BACKENDS, findBuiltinBackend } from '../isolation/names.js';
 import { RULE_PARAM } from './issues.js';
-import { isLoopbackHost, parseListen } from './listen.js';
 import { checkResolvedHostPath, hostPathRootProblem } from '../isolation/host-paths.js';
 import { AgentdError } from '../core/errors.js';
 import { absolutePathProblem, isSameOrBelow } from './paths.js';
@@ -111,7 +110,7 @@ function checkIsolation(cfg: ConfigShape, ctx: Ctx): void {
   }
 }
 
-const SINGLETON_PROVIDERS = new Set(['api-key', 'allow-all', 'signature', 'peer-creds']);
+const SINGLETON_PROVIDERS = new Set(['api-key', 'allow-all', 'signature', 'peer-creds', 'local-token']);
 
 function checkAuth(cfg: ConfigShape, ctx: Ctx): void {
   const { profile } = cfg;
@@ -132,13 +131,14 @@ function checkAuth(cfg: ConfigShape, ctx: Ctx): void {
     }
   });
   if (!seen.has('allow-all')) return;
-  const http = cfg.adapters.http;
-  const addr = parseListen(http.listen);
-  if (http.enabled && addr && !isLoopbackHost(addr.host)) {
-    fail(ctx, ['adapters', 'http', 'listen'], `allow-all auth with a non-loopback address (${addr.host}) would let anyone who can reach this port run commands; listen on 127.0.0.1 or replace allow-all with api-key/jwt`);
-  }
+  // allow-all never serves TCP (a sandbox with the host's network reaches loopback too): it
+  // serves the Unix socket only, and only an owner-only one, so the kernel admits nobody but
+  // the daemon's user and root.
   const unix = cfg.adapters.unix;
-  if (unix.enabled && (unix.mode & 0o002) !== 0) {
-    fail(ctx, ['adapters', 'unix', 'mode'], `0o${unix.mode.toString(8)} lets every local user connect, and allow-all would let them run commands as the daemon; use 0o660 or 0o600, or peer-creds auth`);
+  const index = providers.findIndex((p) => p.type === 'allow-all');
+  if (!unix.enabled) {
+    fail(ctx, ['auth', 'providers', index], "allow-all only serves the Unix socket (never TCP), and adapters.unix is disabled; enable it with mode 0o600, or use local-token / peer-creds / api-key");
+  } else if ((unix.mode & 0o077) !== 0) {
+    fail(ctx, ['adapters', 'unix', 'mode'], `0o${unix.mode.toString(8)} lets other local users connect, and allow-all would make them admin; with allow-all the socket must be owner-only (0o600), or use peer-creds auth`);
   }
 }

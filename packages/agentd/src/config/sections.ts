@@ -32,7 +32,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ROLE_OR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
 
 export const Profile = z.enum(PROFILE_NAMES).describe(
-  'Security profile: workstation (default; permissive, host-direct and allow-all for local callers allowed), server (kernel isolation and real auth required, network none by default), paranoid (server + a fresh sandbox per request, network forced none, tighter limits), custom (no preset rules; everything from the file).',
+  'Security profile: workstation (default; permissive: host-direct, host network and allow-all on an owner-only socket allowed when configured), server (kernel isolation and real auth required, network none by default), paranoid (server + a fresh sandbox per request, network forced none, tighter limits), custom (no preset rules; everything from the file).',
 );
 
 export const Home = hostPath.describe(
@@ -69,9 +69,16 @@ export const HttpAdapter = z
       .string()
       .refine((v) => parseListen(v) !== undefined, { message: 'must be "HOST:PORT" (IPv6 as "[::1]:7070"; port 0-65535)' })
       .describe('Address to listen on, "HOST:PORT". Default 127.0.0.1:7070 (loopback only). Port 0 picks a free port.'),
-    body_limit_bytes: positiveInt(1 << 30).describe('Largest HTTP request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.'),
+    body_limit_bytes: positiveInt(1 << 30).describe('Largest HTTP request body accepted once the caller is authenticated (before: 64 KiB); larger bodies get 413 PAYLOAD_TOO_LARGE.'),
+    request_timeout_ms: positiveInt(3_600_000).min(1000).describe('A request (headers and body) must arrive within this, else 408 and the connection closes (a stalled upload cannot hold the daemon). Applies to the Unix socket too. Default 60000.'),
+    headers_timeout_ms: positiveInt(3_600_000).min(1000).describe('The request headers must arrive within this (at most request_timeout_ms). Applies to the Unix socket too. Default 10000.'),
+    keep_alive_timeout_ms: positiveInt(600_000).describe('An idle keep-alive connection is closed after this. Applies to the Unix socket too. Default 5000.'),
   })
   .strict()
+  .refine((h) => h.headers_timeout_ms <= h.request_timeout_ms, {
+    path: ['headers_timeout_ms'],
+    message: 'must not exceed request_timeout_ms: the headers are part of the request',
+  })
   .describe('The HTTP (REST + NDJSON) adapter.');
 
 export const UnixSocketMode = z
@@ -227,19 +234,24 @@ export const PeerCredsProvider = z
   .strict()
   .describe('Identifies Unix socket callers by uid (HTTP callers are not matched by it).');
 
-export const AllowAllProvider = z
-  .object({ type: z.literal('allow-all').describe('Accept every local caller as subject "local", tenant "default", roles ["admin"]. Development only.') })
+export const LocalTokenProvider = z
+  .object({ type: z.literal('local-token').describe('The daemon\'s local token: a random secret written owner-only (0600) to <home>/agentd.token at every start, sent as Authorization: Bearer; the CLI and the SDK read it by themselves. Its holder is subject "local", tenant "default", roles ["admin"].') })
   .strict()
-  .describe('No authentication (local callers only). Refused under server and paranoid.');
+  .describe('The local token of <home>/agentd.token (whoever can read the daemon\'s home is its admin already).');
 
-export const AuthProvider = z.discriminatedUnion('type', [ApiKeyProvider, JwtProvider, SignatureProvider, PeerCredsProvider, AllowAllProvider]);
+export const AllowAllProvider = z
+  .object({ type: z.literal('allow-all').describe('Accept every Unix socket caller as subject "local", tenant "default", roles ["admin"]; never a TCP caller. Needs adapters.unix.mode 0600. Development only.') })
+  .strict()
+  .describe('No authentication on the owner-only Unix socket. Refused under server and paranoid.');
+
+export const AuthProvider = z.discriminatedUnion('type', [ApiKeyProvider, JwtProvider, SignatureProvider, PeerCredsProvider, LocalTokenProvider, AllowAllProvider]);
 
 export const Auth = z
   .object({
     providers: z
       .array(AuthProvider)
       .max(16)
-      .describe('Ordered provider chain; the first provider that recognizes the credentials decides. undefined: the profile default (workstation: [allow-all]; server, paranoid: [api-key]; custom: an error); []: an error (no caller could ever authenticate); populated: exactly these, in order.'),
+      .describe('Ordered provider chain; the first provider that recognizes the credentials decides. undefined: the profile default (workstation: [local-token, peer-creds]; server, paranoid: [local-token, peer-creds, api-key]; custom: an error); []: an error (no caller could ever authenticate); populated: exactly these, in order.'),
   })
   .strict()
   .describe('Who may call the daemon.');
@@ -302,14 +314,23 @@ export const Pool = z
 export const Limits = z
   .object({
     max_exec_timeout_ms: positiveInt(86_400_000).describe('Longest wall-clock time any exec may run; requests asking for more are capped.'),
-    max_output_bytes: positiveInt(1 << 30).describe('Most stdout+stderr kept per exec result; the rest is dropped and output_truncated set.'),
+    max_output_bytes: positiveInt(1 << 30).describe('Most stdout+stderr per exec (streamed or kept in the result); the rest is dropped and output_truncated set. A non-streamed result keeps at most 64 MiB whatever this says (the largest output whose JSON answer still fits a JavaScript string): stream larger outputs.'),
     max_request_bytes: positiveInt(1 << 30).describe('Largest intent (any transport) accepted.'),
     max_concurrent_execs: positiveInt(100_000).describe('Most execs running at once over all sandboxes; more get RESOURCE_EXHAUSTED.'),
     max_snapshots_per_tenant: positiveInt(1_000_000).describe('Most snapshots one tenant keeps at once; one more gets RESOURCE_EXHAUSTED (delete one first).'),
     max_snapshot_bytes_per_tenant: positiveInt(2 ** 50).describe('Most bytes of snapshots one tenant keeps at once; a snapshot that would pass it is undone and gets RESOURCE_EXHAUSTED.'),
+    max_buffered_output_bytes: positiveInt(2 ** 40).min(1 << 20).describe('Daemon-wide budget for the output of non-streamed execs held in memory while they run (streamed output is not buffered). An exec whose output no longer fits is truncated: output_truncated true, output_dropped_bytes says how much was dropped. Default 256 MiB.'),
   })
   .strict()
   .describe('Daemon-wide caps no request can exceed.');
+
+export const Audit = z
+  .object({
+    max_age_ms: positiveInt().min(60_000).describe('Audit events older than this are deleted (at start, then every minute). Default 90 days.'),
+    max_events: positiveInt(1_000_000_000).min(1000).describe('At most this many audit events are kept, the newest (pruned at start, then every minute). Default 1000000.'),
+  })
+  .strict()
+  .describe('Retention of the audit log (repeated failed authentications are also counted in one row per source and reason per minute).');
 
 export const Log = z
   .object({ level: z.enum(LOG_LEVELS).describe('Log level (pino levels). Default "info".') })
@@ -327,6 +348,7 @@ export const ConfigShape = z
     sandbox: Sandbox,
     pool: Pool,
     limits: Limits,
+    audit: Audit,
     log: Log,
   })
   .strict();

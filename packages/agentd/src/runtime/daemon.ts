@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { ApiKeyService } from '../auth/api-key.js';
 import type { AuthChain } from '../auth/chain.js';
 import { createAuthChain } from '../auth/factory.js';
+import { localTokenPath, newLocalToken, removeLocalToken, writeLocalToken } from '../auth/local-token.js';
 import { loadPeerCredReader } from '../auth/peercred-native.js';
 import { ReplayCache } from '../auth/replay-cache.js';
-import { createCapabilityRegistry } from '../capabilities/index.js';
+import { createCapabilityRegistry, OutputBudget } from '../capabilities/index.js';
 import { parseListen } from '../config/listen.js';
 import type { AgentdConfig } from '../config/schema.js';
 import { AgentdError } from '../core/errors.js';
@@ -45,6 +46,8 @@ export interface Daemon {
   readonly address: string | undefined;
   /** The Unix socket path (undefined when adapters.unix is off). */
   readonly socketPath: string | undefined;
+  /** `<home>/agentd.token` while the local-token provider is configured (auth/local-token.ts), else undefined. */
+  readonly tokenFile: string | undefined;
   readonly config: AgentdConfig;
   /** The backend new sandboxes get by default (after `auto` was resolved). */
   readonly backend: string;
@@ -112,17 +115,47 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
 
     // One replay cache for the daemon's life: a fresh one at a reload would accept once more a signature seen just before it.
     const replayCache = new ReplayCache();
-    let auth: AuthChain = createAuthChain(config.auth, { profile: config.profile, state: store, logger, replayCache, ...(opts.now ? { now: opts.now } : {}) });
+    // The local token: a new one at every start, written 0600 into the home, removed at stop.
+    let localToken: string | undefined;
+    const syncLocalToken = async (c: AgentdConfig): Promise<void> => {
+      const wanted = c.auth.providers.some((p) => p.type === 'local-token');
+      if (wanted && localToken === undefined) {
+        const token = newLocalToken();
+        await writeLocalToken(c.home, token);
+        localToken = token;
+      } else if (!wanted && localToken !== undefined) {
+        const old = localToken;
+        localToken = undefined;
+        await removeLocalToken(c.home, old);
+      }
+    };
+    await syncLocalToken(config);
+    cleanups.push(() => (localToken === undefined ? undefined : removeLocalToken(config.home, localToken)));
+    const authContext = { state: store, logger, replayCache, localToken: () => localToken, ...(opts.now ? { now: opts.now } : {}) };
+    let auth: AuthChain = createAuthChain(config.auth, { profile: config.profile, ...authContext });
     const apiKeys = new ApiKeyService(store.apiKeys, opts.now);
     const manager = new SandboxManager(managerOptionsFrom(config, backend, opts), { store, backends, logger, ...(opts.now ? { now: opts.now } : {}) });
     cleanups.push(() => manager.close());
     const sessions = new SessionManager(store.sessions, manager, sessionDefaultsFrom(config, opts), logger, opts.now);
-    const metrics = new DaemonMetrics({ sandboxesByState: () => store.sandboxes.countByState(), stats: () => manager.stats() });
+    const metrics = new DaemonMetrics({
+      sandboxesByState: () => store.sandboxes.countByState(), stats: () => manager.stats(), capabilities: createCapabilityRegistry().ids(),
+    });
     const limits = (): DaemonLimits => ({
       maxExecTimeoutMs: config.limits.max_exec_timeout_ms, maxOutputBytes: config.limits.max_output_bytes, maxConcurrentExecs: config.limits.max_concurrent_execs,
     });
+    // Audit retention: at start, then at most once a minute (the count query walks the index).
+    let auditPrunedAt = Number.NEGATIVE_INFINITY;
+    const auditRetention = (): void => {
+      const t = Date.now();
+      if (t - auditPrunedAt < 60_000) return;
+      auditPrunedAt = t;
+      const deleted = store.audit.applyRetention({ maxAgeMs: config.audit.max_age_ms, maxEvents: config.audit.max_events });
+      if (deleted > 0) logger.info({ deleted }, 'audit retention: old events deleted');
+    };
+    auditRetention();
+    const outputBudget = new OutputBudget(() => config.limits.max_buffered_output_bytes);
     const pipeline = new IntentPipeline({
-      capabilities: createCapabilityRegistry(), sandboxes: manager, sessions, policy: opts.policy ?? defaultPolicy, audit: store.audit, idempotency: store.idempotency,
+      capabilities: createCapabilityRegistry({ outputBudget }), sandboxes: manager, sessions, policy: opts.policy ?? defaultPolicy, audit: store.audit, idempotency: store.idempotency,
       observer: metrics, profile: () => config.profile, limits, logger, ...(opts.now ? { now: opts.now } : {}),
     });
     const sweeper = new Sweeper([
@@ -131,6 +164,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       { name: 'session-timeouts', run: () => sessions.sweep() },
       { name: 'sandbox-idle', run: () => manager.sweepIdle((id) => sessions.holds(id)) },
       { name: 'idempotency-prune', run: async () => store.idempotency.prune() },
+      { name: 'audit-retention', run: async () => auditRetention() },
     ], logger);
     cleanups.push(() => sweeper.stop());
 
@@ -142,7 +176,12 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
         logger.warn({ err: (err as Error).message }, 'Unix socket callers cannot be identified by peer credentials');
       }
     }
-    const unix = config.adapters.unix.enabled ? new UnixListener({ path: config.adapters.unix.path, mode: config.adapters.unix.mode, ...(readPeer ? { readPeer } : {}), logger }) : undefined;
+    const timeouts = {
+      requestTimeoutMs: config.adapters.http.request_timeout_ms, headersTimeoutMs: config.adapters.http.headers_timeout_ms, keepAliveTimeoutMs: config.adapters.http.keep_alive_timeout_ms,
+    };
+    const unix = config.adapters.unix.enabled
+      ? new UnixListener({ path: config.adapters.unix.path, mode: config.adapters.unix.mode, timeouts, ...(readPeer ? { readPeer } : {}), logger })
+      : undefined;
     const stopping = new AbortController();
     const http = buildHttpApp({
       pipeline, sandboxes: manager, sessions, capabilities: createCapabilityRegistry(), store, apiKeys, auth: () => auth, metrics,
@@ -157,6 +196,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       peerOf: (socket) => unix?.peerOf(socket),
       // Both caps hold for every request on both listeners: the HTTP body limit and the intent size limit.
       bodyLimit: Math.min(config.adapters.http.body_limit_bytes, config.limits.max_request_bytes),
+      timeouts,
       stopping: stopping.signal,
       logger,
       version: AGENTD_VERSION,
@@ -185,6 +225,9 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     const daemon: Daemon = {
       address,
       socketPath: unix ? config.adapters.unix.path : undefined,
+      get tokenFile() {
+        return localToken === undefined ? undefined : localTokenPath(config.home);
+      },
       get config() {
         return config;
       },
@@ -197,7 +240,8 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
         if (next.profile !== config.profile) throw new AgentdError('INVALID_CONFIG', `profile change (${config.profile} -> ${next.profile}) needs a restart`);
         await assertConfigHostPaths(hostPathRulesFrom(next));
         assertDefaultLimits(next, backend, backends.probeOf(backend));
-        const newAuth = createAuthChain(next.auth, { profile: next.profile, state: store, logger, replayCache, ...(opts.now ? { now: opts.now } : {}) });
+        const newAuth = createAuthChain(next.auth, { profile: next.profile, ...authContext });
+        await syncLocalToken(next);
         if (next.adapters.http.listen !== config.adapters.http.listen || next.adapters.unix.path !== config.adapters.unix.path) {
           logger.warn({}, 'listen address or socket path changed: takes effect at the next restart');
         }
@@ -224,6 +268,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
           stopping.abort(new AgentdError('UNAVAILABLE', 'the daemon is stopping'));
           await sweeper.stop();
           await manager.close();
+          if (localToken !== undefined) await removeLocalToken(config.home, localToken);
           store.close();
           homeLock.release();
           logger.info({}, 'stopped');

@@ -37,6 +37,31 @@ function toEvent(row: AuditRow): AuditEvent {
 
 export const AUDIT_DEFAULT_LIMIT = 100;
 export const AUDIT_MAX_LIMIT = 1000;
+/** Failed authentications are counted in one row per (source, reason) per this window. */
+export const AUTH_FAILURE_WINDOW_MS = 60_000;
+/**
+ * Distinct (source, reason) pairs remembered per window; past it, further new pairs share
+ * one row (source "*"), so a flood from many addresses still adds at most this many + 1 rows.
+ */
+export const AUTH_FAILURE_MAX_KEYS = 1024;
+
+/** One refused authentication, as the transport saw it. */
+export interface AuthFailure {
+  /** Who: a TCP address ("127.0.0.1"), or "unix:uid:<n>" on the socket. */
+  source: string;
+  /** The error code (UNAUTHENTICATED, or UNAVAILABLE for an unreachable JWKS). */
+  code: string;
+  /** The provider's message, e.g. "invalid API key". */
+  reason: string;
+  method: string;
+  route: string;
+}
+
+/** How long and how many audit events are kept (config `audit`); undefined = no bound of that kind. */
+export interface AuditRetention {
+  maxAgeMs?: number;
+  maxEvents?: number;
+}
 
 /** The append-only `audit_events` table. Details are always redacted on the way in. */
 export class AuditRepo {
@@ -45,6 +70,11 @@ export class AuditRepo {
   readonly #prune: Database.Statement<[number]>;
   readonly #queries = new Map<string, Database.Statement>();
   readonly #db: Database.Database;
+  readonly #bump: Database.Statement;
+  readonly #pruneCount: Database.Statement<[number]>;
+  /** (source, reason) -> audit row id, for the current window only. */
+  readonly #failures = new Map<string, number>();
+  #failureWindow = -1;
 
   constructor(db: Database.Database, now: () => number) {
     this.#db = db;
@@ -52,6 +82,58 @@ export class AuditRepo {
     this.#insert = db.prepare(`INSERT INTO audit_events (ts_ms, subject, tenant, action, capability, sandbox_id, intent_id, status, code, duration_ms, details)
       VALUES (@ts_ms, @subject, @tenant, @action, @capability, @sandbox_id, @intent_id, @status, @code, @duration_ms, @details)`);
     this.#prune = db.prepare('DELETE FROM audit_events WHERE ts_ms < ?');
+    this.#bump = db.prepare(`UPDATE audit_events SET details = json_set(details, '$.count', coalesce(json_extract(details, '$.count'), 1) + 1, '$.last_ms', @last_ms)
+      WHERE id = @id`);
+    // Keeps the newest N rows by id (ids only grow: AUTOINCREMENT).
+    this.#pruneCount = db.prepare('DELETE FROM audit_events WHERE id <= (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)');
+  }
+
+  /**
+   * Records a refused authentication without letting a flood of them grow the table: the
+   * first failure of a (source, reason) pair in a one-minute window adds a row
+   * (action "auth", status "denied", details {source, reason, method, route, count: 1,
+   * last_ms}); each repeat in the same window only bumps that row's count and last_ms.
+   * Returns the row id.
+   */
+  recordAuthFailure(f: AuthFailure): number {
+    const now = this.#now();
+    const window = Math.floor(now / AUTH_FAILURE_WINDOW_MS);
+    if (window !== this.#failureWindow) {
+      this.#failures.clear();
+      this.#failureWindow = window;
+    }
+    const reason = f.reason.slice(0, 256);
+    let source = f.source.slice(0, 128);
+    let key = `${source}\0${f.code}\0${reason}`;
+    if (!this.#failures.has(key) && this.#failures.size >= AUTH_FAILURE_MAX_KEYS) {
+      source = '*';
+      key = '*';
+    }
+    const known = this.#failures.get(key);
+    if (known !== undefined) {
+      const changed = this.#bump.run({ id: known, last_ms: now }).changes;
+      if (changed === 1) return known;
+      // The row was pruned meanwhile: start a new one.
+    }
+    const id = this.append({
+      tsMs: now,
+      subject: null,
+      tenant: null,
+      action: 'auth',
+      status: 'denied',
+      code: f.code,
+      details: { source, reason: key === '*' ? 'many sources' : reason, method: f.method, route: f.route, count: 1, last_ms: now },
+    });
+    this.#failures.set(key, id);
+    return id;
+  }
+
+  /** Applies the retention: events older than maxAgeMs go, then all but the newest maxEvents. Returns how many were deleted. */
+  applyRetention(r: AuditRetention): number {
+    let deleted = 0;
+    if (r.maxAgeMs !== undefined) deleted += this.prune(this.#now() - r.maxAgeMs);
+    if (r.maxEvents !== undefined) deleted += this.#pruneCount.run(r.maxEvents).changes;
+    return deleted;
   }
 
   /** Appends one event; returns its id. */

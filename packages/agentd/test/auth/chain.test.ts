@@ -156,7 +156,7 @@ describe('createAuthChain from config', () => {
     const warnings: unknown[] = [];
     const logger = { debug() {}, info() {}, warn: (o: object | string) => warnings.push(o), error() {} };
     const chain = createAuthChain({ providers: [{ type: 'allow-all' }] }, { profile: 'workstation', logger });
-    expect(await chain.authenticate(httpRequest())).toEqual({ subject: 'local', tenant: 'default', roles: ['admin'], provider: 'allow-all' });
+    expect(await chain.authenticate({ ...httpRequest(), transport: 'unix', remoteAddress: undefined })).toEqual({ subject: 'local', tenant: 'default', roles: ['admin'], provider: 'allow-all' });
     expect(warnings).toHaveLength(1);
     for (const profile of ['server', 'paranoid'] as const) {
       let err: unknown;
@@ -171,13 +171,10 @@ describe('createAuthChain from config', () => {
     }
   });
 
-  test('allow-all accepts only local callers: Unix socket and loopback; a remote address still needs credentials', async () => {
+  test('allow-all accepts only Unix socket callers: a TCP caller, loopback included, still needs credentials', async () => {
     const chain = createAuthChain({ providers: [{ type: 'allow-all' }, { type: 'api-key' }] }, { profile: 'workstation', state });
-    for (const remoteAddress of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) {
-      expect((await chain.authenticate(httpRequest({ remoteAddress }))).provider).toBe('allow-all');
-    }
     expect((await chain.authenticate({ ...httpRequest(), transport: 'unix', remoteAddress: undefined })).provider).toBe('allow-all');
-    for (const remoteAddress of ['10.0.0.7', '192.168.1.2', '::ffff:10.0.0.7', '2001:db8::1']) {
+    for (const remoteAddress of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1', '10.0.0.7', '192.168.1.2', '::ffff:10.0.0.7', '2001:db8::1']) {
       expect((await rejection(chain.authenticate(httpRequest({ remoteAddress })))).code).toBe('UNAUTHENTICATED');
     }
     const key = new ApiKeyService(state.apiKeys).create({ subject: 'far', tenant: 't', roles: [] });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ReplayCache, SigningKeyService, signatureProvider, signRequest, SIGNATURE_HEADERS } from '../../src/auth/index.js';
+import { AuthChain, ReplayCache, SigningKeyService, signatureProvider, signRequest, SIGNATURE_HEADERS } from '../../src/auth/index.js';
 import { openStateStore } from '../../src/state/index.js';
 import { httpRequest, rejection } from './helpers.js';
 import type { AuthRequest } from '../../src/auth/index.js';
@@ -147,5 +147,29 @@ describe('signing key registry', () => {
       state.close();
       rmSync(home, { recursive: true, force: true });
     }
+  });
+});
+
+describe('signed requests checked in two steps: headers first, the body-covering signature after', () => {
+  test('the headers alone: a known key with a fresh timestamp passes to the body step; an unknown key, a stale timestamp or a missing header fail at once', async () => {
+    const { provider, now } = setup();
+    const chain = new AuthChain([provider]);
+    const ok = signed({ ts: now() });
+    expect(await chain.authenticateHeaders({ ...ok, body: undefined })).toBe('body');
+    // The same request with its body then authenticates; with another body it does not.
+    expect(await chain.authenticate(ok)).toMatchObject({ subject: 'ci', provider: 'signature' });
+    expect((await rejection(chain.authenticate({ ...signed({ ts: now() + 1 }), body: Buffer.from('{"command":"rm -rf /"}') }))).code).toBe('UNAUTHENTICATED');
+    for (const bad of [signed({ ts: now(), keyId: 'nobody' }), signed({ ts: now() - 301_000 })]) {
+      expect((await rejection(chain.authenticateHeaders(bad))).code).toBe('UNAUTHENTICATED');
+    }
+    const noSignature = { ...ok, headers: { ...ok.headers, [SIGNATURE_HEADERS.signature]: undefined } };
+    expect((await rejection(chain.authenticateHeaders(noSignature))).message).toContain('signed requests need');
+  });
+
+  test('a request that is not signed is decided on its headers by the other providers', async () => {
+    const { provider } = setup();
+    const chain = new AuthChain([provider, { name: 'fixed', authenticate: async (r) => (r.headers.authorization === 'Bearer ok' ? { subject: 's', tenant: 't', roles: [], provider: 'fixed' } : null) }]);
+    expect(await chain.authenticateHeaders(httpRequest({ headers: { authorization: 'Bearer ok' } }))).toMatchObject({ subject: 's' });
+    expect((await rejection(chain.authenticateHeaders(httpRequest()))).code).toBe('UNAUTHENTICATED');
   });
 });

@@ -42,9 +42,10 @@ describe('argument parsing', () => {
 
 describe('connection flags', () => {
   test('a flag beats the environment; a socket beats a URL at the same level', () => {
-    expect(clientOptions({}, {})).toEqual({ baseUrl: 'http://127.0.0.1:7070' });
+    const localTokenFile = expect.stringMatching(/\/agentd\.token$/);
+    expect(clientOptions({}, {})).toEqual({ baseUrl: 'http://127.0.0.1:7070', localTokenFile });
     expect(clientOptions({}, { AGENTD_URL: 'http://h:1', AGENTD_API_KEY: 'k' })).toEqual({ baseUrl: 'http://h:1', apiKey: 'k' });
-    expect(clientOptions({ url: 'http://f:2' }, { AGENTD_SOCKET: '/s' })).toEqual({ baseUrl: 'http://f:2' });
+    expect(clientOptions({ url: 'http://f:2' }, { AGENTD_SOCKET: '/s' })).toEqual({ baseUrl: 'http://f:2', localTokenFile });
     expect(clientOptions({ apiKey: 'flag' }, { AGENTD_API_KEY: 'env' }).apiKey).toBe('flag');
     const viaSocket = clientOptions({}, { AGENTD_SOCKET: '/run/agentd.sock', AGENTD_URL: 'http://h:1' });
     expect(viaSocket.baseUrl).toBe('http://localhost');

@@ -21,7 +21,8 @@ afterAll(async () => {
 describe('agentd run', () => {
   for (const backend of ['namespace', 'host-direct']) {
     test(`${backend}: streams stdout and stderr exactly and exits with the command's code`, async () => {
-      const r = await runCli(['run', '--backend', backend, '--', 'sh', '-c', 'printf "out\\n"; printf "err\\n" >&2; exit 7'], env);
+      // host-direct cannot restrict the network: it needs `host` from the config (the default is none).
+      const r = await runCli(['run', '--backend', backend, '--', 'sh', '-c', 'printf "out\\n"; printf "err\\n" >&2; exit 7'], backend === 'host-direct' ? { ...env, AGENTD_NETWORK: 'host' } : env);
       expect(r.stdout).toBe('out\n');
       expect(r.stderr.split('\n').filter((l) => !l.startsWith('agentd warning:')).join('\n')).toBe('err\n');
       expect(r.code).toBe(7);

@@ -107,7 +107,7 @@ describe('checkConfigFile (agentd config check)', () => {
   });
 
   test('not ok with every issue', async () => {
-    const file = await write('agentd.toml', 'profile = "paranoid"\n[sandbox]\nnetwork = "host"\n[[auth.providers]]\ntype = "allow-all"\n');
+    const file = await write('agentd.toml', 'profile = "paranoid"\n[sandbox]\nnetwork = "host"\n[adapters.unix]\nmode = "0600"\n[[auth.providers]]\ntype = "allow-all"\n');
     const result = await checkConfigFile(file, USER_ENV, { uid: USER_UID });
     expect(result).toEqual({
       ok: false,
@@ -143,7 +143,7 @@ describe('the shipped example and the docs', () => {
   test('examples/agentd.toml validates', async () => {
     const cfg = await loadConfig({ file: examplePath.pathname, env: {}, uid: 0 });
     expect(cfg.profile).toBe('server');
-    expect(cfg.auth.providers.map((p) => p.type)).toEqual(['peer-creds', 'api-key', 'jwt', 'signature']);
+    expect(cfg.auth.providers.map((p) => p.type)).toEqual(['local-token', 'peer-creds', 'api-key', 'jwt', 'signature']);
   });
 
   test('the example in docs/configuration.md is the shipped file', async () => {

@@ -3,14 +3,27 @@ import { parseConfig, PRESETS, PROFILE_RULES } from '../../src/config/index.js';
 import { issuesOf, parse, USER_ENV } from './helpers.js';
 
 describe('defaults per profile', () => {
+  test.each(['workstation', 'server', 'paranoid'] as const)('%s: no default lets a sandbox reach the daemon (network none, no allow-all, TCP needs a credential)', (profile) => {
+    const cfg = parse({ profile });
+    expect(cfg.sandbox.network).toBe('none');
+    expect(cfg.auth.providers.map((p) => p.type)).not.toContain('allow-all');
+    expect(cfg.auth.providers.map((p) => p.type)).toContain('local-token');
+  });
+
+  test('workstation still allows host networking when the file asks for it', () => {
+    expect(parse({ sandbox: { network: 'host' } }).sandbox.network).toBe('host');
+  });
+
   test('no file at all gives the workstation profile', () => {
     const cfg = parse({});
     expect(cfg.profile).toBe('workstation');
     expect(cfg.isolation).toEqual({ backend: 'auto', require_kernel: false, allow_host_direct: false, backends: {} });
-    expect(cfg.auth.providers).toEqual([{ type: 'allow-all' }]);
-    expect(cfg.sandbox.network).toBe('host');
+    expect(cfg.auth.providers).toEqual([{ type: 'local-token' }, { type: 'peer-creds' }]);
+    expect(cfg.sandbox.network).toBe('none');
     expect(cfg.sandbox.fresh_per_request).toBe(false);
-    expect(cfg.adapters.http).toEqual({ enabled: true, listen: '127.0.0.1:7070', body_limit_bytes: 32 * 1024 * 1024 });
+    expect(cfg.adapters.http).toEqual({
+      enabled: true, listen: '127.0.0.1:7070', body_limit_bytes: 32 * 1024 * 1024, request_timeout_ms: 60_000, headers_timeout_ms: 10_000, keep_alive_timeout_ms: 5000,
+    });
     expect(cfg.adapters.unix).toEqual({ enabled: true, path: '/home/alice/.local/share/agentd/agentd.sock', mode: 0o660 });
     expect(cfg.adapters.grpc.enabled).toBe(false);
     expect(cfg.adapters.nats.enabled).toBe(false);
@@ -21,7 +34,7 @@ describe('defaults per profile', () => {
   test('server: kernel isolation required, real auth, no network, limits set', () => {
     const cfg = parse({ profile: 'server' });
     expect(cfg.isolation.require_kernel).toBe(true);
-    expect(cfg.auth.providers.map((p) => p.type)).toEqual(['peer-creds', 'api-key']);
+    expect(cfg.auth.providers.map((p) => p.type)).toEqual(['local-token', 'peer-creds', 'api-key']);
     expect(cfg.sandbox.network).toBe('none');
     expect(cfg.sandbox.limits).toEqual({ memory_bytes: 2 * 1024 ** 3, pids: 1024, cpus: 1, open_files: 4096, disk_bytes: 8 * 1024 ** 3 });
     expect(cfg.sandbox.fresh_per_request).toBe(false);

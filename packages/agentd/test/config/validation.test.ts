@@ -36,7 +36,7 @@ describe('every problem at once, as path: message', () => {
   test('unknown keys are named, with a suggestion for a near miss', () => {
     const { issues } = issuesOf(bad);
     expect(messageAt(issues, 'sandbox.netwrok')).toBe('unknown key (did you mean "network"?)');
-    expect(messageAt(issues, 'extra_section')).toMatch(/^unknown key; expected one of: profile, home, isolation, adapters, auth, sandbox, pool, limits, log$/);
+    expect(messageAt(issues, 'extra_section')).toMatch(/^unknown key; expected one of: profile, home, isolation, adapters, auth, sandbox, pool, limits, audit, log$/);
   });
 
   test('unknown keys inside a provider are found per provider type', () => {
@@ -158,7 +158,7 @@ describe('auth providers', () => {
   });
 
   test('an unknown provider type is named', () => {
-    expect(messageAt(issuesOf({ auth: { providers: [{ type: 'ldap' }] } }).issues, 'auth.providers[0].type')).toContain("'api-key' | 'jwt' | 'signature' | 'peer-creds' | 'allow-all'");
+    expect(messageAt(issuesOf({ auth: { providers: [{ type: 'ldap' }] } }).issues, 'auth.providers[0].type')).toContain("'api-key' | 'jwt' | 'signature' | 'peer-creds' | 'local-token' | 'allow-all'");
   });
 
   test('[] is refused: nobody could authenticate', () => {
@@ -174,14 +174,23 @@ describe('auth providers', () => {
     expect(paths).toEqual(['auth.providers[0].uid_map.alice']);
   });
 
-  test('allow-all with a non-loopback HTTP listen address is refused', () => {
-    expect(messageAt(issuesOf({ adapters: { http: { listen: '0.0.0.0:7070' } } }).issues, 'adapters.http.listen')).toContain('allow-all auth with a non-loopback address (0.0.0.0)');
-    expect(parse({ adapters: { http: { listen: '0.0.0.0:7070' } }, auth: { providers: [{ type: 'api-key' }] } }).adapters.http.listen).toBe('0.0.0.0:7070');
-    expect(parse({ adapters: { http: { listen: '[::1]:7070' } } }).adapters.http.listen).toBe('[::1]:7070');
+  test('allow-all needs an owner-only socket: 0660 and 0666 are refused, 0600 accepted', () => {
+    const allowAll = { providers: [{ type: 'allow-all' }] };
+    for (const mode of ['0660', '0666', '0640', '0606']) {
+      expect(messageAt(issuesOf({ auth: allowAll, adapters: { unix: { mode } } }).issues, 'adapters.unix.mode')).toContain('with allow-all the socket must be owner-only (0o600)');
+    }
+    expect(parse({ auth: allowAll, adapters: { unix: { mode: '0600' } } }).adapters.unix.mode).toBe(0o600);
+    // The default socket mode (0660) with allow-all: refused, so allow-all never comes by default.
+    expect(messageAt(issuesOf({ auth: allowAll }).issues, 'adapters.unix.mode')).toContain('owner-only');
   });
 
-  test('allow-all with a world-writable socket is refused', () => {
-    expect(messageAt(issuesOf({ adapters: { unix: { mode: '0666' } } }).issues, 'adapters.unix.mode')).toContain('lets every local user connect');
+  test('allow-all without the Unix socket is refused: it never serves TCP', () => {
+    expect(messageAt(issuesOf({ auth: { providers: [{ type: 'allow-all' }] }, adapters: { unix: { enabled: false } } }).issues, 'auth.providers[0]')).toContain('allow-all only serves the Unix socket (never TCP)');
+  });
+
+  test('a non-loopback listen address is accepted: TCP always needs a credential', () => {
+    expect(parse({ adapters: { http: { listen: '0.0.0.0:7070' } }, auth: { providers: [{ type: 'api-key' }] } }).adapters.http.listen).toBe('0.0.0.0:7070');
+    expect(parse({ adapters: { http: { listen: '[::1]:7070' } } }).adapters.http.listen).toBe('[::1]:7070');
   });
 });
 

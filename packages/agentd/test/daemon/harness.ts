@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,8 @@ export interface TestDaemon {
   socket: string;
   /** JSON request over TCP (or the Unix socket with `unix: true`); answers status, headers, parsed JSON (or text). */
   call(method: string, path: string, opts?: CallOptions): Promise<Answer>;
+  /** The credential `call` sends (the local token), for requests made by hand; {} when the daemon has no local token. */
+  authHeaders(): Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -21,6 +24,8 @@ export interface CallOptions {
   contentType?: string;
   headers?: Record<string, string>;
   unix?: boolean;
+  /** Send no credential: by default `call` sends the daemon's local token (as the CLI and SDK do) unless the headers carry one. */
+  anonymous?: boolean;
 }
 
 export interface Answer {
@@ -63,6 +68,20 @@ export function rawCall(target: { url?: string; socket?: string }, method: strin
   });
 }
 
+/** rawCall with the local token of the daemon whose home this is, read at each call (as the CLI does). */
+export function localCall(home: string, url: string): (method: string, path: string, opts?: CallOptions) => Promise<Answer> {
+  return (method, path, o = {}) => {
+    let token = '';
+    try {
+      token = readFileSync(join(home, 'agentd.token'), 'utf8').trim();
+    } catch {
+      // no token file: the call goes without one
+    }
+    const headers = o.anonymous === true || token === '' ? (o.headers ?? {}) : { authorization: `Bearer ${token}`, ...(o.headers ?? {}) };
+    return rawCall({ url }, method, path, { ...o, headers });
+  };
+}
+
 export type ConfigOverrides = Record<string, unknown>;
 
 /** Starts a real daemon on 127.0.0.1:0 and a Unix socket in a fresh home, with the given config values over the workstation preset. */
@@ -99,12 +118,22 @@ export async function startTestDaemon(overrides: ConfigOverrides = {}, opts: Sta
     home,
     url,
     socket,
-    call: (method, path, o = {}) => rawCall(o.unix ? { socket } : { url }, method, path, o),
+    call: (method, path, o = {}) => rawCall(o.unix ? { socket } : { url }, method, path, withLocalToken(daemon, o)),
+    authHeaders: () => withLocalToken(daemon, {}).headers ?? {},
     async close() {
       await daemon.close();
       await rm(home, { recursive: true, force: true });
     },
   };
+}
+
+/** Adds the daemon's local token (what the CLI and the SDK send by themselves) unless the call brings its own credential. */
+function withLocalToken(daemon: Daemon, o: CallOptions): CallOptions {
+  const h = o.headers ?? {};
+  const own = Object.keys(h).some((k) => ['authorization', 'x-agentd-signature', 'x-agentd-key-id'].includes(k.toLowerCase()));
+  if (o.anonymous === true || own || daemon.tokenFile === undefined) return o;
+  const token = readFileSync(daemon.tokenFile, 'utf8').trim();
+  return { ...o, headers: { ...h, authorization: `Bearer ${token}` } };
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

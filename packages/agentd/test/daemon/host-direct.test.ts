@@ -5,8 +5,8 @@ import { ndjson, startTestDaemon, type TestDaemon } from './harness.js';
 describe('REST API on the host-direct backend', () => {
   let d: TestDaemon;
   beforeAll(async () => {
-    // host-direct cannot enforce the default CPU and disk limits: the config says to run without them.
-    d = await startTestDaemon({ isolation: { backend: 'host-direct' }, sandbox: { limits: { cpus: 0, disk_bytes: 0 } } });
+    // host-direct cannot enforce the default CPU and disk limits, nor restrict the network: the config says to run without them.
+    d = await startTestDaemon({ isolation: { backend: 'host-direct' }, sandbox: { network: 'host', limits: { cpus: 0, disk_bytes: 0 } } });
   });
   afterAll(async () => {
     await d?.close();

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { rawCall } from './harness.js';
+import { localCall } from './harness.js';
 import { ensureBuilt, startDaemonChild, type DaemonChild } from './child.js';
 
 function configToml(home: string, cgroupParent: string, extra = ''): string {
@@ -86,7 +86,7 @@ describe('daemon as a child process: crash recovery, SIGHUP, SIGTERM', () => {
   it('after SIGKILL and restart: files intact, state stopped, no orphan process or cgroup, start works', async () => {
     await setup();
     const a = await start();
-    const call = (method: string, path: string, o = {}) => rawCall({ url: a.address }, method, path, o);
+    const call = (method: string, path: string, o = {}) => localCall(home, a.address)(method, path, o);
     const sbx = (await call('POST', '/v1/sandboxes', { body: { labels: { keep: 'me' } } })).body.id as string;
     await call('PUT', `/v1/sandboxes/${sbx}/files?path=notes/kept.txt&create_dirs=true`, { raw: 'survives a crash' });
     await call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { command: 'sleep 1000 >/dev/null 2>&1 &' } });
@@ -96,7 +96,7 @@ describe('daemon as a child process: crash recovery, SIGHUP, SIGTERM', () => {
     await a.exited;
 
     const b = await start();
-    const call2 = (method: string, path: string, o = {}) => rawCall({ url: b.address }, method, path, o);
+    const call2 = (method: string, path: string, o = {}) => localCall(home, b.address)(method, path, o);
     // Recovery ran before the daemon said ready: nothing of the old run is left.
     expect(await processesInCgroups(parent)).toEqual([]);
     expect(await cgroupDirs(parent)).toEqual([]);
@@ -115,7 +115,7 @@ describe('daemon as a child process: crash recovery, SIGHUP, SIGTERM', () => {
   it('SIGHUP with a bad file keeps the running config and says why; a good file is applied', async () => {
     await setup();
     const a = await start();
-    const call = (method: string, path: string, o = {}) => rawCall({ url: a.address }, method, path, o);
+    const call = (method: string, path: string, o = {}) => localCall(home, a.address)(method, path, o);
     await writeFile(file, configToml(home, parent, '\n[pool]\nmin_warm = "lots"\n'));
     a.child.kill('SIGHUP');
     const failed = await a.nextEvent();
@@ -139,7 +139,7 @@ describe('daemon as a child process: crash recovery, SIGHUP, SIGTERM', () => {
   it('SIGTERM lets an in-flight exec finish, stops sandboxes (files kept) and exits 0', async () => {
     await setup();
     const a = await start();
-    const call = (method: string, path: string, o = {}) => rawCall({ url: a.address }, method, path, o);
+    const call = (method: string, path: string, o = {}) => localCall(home, a.address)(method, path, o);
     const sbx = (await call('POST', '/v1/sandboxes', { body: {} })).body.id as string;
     const inflight = call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { command: 'sleep 0.7; echo finished' } });
     await new Promise((r) => setTimeout(r, 200));
@@ -149,6 +149,6 @@ describe('daemon as a child process: crash recovery, SIGHUP, SIGTERM', () => {
     expect(await a.exited).toEqual({ code: 0, signal: null });
     expect(await processesInCgroups(parent)).toEqual([]);
     const b = await start();
-    expect((await rawCall({ url: b.address }, 'GET', `/v1/sandboxes/${sbx}`)).body.state).toBe('stopped');
+    expect((await localCall(home, b.address)('GET', `/v1/sandboxes/${sbx}`)).body.state).toBe('stopped');
   });
 });

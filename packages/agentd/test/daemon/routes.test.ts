@@ -221,7 +221,7 @@ describe('REST routes (real daemon, namespace backend)', () => {
       const text = await new Promise<string>((resolve, reject) => {
         let buf = '';
         let killed = false;
-        const req = request({ host: u.hostname, port: u.port, method: 'POST', path: `/v1/sandboxes/${victim}/exec?stream=1`, headers: { 'content-type': 'application/json' } }, (res) => {
+        const req = request({ host: u.hostname, port: u.port, method: 'POST', path: `/v1/sandboxes/${victim}/exec?stream=1`, headers: { 'content-type': 'application/json', ...d.authHeaders() } }, (res) => {
           res.on('data', (c: Buffer) => {
             buf += c.toString();
             if (!killed && buf.includes('"type":"stdout"')) {
@@ -244,7 +244,7 @@ describe('REST routes (real daemon, namespace backend)', () => {
       const { request } = await import('node:http');
       const u = new URL(d.url);
       await new Promise<void>((resolve, reject) => {
-        const req = request({ host: u.hostname, port: u.port, method: 'POST', path: `/v1/sandboxes/${sbx}/exec?stream=1`, headers: { 'content-type': 'application/json' } }, (res) => {
+        const req = request({ host: u.hostname, port: u.port, method: 'POST', path: `/v1/sandboxes/${sbx}/exec?stream=1`, headers: { 'content-type': 'application/json', ...d.authHeaders() } }, (res) => {
           res.once('data', () => {
             req.destroy();
             resolve();

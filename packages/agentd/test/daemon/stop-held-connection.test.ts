@@ -9,7 +9,8 @@ describe('daemon stop', () => {
     const socket = connect(Number(url.port), url.hostname);
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     // A request whose body never completes: the connection is busy, never idle.
-    socket.write('POST /v1/sandboxes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    const auth = Object.entries(d.authHeaders()).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.write(`POST /v1/sandboxes HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const closedByServer = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     const outcome = await Promise.race([d.close().then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('still running'), 5000))]);

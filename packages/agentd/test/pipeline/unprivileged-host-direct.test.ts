@@ -25,10 +25,12 @@ const CHILD = `
 const [src, home] = process.argv.slice(1);
 const { parseConfig } = await import(src + '/config/parse.js');
 const { startDaemon } = await import(src + '/runtime/daemon.js');
-const config = parseConfig({ home, isolation: { backend: 'host-direct' }, sandbox: { limits: { memory_bytes: 0, pids: 0, cpus: 0, disk_bytes: 0 } }, adapters: { http: { listen: '127.0.0.1:0' }, unix: { enabled: false } }, log: { level: 'error' } }, {}, {});
+const { readFileSync } = await import('node:fs');
+const config = parseConfig({ home, isolation: { backend: 'host-direct' }, sandbox: { network: 'host', limits: { memory_bytes: 0, pids: 0, cpus: 0, disk_bytes: 0 } }, adapters: { http: { listen: '127.0.0.1:0' }, unix: { enabled: false } }, log: { level: 'error' } }, {}, {});
 const daemon = await startDaemon(config, { stopGraceMs: 500 });
+const authorization = 'Bearer ' + readFileSync(daemon.tokenFile, 'utf8').trim();
 const post = async (path, body) => {
-  const res = await fetch(daemon.address + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(daemon.address + path, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
 };
 try {

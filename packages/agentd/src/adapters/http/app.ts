@@ -5,7 +5,7 @@ import { zodError } from '../../pipeline/zod-error.js';
 import { toHttpError } from './errors.js';
 import { buildOpenApi, openApiPath } from './openapi.js';
 import type { RouteSpec } from './route.js';
-import type { HttpServices } from './services.js';
+import type { HttpServices, HttpTimeouts } from './services.js';
 import { systemRoutes } from './routes/system.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
 import { execRoutes } from './routes/exec.js';
@@ -44,19 +44,84 @@ function requestSignal(reply: FastifyReply, stopping: AbortSignal): AbortSignal 
   return AbortSignal.any([ac.signal, stopping]);
 }
 
+/**
+ * Largest body a request may send before it is authenticated: routes without auth (health,
+ * metrics, OpenAPI), and the 404 answer. Authenticated routes take their full limit only
+ * once the headers have authenticated the caller (or, for a signed request, named a known
+ * key with a fresh timestamp: the signature covers the body, so it is checked after it).
+ */
+export const PREAUTH_BODY_LIMIT = 64 * 1024;
+
+function notFoundBody(req: FastifyRequest): { error: ReturnType<AgentdError['toJSON']> } {
+  return { error: new AgentdError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`, { details: { reason: 'route' } }).toJSON() };
+}
+
+/** Whether the request still has body bytes on the wire. */
+function hasBody(req: FastifyRequest): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * A refusal before the body is read: the connection closes after the answer, so the body
+ * the caller still sends is never read into the daemon.
+ */
+function closeAfterReply(req: FastifyRequest, reply: FastifyReply): void {
+  if (hasBody(req)) void reply.header('connection', 'close');
+}
+
+function auditAuthFailure(req: FastifyRequest, svc: HttpServices, err: unknown): void {
+  const e = err instanceof AgentdError ? err : undefined;
+  if (e?.code === 'INTERNAL') return;
+  const peer = svc.peerOf(req.raw.socket);
+  svc.store.audit.recordAuthFailure({
+    source: peer ? `unix:uid:${peer.uid}` : (req.socket.remoteAddress ?? 'unknown'),
+    code: e?.code ?? 'UNAUTHENTICATED',
+    reason: e?.message ?? 'authentication failed',
+    method: req.method,
+    route: req.routeOptions.url ?? 'unknown',
+  });
+}
+
+/** Authentication on the headers, before any body byte is read (fastify onRequest). */
+async function authenticateOnHeaders(req: FastifyRequest, reply: FastifyReply, svc: HttpServices): Promise<void> {
+  try {
+    const decided = await svc.auth().authenticateHeaders(authRequest(req, svc));
+    if (decided === 'body') req.authPending = true;
+    else req.principal = decided;
+  } catch (err) {
+    auditAuthFailure(req, svc, err);
+    closeAfterReply(req, reply);
+    throw err;
+  }
+}
+
+/** The rest of a signed request's check, once its body is in (fastify preValidation). */
+async function authenticateWithBody(req: FastifyRequest, reply: FastifyReply, svc: HttpServices): Promise<void> {
+  try {
+    req.principal = await svc.auth().authenticate(authRequest(req, svc));
+    req.authPending = false;
+  } catch (err) {
+    auditAuthFailure(req, svc, err);
+    closeAfterReply(req, reply);
+    throw err;
+  }
+}
+
 function register(app: FastifyInstance, spec: RouteSpec, svc: HttpServices): void {
   app.route({
     method: spec.method,
     url: spec.url,
-    ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
+    bodyLimit: spec.auth ? (spec.bodyLimit ?? svc.bodyLimit) : Math.min(PREAUTH_BODY_LIMIT, spec.bodyLimit ?? svc.bodyLimit),
+    ...(spec.auth ? {
+      onRequest: async (req: FastifyRequest, reply: FastifyReply) => authenticateOnHeaders(req, reply, svc),
+      preValidation: async (req: FastifyRequest, reply: FastifyReply) => {
+        if (req.authPending === true) await authenticateWithBody(req, reply, svc);
+      },
+    } : {}),
     handler: async (req, reply) => {
-      if (spec.auth) {
-        try {
-          req.principal = await svc.auth().authenticate(authRequest(req, svc));
-        } catch (err) {
-          svc.store.audit.append({ subject: null, tenant: null, action: 'auth', status: 'denied', code: 'UNAUTHENTICATED', details: { method: req.method, route: spec.url } });
-          throw err;
-        }
+      if (spec.auth && (req.principal === undefined || req.authPending === true)) {
+        throw new AgentdError('INTERNAL', 'route reached without authentication');
       }
       let query: unknown = req.query;
       if (spec.query) {
@@ -81,20 +146,37 @@ function register(app: FastifyInstance, spec: RouteSpec, svc: HttpServices): voi
   });
 }
 
+/** How often node:http checks request and header timeouts: a quarter of the shortest, 250 ms to 30 s. */
+export function connectionsCheckingInterval(t: HttpTimeouts): number {
+  return Math.max(250, Math.min(30_000, Math.floor(Math.min(t.requestTimeoutMs, t.headersTimeoutMs) / 4)));
+}
+
 /**
  * The REST API as a fastify app (listening is the runtime's job: TCP and the Unix socket
  * share this app). One error mapper, one auth step, one validation step per route.
  */
 export function buildHttpApp(svc: HttpServices): HttpApp {
+  const t = svc.timeouts;
   const app = Fastify({
     logger: false,
     bodyLimit: svc.bodyLimit,
     exposeHeadRoutes: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A stalled caller cannot hold a connection and its buffers forever (node:http: 408 and close).
+    requestTimeout: t.requestTimeoutMs,
+    keepAliveTimeout: t.keepAliveTimeoutMs,
+    http: { headersTimeout: t.headersTimeoutMs, connectionsCheckingInterval: connectionsCheckingInterval(t) },
   });
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('authPending', false);
+  // An unknown route answers 404 before its body is read (and closes if one is on the way).
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.is404) return undefined;
+    closeAfterReply(req, reply);
+    return reply.code(404).type('application/json').send(notFoundBody(req));
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const buf = body as Buffer;
@@ -126,9 +208,7 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
     void reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).type('application/json').send({
-      error: new AgentdError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`, { details: { reason: 'route' } }).toJSON(),
-    });
+    void reply.code(404).type('application/json').send(notFoundBody(req));
   });
 
   const routes: RouteSpec[] = [

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { isErrorCode } from '../../core/codes.js';
 import type { IntentStatus } from '../../core/intent.js';
 import type { PipelineObserver } from '../../pipeline/pipeline.js';
 import type { ManagerStats } from '../../sandbox/types.js';
@@ -7,7 +8,13 @@ import type { SandboxState } from '../../state/types.js';
 export interface MetricsSources {
   sandboxesByState(): Partial<Record<SandboxState, number>>;
   stats(): ManagerStats;
+  /** Every capability id the daemon serves ("shell.exec.v1"): the only capability label values besides "unknown". */
+  capabilities?: readonly string[];
 }
+
+/** The label of anything not in a known set: a caller's input never makes a new series. */
+export const UNKNOWN_LABEL = 'unknown';
+const INTENT_STATUSES: ReadonlySet<string> = new Set<IntentStatus>(['ok', 'denied', 'error', 'expired', 'cancelled', 'pending']);
 
 /**
  * The daemon's Prometheus metrics, on a Registry of its own (two daemons in one process,
@@ -17,8 +24,10 @@ export class DaemonMetrics implements PipelineObserver {
   readonly registry = new Registry();
   private readonly intents: Counter<'capability' | 'status' | 'code'>;
   private readonly execLatency: Histogram;
+  private readonly capabilities: ReadonlySet<string>;
 
   constructor(sources: MetricsSources) {
+    this.capabilities = new Set(sources.capabilities ?? []);
     collectDefaultMetrics({ register: this.registry, prefix: 'agentd_process_' });
     this.intents = new Counter({
       name: 'agentd_intents_total',
@@ -53,8 +62,17 @@ export class DaemonMetrics implements PipelineObserver {
     counterFrom('agentd_sandbox_timeout_destroys_total', 'Sandboxes destroyed by a TTL or session timeout.', (s) => s.timeoutDestroys);
   }
 
+  /**
+   * Labels only from known values: a capability the daemon serves (by id, or by name for
+   * v1), a known status, a registered error code; anything else is "unknown".
+   */
   intentDone(capability: string, status: IntentStatus, code: string): void {
-    this.intents.inc({ capability, status, code });
+    const cap = this.capabilities.has(capability) ? capability : this.capabilities.has(`${capability}.v1`) ? `${capability}.v1` : UNKNOWN_LABEL;
+    this.intents.inc({
+      capability: cap,
+      status: INTENT_STATUSES.has(status) ? status : UNKNOWN_LABEL,
+      code: code === 'OK' || isErrorCode(code) ? code : UNKNOWN_LABEL,
+    });
   }
 
   execDone(seconds: number): void {

@@ -10,6 +10,16 @@ import type { StateStore } from '../../state/store.js';
 import type { Logger } from '../../util/logger.js';
 import type { DaemonMetrics } from './metrics.js';
 
+/** Timeouts of both listeners (TCP and the Unix socket), from adapters.http. */
+export interface HttpTimeouts {
+  /** Whole request (headers and body) received within this, else 408 and close. */
+  requestTimeoutMs: number;
+  /** Request headers received within this. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+}
+
 /** What the HTTP routes work with; built by the runtime. */
 export interface HttpServices {
   pipeline: IntentPipeline;
@@ -27,6 +37,7 @@ export interface HttpServices {
   peerOf(socket: Socket): PeerCredentials | undefined;
   /** Largest request body (bytes) for JSON routes, and for raw file uploads. */
   bodyLimit: number;
+  timeouts: HttpTimeouts;
   /** Aborted when the daemon's stop grace period ends: in-flight work is cancelled. */
   stopping: AbortSignal;
   logger: Logger;
@@ -37,5 +48,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     rawBody: Buffer | undefined;
     principal: Principal | undefined;
+    /** The headers passed, the body-covering check (a signature) is still to do. */
+    authPending: boolean;
   }
 }

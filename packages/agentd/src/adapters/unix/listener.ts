@@ -3,6 +3,8 @@ import { connect, type Socket } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { connectionsCheckingInterval } from '../http/app.js';
+import type { HttpTimeouts } from '../http/services.js';
 import type { PeerCredentials } from '../../auth/types.js';
 import { AgentdError } from '../../core/errors.js';
 import type { Logger } from '../../util/logger.js';
@@ -13,6 +15,8 @@ export interface UnixListenerOptions {
   mode: number;
   /** Reads SO_PEERCRED of an accepted connection (the peercred addon); undefined = no peer credentials. */
   readPeer?: (socket: Socket) => PeerCredentials;
+  /** The same request, header and keep-alive timeouts as the TCP listener. */
+  timeouts: HttpTimeouts;
   logger: Logger;
 }
 
@@ -52,8 +56,11 @@ export class UnixListener {
       await unlink(path);
     }
     await app.ready();
-    const server = createServer((req, res) => app.routing(req, res));
-    server.keepAliveTimeout = 5000;
+    const t = this.opts.timeouts;
+    const server = createServer(
+      { requestTimeout: t.requestTimeoutMs, headersTimeout: t.headersTimeoutMs, keepAliveTimeout: t.keepAliveTimeoutMs, connectionsCheckingInterval: connectionsCheckingInterval(t) },
+      (req, res) => app.routing(req, res),
+    );
     server.on('connection', (socket: Socket) => {
       if (!readPeer) return;
       try {

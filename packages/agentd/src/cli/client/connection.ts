@@ -1,8 +1,11 @@
 /** The client flags every command accepts, and the SDK client built from them. */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AgentdClient, type ClientOptions, type SigningOptions } from '@agentd/sdk';
 import { unixSocketFetch } from '@agentd/sdk/node';
 import type { Command } from 'commander';
+import { LOCAL_TOKEN_FILE } from '../../auth/local-token.js';
+import { currentUid, defaultHome } from '../../config/home.js';
 import { UsageError } from './errors.js';
 
 export interface ClientFlags {
@@ -29,13 +32,18 @@ export function withClientFlags(command: Command): Command {
  * Where to connect: a flag beats the environment, and within each a socket beats a URL.
  * `--url` given explicitly wins over AGENTD_SOCKET from the environment.
  * Credentials: an API key or a signing key, never both; a flag of either kind beats both
- * environment variables.
+ * environment variables. With none of them, the daemon's local token is sent: read from
+ * `<AGENTD_HOME or the default home>/agentd.token` at each request, and only to a daemon on
+ * this host (a loopback URL or the socket; the SDK decides, see its `localTokenFile`).
  */
 export function clientOptions(flags: ClientFlags, env: NodeJS.ProcessEnv): ClientOptions {
   const auth = credentials(flags, env);
+  const fallback = auth.apiKey === undefined && auth.signing === undefined
+    ? { localTokenFile: join(nonEmpty(env.AGENTD_HOME) ?? defaultHome(env, currentUid()), LOCAL_TOKEN_FILE) }
+    : {};
   const socket = flags.socket ?? (flags.url === undefined ? nonEmpty(env.AGENTD_SOCKET) : undefined);
-  if (socket !== undefined) return { ...auth, baseUrl: 'http://localhost', fetch: unixSocketFetch(socket) };
-  return { ...auth, baseUrl: flags.url ?? nonEmpty(env.AGENTD_URL) ?? 'http://127.0.0.1:7070' };
+  if (socket !== undefined) return { ...auth, ...fallback, baseUrl: 'http://localhost', fetch: unixSocketFetch(socket) };
+  return { ...auth, ...fallback, baseUrl: flags.url ?? nonEmpty(env.AGENTD_URL) ?? 'http://127.0.0.1:7070' };
 }
 
 function credentials(flags: ClientFlags, env: NodeJS.ProcessEnv): Pick<ClientOptions, 'apiKey' | 'signing'> {
