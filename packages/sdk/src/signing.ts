@@ -6,7 +6,7 @@
  *   X-Agentd-Timestamp  epoch milliseconds when it was signed
  *   X-Agentd-Signature  base64 Ed25519 signature of
  *                       `${METHOD}\n${path with query}\n${timestamp}\n${hex sha256(body)}`
- * (the canonical string of docs/security.md). The daemon refuses a timestamp outside its
+ * (the canonical string of docs/configuration.md, "signed requests"). The daemon refuses a timestamp outside its
  * window and a signature it has seen before, so every request (and every retry) is signed
  * anew, and this signer never hands out the same timestamp twice.
  */
