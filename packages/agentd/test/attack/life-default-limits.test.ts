@@ -46,7 +46,8 @@ describe.skipIf(!isRoot)('agentd run (the operator\'s own one-shot command) warn
   test('agentd run on host-direct names the default limits it cannot enforce in a warning, then runs', async () => {
     const home = await newHome('agentd-life-run-');
     try {
-      const r = await runCli(['run', '--backend', 'host-direct', '--', 'sh', '-c', 'echo ran'], { AGENTD_HOME: home, AGENTD_CONFIG: '' });
+      // As the README runs it: host-direct cannot restrict the network, so the run asks for the host's (network none, the default, is refused, not dropped).
+      const r = await runCli(['run', '--backend', 'host-direct', '--', 'sh', '-c', 'echo ran'], { AGENTD_HOME: home, AGENTD_CONFIG: '', AGENTD_NETWORK: 'host' });
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('ran\n');
       expect(r.stderr).toMatch(/backend 'host-direct' cannot enforce sandbox\.limits\.cpus .*sandbox\.limits\.disk_bytes .*this run goes without them \(set sandbox\.limits\.cpus = 0, sandbox\.limits\.disk_bytes = 0 in the config/);

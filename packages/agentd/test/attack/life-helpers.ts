@@ -1,4 +1,4 @@
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/parse.js';
@@ -17,6 +17,28 @@ export async function newHome(prefix: string): Promise<string> {
   const home = await mkdtemp(join(tmpdir(), prefix));
   await chmod(home, 0o711);
   return home;
+}
+
+/** A home (0711) with an `agentd.toml` for a daemon child process: namespace backend, its own cgroup parent, a free port, the socket in the home. */
+export async function childHome(prefix: string, cgroupParent: string): Promise<{ home: string; file: string }> {
+  const home = await newHome(prefix);
+  const file = join(home, 'agentd.toml');
+  await writeFile(file, `profile = "workstation"
+home = "${home}"
+
+[isolation]
+backend = "namespace"
+
+[isolation.backends.namespace]
+cgroup_parent = "${cgroupParent}"
+
+[adapters.http]
+listen = "127.0.0.1:0"
+
+[adapters.unix]
+path = "${join(home, 'agentd.sock')}"
+`);
+  return { home, file };
 }
 
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

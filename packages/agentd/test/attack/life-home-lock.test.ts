@@ -1,10 +1,10 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
 import { AgentdError } from '../../src/core/errors.js';
 import { startDaemon, type Daemon } from '../../src/runtime/daemon.js';
+import { childHome } from './life-helpers.js';
 import { ensureBuilt, startDaemonChild } from '../daemon/child.js';
 import { rawCall, startTestDaemon, type TestDaemon } from '../daemon/harness.js';
 
@@ -57,25 +57,8 @@ describe.skipIf(!isRoot)('home lock across processes: refused while the holder l
   let file: string;
   beforeAll(async () => {
     ensureBuilt();
-    home = await mkdtemp(join(tmpdir(), 'agentd-lock-'));
-    await chmod(home, 0o711);
-    file = join(home, 'agentd.toml');
     const parent = `agentd-test-lock-${process.pid}`;
-    await writeFile(file, `profile = "workstation"
-home = "${home}"
-
-[isolation]
-backend = "namespace"
-
-[isolation.backends.namespace]
-cgroup_parent = "${parent}"
-
-[adapters.http]
-listen = "127.0.0.1:0"
-
-[adapters.unix]
-path = "${join(home, 'agentd.sock')}"
-`);
+    ({ home, file } = await childHome('agentd-lock-', parent));
   }, 240_000);
   afterAll(async () => {
     await rm(home, { recursive: true, force: true });

@@ -1,9 +1,9 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
 import { startDaemon, type Daemon } from '../../src/runtime/daemon.js';
+import { childHome } from './life-helpers.js';
 import { ensureBuilt, startDaemonChild } from '../daemon/child.js';
 import { rawCall } from '../daemon/harness.js';
 
@@ -15,24 +15,7 @@ describe.skipIf(!isRoot)('idempotency across a daemon crash (root: real bwrap an
   const parent = `agentd-test-idem-${process.pid}`;
   beforeAll(async () => {
     ensureBuilt();
-    home = await mkdtemp(join(tmpdir(), 'agentd-idem-'));
-    await chmod(home, 0o711);
-    file = join(home, 'agentd.toml');
-    await writeFile(file, `profile = "workstation"
-home = "${home}"
-
-[isolation]
-backend = "namespace"
-
-[isolation.backends.namespace]
-cgroup_parent = "${parent}"
-
-[adapters.http]
-listen = "127.0.0.1:0"
-
-[adapters.unix]
-path = "${join(home, 'agentd.sock')}"
-`);
+    ({ home, file } = await childHome('agentd-idem-', parent));
   }, 240_000);
   afterAll(async () => {
     await rm(home, { recursive: true, force: true });

@@ -1,10 +1,9 @@
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureBuilt, startDaemonChild } from '../daemon/child.js';
 import { rawCall } from '../daemon/harness.js';
-import { startOnHome, type HomeDaemon } from './life-helpers.js';
+import { childHome, startOnHome, type HomeDaemon } from './life-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -32,24 +31,7 @@ describe.skipIf(!isRoot)('recovery thaws and kills the frozen processes of a san
   const parent = `agentd-test-frozen-${process.pid}`;
   beforeAll(async () => {
     ensureBuilt();
-    home = await mkdtemp(join(tmpdir(), 'agentd-frozen-'));
-    await chmod(home, 0o711);
-    file = join(home, 'agentd.toml');
-    await writeFile(file, `profile = "workstation"
-home = "${home}"
-
-[isolation]
-backend = "namespace"
-
-[isolation.backends.namespace]
-cgroup_parent = "${parent}"
-
-[adapters.http]
-listen = "127.0.0.1:0"
-
-[adapters.unix]
-path = "${join(home, 'agentd.sock')}"
-`);
+    ({ home, file } = await childHome('agentd-frozen-', parent));
   }, 240_000);
   afterAll(async () => {
     await rm(home, { recursive: true, force: true });
