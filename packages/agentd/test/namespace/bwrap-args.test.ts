@@ -70,10 +70,13 @@ describe('bwrapArgs', () => {
     expect(() => bwrapArgs({ spec: spec({ env: { 'A=B': 'x' } }), mounts: [] })).toThrow(/invalid variable/);
   });
 
-  test("network: 'none' unshares it, 'host' only for workstation, 'allowlist' not built yet", () => {
+  test("network: 'none' unshares it, 'host' only where the profile's rules allow it (workstation, custom), 'allowlist' not built yet", () => {
     expect(bwrapArgs({ spec: spec({ network: 'none' }), mounts: [] })).toContain('--unshare-net');
     expect(bwrapArgs({ spec: spec({ network: 'host', profile: 'workstation' }), mounts: [] })).not.toContain('--unshare-net');
-    expect(() => bwrapArgs({ spec: spec({ network: 'host', profile: 'server' }), mounts: [] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(bwrapArgs({ spec: spec({ network: 'host', profile: 'custom' }), mounts: [] })).not.toContain('--unshare-net');
+    for (const profile of ['server', 'paranoid'] as const) {
+      expect(() => bwrapArgs({ spec: spec({ network: 'host', profile }), mounts: [] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
     expect(() => bwrapArgs({ spec: spec({ network: 'allowlist' }), mounts: [] })).toThrow(expect.objectContaining({ code: 'BACKEND_UNAVAILABLE' }));
   });
 

@@ -1,3 +1,4 @@
+import { PROFILE_RULES } from '../../config/profiles.js';
 import { AgentdError } from '../../core/errors.js';
 import type { SandboxSpec } from '../types.js';
 import { SANDBOX_PATHS, type Mount } from './mounts.js';
@@ -33,15 +34,20 @@ export function sandboxHostname(id: string): string {
 
 /**
  * network 'none' -> an empty network namespace (only `lo`); 'host' -> the host's network,
- * for the workstation profile only; 'allowlist' needs the egress proxy, not built yet.
+ * for the profiles whose rules allow it (workstation, custom); 'allowlist' needs the egress proxy, not built yet.
  */
+function profilesAllowingHost(): string {
+  return Object.entries(PROFILE_RULES).filter(([, r]) => r.networks.includes('host')).map(([n]) => `'${n}'`).join(', ');
+}
+
 function networkArgs(spec: SandboxSpec): string[] {
   switch (spec.network) {
     case 'none':
       return ['--unshare-net'];
     case 'host':
-      if (spec.profile !== 'workstation') {
-        throw new AgentdError('INVALID_ARGUMENT', `network 'host' is only allowed with profile 'workstation' (sandbox profile: '${spec.profile}')`, { details: { network: spec.network, profile: spec.profile } });
+      // The profile's own list (config/profiles.ts), the same one the config check uses: workstation and custom.
+      if (!PROFILE_RULES[spec.profile].networks.includes('host')) {
+        throw new AgentdError('INVALID_ARGUMENT', `network 'host' is not allowed with profile '${spec.profile}' (only with ${profilesAllowingHost()})`, { details: { network: spec.network, profile: spec.profile } });
       }
       return [];
     case 'allowlist':
