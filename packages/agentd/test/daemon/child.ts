@@ -64,7 +64,7 @@ export async function startDaemonChild(configFile: string): Promise<DaemonChild>
     if (l !== undefined) return Promise.resolve(l);
     return new Promise((resolve, reject) => {
       waiters.push(resolve);
-      void exited.then(() => reject(new Error(`daemon exited: ${err.slice(-2000)}`)));
+      void exited.then((how) => reject(new Error(`daemon exited (code ${String(how.code)}, signal ${String(how.signal)}): ${err.slice(-2000)}`)));
     });
   };
   const ready = JSON.parse(await nextLine()) as { event: string; address: string };

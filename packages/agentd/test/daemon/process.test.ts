@@ -136,6 +136,18 @@ describe('daemon as a child process: crash recovery, SIGHUP, SIGTERM', () => {
     expect(three.status).toBe(429);
   });
 
+  it('a SIGHUP sent the moment the ready line is read reloads; the daemon never dies of it (its handler is in place before that line)', async () => {
+    await setup();
+    // Before the fix, a daemon signalled at once died of the signal's default action in most tries.
+    for (let i = 0; i < 3; i++) {
+      const a = await start();
+      a.child.kill('SIGHUP');
+      expect(await a.nextEvent()).toMatchObject({ event: 'reloaded' });
+      a.child.kill('SIGTERM');
+      expect(await a.exited).toEqual({ code: 0, signal: null });
+    }
+  });
+
   it('SIGTERM lets an in-flight exec finish, stops sandboxes (files kept) and exits 0', async () => {
     await setup();
     const a = await start();
