@@ -143,8 +143,7 @@ export class NamespaceBackend implements IsolationBackend {
       if (dirs.status === 'rejected') throw dirs.reason;
       if (made.status === 'rejected') throw made.reason;
       pinned = await pinHostPaths(wanted, rules);
-      // bwrap inherits the pinned descriptors after the seccomp filter: fds 4, 5, ...
-      const hostMounts = wanted.map((w, i) => ({ source: pinned[i]?.real ?? w.given, fd: SECCOMP_FD + 1 + i, target: w.target, readonly: w.readonly, what: w.what }));
+      const hostMounts = wanted.map((w, i) => ({ source: pinned[i]?.real ?? w.given, fd: hostMountFd(i), target: w.target, readonly: w.readonly, what: w.what }));
       const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts });
       const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p), ids, spec.dirs)));
       const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
@@ -187,18 +186,27 @@ export class NamespaceBackend implements IsolationBackend {
   }
 }
 
+/** bwrap inherits the pinned host-path descriptors after the seccomp filter: fds 4, 5, ... (the i-th wanted host mount). */
+function hostMountFd(i: number): number {
+  return SECCOMP_FD + 1 + i;
+}
+
 /**
  * bwrap refuses a pinned host path that moved after it was checked: its own inode check
- * ("Race condition binding dirfd"), or the descriptor's path gone when it resolves it. That is
- * the race the pinning defends against, so it is reported as such (POLICY_DENIED, rule
- * "changed"), not as a dead sandbox. Other bwrap failures (the sandbox's own folders) are left alone.
+ * ("Race condition binding dirfd"), or the descriptor's path gone when it resolves it (named
+ * either by the host path or, for `--bind-fd`, by `/proc/self/fd/<fd>` of a pinned descriptor:
+ * "Can't find source path /proc/self/fd/4"). That is the race the pinning defends against, so
+ * it is reported as such (POLICY_DENIED, rule "changed"), not as a dead sandbox. Other bwrap
+ * failures (the sandbox's own folders, any other descriptor) are left alone.
  */
-function hostPathRaceError(err: unknown, spec: SandboxSpec, rules: HostPathRules, wanted: ReturnType<typeof wantedHostMounts>): AgentdError | undefined {
+export function hostPathRaceError(err: unknown, spec: SandboxSpec, rules: HostPathRules, wanted: ReturnType<typeof wantedHostMounts>): AgentdError | undefined {
   const tail = err instanceof AgentdError ? err.details.stderrTail : undefined;
   if (typeof tail !== 'string') return undefined;
-  const source = /Can't (?:get type of source|find source path) (\S+)|Can't bind mount \/oldroot(\S+) on/.exec(tail);
+  // bwrap: "Can't find source path %s: %s", "Can't get type of source %s: %s", "Can't bind mount /oldroot%s on /newroot%s: %s".
+  const source = /Can't (?:get type of source|find source path) (\S+?):? |Can't bind mount \/oldroot(\S+) on/.exec(tail);
   const path = source?.[1] ?? source?.[2];
-  const onHostPath = path !== undefined && !path.startsWith(`${spec.dirs.root}/`) && rules.roots.some((r) => path === r || path.startsWith(`${r}/`));
+  const pinnedFds = new Set(wanted.map((_, i) => `/proc/self/fd/${hostMountFd(i)}`));
+  const onHostPath = path !== undefined && (pinnedFds.has(path) || (!path.startsWith(`${spec.dirs.root}/`) && rules.roots.some((r) => path === r || path.startsWith(`${r}/`))));
   if (!tail.includes('Race condition binding dirfd') && !onHostPath) return undefined;
   return new AgentdError('POLICY_DENIED', `a host path changed between its check and its mount (bwrap: ${tail.trim().split('\n').pop() ?? ''}); nothing was mounted, try again`, {
     details: { rule: 'changed', fields: wanted.map((w) => w.what), paths: wanted.map((w) => w.given) },
