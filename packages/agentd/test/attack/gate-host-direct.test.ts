@@ -3,6 +3,7 @@ import { ApiKeyService } from '../../src/auth/api-key.js';
 import { startTestDaemon, type TestDaemon } from '../daemon/harness.js';
 
 const rootDaemon = process.geteuid?.() === 0;
+if (!rootDaemon) console.info('gate-host-direct: the allow_host_direct tests are skipped: they need a root daemon');
 
 /**
  * The reported escalation: under the workstation defaults any loopback caller (a command inside
@@ -57,13 +58,17 @@ describe('attack: choosing host-direct over the API', () => {
     });
   });
 
-  describe.skipIf(!rootDaemon)('isolation.allow_host_direct = true under a root daemon: admin role only (skipped: the daemon is not root)', () => {
+  // host-direct gives no network isolation, no CPU quota and no disk volume: the config grants
+  // host network and sets those defaults to 0 on purpose, or every host-direct create is refused for them.
+  const hostDirectSandbox = { network: 'host', limits: { cpus: 0, disk_bytes: 0 } };
+
+  describe.skipIf(!rootDaemon)('isolation.allow_host_direct = true under a root daemon: admin role only', () => {
     let d: TestDaemon;
     let user = '';
     let admin = '';
     const as = (key: string) => ({ authorization: `Bearer ${key}` });
     beforeAll(async () => {
-      d = await startTestDaemon({ pool: { enabled: false, min_warm: 0 }, isolation: { allow_host_direct: true }, auth: { providers: [{ type: 'api-key' }] } });
+      d = await startTestDaemon({ pool: { enabled: false, min_warm: 0 }, isolation: { allow_host_direct: true }, sandbox: hostDirectSandbox, auth: { providers: [{ type: 'api-key' }] } });
       const keys = new ApiKeyService(d.daemon.store.apiKeys);
       user = keys.create({ subject: 'u', tenant: 't', roles: ['user'] }).key;
       admin = keys.create({ subject: 'root-op', tenant: 't', roles: ['admin'] }).key;
@@ -100,14 +105,14 @@ describe('attack: choosing host-direct over the API', () => {
     });
   });
 
-  describe.skipIf(!rootDaemon)('start of a stopped host-direct sandbox (skipped: the daemon is not root)', () => {
+  describe.skipIf(!rootDaemon)('start of a stopped host-direct sandbox', () => {
     let d: TestDaemon;
     let user = '';
     let admin = '';
     const as = (key: string) => ({ authorization: `Bearer ${key}` });
     beforeAll(async () => {
       // Idle sandboxes are stopped (files kept) almost at once: the start route then has work to do.
-      d = await startTestDaemon({ pool: { enabled: false, min_warm: 0 }, isolation: { allow_host_direct: true }, sandbox: { idle_timeout_ms: 1 }, auth: { providers: [{ type: 'api-key' }] } });
+      d = await startTestDaemon({ pool: { enabled: false, min_warm: 0 }, isolation: { allow_host_direct: true }, sandbox: { ...hostDirectSandbox, idle_timeout_ms: 1 }, auth: { providers: [{ type: 'api-key' }] } });
       const keys = new ApiKeyService(d.daemon.store.apiKeys);
       user = keys.create({ subject: 'u', tenant: 't', roles: ['user'] }).key;
       admin = keys.create({ subject: 'root-op', tenant: 't', roles: ['admin'] }).key;

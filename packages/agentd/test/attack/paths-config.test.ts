@@ -88,8 +88,10 @@ describe.skipIf(pathsSkip !== undefined)('host-direct refuses path rules it cann
 
   beforeAll(async () => {
     // workstation with host-direct enabled (isolation.allow_host_direct) and host network granted; the config masks a path.
-    d = await startTestDaemon({ isolation: { allow_host_direct: true }, sandbox: { network: 'host', deny_paths: ['/etc/hostname'] } });
-    plain = await startTestDaemon({ isolation: { allow_host_direct: true }, sandbox: { network: 'host' } });
+    // The CPU and disk defaults are 0 on purpose (host-direct cannot enforce them: LIMIT_UNSUPPORTED otherwise), so the path rules are the one reason left to refuse.
+    const hostDirect = { network: 'host', limits: { cpus: 0, disk_bytes: 0 } };
+    d = await startTestDaemon({ isolation: { allow_host_direct: true }, sandbox: { ...hostDirect, deny_paths: ['/etc/hostname'] } });
+    plain = await startTestDaemon({ isolation: { allow_host_direct: true }, sandbox: hostDirect });
   }, 60_000);
   afterAll(async () => {
     await d?.close();
@@ -127,20 +129,30 @@ class NoMemoryController implements IsolationBackend {
 
 describe.skipIf(pathsSkip !== undefined)('a limit the backend cannot enforce is refused, a default of the profile too', () => {
   let d: TestDaemon;
+  const registry = new BackendRegistry().register('namespace', (ctx) => new NoMemoryController(createNamespaceBackend(ctx)), { optionsSchema: NamespaceOptionsSchema });
+  // server's default limits include memory_bytes (2 GiB); allow-all is not allowed there, so use peer-creds over the socket.
+  const server = { profile: 'server', pool: { enabled: false, min_warm: 0 }, auth: { providers: [{ type: 'peer-creds' }] } };
 
   beforeAll(async () => {
-    const registry = new BackendRegistry().register('namespace', (ctx) => new NoMemoryController(createNamespaceBackend(ctx)), { optionsSchema: NamespaceOptionsSchema });
-    // server's default limits include memory_bytes (2 GiB); allow-all is not allowed there, so use peer-creds over the socket.
-    d = await startTestDaemon({ profile: 'server', pool: { enabled: false, min_warm: 0 }, auth: { providers: [{ type: 'peer-creds' }] } }, { registry });
+    // The daemon's own default at 0 (no limit, on purpose): it starts, and what a create brings is checked.
+    d = await startTestDaemon({ ...server, sandbox: { limits: { memory_bytes: 0 } } }, { registry });
   }, 60_000);
   afterAll(async () => {
     await d?.close();
   });
 
-  test('the default sandbox.limits.memory_bytes is not dropped: create -> 400 LIMIT_UNSUPPORTED naming the config key', async () => {
-    const r = refusal(await d.call('POST', '/v1/sandboxes', { unix: true, body: {} }));
+  test("the config's default sandbox.limits.memory_bytes is not dropped: the daemon does not start (LIMIT_UNSUPPORTED naming the key)", async () => {
+    await expect(startTestDaemon(server, { registry })).rejects.toMatchObject({
+      code: 'LIMIT_UNSUPPORTED',
+      message: expect.stringContaining('sandbox.limits.memory_bytes (no memory controller on this host)'),
+      details: { limits: ['sandbox.limits.memory_bytes'] },
+    });
+  });
+
+  test("another profile's default (the paranoid preset's 512 MiB) is not dropped either: create -> 400 LIMIT_UNSUPPORTED naming the preset", async () => {
+    const r = refusal(await d.call('POST', '/v1/sandboxes', { unix: true, body: { profile: 'paranoid' } }));
     expect(r).toMatchObject({ status: 400, code: 'LIMIT_UNSUPPORTED' });
-    expect(r.message).toContain('sandbox.limits.memory_bytes (config)');
+    expect(r.message).toContain("sandbox.limits.memory_bytes (profile 'paranoid' preset)");
     expect((await d.call('GET', '/v1/sandboxes', { unix: true })).body.sandboxes).toEqual([]);
   });
 
@@ -148,5 +160,12 @@ describe.skipIf(pathsSkip !== undefined)('a limit the backend cannot enforce is 
     const r = refusal(await d.call('POST', '/v1/sandboxes', { unix: true, body: { limits: { memory_bytes: 256 << 20 } } }));
     expect(r).toMatchObject({ status: 400, code: 'LIMIT_UNSUPPORTED' });
     expect(r.message).toContain('limits.memory_bytes (request)');
+    expect((await d.call('GET', '/v1/sandboxes', { unix: true })).body.sandboxes).toEqual([]);
+  });
+
+  test('without a memory limit a sandbox is made and runs (everything else is enforced here)', async () => {
+    const r = await d.call('POST', '/v1/sandboxes', { unix: true, body: {} });
+    expect(r.status, r.text).toBe(201);
+    expect((await d.call('DELETE', `/v1/sandboxes/${r.body.id}`, { unix: true })).status).toBe(204);
   });
 });

@@ -7,9 +7,10 @@
  */
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sandboxDirs } from '../../src/isolation/dirs.js';
+import type { SandboxSpec } from '../../src/isolation/types.js';
 import { hostDir, pathsSkip, refusal, removeDirs, shIn, startPathsDaemon, type PathsDaemon } from './paths-helpers.js';
 
 describe.skipIf(pathsSkip !== undefined)('host paths: only from an admin, only under the roots, never the daemon or another sandbox', () => {
@@ -24,8 +25,13 @@ describe.skipIf(pathsSkip !== undefined)('host paths: only from an admin, only u
     const a = await p.d.call('POST', '/v1/sandboxes', { headers: p.userA, body: {} });
     expect(a.status).toBe(201);
     aId = a.body.id as string;
-    aWorkspace = sandboxDirs(p.d.home, aId).workspace;
+    // Its workspace's real host folder, as the daemon records it: inside the sandbox's disk volume
+    // (sandboxes/<id>/volume/workspace) under the server's default disk limit.
+    aWorkspace = (p.d.daemon.store.sandboxes.get(aId)?.spec as SandboxSpec).dirs.workspace;
+    expect(aWorkspace).toBe(sandboxDirs(p.d.home, aId, { volume: true }).workspace);
     expect((await shIn(p, p.userA, aId, 'echo a-secret > /workspace/secret.txt')).code).toBe(0);
+    // The attacks below aim at the folder that really holds tenant A's files.
+    expect(await readFile(join(aWorkspace, 'secret.txt'), 'utf8')).toBe('a-secret\n');
   }, 60_000);
   afterAll(async () => {
     await p?.close();
@@ -67,6 +73,7 @@ describe.skipIf(pathsSkip !== undefined)('host paths: only from an admin, only u
   test("an admin cannot mount another sandbox's folder, the agentd home, /, /proc, /sys or /dev, even under a root", async () => {
     const cases: Array<[string, string]> = [
       [aWorkspace, 'protected'],
+      [dirname(aWorkspace), 'protected'],
       [sandboxDirs(p.d.home, aId).root, 'protected'],
       [p.d.home, 'protected'],
       [join(p.d.home, 'state.db'), 'protected'],

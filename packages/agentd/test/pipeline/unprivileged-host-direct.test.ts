@@ -75,7 +75,8 @@ describe.skipIf(reason !== undefined)('host-direct as an unprivileged user: max_
 
     expect(res.constrained.status).toBe(400);
     expect(res.constrained.body.code).toBe('LIMIT_UNSUPPORTED');
-    expect(res.constrained.body.error?.message).toMatch(/^backend 'host-direct' cannot enforce memoryBytes here: no usable cgroup/);
+    // Refused before the backend starts anything (isolation/profile-guard.ts assertLimitsEnforceable), naming the limit and why: no cgroup this user may write to.
+    expect(res.constrained.body.error?.message).toMatch(/^backend 'host-direct' cannot enforce limits\.memory_bytes \(request\) = 67108864 \(.*cgroup.*\) on this host/);
     expect(res.created.status).toBe(400);
     expect(res.created.body.error?.code).toBe('LIMIT_UNSUPPORTED');
     // The same refusal, word for word, whichever way the limit was asked for.
