@@ -21,8 +21,8 @@ export interface UnenforceableLimit {
 
 /**
  * The default limits of `section` (0 = none on purpose, not listed) that `backend` cannot
- * enforce here. CPU quotas are not applied to a backend without isolation (its commands are
- * host processes of the daemon's user), so a cpus default is unenforceable there too.
+ * enforce here, as its probe says (host-direct under a root daemon has the cgroup, so memory,
+ * pids and CPU quotas hold there; the disk volume is the namespace backend's only).
  */
 export function unenforceableDefaults(section: AgentdConfig['sandbox']['limits'], backend: string, probe: BackendProbe | undefined): UnenforceableLimit[] {
   const out: UnenforceableLimit[] = [];
@@ -31,7 +31,6 @@ export function unenforceableDefaults(section: AgentdConfig['sandbox']['limits']
     if (value === undefined || value === 0) continue;
     const status = probe?.features[feature];
     if (status === undefined || !status.ok) out.push({ key: `sandbox.limits.${key}`, field, reason: status?.detail ?? `backend '${backend}' has no ${feature}` });
-    else if (key === 'cpus' && probe?.isolation === 'none') out.push({ key: `sandbox.limits.${key}`, field, reason: `backend '${backend}' gives no isolation: no CPU quota` });
   }
   return out;
 }

@@ -20,7 +20,7 @@ describe('every profile limits memory, pids, CPU and disk by default', () => {
 });
 
 describe.skipIf(!isRoot)('a default limit the backend cannot enforce is refused at start, naming the key (real daemon)', () => {
-  test('host-direct (no disk volume, no CPU quota) under the workstation defaults: LIMIT_UNSUPPORTED, touching nothing; with the keys at 0 it starts', async () => {
+  test('host-direct (no disk volume) under the workstation defaults: LIMIT_UNSUPPORTED, touching nothing; with the key at 0 it starts', async () => {
     const home = await newHome('agentd-life-refuse-');
     try {
       const err = await startOnHome(home, parent, { isolation: { backend: 'host-direct' } }).then(
@@ -32,9 +32,9 @@ describe.skipIf(!isRoot)('a default limit the backend cannot enforce is refused 
       );
       expect(err).toBeInstanceOf(AgentdError);
       expect((err as AgentdError).code).toBe('LIMIT_UNSUPPORTED');
-      expect((err as AgentdError).details.limits).toEqual(['sandbox.limits.cpus', 'sandbox.limits.disk_bytes']);
-      expect((err as AgentdError).message).toContain('set sandbox.limits.cpus = 0, sandbox.limits.disk_bytes = 0 in the config');
-      const d = await startOnHome(home, parent, { isolation: { backend: 'host-direct' }, sandbox: { limits: { cpus: 0, disk_bytes: 0 } } });
+      expect((err as AgentdError).details.limits).toEqual(['sandbox.limits.disk_bytes']);
+      expect((err as AgentdError).message).toContain('set sandbox.limits.disk_bytes = 0 in the config');
+      const d = await startOnHome(home, parent, { isolation: { backend: 'host-direct' }, sandbox: { limits: { disk_bytes: 0 } } });
       await d.stop();
     } finally {
       await rm(home, { recursive: true, force: true });
@@ -50,7 +50,7 @@ describe.skipIf(!isRoot)('agentd run (the operator\'s own one-shot command) warn
       const r = await runCli(['run', '--backend', 'host-direct', '--', 'sh', '-c', 'echo ran'], { AGENTD_HOME: home, AGENTD_CONFIG: '', AGENTD_NETWORK: 'host' });
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('ran\n');
-      expect(r.stderr).toMatch(/backend 'host-direct' cannot enforce sandbox\.limits\.cpus .*sandbox\.limits\.disk_bytes .*this run goes without them \(set sandbox\.limits\.cpus = 0, sandbox\.limits\.disk_bytes = 0 in the config/);
+      expect(r.stderr).toMatch(/backend 'host-direct' cannot enforce sandbox\.limits\.disk_bytes .*this run goes without it \(set sandbox\.limits\.disk_bytes = 0 in the config/);
     } finally {
       await rm(home, { recursive: true, force: true });
     }
