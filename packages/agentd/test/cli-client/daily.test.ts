@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -173,6 +173,9 @@ describe.skipIf(skipReason !== undefined)('agentd exec: exit codes, parsing, mes
     expect(a.stdout).toMatch(/workspace/);
     const b = await run('exec', id, '--', 'sh', '-c', 'echo $0 "$@"', 'x', '--timeout', '5');
     expect(b.stdout.trim()).toBe('x --timeout 5');
+    const late = await run('exec', id, '--json', 'true');
+    expect(late.code).toBe(125);
+    expect(late.stderr).toMatch(/'--json' after the sandbox id: options go before it/);
   });
 
   test('a usage error is one line and a hint, not the whole help', async () => {

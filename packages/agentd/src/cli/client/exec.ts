@@ -79,8 +79,8 @@ async function memoryLimit(client: AgentdClient, id: string): Promise<number | u
 async function explain(io: CliIo, client: AgentdClient, id: string, flags: ExecFlags, r: ExecResult, dropped: number): Promise<void> {
   if (r.timedOut) {
     const msg = flags.timeout === undefined
-      ? `agentd: killed: the command did not finish within the daemon's default exec time limit (${formatDuration(DAEMON_DEFAULT_TIMEOUT_MS)}, or the daemon's lower cap); give it more with --timeout DURATION (e.g. --timeout 10m), at most the daemon's limits.max_exec_timeout_ms`
-      : `agentd: killed: the command did not finish within --timeout ${formatDuration(flags.timeout)}`;
+      ? `error: TIMEOUT: killed: the command did not finish within the daemon's default exec time limit (${formatDuration(DAEMON_DEFAULT_TIMEOUT_MS)}, or the daemon's lower cap); give it more with --timeout DURATION (e.g. --timeout 10m), at most the daemon's limits.max_exec_timeout_ms`
+      : `error: TIMEOUT: killed: the command did not finish within --timeout ${formatDuration(flags.timeout)}`;
     await writeAll(io.stderr, `${msg}\n`);
   }
   if (r.outputTruncated) {
@@ -117,6 +117,10 @@ export function execCommand(io: CliIo): Command {
       if (flags.tty === true) throw new UsageError('-t/--tty: a TTY is not supported yet (interactive processes come with a later release); run without -t');
       const argv = words[0] === '--' ? words.slice(1) : words;
       if (argv.length === 0) throw new UsageError('no command given after the sandbox id');
+      // A command never starts with '-': this is an option written after the id, where it would be the command's.
+      if (words[0] !== '--' && words[0]?.startsWith('-') === true) {
+        throw new UsageError(`'${words[0]}' after the sandbox id: options go before it (agentd exec [OPTIONS] ID COMMAND [ARGS...]); everything after the id is the command`);
+      }
       const cwd = flags.cwd ?? flags.workdir;
       const client = connect(flags, io.env);
       const controller = new AbortController();
