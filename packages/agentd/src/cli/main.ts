@@ -39,7 +39,7 @@ export async function buildProgram(commandName?: string): Promise<Command> {
 /** A usage error prints one line and where to read more, never the whole help. */
 function withUsageHints(command: Command, path: string[] = []): void {
   const here = path.length === 0 ? ['agentd'] : path;
-  command.showHelpAfterError(`(run '${here.join(' ')} --help' for usage)`);
+  command.showHelpAfterError(`(run '${here.join(' ')} --help' for usage)`).exitOverride();
   for (const sub of command.commands) withUsageHints(sub, [...here, sub.name()]);
 }
 
