@@ -145,6 +145,12 @@ function applyUnits(node: Record<string, unknown>, path: string[], sources: Read
       applyUnits(value, here, sources, add);
       continue;
     }
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => {
+        if (isPlainObject(item)) applyUnits(item, [...here, String(i)], sources, add);
+      });
+      continue;
+    }
     if (typeof value !== 'string') continue;
     const kind = key.endsWith('_ms') ? 'duration' : key.endsWith('_bytes') ? 'size' : undefined;
     if (kind === undefined) continue;
