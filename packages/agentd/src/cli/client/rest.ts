@@ -27,7 +27,8 @@ export function listOf(answer: Rest, key: string): Rest[] {
 
 export function str(r: Rest, key: string): string {
   const v = r[key];
-  return typeof v === 'string' ? v : v === undefined || v === null ? '-' : String(v);
+  if (typeof v === 'string') return v;
+  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : '-';
 }
 
 export function num(r: Rest, key: string): number | undefined {
