@@ -161,6 +161,16 @@ describe.skipIf(skipReason !== undefined)('agentd exec: exit codes, parsing, mes
     expect(got).toEqual(table.map(([args, want]) => [args.join(' '), want]));
   });
 
+  test('sandbox create speaks the API: --cwd, --ttl as a duration, --memory as a size; --json is the REST Sandbox', async () => {
+    const r = await run('sandbox', 'create', '--json', '--cwd', '/tmp', '--ttl', '1h', '--memory', '256m');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as { id: string; created_at_ms: number; expires_at_ms: number; limits: { memory_bytes: number } };
+    // 1h, not 1 s (a bare number would be seconds): the daemon stamps creation and expiry a moment apart.
+    expect(Math.abs(s.expires_at_ms - s.created_at_ms - 3_600_000)).toBeLessThan(60_000);
+    expect(s.limits.memory_bytes).toBe(256 * 1024 * 1024);
+    expect((await run('exec', s.id, 'pwd')).stdout).toBe('/tmp\n');
+  });
+
   test('an unreachable daemon is 125', async () => {
     const r = await agentd(['exec', id, 'true'], { ...s.env, AGENTD_URL: 'http://127.0.0.1:1' });
     expect(r.code).toBe(125);
