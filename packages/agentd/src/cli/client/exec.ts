@@ -79,7 +79,7 @@ async function memoryLimit(client: AgentdClient, id: string): Promise<number | u
 async function explain(io: CliIo, client: AgentdClient, id: string, flags: ExecFlags, r: ExecResult, dropped: number): Promise<void> {
   if (r.timedOut) {
     const msg = flags.timeout === undefined
-      ? `error: TIMEOUT: killed: the command did not finish within the daemon's default exec time limit (${formatDuration(DAEMON_DEFAULT_TIMEOUT_MS)}, or the daemon's lower cap); give it more with --timeout DURATION (e.g. --timeout 10m), at most the daemon's limits.max_exec_timeout_ms`
+      ? `error: TIMEOUT: killed after ${formatDuration(Math.max(1, Math.round(r.durationMs / 1000)) * 1000)} by the daemon's exec time limit (${formatDuration(DAEMON_DEFAULT_TIMEOUT_MS)} when no --timeout is given, never more than the daemon's limits.max_exec_timeout_ms); give it more with --timeout DURATION (e.g. --timeout 10m)`
       : `error: TIMEOUT: killed: the command did not finish within --timeout ${formatDuration(flags.timeout)}`;
     await writeAll(io.stderr, `${msg}\n`);
   }
