@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import { streamCommand, type CommandSummary } from '../channel/lifecycle.js';
 import { AgentdError } from '../core/errors.js';
 import { formatDuration } from '../util/units.js';
+import { formatBytes } from './client/output.js';
 import { exitStatusOf as commandExitStatus } from './exit-codes.js';
 import { commandEnv } from '../isolation/exec-env.js';
 import type { SandboxHandle } from '../isolation/types.js';
@@ -37,13 +38,6 @@ async function killedByOom(sandbox: SandboxHandle, s: CommandSummary): Promise<b
   return (await sandbox.usage().catch(() => undefined))?.oomKilled === true;
 }
 
-function formatSize(bytes: number): string {
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
-    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
-  }
-  return `${bytes} B`;
-}
-
 export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promise<number> {
   if (flags.tty === true) throw new AgentdError('INVALID_ARGUMENT', '-t/--tty: a TTY is not supported yet (interactive processes come with a later release); run without -t');
   if (argv.length === 0) throw new AgentdError('INVALID_ARGUMENT', 'no command given');
@@ -73,7 +67,7 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
     if (summary.canceled) process.stderr.write('agentd: interrupted; the command\'s process tree was killed\n');
     if (await killedByOom(sandbox, summary)) {
       const limit = sandbox.spec.limits.memoryBytes;
-      process.stderr.write(`agentd: killed: out of memory (limit ${limit === undefined ? 'of the sandbox' : formatSize(limit)})\n`);
+      process.stderr.write(`agentd: killed: out of memory (limit ${limit === undefined ? 'of the sandbox' : formatBytes(limit)})\n`);
     }
     return exitStatusOf(summary);
   } finally {

@@ -68,12 +68,30 @@ describe('agentd run: exit codes (one scheme with exec)', { timeout: 120_000 }, 
   });
 });
 
+describe('agentd run: an OOM kill says so', { timeout: 120_000 }, () => {
+  test('killed: out of memory (limit N), exit 137; the limit written as a size in the config', async () => {
+    const file = join(home, 'small.toml');
+    await writeFile(file, '[sandbox.limits]\nmemory_bytes = "64m"\n');
+    const r = await runCli(['run', '-c', file, '--', 'python3', '-c', 'b = bytearray(512 * 1024 * 1024); print(len(b))'], env);
+    expect(r.code).toBe(137);
+    expect(r.stderr).toMatch(/agentd: killed: out of memory \(limit 64\.0 MiB\)/);
+  });
+});
+
 describe('config errors from run', () => {
   test('printed once, and a flag is named as (from --flag)', async () => {
     const r = await runCli(['run', '--profile', 'nope', '--', 'true'], env);
     expect(r.code).toBe(125);
     expect(r.stderr.match(/profile \(from --profile\)/g)).toHaveLength(1);
     expect(r.stderr).not.toContain('(from overrides)');
+  });
+
+  test('serve prints a bad config once too', async () => {
+    const bad = join(home, 'serve-bad.toml');
+    await writeFile(bad, '[limits]\nmax_exec_timeout_ms = "forever"\n');
+    const r = await runCli(['serve', '-c', bad], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr.match(/limits\.max_exec_timeout_ms/g)).toHaveLength(1);
   });
 
   test('a _ms key takes a duration and a _bytes key a size; a bad one is one clear problem', async () => {
