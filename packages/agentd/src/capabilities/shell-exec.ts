@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_NICE } from '../channel/frames.js';
 import { AgentdError } from '../core/errors.js';
+import { commandEnv } from '../isolation/exec-env.js';
 import { minDefined } from '../util/numbers.js';
 import type { ExecResultBody } from './exec-result.js';
 import { execResultBody, MAX_RETURNABLE_OUTPUT_BYTES } from './exec-result.js';
@@ -85,7 +86,7 @@ export function shellExecCapability(budget?: OutputBudget): Capability<ShellExec
       const stdin = params.stdin === undefined ? undefined : Buffer.from(params.stdin, params.stdin_encoding === 'base64' ? 'base64' : 'utf8');
       const run = await runExec(sandbox, {
         argv: argvOf(params),
-        env: { ...sandbox.spec.env, ...params.env },
+        env: commandEnv(sandbox.baseEnv, params.env),
         ...(params.cwd === undefined ? (sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) : { cwd: params.cwd }),
         ...(stdin === undefined ? {} : { stdin }),
         timeoutMs: execTimeoutMs(params.timeout_ms, constraints.max_duration_ms),

@@ -30,8 +30,16 @@ export function checkBackendOptions(): (backends: Readonly<Record<string, Readon
   return (backends) => registry.checkOptions(backends);
 }
 
+/** Which flag sets which config key, for errors ("profile (from --profile)"). */
+export const FLAG_SOURCES: Readonly<Record<string, string>> = { profile: '--profile', 'isolation.backend': '--backend' };
+
 export function loadLocalConfig(flags: LocalFlags): Promise<AgentdConfig> {
-  return loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), overrides: flagOverrides(flags), checkBackendOptions: checkBackendOptions() });
+  return loadConfig({
+    ...(flags.config === undefined ? {} : { file: flags.config }),
+    overrides: flagOverrides(flags),
+    overrideSources: FLAG_SOURCES,
+    checkBackendOptions: checkBackendOptions(),
+  });
 }
 
 export interface LocalBackend extends SelectedBackend {

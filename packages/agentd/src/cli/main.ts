@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { AgentdError } from '../core/errors.js';
+import { EXIT_AGENTD_FAILED, exitStatusOfError } from './exit-codes.js';
 import { AGENTD_VERSION } from '../runtime/version.js';
 import { configCommand } from './config-check.js';
 import { doctorCommand } from './doctor.js';
 import { runCommandCli } from './run.js';
 import { serveCommandCli } from './serve.js';
 
-/** agentd's own failure under `agentd run` (as `docker run` does), so it never looks like the command's exit code. */
-const RUN_FAILED = 125;
+/** The commands whose own exit status is the command's: agentd's failures there are 125/126/127 (exit-codes.ts). */
+const COMMAND_RUNNERS = new Set(['run', 'exec']);
 
 /** The commands that work without a daemon. Naming one skips loading the client commands (and the SDK behind them). */
 const LOCAL_COMMANDS = new Set(['serve', 'run', 'doctor', 'config']);
@@ -22,7 +23,6 @@ export async function buildProgram(commandName?: string): Promise<Command> {
     .description('agentd: run the actions of AI agents in isolated sandboxes')
     .version(AGENTD_VERSION)
     .enablePositionalOptions()
-    .showHelpAfterError()
     .exitOverride();
   program.addCommand(serveCommandCli());
   program.addCommand(runCommandCli());
@@ -32,20 +32,31 @@ export async function buildProgram(commandName?: string): Promise<Command> {
     const { registerClientCommands } = await import('./client/index.js');
     registerClientCommands(program);
   }
+  withUsageHints(program);
   return program;
 }
 
+/** A usage error prints one line and where to read more, never the whole help. */
+function withUsageHints(command: Command, path: string[] = []): void {
+  const here = path.length === 0 ? ['agentd'] : path;
+  command.showHelpAfterError(`(run '${here.join(' ')} --help' for usage)`).exitOverride();
+  for (const sub of command.commands) withUsageHints(sub, [...here, sub.name()]);
+}
+
 function report(err: unknown, argv: readonly string[]): number {
-  const failed = argv[2] === 'run' ? RUN_FAILED : 1;
-  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  const runner = argv[2] !== undefined && COMMAND_RUNNERS.has(argv[2]);
+  const failed = runner ? EXIT_AGENTD_FAILED : 1;
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : runner ? EXIT_AGENTD_FAILED : 2;
   if (err instanceof AgentdError && err.code === 'INVALID_CONFIG' && 'issues' in err && Array.isArray(err.issues)) {
+    // The message repeats the issues after its first line: print the heading once, then each issue once.
     const issues = err.issues as Array<{ path: string; message: string }>;
-    process.stderr.write(`agentd: ${err.message}\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n`);
+    const heading = err.message.split('\n')[0] ?? err.message;
+    process.stderr.write(`agentd: ${heading}\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}\n`);
     return failed;
   }
   if (err instanceof AgentdError) {
     process.stderr.write(`agentd: error: ${err.code}: ${err.message}\n`);
-    return failed;
+    return runner ? exitStatusOfError(err) : failed;
   }
   const text = err instanceof Error ? err.message : String(err);
   process.stderr.write(`agentd: internal error: ${text}\n`);

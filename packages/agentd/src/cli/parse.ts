@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../util/units.js';
 
 /** `--env K=V`, repeatable, into a record. */
 export function collectEnv(value: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -9,9 +10,10 @@ export function collectEnv(value: string, previous: Record<string, string> = {})
   return { ...previous, [key]: value.slice(eq + 1) };
 }
 
-/** A positive number of seconds (fractions allowed). */
-export function parseSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number of seconds, got '${value}'`);
-  return n;
+/** A positive duration (`30s`, `10m`, `1h`, `500ms`; a bare number is seconds) in milliseconds. */
+export function parseTimeout(value: string): number {
+  const parsed = parseDuration(value, 's');
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.message);
+  if (parsed.value <= 0) throw new InvalidArgumentError(`expected a positive duration, got '${value}'`);
+  return parsed.value;
 }

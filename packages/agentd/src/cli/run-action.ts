@@ -1,14 +1,20 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { streamCommand, type CommandSummary } from '../channel/lifecycle.js';
-import { signalNumber } from '../channel/exec-handle.js';
+import { AgentdError } from '../core/errors.js';
+import { formatDuration } from '../util/units.js';
+import { formatBytes } from './client/output.js';
+import { exitStatusOf as commandExitStatus } from './exit-codes.js';
+import { commandEnv } from '../isolation/exec-env.js';
 import type { SandboxHandle } from '../isolation/types.js';
 import { createTextLogger } from '../util/logger.js';
 import { loadLocalConfig, type LocalFlags } from './local.js';
 import { planSandbox, runProbeCache, startPlanned } from './run-sandbox.js';
 
 export interface RunFlags extends LocalFlags {
+  /** Milliseconds (--timeout). */
   timeout?: number;
+  tty?: boolean;
   env: Record<string, string>;
   cwd?: string;
   keep?: boolean;
@@ -21,15 +27,20 @@ async function writeOut(stream: Writable, data: Buffer): Promise<void> {
   if (!stream.write(data)) await once(stream, 'drain');
 }
 
-/** Exit status like a shell's: the exit code, 128+N for a signal, 124 for a timeout (as timeout(1)). */
+/** Exit status like a shell's: the exit code, 128+N for a signal, 124 for a timeout (see exit-codes.ts). */
 export function exitStatusOf(s: CommandSummary): number {
-  if (s.timedOut) return 124;
-  if (s.exitCode !== null) return s.exitCode;
-  if (s.signal !== null) return 128 + signalNumber(s.signal);
-  return 1;
+  return commandExitStatus(s);
+}
+
+/** A SIGKILL (or a shell's 137) that the sandbox's memory cgroup reports as its OOM kill. */
+async function killedByOom(sandbox: SandboxHandle, s: CommandSummary): Promise<boolean> {
+  if (s.timedOut || s.canceled || !(s.signal === 'SIGKILL' || s.exitCode === 137)) return false;
+  return (await sandbox.usage().catch(() => undefined))?.oomKilled === true;
 }
 
 export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promise<number> {
+  if (flags.tty === true) throw new AgentdError('INVALID_ARGUMENT', '-t/--tty: a TTY is not supported yet (interactive processes come with a later release); run without -t');
+  if (argv.length === 0) throw new AgentdError('INVALID_ARGUMENT', 'no command given');
   const config = await loadLocalConfig(flags);
   const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
   const cache = runProbeCache(config, logger, flags.probeCache);
@@ -42,8 +53,8 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
     sandbox = await startPlanned(planned, config, logger, cache, abort.signal);
     const events = streamCommand(
       sandbox.channel,
-      { argv, env: { ...sandbox.baseEnv, ...flags.env }, ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }) },
-      { signal: abort.signal, ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }) },
+      { argv, env: commandEnv(sandbox.baseEnv, flags.env), ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }) },
+      { signal: abort.signal, ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }) },
     );
     let summary: CommandSummary | undefined;
     for await (const ev of events) {
@@ -52,8 +63,12 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
       else if (ev.type === 'exit') summary = ev.result;
     }
     if (summary === undefined) throw new Error('the command ended without an exit status');
-    if (summary.timedOut) process.stderr.write(`agentd: command timed out after ${flags.timeout}s; its process tree was killed\n`);
+    if (summary.timedOut) process.stderr.write(`agentd: killed: the command did not finish within --timeout ${formatDuration(flags.timeout ?? 0)}; its process tree was killed\n`);
     if (summary.canceled) process.stderr.write('agentd: interrupted; the command\'s process tree was killed\n');
+    if (await killedByOom(sandbox, summary)) {
+      const limit = sandbox.spec.limits.memoryBytes;
+      process.stderr.write(`agentd: killed: out of memory (limit ${limit === undefined ? 'of the sandbox' : formatBytes(limit)})\n`);
+    }
     return exitStatusOf(summary);
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

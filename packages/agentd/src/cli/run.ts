@@ -1,24 +1,30 @@
 import { Command, Option } from 'commander';
-import { collectEnv, parseSeconds } from './parse.js';
+import { EXIT_CODES_HELP } from './exit-codes.js';
+import { collectEnv, parseTimeout } from './parse.js';
 import type { RunFlags } from './run-action.js';
 
 export function runCommandCli(): Command {
   return new Command('run')
     .description('Run one command in a fresh sandbox, stream its output live and exit with its exit code')
-    .argument('<command...>', 'the command and its arguments (put them after --)')
+    .usage('[options] [--] COMMAND [ARGS...]')
+    .argument('<command...>', 'the command and its arguments (everything after the options; -- is optional)')
     .option('-b, --backend <name>', 'isolation backend or alias (namespace, bwrap, host-direct, ...; default: config, else auto)')
     .option('-p, --profile <name>', 'security profile: workstation, server, paranoid, custom')
     .option('-c, --config <file>', 'config file (TOML)')
-    .addOption(new Option('-t, --timeout <seconds>', 'kill the command\'s whole process tree after this many seconds (exit 124)').argParser(parseSeconds))
+    .addOption(new Option('--timeout <duration>', "kill the command's whole process tree after this long: 30s, 10m, 1h, 500ms; a bare number is seconds (exit 124)").argParser(parseTimeout))
     .addOption(new Option('-e, --env <K=V>', 'set an environment variable (repeatable)').argParser(collectEnv).default({}, 'none'))
-    .option('-C, --cwd <dir>', 'working directory inside the sandbox')
+    .option('-w, --cwd <dir>', 'working directory inside the sandbox')
+    .addOption(new Option('-C <dir>', 'old short name of --cwd').hideHelp())
+    .option('-t, --tty', 'allocate a TTY (not supported yet)')
     .option('--keep', 'keep the sandbox\'s files after the command')
     .option('-v, --verbose', 'log what agentd does to stderr')
     .option('--no-probe-cache', 'probe the backends for real instead of reusing a remembered successful probe (also AGENTD_PROBE_CACHE=0)')
+    .addHelpText('after', `\nExamples:\n  agentd run -- make test\n  agentd run --timeout 10m python3 train.py\n${EXIT_CODES_HELP}`)
     .passThroughOptions()
-    .action(async (command: string[], flags: RunFlags) => {
+    .action(async (command: string[], flags: RunFlags & { C?: string }) => {
       // Loaded on use, so other commands do not pay for the backends' modules.
       const { runInFreshSandbox } = await import('./run-action.js');
-      process.exitCode = await runInFreshSandbox(command, flags);
+      const cwd = flags.cwd ?? flags.C;
+      process.exitCode = await runInFreshSandbox(command[0] === '--' ? command.slice(1) : command, { ...flags, ...(cwd === undefined ? {} : { cwd }) });
     });
 }

@@ -12,6 +12,8 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Highest-precedence values (CLI flags). */
   overrides?: ConfigInput;
+  /** See ParseOptions.overrideSources (dotted key -> the flag that set it). */
+  overrideSources?: ParseOptions['overrideSources'];
   /** The uid whose defaults apply. Default: the current process's. */
   uid?: number;
   /** See ParseOptions.checkBackendOptions (pass `registry.checkOptions.bind(registry)`). */
@@ -75,6 +77,7 @@ async function loadWithSource(opts: LoadConfigOptions): Promise<{ config: Agentd
   const config = parseConfig(read.data ?? {}, env, {
     uid,
     ...(opts.overrides === undefined ? {} : { overrides: opts.overrides }),
+    ...(opts.overrideSources === undefined ? {} : { overrideSources: opts.overrideSources }),
     ...(opts.checkBackendOptions === undefined ? {} : { checkBackendOptions: opts.checkBackendOptions }),
     ...(read.source === undefined ? {} : { source: read.source }),
   });

@@ -10,6 +10,7 @@ import { DEFAULT_PROFILE, PRESETS } from './profiles.js';
 import { AgentdConfigSchema, type AgentdConfig } from './schema.js';
 import { PROFILE_NAMES } from './sections.js';
 import { knownKeysAt } from './shape-keys.js';
+import { parseDuration, parseSize } from '../util/units.js';
 
 /** A partial configuration as written in a file or passed as overrides (plain data). */
 export type ConfigInput = Record<string, unknown>;
@@ -17,6 +18,8 @@ export type ConfigInput = Record<string, unknown>;
 export interface ParseOptions {
   /** Applied over file and environment (highest precedence), e.g. from CLI flags. */
   overrides?: ConfigInput;
+  /** Dotted key path of an override -> what set it, named in errors ("--profile"). Default "overrides". */
+  overrideSources?: Readonly<Record<string, string>>;
   /** The uid whose defaults apply (root: /var/lib/agentd). Default: the current process's. */
   uid?: number;
   /** Named in the error message ("/etc/agentd/agentd.toml"). */
@@ -90,8 +93,9 @@ export function parseConfig(obj: unknown, env: NodeJS.ProcessEnv = process.env, 
   const sources = new Map(applied.sources);
   if (opts.overrides !== undefined) {
     input = deepMerge(input, opts.overrides) as Record<string, unknown>;
-    for (const path of leafPaths(opts.overrides)) sources.set(path.join('.'), 'overrides');
+    for (const path of leafPaths(opts.overrides)) sources.set(path.join('.'), opts.overrideSources?.[path.join('.')] ?? 'overrides');
   }
+  applyUnits(input, [], sources, add);
 
   // Round 0 reports every shape error. Later rounds run on a copy without the values those
   // errors point at (the preset fills in), only to find the profile/security rule violations
@@ -126,6 +130,39 @@ export function parseConfig(obj: unknown, env: NodeJS.ProcessEnv = process.env, 
     if (!pruned) break;
   }
   throw new InvalidConfigError(issues, opts.source);
+}
+
+/**
+ * Human units in the config: a string at a key ending in `_ms` is a duration (`30s`, `10m`,
+ * `1h`, `500ms`; a bare number counts milliseconds), at a key ending in `_bytes` a size
+ * (`64k`, `512m`, `2g`; bare: bytes). Numbers are kept as they are. A string that does not
+ * parse is reported here (and removed, so the schema does not report it a second time).
+ */
+function applyUnits(node: Record<string, unknown>, path: string[], sources: ReadonlyMap<string, string>, add: (issue: ConfigIssue) => void): void {
+  for (const [key, value] of Object.entries(node)) {
+    const here = [...path, key];
+    if (isPlainObject(value)) {
+      applyUnits(value, here, sources, add);
+      continue;
+    }
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => {
+        if (isPlainObject(item)) applyUnits(item, [...here, String(i)], sources, add);
+      });
+      continue;
+    }
+    if (typeof value !== 'string') continue;
+    const kind = key.endsWith('_ms') ? 'duration' : key.endsWith('_bytes') ? 'size' : undefined;
+    if (kind === undefined) continue;
+    const parsed = kind === 'duration' ? parseDuration(value, 'ms') : parseSize(value);
+    if (parsed.ok) {
+      node[key] = parsed.value;
+    } else {
+      const source = sources.get(here.join('.'));
+      add({ path: `${here.join('.')}${source === undefined ? '' : ` (from ${source})`}`, message: parsed.message });
+      delete node[key];
+    }
+  }
 }
 
 function leafPaths(value: unknown, prefix: string[] = []): string[][] {

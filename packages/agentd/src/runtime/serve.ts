@@ -33,6 +33,7 @@ function loadOptions(opts: ServeOptions): LoadConfigOptions {
     ...(opts.config === undefined ? {} : { file: opts.config }),
     env: opts.env ?? process.env,
     overrides,
+    overrideSources: { 'adapters.http.listen': '--listen', 'adapters.unix.path': '--socket' },
     // Backend options are part of the config: a bad one fails the load (and a SIGHUP reload).
     checkBackendOptions: (backends) => registry.checkOptions(backends),
   };

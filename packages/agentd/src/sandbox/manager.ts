@@ -166,7 +166,7 @@ export class SandboxManager {
       case 'suspended':
         throw new AgentdError('SANDBOX_SUSPENDED', `sandbox '${id}' is suspended; resume it first`, { details: { sandbox_id: id } });
       case 'stopped':
-        throw new AgentdError('CONFLICT', `sandbox '${id}' is stopped; start it first (POST /v1/sandboxes/${id}/start)`, { details: { sandbox_id: id, state: rec.state } });
+        throw new AgentdError('CONFLICT', `sandbox '${id}' is stopped (idle stop or daemon restart); start it first: agentd sandbox start ${id} (REST: POST /v1/sandboxes/${id}/start)`, { details: { sandbox_id: id, state: rec.state } });
       case 'dead':
         throw new AgentdError('SANDBOX_DEAD', `sandbox '${id}' is dead (its init process is gone)`, { details: { sandbox_id: id } });
       case 'destroying':

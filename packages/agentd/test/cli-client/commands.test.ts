@@ -79,11 +79,11 @@ describe('agentd exec (in-process)', () => {
     expect((await runCli(['exec', '--url', s.url, 'sbx_1', '--', '137'])).exitCode).toBe(137);
   });
 
-  test('errors print one line `error: CODE: message` and exit 1', async () => {
+  test('errors print one line `error: CODE: message`; exec exits 125 (agentd failed), other commands 1', async () => {
     const s = await fakeDaemon();
     const run = await runCli(['exec', '--url', s.url, 'sbx_nope', '--', 'true']);
     expect(run.stderr).toBe('error: NOT_FOUND: sandbox not found\n');
-    expect(run.exitCode).toBe(1);
+    expect(run.exitCode).toBe(125);
     const closed = await startServer(() => undefined);
     await closed.close();
     const down = await runCli(['sandbox', 'ls'], { env: { AGENTD_URL: closed.url } });
@@ -122,7 +122,7 @@ describe('agentd cp (in-process)', () => {
 describe('usage errors (in-process)', () => {
   test('a bad option value or a missing argument is `error: INVALID_ARGUMENT: ...` and a non-zero exit', async () => {
     const badSize = await runCli(['sandbox', 'create', '--memory', 'lots']);
-    expect(badSize.stderr).toMatch(/^error: INVALID_ARGUMENT: option '--memory <size>' argument 'lots' is invalid\. expected a size like 512m or 2g\n/);
+    expect(badSize.stderr).toMatch(/^error: INVALID_ARGUMENT: option '--memory <size>' argument 'lots' is invalid\. expected a size like 64k, 512m, 2g or a number of bytes, got 'lots'\n/);
     expect(badSize.exitCode).not.toBe(0);
     const missing = await runCli(['exec']);
     expect(missing.stderr).toMatch(/^error: INVALID_ARGUMENT: missing required argument 'id'\n/);

@@ -112,8 +112,9 @@ describe.skipIf(skipReason !== undefined)('agentd CLI against a real daemon', { 
     expect(lines[0]).toMatch(/^ID\s+STATE\s+BACKEND\s+PROFILE\s+CREATED\s+LABELS$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([id]);
     expect(lines[1]).toContain('running');
-    const json = JSON.parse((await run('sandbox', 'ls', '--json')).stdout.toString()) as { id: string; labels: Record<string, string> }[];
-    expect(json.find((s) => s.id === id)?.labels).toEqual({ run: tag });
+    // --json prints the REST answer itself: {sandboxes: [Sandbox]}, snake_case.
+    const json = JSON.parse((await run('sandbox', 'ls', '--json')).stdout.toString()) as { sandboxes: { id: string; labels: Record<string, string>; created_at_ms: number }[] };
+    expect(json.sandboxes.find((s) => s.id === id)).toMatchObject({ labels: { run: tag }, created_at_ms: expect.any(Number) });
     const info = await run('sandbox', 'info', id);
     expect(info.stdout.toString()).toMatch(new RegExp(`^id:\\s+${id}\\nstate:\\s+running\\n`));
     expect(JSON.parse((await run('sandbox', 'info', id, '--json')).stdout.toString())).toMatchObject({ id, state: 'running', backend: d.backend });
@@ -132,14 +133,14 @@ describe.skipIf(skipReason !== undefined)('agentd CLI against a real daemon', { 
       expect(r.code).toBe(3);
       const killed = await run('exec', id, '--', 'sh', '-c', 'kill -9 $$');
       expect(killed.code).toBe(137);
-      const slow = await run('exec', id, '--timeout', '0.5', '--', 'sleep', '30');
+      const slow = await run('exec', '--timeout', '0.5', id, '--', 'sleep', '30');
       expect(slow.code).toBe(124);
       expect(slow.stderr).toMatch(/^error: TIMEOUT: /);
-      const opts = await run('exec', id, '--env', 'A=x y', '--env', 'B=2', '--cwd', '/tmp', '--', 'sh', '-c', 'echo "$A|$B"; pwd');
+      const opts = await run('exec', '--env', 'A=x y', '--env', 'B=2', '--cwd', '/tmp', id, '--', 'sh', '-c', 'echo "$A|$B"; pwd');
       expect([opts.code, opts.stdout.toString()]).toEqual([0, 'x y|2\n/tmp\n']);
-      const piped = await agentd(['exec', id, '-i', '--', 'wc', '-c'], env, randomBytes(1000));
+      const piped = await agentd(['exec', '-i', id, '--', 'wc', '-c'], env, randomBytes(1000));
       expect(piped.stdout.toString().trim()).toBe('1000');
-      const json = JSON.parse((await run('exec', id, '--json', '--', 'sh', '-c', 'echo hi; exit 4')).stdout.toString());
+      const json = JSON.parse((await run('exec', '--json', id, '--', 'sh', '-c', 'echo hi; exit 4')).stdout.toString());
       expect(json).toMatchObject({ exit_code: 4, stdout: 'hi\n', encoding: 'utf8' });
     });
   });
@@ -159,14 +160,14 @@ describe.skipIf(skipReason !== undefined)('agentd CLI against a real daemon', { 
     });
   });
 
-  test('exec reports a missing program and a missing sandbox as error lines', async () => {
+  test('exec reports a missing program (127) and a missing sandbox (125) as error lines', async () => {
     await withSandbox(async (id) => {
       const noProgram = await run('exec', id, '--', '/no/such/program');
-      expect(noProgram.code).toBe(1);
+      expect(noProgram.code).toBe(127);
       expect(noProgram.stderr).toMatch(/^error: EXEC_FAILED: .*ENOENT.*\n$/);
     });
     const noSandbox = await run('exec', 'sbx_doesnotexist0000', '--', 'true');
-    expect([noSandbox.code, noSandbox.stderr]).toEqual([1, expect.stringMatching(/^error: NOT_FOUND: [^\n]+\n$/)]);
+    expect([noSandbox.code, noSandbox.stderr]).toEqual([125, expect.stringMatching(/^error: NOT_FOUND: [^\n]+\n$/)]);
   });
 
   test('cp copies files in and out, binary-safe, across several chunks', async () => {
@@ -258,8 +259,8 @@ describe.skipIf(skipReason !== undefined)('agentd CLI against a real daemon', { 
       }
       expect(await ok('sandbox', 'restore', id, snap)).toBe(`${id} running\n`);
       expect(await ok('exec', id, '--', 'cat', '/workspace/f')).toBe('v1\n');
-      const snaps = JSON.parse(await ok('sandbox', 'snapshots', '--json')) as { id: string }[];
-      expect(snaps.map((s) => s.id)).toContain(snap);
+      const snaps = JSON.parse(await ok('sandbox', 'snapshots', '--json')) as { snapshots: { id: string; sandbox_id: string }[] };
+      expect(snaps.snapshots.find((s) => s.id === snap)?.sandbox_id).toBe(id);
     });
   });
 
@@ -270,8 +271,8 @@ describe.skipIf(skipReason !== undefined)('agentd CLI against a real daemon', { 
     const secret = created.stdout.toString().trim();
     expect(secret).toMatch(/^agd_/);
     expect(created.stderr).toContain('shown only once');
-    const keys = JSON.parse((await agentd(['keys', 'ls', '--json'], sock)).stdout.toString()) as { id: string; subject: string; prefix: string }[];
-    const key = keys.find((k) => k.subject === 'ci');
+    const keys = JSON.parse((await agentd(['keys', 'ls', '--json'], sock)).stdout.toString()) as { keys: { id: string; subject: string; prefix: string }[] };
+    const key = keys.keys.find((k) => k.subject === 'ci');
     expect(key).toBeDefined();
     expect(secret.startsWith(key?.prefix ?? '?')).toBe(true);
     expect(JSON.stringify(keys)).not.toContain(secret);
@@ -289,8 +290,8 @@ describe.skipIf(skipReason !== undefined)('agentd CLI against a real daemon', { 
   test('audit lists what happened', async () => {
     await withSandbox(async (id) => {
       await run('exec', id, '--', 'true');
-      const events = JSON.parse((await run('audit', '--limit', '50', '--json')).stdout.toString()) as { sandboxId: string | null; capability: string | null }[];
-      expect(events.some((e) => e.sandboxId === id && e.capability === 'shell.exec.v1')).toBe(true);
+      const events = JSON.parse((await run('audit', '--limit', '50', '--json')).stdout.toString()) as { events: { sandbox_id: string | null; capability: string | null }[] };
+      expect(events.events.some((e) => e.sandbox_id === id && e.capability === 'shell.exec.v1')).toBe(true);
       const table = (await run('audit', '--limit', '5')).stdout.toString();
       expect(table.split('\n')[0]).toMatch(/^TIME\s+SUBJECT\s+TENANT\s+ACTION\s+SANDBOX\s+STATUS\s+CODE\s+MS$/);
     });

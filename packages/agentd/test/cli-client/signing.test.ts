@@ -72,7 +72,7 @@ describe.skipIf(skipReason !== undefined)('signing keys from the CLI (signature-
     try {
       const ls = await runCli(['sandbox', 'ls', '--json'], { env: signedEnv() });
       expect(ls.exitCode, ls.stderr).toBe(0);
-      expect((JSON.parse(ls.stdout.toString()) as Array<{ id: string }>).map((s) => s.id)).toEqual([id]);
+      expect((JSON.parse(ls.stdout.toString()) as { sandboxes: Array<{ id: string }> }).sandboxes.map((s) => s.id)).toEqual([id]);
       // The flags do the same as the environment.
       const viaFlags = await runCli(['sandbox', 'ls', '--url', d.url, '--sign-key', paths('user').key, '--key-id', 'ci-cli']);
       expect(viaFlags.exitCode, viaFlags.stderr).toBe(0);
@@ -103,7 +103,7 @@ describe.skipIf(skipReason !== undefined)('signing keys from the CLI (signature-
     const after = await runCli(['sandbox', 'ls'], { env: signedEnv() });
     expect(after.exitCode).toBe(1);
     expect(after.stderr).toBe('error: UNAUTHENTICATED: invalid request signature\n');
-    const listed = JSON.parse((await runCli(['signing-keys', 'ls', '--json', ...asAdmin()])).stdout.toString()) as Array<{ id: string; revokedAtMs: number | null }>;
-    expect(listed.find((k) => k.id === 'ci-cli')?.revokedAtMs).toEqual(expect.any(Number));
+    const listed = JSON.parse((await runCli(['signing-keys', 'ls', '--json', ...asAdmin()])).stdout.toString()) as { keys: Array<{ id: string; revoked_at_ms: number | null }> };
+    expect(listed.keys.find((k) => k.id === 'ci-cli')?.revoked_at_ms).toEqual(expect.any(Number));
   });
 });

@@ -43,7 +43,7 @@ describe('agentd run', () => {
   test('--timeout kills the whole tree and exits 124', async () => {
     const r = await runCli(['run', '--timeout', '1', '--', 'sh', '-c', 'sleep 60 & sleep 60; wait'], env);
     expect(r.code).toBe(124);
-    expect(r.stderr).toContain('timed out after 1s');
+    expect(r.stderr).toContain('within --timeout 1s');
     expect(r.ms).toBeLessThan(20_000);
   });
 
@@ -68,9 +68,9 @@ describe('agentd run', () => {
     expect(r.stderr).toContain("profile 'server' requires kernel isolation, but backend 'host-direct' provides none");
   });
 
-  test('a missing program is an error from the sandbox, not a crash', async () => {
+  test('a missing program is an error from the sandbox, not a crash, and exits 127 (as in exec)', async () => {
     const r = await runCli(['run', '--', 'definitely-not-a-program'], env);
-    expect(r.code).toBe(125);
+    expect(r.code).toBe(127);
     expect(r.stderr).toMatch(/EXEC_FAILED.*ENOENT|ENOENT.*definitely-not-a-program/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

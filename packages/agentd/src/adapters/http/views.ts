@@ -13,8 +13,22 @@ export function sandboxView(r: SandboxRecord, usage?: { memory_bytes: number; me
     created_at_ms: r.createdAtMs,
     ...(r.expiresAtMs === null ? {} : { expires_at_ms: r.expiresAtMs }),
     ...(r.lastError === null ? {} : { last_error: r.lastError }),
+    ...limitsView(r.spec),
     ...(usage ? { usage } : {}),
   };
+}
+
+/** The limits the sandbox runs under (from its stored spec), in the create body's names; nothing when none is known. */
+function limitsView(spec: unknown): { limits?: Record<string, number> } {
+  const limits = (spec as { limits?: Record<string, unknown> } | null)?.limits;
+  if (typeof limits !== 'object' || limits === null) return {};
+  const names: Record<string, string> = { memoryBytes: 'memory_bytes', pids: 'pids', cpus: 'cpus', openFiles: 'open_files', diskBytes: 'disk_bytes' };
+  const out: Record<string, number> = {};
+  for (const [k, name] of Object.entries(names)) {
+    const v = limits[k];
+    if (typeof v === 'number') out[name] = v;
+  }
+  return { limits: out };
 }
 
 export function sessionView(s: SessionRecord): Record<string, unknown> {

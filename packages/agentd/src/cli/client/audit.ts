@@ -5,6 +5,7 @@ import { guarded } from './errors.js';
 import type { CliIo } from './io.js';
 import { formatTime, printJson, printTable } from './output.js';
 import { parseInteger, parseSeconds } from './parse.js';
+import { restGet } from './rest.js';
 
 interface AuditFlags extends ClientFlags {
   limit?: number;
@@ -16,14 +17,17 @@ export function auditCommand(io: CliIo): Command {
     new Command('audit')
       .description('show audit events, newest first')
       .option('--limit <n>', 'most events (default 100)', parseInteger)
-      .option('--since <seconds>', 'only events of the last N seconds', parseSeconds),
+      .option('--since <duration>', 'only events of the last 30s, 10m, 2h... (a bare number is seconds)', parseSeconds),
   ).action(
     guarded(io, async (flags: AuditFlags) => {
-      const events = await connect(flags, io.env).audit({
+      const client = connect(flags, io.env);
+      if (flags.json === true) {
+        return printJson(io, await restGet(client, '/v1/audit', { limit: flags.limit, since_ms: flags.since === undefined ? undefined : Date.now() - flags.since }));
+      }
+      const events = await client.audit({
         ...(flags.limit === undefined ? {} : { limit: flags.limit }),
         ...(flags.since === undefined ? {} : { sinceMs: Date.now() - flags.since }),
       });
-      if (flags.json === true) return printJson(io, events);
       printTable(
         io,
         ['TIME', 'SUBJECT', 'TENANT', 'ACTION', 'SANDBOX', 'STATUS', 'CODE', 'MS'],

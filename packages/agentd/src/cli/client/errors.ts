@@ -17,19 +17,20 @@ function describe(err: unknown): { code: string; message: string } {
   return { code: 'INTERNAL', message: String(err) };
 }
 
-export function reportError(io: CliIo, err: unknown): void {
+/** Reports `err` as one line; the exit status is `exitFor(err)` (default 1). */
+export function reportError(io: CliIo, err: unknown, exitFor: (err: unknown) => number = () => 1): void {
   const { code, message } = describe(err);
   io.stderr.write(`error: ${code}: ${message}\n`);
-  io.setExitCode(1);
+  io.setExitCode(exitFor(err));
 }
 
-/** Wraps a command action so that any failure is reported as one line and an exit code. */
-export function guarded<A extends unknown[]>(io: CliIo, action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+/** Wraps a command action so that any failure is reported as one line and an exit code (`exitFor`, default 1). */
+export function guarded<A extends unknown[]>(io: CliIo, action: (...args: A) => Promise<void>, exitFor?: (err: unknown) => number): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await action(...args);
     } catch (err) {
-      reportError(io, err);
+      reportError(io, err, exitFor);
     }
   };
 }

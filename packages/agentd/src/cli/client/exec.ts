@@ -1,47 +1,49 @@
-/** `agentd exec ID [--timeout S] [--env K=V]... [--cwd D] -- CMD ARGS`: streams output, passes the exit code through. */
-import { constants } from 'node:os';
-import type { ExecResult } from '@agentd/sdk';
-import { Command } from 'commander';
+/**
+ * `agentd exec [OPTIONS] ID CMD [ARGS...]`: streams output, passes the exit code through.
+ * Everything after the sandbox id is the command (a leading `--` is allowed and dropped);
+ * options go before the id. Exit status: see ../exit-codes.ts.
+ */
+import type { AgentdClient, ExecResult } from '@agentd/sdk';
+import { Command, Option } from 'commander';
+import { EXIT_AGENTD_FAILED, EXIT_CODES_HELP, exitStatusOf, exitStatusOfError, signalExit } from '../exit-codes.js';
+import { formatDuration } from '../../util/units.js';
 import { connect, withClientFlags, type ClientFlags } from './connection.js';
-import { guarded, reportError } from './errors.js';
+import { guarded, reportError, UsageError } from './errors.js';
 import { readAll, writeAll, type CliIo } from './io.js';
-import { printJson } from './output.js';
-import { collectKeyValue, parseInteger, parseSeconds } from './parse.js';
+import { formatBytes, printJson } from './output.js';
+import { collectKeyValue, parseDurationFlag, parseSizeFlag } from './parse.js';
 
 interface ExecFlags extends ClientFlags {
   timeout?: number;
   env?: Record<string, string>;
   cwd?: string;
+  workdir?: string;
   stdin?: boolean;
   shell?: boolean;
   maxOutput?: number;
   idempotencyKey?: string;
+  tty?: boolean;
 }
 
-/** Exit code 124 for a timeout (like coreutils `timeout`). */
-export const TIMEOUT_EXIT_CODE = 124;
+/** The daemon's exec time limit when the request gives no `timeout_ms` (capabilities/shell-exec.ts DEFAULT_TIMEOUT_MS). */
+const DAEMON_DEFAULT_TIMEOUT_MS = 60_000;
 
-/** The exit code the CLI passes on: the command's own, 128+N for signal N, 124 for a timeout. */
-export function exitCodeOf(result: Pick<ExecResult, 'exitCode' | 'signal' | 'timedOut'>): number {
-  if (result.timedOut) return TIMEOUT_EXIT_CODE;
-  if (result.exitCode !== null) return result.exitCode;
-  if (result.signal !== null) {
-    const number = (constants.signals as Record<string, number | undefined>)[result.signal];
-    return 128 + (number ?? 0);
+/** @deprecated name kept for callers: see exitStatusOf in ../exit-codes.ts. */
+export const exitCodeOf = exitStatusOf;
+
+function utf8(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
   }
-  return 1;
 }
 
-function jsonResult(r: ExecResult): Record<string, unknown> {
-  const utf8 = (bytes: Uint8Array): boolean => {
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+/** The REST ExecResult of docs/api.md, field for field (snake_case). */
+export function jsonResult(r: ExecResult, droppedBytes: number): Record<string, unknown> {
   const text = utf8(r.stdoutBytes) && utf8(r.stderrBytes);
+  const u = r.resourceUsage;
   return {
     exit_code: r.exitCode,
     signal: r.signal,
@@ -52,28 +54,74 @@ function jsonResult(r: ExecResult): Record<string, unknown> {
     timed_out: r.timedOut,
     canceled: r.canceled,
     output_truncated: r.outputTruncated,
+    output_dropped_bytes: droppedBytes,
     resource_limited: r.resourceLimited,
-    resource_usage: r.resourceUsage,
+    resource_usage: {
+      ...(u.maxMemoryBytes === undefined ? {} : { max_memory_bytes: u.maxMemoryBytes }),
+      ...(u.cpuUserMs === undefined ? {} : { cpu_user_ms: u.cpuUserMs }),
+      ...(u.cpuSystemMs === undefined ? {} : { cpu_system_ms: u.cpuSystemMs }),
+      ...(u.outputBytes === undefined ? {} : { output_bytes: u.outputBytes }),
+    },
   };
+}
+
+/** The memory limit of a sandbox as its REST answer states it, for the OOM message (undefined when unknown). */
+async function memoryLimit(client: AgentdClient, id: string): Promise<number | undefined> {
+  try {
+    const raw = (await client.transport.json({ method: 'GET', path: `/v1/sandboxes/${encodeURIComponent(id)}` })) as { limits?: { memory_bytes?: unknown } };
+    return typeof raw.limits?.memory_bytes === 'number' && raw.limits.memory_bytes > 0 ? raw.limits.memory_bytes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lines on stderr that say why a command ended the way it did (timeout, cut output, OOM). */
+async function explain(io: CliIo, client: AgentdClient, id: string, flags: ExecFlags, r: ExecResult, dropped: number): Promise<void> {
+  if (r.timedOut) {
+    const msg = flags.timeout === undefined
+      ? `error: TIMEOUT: killed after ${formatDuration(Math.max(1, Math.round(r.durationMs / 1000)) * 1000)} by the daemon's exec time limit (${formatDuration(DAEMON_DEFAULT_TIMEOUT_MS)} when no --timeout is given, never more than the daemon's limits.max_exec_timeout_ms); give it more with --timeout DURATION (e.g. --timeout 10m)`
+      : `error: TIMEOUT: killed: the command did not finish within --timeout ${formatDuration(flags.timeout)}`;
+    await writeAll(io.stderr, `${msg}\n`);
+  }
+  if (r.outputTruncated) {
+    const cap = flags.maxOutput === undefined ? "the daemon's limits.max_output_bytes" : `--max-output ${formatBytes(flags.maxOutput)}`;
+    await writeAll(io.stderr, `agentd: output truncated: ${dropped} bytes dropped by the output cap (${cap}); raise it with --max-output SIZE, at most the daemon's limits.max_output_bytes\n`);
+  }
+  if (r.resourceLimited) {
+    const limit = await memoryLimit(client, id);
+    await writeAll(io.stderr, `agentd: killed: out of memory (limit ${limit === undefined ? 'of the sandbox' : formatBytes(limit)})\n`);
+  }
 }
 
 export function execCommand(io: CliIo): Command {
   const command = withClientFlags(
     new Command('exec')
-      .description('run a command in a sandbox, streaming its output; exits with its exit code (128+N for signal N, 124 on timeout)')
+      .description('run a command in a sandbox, streaming its output; exits with its exit code')
+      .usage('[options] ID COMMAND [ARGS...]')
       .argument('<id>', 'sandbox id')
-      .argument('<command...>', 'the command and its arguments (put them after --)')
-      .option('--timeout <seconds>', 'kill the command (whole process tree) after this long', parseSeconds)
-      .option('--env <K=V>', 'environment variable (repeatable)', collectKeyValue)
-      .option('--cwd <dir>', 'working directory inside the sandbox')
+      .argument('<command...>', 'the command and its arguments: everything after the id (options go before the id)')
+      .addOption(new Option('--timeout <duration>', 'kill the command (whole process tree) after this long: 30s, 10m, 1h, 500ms; a bare number is seconds (exit 124)').argParser(parseDurationFlag('s')))
+      .option('-e, --env <K=V>', 'environment variable (repeatable)', collectKeyValue)
+      .option('-w, --cwd <dir>', 'working directory inside the sandbox')
+      .addOption(new Option('--workdir <dir>', 'old name of --cwd').hideHelp())
       .option('-i, --stdin', "send this process's stdin to the command")
+      .option('-t, --tty', 'allocate a TTY (not supported yet)')
       .option('--shell', 'run the words as one /bin/sh -c script instead of an argv')
-      .option('--max-output <bytes>', 'cap on output kept by the daemon', parseInteger)
-      .option('--idempotency-key <key>', 'a retried exec with the same key runs once'),
-  ).addHelpText('after', '\nExample:\n  agentd exec sbx_123 -- ls -la /workspace\n');
+      .addOption(new Option('--max-output <size>', 'cap on output kept by the daemon: 64k, 16m, or bytes').argParser(parseSizeFlag))
+      .option('--idempotency-key <key>', 'a retried exec with the same key runs once')
+      .passThroughOptions(),
+  ).addHelpText('after', `\nExamples:\n  agentd exec sbx_123 ls -la /workspace\n  agentd exec --timeout 10m sbx_123 make test\n${EXIT_CODES_HELP}`);
 
   command.action(
     guarded(io, async (id: string, words: string[], flags: ExecFlags) => {
+      if (flags.tty === true) throw new UsageError('-t/--tty: a TTY is not supported yet (interactive processes come with a later release); run without -t');
+      const argv = words[0] === '--' ? words.slice(1) : words;
+      if (argv.length === 0) throw new UsageError('no command given after the sandbox id');
+      // A command never starts with '-': this is an option written after the id, where it would be the command's.
+      if (words[0] !== '--' && words[0]?.startsWith('-') === true) {
+        throw new UsageError(`'${words[0]}' after the sandbox id: options go before it (agentd exec [OPTIONS] ID COMMAND [ARGS...]); everything after the id is the command`);
+      }
+      const cwd = flags.cwd ?? flags.workdir;
       const client = connect(flags, io.env);
       const controller = new AbortController();
       let interrupted: NodeJS.Signals | undefined;
@@ -85,40 +133,43 @@ export function execCommand(io: CliIo): Command {
         const options = {
           ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }),
           ...(flags.env === undefined ? {} : { env: flags.env }),
-          ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
+          ...(cwd === undefined ? {} : { cwd }),
           ...(flags.maxOutput === undefined ? {} : { maxOutputBytes: flags.maxOutput }),
           ...(flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey }),
           ...(flags.stdin === true ? { stdin: await readAll(io.stdin) } : {}),
           signal: controller.signal,
         };
-        const cmd = flags.shell === true ? words.join(' ') : words;
+        const cmd = flags.shell === true ? argv.join(' ') : argv;
         let result: ExecResult | undefined;
+        let received = 0;
         for await (const chunk of client.execStream(id, cmd, options)) {
-          if (chunk.type === 'stdout') {
-            if (flags.json !== true) await writeAll(io.stdout, chunk.bytes);
-          } else if (chunk.type === 'stderr') {
-            if (flags.json !== true) await writeAll(io.stderr, chunk.bytes);
+          if (chunk.type === 'stdout' || chunk.type === 'stderr') {
+            received += chunk.bytes.length;
+            if (flags.json !== true) await writeAll(chunk.type === 'stdout' ? io.stdout : io.stderr, chunk.bytes);
           } else if (chunk.type === 'exit') {
             result = chunk.result;
           }
         }
-        if (result === undefined) return;
-        if (flags.json === true) printJson(io, jsonResult(result));
-        else if (result.timedOut) io.stderr.write(`error: TIMEOUT: the command did not finish within ${(flags.timeout ?? 0) / 1000}s and was killed\n`);
-        else if (result.outputTruncated) io.stderr.write('warning: output was truncated by the daemon\n');
-        io.setExitCode(exitCodeOf(result));
-      } catch (err) {
-        if (interrupted !== undefined) {
-          const number = (constants.signals as Record<string, number | undefined>)[interrupted] ?? 2;
-          io.stderr.write(`error: CANCELLED: interrupted by ${interrupted}\n`);
-          io.setExitCode(128 + number);
+        if (result === undefined) {
+          io.stderr.write('error: INTERNAL: the daemon ended the exec without an exit status\n');
+          io.setExitCode(EXIT_AGENTD_FAILED);
           return;
         }
-        reportError(io, err);
+        const dropped = Math.max(0, (result.resourceUsage.outputBytes ?? received) - received);
+        if (flags.json === true) printJson(io, jsonResult(result, dropped));
+        await explain(io, client, id, flags, result, dropped);
+        io.setExitCode(exitStatusOf(result));
+      } catch (err) {
+        if (interrupted !== undefined) {
+          io.stderr.write(`error: CANCELLED: interrupted by ${interrupted}\n`);
+          io.setExitCode(signalExit(interrupted));
+          return;
+        }
+        reportError(io, err, exitStatusOfError);
       } finally {
         unsubscribe();
       }
-    }),
+    }, exitStatusOfError),
   );
   return command;
 }

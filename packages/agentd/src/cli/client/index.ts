@@ -23,6 +23,8 @@ function eachCommand(command: Command, visit: (c: Command) => void): void {
  * settings (exit override, output, help), and a usage error reads `error: INVALID_ARGUMENT: ...`.
  */
 export function registerClientCommands(program: Command, io: CliIo = processIo()): Command {
+  // `exec ID CMD -x`: options after the id belong to the command (exec passes them through).
+  program.enablePositionalOptions();
   for (const command of [sandboxCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io)]) {
     program.addCommand(command);
     eachCommand(command, (c) => {

@@ -6,6 +6,7 @@ import { UsageError, guarded } from './errors.js';
 import type { CliIo } from './io.js';
 import { formatTime, printJson, printTable } from './output.js';
 import { collectList } from './parse.js';
+import { restGet, restPost } from './rest.js';
 
 interface CreateFlags extends ClientFlags {
   subject?: string;
@@ -26,8 +27,9 @@ export function keysCommand(io: CliIo): Command {
   ).action(
     guarded(io, async (flags: CreateFlags) => {
       if (flags.subject === undefined || flags.tenant === undefined) throw new UsageError('--subject and --tenant are required');
-      const key = await connect(flags, io.env).createKey({ subject: flags.subject, tenant: flags.tenant, roles: flags.role ?? ['user'] });
-      if (flags.json === true) return printJson(io, key);
+      const client = connect(flags, io.env);
+      if (flags.json === true) return printJson(io, await restPost(client, '/v1/keys', { subject: flags.subject, tenant: flags.tenant, roles: flags.role ?? ['user'] }));
+      const key = await client.createKey({ subject: flags.subject, tenant: flags.tenant, roles: flags.role ?? ['user'] });
       io.stdout.write(`${key.secret ?? ''}\n`);
       io.stderr.write(`created key ${key.id} for ${key.subject} (tenant ${key.tenant}, roles ${key.roles.join(',')}); the secret above is shown only once\n`);
     }),
@@ -35,8 +37,9 @@ export function keysCommand(io: CliIo): Command {
 
   withClientFlags(keys.command('ls').alias('list').description('list API keys (no secrets)')).action(
     guarded(io, async (flags: ClientFlags) => {
-      const list = await connect(flags, io.env).listKeys();
-      if (flags.json === true) return printJson(io, list);
+      const client = connect(flags, io.env);
+      if (flags.json === true) return printJson(io, await restGet(client, '/v1/keys'));
+      const list = await client.listKeys();
       printTable(
         io,
         ['ID', 'PREFIX', 'SUBJECT', 'TENANT', 'ROLES', 'CREATED', 'REVOKED'],

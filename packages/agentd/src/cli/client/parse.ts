@@ -1,5 +1,6 @@
 /** Parsers for command-line values; commander reports their errors as usage errors. */
 import { InvalidArgumentError as UsageError } from 'commander';
+import { parseDuration, parseSize as parseSizeText } from '../../util/units.js';
 
 /** Collects a repeatable `K=V` option into a record. */
 export function collectKeyValue(value: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -12,11 +13,26 @@ export function collectList(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
 }
 
-/** Seconds (fractions allowed) to milliseconds. */
+/** Seconds (fractions allowed) or a duration (`30s`, `10m`, `1h`, `500ms`) to milliseconds. */
 export function parseSeconds(value: string): number {
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError('expected a positive number of seconds');
-  return Math.round(seconds * 1000);
+  return parseDurationFlag('s')(value);
+}
+
+/** A duration flag to milliseconds; a bare number counts in `bareUnit`. */
+export function parseDurationFlag(bareUnit: 's' | 'ms'): (value: string) => number {
+  return (value) => {
+    const parsed = parseDuration(value, bareUnit);
+    if (!parsed.ok) throw new UsageError(parsed.message);
+    if (parsed.value <= 0) throw new UsageError(`expected a positive duration, got '${value}'`);
+    return parsed.value;
+  };
+}
+
+/** A size flag (`512m`, `2g`, `64k`, bytes) to bytes. */
+export function parseSizeFlag(value: string): number {
+  const parsed = parseSizeText(value);
+  if (!parsed.ok) throw new UsageError(parsed.message);
+  return parsed.value;
 }
 
 export function parseInteger(value: string): number {
@@ -25,15 +41,8 @@ export function parseInteger(value: string): number {
   return n;
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
 /** "512m", "2g", "1048576", "64Mi" to bytes (binary units). */
-export function parseSize(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
-  const unit = SIZE_UNITS[(match?.[2] ?? '').toLowerCase()];
-  if (match === null || unit === undefined) throw new UsageError('expected a size like 512m or 2g');
-  return Math.round(Number(match[1]) * unit);
-}
+export const parseSize = parseSizeFlag;
 
 export interface RemotePath {
   sandboxId: string;

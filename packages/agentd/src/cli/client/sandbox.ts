@@ -1,17 +1,19 @@
-/** `agentd sandbox create|ls|info|rm|start|suspend|resume|snapshot|restore|fork`. */
-import type { AgentdClient, NetworkMode, SandboxInfo, SandboxSpec, SandboxState } from '@agentd/sdk';
-import { Command } from 'commander';
+/** `agentd sandbox create|ls|info|rm|start|suspend|resume|snapshot|restore|fork|snapshots`, over REST (rest.ts). */
+import type { AgentdClient, NetworkMode, SandboxState } from '@agentd/sdk';
+import { Command, Option } from 'commander';
 import { connect, withClientFlags, type ClientFlags } from './connection.js';
 import { guarded } from './errors.js';
 import type { CliIo } from './io.js';
 import { formatAge, formatBytes, formatLabels, formatTime, printFields, printJson, printTable } from './output.js';
 import { collectKeyValue, parseInteger, parseSeconds, parseSize } from './parse.js';
+import { enc, listOf, num, restGet, restPost, str, type Rest } from './rest.js';
 import { withProgress } from './spinner.js';
 
 interface CreateFlags extends ClientFlags {
   backend?: string;
   profile?: string;
   env?: Record<string, string>;
+  cwd?: string;
   workdir?: string;
   network?: NetworkMode;
   memory?: number;
@@ -21,46 +23,56 @@ interface CreateFlags extends ClientFlags {
   ttl?: number;
 }
 
-function specFrom(flags: CreateFlags): SandboxSpec {
+/** The REST SandboxCreate body of the flags (docs/api.md), field for field. */
+export function createBody(flags: CreateFlags): Rest {
   const limits = {
-    ...(flags.memory === undefined ? {} : { memoryBytes: flags.memory }),
+    ...(flags.memory === undefined ? {} : { memory_bytes: flags.memory }),
     ...(flags.pids === undefined ? {} : { pids: flags.pids }),
     ...(flags.cpus === undefined ? {} : { cpus: flags.cpus }),
   };
+  const workdir = flags.cwd ?? flags.workdir;
   return {
     ...(flags.backend === undefined ? {} : { backend: flags.backend }),
     ...(flags.profile === undefined ? {} : { profile: flags.profile }),
     ...(flags.env === undefined ? {} : { env: flags.env }),
-    ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
+    ...(workdir === undefined ? {} : { workdir }),
     ...(flags.network === undefined ? {} : { network: flags.network }),
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
     ...(flags.label === undefined ? {} : { labels: flags.label }),
-    ...(flags.ttl === undefined ? {} : { ttlMs: flags.ttl }),
+    ...(flags.ttl === undefined ? {} : { ttl_ms: flags.ttl }),
   };
 }
 
-function sandboxFields(s: SandboxInfo): [string, string][] {
+function labelsOf(s: Rest): Record<string, string> {
+  return typeof s.labels === 'object' && s.labels !== null ? (s.labels as Record<string, string>) : {};
+}
+
+function sandboxFields(s: Rest): [string, string][] {
+  const created = num(s, 'created_at_ms') ?? 0;
   const fields: [string, string][] = [
-    ['id', s.id],
-    ['state', s.state],
-    ['backend', s.backend],
-    ['profile', s.profile],
-    ['tenant', s.tenant],
-    ['labels', formatLabels(s.labels)],
-    ['created', `${formatTime(s.createdAtMs)} (${formatAge(s.createdAtMs)})`],
+    ['id', str(s, 'id')],
+    ['state', str(s, 'state')],
+    ['backend', str(s, 'backend')],
+    ['profile', str(s, 'profile')],
+    ['tenant', str(s, 'tenant')],
+    ['labels', formatLabels(labelsOf(s))],
+    ['created', `${formatTime(created)} (${formatAge(created)})`],
   ];
-  if (s.expiresAtMs !== undefined) fields.push(['expires', `${formatTime(s.expiresAtMs)} (${formatAge(s.expiresAtMs)})`]);
-  if (s.usage !== undefined) {
-    fields.push(['memory', `${formatBytes(s.usage.memoryBytes)} (peak ${formatBytes(s.usage.memoryPeakBytes)})`]);
-    fields.push(['cpu', `${s.usage.cpuMs} ms`], ['pids', String(s.usage.pids)]);
+  const expires = num(s, 'expires_at_ms');
+  if (expires !== undefined) fields.push(['expires', `${formatTime(expires)} (${formatAge(expires)})`]);
+  if (typeof s.last_error === 'string') fields.push(['last error', s.last_error]);
+  const usage = s.usage as Rest | undefined;
+  if (typeof usage === 'object' && usage !== null) {
+    fields.push(['memory', `${formatBytes(num(usage, 'memory_bytes') ?? 0)} (peak ${formatBytes(num(usage, 'memory_peak_bytes') ?? 0)})`]);
+    fields.push(['cpu', `${num(usage, 'cpu_ms') ?? 0} ms`], ['pids', String(num(usage, 'pids') ?? 0)]);
   }
   return fields;
 }
 
 /** Prints a sandbox after a state change: JSON, or "<id> <state>". */
-function printState(io: CliIo, flags: ClientFlags, s: SandboxInfo): void {
+function printState(io: CliIo, flags: ClientFlags, s: Rest): void {
   if (flags.json === true) printJson(io, s);
-  else io.stdout.write(`${s.id} ${s.state}\n`);
+  else io.stdout.write(`${str(s, 'id')} ${str(s, 'state')}\n`);
 }
 
 function leaf(parent: Command, name: string, description: string): Command {
@@ -89,18 +101,19 @@ export function sandboxCommand(io: CliIo): Command {
     leaf(sandbox, 'create', 'create a sandbox (prints its id)')
       .option('--backend <name>', 'isolation backend (namespace, host-direct, ...)')
       .option('--profile <name>', 'security profile')
-      .option('--env <K=V>', 'environment variable (repeatable)', collectKeyValue)
-      .option('--workdir <dir>', 'working directory inside the sandbox')
+      .option('-e, --env <K=V>', 'environment variable (repeatable)', collectKeyValue)
+      .option('-w, --cwd <dir>', 'working directory inside the sandbox (the API\'s workdir)')
+      .addOption(new Option('--workdir <dir>', 'same as --cwd').hideHelp())
       .option('--network <mode>', 'none, allowlist or host')
-      .option('--memory <size>', 'memory limit, e.g. 512m', parseSize)
+      .option('--memory <size>', 'memory limit: 512m, 2g, or bytes', parseSize)
       .option('--pids <n>', 'process limit', parseInteger)
       .option('--cpus <n>', 'CPU limit', Number)
       .option('--label <k=v>', 'label (repeatable)', collectKeyValue)
-      .option('--ttl <seconds>', 'destroy after this long', parseSeconds),
+      .option('--ttl <duration>', 'destroy after this long: 30m, 2h, 1d; a bare number is seconds', parseSeconds),
     async (client, flags) => {
-      const s = await withProgress(io, 'creating sandbox', () => client.createSandbox(specFrom(flags)));
+      const s = await withProgress(io, 'creating sandbox', () => restPost(client, '/v1/sandboxes', createBody(flags)));
       if (flags.json === true) printJson(io, s);
-      else io.stdout.write(`${s.id}\n`);
+      else io.stdout.write(`${str(s, 'id')}\n`);
     },
   );
 
@@ -112,22 +125,22 @@ export function sandboxCommand(io: CliIo): Command {
       .option('--backend <name>', 'only sandboxes of this backend')
       .option('--label <k=v>', 'only sandboxes with this label (repeatable)', collectKeyValue),
     async (client, flags) => {
-      const list = await client.listSandboxes({
-        ...(flags.state === undefined ? {} : { state: flags.state }),
-        ...(flags.backend === undefined ? {} : { backend: flags.backend }),
-        ...(flags.label === undefined ? {} : { labels: flags.label }),
+      const answer = await restGet(client, '/v1/sandboxes', {
+        state: flags.state,
+        backend: flags.backend,
+        label: Object.entries(flags.label ?? {}).map(([k, v]) => `${k}=${v}`),
       });
-      if (flags.json === true) return printJson(io, list);
+      if (flags.json === true) return printJson(io, answer);
       printTable(
         io,
         ['ID', 'STATE', 'BACKEND', 'PROFILE', 'CREATED', 'LABELS'],
-        list.map((s) => [s.id, s.state, s.backend, s.profile, formatAge(s.createdAtMs), formatLabels(s.labels)]),
+        listOf(answer, 'sandboxes').map((s) => [str(s, 'id'), str(s, 'state'), str(s, 'backend'), str(s, 'profile'), formatAge(num(s, 'created_at_ms') ?? 0), formatLabels(labelsOf(s))]),
       );
     },
   );
 
   act(io, leaf(sandbox, 'info', 'show one sandbox').argument('<id>'), async (client, flags, [id = '']) => {
-    const s = await client.getSandbox(id);
+    const s = await restGet(client, `/v1/sandboxes/${enc(id)}`);
     if (flags.json === true) printJson(io, s);
     else printFields(io, sandboxFields(s));
   });
@@ -146,7 +159,7 @@ export function sandboxCommand(io: CliIo): Command {
 
   for (const action of ['start', 'suspend', 'resume'] as const) {
     act(io, leaf(sandbox, action, `${action} a sandbox`).argument('<id>'), async (client, flags, [id = '']) => {
-      printState(io, flags, await withProgress(io, `${action} ${id}`, () => client.sandboxAction(id, action, {})));
+      printState(io, flags, await withProgress(io, `${action} ${id}`, () => restPost(client, `/v1/sandboxes/${enc(id)}/${action}`, {})));
     });
   }
 
@@ -154,14 +167,14 @@ export function sandboxCommand(io: CliIo): Command {
     io,
     leaf(sandbox, 'snapshot', "snapshot a sandbox's files (prints the snapshot id)").argument('<id>').option('--name <name>', 'snapshot name'),
     async (client, flags, [id = '']) => {
-      const snap = await withProgress(io, `snapshotting ${id}`, () => client.snapshotSandbox(id, flags.name === undefined ? {} : { name: flags.name }));
+      const snap = await withProgress(io, `snapshotting ${id}`, () => restPost(client, `/v1/sandboxes/${enc(id)}/snapshot`, flags.name === undefined ? {} : { name: flags.name }));
       if (flags.json === true) printJson(io, snap);
-      else io.stdout.write(`${snap.id}\n`);
+      else io.stdout.write(`${str(snap, 'id')}\n`);
     },
   );
 
   act(io, leaf(sandbox, 'restore', 'put a sandbox back to a snapshot').argument('<id>').argument('<snapshot-id>'), async (client, flags, [id = '', snapshotId = '']) => {
-    printState(io, flags, await withProgress(io, `restoring ${id}`, () => client.sandboxAction(id, 'restore', { snapshot_id: snapshotId })));
+    printState(io, flags, await withProgress(io, `restoring ${id}`, () => restPost(client, `/v1/sandboxes/${enc(id)}/restore`, { snapshot_id: snapshotId })));
   });
 
   act<ClientFlags & { snapshot?: string }>(
@@ -171,19 +184,19 @@ export function sandboxCommand(io: CliIo): Command {
       .option('--snapshot <snapshot-id>', 'fork from this snapshot (default: snapshot now)'),
     async (client, flags, [id = '']) => {
       const body = flags.snapshot === undefined ? {} : { snapshot_id: flags.snapshot };
-      const s = await withProgress(io, `forking ${id}`, () => client.sandboxAction(id, 'fork', body));
+      const s = await withProgress(io, `forking ${id}`, () => restPost(client, `/v1/sandboxes/${enc(id)}/fork`, body));
       if (flags.json === true) printJson(io, s);
-      else io.stdout.write(`${s.id}\n`);
+      else io.stdout.write(`${str(s, 'id')}\n`);
     },
   );
 
   act(io, leaf(sandbox, 'snapshots', 'list snapshots'), async (client, flags) => {
-    const list = await client.listSnapshots();
-    if (flags.json === true) return printJson(io, list);
+    const answer = await restGet(client, '/v1/snapshots');
+    if (flags.json === true) return printJson(io, answer);
     printTable(
       io,
       ['ID', 'SANDBOX', 'NAME', 'CREATED', 'SIZE'],
-      list.map((s) => [s.id, s.sandboxId, s.name ?? '-', formatAge(s.createdAtMs), formatBytes(s.sizeBytes)]),
+      listOf(answer, 'snapshots').map((s) => [str(s, 'id'), str(s, 'sandbox_id'), str(s, 'name'), formatAge(num(s, 'created_at_ms') ?? 0), formatBytes(num(s, 'size_bytes') ?? 0)]),
     );
   });
 

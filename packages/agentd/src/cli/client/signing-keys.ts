@@ -9,6 +9,7 @@ import type { CliIo } from './io.js';
 import { keyTimes, revokeCommand } from './keys.js';
 import { printJson, printTable } from './output.js';
 import { collectList } from './parse.js';
+import { restGet, restPost } from './rest.js';
 
 interface KeygenFlags {
   out?: string;
@@ -83,10 +84,15 @@ export function signingKeysCommand(io: CliIo): Command {
         throw new UsageError(`cannot read ${flags.publicKey ?? ''}: ${err.message}`);
       });
       if (text.includes('PRIVATE KEY')) throw new UsageError(`${flags.publicKey} holds a private key; register the public one (.pub): private keys never leave this machine`);
-      const key = await connect(flags, io.env).registerSigningKey({
+      const client = connect(flags, io.env);
+      if (flags.json === true) {
+        return printJson(io, await restPost(client, '/v1/signing-keys', {
+          public_key: text.trim(), subject: flags.subject, tenant: flags.tenant, roles: flags.role ?? ['user'], ...(flags.id === undefined ? {} : { id: flags.id }),
+        }));
+      }
+      const key = await client.registerSigningKey({
         publicKey: text.trim(), subject: flags.subject, tenant: flags.tenant, roles: flags.role ?? ['user'], ...(flags.id === undefined ? {} : { id: flags.id }),
       });
-      if (flags.json === true) return printJson(io, key);
       io.stdout.write(`${key.id}\n`);
       io.stderr.write(`registered signing key ${key.id} for ${key.subject} (tenant ${key.tenant}, roles ${key.roles.join(',')}); sign with --sign-key FILE --key-id ${key.id}\n`);
     }),
@@ -94,8 +100,9 @@ export function signingKeysCommand(io: CliIo): Command {
 
   withClientFlags(keys.command('ls').alias('list').description('list registered signing keys')).action(
     guarded(io, async (flags: ClientFlags) => {
-      const list = await connect(flags, io.env).listSigningKeys();
-      if (flags.json === true) return printJson(io, list);
+      const client = connect(flags, io.env);
+      if (flags.json === true) return printJson(io, await restGet(client, '/v1/signing-keys'));
+      const list = await client.listSigningKeys();
       printTable(io, ['ID', 'SUBJECT', 'TENANT', 'ROLES', 'CREATED', 'REVOKED'], list.map((k) => [k.id, k.subject, k.tenant, k.roles.join(','), ...keyTimes(k)]));
     }),
   );

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { z } from 'zod';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
@@ -5,6 +6,7 @@ import type { Logger } from '../../util/logger.js';
 import { CgroupDriver, cgroupLimits, type CgroupProbe } from '../cgroup/index.js';
 import { ensureSandboxDirs, removeSandboxDirs } from '../dirs.js';
 import { NO_HOST_PATHS, type HostPathRules } from '../host-paths.js';
+import { sandboxBaseEnv } from '../exec-env.js';
 import { InitSandbox } from '../init-sandbox.js';
 import type { BackendFactoryContext, BackendProbe, IsolationBackend, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
 
@@ -12,7 +14,16 @@ const NO = (detail: string) => ({ ok: false, detail });
 
 /** Environment of the init and base of every exec: nothing of the daemon's is inherited; the spec's env wins. */
 export function hostDirectEnv(spec: SandboxSpec): Record<string, string> {
-  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: spec.dirs.home, TMPDIR: spec.dirs.tmp, LANG: 'C.UTF-8', ...spec.env };
+  // Commands run as the daemon's own user: USER/LOGNAME name it; HOME and TMPDIR are the sandbox's folders.
+  return sandboxBaseEnv({ path: '/usr/local/bin:/usr/bin:/bin', home: spec.dirs.home, tmp: spec.dirs.tmp, user: daemonUser() }, spec.env);
+}
+
+function daemonUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'agentd');
+  }
 }
 
 /** Options of the host-direct backend (`isolation.backends.host-direct` in the config). */

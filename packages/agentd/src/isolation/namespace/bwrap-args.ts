@@ -1,5 +1,6 @@
 import { PROFILE_RULES } from '../../config/profiles.js';
 import { AgentdError } from '../../core/errors.js';
+import { sandboxBaseEnv } from '../exec-env.js';
 import type { SandboxSpec } from '../types.js';
 import { SANDBOX_PATHS, type Mount } from './mounts.js';
 
@@ -15,16 +16,7 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * this one is what the init itself and `id`-like lookups see. The spec's env wins.
  */
 export function sandboxEnv(spec: SandboxSpec): Record<string, string> {
-  return {
-    PATH: DEFAULT_PATH,
-    HOME: SANDBOX_PATHS.home,
-    USER: SANDBOX_USER,
-    LOGNAME: SANDBOX_USER,
-    SHELL: '/bin/sh',
-    TMPDIR: SANDBOX_PATHS.tmp,
-    LANG: 'C.UTF-8',
-    ...spec.env,
-  };
+  return sandboxBaseEnv({ path: DEFAULT_PATH, home: SANDBOX_PATHS.home, tmp: SANDBOX_PATHS.tmp, user: SANDBOX_USER }, spec.env);
 }
 
 /** "agentd-<id>", cut to the 63 bytes a host name may have. */
