@@ -51,7 +51,7 @@ describe('REST routes (real daemon, namespace backend)', () => {
     it('GET /v1/capabilities lists the capabilities with strict JSON Schemas', async () => {
       const r = await d.call('GET', '/v1/capabilities');
       const names = (r.body.capabilities as Array<{ name: string }>).map((c) => c.name).sort();
-      expect(names).toEqual(['fs.edit.v1', 'fs.list.v1', 'fs.mkdir.v1', 'fs.read.v1', 'fs.remove.v1', 'fs.stat.v1', 'fs.write.v1', 'shell.exec.v1']);
+      expect(names).toEqual(['fs.edit.v1', 'fs.list.v1', 'fs.mkdir.v1', 'fs.read.v1', 'fs.remove.v1', 'fs.rename.v1', 'fs.stat.v1', 'fs.write.v1', 'shell.exec.v1']);
       for (const c of r.body.capabilities) expect(c.params_schema.additionalProperties).toBe(false);
     });
     it('unknown route -> 404 NOT_FOUND envelope', async () => {
