@@ -36,7 +36,12 @@ export function e2eSkipReason(): string | undefined {
   return undefined;
 }
 
-export async function startTestDaemon(): Promise<TestDaemon> {
+export interface TestDaemonOptions {
+  /** The profile's own auth chain (workstation: local token, then peer-creds) instead of [peer-creds, api-key]. */
+  profileAuth?: boolean;
+}
+
+export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<TestDaemon> {
   const home = mkdtempSync(join(tmpdir(), 'agentd-e2e-'));
   // Sandboxes run as an unprivileged uid that must be able to reach its directories under home.
   chmodSync(home, 0o711);
@@ -51,7 +56,7 @@ export async function startTestDaemon(): Promise<TestDaemon> {
         profile: 'workstation',
         isolation: { backend: 'auto', backends: { namespace: { cgroup_parent: cgroupParent } } },
         adapters: { http: { enabled: true, listen: '127.0.0.1:0' }, unix: { enabled: true, path: socketPath } },
-        auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] },
+        ...(options.profileAuth === true ? {} : { auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] } }),
       },
       {},
     );
