@@ -134,3 +134,34 @@ describe.skipIf(skipReason !== undefined)('files: large and streamed transfers',
     expect(await sbx.files.exists('/workspace/a')).toBe(false);
   });
 });
+
+describe.skipIf(skipReason !== undefined)('files.write against a daemon with a small body limit', () => {
+  let d: TestDaemon;
+  let sbx: Sandbox;
+
+  beforeAll(async () => {
+    d = await startTestDaemon({ bodyLimitBytes: 300_000 });
+    sbx = await Sandbox.create({ client: new AgentdClient({ baseUrl: d.url, apiKey: d.adminKey }) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await sbx?.destroy().catch(() => undefined);
+    await d?.close();
+  }, 60_000);
+
+  test('a piece refused as too large is halved until it fits; the daemon says how to send large files', async () => {
+    const data = randomBytes(MiB + 3);
+    expect(await sbx.files.write('/workspace/one-piece', data)).toEqual({ bytesWritten: data.length, fileSize: data.length });
+    expect(Buffer.from(await sbx.files.readBytes('/workspace/one-piece')).equals(data)).toBe(true);
+    expect(await sbx.files.write('/workspace/pieces', Readable.from([data, data]), { chunkSize: 600_000 })).toEqual({ bytesWritten: 2 * data.length, fileSize: 2 * data.length });
+    expect(sha256([await sbx.files.readBytes('/workspace/pieces')])).toBe(sha256([data, data]));
+
+    const raw = await fetch(`${d.url}/v1/sandboxes/${sbx.id}/files?path=/workspace/raw`, {
+      method: 'PUT', body: data, headers: { authorization: `Bearer ${d.adminKey}`, 'content-type': 'application/octet-stream' },
+    });
+    expect(raw.status).toBe(413);
+    const body = (await raw.json()) as { error: { code: string; message: string; details: Record<string, unknown> } };
+    expect(body.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', details: { reason: 'body_limit' } });
+    expect(body.error.message).toMatch(/append=true/);
+  });
+});

@@ -39,6 +39,8 @@ export function e2eSkipReason(): string | undefined {
 export interface TestDaemonOptions {
   /** The profile's own auth chain (workstation: local token, then peer-creds) instead of [peer-creds, api-key]. */
   profileAuth?: boolean;
+  /** adapters.http.body_limit_bytes (the largest request body). */
+  bodyLimitBytes?: number;
 }
 
 export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<TestDaemon> {
@@ -55,7 +57,10 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
         home,
         profile: 'workstation',
         isolation: { backend: 'auto', backends: { namespace: { cgroup_parent: cgroupParent } } },
-        adapters: { http: { enabled: true, listen: '127.0.0.1:0' }, unix: { enabled: true, path: socketPath } },
+        adapters: {
+          http: { enabled: true, listen: '127.0.0.1:0', ...(options.bodyLimitBytes === undefined ? {} : { body_limit_bytes: options.bodyLimitBytes }) },
+          unix: { enabled: true, path: socketPath },
+        },
         ...(options.profileAuth === true ? {} : { auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] } }),
       },
       {},
