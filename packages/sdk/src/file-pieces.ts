@@ -63,7 +63,7 @@ export async function* pieces(content: WriteContent, size: number): AsyncGenerat
     return;
   }
   let parts: AsyncIterable<unknown>;
-  if (isBlob(content)) parts = streamParts(content.stream() as ReadableStream<Uint8Array>);
+  if (isBlob(content)) parts = streamParts(content.stream());
   else if (isReadableStream(content)) parts = streamParts(content);
   else if (isAsyncIterable(content)) parts = content;
   else throw createError('INVALID_ARGUMENT', 'write: content must be a string, bytes, a Blob, a ReadableStream or an async iterable of bytes');

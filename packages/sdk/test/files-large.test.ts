@@ -52,9 +52,10 @@ describe.skipIf(skipReason !== undefined)('files: large and streamed transfers',
 
     const h = createHash('sha256');
     let got = 0;
-    for await (const piece of sbx.files.readStream('/workspace/big.bin')) {
-      h.update(piece);
-      got += piece.length;
+    const reader = sbx.files.readStream('/workspace/big.bin').getReader();
+    for (let next = await reader.read(); next.done !== true; next = await reader.read()) {
+      h.update(next.value);
+      got += next.value.length;
     }
     expect(got).toBe(size);
     expect(h.digest('hex')).toBe(want);
