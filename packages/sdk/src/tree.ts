@@ -71,7 +71,7 @@ interface OpenFlags {
 function local(what: string): { fs: LocalFs; flags: OpenFlags } {
   const fs = nodeBuiltin('node:fs/promises') as LocalFs | undefined;
   const sync = nodeBuiltin('node:fs') as { constants: OpenFlags } | undefined;
-  if (fs === undefined || sync === undefined) throw createError('INVALID_ARGUMENT', `files.${what} needs Node (>= 20.16, process.getBuiltinModule): it reads and writes local files`);
+  if (fs === undefined || sync === undefined) throw createError('INVALID_ARGUMENT', `files.${what} needs Node (>= 20.16, for its getBuiltinModule): it reads and writes local files`);
   return { fs, flags: sync.constants };
 }
 
