@@ -234,7 +234,8 @@ export class SandboxFiles {
   /**
    * Node only: copies a sandbox directory (or one file) to `localPath`, file by file.
    * Symlinks in the sandbox are never followed nor recreated (skipped and reported); each
-   * local file is written under a temporary name (O_EXCL | O_NOFOLLOW) and renamed into place.
+   * local file is written under a temporary name (O_EXCL | O_NOFOLLOW) and renamed into
+   * place; a local symlink at a target name is refused (code ELOOP), never written through.
    */
   async download(remotePath: string, localPath: string, options: TransferOptions = {}): Promise<TransferReport> {
     return downloadTree(this, remotePath, localPath, options);

@@ -100,6 +100,11 @@ function skip(report: TransferReport, options: TransferOptions, entry: SkippedEn
   options.onSkip?.(entry);
 }
 
+/** A local refusal shaped like Node's own file errors (`code`, `path`), so callers handle both alike. */
+function localRefusal(code: string, path: string, why: string): Error {
+  return Object.assign(new Error(`${code}: ${why}, '${path}'`), { code, path });
+}
+
 /** A local file's bytes, read through an already open (O_NOFOLLOW) handle, piece by piece. */
 async function* handleBytes(handle: LocalHandle, piece: number): AsyncGenerator<Uint8Array, void, undefined> {
   for (;;) {
@@ -154,6 +159,9 @@ export async function downloadTree(files: SandboxFiles, remotePath: string, loca
   const call = { ...(options.signal === undefined ? {} : { signal: options.signal }) };
   /** The file lands under a fresh name (O_EXCL | O_NOFOLLOW), then is renamed over `to`: never written through a link. */
   const fetchFile = async (from: string, to: string, mode: number): Promise<void> => {
+    // A symlink already at the target name (someone else's on this host) is refused, left as it is.
+    const existing = await fs.lstat(to).catch(() => undefined);
+    if (existing?.isSymbolicLink() === true) throw localRefusal('ELOOP', to, 'a symlink is at the target: not followed, not replaced');
     const slash = to.lastIndexOf('/');
     const temp = `${to.slice(0, slash + 1)}.${to.slice(slash + 1).slice(0, 25)}.agentd-download-${randomHex(8)}`;
     const handle = await fs.open(temp, flags.O_WRONLY | flags.O_CREAT | flags.O_EXCL | flags.O_NOFOLLOW, 0o600);

@@ -99,9 +99,6 @@ describe.skipIf(skipReason !== undefined)('files.upload / files.download', () =>
     expect(planted.exitCode).toBe(0);
 
     const out = join(work, 'out');
-    // A local link at the download's own file name (planted by someone on the host) is replaced, not written through.
-    mkdirSync(out);
-    symlinkSync(join(victimDir, 'keep'), join(out, 'real.txt'));
     const down = await sbx.files.download('/workspace/evil', out);
     expect(down.files).toBe(1);
     expect(down.skipped.map((s) => s.path).sort()).toEqual(['/workspace/evil/etc', '/workspace/evil/to-host-dir', '/workspace/evil/to-host-file']);
@@ -110,6 +107,15 @@ describe.skipIf(skipReason !== undefined)('files.upload / files.download', () =>
     expect(readFileSync(join(out, 'real.txt'), 'utf8')).toBe('real');
     expect(readFileSync(join(victimDir, 'keep'), 'utf8')).toBe('untouched');
     expect(readdirSync(victimDir)).toEqual(['keep']);
+
+    // A local link at a target file name (planted on the host) is refused: not written through, not replaced.
+    const trap = join(work, 'trap');
+    mkdirSync(trap);
+    symlinkSync(join(victimDir, 'keep'), join(trap, 'real.txt'));
+    await expect(sbx.files.download('/workspace/evil', trap)).rejects.toMatchObject({ code: 'ELOOP', path: join(trap, 'real.txt') });
+    expect(readFileSync(join(victimDir, 'keep'), 'utf8')).toBe('untouched');
+    expect(lstatSync(join(trap, 'real.txt')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(trap)).toEqual(['real.txt']);
 
     // The link itself as the source is refused, not resolved.
     await expect(sbx.files.download('/workspace/evil/to-host-dir', join(work, 'out2'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
