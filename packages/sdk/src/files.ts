@@ -1,7 +1,16 @@
 /** File operations inside a sandbox; every path is resolved in the sandbox's own view. */
+import { createError } from './errors.js';
 import type { HttpTransport } from './transport.js';
 import type { FileEntry, FileStat, WriteResult } from './types.js';
 import { fileEntryFromWire, fileStatFromWire, isRecord, listFromWire, writeResultFromWire } from './wire.js';
+import { isLastPiece, pieces, tempNameFor } from './file-pieces.js';
+import { downloadTree, uploadTree, type TransferOptions, type TransferReport } from './tree.js';
+
+/** Bytes per request of a large read or write: well under the daemon's default body limit (32 MiB). */
+export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** A piece is never split below this when the daemon refuses it as too large. */
+const MIN_CHUNK_BYTES = 64 * 1024;
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -18,8 +27,21 @@ export interface WriteOptions extends CallOptions {
   append?: boolean;
   /** Create missing parent directories. */
   createDirs?: boolean;
-  /** Permission bits for a new file, e.g. 0o644. */
+  /** Permission bits for a new file, e.g. 0o644 (a large replacing write keeps the old file's bits when not given). */
   mode?: number;
+  /** Bytes per request (default 8 MiB); content larger than one piece is uploaded piece by piece. */
+  chunkSize?: number;
+}
+
+/**
+ * What `write` accepts: text (sent as UTF-8), bytes, a Blob, a web ReadableStream, or any
+ * async iterable of bytes or text (a Node `Readable`, an async generator...).
+ */
+export type WriteContent = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string>;
+
+export interface ReadStreamOptions extends ReadOptions {
+  /** Bytes per request (default 8 MiB). */
+  chunkSize?: number;
 }
 
 export interface ReadBytesResult {
@@ -57,31 +79,166 @@ export class SandboxFiles {
     };
   }
 
-  async readBytes(path: string, options: ReadOptions = {}): Promise<Uint8Array> {
-    return (await this.readRange(path, options)).bytes;
+  /**
+   * Reads a whole file (or `limit` bytes from `offset`) as exact bytes, piece by piece, so
+   * any size works (memory permitting: use readStream for files that should not be held).
+   */
+  async readBytes(path: string, options: ReadStreamOptions = {}): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for await (const piece of this.readPieces(path, options)) {
+      parts.push(piece);
+      total += piece.length;
+    }
+    if (parts.length === 1) return parts[0] as Uint8Array;
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 
   /** Reads a file as UTF-8 text (invalid sequences become U+FFFD; use readBytes for binary). */
-  async read(path: string, options: ReadOptions = {}): Promise<string> {
+  async read(path: string, options: ReadStreamOptions = {}): Promise<string> {
     return new TextDecoder('utf-8').decode(await this.readBytes(path, options));
   }
 
-  /** Writes text (as UTF-8) or bytes to a file, replacing it unless `append`. */
-  async write(path: string, content: string | Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
-    const body = typeof content === 'string' ? new TextEncoder().encode(content) : content;
-    const answer = await this.transport.json({
-      method: 'PUT',
-      path: this.base,
-      query: {
-        path,
-        append: options.append,
-        create_dirs: options.createDirs,
-        mode: options.mode === undefined ? undefined : options.mode.toString(8).padStart(4, '0'),
+  /**
+   * A file's bytes as a web ReadableStream, one request per piece as the reader pulls: the
+   * client holds one piece at a time whatever the file's size. In Node,
+   * `Readable.fromWeb(stream)` gives a Node stream (e.g. to pipe into a file).
+   */
+  readStream(path: string, options: ReadStreamOptions = {}): ReadableStream<Uint8Array> {
+    const it = this.readPieces(path, options);
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const next = await it.next();
+        if (next.done === true) controller.close();
+        else controller.enqueue(next.value);
       },
-      body,
+      cancel: async () => {
+        await it.return(undefined);
+      },
+    });
+  }
+
+  private async *readPieces(path: string, options: ReadStreamOptions): AsyncGenerator<Uint8Array, void, undefined> {
+    const chunk = chunkSizeOf(options.chunkSize);
+    let offset = options.offset ?? 0;
+    let left = options.limit ?? Number.POSITIVE_INFINITY;
+    for (;;) {
+      const want = Math.min(chunk, left);
+      const piece = await this.readRange(path, { offset, limit: want, signal: options.signal });
+      offset += piece.bytes.length;
+      left -= piece.bytes.length;
+      if (piece.bytes.length > 0) yield piece.bytes;
+      if (left <= 0 || isLastPiece(piece, offset, want)) return;
+    }
+  }
+
+  /**
+   * Writes text (as UTF-8), bytes, a Blob or a stream to a file, replacing it unless
+   * `append`. Content that fits one piece (`chunkSize`, 8 MiB) is one request, as before.
+   * Larger content is sent piece by piece to a temporary name in the same directory
+   * (`.NAME.agentd-upload-RANDOM`), then renamed over `path` in one step: a failed or
+   * aborted upload never leaves half a file under `path` (the temporary file is removed).
+   * With `append`, the pieces are appended to `path` itself, in order.
+   */
+  async write(path: string, content: WriteContent, options: WriteOptions = {}): Promise<WriteResult> {
+    const chunk = chunkSizeOf(options.chunkSize);
+    const source = pieces(content, chunk)[Symbol.asyncIterator]();
+    try {
+      const first = await source.next();
+      const firstPiece = first.done === true ? new Uint8Array(0) : first.value;
+      const second = await source.next();
+      const flags = { createDirs: options.createDirs, mode: options.mode, signal: options.signal };
+      if (second.done === true) return await this.put(path, firstPiece, { ...flags, append: options.append });
+      const rest = async (target: string, done: WriteResult): Promise<WriteResult> => {
+        let total = done.bytesWritten;
+        let last = done;
+        for (let next: IteratorResult<Uint8Array, void> = second; next.done !== true; next = await source.next()) {
+          last = await this.put(target, next.value, { append: true, signal: options.signal });
+          total += last.bytesWritten;
+        }
+        return { bytesWritten: total, fileSize: last.fileSize };
+      };
+      if (options.append === true) return await rest(path, await this.put(path, firstPiece, { ...flags, append: true }));
+      const mode = options.mode ?? (await this.keptMode(path, options.signal));
+      const temp = tempNameFor(path);
+      try {
+        const result = await rest(temp, await this.put(temp, firstPiece, { ...flags, mode }));
+        await this.rename(temp, path, { overwrite: true, signal: options.signal });
+        return result;
+      } catch (err) {
+        // Best effort, and not under the caller's (maybe aborted) signal.
+        await this.remove(temp).catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await source.return?.(undefined);
+    }
+  }
+
+  /** The permission bits of an existing regular file at `path` (kept by a replacing write), else undefined. */
+  private async keptMode(path: string, signal: AbortSignal | undefined): Promise<number | undefined> {
+    const stat = await this.stat(path, { follow: false, ...(signal === undefined ? {} : { signal }) }).catch(() => undefined);
+    return stat?.kind === 'file' ? stat.mode & 0o7777 : undefined;
+  }
+
+  /** One PUT; a piece the daemon refuses as too large (its body limit) is split in halves. */
+  private async put(path: string, bytes: Uint8Array, o: { append?: boolean | undefined; createDirs?: boolean | undefined; mode?: number | undefined; signal?: AbortSignal | undefined }): Promise<WriteResult> {
+    try {
+      const answer = await this.transport.json({
+        method: 'PUT',
+        path: this.base,
+        query: {
+          path,
+          append: o.append,
+          create_dirs: o.createDirs,
+          mode: o.mode === undefined ? undefined : o.mode.toString(8).padStart(4, '0'),
+        },
+        body: bytes,
+        signal: o.signal,
+      });
+      return writeResultFromWire(answer);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'PAYLOAD_TOO_LARGE' || bytes.length <= MIN_CHUNK_BYTES) throw err;
+      const half = Math.ceil(bytes.length / 2);
+      const a = await this.put(path, bytes.subarray(0, half), o);
+      const b = await this.put(path, bytes.subarray(half), { append: true, signal: o.signal });
+      return { bytesWritten: a.bytesWritten + b.bytesWritten, fileSize: b.fileSize };
+    }
+  }
+
+  /** Renames (moves) a path inside the sandbox, atomically; `overwrite` replaces an existing `to`. */
+  async rename(from: string, to: string, options: CallOptions & { overwrite?: boolean } = {}): Promise<void> {
+    await this.transport.json({
+      method: 'POST',
+      path: `${this.base}/rename`,
+      json: { from, to, ...(options.overwrite === undefined ? {} : { overwrite: options.overwrite }) },
       signal: options.signal,
     });
-    return writeResultFromWire(answer);
+  }
+
+  /**
+   * Node only: copies a local directory (or one file) to `remotePath` in the sandbox,
+   * file by file. Symlinks are never followed (each is skipped and reported), local files
+   * are opened with O_NOFOLLOW, permission bits are kept. See the README, "Directories".
+   */
+  async upload(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<TransferReport> {
+    return uploadTree(this, localPath, remotePath, options);
+  }
+
+  /**
+   * Node only: copies a sandbox directory (or one file) to `localPath`, file by file.
+   * Symlinks in the sandbox are never followed nor recreated (skipped and reported); each
+   * local file is written under a temporary name (O_EXCL | O_NOFOLLOW) and renamed into
+   * place; a local symlink at a target name is refused (code ELOOP), never written through.
+   */
+  async download(remotePath: string, localPath: string, options: TransferOptions = {}): Promise<TransferReport> {
+    return downloadTree(this, remotePath, localPath, options);
   }
 
   /**
@@ -143,4 +300,10 @@ export class SandboxFiles {
       signal: options.signal,
     });
   }
+}
+
+function chunkSizeOf(size: number | undefined): number {
+  if (size === undefined) return DEFAULT_CHUNK_BYTES;
+  if (!Number.isSafeInteger(size) || size <= 0) throw createError('INVALID_ARGUMENT', `chunkSize must be a positive integer, got ${String(size)}`);
+  return size;
 }

@@ -6,8 +6,9 @@ export type { CreateKeyOptions, CreateSessionOptions, IntentOptions, ListSandbox
 export { ExecStream, execChunks } from './exec.js';
 export type { Command, ExecChunksOptions, ExecOptions, ExecStreamFormat } from './exec.js';
 export { FRAMES_CONTENT_TYPE } from './frames.js';
-export { SandboxFiles } from './files.js';
-export type { CallOptions, ReadBytesResult, ReadOptions, WriteOptions } from './files.js';
+export { DEFAULT_CHUNK_BYTES, SandboxFiles } from './files.js';
+export type { CallOptions, ReadBytesResult, ReadOptions, ReadStreamOptions, WriteContent, WriteOptions } from './files.js';
+export type { SkippedEntry, TransferOptions, TransferReport } from './tree.js';
 export { StreamEndedError, parseFrame } from './ndjson.js';
 export type { ExecFrame } from './ndjson.js';
 export { DEFAULT_BASE_URL } from './options.js';

@@ -89,6 +89,11 @@ function nodeProcess(): NodeProcess | undefined {
   return (globalThis as { process?: NodeProcess }).process;
 }
 
+/** A Node built-in module (`node:fs/promises`...) where the runtime has one; undefined in a browser. */
+export function nodeBuiltin(id: string): unknown {
+  return nodeProcess()?.getBuiltinModule?.(id);
+}
+
 /** Where the daemon on this host keeps its local token (mirrors the daemon's default home). */
 function defaultLocalTokenFile(): string | undefined {
   const proc = nodeProcess();

@@ -5,6 +5,7 @@ import { fsList } from './fs-list.js';
 import { fsMkdir } from './fs-mkdir.js';
 import { fsRead } from './fs-read.js';
 import { fsRemove } from './fs-remove.js';
+import { fsRename } from './fs-rename.js';
 import { fsStat } from './fs-stat.js';
 import { fsWrite } from './fs-write.js';
 import type { OutputBudget } from './output-budget.js';
@@ -58,7 +59,7 @@ export class CapabilityRegistry {
   }
 }
 
-export const BUILTIN_CAPABILITIES = [shellExec, fsRead, fsWrite, fsEdit, fsList, fsStat, fsRemove, fsMkdir] as const;
+export const BUILTIN_CAPABILITIES = [shellExec, fsRead, fsWrite, fsEdit, fsList, fsStat, fsRemove, fsMkdir, fsRename] as const;
 
 export interface CapabilityRegistryOptions {
   /** The daemon-wide budget of buffered exec output (shell.exec); undefined: none beyond each exec's cap. */

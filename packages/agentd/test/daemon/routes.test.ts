@@ -51,7 +51,7 @@ describe('REST routes (real daemon, namespace backend)', () => {
     it('GET /v1/capabilities lists the capabilities with strict JSON Schemas', async () => {
       const r = await d.call('GET', '/v1/capabilities');
       const names = (r.body.capabilities as Array<{ name: string }>).map((c) => c.name).sort();
-      expect(names).toEqual(['fs.edit.v1', 'fs.list.v1', 'fs.mkdir.v1', 'fs.read.v1', 'fs.remove.v1', 'fs.stat.v1', 'fs.write.v1', 'shell.exec.v1']);
+      expect(names).toEqual(['fs.edit.v1', 'fs.list.v1', 'fs.mkdir.v1', 'fs.read.v1', 'fs.remove.v1', 'fs.rename.v1', 'fs.stat.v1', 'fs.write.v1', 'shell.exec.v1']);
       for (const c of r.body.capabilities) expect(c.params_schema.additionalProperties).toBe(false);
     });
     it('unknown route -> 404 NOT_FOUND envelope', async () => {
@@ -337,6 +337,26 @@ describe('REST routes (real daemon, namespace backend)', () => {
       const gone = await d.call('GET', `/v1/sandboxes/${sbx}/files/stat?path=dir`);
       expectError(gone, 'FS_ERROR');
       expect(gone.body.error.details.errno).toBe('ENOENT');
+    });
+    it('rename: atomic move, EEXIST without overwrite, a symlink moved not followed, bad body, denied with allow_writes: false', async () => {
+      await d.call('PUT', `/v1/sandboxes/${sbx}/files?path=ren/a&create_dirs=true`, { raw: 'A' });
+      await d.call('PUT', `/v1/sandboxes/${sbx}/files?path=ren/b`, { raw: 'B' });
+      const clash = await d.call('POST', `/v1/sandboxes/${sbx}/files/rename`, { body: { from: 'ren/a', to: 'ren/b' } });
+      expectError(clash, 'FS_ERROR');
+      expect(clash.body.error.details.errno).toBe('EEXIST');
+      expect((await d.call('POST', `/v1/sandboxes/${sbx}/files/rename`, { body: { from: 'ren/a', to: 'ren/b', overwrite: true } })).status).toBe(204);
+      expect((await d.call('GET', `/v1/sandboxes/${sbx}/files?path=ren/b`)).text).toBe('A');
+      expect((await d.call('GET', `/v1/sandboxes/${sbx}/files/stat?path=ren/a`)).body.error.details.errno).toBe('ENOENT');
+      // A link is moved itself: its target stays where it is.
+      await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { command: 'ln -s /workspace/ren/b /workspace/ren/link' } });
+      expect((await d.call('POST', `/v1/sandboxes/${sbx}/files/rename`, { body: { from: 'ren/link', to: 'ren/link2' } })).status).toBe(204);
+      expect((await d.call('GET', `/v1/sandboxes/${sbx}/files/stat?path=ren/link2&follow=false`)).body).toMatchObject({ kind: 'symlink', link_target: '/workspace/ren/b' });
+      expect((await d.call('GET', `/v1/sandboxes/${sbx}/files?path=ren/b`)).text).toBe('A');
+      expectError(await d.call('POST', `/v1/sandboxes/${sbx}/files/rename`, { body: { from: 'ren/b' } }), 'INVALID_ARGUMENT');
+      expectError(await d.call('POST', `/v1/sandboxes/${sbx}/files/rename`, { body: { from: 'ren/b', to: 'x', extra: 1 } }), 'INVALID_ARGUMENT');
+      const denied = await d.call('POST', '/v1/intents', { body: { capability: 'fs.rename.v1', params: { from: 'ren/b', to: 'ren/c' }, constraints: { allow_writes: false }, sandbox_prefs: { sandbox_id: sbx } } });
+      expect(denied.body).toMatchObject({ status: 'denied', code: 'POLICY_DENIED' });
+      expect((await d.call('GET', `/v1/sandboxes/${sbx}/files?path=ren/b`)).text).toBe('A');
     });
     it('errors: missing path, unknown query key, bad mode, read-only system path', async () => {
       expectError(await d.call('GET', `/v1/sandboxes/${sbx}/files`), 'INVALID_ARGUMENT');

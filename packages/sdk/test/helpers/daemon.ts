@@ -36,7 +36,14 @@ export function e2eSkipReason(): string | undefined {
   return undefined;
 }
 
-export async function startTestDaemon(): Promise<TestDaemon> {
+export interface TestDaemonOptions {
+  /** The profile's own auth chain (workstation: local token, then peer-creds) instead of [peer-creds, api-key]. */
+  profileAuth?: boolean;
+  /** adapters.http.body_limit_bytes (the largest request body). */
+  bodyLimitBytes?: number;
+}
+
+export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<TestDaemon> {
   const home = mkdtempSync(join(tmpdir(), 'agentd-e2e-'));
   // Sandboxes run as an unprivileged uid that must be able to reach its directories under home.
   chmodSync(home, 0o711);
@@ -50,8 +57,11 @@ export async function startTestDaemon(): Promise<TestDaemon> {
         home,
         profile: 'workstation',
         isolation: { backend: 'auto', backends: { namespace: { cgroup_parent: cgroupParent } } },
-        adapters: { http: { enabled: true, listen: '127.0.0.1:0' }, unix: { enabled: true, path: socketPath } },
-        auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] },
+        adapters: {
+          http: { enabled: true, listen: '127.0.0.1:0', ...(options.bodyLimitBytes === undefined ? {} : { body_limit_bytes: options.bodyLimitBytes }) },
+          unix: { enabled: true, path: socketPath },
+        },
+        ...(options.profileAuth === true ? {} : { auth: { providers: [{ type: 'peer-creds' }, { type: 'api-key' }] } }),
       },
       {},
     );

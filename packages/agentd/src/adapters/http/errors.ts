@@ -11,7 +11,7 @@ interface FastifyLikeError {
 function fromFastify(err: FastifyLikeError): AgentdError | undefined {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AgentdError('PAYLOAD_TOO_LARGE', 'the request body is larger than the limit');
+      return new AgentdError('PAYLOAD_TOO_LARGE', 'the request body is larger than the limit (adapters.http.body_limit_bytes, limits.max_request_bytes); send a large file in pieces (PUT .../files with append=true), as the SDK\'s files.write does', { details: { reason: 'body_limit' } });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new AgentdError('INVALID_ARGUMENT', `unsupported content type: ${err.message ?? ''}`, { details: { reason: 'content_type' } });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

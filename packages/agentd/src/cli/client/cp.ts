@@ -56,12 +56,9 @@ async function download(files: SandboxFiles, path: string, chunk: number, sink: 
   }
 }
 
-/** The single-file transfers, for the tree copies. */
+/** The tree copies' settings. */
 function treeOps(chunk: number): TreeCopy {
-  return {
-    upload: (files, path, data, mode) => upload(files, path, data, chunk, mode),
-    download: (files, path, sink) => download(files, path, chunk, sink),
-  };
+  return { chunkSize: chunk };
 }
 
 /** Where SRC lands under DST: inside it when DST names a directory (or ends with /), else DST itself. */

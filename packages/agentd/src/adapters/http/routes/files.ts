@@ -3,6 +3,7 @@ import type { Principal } from '../../../auth/types.js';
 import { SandboxPath } from '../../../capabilities/common.js';
 import { FsEditParams } from '../../../capabilities/fs-edit.js';
 import { FsMkdirParams } from '../../../capabilities/fs-mkdir.js';
+import { FsRenameParams } from '../../../capabilities/fs-rename.js';
 import { errorOfResponse } from '../errors.js';
 import { QueryBool, QueryInt, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
@@ -93,6 +94,15 @@ export function fileRoutes(svc: HttpServices): RouteSpec[] {
       body: FsMkdirParams, responses: { 204: { description: 'Created' } },
       handler: async ({ principal, params, body, signal, reply }) => {
         await fsIntent(svc, principal, params.id ?? '', 'fs.mkdir.v1', body, signal);
+        void reply.code(204);
+        return undefined;
+      },
+    }),
+    route<unknown, z.infer<typeof FsRenameParams>>({
+      method: 'POST', url: '/v1/sandboxes/:id/files/rename', operationId: 'renameFile', summary: 'Rename (move) a path atomically.', tag: 'files', auth: true,
+      body: FsRenameParams, responses: { 204: { description: 'Renamed' } },
+      handler: async ({ principal, params, body, signal, reply }) => {
+        await fsIntent(svc, principal, params.id ?? '', 'fs.rename.v1', body, signal);
         void reply.code(204);
         return undefined;
       },
