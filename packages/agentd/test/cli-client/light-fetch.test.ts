@@ -1,5 +1,5 @@
 /** The CLI's undici-free fetch against a real loopback HTTP server and a Unix socket. */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ describe('lightFetch', () => {
   let dir: string;
   let socketPath: string;
   const seen: Array<{ method: string; url: string; body: string; headers: Record<string, unknown> }> = [];
-  const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

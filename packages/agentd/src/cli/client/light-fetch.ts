@@ -50,7 +50,7 @@ class LightResponse {
     const chunks: Buffer[] = [];
     for await (const chunk of this.res) chunks.push(chunk as Buffer);
     const all = Buffer.concat(chunks);
-    return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+    return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
   }
 
   async text(): Promise<string> {
