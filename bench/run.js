@@ -4,7 +4,7 @@
  * (under 2 min). One process tree: this process (baselines, the SDK client, the direct backend)
  * and `agentd serve` children. Writes bench/results/latest.{json,md,svg}.
  *
- * Flags: --quick; --only=GROUP[,GROUP] (latency,start,srt,throughput,stream,pool,idle: writes
+ * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle: writes
  * results/partial.* instead of latest.*); --cpu-prof (the daemons write V8 CPU profiles to
  * bench/results/profiles/).
  */
@@ -25,7 +25,7 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const CPU_PROF = argv.includes('--cpu-prof');
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const GROUPS = ['latency', 'start', 'srt', 'throughput', 'stream', 'pool', 'idle'];
+const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle'];
 for (const a of argv) {
   if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=')) {
     console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof)`);
@@ -40,8 +40,8 @@ const wants = (g) => ONLY === undefined || ONLY.includes(g);
 
 /** Sample counts: full / quick. */
 const PLAN = QUICK
-  ? { latN: 150, latWarm: 20, startN: 20, startWarm: 3, srtN: 9, srtWarm: 1, tpRounds: 2, tpMs: 1000, streamN: 5, rawStream: false, poolN: 15, idle: 500 }
-  : { latN: 1000, latWarm: 50, startN: 100, startWarm: 5, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, rawStream: true, poolN: 60, idle: 500 };
+  ? { latN: 150, latWarm: 20, startN: 20, startWarm: 3, cliN: 15, cliWarm: 2, srtN: 9, srtWarm: 1, tpRounds: 2, tpMs: 1000, streamN: 5, rawStream: false, poolN: 15, idle: 500 }
+  : { latN: 1000, latWarm: 50, startN: 100, startWarm: 5, cliN: 40, cliWarm: 3, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, rawStream: true, poolN: 60, idle: 500 };
 const STREAM_BYTES = 256 * 1024 * 1024;
 const POOL = { minWarm: 2, maxWarm: 2 };
 
@@ -62,6 +62,7 @@ const { auditDurations, clientFor, createColdOnce, createSandbox, execTrue, stre
 const { idleMany } = await import('./cases/idle.js');
 const { channelOverheadUs } = await import('./cases/channel-overhead.js');
 const { acquireInProcess } = await import('./cases/manager.js');
+const { nodeStartup, openCli } = await import('./cases/cli.js');
 
 const started = performance.now();
 const machine = machineInfo();
@@ -87,7 +88,7 @@ async function runCleanups() {
   // The bench's own cgroup parents (empty once their sandboxes are gone).
   for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
     if (!controller.isDirectory()) continue;
-    for (const suffix of ['main', 'pool', 'idle', 'direct', 'manager']) {
+    for (const suffix of ['main', 'pool', 'idle', 'direct', 'manager', 'cli']) {
       try {
         rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
       } catch {
@@ -98,17 +99,19 @@ async function runCleanups() {
 }
 
 async function mainPhase() {
-  if (!['latency', 'start', 'throughput', 'stream'].some(wants)) return;
+  if (!['latency', 'start', 'cli', 'throughput', 'stream'].some(wants)) return;
   log('starting the main daemon (pool off)');
   const daemon = await startDaemon({ name: 'main', config: benchConfig({ cgroupParent: `${cgroupBase}-main` }), ...daemonArgs('main') });
   await withCleanup(() => daemon.stop());
   const client = clientFor(daemon);
   const nsSbx = await createSandbox(client);
-  const hostSbx = await createSandbox(client, { backend: 'host-direct', network: 'host' });
-  await withCleanup(() => Promise.allSettled([nsSbx.destroy(), hostSbx.destroy()]));
-  const direct = await openDirect({ cgroupParent: `${cgroupBase}-direct` });
-  await withCleanup(() => direct.close());
-  notes.push(`bwrap_oneshot_true runs: ${direct.bwrapArgv.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')} (seccomp filter on fd 3${direct.asRootDrop ? '; root drops to the host uid the backend uses' : ''})`);
+  // Only the latency group uses the host-direct sandbox.
+  const hostSbx = wants('latency') ? await createSandbox(client, { backend: 'host-direct' }) : undefined;
+  await withCleanup(() => Promise.allSettled([nsSbx.destroy(), hostSbx?.destroy()]));
+  // The namespace backend used directly: the latency and start groups only.
+  const direct = wants('latency') || wants('start') ? await openDirect({ cgroupParent: `${cgroupBase}-direct` }) : undefined;
+  await withCleanup(() => direct?.close());
+  if (direct) notes.push(`bwrap_oneshot_true runs: ${direct.bwrapArgv.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')} (seccomp filter on fd 3${direct.asRootDrop ? '; root drops to the host uid the backend uses' : ''})`);
 
   if (wants('latency')) {
     log(`latency: spawn_true, host_exec_true, ns_exec_true, ns_exec_true_direct (${PLAN.latN} rounds + ${PLAN.latWarm} warm-up)`);
@@ -137,6 +140,20 @@ async function mainPhase() {
     // ns_create's sample is the create alone (its destroy, also in the round, is not timed).
     cases.ns_create = summarize(createMs.slice(PLAN.startWarm));
     diagnostics.ns_create_in_daemon = { ...summarize(await auditDurations(client, 'sandbox.create', PLAN.startN)), note: 'audit durationMs (whole ms) of the same creates' };
+  }
+
+  if (wants('cli')) {
+    log(`cli: node_startup, cli_exec_true, cli_run_true (${PLAN.cliN} rounds + ${PLAN.cliWarm} warm-up; whole processes)`);
+    const cli = openCli({ daemon, sandboxId: nsSbx.id, cgroupParent: `${cgroupBase}-cli` });
+    try {
+      const s = await interleaved(
+        { node_startup: nodeStartup, cli_exec_true: cli.cliExecTrue, cli_run_true: cli.cliRunTrue },
+        { n: PLAN.cliN, warmup: PLAN.cliWarm },
+      );
+      for (const [k, v] of Object.entries(s)) cases[k] = summarize(v);
+    } finally {
+      cli.close();
+    }
   }
 
   if (wants('throughput')) {

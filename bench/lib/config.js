@@ -12,6 +12,8 @@ export function benchConfig({ cgroupParent, pool = undefined, maxSandboxes = 64 
     'profile = "workstation"',
     '[isolation]',
     'backend = "namespace"',
+    // host_exec_true asks for the host-direct backend by name (an admin's choice since issue 9).
+    'allow_host_direct = true',
     '[isolation.backends.namespace]',
     `cgroup_parent = ${JSON.stringify(cgroupParent)}`,
     '[adapters.http]',

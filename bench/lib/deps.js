@@ -17,6 +17,7 @@ export function checkDeps() {
   for (const [what, path] of [
     ['the daemon CLI (npm run build)', PATHS.cli],
     ['the SDK (npm run build)', PATHS.sdk],
+    ['the bundled CLI (npm run build)', PATHS.cliBundle],
     ['agentd-init (npm run build:native)', PATHS.init],
     ['the seccomp filter (npm run build:native)', PATHS.seccomp],
     ['@anthropic-ai/sandbox-runtime (npm install: a root devDependency)', PATHS.srt],

@@ -7,6 +7,9 @@ const at = (p) => fileURLToPath(new URL(p, root));
 export const PATHS = {
   root: at('.'),
   cli: at('packages/agentd/dist/cli/main.js'),
+  /** The CLI users run: `./agentd` (the bundle in dist-cli when built, else dist/cli/main.js). */
+  agentdScript: at('agentd'),
+  cliBundle: at('packages/agentd/dist-cli/main.js'),
   agentdDist: at('packages/agentd/dist/'),
   sdk: at('packages/sdk/dist/index.js'),
   init: at('packages/agentd/native/build/agentd-init'),

@@ -56,6 +56,18 @@ export const TARGETS = [
     op: '<=', bound: 200, unit: 'MiB',
   },
   {
+    id: 'cli_exec_vs_node',
+    text: '`cli_exec_true` p50 <= 1.5 x `node_startup` p50',
+    ratio: (c) => get(c, 'cli_exec_true', 'p50_ms') / get(c, 'node_startup', 'p50_ms'),
+    op: '<=', bound: 1.5,
+  },
+  {
+    id: 'cli_run_vs_node',
+    text: '`cli_run_true` p50 <= 2.0 x `node_startup` p50',
+    ratio: (c) => get(c, 'cli_run_true', 'p50_ms') / get(c, 'node_startup', 'p50_ms'),
+    op: '<=', bound: 2.0,
+  },
+  {
     id: 'stream_vs_pipe',
     text: '`ns_stream_256m` >= 0.5 x `pipe_256m`',
     ratio: (c) => get(c, 'ns_stream_256m', 'mib_per_s') / get(c, 'pipe_256m', 'mib_per_s'),

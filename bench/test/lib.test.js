@@ -33,6 +33,9 @@ function passingCases() {
     ns_idle_500: { pss_per_sandbox_mib: 0.2, daemon_rss_mib: 120 },
     ns_stream_256m: { mib_per_s: 200 },
     pipe_256m: { mib_per_s: 300 },
+    node_startup: { p50_ms: 40 },
+    cli_exec_true: { p50_ms: 50 },
+    cli_run_true: { p50_ms: 70 },
   };
 }
 
@@ -41,7 +44,7 @@ describe('targets', () => {
     const results = evaluateTargets(passingCases());
     expect(results.map((r) => r.status)).toEqual(TARGETS.map(() => 'pass'));
     const byId = Object.fromEntries(results.map((r) => [r.id, r.value]));
-    expect(byId).toMatchObject({ exec_vs_spawn: 0.5, srt_vs_exec: 40, bwrap_vs_exec: 4, create_vs_bwrap: 1, acquire_pool: 0.5, throughput: 3, stream_vs_pipe: 0.667 });
+    expect(byId).toMatchObject({ exec_vs_spawn: 0.5, srt_vs_exec: 40, bwrap_vs_exec: 4, create_vs_bwrap: 1, acquire_pool: 0.5, throughput: 3, stream_vs_pipe: 0.667, cli_exec_vs_node: 1.25, cli_run_vs_node: 1.75 });
   });
 
   test.each([
@@ -54,6 +57,8 @@ describe('targets', () => {
     ['idle_pss', (c) => (c.ns_idle_500.pss_per_sandbox_mib = 1.6)],
     ['idle_daemon_rss', (c) => (c.ns_idle_500.daemon_rss_mib = 201)],
     ['stream_vs_pipe', (c) => (c.ns_stream_256m.mib_per_s = 149)],
+    ['cli_exec_vs_node', (c) => (c.cli_exec_true.p50_ms = 60.1)],
+    ['cli_run_vs_node', (c) => (c.cli_run_true.p50_ms = 80.1)],
   ])('%s misses just past its bound, and only it', (id, spoil) => {
     const cases = passingCases();
     spoil(cases);

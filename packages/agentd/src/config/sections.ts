@@ -319,6 +319,8 @@ export const Limits = z
     max_concurrent_execs: positiveInt(100_000).describe('Most execs running at once over all sandboxes; more get RESOURCE_EXHAUSTED.'),
     max_snapshots_per_tenant: positiveInt(1_000_000).describe('Most snapshots one tenant keeps at once; one more gets RESOURCE_EXHAUSTED (delete one first).'),
     max_snapshot_bytes_per_tenant: positiveInt(2 ** 50).describe('Most bytes of snapshots one tenant keeps at once; a snapshot that would pass it is undone and gets RESOURCE_EXHAUSTED.'),
+    snapshot_max_age_ms: positiveInt().min(60_000).optional().describe('Snapshots older than this are deleted by the daemon (checked every sweep, about each second). Unset (the default): kept until deleted or until their sandbox is destroyed.'),
+    snapshot_keep_per_sandbox: positiveInt(1_000_000).optional().describe("Each sandbox keeps at most its newest N snapshots: older ones are deleted by the daemon's sweeper (also those of a sandbox destroyed with keep_files). Unset (the default): no per-sandbox cap."),
     max_buffered_output_bytes: positiveInt(2 ** 40).min(1 << 20).describe('Daemon-wide budget for the output of non-streamed execs held in memory while they run (streamed output is not buffered). An exec whose output no longer fits is truncated: output_truncated true, output_dropped_bytes says how much was dropped. Default 256 MiB.'),
   })
   .strict()

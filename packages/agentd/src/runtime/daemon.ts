@@ -163,6 +163,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       { name: 'pool-recycle', run: () => manager.recyclePool() },
       { name: 'session-timeouts', run: () => sessions.sweep() },
       { name: 'sandbox-idle', run: () => manager.sweepIdle((id) => sessions.holds(id)) },
+      { name: 'snapshot-retention', run: () => manager.sweepSnapshots() },
       { name: 'idempotency-prune', run: async () => store.idempotency.prune() },
       { name: 'audit-retention', run: async () => auditRetention() },
     ], logger);

@@ -102,7 +102,7 @@ export async function recoverAtStart(store: StateStore, home: string, cgroupPare
         stopped: report.sandboxIds.length, orphan_cgroups: orphanCgroups.length, orphan_dirs: orphanDirs.length, sessions_detached: report.sessionsDetached,
         idempotency_interrupted: report.claimsInterrupted, destroys_finished: destroyed.length,
       },
-      'recovered from an earlier run: sandboxes marked stopped (start them again with POST /v1/sandboxes/{id}/start)',
+      'recovered from an earlier run: sandboxes marked stopped (start them again with `agentd sandbox start ID` or POST /v1/sandboxes/{id}/start)',
     );
   }
   return { stopped: report.sandboxIds, orphanCgroups, orphanDirs, destroyed };

@@ -68,6 +68,10 @@ export function managerOptionsFrom(config: AgentdConfig, backend: string, tuning
     allowHostDirect: config.isolation.allow_host_direct,
     hostPaths: hostPathRulesFrom(config),
     snapshotQuota: { maxCount: config.limits.max_snapshots_per_tenant, maxBytes: config.limits.max_snapshot_bytes_per_tenant },
+    snapshotRetention: {
+      ...(config.limits.snapshot_max_age_ms === undefined ? {} : { maxAgeMs: config.limits.snapshot_max_age_ms }),
+      ...(config.limits.snapshot_keep_per_sandbox === undefined ? {} : { keepPerSandbox: config.limits.snapshot_keep_per_sandbox }),
+    },
     ...(config.sandbox.idle_timeout_ms === undefined ? {} : { idleStopMs: config.sandbox.idle_timeout_ms }),
   };
 }

@@ -79,6 +79,8 @@ const notFound = (id: string): AgentdError => new AgentdError('NOT_FOUND', `no s
  */
 export class SandboxManager {
   private readonly live = new Map<string, Live>();
+  /** Snapshot id -> restores/forks reading it now (retention skips those). */
+  private readonly snapshotsInUse = new Map<string, number>();
   private readonly pool: WarmPool;
   private readonly now: () => number;
   private starting = 0;
@@ -166,7 +168,11 @@ export class SandboxManager {
       case 'suspended':
         throw new AgentdError('SANDBOX_SUSPENDED', `sandbox '${id}' is suspended; resume it first`, { details: { sandbox_id: id } });
       case 'stopped':
-        throw new AgentdError('CONFLICT', `sandbox '${id}' is stopped (idle stop or daemon restart); start it first: agentd sandbox start ${id} (REST: POST /v1/sandboxes/${id}/start)`, { details: { sandbox_id: id, state: rec.state } });
+        throw new AgentdError(
+          'CONFLICT',
+          `sandbox '${id}' is stopped (an idle stop or a daemon restart stops sandboxes, their files stay): start it with \`agentd sandbox start ${id}\` (POST /v1/sandboxes/${id}/start)`,
+          { details: { sandbox_id: id, state: rec.state } },
+        );
       case 'dead':
         throw new AgentdError('SANDBOX_DEAD', `sandbox '${id}' is dead (its init process is gone)`, { details: { sandbox_id: id } });
       case 'destroying':
@@ -475,6 +481,45 @@ export class SandboxManager {
     }
   }
 
+  /**
+   * Snapshot retention, run by the sweeper: deletes snapshots older than `maxAgeMs`, and of each
+   * sandbox all but its newest `keepPerSandbox` (a snapshot of a destroyed sandbox kept by
+   * keep_files counts under that sandbox's id). A snapshot a restore or fork is reading is
+   * skipped until it is done. Returns how many were deleted.
+   */
+  async sweepSnapshots(): Promise<number> {
+    const { maxAgeMs, keepPerSandbox } = this.options.snapshotRetention ?? {};
+    if (maxAgeMs === undefined && keepPerSandbox === undefined) return 0;
+    const all = this.deps.store.snapshots.list().sort((a, b) => b.createdAtMs - a.createdAtMs || (a.id < b.id ? 1 : -1));
+    const seen = new Map<string, number>();
+    const cutoff = this.now() - (maxAgeMs ?? Infinity);
+    let deleted = 0;
+    for (const snap of all) {
+      const rank = (seen.get(snap.sandboxId) ?? 0) + 1;
+      seen.set(snap.sandboxId, rank);
+      const tooOld = snap.createdAtMs < cutoff;
+      const tooMany = keepPerSandbox !== undefined && rank > keepPerSandbox;
+      if ((!tooOld && !tooMany) || this.snapshotsInUse.has(snap.id)) continue;
+      this.deps.logger.info({ snapshot: snap.id, sandbox: snap.sandboxId, reason: tooOld ? 'max_age' : 'keep_per_sandbox' }, 'snapshot retention: deleting it');
+      await deleteSnapshot(snap.path);
+      this.deps.store.snapshots.delete(snap.id);
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /** Marks a snapshot as being read (restore, fork) while `work` runs, so retention leaves it alone. */
+  private async readingSnapshot<T>(snapshotId: string, work: () => Promise<T>): Promise<T> {
+    this.snapshotsInUse.set(snapshotId, (this.snapshotsInUse.get(snapshotId) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      const n = (this.snapshotsInUse.get(snapshotId) ?? 1) - 1;
+      if (n === 0) this.snapshotsInUse.delete(snapshotId);
+      else this.snapshotsInUse.set(snapshotId, n);
+    }
+  }
+
   listSnapshots(tenant: string): SnapshotRecord[] {
     return this.deps.store.snapshots.list({ tenant });
   }
@@ -510,7 +555,7 @@ export class SandboxManager {
       this.deps.store.sandboxes.setState(id, 'stopped');
     }
     const dirs = this.dirsOf(rec);
-    await withVolume(dirs.root, () => restoreSnapshot(snap.path, dirs, signal ? { signal } : {}), signal);
+    await this.readingSnapshot(snap.id, () => withVolume(dirs.root, () => restoreSnapshot(snap.path, dirs, signal ? { signal } : {}), signal));
     if (rec.state === 'running' || rec.state === 'suspended') return this.start(tenant, id, signal);
     return this.get(tenant, id);
   }
@@ -528,7 +573,7 @@ export class SandboxManager {
     const source = rec.spec as SandboxSpec;
     const newIdValue = newId('sbx');
     const spec: SandboxSpec = { ...source, id: newIdValue, dirs: sandboxDirs(this.options.home, newIdValue, { volume: source.limits.diskBytes !== undefined }) };
-    await forkFromSnapshot(snap.path, spec.dirs, signal ? { signal } : {});
+    await this.readingSnapshot(snap.id, () => forkFromSnapshot(snap.path, spec.dirs, signal ? { signal } : {}));
     const record = this.deps.store.sandboxes.insert({
       id: spec.id, tenant, backend: rec.backend, profile: rec.profile, state: 'creating', spec, labels: rec.labels,
       expiresAtMs: expiryOf(this.now(), minDefined(rec.expiresAtMs === null ? undefined : Math.max(0, rec.expiresAtMs - rec.createdAtMs), grants.ttlMs)),

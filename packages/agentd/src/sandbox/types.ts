@@ -52,6 +52,8 @@ export interface ManagerOptions {
   hostPaths?: HostPathRules;
   /** Per-tenant snapshot quota (config limits.max_snapshots_per_tenant / max_snapshot_bytes_per_tenant); undefined = none (tests). */
   snapshotQuota?: { maxCount: number; maxBytes: number };
+  /** Snapshot retention (config limits.snapshot_max_age_ms / snapshot_keep_per_sandbox), enforced by `sweepSnapshots`; absent: kept until deleted. */
+  snapshotRetention?: { maxAgeMs?: number; keepPerSandbox?: number };
 }
 
 export interface ManagerDeps {

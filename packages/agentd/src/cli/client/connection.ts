@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { LOCAL_TOKEN_FILE } from '../../auth/local-token.js';
 import { currentUid, defaultHome } from '../../config/home.js';
 import { UsageError } from './errors.js';
+import { lightFetch } from './light-fetch.js';
 
 export interface ClientFlags {
   url?: string;
@@ -42,7 +43,8 @@ export function clientOptions(flags: ClientFlags, env: NodeJS.ProcessEnv): Clien
     ? { localTokenFile: join(nonEmpty(env.AGENTD_HOME) ?? defaultHome(env, currentUid()), LOCAL_TOKEN_FILE) }
     : {};
   const socket = flags.socket ?? (flags.url === undefined ? nonEmpty(env.AGENTD_SOCKET) : undefined);
-  if (socket !== undefined) return { ...auth, ...fallback, baseUrl: 'http://localhost', fetch: unixSocketFetch(socket) };
+  // lightFetch: node:http without undici (faster start); anything it does not handle goes to the SDK's fetch.
+  if (socket !== undefined) return { ...auth, ...fallback, baseUrl: 'http://localhost', fetch: lightFetch({ socketPath: socket }, unixSocketFetch(socket)) };
   return { ...auth, ...fallback, baseUrl: flags.url ?? nonEmpty(env.AGENTD_URL) ?? 'http://127.0.0.1:7070' };
 }
 
@@ -71,5 +73,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 export function connect(flags: ClientFlags, env: NodeJS.ProcessEnv): AgentdClient {
-  return new AgentdClient(clientOptions(flags, env));
+  const options = clientOptions(flags, env);
+  // Over TCP too: plain http without undici; https and unusual bodies go to Node's fetch.
+  return new AgentdClient(options.fetch === undefined ? { ...options, fetch: lightFetch({}, (url, init) => fetch(url, init)) } : options);
 }

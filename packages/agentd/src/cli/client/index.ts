@@ -10,6 +10,7 @@ import { processIo, type CliIo } from './io.js';
 import { keysCommand } from './keys.js';
 import { sandboxCommand } from './sandbox.js';
 import { signingKeysCommand } from './signing-keys.js';
+import { snapshotCommand } from './snapshot.js';
 
 export type { CliIo } from './io.js';
 
@@ -19,13 +20,13 @@ function eachCommand(command: Command, visit: (c: Command) => void): void {
 }
 
 /**
- * Adds `sandbox`, `exec`, `cp`, `audit`, `keys` and `signing-keys` to the program. They take the program's
+ * Adds `sandbox`, `snapshot`, `exec`, `cp`, `audit`, `keys` and `signing-keys` to the program. They take the program's
  * settings (exit override, output, help), and a usage error reads `error: INVALID_ARGUMENT: ...`.
  */
 export function registerClientCommands(program: Command, io: CliIo = processIo()): Command {
   // `exec ID CMD -x`: options after the id belong to the command (exec passes them through).
   program.enablePositionalOptions();
-  for (const command of [sandboxCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io)]) {
+  for (const command of [sandboxCommand(io), snapshotCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io)]) {
     program.addCommand(command);
     eachCommand(command, (c) => {
       c.copyInheritedSettings(program);

@@ -7,6 +7,7 @@ import type { CliIo } from './io.js';
 import { formatAge, formatBytes, formatLabels, formatTime, printFields, printJson, printTable } from './output.js';
 import { collectKeyValue, parseInteger, parseSeconds, parseSize } from './parse.js';
 import { enc, listOf, num, restGet, restPost, str, type Rest } from './rest.js';
+import { SNAPSHOT_FATE } from './snapshot.js';
 import { withProgress } from './spinner.js';
 
 interface CreateFlags extends ClientFlags {
@@ -147,7 +148,7 @@ export function sandboxCommand(io: CliIo): Command {
 
   act<ClientFlags & { keepFiles?: boolean }>(
     io,
-    leaf(sandbox, 'rm', 'destroy sandboxes').alias('destroy').argument('<id...>').option('--keep-files', 'keep the files on disk'),
+    leaf(sandbox, 'rm', 'destroy sandboxes and their snapshots').alias('destroy').argument('<id...>').option('--keep-files', 'keep the files and snapshots on disk').addHelpText('after', `\n${SNAPSHOT_FATE}\n`),
     async (client, flags, ids) => {
       for (const id of ids) {
         await withProgress(io, `destroying ${id}`, () => client.destroySandbox(id, flags.keepFiles === true ? { keepFiles: true } : {}));
@@ -157,8 +158,9 @@ export function sandboxCommand(io: CliIo): Command {
     },
   );
 
+  const actionHelp = { start: 'start a stopped sandbox (after an idle stop or a daemon restart; its files are kept)', suspend: 'suspend a sandbox', resume: 'resume a sandbox' };
   for (const action of ['start', 'suspend', 'resume'] as const) {
-    act(io, leaf(sandbox, action, `${action} a sandbox`).argument('<id>'), async (client, flags, [id = '']) => {
+    act(io, leaf(sandbox, action, actionHelp[action]).argument('<id>'), async (client, flags, [id = '']) => {
       printState(io, flags, await withProgress(io, `${action} ${id}`, () => restPost(client, `/v1/sandboxes/${enc(id)}/${action}`, {})));
     });
   }
@@ -190,7 +192,7 @@ export function sandboxCommand(io: CliIo): Command {
     },
   );
 
-  act(io, leaf(sandbox, 'snapshots', 'list snapshots'), async (client, flags) => {
+  act(io, leaf(sandbox, 'snapshots', 'list snapshots (also: agentd snapshot ls)'), async (client, flags) => {
     const answer = await restGet(client, '/v1/snapshots');
     if (flags.json === true) return printJson(io, answer);
     printTable(

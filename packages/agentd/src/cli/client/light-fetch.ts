@@ -1,0 +1,109 @@
+/**
+ * The CLI's fetch to a local daemon (Unix socket or plain http): node:http, and an answer
+ * object with just what the SDK reads (ok, status, headers.get, body, text, json,
+ * arrayBuffer). Node's own fetch, Response and Headers load undici, which alone costs tens of
+ * ms at each start of a short-lived `agentd exec`. A request body that is not a string or
+ * bytes (a stream, a Blob, FormData), or headers that are not a plain object, go to `fallback`
+ * (the SDK's fetch) unchanged.
+ */
+import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { FetchLike } from '@agentd/sdk';
+
+class LightHeaders {
+  constructor(private readonly raw: IncomingHttpHeaders) {}
+  get(name: string): string | null {
+    const v = this.raw[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+  has(name: string): boolean {
+    return this.get(name) !== null;
+  }
+  forEach(visit: (value: string, name: string) => void): void {
+    for (const name of Object.keys(this.raw)) {
+      const v = this.get(name);
+      if (v !== null) visit(v, name);
+    }
+  }
+}
+
+class LightResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: LightHeaders;
+  #body: ReadableStream<Uint8Array> | null | undefined;
+
+  constructor(private readonly res: IncomingMessage) {
+    this.status = res.statusCode ?? 0;
+    this.ok = this.status >= 200 && this.status < 300;
+    this.statusText = res.statusMessage ?? '';
+    this.headers = new LightHeaders(res.headers);
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#body === undefined) this.#body = this.status === 204 || this.status === 304 ? null : (Readable.toWeb(this.res) as ReadableStream<Uint8Array>);
+    return this.#body;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.res) chunks.push(chunk as Buffer);
+    const all = Buffer.concat(chunks);
+    return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+  }
+
+  async text(): Promise<string> {
+    return Buffer.from(await this.arrayBuffer()).toString('utf8');
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown;
+  }
+}
+
+function reasonOf(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** `target.socketPath` set: every request goes to that Unix socket (the URL gives the path); otherwise to the URL's host and port. */
+export function lightFetch(target: { socketPath?: string }, fallback: FetchLike): FetchLike {
+  return (url, init = {}) => {
+    const body = init.body;
+    const plainBody = body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
+    const plainHeaders = init.headers === undefined || (typeof init.headers === 'object' && Object.getPrototypeOf(init.headers) === Object.prototype);
+    const u = new URL(url);
+    if (!plainBody || !plainHeaders || u.protocol !== 'http:') return fallback(url, init);
+    const signal = init.signal ?? undefined;
+    if (signal?.aborted === true) return Promise.reject(reasonOf(signal));
+    const headers: Record<string, string> = { ...((init.headers as Record<string, string> | undefined) ?? {}) };
+    const bytes = body === undefined || body === null ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
+    if (bytes !== undefined) headers['content-length'] = String(bytes.byteLength);
+    return new Promise<Response>((resolve, reject) => {
+      const req = request({
+        ...(target.socketPath === undefined ? { host: u.hostname, port: u.port === '' ? 80 : Number(u.port) } : { socketPath: target.socketPath }),
+        path: `${u.pathname}${u.search}`,
+        method: init.method ?? 'GET',
+        headers: { host: target.socketPath === undefined ? u.host : 'localhost', ...headers },
+      });
+      let response: IncomingMessage | undefined;
+      const onAbort = (): void => {
+        const reason = reasonOf(signal as AbortSignal);
+        // Once the answer is there, its body fails with the reason (as with fetch).
+        response?.destroy(reason);
+        req.destroy(reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(signal?.aborted === true ? reasonOf(signal) : new TypeError('fetch failed', { cause: err }));
+      });
+      req.on('response', (res) => {
+        response = res;
+        res.on('close', () => signal?.removeEventListener('abort', onAbort));
+        resolve(new LightResponse(res) as unknown as Response);
+      });
+      req.end(bytes);
+    });
+  };
+}
