@@ -48,7 +48,7 @@ export async function openDirect({ cgroupParent }) {
   // One-shot bwrap: the backend's own flags for the live sandbox's spec, `true` instead of the init.
   const facts = await gatherHostFacts(parseNamespaceOptions(options), new CgroupDriver({ parent: cgroupParent }));
   if (facts.bwrapPath === undefined) throw new Error(`bench: bwrap is unavailable: ${facts.bwrapProblem}`);
-  const plan = planMounts({ spec: live.spec, system: facts.system, initPath: PATHS.init, ...sandboxFiles(live.spec.dirs), denyKinds: {} });
+  const plan = planMounts({ spec: live.spec, system: facts.system, initPath: PATHS.init, ...sandboxFiles(live.spec.dirs), hostMounts: [], denyKinds: {} });
   const args = bwrapArgs({ spec: live.spec, mounts: plan.mounts, seccompFd: 3 });
   const oneShot = [...args.slice(0, args.indexOf('--')), '--', '/usr/bin/true'];
   // The backend's own launch line (launcher rlimits, and as root the drop to the sandbox's
