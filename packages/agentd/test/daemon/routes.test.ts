@@ -430,7 +430,8 @@ describe('REST routes (real daemon, namespace backend)', () => {
     it('audit records who, what, where and the result, never secrets', async () => {
       await d.call('POST', `/v1/sandboxes/${sbx}/exec`, { body: { argv: ['true'], env: { API_TOKEN: 'sekrit-value-123' }, stdin: 'stdin-secret-456' } });
       await d.call('PUT', `/v1/sandboxes/${sbx}/files?path=secret.txt`, { raw: 'file-content-secret-789' });
-      const a = await d.call('GET', '/v1/audit?limit=50');
+      // The whole log (the file's sandbox was created many audited operations ago): newest first, at most 1000.
+      const a = await d.call('GET', '/v1/audit?limit=1000');
       const exec = a.body.events.find((e: { capability: string; details: { env_keys?: string[] } }) => e.capability === 'shell.exec.v1' && e.details.env_keys);
       expect(exec).toMatchObject({ subject: 'local', tenant: 'default', action: 'intent', sandbox_id: sbx, status: 'ok', code: 'OK' });
       expect(exec.details.env_keys).toEqual(['API_TOKEN']);
