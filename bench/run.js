@@ -105,8 +105,10 @@ async function mainPhase() {
   await withCleanup(() => daemon.stop());
   const client = clientFor(daemon);
   const nsSbx = await createSandbox(client);
-  // Only the latency group uses the host-direct sandbox.
-  const hostSbx = wants('latency') ? await createSandbox(client, { backend: 'host-direct' }) : undefined;
+  // Only the latency group uses the host-direct sandbox: a daemon of its own, whose default backend it is.
+  const hostDaemon = wants('latency') ? await startDaemon({ name: 'host', config: benchConfig({ cgroupParent: `${cgroupBase}-host`, hostDirect: true }), ...daemonArgs('host') }) : undefined;
+  await withCleanup(() => hostDaemon?.stop());
+  const hostSbx = hostDaemon ? await createSandbox(clientFor(hostDaemon)) : undefined;
   await withCleanup(() => Promise.allSettled([nsSbx.destroy(), hostSbx?.destroy()]));
   // The namespace backend used directly: the latency and start groups only.
   const direct = wants('latency') || wants('start') ? await openDirect({ cgroupParent: `${cgroupBase}-direct` }) : undefined;

@@ -3,7 +3,7 @@
  * ns_exec_true_direct, and to build bwrap_oneshot_true from the backend's own flags.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importAgentd, PATHS } from '../lib/paths.js';
@@ -52,10 +52,13 @@ export async function openDirect({ cgroupParent }) {
   const args = bwrapArgs({ spec: live.spec, mounts: plan.mounts, seccompFd: 3 });
   const oneShot = [...args.slice(0, args.indexOf('--')), '--', '/usr/bin/true'];
   // The backend's own launch line (launcher rlimits, and as root the drop to the sandbox's
-  // host uid), without the cgroup: bwrap with the same flags, running `true`.
+  // host uid), without the cgroup: bwrap with the same flags, running `true`. Each sandbox has
+  // a host uid of its own (its lease): the one owning the live sandbox's workspace.
+  const owner = statSync(live.spec.dirs.workspace);
+  const dropTo = process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : undefined;
   const bwrapArgv = launchArgv({
     initPath: PATHS.init, bwrapPath: facts.bwrapPath, bwrapArgs: oneShot, cgroupProcs: [], limits: live.spec.limits,
-    ...(facts.dropTo === undefined ? {} : { dropTo: facts.dropTo }),
+    ...(dropTo === undefined ? {} : { dropTo }),
     ...(facts.dropWith === undefined ? {} : { dropWith: facts.dropWith }),
   });
 
@@ -78,7 +81,7 @@ export async function openDirect({ cgroupParent }) {
     execTrue,
     bwrapTrue,
     bwrapArgv,
-    asRootDrop: facts.dropTo !== undefined,
+    asRootDrop: dropTo !== undefined,
     async close() {
       await live.destroy();
       rmSync(home, { recursive: true, force: true });

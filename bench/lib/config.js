@@ -6,24 +6,25 @@
  * - a cgroup parent of the bench's own, so neither this run nor another daemon on the host
  *   (tests, other runs) treats the other's sandbox cgroups as orphans at start-up;
  * - room for 500 idle sandboxes (ns_idle_500) and a 256 MiB output (ns_stream_256m);
- * - no per-sandbox disk volume (`disk_bytes = 0`): host_exec_true needs a host-direct sandbox,
- *   which cannot have one, and a request may not drop a limit the config sets. This one
- *   departs from the defaults (every profile sets a disk volume since issue 9: each create then
- *   also runs mkfs.ext4 and a loop mount, about 50-80 ms here), so bench/README.md says so.
+ * - no per-sandbox disk volume (`disk_bytes = 0`): 500 idle sandboxes would need 500 loop
+ *   devices, and host-direct cannot have one. This departs from the defaults (every profile sets
+ *   a disk volume since issue 9: each create then also runs mkfs.ext4 and a loop mount, about
+ *   50-80 ms here), so bench/README.md says so.
+ * `hostDirect`: the daemon of host_exec_true, whose default backend is host-direct; that backend
+ * cannot restrict the network, so its sandboxes get the host's (a request may only narrow the
+ * config's network, and the other daemons keep `none`).
  */
-export function benchConfig({ cgroupParent, pool = undefined, maxSandboxes = 64 }) {
+export function benchConfig({ cgroupParent, pool = undefined, maxSandboxes = 64, hostDirect = false }) {
   const lines = [
     'profile = "workstation"',
     '[isolation]',
-    'backend = "namespace"',
-    // host_exec_true asks for the host-direct backend by name (an admin's choice since issue 9).
-    'allow_host_direct = true',
+    `backend = ${hostDirect ? '"host-direct"' : '"namespace"'}`,
     '[isolation.backends.namespace]',
     `cgroup_parent = ${JSON.stringify(cgroupParent)}`,
     '[adapters.http]',
     'listen = "127.0.0.1:0"',
     '[sandbox]',
-    'network = "none"',
+    `network = ${hostDirect ? '"host"' : '"none"'}`,
     `max_sandboxes = ${maxSandboxes}`,
     '[sandbox.limits]',
     'disk_bytes = 0',
