@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/parse.js';
 import { startDaemon, type Daemon, type StartDaemonOptions } from '../../src/runtime/daemon.js';
+import { configToml } from '../daemon/child.js';
 import { rawCall, type Answer, type CallOptions } from '../daemon/harness.js';
 
 /** A daemon on a home the test keeps across restarts (the harness's close() removes its home). */
@@ -23,21 +24,7 @@ export async function newHome(prefix: string): Promise<string> {
 export async function childHome(prefix: string, cgroupParent: string): Promise<{ home: string; file: string }> {
   const home = await newHome(prefix);
   const file = join(home, 'agentd.toml');
-  await writeFile(file, `profile = "workstation"
-home = "${home}"
-
-[isolation]
-backend = "namespace"
-
-[isolation.backends.namespace]
-cgroup_parent = "${cgroupParent}"
-
-[adapters.http]
-listen = "127.0.0.1:0"
-
-[adapters.unix]
-path = "${join(home, 'agentd.sock')}"
-`);
+  await writeFile(file, configToml(home, cgroupParent));
   return { home, file };
 }
 

@@ -71,3 +71,22 @@ export async function startDaemonChild(configFile: string): Promise<DaemonChild>
   if (ready.event !== 'ready') throw new Error(`unexpected first line ${JSON.stringify(ready)}`);
   return { child, address: ready.address, nextEvent: async () => JSON.parse(await nextLine()) as Record<string, unknown>, exited, stderr: () => err };
 }
+
+/** The config file of a daemon child: workstation, namespace backend, its own cgroup parent, a free port, the socket in `home`; `extra` TOML after. */
+export function configToml(home: string, cgroupParent: string, extra = ''): string {
+  return `profile = "workstation"
+home = "${home}"
+
+[isolation]
+backend = "namespace"
+
+[isolation.backends.namespace]
+cgroup_parent = "${cgroupParent}"
+
+[adapters.http]
+listen = "127.0.0.1:0"
+
+[adapters.unix]
+path = "${join(home, 'agentd.sock')}"
+${extra}`;
+}

@@ -3,25 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { localCall } from './harness.js';
-import { ensureBuilt, startDaemonChild, type DaemonChild } from './child.js';
+import { configToml, ensureBuilt, startDaemonChild, type DaemonChild } from './child.js';
 
-function configToml(home: string, cgroupParent: string, extra = ''): string {
-  return `profile = "workstation"
-home = "${home}"
-
-[isolation]
-backend = "namespace"
-
-[isolation.backends.namespace]
-cgroup_parent = "${cgroupParent}"
-
-[adapters.http]
-listen = "127.0.0.1:0"
-
-[adapters.unix]
-path = "${join(home, 'agentd.sock')}"
-${extra}`;
-}
 
 /**
  * Live processes whose cgroup path lies under our test parent (any hierarchy). Zombies are

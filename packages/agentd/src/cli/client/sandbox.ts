@@ -1,8 +1,8 @@
 /** `agentd sandbox create|ls|info|rm|start|suspend|resume|snapshot|restore|fork|snapshots`, over REST (rest.ts). */
-import type { AgentdClient, NetworkMode, SandboxState } from '@agentd/sdk';
+import type { NetworkMode, SandboxState } from '@agentd/sdk';
 import { Command, Option } from 'commander';
-import { connect, withClientFlags, type ClientFlags } from './connection.js';
-import { guarded } from './errors.js';
+import { act } from './action.js';
+import { withClientFlags, type ClientFlags } from './connection.js';
 import type { CliIo } from './io.js';
 import { formatAge, formatBytes, formatLabels, formatTime, printFields, printJson, printTable } from './output.js';
 import { collectKeyValue, parseInteger, parseSeconds, parseSize } from './parse.js';
@@ -80,19 +80,6 @@ function leaf(parent: Command, name: string, description: string): Command {
   return withClientFlags(parent.command(name).description(description));
 }
 
-type Action<F> = (client: AgentdClient, flags: F, args: string[]) => Promise<void>;
-
-/** Attaches an action that receives the client, the flags and the positional arguments. */
-function act<F extends ClientFlags>(io: CliIo, command: Command, action: Action<F>): void {
-  command.action(
-    guarded(io, async (...raw: unknown[]) => {
-      const cmd = raw.at(-1) as Command;
-      const flags = cmd.opts<F>();
-      const args = raw.slice(0, -2).flatMap((a) => (Array.isArray(a) ? (a as string[]) : [a as string]));
-      await action(connect(flags, io.env), flags, args);
-    }),
-  );
-}
 
 export function sandboxCommand(io: CliIo): Command {
   const sandbox = new Command('sandbox').description('manage sandboxes on a running daemon');

@@ -1,8 +1,9 @@
 /** `agentd snapshot ls|rm`: the snapshots of a running daemon (taken by `agentd sandbox snapshot`). */
-import type { AgentdClient, SnapshotInfo } from '@agentd/sdk';
+import type { SnapshotInfo } from '@agentd/sdk';
 import { Command } from 'commander';
-import { connect, withClientFlags, type ClientFlags } from './connection.js';
-import { guarded, reportError } from './errors.js';
+import { act } from './action.js';
+import { withClientFlags, type ClientFlags } from './connection.js';
+import { reportError } from './errors.js';
 import type { CliIo } from './io.js';
 import { formatAge, formatBytes, printJson, printTable } from './output.js';
 
@@ -16,23 +17,13 @@ function snapshotToWire(s: SnapshotInfo): Record<string, unknown> {
   return { id: s.id, sandbox_id: s.sandboxId, ...(s.name === undefined ? {} : { name: s.name }), created_at_ms: s.createdAtMs, size_bytes: s.sizeBytes };
 }
 
-function run<F extends ClientFlags>(io: CliIo, command: Command, action: (client: AgentdClient, flags: F, args: string[]) => Promise<void>): void {
-  command.action(
-    guarded(io, async (...raw: unknown[]) => {
-      const cmd = raw.at(-1) as Command;
-      const flags = cmd.opts<F>();
-      const args = raw.slice(0, -2).flatMap((a) => (Array.isArray(a) ? (a as string[]) : [a as string]));
-      await action(connect(flags, io.env), flags, args);
-    }),
-  );
-}
 
 export function snapshotCommand(io: CliIo): Command {
   const snapshot = new Command('snapshot')
     .description('list and delete snapshots (take one with: agentd sandbox snapshot ID)')
     .addHelpText('after', `\n${SNAPSHOT_FATE}\n`);
 
-  run<ClientFlags & { sandbox?: string }>(
+  act<ClientFlags & { sandbox?: string }>(
     io,
     withClientFlags(snapshot.command('ls').alias('list').description('list snapshots, oldest first')).option('--sandbox <id>', "only this sandbox's snapshots"),
     async (client, flags) => {
@@ -47,7 +38,7 @@ export function snapshotCommand(io: CliIo): Command {
     },
   );
 
-  run(
+  act(
     io,
     withClientFlags(snapshot.command('rm').alias('delete').description('delete snapshots (files and record)')).argument('<id...>'),
     async (client, flags, ids) => {
