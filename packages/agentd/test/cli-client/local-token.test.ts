@@ -33,6 +33,17 @@ describe('CLI credential discovery', () => {
     expect(clientOptions({ url: 'http://127.0.0.1:1' }, { HOME: elsewhere, XDG_DATA_HOME: elsewhere }).localTokenFile).toBe(expected);
   });
 
+  test('with only AGENTD_HOME set, the CLI finds the daemon by the socket in that home (no AGENTD_URL, no AGENTD_SOCKET)', async () => {
+    const r = await runCli(['sandbox', 'ls', '--json'], { env: { AGENTD_HOME: d.home } });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ sandboxes: [] });
+    expect(clientOptions({}, { AGENTD_HOME: d.home }).baseUrl).toBe('http://localhost');
+    // An explicit URL still wins over the home's socket, and a home without a socket falls back to the default URL.
+    expect(clientOptions({}, { AGENTD_HOME: d.home, AGENTD_URL: 'http://127.0.0.1:9' }).baseUrl).toBe('http://127.0.0.1:9');
+    expect(clientOptions({}, { AGENTD_HOME: elsewhere }).baseUrl).toBe('http://127.0.0.1:7070');
+  });
+
   test('without the token (another home) the call is refused: the daemon demands a credential', async () => {
     const r = await runCli(['sandbox', 'ls'], { env: { AGENTD_URL: d.url, AGENTD_HOME: elsewhere } });
     expect(r.exitCode).not.toBe(0);

@@ -1,11 +1,14 @@
 /** The client flags every command accepts, and the SDK client built from them. */
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentdClient, type ClientOptions, type SigningOptions } from '@agentd/sdk';
 import { unixSocketFetch } from '@agentd/sdk/node';
 import type { Command } from 'commander';
 import { LOCAL_TOKEN_FILE } from '../../auth/local-token.js';
 import { currentUid, defaultHome } from '../../config/home.js';
+
+/** The socket's name in the home when the config names no other (config/parse.ts derives the same). */
+const HOME_SOCKET = 'agentd.sock';
 import { UsageError } from './errors.js';
 import { lightFetch } from './light-fetch.js';
 
@@ -29,9 +32,17 @@ export function withClientFlags(command: Command): Command {
     .option('--json', 'print data as JSON');
 }
 
+/** The socket a daemon on `home` listens on by default, when one is there. */
+function homeSocket(home: string): string | undefined {
+  const path = join(home, HOME_SOCKET);
+  return lstatSync(path, { throwIfNoEntry: false })?.isSocket() === true ? path : undefined;
+}
+
 /**
  * Where to connect: a flag beats the environment, and within each a socket beats a URL.
- * `--url` given explicitly wins over AGENTD_SOCKET from the environment.
+ * `--url` given explicitly wins over AGENTD_SOCKET from the environment. With neither a flag
+ * nor AGENTD_SOCKET / AGENTD_URL, the daemon of the home (AGENTD_HOME, else this user's
+ * default home) is found by its socket `<home>/agentd.sock`; without one, the default URL.
  * Credentials: an API key or a signing key, never both; a flag of either kind beats both
  * environment variables. With none of them, the daemon's local token is sent: read from
  * `<AGENTD_HOME or the default home>/agentd.token` at each request, and only to a daemon on
@@ -39,13 +50,13 @@ export function withClientFlags(command: Command): Command {
  */
 export function clientOptions(flags: ClientFlags, env: NodeJS.ProcessEnv): ClientOptions {
   const auth = credentials(flags, env);
-  const fallback = auth.apiKey === undefined && auth.signing === undefined
-    ? { localTokenFile: join(nonEmpty(env.AGENTD_HOME) ?? defaultHome(env, currentUid()), LOCAL_TOKEN_FILE) }
-    : {};
-  const socket = flags.socket ?? (flags.url === undefined ? nonEmpty(env.AGENTD_SOCKET) : undefined);
+  const home = nonEmpty(env.AGENTD_HOME) ?? defaultHome(env, currentUid());
+  const fallback = auth.apiKey === undefined && auth.signing === undefined ? { localTokenFile: join(home, LOCAL_TOKEN_FILE) } : {};
+  const url = flags.url ?? nonEmpty(env.AGENTD_URL);
+  const socket = flags.socket ?? (flags.url === undefined ? nonEmpty(env.AGENTD_SOCKET) ?? (url === undefined ? homeSocket(home) : undefined) : undefined);
   // lightFetch: node:http without undici (faster start); anything it does not handle goes to the SDK's fetch.
   if (socket !== undefined) return { ...auth, ...fallback, baseUrl: 'http://localhost', fetch: lightFetch({ socketPath: socket }, unixSocketFetch(socket)) };
-  return { ...auth, ...fallback, baseUrl: flags.url ?? nonEmpty(env.AGENTD_URL) ?? 'http://127.0.0.1:7070' };
+  return { ...auth, ...fallback, baseUrl: url ?? 'http://127.0.0.1:7070' };
 }
 
 function credentials(flags: ClientFlags, env: NodeJS.ProcessEnv): Pick<ClientOptions, 'apiKey' | 'signing'> {
