@@ -14,9 +14,14 @@ export interface SandboxDirsOptions {
 /** The sandbox's own writable folders, in a fixed order. */
 export const PART_NAMES = ['workspace', 'home', 'tmp'] as const;
 
+/** The folder holding every sandbox's folder: `$AGENTD_HOME/sandboxes`. */
+export function sandboxesDir(home: string): string {
+  return join(home, 'sandboxes');
+}
+
 /** The host folders of sandbox `id` under `$AGENTD_HOME/sandboxes/`. */
 export function sandboxDirs(home: string, id: string, opts: SandboxDirsOptions = {}): SandboxDirs {
-  const root = join(home, 'sandboxes', id);
+  const root = join(sandboxesDir(home), id);
   const base = opts.volume === true ? join(root, 'volume') : root;
   return { root, workspace: join(base, 'workspace'), home: join(base, 'home'), tmp: join(base, 'tmp') };
 }

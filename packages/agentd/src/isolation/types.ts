@@ -130,6 +130,13 @@ export interface IsolationBackend {
   readonly isolation: IsolationLevel;
   probe(): Promise<BackendProbe>;
   start(spec: SandboxSpec, opts?: StartOptions): Promise<SandboxHandle>;
+  /**
+   * Optional, called once at daemon start with the folder that will hold the sandboxes
+   * (`<home>/sandboxes`): a backend whose sandboxes need something of it (the namespace
+   * backend: reachable by the sandboxes' host uids) makes it so or refuses here, with a clear
+   * message, instead of failing every create later.
+   */
+  prepareHome?(sandboxesDir: string): Promise<void>;
 }
 
 /**

@@ -10,6 +10,7 @@ import { createCapabilityRegistry, OutputBudget } from '../capabilities/index.js
 import { parseListen } from '../config/listen.js';
 import type { AgentdConfig } from '../config/schema.js';
 import { AgentdError } from '../core/errors.js';
+import { sandboxesDir } from '../isolation/dirs.js';
 import { createBuiltinRegistry } from '../isolation/builtins.js';
 import { assertConfigHostPaths } from '../isolation/host-paths.js';
 import type { BackendRegistry } from '../isolation/registry.js';
@@ -112,6 +113,8 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     // The config's own host paths are checked on this host now: a bad one fails the start, not every create.
     await assertConfigHostPaths(hostPathRulesFrom(config));
     assertDefaultLimits(config, backend, backends.probeOf(backend));
+    // What the backend needs of the home (the namespace backend: reachable by the sandboxes' uids), checked now, not at every create.
+    await backends.get(backend).prepareHome?.(sandboxesDir(config.home));
 
     // One replay cache for the daemon's life: a fresh one at a reload would accept once more a signature seen just before it.
     const replayCache = new ReplayCache();

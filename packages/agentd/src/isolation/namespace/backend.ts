@@ -1,4 +1,5 @@
-import { lstat, open } from 'node:fs/promises';
+import { lstat, mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
@@ -12,7 +13,7 @@ import { closeHostPaths, NO_HOST_PATHS, openHostPath, type HostPathRules, type P
 import { baseMounts, hostPathOf, planMounts, wantedHostMounts, type PathKind } from './mounts.js';
 import { parseNamespaceOptions, type NamespaceOptions } from './options.js';
 import { probeNamespace } from './probe.js';
-import { kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
+import { ensureSearchable, kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
 import { InitSandbox } from '../init-sandbox.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
 import type { HostIds } from './launch.js';
@@ -107,6 +108,19 @@ export class NamespaceBackend implements IsolationBackend {
     const legacy = await lstat(spec.dirs.workspace).catch(() => undefined);
     const preferred = legacy !== undefined && legacy.isDirectory() && legacy.uid !== 0 ? legacy.uid : undefined;
     return this.uids.acquire(spec.dirs.root, spec.id, preferred);
+  }
+
+  /**
+   * A root daemon's sandboxes run as other uids, and bwrap opens their folders by path: every
+   * folder above `<home>/sandboxes` must be searchable by them. Checked once at start (a home
+   * made inside a 0700 folder, e.g. by mktemp -d, is refused here naming the folder), and the
+   * sandboxes folder itself is made 0711.
+   */
+  async prepareHome(sandboxesDir: string): Promise<void> {
+    const facts = await this.hostFacts();
+    if (facts.uidRange === undefined) return;
+    await mkdir(sandboxesDir, { recursive: true, mode: 0o711 });
+    await ensureSearchable(join(sandboxesDir, 'probe'), facts.uidRange.start);
   }
 
   async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {

@@ -45,7 +45,7 @@ export async function kindOf(path: string | undefined, as?: HostIds, own?: Sandb
  * lists sandbox folders (each mode 0700, owned by its sandbox): it is made 0711 here;
  * any other ancestor that is not searchable is a configuration error, reported as such.
  */
-async function ensureSearchable(root: string, uid: number): Promise<void> {
+export async function ensureSearchable(root: string, uid: number): Promise<void> {
   const parent = dirname(root);
   const st = await stat(parent);
   if ((st.mode & 0o001) === 0) await chmod(parent, (st.mode & 0o7777) | 0o011);
