@@ -37,7 +37,7 @@ describe('CLI credential discovery', () => {
     const r = await runCli(['sandbox', 'ls', '--json'], { env: { AGENTD_HOME: d.home } });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ sandboxes: [] });
+    expect(JSON.parse(r.stdout.toString())).toEqual({ sandboxes: [] });
     expect(clientOptions({}, { AGENTD_HOME: d.home }).baseUrl).toBe('http://localhost');
     // An explicit URL still wins over the home's socket, and a home without a socket falls back to the default URL.
     expect(clientOptions({}, { AGENTD_HOME: d.home, AGENTD_URL: 'http://127.0.0.1:9' }).baseUrl).toBe('http://127.0.0.1:9');
