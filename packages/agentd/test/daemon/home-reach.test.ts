@@ -14,7 +14,15 @@ const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.info('home-reach: skipped, the daemon is not root (sandboxes run as the daemon\'s own uid then)');
 
 describe.skipIf(!isRoot)('a home the sandboxes cannot reach (root daemon, namespace backend)', () => {
-  test('inside a 0700 folder: the start is refused naming that folder; once it is searchable the daemon starts', async () => {
+  test('a 0700 home is the daemon\'s own and made searchable; a home inside a 0700 folder is refused naming that folder; once it is searchable the daemon starts', async () => {
+    const own = await mkdtemp(join(tmpdir(), 'agentd-reach-own-'));
+    try {
+      const d = await startOnHome(own, `agentd-test-reach-own-${process.pid}`);
+      await d.stop();
+      expect((await stat(own)).mode & 0o777).toBe(0o711);
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
     const outer = await mkdtemp(join(tmpdir(), 'agentd-reach-'));
     try {
       expect((await stat(outer)).mode & 0o777).toBe(0o700);

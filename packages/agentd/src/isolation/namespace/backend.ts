@@ -1,5 +1,5 @@
-import { lstat, mkdir, open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, lstat, mkdir, open, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
@@ -112,13 +112,19 @@ export class NamespaceBackend implements IsolationBackend {
 
   /**
    * A root daemon's sandboxes run as other uids, and bwrap opens their folders by path: every
-   * folder above `<home>/sandboxes` must be searchable by them. Checked once at start (a home
-   * made inside a 0700 folder, e.g. by mktemp -d, is refused here naming the folder), and the
-   * sandboxes folder itself is made 0711.
+   * folder above `<home>/sandboxes` must be searchable by them. Checked once at start: the home
+   * and the sandboxes folder are the daemon's and are made searchable (0711 at least); a home
+   * made inside a folder others cannot search (e.g. one made by mktemp -d) is refused here,
+   * naming that folder.
    */
   async prepareHome(sandboxesDir: string): Promise<void> {
     const facts = await this.hostFacts();
     if (facts.uidRange === undefined) return;
+    // The home is the daemon's own: it is made searchable (never readable) by others here;
+    // a folder above it is the operator's, and one others cannot search is refused.
+    const home = dirname(sandboxesDir);
+    const st = await stat(home);
+    if ((st.mode & 0o001) === 0) await chmod(home, (st.mode & 0o7777) | 0o011);
     await mkdir(sandboxesDir, { recursive: true, mode: 0o711 });
     await ensureSearchable(join(sandboxesDir, 'probe'), facts.uidRange.start);
   }
