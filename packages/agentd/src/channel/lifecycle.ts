@@ -58,8 +58,12 @@ export interface CommandOptions {
   signal?: AbortSignal;
   /** Per stream: bytes kept (and yielded) at most; the rest is read and dropped (undefined = no cap). */
   maxOutputBytes?: number;
-  /** Written to the command's stdin, which is then closed. */
-  stdin?: Buffer | string;
+  /**
+   * Written to the command's stdin, which is then closed. A stream (an async iterable, such
+   * as `process.stdin`) is forwarded chunk by chunk as it arrives, each write waiting for the
+   * init's OK (backpressure), and closed at its end.
+   */
+  stdin?: Buffer | string | AsyncIterable<Uint8Array | string>;
   /** Called for each output chunk that is kept. */
   onChunk?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
   logger?: Logger;
@@ -275,10 +279,14 @@ class CommandRun {
     await this.exit.catch(noop);
   }
 
-  private feedStdin(data: Buffer | string): void {
+  private feedStdin(data: Buffer | string | AsyncIterable<Uint8Array | string>): void {
     const h = this.handle;
+    const write = async (): Promise<void> => {
+      if (typeof data === 'string' || Buffer.isBuffer(data)) return h.writeStdin(data);
+      for await (const chunk of data) await h.writeStdin(typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    };
     h.started
-      .then(() => h.writeStdin(data))
+      .then(write)
       .then(() => h.closeStdin())
       .catch((err: unknown) => {
         // A command that exits without reading its stdin is not an error of the run.

@@ -15,6 +15,8 @@ export interface RunFlags extends LocalFlags {
   /** Milliseconds (--timeout). */
   timeout?: number;
   tty?: boolean;
+  /** -i: this process's stdin is streamed to the command's (without it the command's stdin is /dev/null, as with docker run). */
+  interactive?: boolean;
   env: Record<string, string>;
   cwd?: string;
   keep?: boolean;
@@ -54,7 +56,7 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
     const events = streamCommand(
       sandbox.channel,
       { argv, env: commandEnv(sandbox.baseEnv, flags.env), ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }) },
-      { signal: abort.signal, ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }) },
+      { signal: abort.signal, ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }), ...(flags.interactive === true ? { stdin: process.stdin } : {}) },
     );
     let summary: CommandSummary | undefined;
     for await (const ev of events) {
@@ -71,6 +73,8 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
     }
     return exitStatusOf(summary);
   } finally {
+    // The command is done: whatever is still coming on our stdin is not for it (and must not keep this process alive).
+    if (flags.interactive === true) process.stdin.destroy();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     await sandbox?.destroy({ keepFiles: flags.keep === true });
     if (flags.keep) process.stderr.write(`agentd: kept the sandbox's files in ${(sandbox?.spec ?? planned.spec).dirs.root}\n`);

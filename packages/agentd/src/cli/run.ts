@@ -15,6 +15,7 @@ export function runCommandCli(): Command {
     .addOption(new Option('-e, --env <K=V>', 'set an environment variable (repeatable)').argParser(collectEnv).default({}, 'none'))
     .option('-w, --cwd <dir>', 'working directory inside the sandbox')
     .addOption(new Option('-C <dir>', 'old short name of --cwd').hideHelp())
+    .option('-i, --interactive', "stream this process's stdin to the command (without it the command's stdin is /dev/null)")
     .option('-t, --tty', 'allocate a TTY (not supported yet)')
     .option('--keep', 'keep the sandbox\'s files after the command')
     .option('-v, --verbose', 'log what agentd does to stderr')
