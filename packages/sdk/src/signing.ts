@@ -99,13 +99,14 @@ export class RequestSigner {
 
   /** The three signature headers for one request to `url` (absolute) with `body` (absent = empty). */
   async headers(method: string, url: string, body?: Uint8Array): Promise<Record<string, string>> {
+    // Two identical requests in the same millisecond would otherwise carry the same
+    // signature, and the daemon would refuse the second one as a replay. Taken before any
+    // await, so timestamps follow the order of the calls.
+    const timestamp = Math.max(this.#now(), this.#lastTimestamp + 1);
+    this.#lastTimestamp = timestamp;
     this.#key ??= importSigningKey(this.#privateKey);
     const key = await this.#key;
     const bodyHash = hex(await subtle().digest('SHA-256', (body ?? new Uint8Array()) as Uint8Array<ArrayBuffer>));
-    // Two identical requests in the same millisecond would otherwise carry the same
-    // signature, and the daemon would refuse the second one as a replay.
-    const timestamp = Math.max(this.#now(), this.#lastTimestamp + 1);
-    this.#lastTimestamp = timestamp;
     const payload = new TextEncoder().encode(canonicalRequest(method, requestTarget(url), timestamp, bodyHash));
     const signature = await subtle().sign(ED25519, key, payload);
     return {

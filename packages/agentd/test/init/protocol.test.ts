@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { EXEC_FLAGS, PROTOCOL_VERSION, SCOPE, STREAM, WRITE_FLAGS } from '../../src/channel/frames.js';
-import { exec, HAVE_INIT, INIT_PATH, killAll, processesWith, rawTest as test, sleepers, startRawInit, token, waitUntil } from './raw-init.js';
+import { exec, groupMembers, HAVE_INIT, INIT_PATH, killAll, processesWith, rawTest as test, sleepers, startRawInit, token, waitUntil } from './raw-init.js';
 
 const E = constants.errno;
 
@@ -205,7 +205,7 @@ describe.skipIf(!HAVE_INIT)('agentd-init protocol', () => {
   test('a background process outlives its exec; EXIT comes at once; a later group SIGNAL ends it', async ({ init }) => {
     const marker = token();
     init.send(exec(40, ['sh', '-c', `sleep ${marker} >/dev/null 2>&1 & echo started`]));
-    await init.answer('STARTED', 40);
+    const { pid } = await init.answer('STARTED', 40);
     try {
       const t0 = Date.now();
       const { stdout, exit } = await init.collect(40);
@@ -214,9 +214,12 @@ describe.skipIf(!HAVE_INIT)('agentd-init protocol', () => {
       expect(exit.exitCode).toBe(0);
       // (The background sh may not have exec'd sleep yet when EXIT arrives.)
       expect((await waitUntil(() => sleepers(marker), (p) => p.length >= 1)).length).toBe(1);
+      expect(await groupMembers(pid)).toEqual(await sleepers(marker));
       init.send({ type: 'SIGNAL', id: 41, execId: 40, signo: 9, scope: SCOPE.group });
       await init.answer('OK', 41);
       expect(await waitUntil(() => processesWith(marker), (p) => p.length === 0)).toEqual([]);
+      // Once the group's last zombie is reaped, the group is gone.
+      expect(await waitUntil(() => groupMembers(pid), (p) => p.length === 0)).toEqual([]);
       init.send({ type: 'SIGNAL', id: 42, execId: 40, signo: 9, scope: SCOPE.group });
       expect((await init.answer('ERROR', 42)).errno).toBe(E.ESRCH);
     } finally {

@@ -167,6 +167,22 @@ export async function processesWith(marker: string, exactArgv?: string[]): Promi
   return out;
 }
 
+/** Every process of group `pgid`, zombies included (a zombie still answers kill(-pgid)). */
+export async function groupMembers(pgid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) out.push(Number(name));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
 /** Live `sleep MARKER` processes. */
 export function sleepers(marker: string): Promise<number[]> {
   return processesWith(marker, ['sleep', marker]);
