@@ -12,6 +12,8 @@ export interface NativePaths {
   init: string;
   seccompBpf: string;
   peercredAddon: string;
+  /** Root daemon: mounts a pinned host path idmapped onto a staging point (isolation/namespace/owner-mounts.ts). */
+  idmap: string;
 }
 
 export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
@@ -19,6 +21,7 @@ export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
     init: env.AGENTD_INIT_PATH ?? fileURLToPath(new URL('agentd-init', NATIVE_BUILD)),
     seccompBpf: env.AGENTD_SECCOMP_BPF ?? fileURLToPath(new URL('seccomp.bpf', NATIVE_BUILD)),
     peercredAddon: fileURLToPath(new URL('peercred.node', NATIVE_BUILD)),
+    idmap: env.AGENTD_IDMAP_PATH ?? fileURLToPath(new URL('agentd-idmap', NATIVE_BUILD)),
   };
 }
 

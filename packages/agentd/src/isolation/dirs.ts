@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 import { removeVolume } from './disk/volume.js';
 import { releaseHostUid, type HostIds } from './host-ids.js';
+import { unstageOwnerMounts } from './namespace/owner-mounts.js';
 import { chownTree, clearTreeAs, copyTreeAs, ownDir, ownerOfDir, realDir } from './tree-ops.js';
 import type { SandboxDirs } from './types.js';
 
@@ -136,6 +137,8 @@ export async function removeSandboxDirs(dirs: SandboxDirs): Promise<void> {
   }
   if (isRootDaemon()) await ownDir(dirs.root, 0o711);
   await removeVolume(dirs.root);
+  // Staging mounts of owner-preserving bind mounts (a start cut short): detached, never walked.
+  await unstageOwnerMounts(dirs.root);
   for (const d of [dirs.workspace, dirs.home, dirs.tmp]) await removeOwnedTree(d);
   for (const name of await readdir(dirs.root)) {
     const path = join(dirs.root, name);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CgroupDriver, DEFAULT_CGROUP_PARENT } from '../isolation/cgroup/index.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
 import { unmountVolume, volumePaths } from '../isolation/disk/volume.js';
+import { unstageOwnerMounts } from '../isolation/namespace/owner-mounts.js';
 import { deleteSnapshot } from '../isolation/snapshot/index.js';
 import type { SandboxSpec } from '../isolation/types.js';
 import type { StateStore } from '../state/store.js';
@@ -88,6 +89,10 @@ export async function recoverAtStart(store: StateStore, home: string, cgroupPare
     const rec = store.sandboxes.get(id);
     const root = (rec?.spec as SandboxSpec | null | undefined)?.dirs.root ?? sandboxDirs(home, id).root;
     await unmountVolume(volumePaths(root).mountPoint).catch((err: unknown) => logger.warn({ sandbox: id, err: (err as Error).message }, 'could not unmount the volume of a stopped sandbox'));
+  }
+  // A start cut short (the daemon killed between staging an owner-preserving bind mount and detaching it) leaves a staging mount.
+  for (const name of dirs) {
+    await unstageOwnerMounts(sandboxDirs(home, name).root).catch((err: unknown) => logger.warn({ sandbox: name, err: (err as Error).message }, 'could not detach the staging mounts of a sandbox'));
   }
   const orphanDirs: string[] = [];
   for (const name of dirs) {

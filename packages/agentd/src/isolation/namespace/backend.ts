@@ -18,6 +18,7 @@ import { InitSandbox } from '../init-sandbox.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
 import type { HostIds } from './launch.js';
 import { HostUidAllocator } from '../host-ids.js';
+import { closeStaged, stageOwnerMounts, unstageOwnerMounts, type StagedMount } from './owner-mounts.js';
 
 /** The fd bwrap reads the seccomp filter from (the first fd after stdin/stdout/stderr). */
 const SECCOMP_FD = 3;
@@ -159,10 +160,19 @@ export class NamespaceBackend implements IsolationBackend {
     ]);
     const cgroup = made.status === 'fulfilled' ? made.value : undefined;
     let pinned: PinnedHostPath[] = [];
+    let staged: StagedMount[] = [];
     try {
       if (dirs.status === 'rejected') throw dirs.reason;
       if (made.status === 'rejected') throw made.reason;
       pinned = await pinHostPaths(wanted, rules);
+      // Root daemon: bind mounts keep their owner (idmapped onto the sandbox's uid); bwrap binds the staged mount's descriptor instead.
+      const toStage = ids === undefined ? [] : wanted.flatMap((w, i) => (w.mapOwner && pinned[i] !== undefined ? [i] : []));
+      staged = ids === undefined ? [] : await stageOwnerMounts(spec.dirs.root, toStage.map((i) => ({ pinned: pinned[i] as PinnedHostPath, readonly: wanted[i]?.readonly ?? true })), ids);
+      const mountFds = pinned.map((p) => p.handle.fd);
+      toStage.forEach((i, k) => {
+        const s = staged[k];
+        if (s !== undefined) mountFds[i] = s.handle.fd;
+      });
       const hostMounts = wanted.map((w, i) => ({ source: pinned[i]?.real ?? w.given, fd: hostMountFd(i), target: w.target, readonly: w.readonly, what: w.what }));
       const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts });
       const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p), ids, spec.dirs)));
@@ -188,7 +198,7 @@ export class NamespaceBackend implements IsolationBackend {
         started = await spawnInit(argv, {
           cwd: '/',
           env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' },
-          extraFds: [filter.fd, ...pinned.map((p) => p.handle.fd)],
+          extraFds: [filter.fd, ...mountFds],
           logger: this.logger,
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
@@ -202,6 +212,11 @@ export class NamespaceBackend implements IsolationBackend {
     } finally {
       // bwrap holds its own copies until it has mounted them.
       await closeHostPaths(pinned);
+      // The sandbox is up (or failed): its mount namespace keeps its own copies of the staged mounts.
+      if (staged.length > 0) {
+        await closeStaged(staged);
+        await unstageOwnerMounts(spec.dirs.root).catch((err: unknown) => this.logger.warn({ sandbox: spec.id, err: (err as Error).message }, 'could not detach the staging mounts of a sandbox'));
+      }
     }
   }
 }

@@ -77,13 +77,15 @@ export interface HostMount {
  * Every host path a sandbox asks for, config's first: [source as given, target, mode, field].
  * Config paths (`config`) apply to every sandbox; the spec's come from its creator.
  */
-export function wantedHostMounts(spec: SandboxSpec, config: { allowedPathsRo: readonly string[]; allowedPathsRw: readonly string[] }): Array<{ given: string; target: string; readonly: boolean; what: string }> {
+export function wantedHostMounts(spec: SandboxSpec, config: { allowedPathsRo: readonly string[]; allowedPathsRw: readonly string[] }): Array<{ given: string; target: string; readonly: boolean; what: string; mapOwner: boolean }> {
   return [
-    ...config.allowedPathsRo.map((p) => ({ given: p, target: p, readonly: true, what: 'sandbox.allowed_paths_ro (config)' })),
-    ...config.allowedPathsRw.map((p) => ({ given: p, target: p, readonly: false, what: 'sandbox.allowed_paths_rw (config)' })),
-    ...spec.allowedPathsRo.map((p) => ({ given: p, target: p, readonly: true, what: 'allowed_paths_ro' })),
-    ...spec.allowedPathsRw.map((p) => ({ given: p, target: p, readonly: false, what: 'allowed_paths_rw' })),
-    ...spec.bindMounts.map((b, i) => ({ given: b.source, target: b.target, readonly: b.readonly, what: `bind_mounts[${i}].source` })),
+    ...config.allowedPathsRo.map((p) => ({ given: p, target: p, readonly: true, what: 'sandbox.allowed_paths_ro (config)', mapOwner: false })),
+    ...config.allowedPathsRw.map((p) => ({ given: p, target: p, readonly: false, what: 'sandbox.allowed_paths_rw (config)', mapOwner: false })),
+    ...spec.allowedPathsRo.map((p) => ({ given: p, target: p, readonly: true, what: 'allowed_paths_ro', mapOwner: false })),
+    ...spec.allowedPathsRw.map((p) => ({ given: p, target: p, readonly: false, what: 'allowed_paths_rw', mapOwner: false })),
+    // A bind mount (`-v`, `--mount-cwd`) is the caller's own folder: under a root daemon it is
+    // mounted owner-preserving (owner-mounts.ts); allowed paths give what the sandbox's uid may.
+    ...spec.bindMounts.map((b, i) => ({ given: b.source, target: b.target, readonly: b.readonly, what: `bind_mounts[${i}].source`, mapOwner: true })),
   ];
 }
 
