@@ -10,6 +10,7 @@ import type { SandboxHandle } from '../isolation/types.js';
 import { createTextLogger } from '../util/logger.js';
 import { loadLocalConfig, type LocalFlags } from './local.js';
 import { planSandbox, runProbeCache, startPlanned } from './run-sandbox.js';
+import { bindMountsOf, type BindMountFlag } from './mount-flags.js';
 
 export interface RunFlags extends LocalFlags {
   /** Milliseconds (--timeout). */
@@ -23,6 +24,10 @@ export interface RunFlags extends LocalFlags {
   verbose?: boolean;
   /** false with --no-probe-cache: every probe runs for real. */
   probeCache?: boolean;
+  /** -v HOST[:SANDBOX][:ro], repeatable. */
+  volume?: BindMountFlag[];
+  /** --mount-cwd: the current directory at /workspace. */
+  mountCwd?: boolean;
 }
 
 async function writeOut(stream: Writable, data: Buffer): Promise<void> {
@@ -46,7 +51,8 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
   const config = await loadLocalConfig(flags);
   const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
   const cache = runProbeCache(config, logger, flags.probeCache);
-  const planned = await planSandbox(config, logger, cache);
+  const mounts = bindMountsOf(flags);
+  const planned = await planSandbox(config, logger, cache, mounts);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);

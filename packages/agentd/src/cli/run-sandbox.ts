@@ -9,7 +9,7 @@ import type { AgentdConfig } from '../config/index.js';
 import { AgentdError, toAgentdError } from '../core/errors.js';
 import { removeSandboxDirs } from '../isolation/dirs.js';
 import { FileProbeCache } from '../isolation/probe-cache.js';
-import type { IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/types.js';
+import type { BindMount, IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import { newId } from '../sandbox/ids.js';
 import { hostPathRulesFrom } from '../runtime/settings.js';
 import { buildSpec } from '../sandbox/spec.js';
@@ -38,11 +38,13 @@ export interface PlannedSandbox {
 }
 
 /** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
-export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache): Promise<PlannedSandbox> {
+export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, bindMounts: readonly BindMount[] = []): Promise<PlannedSandbox> {
   const { backend, defaults } = await selectLocalBackend(config, logger, cache);
   // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
   // starting on the same home never takes them for its own leftovers.
-  return { backend, spec: buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {}) };
+  const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {});
+  // `agentd run` is the host's own user: its mounts may also lie under sandbox.local_mount_roots.
+  return { backend, spec: { ...spec, bindMounts: bindMounts.map((b) => ({ ...b, local: true })) } };
 }
 
 /**
@@ -59,7 +61,7 @@ export async function startPlanned(planned: PlannedSandbox, config: AgentdConfig
     logger.warn({ cache: cache.dir, entries: cache.answered() }, `backend '${planned.backend.name}' failed to start after a probe result taken from the cache (${toAgentdError(err).message}); forgetting that result and probing again`);
     await cache.forgetAnswered();
     await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
-    const again = await planSandbox(config, logger);
+    const again = await planSandbox(config, logger, undefined, planned.spec.bindMounts);
     return again.backend.start(again.spec, { signal, hostPaths: hostPathRulesFrom(config) });
   }
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { EXIT_CODES_HELP } from './exit-codes.js';
 import { collectEnv, parseTimeout } from './parse.js';
+import { collectVolume, MOUNT_CWD_HELP, MOUNT_CWD_TARGET, VOLUME_HELP } from './mount-flags.js';
 import type { RunFlags } from './run-action.js';
 
 export function runCommandCli(): Command {
@@ -15,17 +16,19 @@ export function runCommandCli(): Command {
     .addOption(new Option('-e, --env <K=V>', 'set an environment variable (repeatable)').argParser(collectEnv).default({}, 'none'))
     .option('-w, --cwd <dir>', 'working directory inside the sandbox')
     .addOption(new Option('-C <dir>', 'old short name of --cwd').hideHelp())
+    .addOption(new Option('-v, --volume <HOST[:SANDBOX][:ro]>', VOLUME_HELP).argParser(collectVolume))
+    .option('--mount-cwd', MOUNT_CWD_HELP)
     .option('-i, --interactive', "stream this process's stdin to the command (without it the command's stdin is /dev/null)")
     .option('-t, --tty', 'allocate a TTY (not supported yet)')
     .option('--keep', 'keep the sandbox\'s files after the command')
-    .option('-v, --verbose', 'log what agentd does to stderr')
+    .option('--verbose', 'log what agentd does to stderr')
     .option('--no-probe-cache', 'probe the backends for real instead of reusing a remembered successful probe (also AGENTD_PROBE_CACHE=0)')
-    .addHelpText('after', `\nExamples:\n  agentd run -- make test\n  agentd run --timeout 10m python3 train.py\n${EXIT_CODES_HELP}`)
+    .addHelpText('after', `\nExamples:\n  agentd run -- make test\n  agentd run --mount-cwd -- make test\n  agentd run -v ./data:/data:ro -- ls /data\n  agentd run --timeout 10m python3 train.py\n${EXIT_CODES_HELP}`)
     .passThroughOptions()
     .action(async (command: string[], flags: RunFlags & { C?: string }) => {
       // Loaded on use, so other commands do not pay for the backends' modules.
       const { runInFreshSandbox } = await import('./run-action.js');
-      const cwd = flags.cwd ?? flags.C;
+      const cwd = flags.cwd ?? flags.C ?? (flags.mountCwd === true ? MOUNT_CWD_TARGET : undefined);
       process.exitCode = await runInFreshSandbox(command[0] === '--' ? command.slice(1) : command, { ...flags, ...(cwd === undefined ? {} : { cwd }) });
     });
 }

@@ -63,11 +63,13 @@ export function checkConfigRules(cfg: ConfigShape, ctx: Ctx): void {
  */
 function checkHostPaths(cfg: ConfigShape, ctx: Ctx): void {
   const roots = cfg.sandbox.host_path_roots ?? [];
-  roots.forEach((r, i) => {
-    if (absolutePathProblem(r) !== undefined) return;
-    const problem = hostPathRootProblem(r) ?? (isSameOrBelow(r, cfg.home) ? `lies inside the agentd home "${cfg.home}" (the daemon's state and every sandbox's files)` : undefined);
-    if (problem !== undefined) fail(ctx, ['sandbox', 'host_path_roots', i], `"${r}": ${problem}`);
-  });
+  for (const key of ['host_path_roots', 'local_mount_roots'] as const) {
+    (cfg.sandbox[key] ?? []).forEach((r, i) => {
+      if (absolutePathProblem(r) !== undefined) return;
+      const problem = hostPathRootProblem(r) ?? (isSameOrBelow(r, cfg.home) ? `lies inside the agentd home "${cfg.home}" (the daemon's state and every sandbox's files)` : undefined);
+      if (problem !== undefined) fail(ctx, ['sandbox', key, i], `"${r}": ${problem}`);
+    });
+  }
   const protectedPaths = [cfg.home, ...(cfg.adapters.unix.enabled ? [cfg.adapters.unix.path] : [])];
   for (const key of ['allowed_paths_ro', 'allowed_paths_rw'] as const) {
     cfg.sandbox[key].forEach((p, i) => {

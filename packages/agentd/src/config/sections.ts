@@ -290,6 +290,14 @@ export const Sandbox = z
         'Host folders under which host paths (sandbox.allowed_paths_ro/rw here, and an admin\'s allowed_paths_ro/rw and bind_mounts sources in a request) may lie, after every symlink is resolved. ' +
           'undefined or []: no host path at all (any such path in the config or a request is refused); populated: only paths under these. Never "/" nor in /proc, /sys, /dev; a path inside or containing the agentd home or the daemon\'s socket is refused even under a root.',
       ),
+    local_mount_roots: z
+      .array(hostPath)
+      .max(64)
+      .optional()
+      .describe(
+        'Host folders under which a local caller (agentd run; over the daemon: the local token, or the Unix socket as root or the daemon\'s own user through peer-creds or allow-all) may bind-mount host paths (bind_mounts, agentd run/sandbox create -v and --mount-cwd) without sandbox.host_path_roots. ' +
+          'undefined: ["/home", "/root"]; []: none (local callers need host_path_roots like everyone). API keys, JWTs and signatures never get these. Same rules as host_path_roots otherwise (never "/", /proc, /sys, /dev, the home or the socket).',
+      ),
     allowed_paths_ro: pathList('Extra host paths visible read-only at the same path inside every sandbox (namespace backend); each must lie under sandbox.host_path_roots.'),
     allowed_paths_rw: pathList('Extra host paths visible read-write at the same path inside every sandbox (namespace backend); each must lie under sandbox.host_path_roots. Must not be "/" nor contain the agentd home.'),
     deny_paths: pathList('Paths (as the sandbox sees them) masked inside every sandbox (empty over them, even if they do not exist yet), also under allowed paths; a request may add more. A backend that cannot mask (host-direct) refuses to start a sandbox while this is set.'),

@@ -30,6 +30,11 @@ export interface HostPathRules {
    * []: no host path at all (neither from the config nor from a request).
    */
   roots: readonly string[];
+  /**
+   * config `sandbox.local_mount_roots`: more roots for the bind mounts of a local caller (a
+   * bind mount whose spec says `local`, see sandbox/host-path-grant.ts). Absent: none.
+   */
+  localRoots?: readonly string[];
   /** Paths a host path may neither lie in nor contain (the agentd home, the daemon's socket). */
   protectedPaths: readonly string[];
   /** Paths from the config applied to every sandbox (merged with the request's). */
@@ -189,6 +194,12 @@ export async function openHostPath(given: string, rules: HostPathRules, what: st
     await handle.close();
     throw err;
   }
+}
+
+/** The rules for one bind mount: a local caller's also has `localRoots` as roots. */
+export function rulesForMount(rules: HostPathRules, local: boolean): HostPathRules {
+  if (!local || (rules.localRoots?.length ?? 0) === 0) return rules;
+  return { ...rules, roots: [...new Set([...rules.roots, ...(rules.localRoots ?? [])])] };
 }
 
 /** Closes every pinned path (idempotent per handle). */

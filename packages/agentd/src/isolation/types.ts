@@ -9,6 +9,11 @@ export interface BindMount {
   source: string;
   target: string;
   readonly: boolean;
+  /**
+   * Set by the daemon (never by a request) when a local caller asked for it
+   * (sandbox/host-path-grant.ts): its source may also lie under `sandbox.local_mount_roots`.
+   */
+  local?: boolean;
 }
 
 export interface SandboxLimits {

@@ -46,10 +46,14 @@ export function profileDefaultsFrom(config: AgentdConfig, backend: string) {
   };
 }
 
+/** `sandbox.local_mount_roots` when unset: where users keep their checkouts (see sandbox/host-path-grant.ts). */
+export const DEFAULT_LOCAL_MOUNT_ROOTS: readonly string[] = ['/home', '/root'];
+
 /** The host-path rules of a config (isolation/host-paths.ts): its roots, what no host path may touch, and its paths for every sandbox. */
 export function hostPathRulesFrom(config: AgentdConfig): HostPathRules {
   return {
     roots: [...(config.sandbox.host_path_roots ?? [])],
+    localRoots: [...(config.sandbox.local_mount_roots ?? DEFAULT_LOCAL_MOUNT_ROOTS)],
     // The home holds state.db and every sandbox's folders; the socket (which may lie elsewhere) is the daemon's door.
     protectedPaths: [config.home, ...(config.adapters.unix.enabled ? [config.adapters.unix.path] : [])],
     config: { allowedPathsRo: [...config.sandbox.allowed_paths_ro], allowedPathsRw: [...config.sandbox.allowed_paths_rw], denyPaths: [...config.sandbox.deny_paths] },

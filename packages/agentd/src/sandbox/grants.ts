@@ -39,6 +39,11 @@ export interface Grants {
 export interface Grantee {
   /** The caller has the admin role. */
   admin: boolean;
+  /**
+   * The caller is the host's own user (sandbox/host-path-grant.ts isLocalCaller): its bind
+   * mounts may also lie under `sandbox.local_mount_roots`.
+   */
+  local?: boolean;
 }
 
 /** What a request asks for a new sandbox, after defaults were chosen (undefined = not asked). */

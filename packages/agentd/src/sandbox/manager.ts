@@ -11,7 +11,7 @@ import { newId } from './ids.js';
 import { minDefined } from '../util/numbers.js';
 import { WarmPool } from './pool.js';
 import { assertBackendGranted, assertSpecWithinGrants, assertWithinGrants, clampDefaults, type Grantee, type Grants } from './grants.js';
-import { assertHostPathGrant } from './host-path-grant.js';
+import { assertHostPathGrant, withLocalGrant } from './host-path-grant.js';
 import { buildSpec, isPlainCreate, requestLimits, type ProfileDefaults, type SandboxCreate } from './spec.js';
 import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.js';
 
@@ -261,7 +261,7 @@ export class SandboxManager {
         return { record, fromPool: true };
       }
     }
-    const spec = buildSpec(newId('sbx'), this.options.home, profile, defaults, req);
+    const spec = withLocalGrant(buildSpec(newId('sbx'), this.options.home, profile, defaults, req), who);
     // A limit the backend cannot enforce is refused, the profile's defaults too (never dropped).
     assertLimitsEnforceable(backendName, this.deps.backends.probeOf?.(backendName), spec.limits, (f) =>
       req.limits?.[LIMIT_KEYS[f] as keyof NonNullable<SandboxCreate['limits']>] !== undefined

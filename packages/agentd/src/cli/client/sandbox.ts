@@ -8,6 +8,7 @@ import { formatAge, formatBytes, formatLabels, formatTime, printFields, printJso
 import { collectKeyValue, parseInteger, parseSeconds, parseSize } from './parse.js';
 import { enc, listOf, num, restGet, restPost, str, type Rest } from './rest.js';
 import { SNAPSHOT_FATE } from './snapshot.js';
+import { bindMountsOf, collectVolume, MOUNT_CWD_HELP, MOUNT_CWD_TARGET, VOLUME_HELP, type BindMountFlag } from '../mount-flags.js';
 import { withProgress } from './spinner.js';
 
 interface CreateFlags extends ClientFlags {
@@ -22,6 +23,8 @@ interface CreateFlags extends ClientFlags {
   cpus?: number;
   label?: Record<string, string>;
   ttl?: number;
+  volume?: BindMountFlag[];
+  mountCwd?: boolean;
 }
 
 /** The REST SandboxCreate body of the flags (docs/api.md), field for field. */
@@ -31,7 +34,8 @@ export function createBody(flags: CreateFlags): Rest {
     ...(flags.pids === undefined ? {} : { pids: flags.pids }),
     ...(flags.cpus === undefined ? {} : { cpus: flags.cpus }),
   };
-  const workdir = flags.cwd ?? flags.workdir;
+  const mounts = bindMountsOf(flags);
+  const workdir = flags.cwd ?? flags.workdir ?? (flags.mountCwd === true ? MOUNT_CWD_TARGET : undefined);
   return {
     ...(flags.backend === undefined ? {} : { backend: flags.backend }),
     ...(flags.profile === undefined ? {} : { profile: flags.profile }),
@@ -41,6 +45,7 @@ export function createBody(flags: CreateFlags): Rest {
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
     ...(flags.label === undefined ? {} : { labels: flags.label }),
     ...(flags.ttl === undefined ? {} : { ttl_ms: flags.ttl }),
+    ...(mounts.length === 0 ? {} : { bind_mounts: mounts }),
   };
 }
 
@@ -97,7 +102,9 @@ export function sandboxCommand(io: CliIo): Command {
       .option('--pids <n>', 'process limit', parseInteger)
       .option('--cpus <n>', 'CPU limit', Number)
       .option('--label <k=v>', 'label (repeatable)', collectKeyValue)
-      .option('--ttl <duration>', 'destroy after this long: 30m, 2h, 1d; a bare number is seconds', parseSeconds),
+      .option('--ttl <duration>', 'destroy after this long: 30m, 2h, 1d; a bare number is seconds', parseSeconds)
+      .option('-v, --volume <HOST[:SANDBOX][:ro]>', VOLUME_HELP, collectVolume)
+      .option('--mount-cwd', MOUNT_CWD_HELP.replace('and run there', 'as the sandbox\'s workdir')),
     async (client, flags) => {
       const s = await withProgress(io, 'creating sandbox', () => restPost(client, '/v1/sandboxes', createBody(flags)));
       if (flags.json === true) printJson(io, s);

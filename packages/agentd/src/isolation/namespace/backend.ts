@@ -9,7 +9,7 @@ import type { BackendFactoryContext, BackendProbe, IsolationBackend, ProbeCache,
 import { bwrapArgs, sandboxEnv } from './bwrap-args.js';
 import { gatherHostFacts, type HostFacts } from './host-facts.js';
 import { launchArgv } from './launch.js';
-import { closeHostPaths, NO_HOST_PATHS, openHostPath, type HostPathRules, type PinnedHostPath } from '../host-paths.js';
+import { closeHostPaths, NO_HOST_PATHS, openHostPath, rulesForMount, type HostPathRules, type PinnedHostPath } from '../host-paths.js';
 import { baseMounts, hostPathOf, planMounts, wantedHostMounts, type PathKind } from './mounts.js';
 import { parseNamespaceOptions, type NamespaceOptions } from './options.js';
 import { probeNamespace } from './probe.js';
@@ -257,7 +257,7 @@ function withConfigDenyPaths(spec: SandboxSpec, rules: HostPathRules): SandboxSp
 
 /** Checks and pins every wanted host path (isolation/host-paths.ts); all or none (the others are closed on a refusal). */
 async function pinHostPaths(wanted: ReturnType<typeof wantedHostMounts>, rules: HostPathRules): Promise<PinnedHostPath[]> {
-  const settled = await Promise.allSettled(wanted.map((w) => openHostPath(w.given, rules, w.what)));
+  const settled = await Promise.allSettled(wanted.map((w) => openHostPath(w.given, rulesForMount(rules, w.local === true), w.what)));
   const ok = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed !== undefined) {

@@ -55,6 +55,8 @@ export function checkSandboxPath(path: string, what: string): string {
 
 function checkBindTarget(target: string, what: string): void {
   checkSandboxPath(target, what);
+  // The workspace itself may be replaced by a host folder (`--mount-cwd`): the sandbox's own, empty one is then hidden.
+  if (target === SANDBOX_PATHS.workspace) return;
   const hidden = RESERVED.find((r) => isUnder(r, target) || (r !== '/' && isUnder(target, r) && (r === '/proc' || r === '/dev' || r === '/.agentd')));
   if (hidden !== undefined) {
     throw new AgentdError('INVALID_ARGUMENT', `${what}: '${target}' would replace or hide the sandbox's own '${hidden}'`, { details: { path: target } });
@@ -77,7 +79,7 @@ export interface HostMount {
  * Every host path a sandbox asks for, config's first: [source as given, target, mode, field].
  * Config paths (`config`) apply to every sandbox; the spec's come from its creator.
  */
-export function wantedHostMounts(spec: SandboxSpec, config: { allowedPathsRo: readonly string[]; allowedPathsRw: readonly string[] }): Array<{ given: string; target: string; readonly: boolean; what: string; mapOwner: boolean }> {
+export function wantedHostMounts(spec: SandboxSpec, config: { allowedPathsRo: readonly string[]; allowedPathsRw: readonly string[] }): Array<{ given: string; target: string; readonly: boolean; what: string; mapOwner: boolean; local?: boolean }> {
   return [
     ...config.allowedPathsRo.map((p) => ({ given: p, target: p, readonly: true, what: 'sandbox.allowed_paths_ro (config)', mapOwner: false })),
     ...config.allowedPathsRw.map((p) => ({ given: p, target: p, readonly: false, what: 'sandbox.allowed_paths_rw (config)', mapOwner: false })),
@@ -85,7 +87,7 @@ export function wantedHostMounts(spec: SandboxSpec, config: { allowedPathsRo: re
     ...spec.allowedPathsRw.map((p) => ({ given: p, target: p, readonly: false, what: 'allowed_paths_rw', mapOwner: false })),
     // A bind mount (`-v`, `--mount-cwd`) is the caller's own folder: under a root daemon it is
     // mounted owner-preserving (owner-mounts.ts); allowed paths give what the sandbox's uid may.
-    ...spec.bindMounts.map((b, i) => ({ given: b.source, target: b.target, readonly: b.readonly, what: `bind_mounts[${i}].source`, mapOwner: true })),
+    ...spec.bindMounts.map((b, i) => ({ given: b.source, target: b.target, readonly: b.readonly, what: `bind_mounts[${i}].source`, mapOwner: true, ...(b.local === true ? { local: true } : {}) })),
   ];
 }
 

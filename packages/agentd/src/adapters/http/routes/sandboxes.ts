@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isAdmin } from '../../../auth/tenancy.js';
 import { SandboxCreate } from '../../../sandbox/spec.js';
+import { isLocalCaller } from '../../../sandbox/host-path-grant.js';
 import { QueryBool, route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
 import { SandboxShape, SnapshotShape } from '../shapes.js';
@@ -43,7 +44,7 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
           name: 'sandbox.create', input: body, schema: SandboxCreate,
           sandboxPrefs: { ...(body.profile === undefined ? {} : { profile: body.profile }), ...(body.backend === undefined ? {} : { backend: body.backend }) },
           run: async (req) => {
-            const out = await m.create(principal.tenant, req, signal, { admin: isAdmin(principal) });
+            const out = await m.create(principal.tenant, req, signal, { admin: isAdmin(principal), local: isLocalCaller(principal) });
             return { ...out, id: out.record.id };
           },
         });
