@@ -11,6 +11,8 @@ const NATIVE_BUILD = new URL('../native/build/', import.meta.url);
 export interface NativePaths {
   init: string;
   seccompBpf: string;
+  /** The same filter plus the owner guard (no setuid/setgid bits), for sandboxes with an owner-preserving mount. */
+  seccompOwnerBpf: string;
   peercredAddon: string;
   /** Root daemon: mounts a pinned host path idmapped onto a staging point (isolation/namespace/owner-mounts.ts). */
   idmap: string;
@@ -20,6 +22,7 @@ export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
   return {
     init: env.AGENTD_INIT_PATH ?? fileURLToPath(new URL('agentd-init', NATIVE_BUILD)),
     seccompBpf: env.AGENTD_SECCOMP_BPF ?? fileURLToPath(new URL('seccomp.bpf', NATIVE_BUILD)),
+    seccompOwnerBpf: env.AGENTD_SECCOMP_OWNER_BPF ?? fileURLToPath(new URL('seccomp-owner.bpf', NATIVE_BUILD)),
     peercredAddon: fileURLToPath(new URL('peercred.node', NATIVE_BUILD)),
     idmap: env.AGENTD_IDMAP_PATH ?? fileURLToPath(new URL('agentd-idmap', NATIVE_BUILD)),
   };

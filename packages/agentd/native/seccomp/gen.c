@@ -184,6 +184,37 @@ static int build(scmp_filter_ctx ctx) {
   return 0;
 }
 
+/*
+ * --owner-guard: the same filter plus rules for a sandbox with an owner-preserving bind mount
+ * (an idmapped mount whose files the sandbox writes as the folder's owner, maybe root): no
+ * set-user-ID or set-group-ID bit can be set or created, so the sandbox cannot leave a setuid
+ * file of that owner on the host. chmod family: mode & 06000 -> EPERM; file creation with a
+ * mode argument (open, openat, creat, mknod, mknodat) likewise. openat2 takes its mode in a
+ * struct a filter cannot read: it answers ENOSYS (callers fall back to openat, which is
+ * checked; agentd-init does so with its file root "/").
+ */
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+static int build_owner_guard(scmp_filter_ctx ctx) {
+  static const struct { const char *name; int arg; } MODE_ARG[] = {
+      {"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}, {"open", 2}, {"openat", 3}, {"creat", 1}, {"mknod", 1}, {"mknodat", 2},
+  };
+  static const scmp_datum_t BITS[] = {04000, 02000};
+  for (size_t i = 0; i < sizeof MODE_ARG / sizeof MODE_ARG[0]; i++) {
+    int nr = resolve(MODE_ARG[i].name);
+    if (nr < 0) continue;
+    for (size_t b = 0; b < 2; b++) {
+      struct scmp_arg_cmp cmp = {(unsigned)MODE_ARG[i].arg, SCMP_CMP_MASKED_EQ, BITS[b], BITS[b]};
+      CHECK(seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp), MODE_ARG[i].name);
+    }
+  }
+  for (size_t b = 0; b < 2; b++)
+    CHECK(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), __NR_fchmodat2, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, BITS[b], BITS[b])), "fchmodat2");
+  CHECK(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0), "openat2");
+  return 0;
+}
+
 static int write_bpf(scmp_filter_ctx ctx, const char *out) {
   size_t n = strlen(out);
   char *tmp = malloc(n + 8);
@@ -205,8 +236,13 @@ static int write_bpf(scmp_filter_ctx ctx, const char *out) {
 }
 
 int main(int argc, char **argv) {
+  int guard = argc == 3 && strcmp(argv[1], "--owner-guard") == 0;
+  if (guard) {
+    argv++;
+    argc--;
+  }
   if (argc != 2) {
-    fprintf(stderr, "usage: seccomp-gen OUT.bpf | --pfc\n");
+    fprintf(stderr, "usage: seccomp-gen [--owner-guard] OUT.bpf | --pfc\n");
     return 2;
   }
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -215,6 +251,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   int rc = build(ctx);
+  if (rc == 0 && guard) rc = build_owner_guard(ctx);
   if (rc == 0) rc = strcmp(argv[1], "--pfc") == 0 ? seccomp_export_pfc(ctx, STDOUT_FILENO) : write_bpf(ctx, argv[1]);
   seccomp_release(ctx);
   return rc == 0 ? 0 : 1;

@@ -190,8 +190,10 @@ export class NamespaceBackend implements IsolationBackend {
         ...(ids === undefined ? {} : { dropTo: ids }),
         ...(facts.dropWith === undefined ? {} : { dropWith: facts.dropWith }),
       });
-      const filter = await open(this.seccompPath, 'r').catch((err: Error) => {
-        throw new AgentdError('BACKEND_UNAVAILABLE', `seccomp filter ${this.seccompPath} cannot be read (${err.message}); build it with 'npm run build:native'`, { cause: err });
+      // A sandbox that writes as a folder's owner must not leave setuid/setgid files of that owner (maybe root) on the host.
+      const filterPath = staged.length > 0 ? nativePaths().seccompOwnerBpf : this.seccompPath;
+      const filter = await open(filterPath, 'r').catch((err: Error) => {
+        throw new AgentdError('BACKEND_UNAVAILABLE', `seccomp filter ${filterPath} cannot be read (${err.message}); build it with 'npm run build:native'`, { cause: err });
       });
       let started;
       try {
