@@ -59,7 +59,11 @@ export async function startPlanned(planned: PlannedSandbox, config: AgentdConfig
   } catch (err) {
     // A refused request (a host path outside the roots...) is no stale probe: it is refused again, so say it once.
     const code = err instanceof AgentdError ? err.code : undefined;
-    if (cache === undefined || cache.answered().length === 0 || signal.aborted || code === 'POLICY_DENIED' || code === 'INVALID_ARGUMENT') throw err;
+    if (cache === undefined || cache.answered().length === 0 || signal.aborted || code === 'POLICY_DENIED' || code === 'INVALID_ARGUMENT') {
+      // Nothing runs: the folder (and a disk volume) the failed start made go too.
+      await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
+      throw err;
+    }
     logger.warn({ cache: cache.dir, entries: cache.answered() }, `backend '${planned.backend.name}' failed to start after a probe result taken from the cache (${toAgentdError(err).message}); forgetting that result and probing again`);
     await cache.forgetAnswered();
     await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
