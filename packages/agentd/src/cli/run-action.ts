@@ -10,7 +10,7 @@ import type { SandboxHandle } from '../isolation/types.js';
 import { createTextLogger } from '../util/logger.js';
 import { loadLocalConfig, type LocalFlags } from './local.js';
 import { planSandbox, runProbeCache, startPlanned } from './run-sandbox.js';
-import { bindMountsOf, type BindMountFlag } from './mount-flags.js';
+import { bindMountsOf, MOUNT_CWD_TARGET, type BindMountFlag } from './mount-flags.js';
 
 export interface RunFlags extends LocalFlags {
   /** Milliseconds (--timeout). */
@@ -51,8 +51,9 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
   const config = await loadLocalConfig(flags);
   const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
   const cache = runProbeCache(config, logger, flags.probeCache);
-  const mounts = bindMountsOf(flags);
-  const planned = await planSandbox(config, logger, cache, mounts);
+  const planned = await planSandbox(config, logger, cache, bindMountsOf(flags), flags.mountCwd === true ? process.cwd() : undefined);
+  // --mount-cwd: the command runs in the mounted folder (host-direct: the folder itself is the sandbox's workdir).
+  const cwd = flags.cwd ?? (flags.mountCwd === true && planned.backend.name !== 'host-direct' ? MOUNT_CWD_TARGET : undefined);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
@@ -61,7 +62,7 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
     sandbox = await startPlanned(planned, config, logger, cache, abort.signal);
     const events = streamCommand(
       sandbox.channel,
-      { argv, env: commandEnv(sandbox.baseEnv, flags.env), ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }) },
+      { argv, env: commandEnv(sandbox.baseEnv, flags.env), ...(cwd === undefined ? {} : { cwd }) },
       { signal: abort.signal, ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }), ...(flags.interactive === true ? { stdin: process.stdin } : {}) },
     );
     let summary: CommandSummary | undefined;

@@ -15,6 +15,7 @@ import { hostPathRulesFrom } from '../runtime/settings.js';
 import { buildSpec } from '../sandbox/spec.js';
 import type { Logger } from '../util/logger.js';
 import { selectLocalBackend } from './local.js';
+import { MOUNT_CWD_TARGET } from './mount-flags.js';
 
 const ON = new Set(['1', 'true', 'yes', 'on']);
 const OFF = new Set(['0', 'false', 'no', 'off']);
@@ -38,8 +39,15 @@ export interface PlannedSandbox {
 }
 
 /** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
-export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, bindMounts: readonly BindMount[] = []): Promise<PlannedSandbox> {
+export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, bindMounts: readonly BindMount[] = [], mountCwd?: string): Promise<PlannedSandbox> {
   const { backend, defaults } = await selectLocalBackend(config, logger, cache);
+  if (backend.name === 'host-direct' && mountCwd !== undefined) {
+    // host-direct confines nothing, so nothing is mounted: --mount-cwd runs the command in the
+    // current folder itself; any other host path (-v) is refused by the backend (ISOLATION_REQUIRED).
+    const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {});
+    const rest = bindMounts.filter((b) => !(b.source === mountCwd && b.target === MOUNT_CWD_TARGET));
+    return { backend, spec: { ...spec, workdir: mountCwd, bindMounts: rest.map((b) => ({ ...b, local: true })) } };
+  }
   // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
   // starting on the same home never takes them for its own leftovers.
   const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {});
@@ -67,7 +75,7 @@ export async function startPlanned(planned: PlannedSandbox, config: AgentdConfig
     logger.warn({ cache: cache.dir, entries: cache.answered() }, `backend '${planned.backend.name}' failed to start after a probe result taken from the cache (${toAgentdError(err).message}); forgetting that result and probing again`);
     await cache.forgetAnswered();
     await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
-    const again = await planSandbox(config, logger, undefined, planned.spec.bindMounts);
+    const again = await planSandbox(config, logger, undefined, planned.spec.bindMounts, planned.spec.workdir);
     return again.backend.start(again.spec, { signal, hostPaths: hostPathRulesFrom(config) });
   }
 }

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { EXIT_CODES_HELP } from './exit-codes.js';
 import { collectEnv, parseTimeout } from './parse.js';
-import { collectVolume, MOUNT_CWD_HELP, MOUNT_CWD_TARGET, VOLUME_HELP } from './mount-flags.js';
+import { collectVolume, MOUNT_CWD_HELP, VOLUME_HELP } from './mount-flags.js';
 import type { RunFlags } from './run-action.js';
 
 export function runCommandCli(): Command {
@@ -28,7 +28,7 @@ export function runCommandCli(): Command {
     .action(async (command: string[], flags: RunFlags & { C?: string }) => {
       // Loaded on use, so other commands do not pay for the backends' modules.
       const { runInFreshSandbox } = await import('./run-action.js');
-      const cwd = flags.cwd ?? flags.C ?? (flags.mountCwd === true ? MOUNT_CWD_TARGET : undefined);
+      const cwd = flags.cwd ?? flags.C;
       process.exitCode = await runInFreshSandbox(command[0] === '--' ? command.slice(1) : command, { ...flags, ...(cwd === undefined ? {} : { cwd }) });
     });
 }

@@ -112,6 +112,24 @@ describe.skipIf(!ROOT)('agentd run --mount-cwd / -v (root, namespace backend)', 
     await rm(join(proj, 'y'));
   });
 
+  test('the README line works as shown: agentd run --mount-cwd -- make test', async () => {
+    const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8');
+    const line = readme.split('\n').find((l) => l.includes('agentd run --mount-cwd -- make test'));
+    expect(line).toMatch(/^cd ~\/proj && ~\/agentd\/agentd run --mount-cwd -- make test /);
+    const r = await cli(['run', '--mount-cwd', '--', 'make', 'test'], proj, env);
+    expect([r.code, r.stdout]).toEqual([0, 'echo built > out.txt\ntests passed\n']);
+    expect((await stat(join(proj, 'out.txt'))).uid).toBe(OWNER);
+  });
+
+  test('host-direct: --mount-cwd runs in the current folder; -v is refused with ISOLATION_REQUIRED', async () => {
+    const hd = { ...env, AGENTD_NETWORK: 'host' };
+    const ok = await cli(['run', '--backend', 'host-direct', '--mount-cwd', '--', 'pwd'], proj, hd);
+    expect([ok.code, ok.stdout]).toEqual([0, `${proj}\n`]);
+    const refused = await cli(['run', '--backend', 'host-direct', '-v', `${proj}:/x`, '--', 'true'], proj, hd);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toMatch(/ISOLATION_REQUIRED: backend 'host-direct' cannot enforce path rules .*bind_mounts/);
+  });
+
   test('a host path outside the allowed roots is refused with POLICY_DENIED (exit 125), naming the roots', async () => {
     const outside = await mkdtemp('/var/tmp/agentd-mounts-outside-');
     try {
