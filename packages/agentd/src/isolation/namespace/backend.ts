@@ -236,7 +236,7 @@ function hostMountFd(i: number): number {
  * it is reported as such (POLICY_DENIED, rule "changed"), not as a dead sandbox. Other bwrap
  * failures (the sandbox's own folders, any other descriptor) are left alone.
  */
-export function hostPathRaceError(err: unknown, spec: SandboxSpec, rules: HostPathRules, wanted: ReturnType<typeof wantedHostMounts>): AgentdError | undefined {
+export function hostPathRaceError(err: unknown, spec: SandboxSpec, rules: HostPathRules, wanted: ReadonlyArray<{ given: string; what: string }>): AgentdError | undefined {
   const tail = err instanceof AgentdError ? err.details.stderrTail : undefined;
   if (typeof tail !== 'string') return undefined;
   // bwrap: "Can't find source path %s: %s", "Can't get type of source %s: %s", "Can't bind mount /oldroot%s on /newroot%s: %s".
