@@ -29,10 +29,10 @@ export const SandboxCreate = z
     allowed_paths_ro: z.array(HostPath).max(256).optional().describe('Host paths visible read-only (same path inside). Admin role only (else POLICY_DENIED); each must resolve under sandbox.host_path_roots, away from the agentd home (see docs/api.md, "Host paths").'),
     allowed_paths_rw: z.array(HostPath).max(256).optional().describe('Host paths visible read-write (same path inside). Admin role only, same rules as allowed_paths_ro.'),
     bind_mounts: z
-      .array(z.object({ source: HostPath.describe('Host path (same rules as allowed_paths_ro).'), target: HostPath.describe("Where the sandbox sees it (never over its own /, /proc, /dev, /workspace, /home/agent, /tmp)."), readonly: z.boolean().describe('Mount read-only.') }).strict())
+      .array(z.object({ source: HostPath.describe('Host path (same rules as allowed_paths_ro).'), target: HostPath.describe("Where the sandbox sees it (never over its own /, /proc, /dev, /home/agent, /tmp; /workspace itself may be replaced)."), readonly: z.boolean().describe('Mount read-only (EROFS inside).') }).strict())
       .max(256)
       .optional()
-      .describe('Host folders mounted at a target path. Admin role only, same rules as allowed_paths_ro.'),
+      .describe("Host folders mounted at a target path (the CLI's -v and --mount-cwd). Admin role only, same rules as allowed_paths_ro; a local caller's may also lie under sandbox.local_mount_roots. Under a root daemon owner-preserving: the folder's owner is the sandbox's user inside and owns what it writes."),
     deny_paths: z.array(HostPath).max(256).optional().describe("Paths masked inside the sandbox, over the config's sandbox.deny_paths (anyone may send it: it only hides more)."),
   })
   .strict();
