@@ -96,7 +96,7 @@ export function checkResolvedHostPath(given: string, real: string, rules: { root
     }
   }
   if (!rules.roots.some((r) => isSameOrUnder(real, r))) {
-    const listed = rules.roots.length === 0 ? 'no sandbox.host_path_roots are configured, so no host path may be mounted' : `it is under none of the allowed roots (${rules.roots.join(', ')}): sandbox.host_path_roots, and for a local caller's bind mounts sandbox.local_mount_roots`;
+    const listed = rules.roots.length === 0 ? 'no sandbox.host_path_roots are configured, so no host path may be mounted' : `it is under none of sandbox.host_path_roots (with sandbox.local_mount_roots for a local caller's bind mounts): ${rules.roots.join(', ')}`;
     throw refuse('outside-roots', what, given, `${via} is not allowed: ${listed}`, { ...extra, roots: [...rules.roots] });
   }
 }

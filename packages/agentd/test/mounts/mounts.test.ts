@@ -135,7 +135,7 @@ describe.skipIf(!ROOT)('agentd run --mount-cwd / -v (root, namespace backend)', 
     try {
       const r = await cli(['run', '-v', `${outside}:/data`, '--', 'true'], proj, env);
       expect(r.code).toBe(125);
-      expect(r.stderr).toMatch(/POLICY_DENIED: bind_mounts\[0\]\.source: host path '.*' is not allowed: it is under none of the allowed roots \(\/home, \/root\)/);
+      expect(r.stderr).toMatch(/POLICY_DENIED: bind_mounts\[0\]\.source: host path '.*' is not allowed: it is under none of sandbox\.host_path_roots \(with sandbox\.local_mount_roots for a local caller's bind mounts\): \/home, \/root/);
       expect(r.stderr).not.toMatch(/probing again/);
     } finally {
       await rm(outside, { recursive: true, force: true });
