@@ -572,7 +572,9 @@ export class SandboxManager {
     await this.reserveSlot();
     const source = rec.spec as SandboxSpec;
     const newIdValue = newId('sbx');
-    const spec: SandboxSpec = { ...source, id: newIdValue, dirs: sandboxDirs(this.options.home, newIdValue, { volume: source.limits.diskBytes !== undefined }) };
+    // The fork's bind mounts are its forker's: under local_mount_roots only when the forker is a local caller too.
+    const unmarked = source.bindMounts.map(({ local: _local, ...b }) => b);
+    const spec: SandboxSpec = withLocalGrant({ ...source, bindMounts: unmarked, id: newIdValue, dirs: sandboxDirs(this.options.home, newIdValue, { volume: source.limits.diskBytes !== undefined }) }, who);
     await this.readingSnapshot(snap.id, () => forkFromSnapshot(snap.path, spec.dirs, signal ? { signal } : {}));
     const record = this.deps.store.sandboxes.insert({
       id: spec.id, tenant, backend: rec.backend, profile: rec.profile, state: 'creating', spec, labels: rec.labels,

@@ -137,6 +137,9 @@ describe.skipIf(!ROOT)('agentd run --mount-cwd / -v (root, namespace backend)', 
       expect(r.code).toBe(125);
       expect(r.stderr).toMatch(/POLICY_DENIED: bind_mounts\[0\]\.source: host path '.*' is not allowed: it is under none of sandbox\.host_path_roots \(with sandbox\.local_mount_roots for a local caller's bind mounts\): \/home, \/root/);
       expect(r.stderr).not.toMatch(/probing again/);
+      // The refused start leaves no folder (nor a mounted disk volume) behind.
+      expect(await readdir(join(home, 'run', 'sandboxes')).catch(() => [])).toEqual([]);
+      expect(mountsContaining(home)).toEqual([]);
     } finally {
       await rm(outside, { recursive: true, force: true });
     }
@@ -211,6 +214,23 @@ describe.skipIf(!ROOT)('sandbox create -v over REST, the SDK and the CLI (a real
     expect([user.status, user.body.error?.code, user.body.error?.details?.rule]).toEqual([403, 'POLICY_DENIED', 'host_paths_admin_only']);
     const admin = await rawCall({ url: d.url }, 'POST', '/v1/sandboxes', { body, headers: { authorization: `Bearer ${adminKey}` } });
     expect([admin.status, admin.body.error?.code, admin.body.error?.details?.rule]).toEqual([403, 'POLICY_DENIED', 'outside-roots']);
+  });
+
+  test('a fork keeps the local grant only for a local forker: a remote admin forking a local sandbox\'s /home mount is refused (outside-roots)', async () => {
+    const c = await d.call('POST', '/v1/sandboxes', { body: { bind_mounts: [{ source: proj, target: '/p', readonly: true }] } });
+    expect(c.status, c.text).toBe(201);
+    const id = c.body.id as string;
+    try {
+      const remote = await rawCall({ url: d.url }, 'POST', `/v1/sandboxes/${id}/fork`, { body: {}, headers: { authorization: `Bearer ${adminKey}` } });
+      expect([remote.status, remote.body.error?.code, remote.body.error?.details?.rule]).toEqual([403, 'POLICY_DENIED', 'outside-roots']);
+      const local = await d.call('POST', `/v1/sandboxes/${id}/fork`, { body: {} });
+      expect(local.status, local.text).toBe(201);
+      const e = await d.call('POST', `/v1/sandboxes/${local.body.id as string}/exec`, { body: { command: 'ls /p/Makefile' } });
+      expect(e.body.stdout).toBe('/p/Makefile\n');
+      await d.call('DELETE', `/v1/sandboxes/${local.body.id as string}`);
+    } finally {
+      await d.call('DELETE', `/v1/sandboxes/${id}`);
+    }
   });
 
   test('the SDK: bindMounts, read-only enforced', async () => {

@@ -121,7 +121,7 @@ export function sandboxRoutes(svc: HttpServices): RouteSpec[] {
       handler: async ({ principal, params, body, signal, reply }) => {
         const id = params.id ?? '';
         const rec = await gate.run(principal, {
-          name: 'sandbox.fork', sandboxId: id, input: body, schema: ForkBody, run: (b) => m.fork(principal.tenant, id, b.snapshot_id, signal, { admin: isAdmin(principal) }),
+          name: 'sandbox.fork', sandboxId: id, input: body, schema: ForkBody, run: (b) => m.fork(principal.tenant, id, b.snapshot_id, signal, { admin: isAdmin(principal), local: isLocalCaller(principal) }),
         });
         void reply.code(201);
         return sandboxView(rec);

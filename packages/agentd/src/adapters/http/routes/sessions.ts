@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isAdmin } from '../../../auth/tenancy.js';
+import { isLocalCaller } from '../../../sandbox/host-path-grant.js';
 import { SessionCreate } from '../../../sandbox/sessions.js';
 import { route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
@@ -19,7 +20,7 @@ export function sessionRoutes(svc: HttpServices): RouteSpec[] {
         const rec = await gate.run(principal, {
           name: 'session.create', sandboxId: body.sandbox_id ?? null, input: body, schema: SessionCreate,
           sandboxPrefs: { ...(body.sandbox?.profile === undefined ? {} : { profile: body.sandbox.profile }), ...(body.sandbox?.backend === undefined ? {} : { backend: body.sandbox.backend }) },
-          run: (req) => s.create(principal.tenant, req, signal, { admin: isAdmin(principal) }),
+          run: (req) => s.create(principal.tenant, req, signal, { admin: isAdmin(principal), local: isLocalCaller(principal) }),
         });
         void reply.code(201);
         return sessionView(rec);
