@@ -17,7 +17,8 @@ import { stageOwnerMounts, stagingDir, unstageOwnerMounts } from '../../src/isol
 import { nativePaths } from '../../src/native-paths.js';
 import { startDaemon } from '../../src/runtime/daemon.js';
 import { CLI, cliBuilt } from '../cli/cli.js';
-import { rawCall, startTestDaemon, type TestDaemon } from '../daemon/harness.js';
+import { configToml, ensureBuilt, startDaemonChild, type DaemonChild } from '../daemon/child.js';
+import { localCall, rawCall, startTestDaemon, type TestDaemon } from '../daemon/harness.js';
 
 const ROOT = process.getuid?.() === 0;
 const OWNER = 4321;
@@ -285,6 +286,43 @@ describe.skipIf(!ROOT)('recovery: a staging mount left by a daemon killed mid-st
       await expect(lstat(stagingDir(root))).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
       await again.close();
+      await rm(dhome, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(!ROOT)('a SIGKILLed daemon (a child process)', { timeout: 180_000 }, () => {
+  test('its sandbox\'s mount left nothing mounted; the next daemon starts the sandbox again with its owner-preserving mount, and nothing stays staged', async () => {
+    ensureBuilt();
+    const dhome = await mkdtemp('/var/tmp/agentd-mounts-kill-');
+    await chmod(dhome, 0o711);
+    const file = join(dhome, 'agentd.toml');
+    await writeFile(file, configToml(dhome, `agentd-test-mounts-${process.pid}`, '\n[sandbox.limits]\ndisk_bytes = 0\n'));
+    let first: DaemonChild | undefined;
+    let second: DaemonChild | undefined;
+    try {
+      first = await startDaemonChild(file);
+      const call = localCall(dhome, first.address);
+      const c = await call('POST', '/v1/sandboxes', { body: { bind_mounts: [{ source: proj, target: '/workspace', readonly: false }] } });
+      expect(c.status, c.text).toBe(201);
+      const id = c.body.id as string;
+      first.child.kill('SIGKILL');
+      await first.exited;
+      expect(mountsContaining(dhome)).toEqual([]);
+      second = await startDaemonChild(file);
+      const call2 = localCall(dhome, second.address);
+      expect((await call2('GET', `/v1/sandboxes/${id}`)).body.state).toBe('stopped');
+      expect((await call2('POST', `/v1/sandboxes/${id}/start`)).status).toBe(200);
+      const e = await call2('POST', `/v1/sandboxes/${id}/exec`, { body: { command: 'echo again > again.txt && stat -c %U Makefile' } });
+      expect([e.body.exit_code, e.body.stdout]).toEqual([0, 'agent\n']);
+      expect((await stat(join(proj, 'again.txt'))).uid).toBe(OWNER);
+      expect(mountsContaining(dhome)).toEqual([]);
+      await call2('DELETE', `/v1/sandboxes/${id}`);
+    } finally {
+      first?.child.kill('SIGKILL');
+      second?.child.kill('SIGTERM');
+      if (second !== undefined) await second.exited;
+      await rm(join(proj, 'again.txt'), { force: true });
       await rm(dhome, { recursive: true, force: true });
     }
   });
