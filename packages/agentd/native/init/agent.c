@@ -12,6 +12,7 @@
 #include "fs_path.h"
 #include "proctree.h"
 #include "proto.h"
+#include "pty.h"
 
 #define IOBUF_SIZE (256u * 1024u)
 
@@ -146,6 +147,9 @@ bool agent_on_frame(struct agent *a, uint8_t type, uint32_t id, const uint8_t *p
 		return true;
 	case MSG_SIGNAL:
 		proc_handle_signal(a, id, &r);
+		return true;
+	case MSG_RESIZE:
+		pty_handle_resize(a, id, &r);
 		return true;
 	case MSG_SHUTDOWN:
 		if (!rd_finish(&r)) {

@@ -33,6 +33,7 @@ struct stdin_chunk {
 	struct stdin_chunk *next;
 	uint32_t req_id;
 	bool close;
+	bool quiet; /* answered by another chunk (a PTY's VEOF before its close): no OK of its own */
 	size_t len;
 	size_t off;
 	uint8_t data[];
@@ -59,6 +60,9 @@ struct exec {
 	struct stdin_chunk *inq_head;
 	struct stdin_chunk *inq_tail;
 	size_t inq_bytes;
+	/* PTY exec (EXEC_PTY): out.fd and in_fd are copies of the terminal's master side, pty_fd
+	 * another one kept for RESIZE until the exec ends; err.fd is -1. -1 otherwise. */
+	int pty_fd;
 };
 
 /* A process, identified against pid reuse by its start time (field 22 of /proc/PID/stat). */

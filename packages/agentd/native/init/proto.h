@@ -1,8 +1,8 @@
-/* Wire constants of the agentd-init protocol (docs/protocol.md, version 3). */
+/* Wire constants of the agentd-init protocol (docs/protocol.md, version 4). */
 #ifndef AGENTD_PROTO_H
 #define AGENTD_PROTO_H
 
-#define PROTOCOL_VERSION 3u
+#define PROTOCOL_VERSION 4u
 #define AGENTD_INIT_VERSION "agentd-init 0.1.0"
 
 #define MAX_CHUNK (1024u * 1024u)
@@ -18,6 +18,7 @@ enum {
 	MSG_CREDIT = 0x04,
 	MSG_SIGNAL = 0x05,
 	MSG_SHUTDOWN = 0x06,
+	MSG_RESIZE = 0x07, /* version 4: a PTY exec's window size */
 	MSG_FS_READ = 0x10,
 	MSG_FS_WRITE = 0x11,
 	MSG_FS_STAT = 0x12,
@@ -45,7 +46,10 @@ enum {
 
 #define EXEC_STDIN_PIPE 1u
 #define EXEC_MERGE_STDERR 2u
-#define EXEC_FLAGS_ALL (EXEC_STDIN_PIPE | EXEC_MERGE_STDERR)
+#define EXEC_PTY 16u /* version 4: the process runs on a new pseudo-terminal (pty.c) */
+#define EXEC_FLAGS_ALL (EXEC_STDIN_PIPE | EXEC_MERGE_STDERR | EXEC_PTY)
+/* Largest PTY rows / cols (struct winsize holds unsigned shorts). */
+#define MAX_PTY_DIM 65535u
 
 #define WRITE_APPEND 1u
 #define WRITE_CREATE_DIRS 2u

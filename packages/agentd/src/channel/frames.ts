@@ -1,5 +1,5 @@
 /**
- * The agentd-init wire codec (docs/protocol.md, version 3).
+ * The agentd-init wire codec (docs/protocol.md, version 4).
  *
  * Every message of both directions is described once in `MESSAGES` (type byte + ordered
  * payload fields); encoding and decoding are driven by that table, so the daemon side
@@ -8,7 +8,7 @@
  */
 import { AgentdError } from '../core/errors.js';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Largest data chunk (stdout, stderr, stdin, file data) in one frame. */
 export const MAX_CHUNK = 1024 * 1024;
 /** Largest value of a frame's `len` field. */
@@ -28,7 +28,9 @@ export const MAX_LINK_TARGET = 4096;
 export const MAX_ENTRY_NAME = 255;
 export const MAX_VERSION_STRING = 256;
 
-export const EXEC_FLAGS = { STDIN_PIPE: 1, MERGE_STDERR: 2 } as const;
+export const EXEC_FLAGS = { STDIN_PIPE: 1, MERGE_STDERR: 2, PTY: 16 } as const;
+/** Largest PTY rows / cols (the kernel's struct winsize holds unsigned shorts). */
+export const MAX_PTY_DIM = 65535;
 export const WRITE_FLAGS = { APPEND: 1, CREATE_DIRS: 2, EXCLUSIVE: 4 } as const;
 export const STREAM = { stdout: 1, stderr: 2 } as const;
 export const SCOPE = { leader: 0, group: 1, tree: 2 } as const;
@@ -62,11 +64,12 @@ interface KindTypes {
 export const MESSAGES = {
   // daemon -> init
   PING: { type: 0x01, fields: [] },
-  EXEC: { type: 0x02, fields: [['flags', 'u32'], ['argv', 'strs'], ['env', 'strs'], ['cwd', 'str'], ['window', 'u32'], ['nice', 'u32']] },
+  EXEC: { type: 0x02, fields: [['flags', 'u32'], ['argv', 'strs'], ['env', 'strs'], ['cwd', 'str'], ['window', 'u32'], ['nice', 'u32'], ['rows', 'u32'], ['cols', 'u32']] },
   STDIN: { type: 0x03, fields: [['execId', 'u32'], ['data', 'bytes']] },
   CREDIT: { type: 0x04, fields: [['execId', 'u32'], ['stream', 'u8'], ['bytes', 'u32']] },
   SIGNAL: { type: 0x05, fields: [['execId', 'u32'], ['signo', 'i32'], ['scope', 'u8']] },
   SHUTDOWN: { type: 0x06, fields: [] },
+  RESIZE: { type: 0x07, fields: [['execId', 'u32'], ['rows', 'u32'], ['cols', 'u32']] },
   FS_READ: { type: 0x10, fields: [['path', 'str'], ['offset', 'u64'], ['limit', 'u32']] },
   FS_WRITE: { type: 0x11, fields: [['path', 'str'], ['flags', 'u32'], ['mode', 'u32'], ['data', 'bytes']] },
   FS_STAT: { type: 0x12, fields: [['path', 'str'], ['follow', 'u8']] },
@@ -101,7 +104,7 @@ export type Message<N extends MessageName = MessageName> = N extends MessageName
   ? { type: N; id: number } & FieldsOf<(typeof MESSAGES)[N]['fields']>
   : never;
 
-export const DAEMON_MESSAGES = ['PING', 'EXEC', 'STDIN', 'CREDIT', 'SIGNAL', 'SHUTDOWN', 'FS_READ', 'FS_WRITE', 'FS_STAT', 'FS_LIST', 'FS_MKDIR', 'FS_REMOVE', 'FS_RENAME'] as const;
+export const DAEMON_MESSAGES = ['PING', 'EXEC', 'STDIN', 'CREDIT', 'SIGNAL', 'SHUTDOWN', 'RESIZE', 'FS_READ', 'FS_WRITE', 'FS_STAT', 'FS_LIST', 'FS_MKDIR', 'FS_REMOVE', 'FS_RENAME'] as const;
 export const INIT_MESSAGES = ['READY', 'PONG', 'OK', 'ERROR', 'STARTED', 'STDOUT', 'STDERR', 'EXIT', 'FS_DATA', 'FS_WRITTEN', 'FS_STAT_RESULT', 'FS_LIST_RESULT'] as const;
 
 /** daemon -> init */
@@ -333,6 +336,10 @@ function checkKind(kind: number): void {
   if (kind < 1 || kind > 4) throw new Malformed(`file kind ${kind} out of range`);
 }
 
+function checkPtySize(rows: number, cols: number): void {
+  if (rows < 1 || cols < 1 || rows > MAX_PTY_DIM || cols > MAX_PTY_DIM) throw new Malformed(`terminal size ${rows}x${cols} out of range (1..${MAX_PTY_DIM})`);
+}
+
 function checkFlag(name: string, v: number): void {
   if (v > 1) throw new Malformed(`${name} must be 0 or 1, got ${v}`);
 }
@@ -378,6 +385,13 @@ function validate(msg: Message): void {
       break;
     case 'EXEC':
       if (msg.nice > MAX_NICE) throw new Malformed(`nice ${msg.nice} out of range (0..${MAX_NICE})`);
+      if (msg.flags & EXEC_FLAGS.PTY) {
+        if (msg.flags !== EXEC_FLAGS.PTY) throw new Malformed('PTY takes no other flag');
+        checkPtySize(msg.rows, msg.cols);
+      } else if (msg.rows !== 0 || msg.cols !== 0) throw new Malformed('rows and cols must be 0 without PTY');
+      break;
+    case 'RESIZE':
+      checkPtySize(msg.rows, msg.cols);
       break;
     case 'PING':
     case 'SHUTDOWN':

@@ -9,9 +9,9 @@ import { errnoName } from '../core/errno.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { InitExec, type ExecTransport } from './exec-handle.js';
-import { EXEC_FLAGS, encodeMessage, FrameDecoder, MAX_CHUNK, MAX_ENTRY_NAME, MAX_ERROR_MESSAGE, MAX_LINK_TARGET, MAX_NICE, MAX_VERSION_STRING, PROTOCOL_VERSION, SCOPE, type InitMessage, type Message, type MessageName } from './frames.js';
+import { EXEC_FLAGS, encodeMessage, FrameDecoder, MAX_CHUNK, MAX_ENTRY_NAME, MAX_ERROR_MESSAGE, MAX_LINK_TARGET, MAX_NICE, MAX_PTY_DIM, MAX_VERSION_STRING, PROTOCOL_VERSION, SCOPE, type InitMessage, type Message, type MessageName } from './frames.js';
 import { InitFs, type RequestBody } from './sandbox-fs.js';
-import type { Channel, ExecHandle, ExecRequest, InitReady, SandboxFs } from './types.js';
+import { DEFAULT_TERM, type Channel, type ExecHandle, type ExecRequest, type InitReady, type SandboxFs } from './types.js';
 
 export interface InitChannelOptions {
   logger?: Logger;
@@ -83,6 +83,10 @@ export class InitChannel implements Channel {
       signal: async (execId, signo, scope) => {
         await this.request({ type: 'SIGNAL', execId, signo, scope: SCOPE[scope] }, 'OK', `signal exec ${execId}`, 'EXEC_FAILED');
       },
+      resize: async (execId, rows, cols) => {
+        checkPtySize(rows, cols);
+        await this.request({ type: 'RESIZE', execId, rows, cols }, 'OK', `resize exec ${execId}`, 'EXEC_FAILED');
+      },
       release: (execId) => {
         this.execs.delete(execId);
       },
@@ -105,19 +109,26 @@ export class InitChannel implements Channel {
   }
 
   exec(req: ExecRequest): ExecHandle {
+    const pty = req.pty;
+    if (pty !== undefined) {
+      checkPtySize(pty.rows, pty.cols);
+      if (req.stdinPipe === true || req.mergeStderr === true) throw new AgentdError('INVALID_ARGUMENT', 'a PTY exec takes no stdinPipe or mergeStderr: the terminal is its stdin, stdout and stderr');
+      if (pty.term !== undefined && (pty.term === '' || pty.term.includes('\0'))) throw new AgentdError('INVALID_ARGUMENT', 'pty.term must be a non-empty string without NUL');
+    }
+    const envVars = pty === undefined ? req.env : { ...req.env, TERM: pty.term ?? req.env.TERM ?? DEFAULT_TERM };
     const env: string[] = [];
-    for (const key of Object.keys(req.env)) {
+    for (const key of Object.keys(envVars)) {
       if (key === '' || key.includes('=')) throw new AgentdError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(key)}`);
-      env.push(`${key}=${req.env[key]}`);
+      env.push(`${key}=${envVars[key]}`);
     }
     if (req.argv.length === 0) throw new AgentdError('INVALID_ARGUMENT', 'argv must not be empty');
     const window = req.window ?? 0;
     const nice = req.nice ?? 0;
     if (!Number.isInteger(nice) || nice < 0 || nice > MAX_NICE) throw new AgentdError('INVALID_ARGUMENT', `nice must be an integer from 0 to ${MAX_NICE} (got ${nice})`);
-    const flags = (req.stdinPipe ? EXEC_FLAGS.STDIN_PIPE : 0) | (req.mergeStderr ? EXEC_FLAGS.MERGE_STDERR : 0);
+    const flags = pty !== undefined ? EXEC_FLAGS.PTY : (req.stdinPipe ? EXEC_FLAGS.STDIN_PIPE : 0) | (req.mergeStderr ? EXEC_FLAGS.MERGE_STDERR : 0);
     const id = this.isDone ? 0 : this.allocId();
-    const frame = encodeMessage({ type: 'EXEC', id, flags, argv: req.argv, env, cwd: req.cwd ?? '', window, nice });
-    const exec = new InitExec(id, this.transport, window);
+    const frame = encodeMessage({ type: 'EXEC', id, flags, argv: req.argv, env, cwd: req.cwd ?? '', window, nice, rows: pty?.rows ?? 0, cols: pty?.cols ?? 0 });
+    const exec = new InitExec(id, this.transport, window, pty !== undefined);
     if (this.isDone) {
       exec.fail(this.deadError());
       return exec;
@@ -359,6 +370,12 @@ function replyCheck(msg: InitMessage): string | undefined {
     if (msg.more === 1 && msg.entries.length === 0) return 'FS_LIST_RESULT says more entries follow but returned none';
   }
   return undefined;
+}
+
+function checkPtySize(rows: number, cols: number): void {
+  for (const [name, v] of [['rows', rows], ['cols', cols]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > MAX_PTY_DIM) throw new AgentdError('INVALID_ARGUMENT', `pty ${name} must be an integer from 1 to ${MAX_PTY_DIM} (got ${v})`);
+  }
 }
 
 function cancelled(what: string, signal: AbortSignal): AgentdError {

@@ -12,6 +12,18 @@ export interface InitReady {
 
 export type SignalScope = 'leader' | 'group' | 'tree';
 
+/** A pseudo-terminal for an exec (docs/protocol.md, "Terminals"). */
+export interface PtyOptions {
+  /** 1..65535 */
+  rows: number;
+  /** 1..65535 */
+  cols: number;
+  /** The TERM the process gets (default: the env's TERM, else `xterm-256color`). */
+  term?: string;
+}
+
+export const DEFAULT_TERM = 'xterm-256color';
+
 export interface ExecRequest {
   argv: string[];
   /** The complete environment of the process ("K" -> "V"); nothing is inherited. */
@@ -28,6 +40,14 @@ export interface ExecRequest {
    * 19), 0..19, default 0 (the sandbox's normal priority). A sandbox can never raise it.
    */
   nice?: number;
+  /**
+   * Run the process on a new pseudo-terminal of this size, as the controlling terminal of
+   * its session: stdin, stdout and stderr are the terminal, its output comes as one stream
+   * (`stdout` chunks), input goes through `writeStdin` (^C, ^Z and the like as bytes; the line
+   * discipline makes them signals), `closeStdin` types the terminal's VEOF (^D) and stops
+   * input, `resize` changes the size (SIGWINCH). `stdinPipe` and `mergeStderr` must be unset.
+   */
+  pty?: PtyOptions;
 }
 
 export interface ExitInfo {
@@ -54,6 +74,14 @@ export interface ExecHandle {
   writeStdin(data: Buffer | string): Promise<void>;
   closeStdin(): Promise<void>;
   signal(signo: NodeJS.Signals | number, scope: SignalScope): Promise<void>;
+  /** true when the exec runs on a terminal (`ExecRequest.pty`). */
+  readonly pty?: boolean;
+  /**
+   * A PTY exec's new terminal size (TIOCSWINSZ: its foreground group gets SIGWINCH).
+   * Rejects with INVALID_ARGUMENT for a size out of 1..65535 or an exec without a terminal,
+   * EXEC_FAILED (ESRCH) once the exec has ended.
+   */
+  resize?(rows: number, cols: number): Promise<void>;
   /**
    * Kills every process of the exec from outside the sandbox, without the init's help (for
    * an init that does not act on a SIGNAL in time). Resolves false when not possible.
