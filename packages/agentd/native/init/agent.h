@@ -83,6 +83,8 @@ struct group {
 	size_t nmembers;
 };
 
+struct dirwatch; /* watch.c */
+
 struct agent_options {
 	const char *fs_root; /* NULL = "/" */
 	bool subreaper;
@@ -119,6 +121,11 @@ struct agent {
 	size_t oom_own_len;
 	/* A shepherd died of a signal: its processes were reparented to the init and must go. */
 	bool strays;
+
+	/* Directory watches (watch.c). */
+	struct dirwatch **watches;
+	size_t nwatch;
+	size_t watched_dirs; /* inotify watches held by all of them, at most MAX_WATCH_DIRS */
 };
 
 /* Sets up the state; `sink` NULL = write frames to fd 1. Returns 0 or an errno. */

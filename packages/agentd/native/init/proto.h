@@ -26,6 +26,9 @@ enum {
 	MSG_FS_MKDIR = 0x14,
 	MSG_FS_REMOVE = 0x15,
 	MSG_FS_RENAME = 0x16,
+	MSG_WATCH = 0x17,        /* version 4: directory watches (watch.c) */
+	MSG_UNWATCH = 0x18,
+	MSG_WATCH_CREDIT = 0x19,
 };
 
 /* init -> daemon */
@@ -42,6 +45,8 @@ enum {
 	MSG_FS_WRITTEN = 0x91,
 	MSG_FS_STAT_RESULT = 0x92,
 	MSG_FS_LIST_RESULT = 0x93,
+	MSG_WATCH_EVENT = 0x94,
+	MSG_WATCH_END = 0x95,
 };
 
 #define EXEC_STDIN_PIPE 1u
@@ -69,6 +74,22 @@ enum {
 #define KIND_OTHER 4u
 
 #define DEFAULT_WINDOW MAX_CHUNK
+
+/* Directory watches: event kinds, and the bounds of docs/protocol.md. */
+enum {
+	WEV_CREATE = 1,
+	WEV_WRITE = 2,
+	WEV_REMOVE = 3,
+	WEV_RENAME = 4,
+	WEV_CHMOD = 5,
+	WEV_OVERFLOW = 6,
+	WEV_UNWATCHED = 7,
+};
+#define MAX_WATCHES 16u            /* concurrent WATCHes per init */
+#define MAX_WATCH_DIRS 8192u        /* inotify watches (directories) of all of them together */
+#define MAX_WATCH_QUEUE 4096u       /* events queued per watch before they are counted as lost */
+#define DEFAULT_WATCH_WINDOW 1024u  /* initial event credit when WATCH asks for 0 */
+#define MAX_WATCH_BATCH 256u        /* events per WATCH_EVENT frame */
 /* Highest EXEC nice increment, and the highest nice value on Linux. */
 #define MAX_NICE 19
 

@@ -149,6 +149,8 @@ export class InitExec implements ExecHandle {
       case 'FS_WRITTEN':
       case 'FS_STAT_RESULT':
       case 'FS_LIST_RESULT':
+      case 'WATCH_EVENT':
+      case 'WATCH_END':
         return false;
     }
   }

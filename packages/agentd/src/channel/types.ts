@@ -138,6 +138,49 @@ export interface SandboxFs {
   rename(from: string, to: string, opts?: { overwrite?: boolean; signal?: AbortSignal }): Promise<void>;
 }
 
+/** What happened in a watched tree (docs/protocol.md, "Directory watches"). */
+export type WatchEventType = 'create' | 'write' | 'remove' | 'rename' | 'chmod' | 'overflow' | 'unwatched';
+
+export interface WatchEvent {
+  type: WatchEventType;
+  /** Relative to the watched directory ("" = the directory itself; "" for overflow). */
+  path: string;
+  /** rename: the new path (relative to the watched directory). */
+  to?: string;
+  /** The entry is a directory. */
+  isDir: boolean;
+  /** overflow: events lost (0 = unknown: the kernel's queue overflowed). */
+  lost?: number;
+  /** unwatched: why the directory could not be watched ("ENOSPC": the watch limit). */
+  errno?: string;
+}
+
+export interface WatchEnd {
+  /** 'stopped': stop() or UNWATCH; 'gone': the watched directory was removed or moved; 'closed': the channel (sandbox) ended. */
+  reason: 'stopped' | 'gone' | 'closed';
+  message: string;
+}
+
+export interface WatchOptions {
+  recursive?: boolean;
+  /** Events the init may send before the consumer takes them (default 1024). */
+  window?: number;
+  signal?: AbortSignal;
+}
+
+/** A running directory watch. Consume `events()` or the watch stalls (backpressure, then overflow). */
+export interface WatchHandle {
+  readonly id: number;
+  /** Resolves once the watch is in place (every directory watched); rejects with FS_ERROR (ENOENT, ENOTDIR, ...). */
+  readonly started: Promise<void>;
+  /** Resolves when the watch ends, after its last event. */
+  readonly ended: Promise<WatchEnd>;
+  /** Events in order; ends when the watch ends. */
+  events(): AsyncIterable<WatchEvent>;
+  /** Ends the watch (UNWATCH); idempotent. */
+  stop(): Promise<void>;
+}
+
 export interface Channel {
   readonly ready: Promise<InitReady>;
   /** Resolves when the channel ends (init exited or stream closed); with the reason if abnormal. */
@@ -146,6 +189,8 @@ export interface Channel {
   readonly fs: SandboxFs;
   ping(signal?: AbortSignal): Promise<void>;
   exec(req: ExecRequest): ExecHandle;
+  /** Watches a directory in the sandbox (resolved by the init, beneath its file root). */
+  watch?(path: string, opts?: WatchOptions): WatchHandle;
   /** Asks the init to kill everything and exit. */
   shutdown(): Promise<void>;
 }
