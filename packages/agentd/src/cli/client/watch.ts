@@ -32,7 +32,10 @@ export function textLine(e: FileWatchEvent): string {
       return `${kind}${name(e.path)} -> ${name(e.to)}`;
     case 'unwatched':
       return `${kind}${name(e.path)} (not watched: ${e.errno ?? 'error'})`;
-    default:
+    case 'create':
+    case 'write':
+    case 'remove':
+    case 'chmod':
       return `${kind}${name(e.path)}`;
   }
 }
