@@ -21,10 +21,10 @@ export function restLine(e: FileWatchEvent): Record<string, unknown> {
   };
 }
 
-/** One line for a person: "create   src/a.txt", "rename   a -> b", "overflow 12 events lost". */
+/** One line for a person: "create    src/a.txt", "rename    a -> b", "overflow  12 events lost". */
 export function textLine(e: FileWatchEvent): string {
   const name = (p: string | undefined): string => `${p ?? ''}${e.isDir === true ? '/' : ''}`;
-  const kind = e.type.padEnd(9);
+  const kind = `${e.type.padEnd(9)} `;
   switch (e.type) {
     case 'overflow':
       return `${kind}${e.lost === 0 || e.lost === undefined ? 'events lost (the kernel queue overflowed; count unknown)' : `${e.lost} events lost`}`;
