@@ -18,10 +18,13 @@ export type OperationName =
   | 'sandbox.snapshot' | 'sandbox.restore' | 'sandbox.fork'
   | 'snapshot.list' | 'snapshot.delete'
   | 'session.create' | 'session.list' | 'session.get' | 'session.attach' | 'session.detach' | 'session.close'
-  | 'keys.create' | 'keys.list' | 'keys.revoke' | 'signing-keys.register' | 'signing-keys.list' | 'signing-keys.revoke' | 'audit.list';
+  | 'keys.create' | 'keys.list' | 'keys.revoke' | 'signing-keys.register' | 'signing-keys.list' | 'signing-keys.revoke' | 'audit.list'
+  | 'files.watch';
 
 /** Operations that only read: audited when refused, not on every success (the audit log stays about actions). */
-const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list']);
+const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list', 'files.watch']);
+/** Reads audited on success too: they start something that lasts (a watch stream). */
+const AUDITED_READS = new Set<OperationName>(['files.watch']);
 
 export interface Operation<B, T> {
   name: OperationName;
@@ -79,7 +82,7 @@ export class OperationGate {
         sandboxPrefs: { ...op.sandboxPrefs, ...(sandboxId === null ? {} : { sandbox_id: sandboxId }) }, profile: this.deps.profile(),
       });
       const out = await op.run(input);
-      if (!read) {
+      if (!read || AUDITED_READS.has(op.name)) {
         const id = (out as { id?: unknown } | undefined)?.id;
         audit('ok', 'OK', sandboxId === null && typeof id === 'string' ? { id } : {});
       }
