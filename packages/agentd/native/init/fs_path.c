@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -48,6 +49,23 @@ static char *full_path(const struct agent *a, const char *path)
 	return f;
 }
 
+/*
+ * The openat fallback follows magic links (/proc/self/fd/N and the like), which openat2's
+ * RESOLVE_NO_MAGICLINKS refuses: a symlink planted by the sandbox could point the init's
+ * file operations at its own channel. An object without a path name (a pipe, a socket, an
+ * anonymous inode: what only a magic link reaches) is refused with ELOOP, as openat2 would.
+ */
+static int refuse_magic(int fd)
+{
+	char link[64], target[8];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof target);
+	if (n > 0 && target[0] == '/')
+		return fd;
+	close(fd);
+	return -ELOOP;
+}
+
 static int open_beneath(const struct agent *a, const char *p, int flags, unsigned mode)
 {
 	int root_fd = a->root_fd;
@@ -68,7 +86,9 @@ static int open_beneath(const struct agent *a, const char *p, int flags, unsigne
 			 * sandbox's whole view is the limit anyway, so plain openat confines the same
 			 * (only magic links are not refused). Any other root fails closed. */
 			int fd2 = openat(root_fd, p, flags | O_CLOEXEC, mode);
-			return fd2 >= 0 ? fd2 : -errno;
+			if (fd2 < 0)
+				return -errno;
+			return refuse_magic(fd2);
 		}
 		return -errno;
 	}

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentdClient } from '@agentd/sdk';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -44,6 +44,23 @@ function cli(args: string[], cwd: string, env: Record<string, string>): Promise<
 /** Mount points of this host whose path contains `part`. */
 function mountsContaining(part: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p.includes(part));
+}
+
+/** The host pid of sandbox `id`'s agentd-init: pid 1 of its namespace, with /tmp/marker-ID in its root. */
+async function initHostPid(id: string): Promise<number> {
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const status = await readFile(`/proc/${p}/status`, 'utf8');
+      const nspid = /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/) ?? [];
+      if (nspid.length < 2 || nspid.at(-1) !== '1' || !(await readFile(`/proc/${p}/cmdline`, 'utf8')).startsWith('/.agentd/init')) continue;
+      // The marker the test made in this sandbox's /tmp tells it from other sandboxes' inits.
+      if (await lstat(`/proc/${p}/root/tmp/marker-${id}`).then(() => true, () => false)) return Number(p);
+    } catch {
+      // gone while we looked
+    }
+  }
+  throw new Error(`no agentd-init found for ${id}`);
 }
 
 let base: string;
@@ -207,6 +224,39 @@ describe.skipIf(!ROOT)('sandbox create -v over REST, the SDK and the CLI (a real
     expect((await d.call('DELETE', `/v1/sandboxes/${id}`)).status).toBeLessThan(300);
     expect(mountsContaining(d.home)).toEqual([]);
     await rm(join(proj, 'rest.txt'));
+  });
+
+  test('under the owner guard (openat2 refused, the init falls back to openat) file API paths through magic links to the init\'s own pipes and sockets are refused (ELOOP, ENXIO), never opened, and the sandbox lives on', async () => {
+    const c = await d.call('POST', '/v1/sandboxes', { body: { bind_mounts: [{ source: proj, target: '/workspace', readonly: true }] } });
+    expect(c.status, c.text).toBe(201);
+    const id = c.body.id as string;
+    try {
+      const ln = await d.call('POST', `/v1/sandboxes/${id}/exec`, { body: { command: `touch /tmp/marker-${id}; for n in $(seq 0 40); do ln -s /proc/self/fd/$n /tmp/fd$n; done` } });
+      expect(ln.body.exit_code, ln.text).toBe(0);
+      // A running command with stdin piped: the init holds pipes to it while it runs.
+      const running = d.call('POST', `/v1/sandboxes/${id}/exec`, { body: { command: 'sleep 8', stdin: 'x' } });
+      await new Promise((r) => setTimeout(r, 500));
+      // What each of the init's descriptors is, seen from the host.
+      const init = await initHostPid(id);
+      const kinds = new Map<number, string>();
+      for (const fd of await readdir(`/proc/${init}/fd`)) kinds.set(Number(fd), await readlink(`/proc/${init}/fd/${fd}`).catch(() => 'gone'));
+      expect([...kinds.values()].some((k) => k.startsWith('pipe:'))).toBe(true);
+      for (let n = 0; n <= 40; n++) {
+        const kind = kinds.get(n) ?? 'none';
+        for (const method of ['GET', 'PUT'] as const) {
+          const r = await d.call(method, `/v1/sandboxes/${id}/files?path=/tmp/fd${n}`, method === 'PUT' ? { raw: Buffer.from('forged') } : {});
+          // A path-less object is never opened: a pipe (the only kind a reopen would reach) gets ELOOP,
+          // as openat2's RESOLVE_NO_MAGICLINKS says; sockets and anonymous inodes cannot be reopened at all.
+          if (kind.startsWith('pipe:')) expect([n, kind, method, r.status, r.body.error?.details?.errno], r.text).toEqual([n, kind, method, 422, 'ELOOP']);
+          else if (!kind.startsWith('/')) expect([n, kind, method, r.status >= 400], r.text).toEqual([n, kind, method, true]);
+        }
+      }
+      await running;
+      const e = await d.call('POST', `/v1/sandboxes/${id}/exec`, { body: { command: 'echo alive' } });
+      expect([e.status, e.body.stdout]).toEqual([200, 'alive\n']);
+    } finally {
+      await d.call('DELETE', `/v1/sandboxes/${id}`);
+    }
   });
 
   test('an API caller without the grant is refused: a user-role key (host_paths_admin_only), an admin key outside host_path_roots (local roots are not its)', async () => {
