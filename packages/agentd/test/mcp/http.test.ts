@@ -188,6 +188,21 @@ describe('MCP over streamable HTTP on a real daemon', () => {
     await expect(connect(d.url, 'agentd_wrong')).rejects.toThrow(/401|UNAUTHENTICATED/);
   }, 30_000);
 
+  it('every request is authenticated again: a key revoked mid-session gets 401 on its next call', async () => {
+    const keys = new ApiKeyService(d.daemon.store.apiKeys);
+    const tmp = keys.create({ subject: 'tmp', tenant: 'tenant-a', roles: ['user'] });
+    const { client, transport } = await connect(d.url, tmp.key);
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    keys.revoke(tmp.id);
+    const r = await rawCall({ url: d.url }, 'POST', '/mcp', {
+      body: { jsonrpc: '2.0', id: 5, method: 'tools/list' },
+      headers: { authorization: `Bearer ${tmp.key}`, accept: 'application/json, text/event-stream', 'mcp-session-id': transport.sessionId ?? '', 'mcp-protocol-version': '2025-06-18' },
+    });
+    expect(r.status).toBe(401);
+    expect(r.body.error.code).toBe('UNAUTHENTICATED');
+    await expect(client.listTools()).rejects.toThrow(/401|UNAUTHENTICATED/);
+  }, 30_000);
+
   it('a viewer-role key cannot exec through MCP: the policy refuses it as on REST (POLICY_DENIED), and nothing runs', async () => {
     // A sandbox of the tenant, made by a user key, that the viewer names.
     const made = await d.call('POST', '/v1/sandboxes', { body: {}, headers: { authorization: `Bearer ${keyA}` } });

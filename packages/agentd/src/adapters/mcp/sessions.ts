@@ -164,21 +164,22 @@ export class McpSessions {
     if (mine >= this.#limits.perPrincipal) {
       throw new AgentdError('RESOURCE_EXHAUSTED', `you have ${mine} MCP sessions open (at most ${this.#limits.perPrincipal}): end one with DELETE /mcp, or wait for idle ones to expire`, { retryAfterMs: 1000 });
     }
-    let session: McpSession | undefined;
+    // Registered under its id once its initialize request succeeded (a failed one leaves nothing behind).
+    const made: { session?: McpSession } = {};
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       enableJsonResponse: true,
       onsessioninitialized: (id) => {
-        if (session) this.#sessions.set(id, session);
+        if (made.session) this.#sessions.set(id, made.session);
       },
     });
-    session = new McpSession(transport, principal, this.opts.ops, this.opts.logger, (s) => buildServer({
+    const session = new McpSession(transport, principal, this.opts.ops, this.opts.logger, (s) => buildServer({
       version: this.opts.version, tools: this.opts.tools, listed: this.opts.listed, scope: s, stopping: this.opts.stopping,
     }));
-    const opened = session;
+    made.session = session;
     transport.onclose = () => {
-      this.#sessions.delete(opened.id);
-      void opened.end();
+      this.#sessions.delete(session.id);
+      void session.end();
     };
     await session.server.connect(transport);
     return session;
