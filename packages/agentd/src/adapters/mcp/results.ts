@@ -11,7 +11,8 @@ import { toAgentdError } from '../../core/errors.js';
 export type ToolOutput = Record<string, unknown>;
 
 export function toolResult(out: ToolOutput): CallToolResult {
-  return { content: [{ type: 'text', text: JSON.stringify(out, null, 1) }] };
+  // Compact: every character costs the model context.
+  return { content: [{ type: 'text', text: JSON.stringify(out) }] };
 }
 
 /** What a model can do about an error, by code (the message says what happened). */
@@ -33,16 +34,16 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   UNAVAILABLE: 'The daemon is busy, starting or stopping; retry shortly.',
 };
 
-/** Any error as a tool error: `CODE: message`, details when small, and a hint. Never a stack. */
+/** Any error as a tool error: `CODE: message`, then a hint and the details when small. Never a stack. */
 export function toolError(err: unknown): CallToolResult {
   const e = toAgentdError(err);
-  const body: Record<string, unknown> = { error: { code: e.code, message: e.code === 'INTERNAL' ? 'internal error (see the daemon log)' : e.message } };
-  const details = JSON.stringify(e.details);
-  if (e.code !== 'INTERNAL' && details !== '{}' && details.length <= 2000) (body.error as Record<string, unknown>).details = e.details;
+  const lines = [`${e.code}: ${e.code === 'INTERNAL' ? 'internal error (see the daemon log)' : e.message}`];
   const hint = HINTS[e.code];
-  if (hint !== undefined) (body.error as Record<string, unknown>).hint = hint;
-  if (e.retryAfterMs !== undefined) (body.error as Record<string, unknown>).retry_after_ms = e.retryAfterMs;
-  return { isError: true, content: [{ type: 'text', text: `${e.code}: ${e.code === 'INTERNAL' ? 'internal error' : e.message}\n${JSON.stringify(body)}` }] };
+  if (hint !== undefined) lines.push(`hint: ${hint}`);
+  if (e.retryAfterMs !== undefined) lines.push(`retry_after_ms: ${e.retryAfterMs}`);
+  const details = JSON.stringify(e.details);
+  if (e.code !== 'INTERNAL' && details !== '{}' && details.length <= 2000) lines.push(`details: ${details}`);
+  return { isError: true, content: [{ type: 'text', text: lines.join('\n') }] };
 }
 
 /** Default characters of stdout+stderr an exec result keeps (about 8k tokens). */
