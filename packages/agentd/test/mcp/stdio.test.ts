@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -108,3 +111,37 @@ function runCliProcess(args: string[], env: Record<string, string>): Promise<{ c
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+describe.skipIf(!existsSync(CLI))('agentd mcp with a signing key, against a signature-only daemon (needs npm run build)', () => {
+  let d: TestDaemon;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'agentd-mcp-sign-'));
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeFileSync(join(dir, 'user.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    d = await startTestDaemon({
+      auth: { providers: [{ type: 'signature', window_s: 60, keys: { mcpkey: { public_key: publicKey.export({ type: 'spki', format: 'pem' }).toString(), subject: 'signer', tenant: 'tenant-s', roles: ['user'] } } }] },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await d?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('every relayed request is signed over its body: tools list and exec work as the key\'s principal', async () => {
+    const { client } = await stdioClient({ AGENTD_URL: d.url, AGENTD_SIGN_KEY: join(dir, 'user.key'), AGENTD_SIGN_KEY_ID: 'mcpkey', AGENTD_HOME: '/nonexistent' });
+    expect((await client.listTools()).tools.length).toBeGreaterThan(10);
+    const r = body(await client.callTool({ name: 'sandbox_exec', arguments: { command: 'echo signed' } }) as CallToolResult);
+    expect(r).toMatchObject({ exit_code: 0, stdout: 'signed\n' });
+    const rec = d.daemon.store.sandboxes.get(r.sandbox_id as string);
+    expect(rec?.tenant).toBe('tenant-s');
+    await client.close();
+  }, 60_000);
+
+  it('without the signing key the same daemon refuses the relay at start (UNAUTHENTICATED)', async () => {
+    const r = await runCliProcess(['mcp'], { AGENTD_URL: d.url, AGENTD_HOME: '/nonexistent' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/UNAUTHENTICATED/);
+  }, 30_000);
+});
