@@ -72,6 +72,15 @@ describe.skipIf(!existsSync(CLI))('agentd mcp over stdio against a real daemon (
     await client.close();
   }, 60_000);
 
+  it('garbage on stdin is logged and skipped: the relay still answers the next message, then ends at EOF', async () => {
+    const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } });
+    const r = await runCliProcess(['mcp'], { AGENTD_HOME: d.home }, `this is not json\n{"jsonrpc":"2.0","id":\n[1,2,3]\n${init}\n`, 'initialize');
+    expect(r.code).toBe(0);
+    const answers = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { id?: number; result?: { serverInfo?: { name: string } } });
+    expect(answers.find((a) => a.id === 1)?.result?.serverInfo?.name).toBe('agentd');
+    expect(r.stderr).toMatch(/agentd mcp: bad input from the host/);
+  }, 30_000);
+
   it('a wrong API key: the command starts nothing and says the daemon refused it (exit 1, stdout untouched)', async () => {
     const r = await runCliProcess(['mcp'], { AGENTD_URL: d.url, AGENTD_API_KEY: 'agentd_wrong', AGENTD_HOME: '/nonexistent' });
     expect(r.code).toBe(1);
@@ -96,19 +105,23 @@ describe.skipIf(!existsSync(CLI))('agentd mcp without a daemon (needs npm run bu
   }, 30_000);
 });
 
-function runCliProcess(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCliProcess(args: string[], env: Record<string, string>, stdin?: string, endAfter?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
+      // Close stdin (the host going away) once the answer we wait for came.
+      if (endAfter !== undefined && stdout.includes('"result"')) child.stdin.end();
     });
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    if (stdin !== undefined) child.stdin.write(stdin);
+    if (endAfter === undefined) child.stdin.end();
   });
 }
 
