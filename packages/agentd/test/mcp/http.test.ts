@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -251,5 +254,19 @@ describe('MCP over streamable HTTP on a real daemon', () => {
     await a.client.close();
     await b.client.close();
     await d.call('DELETE', `/v1/sandboxes/${bId}`, { headers: { authorization: `Bearer ${keyB}` } });
+  }, 60_000);
+});
+
+describe('MCP sessions when the daemon stops', () => {
+  it("a stopping daemon ends its MCP sessions: the default sandbox is destroyed (its folder gone), not kept as a stopped sandbox", async () => {
+    const d = await startTestDaemon();
+    const token = d.authHeaders().authorization?.replace(/^Bearer /, '') ?? '';
+    const { client } = await connect(d.url, token);
+    const r = body(await client.callTool({ name: 'sandbox_exec', arguments: { argv: ['true'] } }) as CallToolResult);
+    const dir = join(d.home, 'sandboxes', r.sandbox_id as string);
+    expect(existsSync(dir)).toBe(true);
+    await d.daemon.close();
+    expect(existsSync(dir)).toBe(false);
+    await rm(d.home, { recursive: true, force: true });
   }, 60_000);
 });

@@ -90,6 +90,13 @@ describe.skipIf(!existsSync(CLI))('agentd mcp over stdio against a real daemon (
 });
 
 describe.skipIf(!existsSync(CLI))('agentd mcp without a daemon (needs npm run build)', () => {
+  it('--json (a flag every client command takes) is refused: stdout is the protocol', async () => {
+    const r = await runCliProcess(['mcp', '--json'], { AGENTD_URL: 'http://127.0.0.1:1', AGENTD_HOME: '/nonexistent' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^error: INVALID_ARGUMENT: --json does not apply to agentd mcp/);
+  }, 30_000);
+
   it('starts nothing and says how to start a daemon (exit 1, nothing on stdout)', async () => {
     // A loopback port that was just free: a server bound it, then closed.
     const port = await new Promise<number>((resolve) => {

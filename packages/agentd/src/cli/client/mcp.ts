@@ -7,7 +7,7 @@
  */
 import { Command } from 'commander';
 import { withClientFlags, type ClientFlags } from './connection.js';
-import { guarded } from './errors.js';
+import { guarded, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 
 export function mcpCommand(io: CliIo): Command {
@@ -21,6 +21,7 @@ or in an mcpServers JSON file:
   { "mcpServers": { "agentd": { "command": "agentd", "args": ["mcp"] } } }
 Tools without sandbox_id use one default sandbox per session, destroyed when the host disconnects (docs/mcp.md).`),
   ).action(guarded(io, async (flags: ClientFlags) => {
+    if (flags.json === true) throw new UsageError('--json does not apply to agentd mcp: its stdout is the MCP protocol (JSON-RPC) already');
     const { runMcpBridge } = await import('./mcp-bridge.js');
     await runMcpBridge(flags, io);
   }));
