@@ -58,6 +58,7 @@ if (problems.length > 0) {
 const { openDirect } = await import('./cases/direct.js');
 const { openSrt } = await import('./cases/srt.js');
 const { spawnTrue, pipeBytes } = await import('./cases/floor.js');
+const { openMcp } = await import('./cases/mcp.js');
 const { auditDurations, clientFor, createColdOnce, createSandbox, execTrue, streamZeros, streamZerosRaw, waitPoolFull } = await import('./cases/api.js');
 const { idleMany } = await import('./cases/idle.js');
 const { channelOverheadUs } = await import('./cases/channel-overhead.js');
@@ -116,10 +117,13 @@ async function mainPhase() {
   if (direct) notes.push(`bwrap_oneshot_true runs: ${direct.bwrapArgv.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')} (seccomp filter on fd 3${direct.asRootDrop ? '; root drops to the host uid the backend uses' : ''})`);
 
   if (wants('latency')) {
-    log(`latency: spawn_true, host_exec_true, ns_exec_true, ns_exec_true_direct (${PLAN.latN} rounds + ${PLAN.latWarm} warm-up)`);
+    log(`latency: spawn_true, host_exec_true, ns_exec_true, ns_exec_true_direct, mcp_exec_true (${PLAN.latN} rounds + ${PLAN.latWarm} warm-up)`);
+    // The same sandbox as ns_exec_true, reached as an MCP tool call over streamable HTTP.
+    const mcp = await openMcp({ daemon, sandboxId: nsSbx.id });
+    await withCleanup(() => mcp.close());
     const s = await interleaved(
       {
-        spawn_true: spawnTrue, host_exec_true: () => execTrue(hostSbx), ns_exec_true: () => execTrue(nsSbx), ns_exec_true_direct: direct.execTrue,
+        spawn_true: spawnTrue, host_exec_true: () => execTrue(hostSbx), ns_exec_true: () => execTrue(nsSbx), ns_exec_true_direct: direct.execTrue, mcp_exec_true: mcp.execTrue,
         // The floor of any API call on this machine: GET /healthz from the same SDK client.
         http_healthz: () => client.health(),
       },

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CASE_ORDER = [
-  'spawn_true', 'bwrap_oneshot_true', 'srt_true', 'host_exec_true', 'ns_exec_true', 'ns_exec_true_direct',
+  'spawn_true', 'bwrap_oneshot_true', 'srt_true', 'host_exec_true', 'ns_exec_true', 'ns_exec_true_direct', 'mcp_exec_true',
   'ns_create', 'ns_acquire_pool', 'ns_exec_throughput_c16', 'spawn_throughput_c16', 'ns_idle_500', 'ns_stream_256m', 'pipe_256m',
 ];
 

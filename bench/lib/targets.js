@@ -14,6 +14,12 @@ export const TARGETS = [
     op: '<=', bound: 1.0,
   },
   {
+    id: 'mcp_vs_exec',
+    text: '`mcp_exec_true` p50 <= 2.0 x `ns_exec_true` p50',
+    ratio: (c) => get(c, 'mcp_exec_true', 'p50_ms') / get(c, 'ns_exec_true', 'p50_ms'),
+    op: '<=', bound: 2.0,
+  },
+  {
     id: 'srt_vs_exec',
     text: '`srt_true` p50 >= 20 x `ns_exec_true` p50',
     ratio: (c) => get(c, 'srt_true', 'p50_ms') / get(c, 'ns_exec_true', 'p50_ms'),

@@ -24,6 +24,7 @@ function passingCases() {
   return {
     spawn_true: { p50_ms: 10 },
     ns_exec_true: { p50_ms: 5 },
+    mcp_exec_true: { p50_ms: 7.5 },
     srt_true: { p50_ms: 200 },
     bwrap_oneshot_true: { p50_ms: 20 },
     ns_create: { p50_ms: 20 },
@@ -44,11 +45,12 @@ describe('targets', () => {
     const results = evaluateTargets(passingCases());
     expect(results.map((r) => r.status)).toEqual(TARGETS.map(() => 'pass'));
     const byId = Object.fromEntries(results.map((r) => [r.id, r.value]));
-    expect(byId).toMatchObject({ exec_vs_spawn: 0.5, srt_vs_exec: 40, bwrap_vs_exec: 4, create_vs_bwrap: 1, acquire_pool: 0.5, throughput: 3, stream_vs_pipe: 0.667, cli_exec_vs_node: 1.25, cli_run_vs_node: 1.75 });
+    expect(byId).toMatchObject({ exec_vs_spawn: 0.5, mcp_vs_exec: 1.5, srt_vs_exec: 40, bwrap_vs_exec: 4, create_vs_bwrap: 1, acquire_pool: 0.5, throughput: 3, stream_vs_pipe: 0.667, cli_exec_vs_node: 1.25, cli_run_vs_node: 1.75 });
   });
 
   test.each([
     ['exec_vs_spawn', (c) => (c.spawn_true.p50_ms = 4.99)],
+    ['mcp_vs_exec', (c) => (c.mcp_exec_true.p50_ms = 10.01)],
     ['srt_vs_exec', (c) => (c.srt_true.p50_ms = 99)],
     ['bwrap_vs_exec', (c) => (c.bwrap_oneshot_true.p50_ms = 14.9)],
     ['create_vs_bwrap', (c) => (c.ns_create.p50_ms = 30.01)],

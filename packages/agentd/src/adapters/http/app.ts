@@ -14,6 +14,7 @@ import { intentRoutes } from './routes/intents.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { adminRoutes } from './routes/admin.js';
 import { watchRoutes } from './routes/watch.js';
+import { McpHttp } from '../mcp/http.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -212,8 +213,11 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
     void reply.code(404).type('application/json').send(notFoundBody(req));
   });
 
+  // MCP over streamable HTTP (adapters/mcp): authenticated routes like the others; its sessions end when the app closes.
+  const mcp = new McpHttp(svc);
+  app.addHook('preClose', async () => mcp.close());
   const routes: RouteSpec[] = [
-    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...watchRoutes(svc),
+    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...watchRoutes(svc), ...mcp.routes(),
   ];
   let doc: Record<string, unknown> | undefined;
   const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));

@@ -8,6 +8,7 @@ import { cpCommand } from './cp.js';
 import { execCommand } from './exec.js';
 import { processIo, type CliIo } from './io.js';
 import { keysCommand } from './keys.js';
+import { mcpCommand } from './mcp.js';
 import { sandboxCommand } from './sandbox.js';
 import { signingKeysCommand } from './signing-keys.js';
 import { snapshotCommand } from './snapshot.js';
@@ -21,13 +22,13 @@ function eachCommand(command: Command, visit: (c: Command) => void): void {
 }
 
 /**
- * Adds `sandbox`, `snapshot`, `exec`, `cp`, `audit`, `keys` and `signing-keys` to the program. They take the program's
+ * Adds `sandbox`, `snapshot`, `exec`, `cp`, `audit`, `keys`, `signing-keys` and `mcp` to the program. They take the program's
  * settings (exit override, output, help), and a usage error reads `error: INVALID_ARGUMENT: ...`.
  */
 export function registerClientCommands(program: Command, io: CliIo = processIo()): Command {
   // `exec ID CMD -x`: options after the id belong to the command (exec passes them through).
   program.enablePositionalOptions();
-  for (const command of [sandboxCommand(io), snapshotCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io), watchCommand(io)]) {
+  for (const command of [sandboxCommand(io), snapshotCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io), watchCommand(io), mcpCommand(io)]) {
     program.addCommand(command);
     eachCommand(command, (c) => {
       c.copyInheritedSettings(program);
