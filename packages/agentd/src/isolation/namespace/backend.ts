@@ -16,6 +16,7 @@ import { probeNamespace } from './probe.js';
 import { ensureSearchable, kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
 import { InitSandbox } from '../init-sandbox.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
+import { SpareVolumes } from '../disk/spare.js';
 import type { HostIds } from './launch.js';
 import { HostUidAllocator } from '../host-ids.js';
 
@@ -34,6 +35,8 @@ export class NamespaceBackend implements IsolationBackend {
   private uids: HostUidAllocator | undefined;
   /** Folders holding sandbox folders already found reachable by the sandboxes' host uid (ancestors rarely change). */
   private readonly searchable = new Set<string>();
+  /** Volumes formatted and mounted ahead of demand (a daemon's backend only: set up by prepareHome). */
+  private spares: SpareVolumes | undefined;
 
   constructor(
     private readonly initPath: string,
@@ -85,6 +88,8 @@ export class NamespaceBackend implements IsolationBackend {
     if (outside.length > 0) {
       throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
     }
+    // A spare made ahead (disk/spare.ts) leaves ensureVolume nothing to do but check it.
+    await this.spares?.take(spec.dirs.root, bytes);
     await ensureVolume(spec.dirs.root, bytes, tools, signal);
   }
 
@@ -118,7 +123,13 @@ export class NamespaceBackend implements IsolationBackend {
    * naming that folder.
    */
   async prepareHome(sandboxesDir: string): Promise<void> {
-    const facts = await this.hostFacts();
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
+    if (disk.tools !== undefined && this.spares === undefined) {
+      // Same file system as the sandboxes' folders (a spare is renamed into one).
+      this.spares = await SpareVolumes.open(join(dirname(sandboxesDir), 'volume-spares'), disk.tools, (err) => {
+        this.logger.warn({ err: (err as Error).message }, 'spare disk volume');
+      });
+    }
     if (facts.uidRange === undefined) return;
     // The home is the daemon's own: it is made searchable (never readable) by others here;
     // a folder above it is the operator's, and one others cannot search is refused.
@@ -129,7 +140,21 @@ export class NamespaceBackend implements IsolationBackend {
     await ensureSearchable(join(sandboxesDir, 'probe'), facts.uidRange.start);
   }
 
+  /** Unmounts and removes the spare volumes (the daemon stops). */
+  async close(): Promise<void> {
+    await this.spares?.close();
+  }
+
   async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    try {
+      return await this.startSandbox(requested, opts);
+    } finally {
+      // The next volume of this size is made after this start, not while it runs.
+      if (requested.limits.diskBytes !== undefined) this.spares?.refill(requested.limits.diskBytes);
+    }
+  }
+
+  private async startSandbox(requested: SandboxSpec, opts: StartOptions): Promise<SandboxHandle> {
     if (opts.signal?.aborted) throw new AgentdError('CANCELLED', 'sandbox start cancelled', { cause: opts.signal.reason });
     const facts = await this.hostFacts();
     if (facts.bwrapPath === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend 'namespace' is unavailable: ${facts.bwrapProblem}`);
