@@ -169,6 +169,8 @@ export class NamespaceBackend implements IsolationBackend {
     bwrapArgs({ spec, mounts: baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts: unpinned }) });
     const wantsCgroupLimits = cgroupLimits(spec.limits).length > 0;
     const cgroupUsable = facts.cgroup !== undefined && Object.values(facts.cgroup.controllers).some((c) => c.ok);
+    // The launcher's move into the sandbox's cgroup waits for an RCU grace period: started now, in the background (cgroup/driver.ts).
+    if (cgroupUsable) void this.cgroups.primeAttach();
     if (!cgroupUsable && (wantsCgroupLimits || this.options.require_cgroup === true)) {
       throw new AgentdError('LIMIT_UNSUPPORTED', `backend 'namespace' cannot enforce limits here: no usable cgroup (${facts.cgroupProblem ?? 'see agentd doctor'})`, {
         details: { limits: cgroupLimits(spec.limits).map((l) => l.field) },
