@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { SpareVolumes } from '../../src/isolation/disk/spare.js';
+import { MAX_SPARE_SIZES, SpareVolumes } from '../../src/isolation/disk/spare.js';
 import { ensureVolume, findVolumeTools, isMountPoint, removeVolume, volumePaths, type VolumeTools } from '../../src/isolation/disk/volume.js';
 import { startTestDaemon } from '../daemon/harness.js';
 import { noteSkip, skipReason } from './fixture.js';
@@ -108,6 +108,28 @@ describe.skipIf(noteSkip('spare disk volumes', reason))('spare disk volumes (roo
     expect(await spares.take(second, SIZE)).toBe(false);
     expect(errors).toEqual([]);
     await removeVolume(first, tools.umount);
+  });
+
+  test(`spares are kept for the ${MAX_SPARE_SIZES} sizes used last: a new size evicts (unmounts, removes) the oldest`, async () => {
+    const dir = join(base, 'sizes');
+    const errors: unknown[] = [];
+    const spares = await SpareVolumes.open(dir, tools, (err) => errors.push(err));
+    const sizes = Array.from({ length: MAX_SPARE_SIZES + 1 }, (_, i) => SIZE + i * MiB);
+    for (const size of sizes) spares.refill(size);
+    // Let the making and the eviction finish: MAX_SPARE_SIZES folders, each mounted.
+    for (let i = 0; i < 400; i++) {
+      if ((await readdir(dir)).length === MAX_SPARE_SIZES && (await mountsUnder(dir)).length === MAX_SPARE_SIZES) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect((await readdir(dir)).length).toBe(MAX_SPARE_SIZES);
+    expect((await mountsUnder(dir)).length).toBe(MAX_SPARE_SIZES);
+    const root = join(base, 'sizes-root');
+    expect(await spares.take(root, sizes[0]!)).toBe(false);
+    expect(await spares.take(root, sizes.at(-1)!)).toBe(true);
+    await removeVolume(root, tools.umount);
+    await spares.close();
+    expect(await mountsUnder(dir)).toEqual([]);
+    expect(errors).toEqual([]);
   });
 
   test('a daemon: the second create with a disk limit takes the spare made after the first; the daemon\'s stop leaves no spare mounted', async () => {

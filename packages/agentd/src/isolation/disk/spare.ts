@@ -19,9 +19,14 @@ import { ensureVolume, removeVolume, type VolumeTools } from './volume.js';
  * The spares are the daemon's: only the daemon's process makes them (never the CLI's one-shot
  * `run`), removes those a crashed daemon left at start (`open`) and its own at stop (`close`).
  */
+/** Sizes a spare is kept for at once (the most recently used ones). */
+export const MAX_SPARE_SIZES = 2;
+
 export class SpareVolumes {
   /** One spare (ready or being made) per size in bytes. */
   private readonly spares = new Map<number, Promise<string | undefined>>();
+  /** Spares of sizes no longer kept, being removed. */
+  private readonly removing = new Set<Promise<void>>();
   private closed = false;
 
   private constructor(
@@ -65,6 +70,15 @@ export class SpareVolumes {
   /** Starts making a spare of `bytes` in the background (at most one per size). */
   refill(bytes: number): void {
     if (this.closed || this.spares.has(bytes)) return;
+    // Spares are kept for the few sizes used last: a client asking for many sizes cannot make the
+    // daemon hold a mounted volume for each (the map's order is the order of last refill).
+    for (const [old, spare] of this.spares) {
+      if (this.spares.size < MAX_SPARE_SIZES) break;
+      this.spares.delete(old);
+      const removal = spare.then((path) => (path === undefined ? undefined : removeSpare(path, this.tools.umount))).catch(this.onError);
+      this.removing.add(removal);
+      void removal.finally(() => this.removing.delete(removal));
+    }
     const path = join(this.dir, randomBytes(8).toString('hex'));
     const made = ensureVolume(path, bytes, this.tools).then(
       () => path,
@@ -85,6 +99,7 @@ export class SpareVolumes {
     const all = [...this.spares.values()];
     this.spares.clear();
     for (const path of await Promise.all(all)) if (path !== undefined) await removeSpare(path, this.tools.umount).catch(this.onError);
+    await Promise.all([...this.removing]);
   }
 }
 
