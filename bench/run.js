@@ -19,16 +19,18 @@ import { closedLoop, interleaved, sleep, timed } from './lib/measure.js';
 import { PATHS } from './lib/paths.js';
 import { writeReport } from './lib/report.js';
 import { round, summarize, summarizeRate } from './lib/stats.js';
-import { evaluateTargets } from './lib/targets.js';
+import { MAX_START_LOAD, evaluateTargets, verdictRefusal } from './lib/targets.js';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const CPU_PROF = argv.includes('--cpu-prof');
+/** --wait-idle[=MINUTES]: wait (default up to 10 min) until the 1-minute load is at most 1.0 before measuring. */
+const WAIT_IDLE = argv.find((a) => a === '--wait-idle' || a.startsWith('--wait-idle='));
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle'];
 for (const a of argv) {
-  if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=')) {
-    console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof)`);
+  if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=') && a !== '--wait-idle' && !/^--wait-idle=\d+$/.test(a)) {
+    console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof, --wait-idle[=MINUTES])`);
     process.exit(2);
   }
 }
@@ -65,8 +67,27 @@ const { channelOverheadUs } = await import('./cases/channel-overhead.js');
 const { acquireInProcess } = await import('./cases/manager.js');
 const { nodeStartup, openCli } = await import('./cases/cli.js');
 
+if (WAIT_IDLE !== undefined) {
+  const minutes = WAIT_IDLE.includes('=') ? Number(WAIT_IDLE.split('=')[1]) : 10;
+  const deadline = Date.now() + minutes * 60_000;
+  while (loadavg()[0] > MAX_START_LOAD && Date.now() < deadline) {
+    log(`waiting for an idle machine: 1-minute load ${loadavg()[0]} > ${MAX_START_LOAD} (up to ${minutes} min in all)`);
+    await new Promise((r) => setTimeout(r, 15_000));
+  }
+}
 const started = performance.now();
 const machine = machineInfo();
+/** The 1/5/15-minute load average before and after each case group. */
+const groupLoad = {};
+async function group(name, fn) {
+  const entry = { before: loadavg() };
+  groupLoad[name] = entry;
+  try {
+    return await fn();
+  } finally {
+    entry.after = loadavg();
+  }
+}
 const cgroupBase = `agentd-bench-${process.pid}`;
 const cases = {};
 const diagnostics = {};
@@ -89,7 +110,7 @@ async function runCleanups() {
   // The bench's own cgroup parents (empty once their sandboxes are gone).
   for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
     if (!controller.isDirectory()) continue;
-    for (const suffix of ['main', 'pool', 'idle', 'direct', 'manager', 'cli']) {
+    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli']) {
       try {
         rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
       } catch {
@@ -116,7 +137,7 @@ async function mainPhase() {
   await withCleanup(() => direct?.close());
   if (direct) notes.push(`bwrap_oneshot_true runs: ${direct.bwrapArgv.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')} (seccomp filter on fd 3${direct.asRootDrop ? '; root drops to the host uid the backend uses' : ''})`);
 
-  if (wants('latency')) {
+  if (wants('latency')) await group('latency', async () => {
     log(`latency: spawn_true, host_exec_true, ns_exec_true, ns_exec_true_direct, mcp_exec_true (${PLAN.latN} rounds + ${PLAN.latWarm} warm-up)`);
     // The same sandbox as ns_exec_true, reached as an MCP tool call over streamable HTTP.
     const mcp = await openMcp({ daemon, sandboxId: nsSbx.id });
@@ -133,22 +154,36 @@ async function mainPhase() {
     diagnostics.channel_roundtrip_fake_init_us = round(await channelOverheadUs({ n: QUICK ? 2000 : 20000, warmup: 1000 }), 1);
     delete s.http_healthz;
     for (const [k, v] of Object.entries(s)) cases[k] = summarize(v);
-  }
+  });
 
-  if (wants('start')) {
-    log(`start: bwrap_oneshot_true vs ns_create (${PLAN.startN} rounds + ${PLAN.startWarm} warm-up)`);
-    const createMs = [];
-    const s = await interleaved(
-      { bwrap_oneshot_true: direct.bwrapTrue, ns_create: async () => createMs.push(await createColdOnce(client)) },
-      { n: PLAN.startN, warmup: PLAN.startWarm },
-    );
-    cases.bwrap_oneshot_true = summarize(s.bwrap_oneshot_true);
-    // ns_create's sample is the create alone (its destroy, also in the round, is not timed).
-    cases.ns_create = summarize(createMs.slice(PLAN.startWarm));
-    diagnostics.ns_create_in_daemon = { ...summarize(await auditDurations(client, 'sandbox.create', PLAN.startN)), note: 'audit durationMs (whole ms) of the same creates' };
-  }
+  if (wants('start')) await group('start', async () => {
+    log(`start: bwrap_oneshot_true vs ns_create, and ns_create_no_disk (${PLAN.startN} rounds + ${PLAN.startWarm} warm-up)`);
+    // Diagnostic only: the same create on a daemon whose config drops the default disk volume
+    // (disk_bytes = 0), to show what the per-sandbox volume costs. ns_create keeps the defaults.
+    const noDisk = await startDaemon({ name: 'nodisk', config: benchConfig({ cgroupParent: `${cgroupBase}-nodisk`, disk: false }), ...daemonArgs('nodisk') });
+    try {
+      const noDiskClient = clientFor(noDisk);
+      const createMs = [];
+      const noDiskMs = [];
+      const s = await interleaved(
+        {
+          bwrap_oneshot_true: direct.bwrapTrue,
+          ns_create: async () => createMs.push(await createColdOnce(client)),
+          ns_create_no_disk: async () => noDiskMs.push(await createColdOnce(noDiskClient)),
+        },
+        { n: PLAN.startN, warmup: PLAN.startWarm },
+      );
+      cases.bwrap_oneshot_true = summarize(s.bwrap_oneshot_true);
+      // ns_create's sample is the create alone (its destroy, also in the round, is not timed).
+      cases.ns_create = summarize(createMs.slice(PLAN.startWarm));
+      diagnostics.ns_create_no_disk = { ...summarize(noDiskMs.slice(PLAN.startWarm)), note: 'NOT the default: the same create on a daemon with sandbox.limits.disk_bytes = 0 (no per-sandbox volume), interleaved with ns_create' };
+      diagnostics.ns_create_in_daemon = { ...summarize(await auditDurations(client, 'sandbox.create', PLAN.startN)), note: 'audit durationMs (whole ms) of the same creates' };
+    } finally {
+      await noDisk.stop();
+    }
+  });
 
-  if (wants('cli')) {
+  if (wants('cli')) await group('cli', async () => {
     log(`cli: node_startup, cli_exec_true, cli_run_true (${PLAN.cliN} rounds + ${PLAN.cliWarm} warm-up; whole processes)`);
     const cli = openCli({ daemon, sandboxId: nsSbx.id, cgroupParent: `${cgroupBase}-cli` });
     try {
@@ -160,9 +195,9 @@ async function mainPhase() {
     } finally {
       cli.close();
     }
-  }
+  });
 
-  if (wants('throughput')) {
+  if (wants('throughput')) await group('throughput', async () => {
     log(`throughput: spawn_throughput_c16 vs ns_exec_throughput_c16 (${PLAN.tpRounds} rounds of ${PLAN.tpMs} ms each)`);
     const acc = { spawn_throughput_c16: { lat: [], rates: [], count: 0, seconds: 0 }, ns_exec_throughput_c16: { lat: [], rates: [], count: 0, seconds: 0 } };
     const fns = { spawn_throughput_c16: spawnTrue, ns_exec_throughput_c16: () => execTrue(nsSbx) };
@@ -182,9 +217,9 @@ async function mainPhase() {
     for (const [k, a] of Object.entries(acc)) {
       cases[k] = { ...summarize(a.lat), per_s: round(a.count / a.seconds, 1), concurrency: 16, rounds: a.rates.map((x) => round(x, 1)) };
     }
-  }
+  });
 
-  if (wants('stream')) {
+  if (wants('stream')) await group('stream', async () => {
     log(`stream: pipe_256m vs ns_stream_256m (${PLAN.streamN} rounds + a full-size warm-up)`);
     const fns = {
       pipe_256m: () => pipeBytes(STREAM_BYTES),
@@ -210,7 +245,7 @@ async function mainPhase() {
       else if (k.endsWith('_keep_output')) diagnostics[k] = { ...entry, note: 'the SDK also keeping all the output for the result (its default, keepOutput: true)' };
       else cases[k] = entry;
     }
-  }
+  });
 
   await runCleanupsOf(3);
 }
@@ -294,9 +329,9 @@ async function idlePhase() {
 let failed;
 try {
   await mainPhase();
-  await srtPhase();
-  await poolPhase();
-  await idlePhase();
+  await group('srt', srtPhase);
+  await group('pool', poolPhase);
+  await group('idle', idlePhase);
 } catch (err) {
   failed = err;
 } finally {
@@ -308,17 +343,21 @@ if (failed) {
 }
 
 machine.loadavg_end = loadavg();
+machine.loadavg_by_group = Object.fromEntries(Object.entries(groupLoad).filter(([g]) => wants(g)));
+const refusal = verdictRefusal(machine.loadavg_start);
 const result = {
   date: new Date().toISOString(),
   mode: QUICK ? 'quick' : 'full',
   machine,
   duration_s: round((performance.now() - started) / 1000, 1),
+  ...(refusal === undefined ? {} : { verdict_refused: refusal }),
   cases,
-  targets: evaluateTargets(cases),
+  targets: evaluateTargets(cases, diagnostics, refusal),
   diagnostics,
   notes,
 };
 const base = ONLY === undefined ? 'latest' : 'partial';
 const files = writeReport(PATHS.results, base, result);
-for (const t of result.targets) log(`${t.status.padEnd(7)} ${t.target}: ${t.value ?? '-'}`);
+if (refusal !== undefined) log(`NO VERDICT: ${refusal}; the numbers are written all the same`);
+for (const t of result.targets) log(`${t.status.padEnd(10)} ${t.target}: ${t.value ?? '-'}`);
 log(`wrote ${files.json}, ${files.md}, ${files.svg} in ${result.duration_s} s`);

@@ -13,6 +13,7 @@
  * Run by `npm run build` after tsc. Usage: node scripts/bundle-cli.mjs [--metafile FILE]
  */
 import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -51,6 +52,21 @@ const result = await build({
   banner: { js: "import { createRequire as __agentdCreateRequire } from 'node:module'; const require = __agentdCreateRequire(import.meta.url);" },
   metafile: process.argv.includes('--metafile'),
   plugins: [
+    {
+      // commander requires node:child_process at load time, for executable subcommands, which
+      // agentd never uses; child_process pulls in net, dgram and more (~3-6 ms of every start):
+      // loaded on first use instead. The patch must apply: a commander that changed fails the build.
+      name: 'lazy-child-process-in-commander',
+      setup(b) {
+        b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+          const text = await readFile(args.path, 'utf8');
+          const eager = "const childProcess = require('node:child_process');";
+          if (!text.includes(eager)) throw new Error(`bundle-cli: ${args.path} no longer has "${eager}": update the lazy-child-process patch`);
+          const lazy = "let __agentdChildProcess; const childProcess = new Proxy({}, { get: (_t, k) => (__agentdChildProcess ??= require('node:child_process'))[k] });";
+          return { contents: text.replace(eager, lazy), loader: 'js' };
+        });
+      },
+    },
     {
       name: 'external-packages',
       setup(b) {

@@ -21,6 +21,13 @@ function markdown(result) {
   out.push(`# agentd bench: ${result.date}`, '');
   out.push(`Mode: ${result.mode}. Machine: ${result.machine.cores} cores (${result.machine.cpu_model}), ${result.machine.memory_mib} MiB, ${result.machine.kernel}, ${result.machine.distro ?? ''}, Node ${result.machine.node}, ${result.machine.bwrap ?? 'bwrap ?'}, uid ${result.machine.uid}.`);
   out.push(`Load average (1/5/15 min) at start ${result.machine.loadavg_start.join(' / ')}, at end ${result.machine.loadavg_end.join(' / ')}; the bench took ${fmt(result.duration_s, 0)} s.`, '');
+  const byGroup = Object.entries(result.machine.loadavg_by_group ?? {});
+  if (byGroup.length > 0) {
+    out.push('| group | load before (1/5/15) | load after |', '|---|---|---|');
+    for (const [g, l] of byGroup) out.push(`| ${g} | ${l.before?.join(' / ') ?? ''} | ${l.after?.join(' / ') ?? ''} |`);
+    out.push('');
+  }
+  if (result.verdict_refused !== undefined) out.push(`**No verdict**: ${result.verdict_refused}. The numbers below are written all the same.`, '');
   out.push('Latencies in ms. Paired cases were sampled in interleaved rounds, so load drift hits both alike.', '');
   out.push('| case | n | p50 | p90 | p99 | min | max | value |', '|---|---:|---:|---:|---:|---:|---:|---|');
   for (const name of CASE_ORDER) {
@@ -31,7 +38,7 @@ function markdown(result) {
   out.push('', '## Targets', '', '| target | measured | bound | result |', '|---|---:|---:|---|');
   for (const t of result.targets) {
     const v = t.value === null ? 'not run' : `${fmt(t.value, t.unit === 'x' ? 2 : 2)}${t.unit === 'x' ? ' x' : ` ${t.unit}`}`;
-    out.push(`| ${t.target} | ${v} | ${t.op} ${t.bound} | ${t.status === 'pass' ? 'pass' : t.status === 'miss' ? '**miss**' : 'not run'} |`);
+    out.push(`| ${t.target} | ${v} | ${t.op} ${t.bound} | ${{ pass: 'pass', miss: '**miss**', no_verdict: 'no verdict' }[t.status] ?? 'not run'} |`);
   }
   if (Object.keys(result.diagnostics).length > 0) {
     out.push('', '## Diagnostics (not targets)', '');

@@ -1,4 +1,8 @@
-/** The issue's targets: each a ratio of two cases of the same run (or an absolute bound). */
+/**
+ * The issues' targets: each a ratio of two cases of the same run (or an absolute bound, or a
+ * difference in ms). A target reads cases, and the diagnostics it names (`http_healthz`,
+ * `http_healthz_after_settle`: the HTTP floor measured in the same run).
+ */
 
 const get = (cases, name, key) => {
   const v = cases[name]?.[key];
@@ -35,6 +39,24 @@ export const TARGETS = [
     id: 'create_vs_bwrap',
     text: '`ns_create` p50 <= 1.5 x `bwrap_oneshot_true` p50',
     ratio: (c) => get(c, 'ns_create', 'p50_ms') / get(c, 'bwrap_oneshot_true', 'p50_ms'),
+    op: '<=', bound: 1.5,
+  },
+  {
+    id: 'create_vs_bwrap_1_3',
+    text: '`ns_create` p50 <= 1.3 x `bwrap_oneshot_true` p50 (issue 16)',
+    ratio: (c) => get(c, 'ns_create', 'p50_ms') / get(c, 'bwrap_oneshot_true', 'p50_ms'),
+    op: '<=', bound: 1.3,
+  },
+  {
+    id: 'exec_overhead',
+    text: '`ns_exec_true` - `ns_exec_true_direct` - `http_healthz` (p50s) <= 0.4 ms: the pipeline\'s own work per exec (issue 16)',
+    ratio: (c) => get(c, 'ns_exec_true', 'p50_ms') - get(c, 'ns_exec_true_direct', 'p50_ms') - get(c, 'http_healthz', 'p50_ms'),
+    op: '<=', bound: 0.4, unit: 'ms',
+  },
+  {
+    id: 'acquire_pool_vs_healthz',
+    text: '`ns_acquire_pool` p50 <= 1.5 x `http_healthz_after_settle` p50 (issue 16)',
+    ratio: (c) => get(c, 'ns_acquire_pool', 'p50_ms') / get(c, 'http_healthz_after_settle', 'p50_ms'),
     op: '<=', bound: 1.5,
   },
   {
@@ -79,18 +101,41 @@ export const TARGETS = [
     ratio: (c) => get(c, 'ns_stream_256m', 'mib_per_s') / get(c, 'pipe_256m', 'mib_per_s'),
     op: '>=', bound: 0.5,
   },
+  {
+    id: 'stream_vs_pipe_0_6',
+    text: '`ns_stream_256m` >= 0.6 x `pipe_256m` (issue 16)',
+    ratio: (c) => get(c, 'ns_stream_256m', 'mib_per_s') / get(c, 'pipe_256m', 'mib_per_s'),
+    op: '>=', bound: 0.6,
+  },
 ];
 
-/** Each target's value and pass/miss; a target whose cases were not run is `not_run` (partial runs only). */
-export function evaluateTargets(cases) {
+/** Above this 1-minute load average at the start of a run, the bench prints no verdict (the numbers are still written). */
+export const MAX_START_LOAD = 1.0;
+
+/** Why the run's verdicts would not hold (the 1-minute load at its start), or undefined. */
+export function verdictRefusal(loadavgStart) {
+  const one = loadavgStart?.[0];
+  if (typeof one !== 'number') return 'the load average at the start is unknown';
+  if (one > MAX_START_LOAD) return `the 1-minute load average at the start was ${one} (> ${MAX_START_LOAD}): other work was running, so the ratios against the baselines do not hold (see bench/README.md, "An idle machine")`;
+  return undefined;
+}
+
+/**
+ * Each target's value and pass/miss; a target whose cases were not run is `not_run` (partial
+ * runs only). `diagnostics` supplies the HTTP floors some targets subtract or divide by.
+ * With `refusal` (verdictRefusal), every measured target is `no_verdict`: value, no pass/miss.
+ */
+export function evaluateTargets(cases, diagnostics = {}, refusal = undefined) {
+  const all = { ...diagnostics, ...cases };
   return TARGETS.map((t) => {
     let value;
     try {
-      value = t.ratio(cases);
+      value = t.ratio(all);
     } catch {
       return { id: t.id, target: t.text, value: null, bound: t.bound, op: t.op, status: 'not_run' };
     }
     const pass = t.op === '<=' ? value <= t.bound : value >= t.bound;
-    return { id: t.id, target: t.text, value: Number(value.toFixed(3)), bound: t.bound, op: t.op, unit: t.unit ?? 'x', status: pass ? 'pass' : 'miss' };
+    const status = refusal !== undefined ? 'no_verdict' : pass ? 'pass' : 'miss';
+    return { id: t.id, target: t.text, value: Number(value.toFixed(3)), bound: t.bound, op: t.op, unit: t.unit ?? 'x', status };
   });
 }

@@ -5,6 +5,7 @@ import { AgentdError } from '../core/errors.js';
 import { unauthenticated } from './chain.js';
 import { bearerToken } from './headers.js';
 import { DEFAULT_TENANT, ROLE_ADMIN, type AuthProvider } from './types.js';
+import { LOCAL_TOKEN_FILE } from './local-token-file.js';
 
 /**
  * The daemon's local token (Jupyter's model): a random secret the daemon creates at every
@@ -17,7 +18,7 @@ import { DEFAULT_TENANT, ROLE_ADMIN, type AuthProvider } from './types.js';
  * A new token at every start: a copy read while the daemon was down (say, by a process that
  * took its port and received a client's token) is useless against the next daemon.
  */
-export const LOCAL_TOKEN_FILE = 'agentd.token';
+export { LOCAL_TOKEN_FILE };
 const TOKEN_PREFIX = 'agdt_';
 const TOKEN_PATTERN = /^agdt_[A-Za-z0-9_-]{43}$/;
 

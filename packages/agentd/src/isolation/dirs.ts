@@ -68,12 +68,13 @@ export async function ensureSandboxDirs(dirs: SandboxDirs, opts: EnsureDirsOptio
   await mkdir(dirs.root, { recursive: true, mode: isRootDaemon() ? 0o711 : 0o700 });
   await secureSandboxRoot(dirs);
   await consumeSeed(dirs, opts.owner);
-  for (const d of [dirs.workspace, dirs.home, dirs.tmp]) {
+  // The three folders are independent: made at once (each is four file-system calls on the thread pool).
+  await Promise.all([dirs.workspace, dirs.home, dirs.tmp].map(async (d) => {
     await mkdir(d, { mode }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
     });
     const st = await realDir(d);
-    if (opts.owner === undefined || (st.uid === opts.owner.uid && st.gid === opts.owner.gid)) continue;
+    if (opts.owner === undefined || (st.uid === opts.owner.uid && st.gid === opts.owner.gid)) return;
     if (st.uid === process.getuid?.()) {
       // Made just now by the daemon (its parent is the daemon's: nothing can have been swapped in).
       await lchown(d, opts.owner.uid, opts.owner.gid);
@@ -82,7 +83,7 @@ export async function ensureSandboxDirs(dirs: SandboxDirs, opts: EnsureDirsOptio
       // The tree of an older version's shared uid: only that uid's entries change hands.
       await chownTree(d, opts.owner, st.uid);
     }
-  }
+  }));
 }
 
 /**

@@ -90,10 +90,12 @@ export class HostUidAllocator {
     }
     const { start, count } = this.range;
     const inRange = (u: number): boolean => u >= start && u < start + count;
-    const candidates: number[] = [];
-    if (preferred !== undefined && inRange(preferred) && !taken.has(preferred)) candidates.push(preferred);
-    for (let u = start; u < start + count; u++) if (!taken.has(u)) candidates.push(u);
-    for (const uid of candidates) {
+    // Lazily: a list of every free uid of the range (65,536 by default) cost ~2 ms per create.
+    function* candidates(): Generator<number> {
+      if (preferred !== undefined && inRange(preferred) && !taken.has(preferred)) yield preferred;
+      for (let u = start; u < start + count; u++) if (!taken.has(u)) yield u;
+    }
+    for (const uid of candidates()) {
       try {
         await symlink(id, join(dir, String(uid)));
         return { uid, gid: uid };

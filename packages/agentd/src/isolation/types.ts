@@ -142,6 +142,8 @@ export interface IsolationBackend {
    * message, instead of failing every create later.
    */
   prepareHome?(sandboxesDir: string): Promise<void>;
+  /** Optional: releases what the backend keeps between sandboxes (the namespace backend's spare volumes); called once when the daemon stops. */
+  close?(): Promise<void>;
 }
 
 /**

@@ -57,7 +57,9 @@ export interface GateDeps {
  * operations meet the same policy and land in the same audit log.
  */
 export class OperationGate {
-  constructor(private readonly deps: GateDeps) {}
+  constructor(private readonly deps: GateDeps) {
+    deps.audit.onDeferredError = (err, rows) => deps.logger.error({ err: (err as Error).message, rows }, 'could not write audit events');
+  }
 
   async run<B, T>(principal: Principal | undefined, op: Operation<B, T>): Promise<T> {
     if (principal === undefined) throw new AgentdError('UNAUTHENTICATED', `${op.name} needs an authenticated caller`);
@@ -105,7 +107,8 @@ export class OperationGate {
   /** Appends one audit event; a failing audit store is logged, never thrown to the caller. */
   record(event: AuditEventInput): void {
     try {
-      this.deps.audit.append(event);
+      // Written right after this turn of the event loop, once the reply is on its way (state/audit.ts).
+      this.deps.audit.appendSoon(event);
     } catch (err) {
       this.deps.logger.error({ err: (err as Error).message, action: event.action }, 'could not write the audit event');
     }

@@ -115,6 +115,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     assertDefaultLimits(config, backend, backends.probeOf(backend));
     // What the backend needs of the home (the namespace backend: reachable by the sandboxes' uids), checked now, not at every create.
     await backends.get(backend).prepareHome?.(sandboxesDir(config.home));
+    cleanups.push(() => backends.get(backend).close?.());
 
     // One replay cache for the daemon's life: a fresh one at a reload would accept once more a signature seen just before it.
     const replayCache = new ReplayCache();
@@ -272,6 +273,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
           stopping.abort(new AgentdError('UNAVAILABLE', 'the daemon is stopping'));
           await sweeper.stop();
           await manager.close();
+          await backends.get(backend).close?.().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'backend close'));
           if (localToken !== undefined) await removeLocalToken(config.home, localToken);
           store.close();
           homeLock.release();

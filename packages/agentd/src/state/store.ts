@@ -114,6 +114,7 @@ export class StateStore {
   /** Checkpoints the WAL into the main file and closes. Idempotent. */
   close(): void {
     if (!this.#db.open) return;
+    this.audit.flush();
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AgentdClient, type ClientOptions, type SigningOptions } from '@agentd/sdk';
 import { unixSocketFetch } from '@agentd/sdk/node';
 import type { Command } from 'commander';
-import { LOCAL_TOKEN_FILE } from '../../auth/local-token.js';
+import { LOCAL_TOKEN_FILE } from '../../auth/local-token-file.js';
 import { currentUid, defaultHome } from '../../config/home.js';
 
 /** The socket's name in the home when the config names no other (config/parse.ts derives the same). */

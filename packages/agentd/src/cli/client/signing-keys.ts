@@ -1,5 +1,4 @@
 /** `agentd signing-keys keygen|register|ls|revoke`: Ed25519 keys for signed requests. */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
@@ -28,6 +27,8 @@ interface RegisterFlags extends ClientFlags {
 /** Writes `<dir>/<name>.key` (PKCS#8 PEM, 0600) and `<dir>/<name>.pub` (SPKI PEM); never overwrites either. */
 async function writeKeyPair(dir: string, name: string): Promise<{ privateKeyPath: string; publicKeyPath: string; publicKey: string }> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new UsageError('--name is 1-64 letters, digits, _ . - (a file name, no slash)');
+  // Loaded here: node:crypto costs a few ms at the start of every other command.
+  const { generateKeyPairSync } = await import('node:crypto');
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const privateKeyPath = join(dir, `${name}.key`);

@@ -68,6 +68,8 @@ export class CgroupDriver {
   private readonly mountinfoPath: string;
   private readonly procCgroupPath: string;
   private lastPlan: Promise<Plan> | undefined;
+  private priming: Promise<void> | undefined;
+  private ownProcs: Promise<string | undefined> | undefined;
 
   constructor(opts: CgroupDriverOptions = {}) {
     this.root = opts.root ?? '/sys/fs/cgroup';
@@ -181,6 +183,41 @@ export class CgroupDriver {
    * before anything is created. An existing empty group of the same id is reused; one with
    * processes in it is a CONFLICT.
    */
+  /**
+   * Starts, in the background, the kernel's wait that the first move of a process into a
+   * cgroup pays. Moving a task takes the global cgroup_threadgroup_rwsem for writing, whose
+   * first writer waits for an RCU grace period (7-15 ms measured on cgroup v1 here; writers
+   * within the next grace period do not wait). A sandbox's launcher moves itself into the
+   * sandbox's cgroups right before bwrap (on the critical path of every create), so the
+   * backend calls this when a start begins: the daemon "moves" itself into the cgroup it is
+   * already in (a no-op move that takes the same lock), while the sandbox's folders and
+   * cgroup are being made, and the launcher's move then finds the grace period passed.
+   * Errors are ignored (nothing depends on it). At most one in flight; the promise is for tests.
+   */
+  primeAttach(): Promise<void> {
+    if (this.priming !== undefined) return this.priming;
+    this.priming = this.ownProcsFile()
+      .then((file) => (file === undefined ? undefined : writeValue(file, String(process.pid))))
+      .catch(() => undefined)
+      .finally(() => {
+        this.priming = undefined;
+      });
+    return this.priming;
+  }
+
+  /** cgroup.procs of the daemon's own cgroup in one hierarchy sandboxes use (pids, freezer or cpu first: never a memory charge move). */
+  private async ownProcsFile(): Promise<string | undefined> {
+    this.ownProcs ??= this.cachedPlan().then((plan) => {
+      for (const c of ['pids', 'freezer', 'cpu', 'memory'] as const) {
+        const at = plan.placements[c];
+        const own = at?.version === 1 ? plan.probe.self[c] : plan.probe.self[''];
+        if (at !== undefined && own !== undefined && own.startsWith('/') && !own.split('/').includes('..')) return join(at.mount, own, 'cgroup.procs');
+      }
+      return undefined;
+    });
+    return this.ownProcs;
+  }
+
   async create(sandboxId: string, limits: SandboxLimits = {}): Promise<SandboxCgroup> {
     checkId(sandboxId);
     const requested = cgroupLimits(limits);

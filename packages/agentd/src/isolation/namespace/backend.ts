@@ -16,6 +16,7 @@ import { probeNamespace } from './probe.js';
 import { ensureSearchable, kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
 import { InitSandbox } from '../init-sandbox.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
+import { SpareVolumes } from '../disk/spare.js';
 import type { HostIds } from './launch.js';
 import { HostUidAllocator } from '../host-ids.js';
 import { closeStaged, stageOwnerMounts, unstageOwnerMounts, type StagedMount } from './owner-mounts.js';
@@ -35,6 +36,8 @@ export class NamespaceBackend implements IsolationBackend {
   private uids: HostUidAllocator | undefined;
   /** Folders holding sandbox folders already found reachable by the sandboxes' host uid (ancestors rarely change). */
   private readonly searchable = new Set<string>();
+  /** Volumes formatted and mounted ahead of demand (a daemon's backend only: set up by prepareHome). */
+  private spares: SpareVolumes | undefined;
 
   constructor(
     private readonly initPath: string,
@@ -86,6 +89,8 @@ export class NamespaceBackend implements IsolationBackend {
     if (outside.length > 0) {
       throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
     }
+    // A spare made ahead (disk/spare.ts) leaves ensureVolume nothing to do but check it.
+    await this.spares?.take(spec.dirs.root, bytes);
     await ensureVolume(spec.dirs.root, bytes, tools, signal);
   }
 
@@ -119,7 +124,13 @@ export class NamespaceBackend implements IsolationBackend {
    * naming that folder.
    */
   async prepareHome(sandboxesDir: string): Promise<void> {
-    const facts = await this.hostFacts();
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
+    if (disk.tools !== undefined && this.spares === undefined) {
+      // Same file system as the sandboxes' folders (a spare is renamed into one).
+      this.spares = await SpareVolumes.open(join(dirname(sandboxesDir), 'volume-spares'), disk.tools, (err) => {
+        this.logger.warn({ err: (err as Error).message }, 'spare disk volume');
+      });
+    }
     if (facts.uidRange === undefined) return;
     // The home is the daemon's own: it is made searchable (never readable) by others here;
     // a folder above it is the operator's, and one others cannot search is refused.
@@ -130,7 +141,21 @@ export class NamespaceBackend implements IsolationBackend {
     await ensureSearchable(join(sandboxesDir, 'probe'), facts.uidRange.start);
   }
 
+  /** Unmounts and removes the spare volumes (the daemon stops). */
+  async close(): Promise<void> {
+    await this.spares?.close();
+  }
+
   async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    try {
+      return await this.startSandbox(requested, opts);
+    } finally {
+      // The next volume of this size is made after this start, not while it runs.
+      if (requested.limits.diskBytes !== undefined) this.spares?.refill(requested.limits.diskBytes);
+    }
+  }
+
+  private async startSandbox(requested: SandboxSpec, opts: StartOptions): Promise<SandboxHandle> {
     if (opts.signal?.aborted) throw new AgentdError('CANCELLED', 'sandbox start cancelled', { cause: opts.signal.reason });
     const facts = await this.hostFacts();
     if (facts.bwrapPath === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend 'namespace' is unavailable: ${facts.bwrapProblem}`);
@@ -145,6 +170,8 @@ export class NamespaceBackend implements IsolationBackend {
     bwrapArgs({ spec, mounts: baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts: unpinned }) });
     const wantsCgroupLimits = cgroupLimits(spec.limits).length > 0;
     const cgroupUsable = facts.cgroup !== undefined && Object.values(facts.cgroup.controllers).some((c) => c.ok);
+    // The launcher's move into the sandbox's cgroup waits for an RCU grace period: started now, in the background (cgroup/driver.ts).
+    if (cgroupUsable) void this.cgroups.primeAttach();
     if (!cgroupUsable && (wantsCgroupLimits || this.options.require_cgroup === true)) {
       throw new AgentdError('LIMIT_UNSUPPORTED', `backend 'namespace' cannot enforce limits here: no usable cgroup (${facts.cgroupProblem ?? 'see agentd doctor'})`, {
         details: { limits: cgroupLimits(spec.limits).map((l) => l.field) },
