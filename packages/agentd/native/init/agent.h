@@ -115,6 +115,9 @@ struct agent {
 	size_t oom_own_len;
 	/* A shepherd died of a signal: its processes were reparented to the init and must go. */
 	bool strays;
+	/* The network relay helper (net.c): its pid (0: none) and the write end of its request pipe. */
+	pid_t netd_pid;
+	int net_req_fd;
 };
 
 /* Sets up the state; `sink` NULL = write frames to fd 1. Returns 0 or an errno. */

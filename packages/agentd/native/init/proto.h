@@ -1,8 +1,8 @@
-/* Wire constants of the agentd-init protocol (docs/protocol.md, version 3). */
+/* Wire constants of the agentd-init protocol (docs/protocol.md, version 4). */
 #ifndef AGENTD_PROTO_H
 #define AGENTD_PROTO_H
 
-#define PROTOCOL_VERSION 3u
+#define PROTOCOL_VERSION 4u
 #define AGENTD_INIT_VERSION "agentd-init 0.1.0"
 
 #define MAX_CHUNK (1024u * 1024u)
@@ -25,6 +25,7 @@ enum {
 	MSG_FS_MKDIR = 0x14,
 	MSG_FS_REMOVE = 0x15,
 	MSG_FS_RENAME = 0x16,
+	MSG_NET_CONNECT = 0x20,
 };
 
 /* init -> daemon */

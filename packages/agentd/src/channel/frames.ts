@@ -8,7 +8,7 @@
  */
 import { AgentdError } from '../core/errors.js';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Largest data chunk (stdout, stderr, stdin, file data) in one frame. */
 export const MAX_CHUNK = 1024 * 1024;
 /** Largest value of a frame's `len` field. */
@@ -74,6 +74,7 @@ export const MESSAGES = {
   FS_MKDIR: { type: 0x14, fields: [['path', 'str'], ['mode', 'u32'], ['parents', 'u8']] },
   FS_REMOVE: { type: 0x15, fields: [['path', 'str'], ['recursive', 'u8']] },
   FS_RENAME: { type: 0x16, fields: [['from', 'str'], ['to', 'str'], ['overwrite', 'u8']] },
+  NET_CONNECT: { type: 0x20, fields: [['port', 'u32'], ['token', 'bytes']] },
   // init -> daemon
   READY: { type: 0x80, fields: [['protocolVersion', 'u32'], ['pid', 'i32'], ['version', 'str']] },
   PONG: { type: 0x81, fields: [] },
@@ -101,7 +102,7 @@ export type Message<N extends MessageName = MessageName> = N extends MessageName
   ? { type: N; id: number } & FieldsOf<(typeof MESSAGES)[N]['fields']>
   : never;
 
-export const DAEMON_MESSAGES = ['PING', 'EXEC', 'STDIN', 'CREDIT', 'SIGNAL', 'SHUTDOWN', 'FS_READ', 'FS_WRITE', 'FS_STAT', 'FS_LIST', 'FS_MKDIR', 'FS_REMOVE', 'FS_RENAME'] as const;
+export const DAEMON_MESSAGES = ['PING', 'EXEC', 'STDIN', 'CREDIT', 'SIGNAL', 'SHUTDOWN', 'FS_READ', 'FS_WRITE', 'FS_STAT', 'FS_LIST', 'FS_MKDIR', 'FS_REMOVE', 'FS_RENAME', 'NET_CONNECT'] as const;
 export const INIT_MESSAGES = ['READY', 'PONG', 'OK', 'ERROR', 'STARTED', 'STDOUT', 'STDERR', 'EXIT', 'FS_DATA', 'FS_WRITTEN', 'FS_STAT_RESULT', 'FS_LIST_RESULT'] as const;
 
 /** daemon -> init */

@@ -120,4 +120,10 @@ export interface Channel {
   exec(req: ExecRequest): ExecHandle;
   /** Asks the init to kill everything and exit. */
   shutdown(): Promise<void>;
+  /**
+   * NET_CONNECT (network/ports.ts): asks the init's relay helper to connect to 127.0.0.1:`port`
+   * inside the sandbox and to come back on the sandbox's ports socket introduced by `token`.
+   * Resolves once the helper has the request (not when the connection is made).
+   */
+  netConnect?(port: number, token: Buffer): Promise<void>;
 }

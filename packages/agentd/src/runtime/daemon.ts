@@ -1,3 +1,4 @@
+import { createNetworkService } from '../network/index.js';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { ApiKeyService } from '../auth/api-key.js';
@@ -137,12 +138,15 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     const authContext = { state: store, logger, replayCache, localToken: () => localToken, ...(opts.now ? { now: opts.now } : {}) };
     let auth: AuthChain = createAuthChain(config.auth, { profile: config.profile, ...authContext });
     const apiKeys = new ApiKeyService(store.apiKeys, opts.now);
-    const manager = new SandboxManager(managerOptionsFrom(config, backend, opts), { store, backends, logger, ...(opts.now ? { now: opts.now } : {}) });
+    const network = createNetworkService(config.home, () => config, store, logger);
+    const manager = new SandboxManager(managerOptionsFrom(config, backend, opts), { store, backends, logger, network, ...(opts.now ? { now: opts.now } : {}) });
+    cleanups.push(() => network.close());
     cleanups.push(() => manager.close());
     const sessions = new SessionManager(store.sessions, manager, sessionDefaultsFrom(config, opts), logger, opts.now);
     const metrics = new DaemonMetrics({
       sandboxesByState: () => store.sandboxes.countByState(), stats: () => manager.stats(), capabilities: createCapabilityRegistry().ids(),
     });
+    network.useRegistry(metrics.registry);
     const limits = (): DaemonLimits => ({
       maxExecTimeoutMs: config.limits.max_exec_timeout_ms, maxOutputBytes: config.limits.max_output_bytes, maxConcurrentExecs: config.limits.max_concurrent_execs,
     });
