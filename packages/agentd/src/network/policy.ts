@@ -40,10 +40,12 @@ function firstDeny(layers: readonly RuleLayer[], test: (r: Rule) => boolean): Ru
 }
 
 /** The matching allow rule of the innermost layer, or undefined when some layer allows nothing that matches. */
-function allowedByAll(layers: readonly RuleLayer[], test: (r: Rule) => boolean): Rule | undefined {
+function allowedByAll(layers: readonly RuleLayer[], test: (r: Rule) => boolean, onlyIpLayers = false): Rule | undefined {
   let match: Rule | undefined;
   for (const l of layers) {
     if (l.allow === undefined) continue;
+    // The address of a name: a layer naming no IP range at all (a sandbox's list of hosts) leaves the ranges to the others.
+    if (onlyIpLayers && !l.allow.some((r) => r.kind === 'ip')) continue;
     const r = l.allow.find(test);
     if (r === undefined) return undefined;
     match = r;
@@ -82,7 +84,7 @@ export async function decide(layers: readonly RuleLayer[], rawHost: string, port
       continue;
     }
     const cls = classifyAddress(a.address, own);
-    if (cls !== 'public' && !allowedByAll(layers, (r) => ipMatches(r, a.address, port))) {
+    if (cls !== 'public' && !allowedByAll(layers, (r) => ipMatches(r, a.address, port), true)) {
       refused.push(`${a.address} (${cls}${cls === 'own' ? ' address of the daemon host' : ''})`);
       continue;
     }

@@ -198,6 +198,10 @@ export class NetworkService {
     });
   }
 
+  proxyPort(): number {
+    return this.deps.settings().proxyPort;
+  }
+
   isAttached(id: string): boolean {
     return this.attached.has(id);
   }

@@ -192,7 +192,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       : undefined;
     const stopping = new AbortController();
     const http = buildHttpApp({
-      pipeline, sandboxes: manager, sessions, capabilities: createCapabilityRegistry(), store, apiKeys, auth: () => auth, metrics,
+      pipeline, sandboxes: manager, sessions, capabilities: createCapabilityRegistry(), store, apiKeys, auth: () => auth, metrics, network,
       ready: async () => {
         const checks: Record<string, string> = {};
         checks.state = store.healthy() ? 'ok' : 'unhealthy';
