@@ -12,6 +12,8 @@ const rule = z.string().superRefine((r, ctx) => {
   }
 });
 
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/;
+
 const ruleList = (what: string) => z.array(rule).max(512).describe(what);
 
 const RuleSet = z
@@ -34,6 +36,17 @@ export const NetworkSection = z
       .record(z.string().min(1).max(253), z.array(z.string().refine((a) => isIP(a) !== 0, 'must be an IP address')).min(1).max(16))
       .describe("The egress proxy's own name overrides, looked up before DNS (tests map names to local servers). {}: none."),
     dns: z.enum(['system', 'hosts-only']).describe("How the egress proxy resolves a name not in network.hosts: 'system' (the daemon host's resolver, the default) or 'hosts-only' (refused)."),
+    verify: z
+      .object({
+        tcp: z.string().regex(HOST_PORT, 'ip:port').describe('Direct TCP probe target (an IP address outside). Default 192.0.2.1:80 (TEST-NET-1: from an isolated sandbox nothing leaves; the connect fails at once).'),
+        tcp6: z.string().regex(HOST_PORT, '[ip6]:port').describe('Direct IPv6 probe target. Default [2001:db8::1]:80.'),
+        dns: z.string().regex(HOST_PORT, 'ip:port').describe('UDP DNS probe target (an outside resolver). Default 192.0.2.53:53.'),
+        metadata: z.string().regex(HOST_PORT, 'ip:port').describe('The cloud metadata endpoint probed directly and through the proxy. Default 169.254.169.254:80.'),
+        doh_host: z.string().min(1).max(253).describe('A name not in the allowlist asked through the proxy (DNS over HTTPS). Default dns.google (refused before any lookup).'),
+        sockets: z.array(z.string().min(1).max(107)).max(16).describe("Unix socket paths probed besides the daemon's own. []: only the daemon's."),
+      })
+      .strict()
+      .describe('Targets of `agentd network verify` (tests point them at local servers).'),
     connect_timeout_ms: z.number().int().min(100).max(120_000).describe('How long the egress proxy waits for a name lookup or an upstream connection. Default 10000.'),
   })
   .strict()
@@ -42,4 +55,6 @@ export const NetworkSection = z
 export type NetworkSection = z.infer<typeof NetworkSection>;
 
 /** Every profile's defaults: nothing allowed, the system resolver. */
-export const NETWORK_DEFAULTS: NetworkSection = { proxy_port: 3128, allow: [], deny: [], profiles: {}, tenants: {}, hosts: {}, dns: 'system', connect_timeout_ms: 10_000 };
+export const NETWORK_DEFAULTS: NetworkSection = { proxy_port: 3128, allow: [], deny: [], profiles: {}, tenants: {}, hosts: {}, dns: 'system', connect_timeout_ms: 10_000,
+  verify: { tcp: '192.0.2.1:80', tcp6: '[2001:db8::1]:80', dns: '192.0.2.53:53', metadata: '169.254.169.254:80', doh_host: 'dns.google', sockets: [] },
+};

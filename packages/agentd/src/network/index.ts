@@ -16,7 +16,7 @@ interface NetStore {
 export function networkSettings(cfg: AgentdConfig): NetworkSettings {
   const n = cfg.network;
   return {
-    proxyPort: n.proxy_port, allow: n.allow, deny: n.deny, profiles: n.profiles, tenants: n.tenants, hosts: n.hosts, hostsOnly: n.dns === 'hosts-only', connectTimeoutMs: n.connect_timeout_ms,
+    proxyPort: n.proxy_port, allow: n.allow, deny: n.deny, profiles: n.profiles, tenants: n.tenants, hosts: n.hosts, hostsOnly: n.dns === 'hosts-only', connectTimeoutMs: n.connect_timeout_ms, verify: n.verify,
   };
 }
 

@@ -54,7 +54,7 @@ function allowedByAll(layers: readonly RuleLayer[], test: (r: Rule) => boolean, 
 }
 
 /** Decides one connection to `host`:`port`, resolving names itself. Never throws. */
-export async function decide(layers: readonly RuleLayer[], rawHost: string, port: number, resolver: Resolver, own: ReadonlySet<string>): Promise<Decision> {
+export async function decide(layers: readonly RuleLayer[], rawHost: string, port: number, resolver: Resolver, own: ReadonlySet<string>, exempt?: (host: string, address: string, port: number) => boolean): Promise<Decision> {
   if (!Number.isInteger(port) || port < 1 || port > 65535) return denied('bad-request', `port ${port} is out of range`);
   const literal = rawHost.replace(/^\[(.*)\]$/, '$1');
   if (isIP(literal) !== 0) {
@@ -84,7 +84,7 @@ export async function decide(layers: readonly RuleLayer[], rawHost: string, port
       continue;
     }
     const cls = classifyAddress(a.address, own);
-    if (cls !== 'public' && !allowedByAll(layers, (r) => ipMatches(r, a.address, port), true)) {
+    if (cls !== 'public' && exempt?.(host, a.address, port) !== true && !allowedByAll(layers, (r) => ipMatches(r, a.address, port), true)) {
       refused.push(`${a.address} (${cls}${cls === 'own' ? ' address of the daemon host' : ''})`);
       continue;
     }

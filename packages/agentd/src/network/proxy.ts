@@ -33,6 +33,8 @@ export interface ProxyContext {
   own(): ReadonlySet<string>;
   connectTimeoutMs: number;
   record(ev: EgressEvent): void;
+  /** A refused address this host may still reach (network verify's probe names only). */
+  exempt?: (host: string, address: string, port: number) => boolean;
 }
 
 const MAX_HEAD = 64 * 1024;
@@ -119,7 +121,7 @@ export async function handleEgress(client: Socket, ctx: ProxyContext): Promise<v
 async function decideFor(ctx: ProxyContext, host: string, port: number): Promise<Decision> {
   const layers = ctx.layers();
   if (!Array.isArray(layers)) return layers as Decision;
-  return decide(layers as readonly RuleLayer[], host, port, ctx.resolver, ctx.own());
+  return decide(layers as readonly RuleLayer[], host, port, ctx.resolver, ctx.own(), ctx.exempt);
 }
 
 function report(ctx: ProxyContext, protocol: EgressProtocol, host: string, port: number, decision: Decision, t0: number, up = 0, down = 0): void {

@@ -10,6 +10,7 @@ import { ownAddresses } from './address.js';
 import { DECISION_CODES, type Decision, type RuleLayer } from './policy.js';
 import { handleEgress, type EgressEvent } from './proxy.js';
 import { EgressResolver } from './resolver.js';
+import type { VerifyTargets } from './verify.js';
 import { parseRules, uncovered, type Rule, type RuleText } from './rules.js';
 
 /** The network part of the daemon's config (config `network`). */
@@ -22,6 +23,7 @@ export interface NetworkSettings {
   hosts: Readonly<Record<string, readonly string[]>>;
   hostsOnly: boolean;
   connectTimeoutMs: number;
+  verify: VerifyTargets;
 }
 
 /** What the service needs to know of a sandbox when a connection comes (read each time: rules may change). */
@@ -30,6 +32,13 @@ export interface SandboxNetView {
   profile: string;
   network: string;
   egress?: RuleText;
+}
+
+/** What a verify run adds for its sandbox: names, their addresses, and which may reach a refused address. */
+export interface VerifyOverlay {
+  hosts: Record<string, string[]>;
+  allow: string[];
+  exempt(host: string, address: string, port: number): boolean;
 }
 
 export interface NetworkServiceDeps {
@@ -60,6 +69,8 @@ interface Attached {
  */
 export class NetworkService {
   private readonly attached = new Map<string, Attached>();
+  /** Probe-only names added while `network verify` runs (network/verify.ts). */
+  private readonly overlays = new Map<string, VerifyOverlay>();
   private readonly resolver: EgressResolver;
   private own: { at: number; set: ReadonlySet<string> } = { at: 0, set: new Set() };
   private decisions?: Counter<'decision' | 'code' | 'protocol'>;
@@ -136,7 +147,10 @@ export class NetworkService {
       const own: Rule[] | undefined = v.egress.allow === undefined ? undefined : parseRules(v.egress.allow);
       layers.push({ name: 'sandbox', ...(own === undefined ? {} : { allow: own }), deny: parseRules(v.egress.deny) });
     }
-    return layers;
+    const overlay = this.overlays.get(id);
+    if (!overlay) return layers;
+    const extra = parseRules(overlay.allow);
+    return layers.map((l) => (l.allow === undefined ? l : { ...l, allow: [...l.allow, ...extra] }));
   }
 
   /**
@@ -198,6 +212,21 @@ export class NetworkService {
     });
   }
 
+  setOverlay(id: string, o: VerifyOverlay): void {
+    this.overlays.set(id, o);
+  }
+
+  clearOverlay(id: string): void {
+    this.overlays.delete(id);
+  }
+
+  /** The daemon's own listening ports and sockets (for `network verify`), set once it listens. */
+  endpoints: { ports: number[]; sockets: string[] } = { ports: [], sockets: [] };
+
+  settings(): NetworkSettings {
+    return this.deps.settings();
+  }
+
   proxyPort(): number {
     return this.deps.settings().proxyPort;
   }
@@ -212,9 +241,11 @@ export class NetworkService {
 
   private async onEgress(id: string, sock: Socket): Promise<void> {
     const settings = this.deps.settings();
+    const overlay = this.overlays.get(id);
     await handleEgress(sock, {
       layers: () => this.layersFor(id),
-      resolver: this.resolver,
+      resolver: overlay ? { resolve: async (h) => (overlay.hosts[h] ?? []).map((address) => ({ address, family: 4 as const })) } : this.resolver,
+      ...(overlay ? { exempt: overlay.exempt } : {}),
       own: () => this.ownAddresses(),
       connectTimeoutMs: settings.connectTimeoutMs,
       record: (ev) => this.record(id, ev),

@@ -225,6 +225,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       await unix.listen(http.app);
       cleanups.push(() => unix.close());
     }
+    network.endpoints = { ports: address === undefined ? [] : [Number(new URL(address).port)], sockets: unix ? [config.adapters.unix.path] : [] };
     manager.startPool();
     sweeper.start(managerOptionsFrom(config, backend, opts).sweepIntervalMs);
     logger.info({ address, socket: unix ? config.adapters.unix.path : undefined, backend, profile: config.profile, auth: auth.names }, 'agentd is ready');

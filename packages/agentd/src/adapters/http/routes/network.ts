@@ -3,6 +3,7 @@ import { AgentdError } from '../../../core/errors.js';
 import type { SandboxSpec } from '../../../isolation/types.js';
 import { route, type RouteSpec } from '../route.js';
 import type { HttpServices } from '../services.js';
+import { runVerify } from '../../../network/verify.js';
 
 /** A sandbox's egress rules as the API shows and takes them (docs/network.md). */
 const Rules = z
@@ -18,6 +19,13 @@ const NetworkView = z.object({
   proxy: z.string().nullable().describe('The proxy URL inside the sandbox (allowlist), else null.'),
   rules: z.object({ allow: z.array(z.string()).nullable(), deny: z.array(z.string()) }).describe("The sandbox's own rules (allow null: the config's list)."),
   config: z.object({ allow: z.array(z.string()), deny: z.array(z.string()) }).describe("The config's rules for this sandbox's profile and tenant."),
+});
+
+const VerifyShape = z.object({
+  sandbox_id: z.string(),
+  network: z.string(),
+  held: z.boolean().describe('Every probe held.'),
+  probes: z.array(z.object({ name: z.string(), result: z.enum(['held', 'broken', 'error']), detail: z.string() })),
 });
 
 function needNetwork(svc: HttpServices): NonNullable<HttpServices['network']> {
@@ -64,6 +72,16 @@ export function networkRoutes(svc: HttpServices): RouteSpec[] {
         void _old;
         svc.store.sandboxes.update(rec.id, { spec: { ...rest, ...(req.allow || req.deny ? { egress } : {}) } });
         return view(principal.tenant, rec.id);
+      } }),
+    }),
+    route({
+      method: 'POST', url: '/v1/sandboxes/:id/network/verify', operationId: 'verifySandboxNetwork', summary: 'Run the fixed bypass probes inside a running sandbox; each is reported held or broken.', tag: 'network', auth: true,
+      responses: { 200: { description: 'Report', schema: VerifyShape } },
+      handler: ({ principal, params }) => gate.run(principal, { name: 'sandbox.network.verify', sandboxId: params.id ?? '', run: async () => {
+        const net = needNetwork(svc);
+        const handle = svc.sandboxes.handleOf(principal.tenant, params.id ?? '');
+        const s = net.settings();
+        return runVerify(handle, net, { targets: s.verify, daemonPorts: net.endpoints.ports, daemonSockets: net.endpoints.sockets });
       } }),
     }),
   ];
