@@ -10,6 +10,8 @@ import { ownAddresses } from './address.js';
 import { DECISION_CODES, type Decision, type RuleLayer } from './policy.js';
 import { handleEgress, type EgressEvent } from './proxy.js';
 import { EgressResolver } from './resolver.js';
+import { exposePort, openSandboxPort, parsePublish, type ExposedPort, type PortRelayDeps } from './ports.js';
+import type { SandboxHandle } from '../isolation/types.js';
 import type { VerifyTargets } from './verify.js';
 import { parseRules, uncovered, type Rule, type RuleText } from './rules.js';
 
@@ -54,11 +56,14 @@ export interface NetworkServiceDeps {
 interface Attached {
   dir: string;
   egress: Server;
-  ports: Server;
+  portsSock: Server;
   /** The spec it was started with (mode and rules of a sandbox not recorded yet). */
   spec: SandboxSpec;
   /** Port-relay connections waiting for the init's helper, by hex token. */
   pending: Map<string, (sock: Socket, status: number) => void>;
+  /** The running sandbox (set once its init is ready). */
+  handle?: SandboxHandle;
+  exposed: ExposedPort[];
 }
 
 /**
@@ -179,7 +184,7 @@ export class NetworkService {
       await rm(dir, { recursive: true, force: true });
       throw new AgentdError('INTERNAL', `cannot make the network sockets of sandbox ${spec.id} in ${dir}: ${(err as Error).message}`, { cause: err });
     }
-    this.attached.set(spec.id, { dir, egress, ports, spec, pending });
+    this.attached.set(spec.id, { dir, egress, portsSock: ports, spec, pending, exposed: [] });
     const proxyPort = spec.network === 'allowlist' ? this.deps.settings().proxyPort : undefined;
     return { ...spec, net: { hostDir: dir, ...(proxyPort === undefined ? {} : { proxyPort }) } };
   }
@@ -190,7 +195,9 @@ export class NetworkService {
     if (!a || (only !== undefined && a.spec !== only)) return;
     this.attached.delete(id);
     a.egress.close();
-    a.ports.close();
+    a.portsSock.close();
+    for (const p of a.exposed) p.server.close();
+    a.exposed = [];
     for (const [, cb] of a.pending) cb(undefined as unknown as Socket, 255);
     a.pending.clear();
     await rm(a.dir, { recursive: true, force: true });
@@ -229,6 +236,58 @@ export class NetworkService {
 
   proxyPort(): number {
     return this.deps.settings().proxyPort;
+  }
+
+  /** Called once the sandbox's init is ready: exposes the ports asked at create. */
+  async started(handle: SandboxHandle): Promise<void> {
+    const a = this.attached.get(handle.id);
+    if (!a) return;
+    a.handle = handle;
+    for (const p of a.spec.ports ?? []) await this.addPort(handle.id, { host: p.host ?? '127.0.0.1', hostPort: p.hostPort ?? 0, port: p.port });
+  }
+
+  private relayDeps(a: Attached): PortRelayDeps {
+    return {
+      channel: () => (a.handle?.isAlive() === true ? a.handle.channel : undefined),
+      expect: (token, cb, timeoutMs) => this.expectPortConnection(a.spec.id, token, cb, timeoutMs),
+    };
+  }
+
+  private running(id: string): Attached {
+    const a = this.attached.get(id);
+    if (!a?.handle) throw new AgentdError('CONFLICT', `sandbox '${id}' is not running: ports are exposed while it runs`, { details: { sandbox_id: id } });
+    return a;
+  }
+
+  /** Exposes a sandbox port on the host (publish: '8080', '9000:8080', '127.0.0.1:9000:8080', or parsed). */
+  async addPort(id: string, publish: string | { host: string; hostPort: number; port: number }): Promise<ExposedPort> {
+    const a = this.running(id);
+    const spec = typeof publish === 'string' ? parsePublish(publish) : publish;
+    if (a.exposed.some((p) => p.port === spec.port)) throw new AgentdError('ALREADY_EXISTS', `port ${spec.port} of sandbox '${id}' is already exposed`, { details: { port: spec.port } });
+    const e = await exposePort(spec, this.relayDeps(a), (err) => this.deps.logger.debug({ sandbox: id, port: spec.port, err: err.message }, 'port relay failed'));
+    if (!this.attached.has(id)) {
+      e.server.close();
+      throw new AgentdError('CONFLICT', `sandbox '${id}' stopped meanwhile`);
+    }
+    a.exposed.push(e);
+    return e;
+  }
+
+  removePort(id: string, port: number): void {
+    const a = this.running(id);
+    const i = a.exposed.findIndex((p) => p.port === port);
+    if (i < 0) throw new AgentdError('NOT_FOUND', `port ${port} of sandbox '${id}' is not exposed`, { details: { port } });
+    a.exposed[i]?.server.close();
+    a.exposed.splice(i, 1);
+  }
+
+  listPorts(id: string): Array<{ port: number; host: string; host_port: number }> {
+    return (this.attached.get(id)?.exposed ?? []).map((p) => ({ port: p.port, host: p.host, host_port: p.hostPort }));
+  }
+
+  /** One connection to a port inside a running sandbox (the daemon's own proxy route). */
+  openPort(id: string, port: number): Promise<Socket> {
+    return openSandboxPort(this.relayDeps(this.running(id)), port);
   }
 
   isAttached(id: string): boolean {

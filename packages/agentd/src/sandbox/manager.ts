@@ -639,8 +639,15 @@ export class SandboxManager {
       let handle: SandboxHandle;
       try {
         handle = await backend.start(started, { ...(signal ? { signal } : {}), ...(this.options.hostPaths ? { hostPaths: this.options.hostPaths } : {}) });
-        await handle.channel.ready;
       } catch (err) {
+        await network?.detach(spec.id, started);
+        throw err;
+      }
+      try {
+        await handle.channel.ready;
+        await network?.started(handle);
+      } catch (err) {
+        await handle.destroy({ keepFiles: true }).catch(() => undefined);
         await network?.detach(spec.id, started);
         throw err;
       }

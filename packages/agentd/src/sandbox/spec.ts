@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentdError } from '../core/errors.js';
 import { sandboxDirs } from '../isolation/dirs.js';
+import { parsePublish } from '../network/ports.js';
 import type { NetworkMode, ProfileName, SandboxLimits, SandboxSpec } from '../isolation/types.js';
 
 const HostPath = z.string().min(1).max(4096).refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path without NUL bytes');
@@ -99,6 +100,7 @@ export function buildSpec(id: string, home: string, profile: ProfileName, defaul
     bindMounts: req.bind_mounts ?? [],
     denyPaths: req.deny_paths ?? [],
     labels: req.labels ?? {},
+    ...(req.ports === undefined ? {} : { ports: req.ports.map(parsePublish) }),
     ...(req.egress === undefined ? {} : { egress: { ...(req.egress.allow ? { allow: req.egress.allow } : {}), ...(req.egress.deny ? { deny: req.egress.deny } : {}) } }),
   };
 }

@@ -62,6 +62,8 @@ export interface ManagerNetwork {
   attach(spec: SandboxSpec): Promise<SandboxSpec>;
   /** Closes them (only those made for `only`, when given). */
   detach(id: string, only?: SandboxSpec): Promise<void>;
+  /** Once its init is ready: exposes the ports the spec asks for. */
+  started(handle: SandboxHandle): Promise<void>;
   /** POLICY_DENIED / INVALID_ARGUMENT unless a sandbox's own rules only narrow the config's. */
   checkSandboxRules(profile: string, tenant: string | undefined, rules: { allow?: string[]; deny?: string[] }): void;
 }

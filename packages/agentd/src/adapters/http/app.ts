@@ -14,6 +14,7 @@ import { intentRoutes } from './routes/intents.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { adminRoutes } from './routes/admin.js';
 import { networkRoutes } from './routes/network.js';
+import { portRoutes } from './routes/ports.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -213,7 +214,7 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   });
 
   const routes: RouteSpec[] = [
-    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...networkRoutes(svc),
+    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...networkRoutes(svc), ...portRoutes(svc),
   ];
   let doc: Record<string, unknown> | undefined;
   const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));
