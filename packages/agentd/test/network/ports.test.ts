@@ -46,7 +46,7 @@ function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ s
 }
 
 /** A raw WebSocket-style upgrade and echo over the connection (bytes pass through untouched). */
-function upgradeEcho(port: number, path: string, payload: string): Promise<string> {
+function upgradeEcho(port: number, path: string, payload: string, extra = ''): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     let buf = '';
@@ -65,7 +65,7 @@ function upgradeEcho(port: number, path: string, payload: string): Promise<strin
       }
     });
     s.on('error', reject);
-    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   });
 }
 
@@ -116,6 +116,11 @@ describe('ports exposed from a network none sandbox', () => {
     expect(r.text).toBe('inside GET /some/path?x=1 HTTP/1.1 auth=-\n');
     const anon = await d.call('GET', `/v1/sandboxes/${id}/ports/8080/proxy/`, { anonymous: true });
     expect(anon.status).toBe(401);
+    // WebSocket through the daemon's own listener, with its credential; refused without.
+    const daemonPort = Number(new URL(d.url).port);
+    const auth = d.authHeaders().authorization ?? '';
+    expect(await upgradeEcho(daemonPort, `/v1/sandboxes/${id}/ports/8080/proxy/ws`, 'through the daemon', `Authorization: ${auth}\r\n`)).toBe('through the daemon');
+    await expect(upgradeEcho(daemonPort, `/v1/sandboxes/${id}/ports/8080/proxy/ws`, 'x')).rejects.toThrow(/^HTTP\/1.1 401/);
     const closed = await d.call('GET', `/v1/sandboxes/${id}/ports/9999/proxy/`);
     expect(closed.body.error.code).toBe('UNAVAILABLE');
     expect(closed.body.error.message).toContain('ECONNREFUSED');

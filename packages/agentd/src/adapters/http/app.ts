@@ -15,6 +15,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import { adminRoutes } from './routes/admin.js';
 import { networkRoutes } from './routes/network.js';
 import { portRoutes } from './routes/ports.js';
+import { attachPortUpgrades } from './upgrade.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -220,5 +221,7 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));
   const all: RouteSpec[] = [...systemRoutes(svc, openapi), ...routes];
   for (const r of all) register(app, r, svc);
+  // WebSocket to a sandbox port through the daemon (routes/ports.ts has the plain HTTP side).
+  if (svc.network) attachPortUpgrades(app.server, svc);
   return { app, registered, openapi };
 }
