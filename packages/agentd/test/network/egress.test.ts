@@ -1,3 +1,5 @@
+import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDaemon } from '../daemon/harness.js';
 import { createSandbox, run, startNetDaemon, startUpstreams, type Upstreams } from './fixtures.js';
@@ -137,6 +139,28 @@ describe('allowlist egress through the proxy', () => {
   it('raw sockets get nothing: no route out, the host loopback is not the sandbox loopback', async () => {
     const r = await run(d, id, ['python3', '-c', PY_RAW, String(up.http)]);
     expect(r.stdout.split('\n')).toEqual(['tcp-ip ENETUNREACH', 'tcp6 ENETUNREACH', 'udp-dns ENETUNREACH', 'host-loopback ECONNREFUSED', '']);
+  });
+
+  it("the sandbox cannot touch the daemon's socket folder: read-only inside, the daemon's own outside", async () => {
+    const r = await run(d, id, ['python3', '-c', `
+import os, errno
+for what, fn in [('unlink', lambda: os.unlink('/.agentd/net/egress.sock')), ('symlink', lambda: os.symlink('/tmp/x', '/.agentd/net/evil')), ('rename', lambda: os.rename('/.agentd/net/egress.sock', '/.agentd/net/e2'))]:
+    try:
+        fn(); print(what, 'DONE')
+    except OSError as e:
+        print(what, errno.errorcode[e.errno])
+`]);
+    expect(r.stdout).toBe('unlink EROFS\nsymlink EROFS\nrename EROFS\n');
+    const dir = join(d.home, 'net', id);
+    const st = lstatSync(dir);
+    expect(st.isDirectory()).toBe(true);
+    expect(st.uid).toBe(process.getuid?.());
+    expect(st.mode & 0o777).toBe(0o755);
+    expect(lstatSync(join(dir, 'egress.sock')).isSocket()).toBe(true);
+    // Another sandbox sees its own folder only.
+    const other = await createSandbox(d, { network: 'allowlist' });
+    const ls = await run(d, other, ['sh', '-c', 'ls /.agentd/net; ls /.agentd']);
+    expect(ls.stdout).toBe('egress.sock\nports.sock\ninit\nnet\n');
   });
 
   it('decisions are Prometheus counters', async () => {
