@@ -356,6 +356,10 @@ function validate(msg: Message): void {
     case 'FS_LIST_RESULT':
       checkFlag('more', msg.more);
       break;
+    case 'NET_CONNECT':
+      if (msg.port < 1 || msg.port > 65535) throw new Malformed(`port ${msg.port} out of range`);
+      if (msg.token.length !== 16) throw new Malformed('token must be 16 bytes');
+      break;
     case 'CREDIT':
       if (msg.stream !== 1 && msg.stream !== 2) throw new Malformed(`stream ${msg.stream} out of range`);
       break;

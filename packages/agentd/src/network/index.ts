@@ -1,6 +1,7 @@
 import type { AgentdConfig } from '../config/index.js';
 import type { SandboxSpec } from '../isolation/types.js';
 import type { Logger } from '../util/logger.js';
+import type { AuditEventInput } from '../state/types.js';
 import { NetworkService, type NetworkSettings } from './service.js';
 
 export { NetworkService } from './service.js';
@@ -10,7 +11,7 @@ export { proxyEnv } from './env.js';
 /** What the network service needs of the state store. */
 interface NetStore {
   sandboxes: { get(id: string): { tenant: string; profile: string; spec: unknown } | undefined };
-  audit: { append(ev: import('../state/types.js').AuditEventInput): number };
+  audit: { append(ev: AuditEventInput): number };
 }
 
 export function networkSettings(cfg: AgentdConfig): NetworkSettings {

@@ -304,7 +304,7 @@ export class NetworkService {
     await handleEgress(sock, {
       layers: () => this.layersFor(id),
       resolver: overlay ? { resolve: async (h) => (overlay.hosts[h] ?? []).map((address) => ({ address, family: 4 as const })) } : this.resolver,
-      ...(overlay ? { exempt: overlay.exempt } : {}),
+      ...(overlay ? { exempt: (host: string, address: string, port: number) => overlay.exempt(host, address, port) } : {}),
       own: () => this.ownAddresses(),
       connectTimeoutMs: settings.connectTimeoutMs,
       record: (ev) => this.record(id, ev),

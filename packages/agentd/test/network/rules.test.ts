@@ -5,9 +5,10 @@ import { classifyAddress } from '../../src/network/address.js';
 import { decide, type RuleLayer } from '../../src/network/policy.js';
 import { parseRule, parseRules, ruleCovers, uncovered } from '../../src/network/rules.js';
 import { scanClientHello } from '../../src/network/sni.js';
+import type { ResolvedAddress, Resolver } from '../../src/network/resolver.js';
 
-const resolver = (map: Record<string, string[]>) => ({
-  resolve: async (h: string) => (map[h] ?? []).map((address) => ({ address, family: (address.includes(':') ? 6 : 4) as 4 | 6 })),
+const resolver = (map: Record<string, string[]>): Resolver => ({
+  resolve: async (h: string): Promise<ResolvedAddress[]> => (map[h] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
 });
 const layer = (allow: string[] | undefined, deny: string[] = []): RuleLayer => ({ name: 't', ...(allow ? { allow: parseRules(allow) } : {}), deny: parseRules(deny) });
 const own = new Set<string>(['203.0.113.7']);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { AuthRequest } from '../../auth/types.js';
 import { AgentdError } from '../../core/errors.js';
 import { toHttpError } from './errors.js';
 import { proxiedHead } from './routes/ports.js';
@@ -26,9 +27,9 @@ async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, m: Re
   const net = svc.network;
   if (!net) throw new AgentdError('UNAVAILABLE', 'no network service');
   const peer = svc.peerOf(req.socket);
-  const authReq = {
+  const authReq: AuthRequest = {
     headers: req.headers, method: req.method ?? 'GET', path: req.url ?? '/',
-    ...(peer ? { peer } : {}), ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}), transport: (peer ? 'unix' : 'http') as 'unix' | 'http',
+    ...(peer ? { peer } : {}), ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}), transport: peer ? 'unix' : 'http',
   };
   const decided = await svc.auth().authenticateHeaders(authReq);
   const principal = decided === 'body' ? await svc.auth().authenticate(authReq) : decided;
