@@ -163,6 +163,22 @@ for what, fn in [('unlink', lambda: os.unlink('/.agentd/net/egress.sock')), ('sy
     expect(ls.stdout).toBe('egress.sock\nports.sock\ninit\nnet\n');
   });
 
+  it('SOCKS5 BIND and UDP ASSOCIATE are refused (reply 7); a plain request whose Host differs from its URI is refused', async () => {
+    const r = await run(d, id, ['python3', '-c', `
+import socket
+for cmd in (2, 3):
+    s = socket.create_connection(('127.0.0.1', 3128)); s.sendall(bytes([5, 1, 0])); s.recv(2)
+    s.sendall(bytes([5, cmd, 0, 3, 7]) + b'up.test' + (${up.http}).to_bytes(2, 'big'))
+    print('cmd', cmd, 'reply', s.recv(10)[1])
+s = socket.create_connection(('127.0.0.1', 3128))
+s.sendall(b'GET http://up.test:${up.http}/ HTTP/1.1\\r\\nHost: other.test:${up.http}\\r\\n\\r\\n')
+print(s.recv(4096).decode().split('\\r\\n')[0])
+`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n').slice(0, 3)).toEqual(['cmd 2 reply 7', 'cmd 3 reply 7', 'HTTP/1.1 400 Bad Request']);
+    expect(up.seen.filter((x) => x.includes('other.test'))).toEqual([]);
+  });
+
   it('decisions are Prometheus counters', async () => {
     const m = await d.call('GET', '/metrics');
     expect(m.text).toMatch(/agentd_egress_connections_total\{decision="allowed",code="allowed",protocol="connect"\} [1-9]/);
