@@ -176,7 +176,7 @@ print(s.recv(4096).decode().split('\\r\\n')[0])
 `]);
     expect(r.stderr).toBe('');
     expect(r.stdout.split('\n').slice(0, 3)).toEqual(['cmd 2 reply 7', 'cmd 3 reply 7', 'HTTP/1.1 400 Bad Request']);
-    expect(up.seen.filter((x) => x.includes('other.test'))).toEqual([]);
+    expect(up.seen.filter((x) => x.endsWith(` other.test:${up.http}`))).toEqual([]);
   });
 
   it('decisions are Prometheus counters', async () => {
