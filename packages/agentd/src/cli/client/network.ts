@@ -53,7 +53,7 @@ export function networkCommand(io: CliIo): Command {
     const r = await restPost(client, `/v1/sandboxes/${enc(id)}/network/verify`, {});
     if (flags.json === true) printJson(io, r);
     else printTable(io, ['PROBE', 'RESULT', 'DETAIL'], listOf(r, 'probes').map((p) => [str(p, 'name'), str(p, 'result'), str(p, 'detail')]));
-    if (r.held !== true) process.exitCode = 1;
+    if (r.held !== true) io.setExitCode(1);
   });
   return network;
 }
