@@ -27,7 +27,7 @@ const CPU_PROF = argv.includes('--cpu-prof');
 /** --wait-idle[=MINUTES]: wait (default up to 10 min) until the 1-minute load is at most 1.0 before measuring. */
 const WAIT_IDLE = argv.find((a) => a === '--wait-idle' || a.startsWith('--wait-idle='));
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle'];
+const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network'];
 for (const a of argv) {
   if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=') && a !== '--wait-idle' && !/^--wait-idle=\d+$/.test(a)) {
     console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof, --wait-idle[=MINUTES])`);
@@ -66,6 +66,7 @@ const { idleMany } = await import('./cases/idle.js');
 const { channelOverheadUs } = await import('./cases/channel-overhead.js');
 const { acquireInProcess } = await import('./cases/manager.js');
 const { nodeStartup, openCli } = await import('./cases/cli.js');
+const net = await import('./cases/network.js');
 
 if (WAIT_IDLE !== undefined) {
   const minutes = WAIT_IDLE.includes('=') ? Number(WAIT_IDLE.split('=')[1]) : 10;
@@ -110,7 +111,7 @@ async function runCleanups() {
   // The bench's own cgroup parents (empty once their sandboxes are gone).
   for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
     if (!controller.isDirectory()) continue;
-    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli']) {
+    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli', 'net']) {
       try {
         rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
       } catch {
@@ -303,6 +304,39 @@ async function poolPhase() {
   await runCleanupsOf(1);
 }
 
+/** Issue 12: egress through the allowlist proxy vs the host, and exec cost by network mode (cases/network.js). */
+async function networkPhase() {
+  if (!wants('network')) return;
+  const up = await net.startUpstreams();
+  await withCleanup(() => up.close());
+  const config = `${benchConfig({ cgroupParent: `${cgroupBase}-net` }).replace('network = "none"', 'network = "allowlist"')}${net.networkConfig(up)}\n`;
+  const daemon = await startDaemon({ name: 'net', config, ...daemonArgs('net') });
+  await withCleanup(() => daemon.stop());
+  const client = clientFor(daemon);
+  const allow = await createSandbox(client, { network: 'allowlist' });
+  const none = await createSandbox(client, { network: 'none' });
+  await withCleanup(() => Promise.allSettled([allow.destroy(), none.destroy()]));
+  const n = QUICK ? 3 : 5;
+  log(`network: egress_get_256m vs direct_get_256m (${n} rounds + a warm-up)`);
+  await net.egressGet(allow, up, STREAM_BYTES);
+  await net.directGet(up, STREAM_BYTES);
+  const g = await interleaved({ egress_get_256m: () => net.egressGet(allow, up, STREAM_BYTES), direct_get_256m: () => net.directGet(up, STREAM_BYTES) }, { n, warmup: 0 });
+  for (const [k, v] of Object.entries(g)) {
+    const sum = summarize(v);
+    cases[k] = { ...sum, mib_per_s: round(256 / (sum.p50_ms / 1000), 1), bytes: STREAM_BYTES };
+  }
+  const cn = QUICK ? 200 : 1000;
+  log(`network: egress_connect vs direct_connect (${cn} connections each, in python3, after 50 of warm-up)`);
+  await net.connectSamples(allow, up, 'proxy', 50);
+  await net.connectSamples(allow, up, 'direct', 50);
+  cases.egress_connect = summarize(await net.connectSamples(allow, up, 'proxy', cn));
+  cases.direct_connect = summarize(await net.connectSamples(allow, up, 'direct', cn));
+  log(`network: ns_exec_true_allowlist vs ns_exec_true_none (${PLAN.latN} rounds + ${PLAN.latWarm} warm-up)`);
+  const e = await interleaved({ ns_exec_true_allowlist: () => execTrue(allow), ns_exec_true_none: () => execTrue(none) }, { n: PLAN.latN, warmup: PLAN.latWarm });
+  for (const [k, v] of Object.entries(e)) cases[k] = summarize(v);
+  await runCleanupsOf(3);
+}
+
 async function idlePhase() {
   if (!wants('idle')) return;
   log(`idle: ns_idle_500 (${PLAN.idle} idle namespace sandboxes)`);
@@ -332,6 +366,7 @@ try {
   await group('srt', srtPhase);
   await group('pool', poolPhase);
   await group('idle', idlePhase);
+  await group('network', networkPhase);
 } catch (err) {
   failed = err;
 } finally {

@@ -107,6 +107,24 @@ export const TARGETS = [
     ratio: (c) => get(c, 'ns_stream_256m', 'mib_per_s') / get(c, 'pipe_256m', 'mib_per_s'),
     op: '>=', bound: 0.6,
   },
+  {
+    id: 'egress_get',
+    text: '`egress_get_256m` >= 0.7 x `direct_get_256m` (MiB/s)',
+    ratio: (c) => get(c, 'egress_get_256m', 'mib_per_s') / get(c, 'direct_get_256m', 'mib_per_s'),
+    op: '>=', bound: 0.7,
+  },
+  {
+    id: 'egress_connect',
+    text: '`egress_connect` p50 <= 3 x `direct_connect` p50',
+    ratio: (c) => get(c, 'egress_connect', 'p50_ms') / get(c, 'direct_connect', 'p50_ms'),
+    op: '<=', bound: 3,
+  },
+  {
+    id: 'exec_allowlist_vs_none',
+    text: '`ns_exec_true_allowlist` p50 <= 1.1 x `ns_exec_true_none` p50',
+    ratio: (c) => get(c, 'ns_exec_true_allowlist', 'p50_ms') / get(c, 'ns_exec_true_none', 'p50_ms'),
+    op: '<=', bound: 1.1,
+  },
 ];
 
 /** Above this 1-minute load average at the start of a run, the bench prints no verdict (the numbers are still written). */

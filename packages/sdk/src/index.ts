@@ -2,6 +2,8 @@
 export { Sandbox } from './sandbox.js';
 export type { ConnectOptions, ExecFunction, SandboxCreateOptions, SandboxListOptions } from './sandbox.js';
 export { AgentdClient } from './client.js';
+export { SandboxNetwork } from './network.js';
+export type { NetworkInfo, NetworkRules, PortInfo, VerifyProbe, VerifyReport } from './network.js';
 export type { CreateKeyOptions, CreateSessionOptions, IntentOptions, ListSandboxesOptions, RegisterSigningKeyOptions } from './client.js';
 export { ExecStream, execChunks } from './exec.js';
 export type { Command, ExecChunksOptions, ExecOptions, ExecStreamFormat } from './exec.js';

@@ -1,4 +1,5 @@
 /** A sandbox handle: commands, files, lifecycle; `await using` destroys it. */
+import { SandboxNetwork } from './network.js';
 import { AgentdClient, type ListSandboxesOptions } from './client.js';
 import { checkExit, runExec, startExecStream, type Command, type ExecOptions, type ExecStream } from './exec.js';
 import { SandboxFiles, type CallOptions } from './files.js';
@@ -37,6 +38,8 @@ export class Sandbox implements AsyncDisposable {
   readonly id: string;
   readonly client: AgentdClient;
   readonly files: SandboxFiles;
+  /** Egress rules, the bypass self-test and exposed ports (docs/network.md). */
+  readonly network: SandboxNetwork;
   /** Runs a command and resolves to its result; a non-zero exit is a result, not an exception. */
   readonly exec: ExecFunction;
   /** What the daemon last said about this sandbox. */
@@ -47,6 +50,7 @@ export class Sandbox implements AsyncDisposable {
     this.client = client;
     this.info = info;
     this.files = new SandboxFiles(client.transport, info.id);
+    this.network = new SandboxNetwork(client.transport, info.id);
     const exec = (command: Command, options: ExecOptions = {}): Promise<ExecResult> => runExec(client.transport, this.id, command, options);
     this.exec = Object.assign(exec, { stream: (command: Command, options: ExecOptions = {}) => this.stream(command, options) });
   }

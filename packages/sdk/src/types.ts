@@ -34,6 +34,10 @@ export interface SandboxSpec {
   bindMounts?: BindMount[];
   /** Paths masked inside the sandbox, over the daemon's own `sandbox.deny_paths` (anyone may send it). */
   denyPaths?: string[];
+  /** Egress rules of a network 'allowlist' sandbox ('pypi.org', '*.npmjs.org', 'host:443'); they only narrow the daemon's `network.allow`. */
+  egress?: { allow?: string[]; deny?: string[] };
+  /** Ports exposed on the host, docker style: '8080', '9000:8080', '127.0.0.1:9000:8080'. */
+  ports?: string[];
 }
 
 export interface SandboxUsage {

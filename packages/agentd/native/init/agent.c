@@ -10,6 +10,7 @@
 #include "exec.h"
 #include "fs_ops.h"
 #include "fs_path.h"
+#include "net.h"
 #include "proctree.h"
 #include "proto.h"
 #include "pty.h"
@@ -60,6 +61,7 @@ int agent_init(struct agent *a, const struct agent_options *opt, out_write_fn si
 	a->out.arg = sink ? sink_arg : &a->out_fd;
 	a->dry = opt->dry;
 	a->root_fd = -1;
+	a->net_req_fd = -1;
 	a->devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	a->oom_fd = a->dry ? -1 : oom_score_adj_file(a->oom_own, sizeof a->oom_own, &a->oom_own_len);
 	framer_init(&a->framer);
@@ -83,8 +85,10 @@ void agent_free(struct agent *a)
 		close(a->devnull_fd);
 	if (a->oom_fd >= 0)
 		close(a->oom_fd);
+	if (a->net_req_fd >= 0)
+		close(a->net_req_fd);
 	memset(a, 0, sizeof *a);
-	a->root_fd = a->devnull_fd = a->oom_fd = -1;
+	a->root_fd = a->devnull_fd = a->oom_fd = a->net_req_fd = -1;
 }
 
 bool agent_feed(struct agent *a, const uint8_t *data, size_t n)
@@ -196,6 +200,9 @@ bool agent_on_frame(struct agent *a, uint8_t type, uint32_t id, const uint8_t *p
 		return true;
 	case MSG_WATCH_CREDIT:
 		watch_handle_credit(a, id, &r);
+		return true;
+	case MSG_NET_CONNECT:
+		net_handle_connect(a, id, &r);
 		return true;
 	default:
 		out_error(&a->out, id, ENOSYS, "unknown message type %u", (unsigned)type);

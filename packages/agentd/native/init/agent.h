@@ -126,6 +126,9 @@ struct agent {
 	struct dirwatch **watches;
 	size_t nwatch;
 	size_t watched_dirs; /* inotify watches held by all of them, at most MAX_WATCH_DIRS */
+	/* The network relay helper (net.c): its pid (0: none) and the write end of its request pipe. */
+	pid_t netd_pid;
+	int net_req_fd;
 };
 
 /* Sets up the state; `sink` NULL = write frames to fd 1. Returns 0 or an errno. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <linux/close_range.h>
@@ -12,10 +13,11 @@
 #include "agent.h"
 #include "launch.h"
 #include "loop.h"
+#include "net.h"
 #include "proto.h"
 
 #define USAGE                                                        \
-	"usage: agentd-init [--fs-root DIR] [--subreaper]\n"             \
+	"usage: agentd-init [--fs-root DIR] [--subreaper] [--net-dir DIR [--proxy-port N]]\n"             \
 	"       agentd-init --launch [--cgroup-procs FILE]... [--rlimit NAME=SOFT[:HARD]]... [--nice N] -- PROGRAM ARGS...\n"
 
 /*
@@ -46,9 +48,20 @@ int cli_run(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--launch") == 0)
 		return launch_main(argc, argv);
 	struct agent_options opt = { 0 };
+	struct net_options net = { 0 };
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--fs-root") == 0 && i + 1 < argc) {
 			opt.fs_root = argv[++i];
+		} else if (strcmp(argv[i], "--net-dir") == 0 && i + 1 < argc) {
+			net.dir = argv[++i];
+		} else if (strcmp(argv[i], "--proxy-port") == 0 && i + 1 < argc) {
+			char *end;
+			long p = strtol(argv[++i], &end, 10);
+			if (*end || p < 1 || p > 65535) {
+				fprintf(stderr, "agentd-init: bad --proxy-port %s\n", argv[i]);
+				return 2;
+			}
+			net.proxy_port = (uint16_t)p;
 		} else if (strcmp(argv[i], "--subreaper") == 0) {
 			opt.subreaper = true;
 		} else if (strcmp(argv[i], "--version") == 0) {
@@ -84,6 +97,12 @@ int cli_run(int argc, char **argv)
 	 */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
 		fprintf(stderr, "agentd-init: PR_SET_DUMPABLE: %s\n", strerror(errno));
+		agent_free(&a);
+		return 1;
+	}
+	err = net_start(&a, &net);
+	if (err) {
+		fprintf(stderr, "agentd-init: network relay (127.0.0.1:%u): %s\n", (unsigned)net.proxy_port, strerror(err));
 		agent_free(&a);
 		return 1;
 	}

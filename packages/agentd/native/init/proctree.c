@@ -252,7 +252,7 @@ static bool is_shepherd(const struct agent *a, pid_t pid)
 	for (size_t i = 0; i < a->ngroups; i++)
 		if (a->groups[i].shepherd == pid)
 			return true;
-	return false;
+	return a->netd_pid != 0 && a->netd_pid == pid; /* the network helper (net.c) is the init's own */
 }
 
 void proc_kill_strays(struct agent *a)

@@ -29,6 +29,7 @@ enum {
 	MSG_WATCH = 0x17,        /* version 4: directory watches (watch.c) */
 	MSG_UNWATCH = 0x18,
 	MSG_WATCH_CREDIT = 0x19,
+	MSG_NET_CONNECT = 0x20,
 };
 
 /* init -> daemon */

@@ -105,6 +105,7 @@ export const MESSAGES = {
   WATCH: { type: 0x17, fields: [['path', 'str'], ['recursive', 'u8'], ['window', 'u32']] },
   UNWATCH: { type: 0x18, fields: [['watchId', 'u32']] },
   WATCH_CREDIT: { type: 0x19, fields: [['watchId', 'u32'], ['events', 'u32']] },
+  NET_CONNECT: { type: 0x20, fields: [['port', 'u32'], ['token', 'bytes']] },
   // init -> daemon
   READY: { type: 0x80, fields: [['protocolVersion', 'u32'], ['pid', 'i32'], ['version', 'str']] },
   PONG: { type: 0x81, fields: [] },
@@ -134,7 +135,7 @@ export type Message<N extends MessageName = MessageName> = N extends MessageName
   ? { type: N; id: number } & FieldsOf<(typeof MESSAGES)[N]['fields']>
   : never;
 
-export const DAEMON_MESSAGES = ['PING', 'EXEC', 'STDIN', 'CREDIT', 'SIGNAL', 'SHUTDOWN', 'RESIZE', 'FS_READ', 'FS_WRITE', 'FS_STAT', 'FS_LIST', 'FS_MKDIR', 'FS_REMOVE', 'FS_RENAME', 'WATCH', 'UNWATCH', 'WATCH_CREDIT'] as const;
+export const DAEMON_MESSAGES = ['PING', 'EXEC', 'STDIN', 'CREDIT', 'SIGNAL', 'SHUTDOWN', 'RESIZE', 'FS_READ', 'FS_WRITE', 'FS_STAT', 'FS_LIST', 'FS_MKDIR', 'FS_REMOVE', 'FS_RENAME', 'WATCH', 'UNWATCH', 'WATCH_CREDIT', 'NET_CONNECT'] as const;
 export const INIT_MESSAGES = ['READY', 'PONG', 'OK', 'ERROR', 'STARTED', 'STDOUT', 'STDERR', 'EXIT', 'FS_DATA', 'FS_WRITTEN', 'FS_STAT_RESULT', 'FS_LIST_RESULT', 'WATCH_EVENT', 'WATCH_END'] as const;
 
 /** daemon -> init */
@@ -421,6 +422,10 @@ function validate(msg: Message): void {
       break;
     case 'FS_LIST_RESULT':
       checkFlag('more', msg.more);
+      break;
+    case 'NET_CONNECT':
+      if (msg.port < 1 || msg.port > 65535) throw new Malformed(`port ${msg.port} out of range`);
+      if (msg.token.length !== 16) throw new Malformed('token must be 16 bytes');
       break;
     case 'CREDIT':
       if (msg.stream !== 1 && msg.stream !== 2) throw new Malformed(`stream ${msg.stream} out of range`);

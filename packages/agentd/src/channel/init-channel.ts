@@ -117,6 +117,10 @@ export class InitChannel implements Channel {
     return this.isDone;
   }
 
+  netConnect(port: number, token: Buffer): Promise<void> {
+    return this.request({ type: 'NET_CONNECT', port, token }, 'OK', `connect to port ${port}`, 'EXEC_FAILED').then(noop);
+  }
+
   ping(signal?: AbortSignal): Promise<void> {
     return this.request({ type: 'PING' }, 'PONG', 'ping', 'EXEC_FAILED', signal).then(noop);
   }

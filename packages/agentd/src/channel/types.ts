@@ -193,4 +193,10 @@ export interface Channel {
   watch?(path: string, opts?: WatchOptions): WatchHandle;
   /** Asks the init to kill everything and exit. */
   shutdown(): Promise<void>;
+  /**
+   * NET_CONNECT (network/ports.ts): asks the init's relay helper to connect to 127.0.0.1:`port`
+   * inside the sandbox and to come back on the sandbox's ports socket introduced by `token`.
+   * Resolves once the helper has the request (not when the connection is made).
+   */
+  netConnect?(port: number, token: Buffer): Promise<void>;
 }

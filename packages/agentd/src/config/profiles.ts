@@ -1,5 +1,6 @@
 import type { NetworkMode, ProfileName } from '../isolation/types.js';
 import { deepFreeze } from './objects.js';
+import { NETWORK_DEFAULTS } from './network-section.js';
 import type { ConfigShape } from './sections.js';
 
 /** What a profile enforces. The preset (below) only fills defaults; these are checked after the file is merged. */
@@ -65,6 +66,7 @@ const workstation: Preset = {
     fresh_per_request: false,
     ...noPaths,
   },
+  network: NETWORK_DEFAULTS,
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
   limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
   audit,
@@ -85,6 +87,7 @@ const server: Preset = {
     fresh_per_request: false,
     ...noPaths,
   },
+  network: NETWORK_DEFAULTS,
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 30 * MINUTE },
   limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 256, ...snapshotQuota(256, 64 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
   audit,
@@ -105,6 +108,7 @@ const paranoid: Preset = {
     fresh_per_request: true,
     ...noPaths,
   },
+  network: NETWORK_DEFAULTS,
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 10 * MINUTE },
   limits: { max_exec_timeout_ms: 300_000, max_output_bytes: 4 * MiB, max_request_bytes: 8 * MiB, max_concurrent_execs: 32, ...snapshotQuota(16, 2 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
   audit,
@@ -117,6 +121,7 @@ const custom: Preset = {
   adapters: adapters(32 * MiB),
   auth: { providers: [] },
   sandbox: { network: 'none', env: {}, limits: { memory_bytes: 1 * GiB, pids: 512, cpus: 1, disk_bytes: 2 * GiB }, max_sandboxes: 64, fresh_per_request: false, ...noPaths },
+  network: NETWORK_DEFAULTS,
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
   limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
   audit,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BACKEND_NAME_PATTERN } from '../isolation/names.js';
 import { parseListen } from './listen.js';
+import { NetworkSection } from './network-section.js';
 import { absolutePathProblem } from './paths.js';
 
 /*
@@ -356,6 +357,7 @@ export const ConfigShape = z
     adapters: Adapters,
     auth: Auth,
     sandbox: Sandbox,
+    network: NetworkSection,
     pool: Pool,
     limits: Limits,
     audit: Audit,

@@ -58,6 +58,16 @@ export interface SandboxSpec {
   /** Paths masked inside the sandbox (an empty dir/file over them), even if they do not exist yet. */
   denyPaths: string[];
   labels: Record<string, string>;
+  /** The sandbox's own egress rules (network 'allowlist'; docs/network.md): they only narrow the config's. undefined = the config's alone. */
+  egress?: { allow?: string[]; deny?: string[] };
+  /** Ports exposed on the host at create (docs/network.md, "Ports"). */
+  ports?: Array<{ host?: string; hostPort?: number; port: number }>;
+  /**
+   * Set at each start by the daemon's network service (never stored): the daemon-owned host
+   * folder holding the sandbox's egress and ports sockets, bound read-only into the sandbox,
+   * and (network 'allowlist') the loopback port of the init's proxy relay.
+   */
+  net?: { hostDir: string; proxyPort?: number };
 }
 
 export interface FeatureStatus {

@@ -1,3 +1,4 @@
+import { createNetworkService } from '../network/index.js';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { ApiKeyService } from '../auth/api-key.js';
@@ -138,12 +139,15 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     const authContext = { state: store, logger, replayCache, localToken: () => localToken, ...(opts.now ? { now: opts.now } : {}) };
     let auth: AuthChain = createAuthChain(config.auth, { profile: config.profile, ...authContext });
     const apiKeys = new ApiKeyService(store.apiKeys, opts.now);
-    const manager = new SandboxManager(managerOptionsFrom(config, backend, opts), { store, backends, logger, ...(opts.now ? { now: opts.now } : {}) });
+    const network = createNetworkService(config.home, () => config, store, logger);
+    const manager = new SandboxManager(managerOptionsFrom(config, backend, opts), { store, backends, logger, network, ...(opts.now ? { now: opts.now } : {}) });
+    cleanups.push(() => network.close());
     cleanups.push(() => manager.close());
     const sessions = new SessionManager(store.sessions, manager, sessionDefaultsFrom(config, opts), logger, opts.now);
     const metrics = new DaemonMetrics({
       sandboxesByState: () => store.sandboxes.countByState(), stats: () => manager.stats(), capabilities: createCapabilityRegistry().ids(),
     });
+    network.useRegistry(metrics.registry);
     const limits = (): DaemonLimits => ({
       maxExecTimeoutMs: config.limits.max_exec_timeout_ms, maxOutputBytes: config.limits.max_output_bytes, maxConcurrentExecs: config.limits.max_concurrent_execs,
     });
@@ -189,7 +193,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       : undefined;
     const stopping = new AbortController();
     const http = buildHttpApp({
-      pipeline, sandboxes: manager, sessions, capabilities: createCapabilityRegistry(), store, apiKeys, auth: () => auth, metrics,
+      pipeline, sandboxes: manager, sessions, capabilities: createCapabilityRegistry(), store, apiKeys, auth: () => auth, metrics, network,
       ready: async () => {
         const checks: Record<string, string> = {};
         checks.state = store.healthy() ? 'ok' : 'unhealthy';
@@ -222,6 +226,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       await unix.listen(http.app);
       cleanups.push(() => unix.close());
     }
+    network.endpoints = { ports: address === undefined ? [] : [Number(new URL(address).port)], sockets: unix ? [config.adapters.unix.path] : [] };
     manager.startPool();
     sweeper.start(managerOptionsFrom(config, backend, opts).sweepIntervalMs);
     logger.info({ address, socket: unix ? config.adapters.unix.path : undefined, backend, profile: config.profile, auth: auth.names }, 'agentd is ready');

@@ -247,6 +247,10 @@ export class SandboxManager {
       ...(req.backend === undefined ? {} : { backend: { name: backendName, isolation: backend.isolation } }),
     }, who);
     this.deps.backends.assertProfileAllows(profile, backend);
+    if (req.egress !== undefined || req.ports !== undefined) {
+      if (!this.deps.network) throw new AgentdError('INVALID_ARGUMENT', 'this daemon has no network service: egress rules and ports cannot be set');
+      if (req.egress !== undefined) this.deps.network.checkSandboxRules(profile, tenant, req.egress);
+    }
     const ttlMs = req.ttl_ms ?? defaults.ttlMs;
     const expiresAtMs = ttlMs === undefined ? null : this.now() + ttlMs;
     const labels = req.labels ?? {};
@@ -632,8 +636,25 @@ export class SandboxManager {
     this.starting++;
     const t0 = performance.now();
     try {
-      const handle = await backend.start(spec, { ...(signal ? { signal } : {}), ...(this.options.hostPaths ? { hostPaths: this.options.hostPaths } : {}) });
-      await handle.channel.ready;
+      const network = this.deps.network;
+      const started = network ? await network.attach(spec) : spec;
+      let handle: SandboxHandle;
+      try {
+        handle = await backend.start(started, { ...(signal ? { signal } : {}), ...(this.options.hostPaths ? { hostPaths: this.options.hostPaths } : {}) });
+      } catch (err) {
+        await network?.detach(spec.id, started);
+        throw err;
+      }
+      try {
+        await handle.channel.ready;
+        await network?.started(handle);
+      } catch (err) {
+        await handle.destroy({ keepFiles: true }).catch(() => undefined);
+        await network?.detach(spec.id, started);
+        throw err;
+      }
+      // Its network sockets go when its init does (stop, destroy, crash).
+      if (network) void handle.exited.then(() => network.detach(spec.id, started));
       this.created++;
       this.createMsTotal += performance.now() - t0;
       return handle;

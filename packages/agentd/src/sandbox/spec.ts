@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentdError } from '../core/errors.js';
 import { sandboxDirs } from '../isolation/dirs.js';
+import { parsePublish } from '../network/ports.js';
 import type { NetworkMode, ProfileName, SandboxLimits, SandboxSpec } from '../isolation/types.js';
 
 const HostPath = z.string().min(1).max(4096).refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path without NUL bytes');
@@ -34,6 +35,19 @@ export const SandboxCreate = z
       .optional()
       .describe("Host folders mounted at a target path (the CLI's -v and --mount-cwd). Admin role only, same rules as allowed_paths_ro; a local caller's may also lie under sandbox.local_mount_roots. Under a root daemon owner-preserving: the folder's owner is the sandbox's user inside and owns what it writes."),
     deny_paths: z.array(HostPath).max(256).optional().describe("Paths masked inside the sandbox, over the config's sandbox.deny_paths (anyone may send it: it only hides more)."),
+    egress: z
+      .object({
+        allow: z.array(z.string().min(1).max(300)).max(512).optional().describe("Hosts this sandbox may reach (network 'allowlist'): 'pypi.org', '*.npmjs.org', 'host:443', IP ranges '10.0.0.0/8:5432'. Each must lie within the config's network.allow (else POLICY_DENIED). undefined: the config's list."),
+        deny: z.array(z.string().min(1).max(300)).max(512).optional().describe('Hosts this sandbox may never reach, over the config\'s network.deny (deny wins).'),
+      })
+      .strict()
+      .optional()
+      .describe("The sandbox's own egress rules (docs/network.md); they only narrow the config's."),
+    ports: z
+      .array(z.string().min(1).max(64))
+      .max(64)
+      .optional()
+      .describe("Ports of the sandbox exposed on the host, docker style: '8080' (a free host port on 127.0.0.1), '9000:8080', '127.0.0.1:9000:8080'."),
   })
   .strict();
 export type SandboxCreate = z.infer<typeof SandboxCreate>;
@@ -51,7 +65,7 @@ export interface ProfileDefaults {
 
 /** True when the request only names labels/ttl/profile/backend: a warm-pool sandbox can serve it. */
 export function isPlainCreate(req: SandboxCreate): boolean {
-  const custom: Array<keyof SandboxCreate> = ['env', 'workdir', 'network', 'limits', 'allowed_paths_ro', 'allowed_paths_rw', 'bind_mounts', 'deny_paths'];
+  const custom: Array<keyof SandboxCreate> = ['env', 'workdir', 'network', 'limits', 'allowed_paths_ro', 'allowed_paths_rw', 'bind_mounts', 'deny_paths', 'egress', 'ports'];
   return custom.every((k) => req[k] === undefined);
 }
 
@@ -86,5 +100,7 @@ export function buildSpec(id: string, home: string, profile: ProfileName, defaul
     bindMounts: req.bind_mounts ?? [],
     denyPaths: req.deny_paths ?? [],
     labels: req.labels ?? {},
+    ...(req.ports === undefined ? {} : { ports: req.ports.map(parsePublish) }),
+    ...(req.egress === undefined ? {} : { egress: { ...(req.egress.allow ? { allow: req.egress.allow } : {}), ...(req.egress.deny ? { deny: req.egress.deny } : {}) } }),
   };
 }

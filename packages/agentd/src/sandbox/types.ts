@@ -1,5 +1,5 @@
 import type { HostPathRules } from '../isolation/host-paths.js';
-import type { BackendProbe, ProfileName, IsolationBackend, SandboxHandle } from '../isolation/types.js';
+import type { BackendProbe, ProfileName, IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxRepo } from '../state/sandboxes.js';
 import type { SessionRepo } from '../state/sessions.js';
 import type { SnapshotRepo } from '../state/snapshots.js';
@@ -56,8 +56,22 @@ export interface ManagerOptions {
   snapshotRetention?: { maxAgeMs?: number; keepPerSandbox?: number };
 }
 
+/** The daemon's network service as the manager uses it (network/service.ts). */
+export interface ManagerNetwork {
+  /** Makes the sandbox's network sockets; returns the spec to start (with `net`). */
+  attach(spec: SandboxSpec): Promise<SandboxSpec>;
+  /** Closes them (only those made for `only`, when given). */
+  detach(id: string, only?: SandboxSpec): Promise<void>;
+  /** Once its init is ready: exposes the ports the spec asks for. */
+  started(handle: SandboxHandle): Promise<void>;
+  /** POLICY_DENIED / INVALID_ARGUMENT unless a sandbox's own rules only narrow the config's. */
+  checkSandboxRules(profile: string, tenant: string | undefined, rules: { allow?: string[]; deny?: string[] }): void;
+}
+
 export interface ManagerDeps {
   store: ManagerStore;
+  /** Absent: sandboxes get no network sockets (no allowlist mode, no ports). */
+  network?: ManagerNetwork;
   backends: BackendSet;
   logger: Logger;
   now?: () => number;

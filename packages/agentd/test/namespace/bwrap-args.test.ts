@@ -70,14 +70,20 @@ describe('bwrapArgs', () => {
     expect(() => bwrapArgs({ spec: spec({ env: { 'A=B': 'x' } }), mounts: [] })).toThrow(/invalid variable/);
   });
 
-  test("network: 'none' unshares it, 'host' only where the profile's rules allow it (workstation, custom), 'allowlist' not built yet", () => {
+  test("network: 'none' unshares it, 'host' only where the profile's rules allow it (workstation, custom), 'allowlist' an empty namespace too, with the daemon's network folder and the proxy relay", () => {
     expect(bwrapArgs({ spec: spec({ network: 'none' }), mounts: [] })).toContain('--unshare-net');
     expect(bwrapArgs({ spec: spec({ network: 'host', profile: 'workstation' }), mounts: [] })).not.toContain('--unshare-net');
     expect(bwrapArgs({ spec: spec({ network: 'host', profile: 'custom' }), mounts: [] })).not.toContain('--unshare-net');
     for (const profile of ['server', 'paranoid'] as const) {
       expect(() => bwrapArgs({ spec: spec({ network: 'host', profile }), mounts: [] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }
+    // Without the daemon's network service there is no proxy: refused, never started with a network.
     expect(() => bwrapArgs({ spec: spec({ network: 'allowlist' }), mounts: [] })).toThrow(expect.objectContaining({ code: 'BACKEND_UNAVAILABLE' }));
+    const a = bwrapArgs({ spec: spec({ network: 'allowlist', net: { hostDir: '/var/lib/agentd/net/x', proxyPort: 3128 } }), mounts: [] });
+    expect(a).toContain('--unshare-net');
+    expect(a.join(' ')).toContain('--ro-bind /var/lib/agentd/net/x /.agentd/net');
+    expect(a.slice(a.indexOf('--'))).toEqual(['--', '/.agentd/init', '--fs-root', '/', '--net-dir', '/.agentd/net', '--proxy-port', '3128']);
+    expect(a.join(' ')).toContain('--setenv HTTPS_PROXY http://127.0.0.1:3128');
   });
 
   test('host name is derived from the id and fits 63 bytes', () => {

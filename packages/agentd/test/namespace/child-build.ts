@@ -25,7 +25,7 @@ async function* tsFiles(dir: string): AsyncGenerator<string> {
 }
 
 /** The parts of src/ the namespace backend needs (transitively; config for the profiles' rules in bwrap-args). */
-const NEEDED = ['core', 'util', 'channel', 'isolation', 'config', 'native-paths.ts'];
+const NEEDED = ['core', 'util', 'channel', 'isolation', 'config', 'network', 'native-paths.ts'];
 
 /** Every part of src/ (for a whole daemon in the child). */
 export const ALL_SOURCES = ['.'];

@@ -15,6 +15,9 @@ import { sessionRoutes } from './routes/sessions.js';
 import { adminRoutes } from './routes/admin.js';
 import { watchRoutes } from './routes/watch.js';
 import { McpHttp } from '../mcp/http.js';
+import { networkRoutes } from './routes/network.js';
+import { portRoutes } from './routes/ports.js';
+import { attachPortUpgrades } from './upgrade.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -217,11 +220,13 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   const mcp = new McpHttp(svc);
   app.addHook('preClose', async () => mcp.close());
   const routes: RouteSpec[] = [
-    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...watchRoutes(svc), ...mcp.routes(),
+    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...watchRoutes(svc), ...mcp.routes(), ...networkRoutes(svc), ...portRoutes(svc),
   ];
   let doc: Record<string, unknown> | undefined;
   const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));
   const all: RouteSpec[] = [...systemRoutes(svc, openapi), ...routes];
   for (const r of all) register(app, r, svc);
+  // WebSocket to a sandbox port through the daemon (routes/ports.ts has the plain HTTP side).
+  if (svc.network) attachPortUpgrades(app.server, svc);
   return { app, registered, openapi };
 }

@@ -9,6 +9,7 @@ import type { SessionManager } from '../../sandbox/sessions.js';
 import type { StateStore } from '../../state/store.js';
 import type { Logger } from '../../util/logger.js';
 import type { DaemonMetrics } from './metrics.js';
+import type { NetworkService } from '../../network/service.js';
 
 /** Timeouts of both listeners (TCP and the Unix socket), from adapters.http. */
 export interface HttpTimeouts {
@@ -31,6 +32,8 @@ export interface HttpServices {
   /** The current auth chain (replaced on reload). */
   auth(): AuthChain;
   metrics: DaemonMetrics;
+  /** The network service (egress rules, verify, ports); absent in tests that build the app alone. */
+  network?: NetworkService;
   /** Backend and state ready (the /readyz answer). */
   ready(): Promise<{ ready: boolean; checks: Record<string, string> }>;
   /** Peer credentials of a Unix-socket connection (undefined for TCP). */

@@ -2,6 +2,7 @@
  * The CLI as a client of a running daemon (HTTP or Unix socket), built on @agentd/sdk.
  * main.ts calls `registerClientCommands(program)`.
  */
+import { networkCommand, portCommand } from './network.js';
 import type { Command } from 'commander';
 import { auditCommand } from './audit.js';
 import { cpCommand } from './cp.js';
@@ -28,7 +29,7 @@ function eachCommand(command: Command, visit: (c: Command) => void): void {
 export function registerClientCommands(program: Command, io: CliIo = processIo()): Command {
   // `exec ID CMD -x`: options after the id belong to the command (exec passes them through).
   program.enablePositionalOptions();
-  for (const command of [sandboxCommand(io), snapshotCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io), watchCommand(io), mcpCommand(io)]) {
+  for (const command of [sandboxCommand(io), snapshotCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io), watchCommand(io), mcpCommand(io), networkCommand(io), portCommand(io)]) {
     program.addCommand(command);
     eachCommand(command, (c) => {
       c.copyInheritedSettings(program);

@@ -25,6 +25,9 @@ interface CreateFlags extends ClientFlags {
   ttl?: number;
   volume?: BindMountFlag[];
   mountCwd?: boolean;
+  allow?: string[];
+  deny?: string[];
+  publish?: string[];
 }
 
 /** The REST SandboxCreate body of the flags (docs/api.md), field for field. */
@@ -46,6 +49,8 @@ export function createBody(flags: CreateFlags): Rest {
     ...(flags.label === undefined ? {} : { labels: flags.label }),
     ...(flags.ttl === undefined ? {} : { ttl_ms: flags.ttl }),
     ...(mounts.length === 0 ? {} : { bind_mounts: mounts }),
+    ...(flags.allow === undefined && flags.deny === undefined ? {} : { egress: { ...(flags.allow ? { allow: flags.allow } : {}), ...(flags.deny ? { deny: flags.deny } : {}) } }),
+    ...(flags.publish === undefined ? {} : { ports: flags.publish }),
   };
 }
 
@@ -86,6 +91,10 @@ function leaf(parent: Command, name: string, description: string): Command {
 }
 
 
+function collectRepeat(value: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), value];
+}
+
 export function sandboxCommand(io: CliIo): Command {
   const sandbox = new Command('sandbox').description('manage sandboxes on a running daemon');
 
@@ -98,6 +107,9 @@ export function sandboxCommand(io: CliIo): Command {
       .option('-w, --cwd <dir>', 'working directory inside the sandbox (the API\'s workdir)')
       .addOption(new Option('--workdir <dir>', 'same as --cwd').hideHelp())
       .option('--network <mode>', 'none, allowlist or host')
+      .option('--allow <rule>', "with --network allowlist: a host it may reach ('pypi.org', '*.npmjs.org', 'host:443'; repeatable; within the daemon's network.allow)", collectRepeat)
+      .option('--deny <rule>', 'a host it may never reach (repeatable; deny wins)', collectRepeat)
+      .option('-p, --publish <[ip:]host:port>', "expose a sandbox port on the host, docker style: 8080, 9000:8080, 127.0.0.1:9000:8080 (repeatable)", collectRepeat)
       .option('--memory <size>', 'memory limit: 512m, 2g, or bytes', parseSize)
       .option('--pids <n>', 'process limit', parseInteger)
       .option('--cpus <n>', 'CPU limit', Number)

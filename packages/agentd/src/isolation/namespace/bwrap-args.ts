@@ -1,6 +1,8 @@
 import { PROFILE_RULES } from '../../config/profiles.js';
 import { AgentdError } from '../../core/errors.js';
 import { sandboxBaseEnv } from '../exec-env.js';
+import { proxyEnv } from '../../network/env.js';
+import { SANDBOX_NET_DIR } from '../../network/paths.js';
 import type { SandboxSpec } from '../types.js';
 import { SANDBOX_PATHS, type Mount } from './mounts.js';
 
@@ -16,7 +18,9 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * this one is what the init itself and `id`-like lookups see. The spec's env wins.
  */
 export function sandboxEnv(spec: SandboxSpec): Record<string, string> {
-  return sandboxBaseEnv({ path: DEFAULT_PATH, home: SANDBOX_PATHS.home, tmp: SANDBOX_PATHS.tmp, user: SANDBOX_USER }, spec.env);
+  // network 'allowlist': the proxy variables point at the init's relay (network/env.ts); the spec's env wins.
+  const proxy = spec.network === 'allowlist' && spec.net?.proxyPort !== undefined ? proxyEnv(spec.net.proxyPort) : {};
+  return sandboxBaseEnv({ path: DEFAULT_PATH, home: SANDBOX_PATHS.home, tmp: SANDBOX_PATHS.tmp, user: SANDBOX_USER }, { ...proxy, ...spec.env });
 }
 
 /** "agentd-<id>", cut to the 63 bytes a host name may have. */
@@ -26,7 +30,8 @@ export function sandboxHostname(id: string): string {
 
 /**
  * network 'none' -> an empty network namespace (only `lo`); 'host' -> the host's network,
- * for the profiles whose rules allow it (workstation, custom); 'allowlist' needs the egress proxy, not built yet.
+ * for the profiles whose rules allow it (workstation, custom); 'allowlist' -> an empty network
+ * namespace too: the only way out is agentd-init's relay to the daemon's egress proxy (network/).
  */
 function profilesAllowingHost(): string {
   return Object.entries(PROFILE_RULES).filter(([, r]) => r.networks.includes('host')).map(([n]) => `'${n}'`).join(', ');
@@ -43,7 +48,10 @@ function networkArgs(spec: SandboxSpec): string[] {
       }
       return [];
     case 'allowlist':
-      throw new AgentdError('BACKEND_UNAVAILABLE', "network 'allowlist' is not implemented yet by backend 'namespace' (it needs the egress proxy); use 'none' or, on a workstation, 'host'", { details: { network: spec.network } });
+      if (spec.net?.proxyPort === undefined) {
+        throw new AgentdError('BACKEND_UNAVAILABLE', "network 'allowlist' needs the daemon's egress proxy (a sandbox started without the daemon's network service)", { details: { network: spec.network } });
+      }
+      return ['--unshare-net'];
   }
 }
 
@@ -104,10 +112,16 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     args.push('--setenv', k, v);
   }
   for (const m of input.mounts) args.push(...mountArgs(m));
+  // The daemon's network sockets of this sandbox (network/service.ts): the daemon's folder, read-only inside.
+  if (spec.net !== undefined) args.push('--ro-bind', spec.net.hostDir, SANDBOX_NET_DIR);
   // Nothing may be created at the top of the sandbox's tree once it is built.
   args.push('--remount-ro', '/');
   if (input.seccompFd !== undefined) args.push('--seccomp', String(input.seccompFd));
   args.push('--chdir', spec.workdir ?? SANDBOX_PATHS.workspace);
   args.push('--', SANDBOX_PATHS.init, '--fs-root', '/');
+  if (spec.net !== undefined) {
+    args.push('--net-dir', SANDBOX_NET_DIR);
+    if (spec.net.proxyPort !== undefined) args.push('--proxy-port', String(spec.net.proxyPort));
+  }
   return args;
 }
