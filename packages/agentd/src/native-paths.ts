@@ -12,6 +12,8 @@ export interface NativePaths {
   init: string;
   seccompBpf: string;
   peercredAddon: string;
+  /** agentd-idmap-mount: the idmapped read-only mount of an image's root file system (namespace backend). */
+  idmapMount: string;
 }
 
 export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
@@ -19,6 +21,7 @@ export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
     init: env.AGENTD_INIT_PATH ?? fileURLToPath(new URL('agentd-init', NATIVE_BUILD)),
     seccompBpf: env.AGENTD_SECCOMP_BPF ?? fileURLToPath(new URL('seccomp.bpf', NATIVE_BUILD)),
     peercredAddon: fileURLToPath(new URL('peercred.node', NATIVE_BUILD)),
+    idmapMount: fileURLToPath(new URL('agentd-idmap-mount', NATIVE_BUILD)),
   };
 }
 

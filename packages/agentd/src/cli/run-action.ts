@@ -10,6 +10,7 @@ import type { SandboxHandle } from '../isolation/types.js';
 import { createTextLogger } from '../util/logger.js';
 import { loadLocalConfig, type LocalFlags } from './local.js';
 import { planSandbox, runProbeCache, startPlanned } from './run-sandbox.js';
+import { parseExecUser, runAsUser } from '../images/exec-user.js';
 
 export interface RunFlags extends LocalFlags {
   /** Milliseconds (--timeout). */
@@ -23,6 +24,10 @@ export interface RunFlags extends LocalFlags {
   verbose?: boolean;
   /** false with --no-probe-cache: every probe runs for real. */
   probeCache?: boolean;
+  /** --image NAME: the sandbox's root file system (docs/images.md). */
+  image?: string;
+  /** --user root|agent|UID. */
+  user?: string;
 }
 
 async function writeOut(stream: Writable, data: Buffer): Promise<void> {
@@ -46,16 +51,18 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
   const config = await loadLocalConfig(flags);
   const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
   const cache = runProbeCache(config, logger, flags.probeCache);
-  const planned = await planSandbox(config, logger, cache);
+  const user = flags.user === undefined ? undefined : parseExecUser(flags.user);
+  const planned = await planSandbox(config, logger, cache, flags.image);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   let sandbox: SandboxHandle | undefined;
   try {
     sandbox = await startPlanned(planned, config, logger, cache, abort.signal);
+    const as = runAsUser(sandbox.spec, user, argv, commandEnv(sandbox.baseEnv, flags.env));
     const events = streamCommand(
       sandbox.channel,
-      { argv, env: commandEnv(sandbox.baseEnv, flags.env), ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }) },
+      { argv: as.argv, env: as.env, ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }) },
       { signal: abort.signal, ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }), ...(flags.interactive === true ? { stdin: process.stdin } : {}) },
     );
     let summary: CommandSummary | undefined;

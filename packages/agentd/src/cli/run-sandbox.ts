@@ -13,6 +13,7 @@ import type { IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/
 import { newId } from '../sandbox/ids.js';
 import { hostPathRulesFrom } from '../runtime/settings.js';
 import { buildSpec } from '../sandbox/spec.js';
+import { ImageStore } from '../images/store.js';
 import type { Logger } from '../util/logger.js';
 import { selectLocalBackend } from './local.js';
 
@@ -38,11 +39,16 @@ export interface PlannedSandbox {
 }
 
 /** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
-export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache): Promise<PlannedSandbox> {
+export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, imageName?: string): Promise<PlannedSandbox> {
   const { backend, defaults } = await selectLocalBackend(config, logger, cache);
+  // The daemon's image store (<home>/images), shared with one-shot sandboxes.
+  const image = imageName === undefined ? undefined : await new ImageStore(config.home).resolve(imageName);
+  if (image !== undefined && backend.name !== 'namespace') {
+    throw new AgentdError('INVALID_ARGUMENT', `--image: backend '${backend.name}' does not run images yet (only 'namespace' does)`, { details: { backend: backend.name } });
+  }
   // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
   // starting on the same home never takes them for its own leftovers.
-  return { backend, spec: buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {}) };
+  return { backend, spec: buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {}, image) };
 }
 
 /**
@@ -59,7 +65,7 @@ export async function startPlanned(planned: PlannedSandbox, config: AgentdConfig
     logger.warn({ cache: cache.dir, entries: cache.answered() }, `backend '${planned.backend.name}' failed to start after a probe result taken from the cache (${toAgentdError(err).message}); forgetting that result and probing again`);
     await cache.forgetAnswered();
     await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
-    const again = await planSandbox(config, logger);
+    const again = await planSandbox(config, logger, undefined, planned.spec.image?.digest);
     return again.backend.start(again.spec, { signal, hostPaths: hostPathRulesFrom(config) });
   }
 }

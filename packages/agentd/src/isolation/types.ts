@@ -53,6 +53,12 @@ export interface SandboxSpec {
   /** Paths masked inside the sandbox (an empty dir/file over them), even if they do not exist yet. */
   denyPaths: string[];
   labels: Record<string, string>;
+  /**
+   * The image the sandbox's root file system comes from (docs/images.md): its name when
+   * created, the digest it was resolved to (kept for the sandbox's life) and the host path of
+   * the stored root file system. Absent: the host's system folders, read-only.
+   */
+  image?: { name: string; digest: string; rootfs: string };
 }
 
 export interface FeatureStatus {

@@ -8,6 +8,7 @@ import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } fro
 import type { ProfileName, SandboxDirs, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
 import { newId } from './ids.js';
+import { ImageStore } from '../images/store.js';
 import { minDefined } from '../util/numbers.js';
 import { WarmPool } from './pool.js';
 import { assertBackendGranted, assertSpecWithinGrants, assertWithinGrants, clampDefaults, type Grantee, type Grants } from './grants.js';
@@ -261,7 +262,11 @@ export class SandboxManager {
         return { record, fromPool: true };
       }
     }
-    const spec = buildSpec(newId('sbx'), this.options.home, profile, defaults, req);
+    const image = req.image === undefined ? undefined : await new ImageStore(this.options.home).resolve(req.image);
+    if (image !== undefined && backendName !== 'namespace') {
+      throw new AgentdError('INVALID_ARGUMENT', `backend '${backendName}' does not run images yet (only 'namespace' does)`, { details: { backend: backendName, image: req.image } });
+    }
+    const spec = buildSpec(newId('sbx'), this.options.home, profile, defaults, req, image);
     // A limit the backend cannot enforce is refused, the profile's defaults too (never dropped).
     assertLimitsEnforceable(backendName, this.deps.backends.probeOf?.(backendName), spec.limits, (f) =>
       req.limits?.[LIMIT_KEYS[f] as keyof NonNullable<SandboxCreate['limits']>] !== undefined

@@ -33,6 +33,7 @@ export const SandboxCreate = z
       .max(256)
       .optional()
       .describe('Host folders mounted at a target path. Admin role only, same rules as allowed_paths_ro.'),
+    image: z.string().min(1).max(128).optional().describe("Name (or sha256: digest) of a stored image whose root file system the sandbox gets, with its own writable layer (namespace backend, root daemon; docs/images.md). Default: the host's system folders, read-only."),
     deny_paths: z.array(HostPath).max(256).optional().describe("Paths masked inside the sandbox, over the config's sandbox.deny_paths (anyone may send it: it only hides more)."),
   })
   .strict();
@@ -51,7 +52,7 @@ export interface ProfileDefaults {
 
 /** True when the request only names labels/ttl/profile/backend: a warm-pool sandbox can serve it. */
 export function isPlainCreate(req: SandboxCreate): boolean {
-  const custom: Array<keyof SandboxCreate> = ['env', 'workdir', 'network', 'limits', 'allowed_paths_ro', 'allowed_paths_rw', 'bind_mounts', 'deny_paths'];
+  const custom: Array<keyof SandboxCreate> = ['env', 'workdir', 'network', 'limits', 'allowed_paths_ro', 'allowed_paths_rw', 'bind_mounts', 'deny_paths', 'image'];
   return custom.every((k) => req[k] === undefined);
 }
 
@@ -66,7 +67,7 @@ export function requestLimits(l: SandboxCreate['limits']): SandboxLimits {
   return out;
 }
 
-export function buildSpec(id: string, home: string, profile: ProfileName, defaults: ProfileDefaults, req: SandboxCreate): SandboxSpec {
+export function buildSpec(id: string, home: string, profile: ProfileName, defaults: ProfileDefaults, req: SandboxCreate, image?: SandboxSpec['image']): SandboxSpec {
   const network = req.network ?? defaults.network;
   if (network === 'host' && (profile === 'server' || profile === 'paranoid')) {
     throw new AgentdError('POLICY_DENIED', `network 'host' is not allowed under profile '${profile}'`, { details: { profile, network } });
@@ -86,5 +87,6 @@ export function buildSpec(id: string, home: string, profile: ProfileName, defaul
     bindMounts: req.bind_mounts ?? [],
     denyPaths: req.deny_paths ?? [],
     labels: req.labels ?? {},
+    ...(image === undefined ? {} : { image }),
   };
 }

@@ -18,6 +18,7 @@ import { InitSandbox } from '../init-sandbox.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
 import type { HostIds } from './launch.js';
 import { HostUidAllocator } from '../host-ids.js';
+import { imageMounts, mountImageRoot, ROOT_CAPS, rootIdsFor, unmountImageRoot, type MountedImageRoot } from './image-root.js';
 
 /** The fd bwrap reads the seccomp filter from (the first fd after stdin/stdout/stderr). */
 const SECCOMP_FD = 3;
@@ -159,22 +160,33 @@ export class NamespaceBackend implements IsolationBackend {
     ]);
     const cgroup = made.status === 'fulfilled' ? made.value : undefined;
     let pinned: PinnedHostPath[] = [];
+    let imageRoot: MountedImageRoot | undefined;
     try {
       if (dirs.status === 'rejected') throw dirs.reason;
       if (made.status === 'rejected') throw made.reason;
       pinned = await pinHostPaths(wanted, rules);
       const hostMounts = wanted.map((w, i) => ({ source: pinned[i]?.real ?? w.given, fd: hostMountFd(i), target: w.target, readonly: w.readonly, what: w.what }));
-      const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts });
-      const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p), ids, spec.dirs)));
-      const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
-      const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts, denyKinds });
-      if (plan.unmaskable.length > 0) {
-        this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
+      let mounts;
+      if (spec.image !== undefined) {
+        // An image: the sandbox's own user namespace (uid 0 and 1000) and overlay root (image-root.ts).
+        if (ids === undefined || this.uids === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', "backend 'namespace' runs a sandbox with an image only under a root daemon (it maps two host uids and mounts the image)", { details: { image: spec.image.name } });
+        const rootIds = await rootIdsFor(this.uids, spec);
+        imageRoot = await mountImageRoot(spec.dirs, spec.image.rootfs, ids, rootIds);
+        mounts = await imageMounts({ spec, merged: imageRoot.merged, imageRootfs: spec.image.rootfs, initPath: this.initPath, hostMounts, maskFile: files.maskFile });
+      } else {
+        const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts });
+        const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p), ids, spec.dirs)));
+        const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
+        const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts, denyKinds });
+        if (plan.unmaskable.length > 0) {
+          this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
+        }
+        mounts = plan.mounts;
       }
       const argv = launchArgv({
         initPath: this.initPath,
         bwrapPath: facts.bwrapPath,
-        bwrapArgs: bwrapArgs({ spec, mounts: plan.mounts, seccompFd: SECCOMP_FD }),
+        bwrapArgs: bwrapArgs({ spec, mounts, seccompFd: SECCOMP_FD, ...(imageRoot === undefined ? {} : { image: { usernsFd: hostMountFd(wanted.length), rootCaps: ROOT_CAPS } }) }),
         cgroupProcs: cgroup?.procsFiles ?? [],
         limits: spec.limits,
         ...(ids === undefined ? {} : { dropTo: ids }),
@@ -188,7 +200,7 @@ export class NamespaceBackend implements IsolationBackend {
         started = await spawnInit(argv, {
           cwd: '/',
           env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' },
-          extraFds: [filter.fd, ...pinned.map((p) => p.handle.fd)],
+          extraFds: [filter.fd, ...pinned.map((p) => p.handle.fd), ...(imageRoot === undefined ? [] : [imageRoot.userns.fd])],
           logger: this.logger,
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
@@ -198,10 +210,12 @@ export class NamespaceBackend implements IsolationBackend {
       return new InitSandbox(this.name, spec, sandboxEnv(spec), started.channel, started.child, cgroup, this.logger);
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
+      if (imageRoot !== undefined) await unmountImageRoot(spec.dirs).catch(() => undefined);
       throw (pinned.length > 0 ? hostPathRaceError(err, spec, rules, wanted) : undefined) ?? err;
     } finally {
-      // bwrap holds its own copies until it has mounted them.
+      // bwrap holds its own copies until it has mounted them (and its own reference to the user namespace).
       await closeHostPaths(pinned);
+      await imageRoot?.release();
     }
   }
 }

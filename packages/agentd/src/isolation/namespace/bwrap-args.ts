@@ -77,6 +77,12 @@ export interface BwrapArgsInput {
   mounts: Mount[];
   /** The fd (in bwrap's fd table) holding the compiled seccomp filter; undefined = no filter. */
   seccompFd?: number;
+  /**
+   * A sandbox with an image (image-root.ts): the fd of the user namespace the daemon made
+   * (uid 0 and 1000 mapped), joined with `--userns`; the init runs as root inside with
+   * `rootCaps` only (file operations as the agent user), and `/` stays writable (the overlay).
+   */
+  image?: { usernsFd: number; rootCaps: readonly string[] };
 }
 
 /**
@@ -85,16 +91,19 @@ export interface BwrapArgsInput {
  */
 export function bwrapArgs(input: BwrapArgsInput): string[] {
   const { spec } = input;
+  const image = input.image;
   const args = [
-    '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup',
+    ...(image === undefined ? ['--unshare-user'] : ['--userns', String(image.usernsFd)]),
+    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup',
     ...networkArgs(spec),
     // A nested user namespace is refused by the kernel too (user.max_user_namespaces = 0
-    // inside), not only by the seccomp filter.
-    '--disable-userns',
-    '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_GID),
+    // inside), not only by the seccomp filter. (bwrap allows it only with --unshare-user:
+    // with an image, the seccomp filter alone refuses CLONE_NEWUSER.)
+    ...(image === undefined ? ['--disable-userns', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_GID)] : ['--uid', '0', '--gid', '0']),
     '--hostname', sandboxHostname(spec.id),
     '--die-with-parent', '--new-session', '--as-pid-1',
     '--cap-drop', 'ALL',
+    ...(image === undefined ? [] : image.rootCaps.flatMap((c) => ['--cap-add', c])),
     '--clearenv',
   ];
   for (const [k, v] of Object.entries(sandboxEnv(spec))) {
@@ -104,10 +113,11 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     args.push('--setenv', k, v);
   }
   for (const m of input.mounts) args.push(...mountArgs(m));
-  // Nothing may be created at the top of the sandbox's tree once it is built.
-  args.push('--remount-ro', '/');
+  // Nothing may be created at the top of the sandbox's tree once it is built (an image's overlay stays writable).
+  if (image === undefined) args.push('--remount-ro', '/');
   if (input.seccompFd !== undefined) args.push('--seccomp', String(input.seccompFd));
   args.push('--chdir', spec.workdir ?? SANDBOX_PATHS.workspace);
   args.push('--', SANDBOX_PATHS.init, '--fs-root', '/');
+  if (image !== undefined) args.push('--fs-uid', String(SANDBOX_UID));
   return args;
 }
