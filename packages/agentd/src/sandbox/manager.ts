@@ -13,7 +13,10 @@ import { minDefined } from '../util/numbers.js';
 import { WarmPool } from './pool.js';
 import { assertBackendGranted, assertSpecWithinGrants, assertWithinGrants, clampDefaults, type Grantee, type Grants } from './grants.js';
 import { assertHostPathGrant } from './host-path-grant.js';
-import { buildSpec, isPlainCreate, requestLimits, type ProfileDefaults, type SandboxCreate } from './spec.js';
+import { applyTemplate, buildSpec, isPlainCreate, requestLimits, type ProfileDefaults, type SandboxCreate } from './spec.js';
+import { runExec } from '../capabilities/exec-driver.js';
+import { commandEnv } from '../isolation/exec-env.js';
+import { runAsUser } from '../images/exec-user.js';
 import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.js';
 
 /** What the manager keeps for a sandbox whose init runs. */
@@ -236,8 +239,10 @@ export class SandboxManager {
   }
 
   /** Creates a sandbox for `tenant` (a warm one when the request is plain). */
-  private async createSandbox(tenant: string, req: SandboxCreate, signal?: AbortSignal, who: Grantee = NOBODY): Promise<{ record: SandboxRecord; fromPool: boolean }> {
+  private async createSandbox(tenant: string, given: SandboxCreate, signal?: AbortSignal, who: Grantee = NOBODY): Promise<{ record: SandboxRecord; fromPool: boolean }> {
     this.assertOpen();
+    // A template is its image and defaults under the request's own fields; grants judge the result.
+    const { req, template } = applyTemplate(given, this.options.templates);
     const profile: ProfileName = req.profile ?? this.options.defaultProfile;
     const defaults = this.defaultsFor(profile);
     const backendName = this.deps.backends.canonical(req.backend ?? defaults.backend);
@@ -277,8 +282,15 @@ export class SandboxManager {
     try {
       const handle = await this.startHandle(spec, backendName, signal);
       this.adopt(handle);
+      if (template?.start_command !== undefined) await this.runStartCommand(handle, template.start_command, signal);
       return { record: this.deps.store.sandboxes.setState(record.id, 'running') ?? record, fromPool: false };
     } catch (err) {
+      const live = this.live.get(record.id);
+      if (live) {
+        live.destroying = true;
+        await live.handle.destroy().catch(() => undefined);
+        this.live.delete(record.id);
+      }
       this.deps.store.sandboxes.delete(record.id);
       await removeSandboxDirs(spec.dirs).catch(() => undefined);
       throw err;
@@ -469,6 +481,9 @@ export class SandboxManager {
         // host-direct cannot freeze: copy as is.
       }
     }
+    if (wasRunning && !frozen && (rec.spec as SandboxSpec | null)?.image !== undefined) {
+      throw new AgentdError('CONFLICT', `sandbox '${id}' has an image and could not be frozen: its layer (files of two uids) is copied only while no process of it runs; stop it first`, { details: { sandbox_id: id } });
+    }
     this.assertSnapshotRoom(tenant, 0);
     try {
       const dirs = this.dirsOf(rec);
@@ -627,6 +642,19 @@ export class SandboxManager {
           retryAfterMs: 1000,
         });
       }
+    }
+  }
+
+  /** A template's start command, as the agent user; a failure fails the create (EXEC_FAILED). */
+  private async runStartCommand(handle: SandboxHandle, command: string, signal?: AbortSignal): Promise<void> {
+    const as = runAsUser(handle.spec, 'agent', ['/bin/sh', '-c', command], commandEnv(handle.baseEnv, undefined));
+    const run = await runExec(handle, {
+      argv: as.argv, env: as.env, timeoutMs: 10 * 60_000, maxOutputBytes: 64 * 1024, signal: signal ?? new AbortController().signal,
+      ...(handle.spec.workdir === undefined ? {} : { cwd: handle.spec.workdir }),
+    });
+    if (run.exitCode !== 0) {
+      const tail = run.stderr.toString('utf8').trim().split('\n').slice(-5).join('\n');
+      throw new AgentdError('EXEC_FAILED', `the template's start_command failed (${run.timedOut ? 'timed out' : `exit ${run.exitCode ?? run.signal ?? '?'}`}): ${tail}`, { details: { exit_code: run.exitCode, stderr_tail: tail } });
     }
   }
 

@@ -18,6 +18,7 @@ import { InitSandbox } from '../init-sandbox.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
 import type { HostIds } from './launch.js';
 import { HostUidAllocator } from '../host-ids.js';
+import { consumeLayerSeed } from '../snapshot/layer.js';
 import { imageMounts, mountImageRoot, ROOT_CAPS, rootIdsFor, unmountImageRoot, type MountedImageRoot } from './image-root.js';
 
 /** The fd bwrap reads the seccomp filter from (the first fd after stdin/stdout/stderr). */
@@ -171,6 +172,8 @@ export class NamespaceBackend implements IsolationBackend {
         // An image: the sandbox's own user namespace (uid 0 and 1000) and overlay root (image-root.ts).
         if (ids === undefined || this.uids === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', "backend 'namespace' runs a sandbox with an image only under a root daemon (it maps two host uids and mounts the image)", { details: { image: spec.image.name } });
         const rootIds = await rootIdsFor(this.uids, spec);
+        // A fork's first start: the layer it was forked with, given to its own two uids.
+        await consumeLayerSeed(spec.dirs, ids, rootIds);
         imageRoot = await mountImageRoot(spec.dirs, spec.image.rootfs, ids, rootIds);
         mounts = await imageMounts({ spec, merged: imageRoot.merged, imageRootfs: spec.image.rootfs, initPath: this.initPath, hostMounts, maskFile: files.maskFile });
       } else {
