@@ -50,6 +50,7 @@ export type {
   FileEntry,
   FileKind,
   FileStat,
+  ImageInfo,
   NetworkMode,
   Profile,
   ResourceUsage,

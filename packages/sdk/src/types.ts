@@ -34,6 +34,23 @@ export interface SandboxSpec {
   bindMounts?: BindMount[];
   /** Paths masked inside the sandbox, over the daemon's own `sandbox.deny_paths` (anyone may send it). */
   denyPaths?: string[];
+  /** A stored image (name or sha256: digest) as the sandbox's root file system, with its own writable layer (namespace backend, root daemon). */
+  image?: string;
+  /** A template of the daemon's config (`templates.NAME`): its image and defaults, under this spec's fields. */
+  template?: string;
+}
+
+/** A stored image (GET /v1/images). */
+export interface ImageInfo {
+  name?: string;
+  digest: string;
+  created_at: string;
+  size_bytes: number;
+  file_count: number;
+  dir_count: number;
+  source: Record<string, unknown>;
+  config: { env?: Record<string, string>; cmd?: string[]; workdir?: string };
+  seconds?: number;
 }
 
 export interface SandboxUsage {

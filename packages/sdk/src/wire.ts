@@ -83,6 +83,8 @@ export function sandboxSpecToWire(spec: SandboxSpec): Json {
     allowed_paths_rw: spec.allowedPathsRw,
     bind_mounts: spec.bindMounts,
     deny_paths: spec.denyPaths,
+    image: spec.image,
+    template: spec.template,
   });
 }
 

@@ -11,6 +11,7 @@ import { createTextLogger } from '../util/logger.js';
 import { loadLocalConfig, type LocalFlags } from './local.js';
 import { planSandbox, runProbeCache, startPlanned } from './run-sandbox.js';
 import { parseExecUser, runAsUser } from '../images/exec-user.js';
+import { runExec } from '../capabilities/exec-driver.js';
 
 export interface RunFlags extends LocalFlags {
   /** Milliseconds (--timeout). */
@@ -28,6 +29,8 @@ export interface RunFlags extends LocalFlags {
   image?: string;
   /** --user root|agent|UID. */
   user?: string;
+  /** --template NAME: a template of the config (its image and defaults). */
+  template?: string;
 }
 
 async function writeOut(stream: Writable, data: Buffer): Promise<void> {
@@ -45,6 +48,15 @@ async function killedByOom(sandbox: SandboxHandle, s: CommandSummary): Promise<b
   return (await sandbox.usage().catch(() => undefined))?.oomKilled === true;
 }
 
+/** The template's start_command, as the agent user, before the command; a failure ends the run (EXEC_FAILED). */
+async function runTemplateStart(sandbox: SandboxHandle, command: string, signal: AbortSignal): Promise<void> {
+  const as = runAsUser(sandbox.spec, 'agent', ['/bin/sh', '-c', command], commandEnv(sandbox.baseEnv, undefined));
+  const run = await runExec(sandbox, { argv: as.argv, env: as.env, timeoutMs: 10 * 60_000, maxOutputBytes: 64 * 1024, signal, ...(sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) });
+  if (run.exitCode !== 0) {
+    throw new AgentdError('EXEC_FAILED', `the template's start_command failed (exit ${run.exitCode ?? run.signal ?? '?'}): ${run.stderr.toString('utf8').trim().split('\n').slice(-5).join('\n')}`);
+  }
+}
+
 export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promise<number> {
   if (flags.tty === true) throw new AgentdError('INVALID_ARGUMENT', '-t/--tty: a TTY is not supported yet (interactive processes come with a later release); run without -t');
   if (argv.length === 0) throw new AgentdError('INVALID_ARGUMENT', 'no command given');
@@ -52,13 +64,14 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
   const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
   const cache = runProbeCache(config, logger, flags.probeCache);
   const user = flags.user === undefined ? undefined : parseExecUser(flags.user);
-  const planned = await planSandbox(config, logger, cache, flags.image);
+  const planned = await planSandbox(config, logger, cache, flags.image, flags.template);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   let sandbox: SandboxHandle | undefined;
   try {
     sandbox = await startPlanned(planned, config, logger, cache, abort.signal);
+    if (planned.startCommand !== undefined) await runTemplateStart(sandbox, planned.startCommand, abort.signal);
     const as = runAsUser(sandbox.spec, user, argv, commandEnv(sandbox.baseEnv, flags.env));
     const events = streamCommand(
       sandbox.channel,

@@ -12,7 +12,7 @@ import { FileProbeCache } from '../isolation/probe-cache.js';
 import type { IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import { newId } from '../sandbox/ids.js';
 import { hostPathRulesFrom } from '../runtime/settings.js';
-import { buildSpec } from '../sandbox/spec.js';
+import { applyTemplate, buildSpec } from '../sandbox/spec.js';
 import { ImageStore } from '../images/store.js';
 import type { Logger } from '../util/logger.js';
 import { selectLocalBackend } from './local.js';
@@ -36,19 +36,23 @@ export function runProbeCache(config: AgentdConfig, logger: Logger, flag: boolea
 export interface PlannedSandbox {
   backend: IsolationBackend;
   spec: SandboxSpec;
+  /** The template's start_command (--template), run before the command. */
+  startCommand?: string;
 }
 
 /** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
-export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, imageName?: string): Promise<PlannedSandbox> {
+export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, imageName?: string, templateName?: string): Promise<PlannedSandbox> {
   const { backend, defaults } = await selectLocalBackend(config, logger, cache);
+  const { req, template } = applyTemplate({ ...(templateName === undefined ? {} : { template: templateName }), ...(imageName === undefined ? {} : { image: imageName }) }, config.templates);
   // The daemon's image store (<home>/images), shared with one-shot sandboxes.
-  const image = imageName === undefined ? undefined : await new ImageStore(config.home).resolve(imageName);
+  const image = req.image === undefined ? undefined : await new ImageStore(config.home).resolve(req.image);
   if (image !== undefined && backend.name !== 'namespace') {
     throw new AgentdError('INVALID_ARGUMENT', `--image: backend '${backend.name}' does not run images yet (only 'namespace' does)`, { details: { backend: backend.name } });
   }
   // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
   // starting on the same home never takes them for its own leftovers.
-  return { backend, spec: buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {}, image) };
+  const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, { ...req, image: undefined, template: undefined }, image);
+  return { backend, spec, ...(template?.start_command === undefined ? {} : { startCommand: template.start_command }) };
 }
 
 /**
@@ -65,7 +69,9 @@ export async function startPlanned(planned: PlannedSandbox, config: AgentdConfig
     logger.warn({ cache: cache.dir, entries: cache.answered() }, `backend '${planned.backend.name}' failed to start after a probe result taken from the cache (${toAgentdError(err).message}); forgetting that result and probing again`);
     await cache.forgetAnswered();
     await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
-    const again = await planSandbox(config, logger, undefined, planned.spec.image?.digest);
+    // Chosen again with real probes; the sandbox keeps what was asked (image, template defaults) under a new id.
+    const fresh = await planSandbox(config, logger);
+    const again = { ...fresh, spec: { ...planned.spec, id: fresh.spec.id, dirs: fresh.spec.dirs } };
     return again.backend.start(again.spec, { signal, hostPaths: hostPathRulesFrom(config) });
   }
 }

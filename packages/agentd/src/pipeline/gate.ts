@@ -18,10 +18,11 @@ export type OperationName =
   | 'sandbox.snapshot' | 'sandbox.restore' | 'sandbox.fork'
   | 'snapshot.list' | 'snapshot.delete'
   | 'session.create' | 'session.list' | 'session.get' | 'session.attach' | 'session.detach' | 'session.close'
-  | 'keys.create' | 'keys.list' | 'keys.revoke' | 'signing-keys.register' | 'signing-keys.list' | 'signing-keys.revoke' | 'audit.list';
+  | 'keys.create' | 'keys.list' | 'keys.revoke' | 'signing-keys.register' | 'signing-keys.list' | 'signing-keys.revoke' | 'audit.list'
+  | 'images.list' | 'images.inspect' | 'images.build' | 'images.import' | 'images.remove';
 
 /** Operations that only read: audited when refused, not on every success (the audit log stays about actions). */
-const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list']);
+const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list', 'images.list', 'images.inspect']);
 
 export interface Operation<B, T> {
   name: OperationName;

@@ -156,6 +156,16 @@ export class SandboxManager {
     return this.deps.store.sandboxes.list(filter);
   }
 
+  /** The image store of the daemon's home (images/store.ts). */
+  images(): ImageStore {
+    return new ImageStore(this.options.home);
+  }
+
+  /** Ids of the sandboxes (every tenant's, any state with files) started from image `digest`. */
+  sandboxesUsingImage(digest: string): string[] {
+    return this.deps.store.sandboxes.list({}).filter((r) => (r.spec as SandboxSpec | null)?.image?.digest === digest).map((r) => r.id);
+  }
+
   /** The live handle of a running sandbox of `tenant`; typed errors for every other state. */
   handleOf(tenant: string, id: string): SandboxHandle {
     return this.handleFor(this.get(tenant, id));

@@ -22,6 +22,8 @@ interface CreateFlags extends ClientFlags {
   cpus?: number;
   label?: Record<string, string>;
   ttl?: number;
+  image?: string;
+  template?: string;
 }
 
 /** The REST SandboxCreate body of the flags (docs/api.md), field for field. */
@@ -41,6 +43,8 @@ export function createBody(flags: CreateFlags): Rest {
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
     ...(flags.label === undefined ? {} : { labels: flags.label }),
     ...(flags.ttl === undefined ? {} : { ttl_ms: flags.ttl }),
+    ...(flags.image === undefined ? {} : { image: flags.image }),
+    ...(flags.template === undefined ? {} : { template: flags.template }),
   };
 }
 
@@ -97,7 +101,9 @@ export function sandboxCommand(io: CliIo): Command {
       .option('--pids <n>', 'process limit', parseInteger)
       .option('--cpus <n>', 'CPU limit', Number)
       .option('--label <k=v>', 'label (repeatable)', collectKeyValue)
-      .option('--ttl <duration>', 'destroy after this long: 30m, 2h, 1d; a bare number is seconds', parseSeconds),
+      .option('--ttl <duration>', 'destroy after this long: 30m, 2h, 1d; a bare number is seconds', parseSeconds)
+      .option('--image <name>', "a stored image as the sandbox's root file system, with its own writable layer (agentd image ls)")
+      .option('--template <name>', "a template of the daemon's config (its image and defaults)"),
     async (client, flags) => {
       const s = await withProgress(io, 'creating sandbox', () => restPost(client, '/v1/sandboxes', createBody(flags)));
       if (flags.json === true) printJson(io, s);
