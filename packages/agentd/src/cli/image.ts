@@ -9,6 +9,7 @@
  */
 import { Command } from 'commander';
 import type { LocalFlags } from './local.js';
+import type { ImageInfo, ImageStore } from '../images/store.js';
 
 interface ImageFlags extends LocalFlags {
   json?: boolean;
@@ -16,7 +17,7 @@ interface ImageFlags extends LocalFlags {
   suite?: string;
 }
 
-async function store(flags: ImageFlags): Promise<{ store: import('../images/store.js').ImageStore; home: string }> {
+async function store(flags: ImageFlags): Promise<{ store: ImageStore; home: string }> {
   const { loadLocalConfig } = await import('./local.js');
   const { ImageStore } = await import('../images/store.js');
   const config = await loadLocalConfig(flags);
@@ -27,7 +28,7 @@ function mib(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-function printInfo(info: import('../images/store.js').ImageInfo, json: boolean | undefined): void {
+function printInfo(info: ImageInfo, json: boolean | undefined): void {
   if (json === true) {
     process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
     return;

@@ -6,7 +6,7 @@
  * (lstat, and only real directories are descended into).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentdError } from '../core/errors.js';
@@ -27,7 +27,7 @@ function fileHash(path: string): Promise<string> {
   });
 }
 
-function kindOf(st: import('node:fs').Stats): string {
+function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'd';
   if (st.isFile()) return 'f';
   if (st.isSymbolicLink()) return 'l';
