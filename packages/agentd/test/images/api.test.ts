@@ -90,7 +90,8 @@ describe.skipIf(!isRoot)('images and templates over REST', () => {
     const r = await d.call('POST', `/v1/sandboxes/${id}/exec`, { body: { command: 'cat /workspace/started; echo $GREETING $EXTRA; python3 -c "import pytest; print(1)"' } });
     expect(r.body.stdout).toBe('started\nfrom-template 1\n1\n');
     const info = await d.call('GET', `/v1/sandboxes/${id}`);
-    expect(JSON.stringify(info.body)).toContain('300');
+    expect(info.body.limits.pids).toBe(300);
+    expect(info.body.image).toMatchObject({ name: TEST_IMAGE, digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
     expect((await d.call('DELETE', `/v1/sandboxes/${id}`)).status).toBeLessThan(300);
     const before = (await d.call('GET', '/v1/sandboxes')).body.sandboxes.length as number;
     const bad = await d.call('POST', '/v1/sandboxes', { body: { template: 'broken' } });

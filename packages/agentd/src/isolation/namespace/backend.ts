@@ -1,4 +1,5 @@
-import { chmod, lstat, mkdir, open, stat } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, open, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
@@ -62,6 +63,7 @@ export class NamespaceBackend implements IsolationBackend {
   async probe(): Promise<BackendProbe> {
     const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
     const probe = await probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath, ...(this.probeCache === undefined ? {} : { cache: this.probeCache }) });
+    probe.features.images = await imagesFeature(facts.uidRange !== undefined);
     probe.features.diskLimit = disk.tools !== undefined
       ? { ok: true, detail: 'per-sandbox ext4 image, loop-mounted nosuid,nodev; workspace, home and tmp inside it' }
       : { ok: false, detail: disk.problem ?? 'unavailable' };
@@ -221,6 +223,16 @@ export class NamespaceBackend implements IsolationBackend {
       await imageRoot?.release();
     }
   }
+}
+
+/** Whether sandboxes here can run on an image (docs/images.md): a root daemon and the idmap helper. */
+async function imagesFeature(rootDaemon: boolean): Promise<{ ok: boolean; detail: string }> {
+  if (!rootDaemon) return { ok: false, detail: 'needs a root daemon (two mapped uids per sandbox, overlay and idmapped mounts)' };
+  const helper = nativePaths().idmapMount;
+  const ok = await access(helper, fsConstants.X_OK).then(() => true, () => false);
+  return ok
+    ? { ok: true, detail: 'overlay over an idmapped read-only image, per-sandbox layer; root inside = a second unprivileged host uid' }
+    : { ok: false, detail: `${helper} is missing (npm run build:native)` };
 }
 
 /** bwrap inherits the pinned host-path descriptors after the seccomp filter: fds 4, 5, ... (the i-th wanted host mount). */
