@@ -79,9 +79,14 @@ async function ownFolder(dir: string, mode: number): Promise<void> {
   await chmod(dir, mode);
 }
 
-/** A process (as `owner`) in a new user namespace; its maps are written by the daemon. Kept until bwrap has joined it. */
+/**
+ * A process (as `owner`) in a new user namespace; its maps are written by the daemon. It is
+ * needed only until the idmapped mount is made and the namespace's fd opened (that fd, then
+ * bwrap's copy, keeps the namespace): killed right after the start; after a daemon crash it
+ * ends by itself within a minute.
+ */
 async function userNamespace(owner: HostIds, root: HostIds): Promise<{ holder: ChildProcess; nsPath: string }> {
-  const holder = spawn('setpriv', [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--', 'unshare', '--user', '--', 'sleep', '600'], {
+  const holder = spawn('setpriv', [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--', 'unshare', '--user', '--', 'sleep', '60'], {
     stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
   const pid = holder.pid;
