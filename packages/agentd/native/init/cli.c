@@ -104,6 +104,12 @@ int cli_run(int argc, char **argv)
 		return 1;
 	}
 	if (fs_uid >= 0) {
+		/* No supplementary group (root's 0 among them) may widen what the file operations reach. */
+		if (syscall(SYS_setgroups, 0, NULL) < 0) { /* (grp.h's struct group clashes with ours) */
+			fprintf(stderr, "agentd-init: --fs-uid: setgroups: %s\n", strerror(errno));
+			agent_free(&a);
+			return 1;
+		}
 		setfsgid((gid_t)fs_uid);
 		setfsuid((uid_t)fs_uid);
 		if ((long)setfsuid((uid_t)-1) != fs_uid) {

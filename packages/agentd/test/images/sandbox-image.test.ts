@@ -68,6 +68,11 @@ describe.skipIf(!isRoot)('sandbox with an image', () => {
     const w = await d.call('PUT', `/v1/sandboxes/${id}/files?path=/workspace/api.txt`, { raw: 'x', contentType: 'application/octet-stream' });
     expect(w.status, w.text).toBeLessThan(300);
     expect((await exec(id, 'stat -c %u /workspace/api.txt')).stdout).toBe('1000\n');
+    // The files API acts as the agent only: a folder of root's group (0770) is closed to it, though the init runs as root.
+    expect((await exec(id, 'mkdir -m 0770 /srv/rootonly && chgrp 0 /srv/rootonly', 'root')).exit_code).toBe(0);
+    const closed = await d.call('PUT', `/v1/sandboxes/${id}/files?path=/srv/rootonly/x`, { raw: 'x', contentType: 'application/octet-stream' });
+    expect(closed.status, closed.text).toBeGreaterThanOrEqual(400);
+    expect(closed.text).toMatch(/EACCES|ermission/);
     // The image is in use: its removal is refused.
     await expect(new ImageStore(d.home).remove(TEST_IMAGE, (digest) => sandboxesUsingImage(d.home, digest))).rejects.toMatchObject({ code: 'CONFLICT' });
     expect((await d.call('DELETE', `/v1/sandboxes/${id}`)).status).toBeLessThan(300);
