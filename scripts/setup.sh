@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 # bubblewrap: the namespace backend; libseccomp-dev: builds its seccomp filter; gcc, libc6-dev, make:
 # agentd-init (static) and the peer-credentials addon; python3, g++: native npm modules (better-sqlite3);
 # e2fsprogs: per-sandbox disk limits (loop-mounted ext4); xfsprogs: the snapshot reflink test;
-# socat, ripgrep: the sandbox-runtime baseline in the benchmarks.
-APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++ e2fsprogs xfsprogs socat ripgrep)
+# socat, ripgrep: the sandbox-runtime baseline in the benchmarks; mmdebstrap: `agentd image build` (Debian root file systems).
+APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++ e2fsprogs xfsprogs socat ripgrep mmdebstrap)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

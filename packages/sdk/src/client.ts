@@ -8,6 +8,7 @@ import type {
   AuditEvent,
   CapabilityInfo,
   ExecResult,
+  ImageInfo,
   SandboxInfo,
   SandboxSpec,
   SandboxState,
@@ -149,6 +150,22 @@ export class AgentdClient {
 
   async listSnapshots(options: CallOptions = {}): Promise<SnapshotInfo[]> {
     return listFromWire(await this.transport.json({ method: 'GET', path: '/v1/snapshots', signal: options.signal }), 'snapshots', snapshotFromWire);
+  }
+
+  /** Stored images (any caller). */
+  async listImages(options: CallOptions = {}): Promise<ImageInfo[]> {
+    const answer = (await this.transport.json({ method: 'GET', path: '/v1/images', signal: options.signal })) as { images?: ImageInfo[] };
+    return answer.images ?? [];
+  }
+
+  /** One image by name or digest; NotFoundError when missing. */
+  async getImage(name: string, options: CallOptions = {}): Promise<ImageInfo> {
+    return (await this.transport.json({ method: 'GET', path: `/v1/images/${enc(name)}`, signal: options.signal })) as ImageInfo;
+  }
+
+  /** Removes an image name (admin); a ConflictError while a sandbox uses it. */
+  async deleteImage(name: string, options: CallOptions = {}): Promise<{ name: string; digest: string; blob_removed: boolean }> {
+    return (await this.transport.json({ method: 'DELETE', path: `/v1/images/${enc(name)}`, signal: options.signal })) as { name: string; digest: string; blob_removed: boolean };
   }
 
   async deleteSnapshot(id: string, options: CallOptions = {}): Promise<void> {

@@ -22,6 +22,8 @@ export interface ExecOptions {
   stdin?: string | Uint8Array;
   /** Cap on stdout+stderr kept; more is dropped and `outputTruncated` is set. */
   maxOutputBytes?: number;
+  /** Who runs it: 'agent' (uid 1000, default) or, in a sandbox with an image, 'root' (uid 0 inside, a user namespace's capabilities only). */
+  user?: 'root' | 'agent' | number;
   /**
    * 0 (lowest) to 10 (highest), default 5. Below 5 the command runs at a higher nice value
    * (4 per step, at most 19); a sandbox cannot raise its own priority, so above 5 is 5.
@@ -49,6 +51,7 @@ export function execParams(command: Command, options: ExecOptions, outputEncodin
   if (options.cwd !== undefined) params.cwd = options.cwd;
   if (options.timeoutMs !== undefined) params.timeout_ms = options.timeoutMs;
   if (options.maxOutputBytes !== undefined) params.max_output_bytes = options.maxOutputBytes;
+  if (options.user !== undefined) params.user = options.user;
   if (typeof options.stdin === 'string') {
     params.stdin = options.stdin;
   } else if (options.stdin !== undefined) {

@@ -54,6 +54,7 @@ export type {
   FileEntry,
   FileKind,
   FileStat,
+  ImageInfo,
   NetworkMode,
   Profile,
   ResourceUsage,

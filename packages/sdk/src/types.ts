@@ -38,6 +38,23 @@ export interface SandboxSpec {
   egress?: { allow?: string[]; deny?: string[] };
   /** Ports exposed on the host, docker style: '8080', '9000:8080', '127.0.0.1:9000:8080'. */
   ports?: string[];
+  /** A stored image (name or sha256: digest) as the sandbox's root file system, with its own writable layer (namespace backend, root daemon). */
+  image?: string;
+  /** A template of the daemon's config (`templates.NAME`): its image and defaults, under this spec's fields. */
+  template?: string;
+}
+
+/** A stored image (GET /v1/images). */
+export interface ImageInfo {
+  name?: string;
+  digest: string;
+  created_at: string;
+  size_bytes: number;
+  file_count: number;
+  dir_count: number;
+  source: Record<string, unknown>;
+  config: { env?: Record<string, string>; cmd?: string[]; workdir?: string };
+  seconds?: number;
 }
 
 export interface SandboxUsage {

@@ -85,6 +85,8 @@ export function sandboxSpecToWire(spec: SandboxSpec): Json {
     deny_paths: spec.denyPaths,
     egress: spec.egress === undefined ? undefined : dropUndefined({ allow: spec.egress.allow, deny: spec.egress.deny }),
     ports: spec.ports,
+    image: spec.image,
+    template: spec.template,
   });
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <linux/close_range.h>
 #include <sys/syscall.h>
@@ -17,7 +18,7 @@
 #include "proto.h"
 
 #define USAGE                                                        \
-	"usage: agentd-init [--fs-root DIR] [--subreaper] [--net-dir DIR [--proxy-port N]]\n"             \
+	"usage: agentd-init [--fs-root DIR] [--subreaper] [--fs-uid ID] [--net-dir DIR [--proxy-port N]]\n"             \
 	"       agentd-init --launch [--cgroup-procs FILE]... [--rlimit NAME=SOFT[:HARD]]... [--nice N] -- PROGRAM ARGS...\n"
 
 /*
@@ -49,8 +50,22 @@ int cli_run(int argc, char **argv)
 		return launch_main(argc, argv);
 	struct agent_options opt = { 0 };
 	struct net_options net = { 0 };
+	/*
+	 * --fs-uid ID: an init running as root inside (a sandbox with an image) does its file
+	 * operations as ID (uid and gid), i.e. as the unprivileged sandbox user: files the API
+	 * writes belong to that user and root's files stay out of its reach. Commands are not
+	 * affected (execve sets the file-system ids from the effective ones).
+	 */
+	long fs_uid = -1;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--fs-root") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--fs-uid") == 0 && i + 1 < argc) {
+			char *end;
+			fs_uid = strtol(argv[++i], &end, 10);
+			if (*end || fs_uid < 0 || fs_uid > 65535) {
+				fprintf(stderr, "agentd-init: --fs-uid %s: expected 0..65535\n", argv[i]);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--fs-root") == 0 && i + 1 < argc) {
 			opt.fs_root = argv[++i];
 		} else if (strcmp(argv[i], "--net-dir") == 0 && i + 1 < argc) {
 			net.dir = argv[++i];
@@ -105,6 +120,21 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "agentd-init: network relay (127.0.0.1:%u): %s\n", (unsigned)net.proxy_port, strerror(err));
 		agent_free(&a);
 		return 1;
+	}
+	if (fs_uid >= 0) {
+		/* No supplementary group (root's 0 among them) may widen what the file operations reach. */
+		if (syscall(SYS_setgroups, 0, NULL) < 0) { /* (grp.h's struct group clashes with ours) */
+			fprintf(stderr, "agentd-init: --fs-uid: setgroups: %s\n", strerror(errno));
+			agent_free(&a);
+			return 1;
+		}
+		setfsgid((gid_t)fs_uid);
+		setfsuid((uid_t)fs_uid);
+		if ((long)setfsuid((uid_t)-1) != fs_uid) {
+			fprintf(stderr, "agentd-init: --fs-uid %ld: not applied\n", fs_uid);
+			agent_free(&a);
+			return 1;
+		}
 	}
 	int code = loop_run(&a, sigfd);
 	agent_free(&a);

@@ -6,6 +6,7 @@ import { minDefined } from '../util/numbers.js';
 import type { ExecResultBody } from './exec-result.js';
 import { execResultBody, MAX_RETURNABLE_OUTPUT_BYTES } from './exec-result.js';
 import { runExec } from './exec-driver.js';
+import { runAsUser } from '../images/exec-user.js';
 import type { OutputBudget } from './output-budget.js';
 import type { Capability, CapabilityOutcome } from './types.js';
 
@@ -47,6 +48,8 @@ export const ShellExecParams = z
     stdin: z.string().max(64 * 1024 * 1024).optional().describe('Data fed to the command on stdin, then closed (default: /dev/null).'),
     stdin_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of `stdin` (default utf8).'),
     output_encoding: z.enum(['utf8', 'base64']).optional().describe('Encoding of stdout/stderr in the result (default utf8; invalid UTF-8 is replaced).'),
+    user: z.union([z.enum(['root', 'agent']), z.number().int().min(0).max(65535)]).optional()
+      .describe("Who runs the command: 'agent' (uid 1000, the default) or, in a sandbox with an image, 'root' (uid 0 inside: only a user namespace's capabilities, seccomp as always; docs/images.md). A uid names one of those two."),
     max_output_bytes: z.number().int().min(0).max(1 << 30).optional().describe('Cap on stdout+stderr (default 16 MiB); the rest is dropped and output_truncated set. A non-streamed result keeps at most 64 MiB (its JSON must fit a string): asking more without streaming is INVALID_ARGUMENT.'),
   })
   .strict()
@@ -84,9 +87,10 @@ export function shellExecCapability(budget?: OutputBudget): Capability<ShellExec
       // A non-streamed result never keeps more than its JSON answer can hold, whatever the daemon's cap says.
       const cap = minDefined(params.max_output_bytes, constraints.max_output_bytes) ?? DEFAULT_MAX_OUTPUT_BYTES;
       const stdin = params.stdin === undefined ? undefined : Buffer.from(params.stdin, params.stdin_encoding === 'base64' ? 'base64' : 'utf8');
+      const as = runAsUser(sandbox.spec, params.user, argvOf(params), commandEnv(sandbox.baseEnv, params.env));
       const run = await runExec(sandbox, {
-        argv: argvOf(params),
-        env: commandEnv(sandbox.baseEnv, params.env),
+        argv: as.argv,
+        env: as.env,
         ...(params.cwd === undefined ? (sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) : { cwd: params.cwd }),
         ...(stdin === undefined ? {} : { stdin }),
         timeoutMs: execTimeoutMs(params.timeout_ms, constraints.max_duration_ms),

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { imageCommand } from './image.js';
 import { Command, CommanderError } from 'commander';
 import { AgentdError } from '../core/errors.js';
 import { EXIT_AGENTD_FAILED, exitStatusOfError } from './exit-codes.js';
@@ -12,7 +13,7 @@ import { serveCommandCli } from './serve.js';
 const COMMAND_RUNNERS = new Set(['run', 'exec']);
 
 /** The commands that work without a daemon. Naming one skips loading the client commands (and the SDK behind them). */
-const LOCAL_COMMANDS = new Set(['serve', 'run', 'doctor', 'config']);
+const LOCAL_COMMANDS = new Set(['serve', 'run', 'doctor', 'config', 'image']);
 
 /**
  * The CLI. `commandName` (the first argument) lets a local command start without the client
@@ -28,6 +29,7 @@ export async function buildProgram(commandName?: string): Promise<Command> {
   program.addCommand(runCommandCli());
   program.addCommand(doctorCommand());
   program.addCommand(configCommand());
+  program.addCommand(imageCommand());
   if (commandName === undefined || !LOCAL_COMMANDS.has(commandName)) {
     const { registerClientCommands } = await import('./client/index.js');
     registerClientCommands(program);

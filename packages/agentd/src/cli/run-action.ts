@@ -11,6 +11,8 @@ import { createTextLogger } from '../util/logger.js';
 import { loadLocalConfig, type LocalFlags } from './local.js';
 import { planSandbox, runProbeCache, startPlanned } from './run-sandbox.js';
 import { bindMountsOf, MOUNT_CWD_TARGET, type BindMountFlag } from './mount-flags.js';
+import { parseExecUser, runAsUser } from '../images/exec-user.js';
+import { runExec } from '../capabilities/exec-driver.js';
 
 export interface RunFlags extends LocalFlags {
   /** Milliseconds (--timeout). */
@@ -28,6 +30,12 @@ export interface RunFlags extends LocalFlags {
   volume?: BindMountFlag[];
   /** --mount-cwd: the current directory at /workspace. */
   mountCwd?: boolean;
+  /** --image NAME: the sandbox's root file system (docs/images.md). */
+  image?: string;
+  /** --user root|agent|UID. */
+  user?: string;
+  /** --template NAME: a template of the config (its image and defaults). */
+  template?: string;
 }
 
 async function writeOut(stream: Writable, data: Buffer): Promise<void> {
@@ -45,13 +53,28 @@ async function killedByOom(sandbox: SandboxHandle, s: CommandSummary): Promise<b
   return (await sandbox.usage().catch(() => undefined))?.oomKilled === true;
 }
 
+/** The template's start_command, as the agent user, before the command; a failure ends the run (EXEC_FAILED). */
+async function runTemplateStart(sandbox: SandboxHandle, command: string, signal: AbortSignal): Promise<void> {
+  const as = runAsUser(sandbox.spec, 'agent', ['/bin/sh', '-c', command], commandEnv(sandbox.baseEnv, undefined));
+  const run = await runExec(sandbox, { argv: as.argv, env: as.env, timeoutMs: 10 * 60_000, maxOutputBytes: 64 * 1024, signal, ...(sandbox.spec.workdir === undefined ? {} : { cwd: sandbox.spec.workdir }) });
+  if (run.exitCode !== 0) {
+    throw new AgentdError('EXEC_FAILED', `the template's start_command failed (exit ${run.exitCode ?? run.signal ?? '?'}): ${run.stderr.toString('utf8').trim().split('\n').slice(-5).join('\n')}`);
+  }
+}
+
 export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promise<number> {
   if (flags.tty === true) throw new AgentdError('INVALID_ARGUMENT', '-t/--tty: a TTY is not supported yet (interactive processes come with a later release); run without -t');
   if (argv.length === 0) throw new AgentdError('INVALID_ARGUMENT', 'no command given');
   const config = await loadLocalConfig(flags);
   const logger = createTextLogger(flags.verbose ? 'debug' : 'warn');
   const cache = runProbeCache(config, logger, flags.probeCache);
-  const planned = await planSandbox(config, logger, cache, bindMountsOf(flags), flags.mountCwd === true ? process.cwd() : undefined);
+  const user = flags.user === undefined ? undefined : parseExecUser(flags.user);
+  const planned = await planSandbox(config, logger, cache, {
+    bindMounts: bindMountsOf(flags),
+    ...(flags.mountCwd === true ? { mountCwd: process.cwd() } : {}),
+    ...(flags.image === undefined ? {} : { image: flags.image }),
+    ...(flags.template === undefined ? {} : { template: flags.template }),
+  });
   // --mount-cwd: the command runs in the mounted folder (host-direct: the folder itself is the sandbox's workdir).
   const cwd = flags.cwd ?? (flags.mountCwd === true && planned.backend.name !== 'host-direct' ? MOUNT_CWD_TARGET : undefined);
   const abort = new AbortController();
@@ -60,9 +83,11 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
   let sandbox: SandboxHandle | undefined;
   try {
     sandbox = await startPlanned(planned, config, logger, cache, abort.signal);
+    if (planned.startCommand !== undefined) await runTemplateStart(sandbox, planned.startCommand, abort.signal);
+    const as = runAsUser(sandbox.spec, user, argv, commandEnv(sandbox.baseEnv, flags.env));
     const events = streamCommand(
       sandbox.channel,
-      { argv, env: commandEnv(sandbox.baseEnv, flags.env), ...(cwd === undefined ? {} : { cwd }) },
+      { argv: as.argv, env: as.env, ...(cwd === undefined ? {} : { cwd }) },
       { signal: abort.signal, ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }), ...(flags.interactive === true ? { stdin: process.stdin } : {}) },
     );
     let summary: CommandSummary | undefined;

@@ -12,7 +12,8 @@ import { FileProbeCache } from '../isolation/probe-cache.js';
 import type { BindMount, IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import { newId } from '../sandbox/ids.js';
 import { hostPathRulesFrom } from '../runtime/settings.js';
-import { buildSpec } from '../sandbox/spec.js';
+import { applyTemplate, buildSpec } from '../sandbox/spec.js';
+import { ImageStore } from '../images/store.js';
 import type { Logger } from '../util/logger.js';
 import { selectLocalBackend } from './local.js';
 import { MOUNT_CWD_TARGET } from './mount-flags.js';
@@ -36,23 +37,45 @@ export function runProbeCache(config: AgentdConfig, logger: Logger, flag: boolea
 export interface PlannedSandbox {
   backend: IsolationBackend;
   spec: SandboxSpec;
+  /** The template's start_command (--template), run before the command. */
+  startCommand?: string;
 }
 
 /** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
-export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, bindMounts: readonly BindMount[] = [], mountCwd?: string): Promise<PlannedSandbox> {
+/** What `agentd run` asks of its sandbox besides the config's defaults. */
+export interface PlanOptions {
+  /** -v / --mount-cwd, as bind mounts. */
+  bindMounts?: readonly BindMount[];
+  /** --mount-cwd: the current folder (host-direct runs the command there instead of mounting it). */
+  mountCwd?: string;
+  /** --image NAME (docs/images.md). */
+  image?: string;
+  /** --template NAME: a template of the config (its image and defaults). */
+  template?: string;
+}
+
+export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, opts: PlanOptions = {}): Promise<PlannedSandbox> {
   const { backend, defaults } = await selectLocalBackend(config, logger, cache);
-  if (backend.name === 'host-direct' && mountCwd !== undefined) {
-    // host-direct confines nothing, so nothing is mounted: --mount-cwd runs the command in the
-    // current folder itself; any other host path (-v) is refused by the backend (ISOLATION_REQUIRED).
-    const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {});
-    const rest = bindMounts.filter((b) => !(b.source === mountCwd && b.target === MOUNT_CWD_TARGET));
-    return { backend, spec: { ...spec, workdir: mountCwd, bindMounts: rest.map((b) => ({ ...b, local: true })) } };
+  const bindMounts = opts.bindMounts ?? [];
+  const { req, template } = applyTemplate({ ...(opts.template === undefined ? {} : { template: opts.template }), ...(opts.image === undefined ? {} : { image: opts.image }) }, config.templates);
+  // The daemon's image store (<home>/images), shared with one-shot sandboxes.
+  const image = req.image === undefined ? undefined : await new ImageStore(config.home).resolve(req.image);
+  if (image !== undefined && backend.name !== 'namespace') {
+    throw new AgentdError('INVALID_ARGUMENT', `--image: backend '${backend.name}' does not run images yet (only 'namespace' does)`, { details: { backend: backend.name } });
   }
+  const start = template?.start_command === undefined ? {} : { startCommand: template.start_command };
   // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
   // starting on the same home never takes them for its own leftovers.
-  const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, {});
+  const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, { ...req, image: undefined, template: undefined }, image);
+  if (backend.name === 'host-direct' && opts.mountCwd !== undefined) {
+    // host-direct confines nothing, so nothing is mounted: --mount-cwd runs the command in the
+    // current folder itself; any other host path (-v) is refused by the backend (ISOLATION_REQUIRED).
+    const mountCwd = opts.mountCwd;
+    const rest = bindMounts.filter((b) => !(b.source === mountCwd && b.target === MOUNT_CWD_TARGET));
+    return { backend, spec: { ...spec, workdir: mountCwd, bindMounts: rest.map((b) => ({ ...b, local: true })) }, ...start };
+  }
   // `agentd run` is the host's own user: its mounts may also lie under sandbox.local_mount_roots.
-  return { backend, spec: { ...spec, bindMounts: bindMounts.map((b) => ({ ...b, local: true })) } };
+  return { backend, spec: { ...spec, bindMounts: bindMounts.map((b) => ({ ...b, local: true })) }, ...start };
 }
 
 /**
@@ -75,7 +98,9 @@ export async function startPlanned(planned: PlannedSandbox, config: AgentdConfig
     logger.warn({ cache: cache.dir, entries: cache.answered() }, `backend '${planned.backend.name}' failed to start after a probe result taken from the cache (${toAgentdError(err).message}); forgetting that result and probing again`);
     await cache.forgetAnswered();
     await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
-    const again = await planSandbox(config, logger, undefined, planned.spec.bindMounts, planned.spec.workdir);
+    // Chosen again with real probes; the sandbox keeps what was asked (image, template defaults) under a new id.
+    const fresh = await planSandbox(config, logger);
+    const again = { ...fresh, spec: { ...planned.spec, id: fresh.spec.id, dirs: fresh.spec.dirs } };
     return again.backend.start(again.spec, { signal, hostPaths: hostPathRulesFrom(config) });
   }
 }

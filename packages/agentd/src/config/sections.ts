@@ -349,6 +349,35 @@ export const Log = z
   .describe('Logging.');
 
 /** The full shape before profile rules. */
+export const Template = z
+  .object({
+    image: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be an image name').describe('The image (name in the store, agentd image ls) a sandbox of this template runs on.'),
+    network: z.enum(NETWORK_MODES).optional().describe("Network of its sandboxes (a request may still ask for less). undefined: the profile's."),
+    env: z
+      .record(z.string().regex(ENV_NAME, 'must be an environment variable name'), z.string().refine((v) => !v.includes('\0'), 'must not contain a NUL byte'))
+      .optional()
+      .describe("Base environment of its sandboxes, over the profile's and under the request's. undefined: none."),
+    workdir: z.string().min(1).optional().describe('Default working directory inside. undefined: /workspace.'),
+    limits: z
+      .object({
+        memory_bytes: positiveInt().min(1 << 20).optional().describe('Memory limit (cgroup).'),
+        pids: positiveInt(4_194_304).optional().describe('Max processes/threads.'),
+        cpus: z.number().positive().max(1024).optional().describe('CPU quota in cores.'),
+        disk_bytes: positiveInt(2 ** 50).min(16 << 20).optional().describe("Size of the sandbox's own file system (its layer, workspace, home and tmp)."),
+      })
+      .strict()
+      .optional()
+      .describe("Limits of its sandboxes, over the profile's; never above what the config grants (a request's own limits win). undefined: the profile's."),
+    ttl_ms: positiveInt().optional().describe('Lifetime of its sandboxes. undefined: the profile\'s.'),
+    start_command: z.string().min(1).max(64 * 1024).optional().describe('A shell command line run once (as the agent user, /bin/sh -c, at most 10 minutes) when a sandbox of this template is created; a non-zero exit fails the create (EXEC_FAILED) and removes the sandbox. undefined: none.'),
+  })
+  .strict();
+
+export const Templates = z
+  .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be a template name (letters, digits, _ and -)'), Template)
+  .optional()
+  .describe('Named sandbox templates (`template: "python"` at create, `--template python`): an image plus defaults (docs/images.md). undefined or {}: none.');
+
 export const ConfigShape = z
   .object({
     profile: Profile,
@@ -362,6 +391,7 @@ export const ConfigShape = z
     limits: Limits,
     audit: Audit,
     log: Log,
+    templates: Templates,
   })
   .strict();
 

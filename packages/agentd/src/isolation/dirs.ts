@@ -2,6 +2,7 @@ import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, unlink } from 
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 import { removeVolume } from './disk/volume.js';
+import { giveRootFilesToOwner, unmountImageRoot } from './namespace/image-root.js';
 import { releaseHostUid, type HostIds } from './host-ids.js';
 import { unstageOwnerMounts } from './namespace/owner-mounts.js';
 import { chownTree, clearTreeAs, copyTreeAs, ownDir, ownerOfDir, realDir } from './tree-ops.js';
@@ -137,9 +138,12 @@ export async function removeSandboxDirs(dirs: SandboxDirs): Promise<void> {
     return releaseHostUid(dirs.root, id);
   }
   if (isRootDaemon()) await ownDir(dirs.root, 0o711);
+  // A sandbox with an image: its overlay and image mounts first, then root-inside's files to the folders' owner.
+  await unmountImageRoot(dirs);
   await removeVolume(dirs.root);
   // Staging mounts of owner-preserving bind mounts (a start cut short): detached, never walked.
   await unstageOwnerMounts(dirs.root);
+  await giveRootFilesToOwner(dirs);
   for (const d of [dirs.workspace, dirs.home, dirs.tmp]) await removeOwnedTree(d);
   for (const name of await readdir(dirs.root)) {
     const path = join(dirs.root, name);

@@ -5,6 +5,7 @@ import type { Logger } from '../util/logger.js';
 import type { SandboxCgroup } from './cgroup/index.js';
 import { removeSandboxDirs } from './dirs.js';
 import { unmountVolume, volumePaths } from './disk/volume.js';
+import { unmountImageRoot } from './namespace/image-root.js';
 import type { DestroyOptions, SandboxHandle, SandboxSpec, SandboxUsage } from './types.js';
 
 type ExitStatus = { code: number | null; signal: NodeJS.Signals | null };
@@ -124,6 +125,8 @@ export class InitSandbox implements SandboxHandle {
     if (this.alive) this.killLauncher();
     await this.exited;
     if (this.cgroup !== undefined) await this.cgroup.remove();
+    // An image's overlay is mounted only while its sandbox runs (the layer keeps the files).
+    if (this.spec.image !== undefined) await unmountImageRoot(this.spec.dirs);
     // A disk-limit volume is mounted only while its sandbox runs (the image keeps the files).
     if (!opts.keepFiles) await removeSandboxDirs(this.spec.dirs);
     else await unmountVolume(volumePaths(this.spec.dirs.root).mountPoint);

@@ -68,6 +68,12 @@ export interface SandboxSpec {
    * and (network 'allowlist') the loopback port of the init's proxy relay.
    */
   net?: { hostDir: string; proxyPort?: number };
+  /**
+   * The image the sandbox's root file system comes from (docs/images.md): its name when
+   * created, the digest it was resolved to (kept for the sandbox's life) and the host path of
+   * the stored root file system. Absent: the host's system folders, read-only.
+   */
+  image?: { name: string; digest: string; rootfs: string };
 }
 
 export interface FeatureStatus {

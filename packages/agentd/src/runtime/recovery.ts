@@ -4,6 +4,7 @@ import { CgroupDriver, DEFAULT_CGROUP_PARENT } from '../isolation/cgroup/index.j
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
 import { unmountVolume, volumePaths } from '../isolation/disk/volume.js';
 import { unstageOwnerMounts } from '../isolation/namespace/owner-mounts.js';
+import { unmountImageRoot } from '../isolation/namespace/image-root.js';
 import { deleteSnapshot } from '../isolation/snapshot/index.js';
 import type { SandboxSpec } from '../isolation/types.js';
 import type { StateStore } from '../state/store.js';
@@ -88,6 +89,9 @@ export async function recoverAtStart(store: StateStore, home: string, cgroupPare
   for (const id of report.sandboxIds) {
     const rec = store.sandboxes.get(id);
     const root = (rec?.spec as SandboxSpec | null | undefined)?.dirs.root ?? sandboxDirs(home, id).root;
+    // An image's overlay too (it may hold the volume busy).
+    const specDirs = (rec?.spec as SandboxSpec | null | undefined)?.dirs ?? sandboxDirs(home, id);
+    await unmountImageRoot(specDirs).catch((err: unknown) => logger.warn({ sandbox: id, err: (err as Error).message }, 'could not unmount the image root of a stopped sandbox'));
     await unmountVolume(volumePaths(root).mountPoint).catch((err: unknown) => logger.warn({ sandbox: id, err: (err as Error).message }, 'could not unmount the volume of a stopped sandbox'));
   }
   // A start cut short (the daemon killed between staging an owner-preserving bind mount and detaching it) leaves a staging mount.

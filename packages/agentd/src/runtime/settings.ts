@@ -71,6 +71,7 @@ export function managerOptionsFrom(config: AgentdConfig, backend: string, tuning
     freshPerRequest: config.sandbox.fresh_per_request,
     allowHostDirect: config.isolation.allow_host_direct,
     hostPaths: hostPathRulesFrom(config),
+    ...(config.templates === undefined ? {} : { templates: config.templates }),
     snapshotQuota: { maxCount: config.limits.max_snapshots_per_tenant, maxBytes: config.limits.max_snapshot_bytes_per_tenant },
     snapshotRetention: {
       ...(config.limits.snapshot_max_age_ms === undefined ? {} : { maxAgeMs: config.limits.snapshot_max_age_ms }),

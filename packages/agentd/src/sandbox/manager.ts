@@ -8,11 +8,15 @@ import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } fro
 import type { ProfileName, SandboxDirs, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
 import { newId } from './ids.js';
+import { ImageStore } from '../images/store.js';
 import { minDefined } from '../util/numbers.js';
 import { WarmPool } from './pool.js';
 import { assertBackendGranted, assertSpecWithinGrants, assertWithinGrants, clampDefaults, type Grantee, type Grants } from './grants.js';
 import { assertHostPathGrant, withLocalGrant } from './host-path-grant.js';
-import { buildSpec, isPlainCreate, requestLimits, type ProfileDefaults, type SandboxCreate } from './spec.js';
+import { applyTemplate, buildSpec, isPlainCreate, requestLimits, type ProfileDefaults, type SandboxCreate } from './spec.js';
+import { runExec } from '../capabilities/exec-driver.js';
+import { commandEnv } from '../isolation/exec-env.js';
+import { runAsUser } from '../images/exec-user.js';
 import type { Lease, ManagerDeps, ManagerOptions, ManagerStats } from './types.js';
 
 /** What the manager keeps for a sandbox whose init runs. */
@@ -152,6 +156,16 @@ export class SandboxManager {
     return this.deps.store.sandboxes.list(filter);
   }
 
+  /** The image store of the daemon's home (images/store.ts). */
+  images(): ImageStore {
+    return new ImageStore(this.options.home);
+  }
+
+  /** Ids of the sandboxes (every tenant's, any state with files) started from image `digest`. */
+  sandboxesUsingImage(digest: string): string[] {
+    return this.deps.store.sandboxes.list({}).filter((r) => (r.spec as SandboxSpec | null)?.image?.digest === digest).map((r) => r.id);
+  }
+
   /** The live handle of a running sandbox of `tenant`; typed errors for every other state. */
   handleOf(tenant: string, id: string): SandboxHandle {
     return this.handleFor(this.get(tenant, id));
@@ -235,8 +249,10 @@ export class SandboxManager {
   }
 
   /** Creates a sandbox for `tenant` (a warm one when the request is plain). */
-  private async createSandbox(tenant: string, req: SandboxCreate, signal?: AbortSignal, who: Grantee = NOBODY): Promise<{ record: SandboxRecord; fromPool: boolean }> {
+  private async createSandbox(tenant: string, given: SandboxCreate, signal?: AbortSignal, who: Grantee = NOBODY): Promise<{ record: SandboxRecord; fromPool: boolean }> {
     this.assertOpen();
+    // A template is its image and defaults under the request's own fields; grants judge the result.
+    const { req, template } = applyTemplate(given, this.options.templates);
     const profile: ProfileName = req.profile ?? this.options.defaultProfile;
     const defaults = this.defaultsFor(profile);
     const backendName = this.deps.backends.canonical(req.backend ?? defaults.backend);
@@ -265,7 +281,11 @@ export class SandboxManager {
         return { record, fromPool: true };
       }
     }
-    const spec = withLocalGrant(buildSpec(newId('sbx'), this.options.home, profile, defaults, req), who);
+    const image = req.image === undefined ? undefined : await new ImageStore(this.options.home).resolve(req.image);
+    if (image !== undefined && backendName !== 'namespace') {
+      throw new AgentdError('INVALID_ARGUMENT', `backend '${backendName}' does not run images yet (only 'namespace' does)`, { details: { backend: backendName, image: req.image } });
+    }
+    const spec = withLocalGrant(buildSpec(newId('sbx'), this.options.home, profile, defaults, req, image), who);
     // A limit the backend cannot enforce is refused, the profile's defaults too (never dropped).
     assertLimitsEnforceable(backendName, this.deps.backends.probeOf?.(backendName), spec.limits, (f) =>
       req.limits?.[LIMIT_KEYS[f] as keyof NonNullable<SandboxCreate['limits']>] !== undefined
@@ -276,8 +296,15 @@ export class SandboxManager {
     try {
       const handle = await this.startHandle(spec, backendName, signal);
       this.adopt(handle);
+      if (template?.start_command !== undefined) await this.runStartCommand(handle, template.start_command, signal);
       return { record: this.deps.store.sandboxes.setState(record.id, 'running') ?? record, fromPool: false };
     } catch (err) {
+      const live = this.live.get(record.id);
+      if (live) {
+        live.destroying = true;
+        await live.handle.destroy().catch(() => undefined);
+        this.live.delete(record.id);
+      }
       this.deps.store.sandboxes.delete(record.id);
       await removeSandboxDirs(spec.dirs).catch(() => undefined);
       throw err;
@@ -468,6 +495,9 @@ export class SandboxManager {
         // host-direct cannot freeze: copy as is.
       }
     }
+    if (wasRunning && !frozen && (rec.spec as SandboxSpec | null)?.image !== undefined) {
+      throw new AgentdError('CONFLICT', `sandbox '${id}' has an image and could not be frozen: its layer (files of two uids) is copied only while no process of it runs; stop it first`, { details: { sandbox_id: id } });
+    }
     this.assertSnapshotRoom(tenant, 0);
     try {
       const dirs = this.dirsOf(rec);
@@ -628,6 +658,19 @@ export class SandboxManager {
           retryAfterMs: 1000,
         });
       }
+    }
+  }
+
+  /** A template's start command, as the agent user; a failure fails the create (EXEC_FAILED). */
+  private async runStartCommand(handle: SandboxHandle, command: string, signal?: AbortSignal): Promise<void> {
+    const as = runAsUser(handle.spec, 'agent', ['/bin/sh', '-c', command], commandEnv(handle.baseEnv, undefined));
+    const run = await runExec(handle, {
+      argv: as.argv, env: as.env, timeoutMs: 10 * 60_000, maxOutputBytes: 64 * 1024, signal: signal ?? new AbortController().signal,
+      ...(handle.spec.workdir === undefined ? {} : { cwd: handle.spec.workdir }),
+    });
+    if (run.exitCode !== 0) {
+      const tail = run.stderr.toString('utf8').trim().split('\n').slice(-5).join('\n');
+      throw new AgentdError('EXEC_FAILED', `the template's start_command failed (${run.timedOut ? 'timed out' : `exit ${run.exitCode ?? run.signal ?? '?'}`}): ${tail}`, { details: { exit_code: run.exitCode, stderr_tail: tail } });
     }
   }
 

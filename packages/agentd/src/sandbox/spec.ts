@@ -34,6 +34,8 @@ export const SandboxCreate = z
       .max(256)
       .optional()
       .describe("Host folders mounted at a target path (the CLI's -v and --mount-cwd). Admin role only, same rules as allowed_paths_ro; a local caller's may also lie under sandbox.local_mount_roots. Under a root daemon owner-preserving: the folder's owner is the sandbox's user inside and owns what it writes."),
+    template: z.string().min(1).max(64).optional().describe('A template of the config (`templates.NAME`): its image and defaults, under the fields of this request (docs/images.md).'),
+    image: z.string().min(1).max(128).optional().describe("Name (or sha256: digest) of a stored image whose root file system the sandbox gets, with its own writable layer (namespace backend, root daemon; docs/images.md). Default: the host's system folders, read-only."),
     deny_paths: z.array(HostPath).max(256).optional().describe("Paths masked inside the sandbox, over the config's sandbox.deny_paths (anyone may send it: it only hides more)."),
     egress: z
       .object({
@@ -52,6 +54,46 @@ export const SandboxCreate = z
   .strict();
 export type SandboxCreate = z.infer<typeof SandboxCreate>;
 
+/** A template of the config (config/sections.ts `Template`). */
+export interface SandboxTemplate {
+  image: string;
+  network?: NetworkMode;
+  env?: Record<string, string>;
+  workdir?: string;
+  limits?: { memory_bytes?: number; pids?: number; cpus?: number; disk_bytes?: number };
+  ttl_ms?: number;
+  start_command?: string;
+}
+
+/**
+ * The request a template stands for: the template's image and defaults, the request's own
+ * fields over them. NOT_FOUND for a template the config does not have.
+ */
+export function applyTemplate(req: SandboxCreate, templates: Readonly<Record<string, SandboxTemplate>> | undefined): { req: SandboxCreate; template?: SandboxTemplate } {
+  if (req.template === undefined) return { req };
+  const t = templates?.[req.template];
+  if (t === undefined) {
+    throw new AgentdError('NOT_FOUND', `no template '${req.template}' (the config's [templates.NAME] sections: ${Object.keys(templates ?? {}).join(', ') || 'none'})`, { details: { template: req.template } });
+  }
+  const limits = { ...t.limits, ...req.limits };
+  const env = { ...t.env, ...req.env };
+  const workdir = req.workdir ?? t.workdir;
+  const network = req.network ?? t.network;
+  const ttl = req.ttl_ms ?? t.ttl_ms;
+  return {
+    template: t,
+    req: {
+      ...req,
+      image: req.image ?? t.image,
+      ...(Object.keys(limits).length > 0 ? { limits } : {}),
+      ...(Object.keys(env).length > 0 ? { env } : {}),
+      ...(workdir === undefined ? {} : { workdir }),
+      ...(network === undefined ? {} : { network }),
+      ...(ttl === undefined ? {} : { ttl_ms: ttl }),
+    },
+  };
+}
+
 /** What a profile gives a new sandbox when the request says nothing (derived from the config). */
 export interface ProfileDefaults {
   backend: string;
@@ -65,7 +107,7 @@ export interface ProfileDefaults {
 
 /** True when the request only names labels/ttl/profile/backend: a warm-pool sandbox can serve it. */
 export function isPlainCreate(req: SandboxCreate): boolean {
-  const custom: Array<keyof SandboxCreate> = ['env', 'workdir', 'network', 'limits', 'allowed_paths_ro', 'allowed_paths_rw', 'bind_mounts', 'deny_paths', 'egress', 'ports'];
+  const custom: Array<keyof SandboxCreate> = ['env', 'workdir', 'network', 'limits', 'allowed_paths_ro', 'allowed_paths_rw', 'bind_mounts', 'deny_paths', 'egress', 'ports', 'image', 'template'];
   return custom.every((k) => req[k] === undefined);
 }
 
@@ -80,7 +122,7 @@ export function requestLimits(l: SandboxCreate['limits']): SandboxLimits {
   return out;
 }
 
-export function buildSpec(id: string, home: string, profile: ProfileName, defaults: ProfileDefaults, req: SandboxCreate): SandboxSpec {
+export function buildSpec(id: string, home: string, profile: ProfileName, defaults: ProfileDefaults, req: SandboxCreate, image?: SandboxSpec['image']): SandboxSpec {
   const network = req.network ?? defaults.network;
   if (network === 'host' && (profile === 'server' || profile === 'paranoid')) {
     throw new AgentdError('POLICY_DENIED', `network 'host' is not allowed under profile '${profile}'`, { details: { profile, network } });
@@ -102,5 +144,6 @@ export function buildSpec(id: string, home: string, profile: ProfileName, defaul
     labels: req.labels ?? {},
     ...(req.ports === undefined ? {} : { ports: req.ports.map(parsePublish) }),
     ...(req.egress === undefined ? {} : { egress: { ...(req.egress.allow ? { allow: req.egress.allow } : {}), ...(req.egress.deny ? { deny: req.egress.deny } : {}) } }),
+    ...(image === undefined ? {} : { image }),
   };
 }

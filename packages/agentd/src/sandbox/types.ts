@@ -5,7 +5,7 @@ import type { SessionRepo } from '../state/sessions.js';
 import type { SnapshotRepo } from '../state/snapshots.js';
 import type { Logger } from '../util/logger.js';
 import type { PoolOptions } from './pool.js';
-import type { ProfileDefaults } from './spec.js';
+import type { ProfileDefaults, SandboxTemplate } from './spec.js';
 
 /** The backends a daemon runs, by canonical name or alias. */
 export interface BackendSet {
@@ -52,6 +52,8 @@ export interface ManagerOptions {
   hostPaths?: HostPathRules;
   /** Per-tenant snapshot quota (config limits.max_snapshots_per_tenant / max_snapshot_bytes_per_tenant); undefined = none (tests). */
   snapshotQuota?: { maxCount: number; maxBytes: number };
+  /** config `templates`: name -> an image plus defaults (docs/images.md); absent: none. */
+  templates?: Readonly<Record<string, SandboxTemplate>>;
   /** Snapshot retention (config limits.snapshot_max_age_ms / snapshot_keep_per_sandbox), enforced by `sweepSnapshots`; absent: kept until deleted. */
   snapshotRetention?: { maxAgeMs?: number; keepPerSandbox?: number };
 }

@@ -18,6 +18,7 @@ import { McpHttp } from '../mcp/http.js';
 import { networkRoutes } from './routes/network.js';
 import { portRoutes } from './routes/ports.js';
 import { attachPortUpgrades } from './upgrade.js';
+import { imageRoutes } from './routes/images.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -220,7 +221,7 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   const mcp = new McpHttp(svc);
   app.addHook('preClose', async () => mcp.close());
   const routes: RouteSpec[] = [
-    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...watchRoutes(svc), ...mcp.routes(), ...networkRoutes(svc), ...portRoutes(svc),
+    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...watchRoutes(svc), ...mcp.routes(), ...networkRoutes(svc), ...portRoutes(svc), ...imageRoutes(svc),
   ];
   let doc: Record<string, unknown> | undefined;
   const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));

@@ -22,6 +22,7 @@ export const SandboxShape = z.object({
   created_at_ms: z.number(),
   expires_at_ms: z.number().optional(),
   last_error: z.string().optional(),
+  image: z.object({ name: z.string(), digest: z.string() }).optional().describe('The image the sandbox runs on (docs/images.md).'),
   usage: z.object({ memory_bytes: z.number(), memory_peak_bytes: z.number(), cpu_ms: z.number(), pids: z.number() }).optional(),
 });
 

@@ -14,8 +14,16 @@ export function sandboxView(r: SandboxRecord, usage?: { memory_bytes: number; me
     ...(r.expiresAtMs === null ? {} : { expires_at_ms: r.expiresAtMs }),
     ...(r.lastError === null ? {} : { last_error: r.lastError }),
     ...limitsView(r.spec),
+    ...imageView(r.spec),
     ...(usage ? { usage } : {}),
   };
+}
+
+/** The image the sandbox runs on (docs/images.md): its name at create and the digest it keeps. */
+function imageView(spec: unknown): { image?: { name: string; digest: string } } {
+  const image = (spec as { image?: { name?: unknown; digest?: unknown } } | null)?.image;
+  if (typeof image?.name !== 'string' || typeof image.digest !== 'string') return {};
+  return { image: { name: image.name, digest: image.digest } };
 }
 
 /** The limits the sandbox runs under (from its stored spec), in the create body's names; nothing when none is known. */

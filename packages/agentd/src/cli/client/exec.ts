@@ -23,6 +23,14 @@ interface ExecFlags extends ClientFlags {
   maxOutput?: number;
   idempotencyKey?: string;
   tty?: boolean;
+  user?: string;
+}
+
+/** --user: root, agent or a uid (the daemon says which a sandbox has). */
+function userOf(text: string): 'root' | 'agent' | number {
+  if (text === 'root' || text === 'agent') return text;
+  if (/^\d{1,5}$/.test(text)) return Number(text);
+  throw new UsageError(`--user ${text}: expected root, agent or a uid`);
 }
 
 /** The daemon's exec time limit when the request gives no `timeout_ms` (capabilities/shell-exec.ts DEFAULT_TIMEOUT_MS). */
@@ -107,6 +115,7 @@ export function execCommand(io: CliIo): Command {
       .option('-i, --stdin', "send this process's stdin to the command")
       .option('-t, --tty', 'allocate a TTY (not supported yet)')
       .option('--shell', 'run the words as one /bin/sh -c script instead of an argv')
+      .option('-u, --user <user>', 'agent (default) or root (a sandbox with an image only); or uid 1000 / 0')
       .addOption(new Option('--max-output <size>', 'cap on output kept by the daemon: 64k, 16m, or bytes').argParser(parseSizeFlag))
       .option('--idempotency-key <key>', 'a retried exec with the same key runs once')
       .passThroughOptions(),
@@ -136,6 +145,7 @@ export function execCommand(io: CliIo): Command {
           ...(cwd === undefined ? {} : { cwd }),
           ...(flags.maxOutput === undefined ? {} : { maxOutputBytes: flags.maxOutput }),
           ...(flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey }),
+          ...(flags.user === undefined ? {} : { user: userOf(flags.user) }),
           ...(flags.stdin === true ? { stdin: await readAll(io.stdin) } : {}),
           signal: controller.signal,
         };

@@ -28,6 +28,8 @@ interface CreateFlags extends ClientFlags {
   allow?: string[];
   deny?: string[];
   publish?: string[];
+  image?: string;
+  template?: string;
 }
 
 /** The REST SandboxCreate body of the flags (docs/api.md), field for field. */
@@ -51,6 +53,8 @@ export function createBody(flags: CreateFlags): Rest {
     ...(mounts.length === 0 ? {} : { bind_mounts: mounts }),
     ...(flags.allow === undefined && flags.deny === undefined ? {} : { egress: { ...(flags.allow ? { allow: flags.allow } : {}), ...(flags.deny ? { deny: flags.deny } : {}) } }),
     ...(flags.publish === undefined ? {} : { ports: flags.publish }),
+    ...(flags.image === undefined ? {} : { image: flags.image }),
+    ...(flags.template === undefined ? {} : { template: flags.template }),
   };
 }
 
@@ -116,7 +120,9 @@ export function sandboxCommand(io: CliIo): Command {
       .option('--label <k=v>', 'label (repeatable)', collectKeyValue)
       .option('--ttl <duration>', 'destroy after this long: 30m, 2h, 1d; a bare number is seconds', parseSeconds)
       .option('-v, --volume <HOST[:SANDBOX][:ro]>', VOLUME_HELP, collectVolume)
-      .option('--mount-cwd', MOUNT_CWD_HELP.replace('and run there', 'as the sandbox\'s workdir')),
+      .option('--mount-cwd', MOUNT_CWD_HELP.replace('and run there', 'as the sandbox\'s workdir'))
+      .option('--image <name>', "a stored image as the sandbox's root file system, with its own writable layer (agentd image ls)")
+      .option('--template <name>', "a template of the daemon's config (its image and defaults)"),
     async (client, flags) => {
       const s = await withProgress(io, 'creating sandbox', () => restPost(client, '/v1/sandboxes', createBody(flags)));
       if (flags.json === true) printJson(io, s);

@@ -1,4 +1,5 @@
-import { chmod, lstat, mkdir, open, stat } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, open, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
@@ -20,6 +21,8 @@ import { SpareVolumes } from '../disk/spare.js';
 import type { HostIds } from './launch.js';
 import { HostUidAllocator } from '../host-ids.js';
 import { closeStaged, stageOwnerMounts, unstageOwnerMounts, type StagedMount } from './owner-mounts.js';
+import { consumeLayerSeed } from '../snapshot/layer.js';
+import { imageMounts, mountImageRoot, ROOT_CAPS, rootIdsFor, unmountImageRoot, type MountedImageRoot } from './image-root.js';
 
 /** The fd bwrap reads the seccomp filter from (the first fd after stdin/stdout/stderr). */
 const SECCOMP_FD = 3;
@@ -64,6 +67,7 @@ export class NamespaceBackend implements IsolationBackend {
   async probe(): Promise<BackendProbe> {
     const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
     const probe = await probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath, ...(this.probeCache === undefined ? {} : { cache: this.probeCache }) });
+    probe.features.images = await imagesFeature(facts.uidRange !== undefined);
     probe.features.diskLimit = disk.tools !== undefined
       ? { ok: true, detail: 'per-sandbox ext4 image, loop-mounted nosuid,nodev; workspace, home and tmp inside it' }
       : { ok: false, detail: disk.problem ?? 'unavailable' };
@@ -188,6 +192,7 @@ export class NamespaceBackend implements IsolationBackend {
     const cgroup = made.status === 'fulfilled' ? made.value : undefined;
     let pinned: PinnedHostPath[] = [];
     let staged: StagedMount[] = [];
+    let imageRoot: MountedImageRoot | undefined;
     try {
       if (dirs.status === 'rejected') throw dirs.reason;
       if (made.status === 'rejected') throw made.reason;
@@ -201,17 +206,29 @@ export class NamespaceBackend implements IsolationBackend {
         if (s !== undefined) mountFds[i] = s.handle.fd;
       });
       const hostMounts = wanted.map((w, i) => ({ source: pinned[i]?.real ?? w.given, fd: hostMountFd(i), target: w.target, readonly: w.readonly, what: w.what }));
-      const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts });
-      const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p), ids, spec.dirs)));
-      const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
-      const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts, denyKinds });
-      if (plan.unmaskable.length > 0) {
-        this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
+      let mounts;
+      if (spec.image !== undefined) {
+        // An image: the sandbox's own user namespace (uid 0 and 1000) and overlay root (image-root.ts).
+        if (ids === undefined || this.uids === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', "backend 'namespace' runs a sandbox with an image only under a root daemon (it maps two host uids and mounts the image)", { details: { image: spec.image.name } });
+        const rootIds = await rootIdsFor(this.uids, spec);
+        // A fork's first start: the layer it was forked with, given to its own two uids.
+        await consumeLayerSeed(spec.dirs, ids, rootIds);
+        imageRoot = await mountImageRoot(spec.dirs, spec.image.rootfs, ids, rootIds);
+        mounts = await imageMounts({ spec, merged: imageRoot.merged, imageRootfs: spec.image.rootfs, initPath: this.initPath, hostMounts, maskFile: files.maskFile });
+      } else {
+        const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts });
+        const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p), ids, spec.dirs)));
+        const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
+        const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts, denyKinds });
+        if (plan.unmaskable.length > 0) {
+          this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
+        }
+        mounts = plan.mounts;
       }
       const argv = launchArgv({
         initPath: this.initPath,
         bwrapPath: facts.bwrapPath,
-        bwrapArgs: bwrapArgs({ spec, mounts: plan.mounts, seccompFd: SECCOMP_FD }),
+        bwrapArgs: bwrapArgs({ spec, mounts, seccompFd: SECCOMP_FD, ...(imageRoot === undefined ? {} : { image: { usernsFd: hostMountFd(wanted.length), rootCaps: ROOT_CAPS } }) }),
         cgroupProcs: cgroup?.procsFiles ?? [],
         limits: spec.limits,
         ...(ids === undefined ? {} : { dropTo: ids }),
@@ -227,7 +244,7 @@ export class NamespaceBackend implements IsolationBackend {
         started = await spawnInit(argv, {
           cwd: '/',
           env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' },
-          extraFds: [filter.fd, ...mountFds],
+          extraFds: [filter.fd, ...mountFds, ...(imageRoot === undefined ? [] : [imageRoot.userns.fd])],
           logger: this.logger,
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
@@ -237,17 +254,29 @@ export class NamespaceBackend implements IsolationBackend {
       return new InitSandbox(this.name, spec, sandboxEnv(spec), started.channel, started.child, cgroup, this.logger);
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
+      if (imageRoot !== undefined) await unmountImageRoot(spec.dirs).catch(() => undefined);
       throw (pinned.length > 0 ? hostPathRaceError(err, spec, rules, wanted) : undefined) ?? err;
     } finally {
-      // bwrap holds its own copies until it has mounted them.
+      // bwrap holds its own copies until it has mounted them (and its own reference to the user namespace).
       await closeHostPaths(pinned);
       // The sandbox is up (or failed): its mount namespace keeps its own copies of the staged mounts.
       if (staged.length > 0) {
         await closeStaged(staged);
         await unstageOwnerMounts(spec.dirs.root).catch((err: unknown) => this.logger.warn({ sandbox: spec.id, err: (err as Error).message }, 'could not detach the staging mounts of a sandbox'));
       }
+      await imageRoot?.release();
     }
   }
+}
+
+/** Whether sandboxes here can run on an image (docs/images.md): a root daemon and the idmap helper. */
+async function imagesFeature(rootDaemon: boolean): Promise<{ ok: boolean; detail: string }> {
+  if (!rootDaemon) return { ok: false, detail: 'needs a root daemon (two mapped uids per sandbox, overlay and idmapped mounts)' };
+  const helper = nativePaths().idmapMount;
+  const ok = await access(helper, fsConstants.X_OK).then(() => true, () => false);
+  return ok
+    ? { ok: true, detail: 'overlay over an idmapped read-only image, per-sandbox layer; root inside = a second unprivileged host uid' }
+    : { ok: false, detail: `${helper} is missing (npm run build:native)` };
 }
 
 /** bwrap inherits the pinned host-path descriptors after the seccomp filter: fds 4, 5, ... (the i-th wanted host mount). */

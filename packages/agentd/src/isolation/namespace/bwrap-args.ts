@@ -85,6 +85,12 @@ export interface BwrapArgsInput {
   mounts: Mount[];
   /** The fd (in bwrap's fd table) holding the compiled seccomp filter; undefined = no filter. */
   seccompFd?: number;
+  /**
+   * A sandbox with an image (image-root.ts): the fd of the user namespace the daemon made
+   * (uid 0 and 1000 mapped), joined with `--userns`; the init runs as root inside with
+   * `rootCaps` only (file operations as the agent user), and `/` stays writable (the overlay).
+   */
+  image?: { usernsFd: number; rootCaps: readonly string[] };
 }
 
 /**
@@ -93,16 +99,19 @@ export interface BwrapArgsInput {
  */
 export function bwrapArgs(input: BwrapArgsInput): string[] {
   const { spec } = input;
+  const image = input.image;
   const args = [
-    '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup',
+    ...(image === undefined ? ['--unshare-user'] : ['--userns', String(image.usernsFd)]),
+    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup',
     ...networkArgs(spec),
     // A nested user namespace is refused by the kernel too (user.max_user_namespaces = 0
-    // inside), not only by the seccomp filter.
-    '--disable-userns',
-    '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_GID),
+    // inside), not only by the seccomp filter. (bwrap allows it only with --unshare-user:
+    // with an image, the seccomp filter alone refuses CLONE_NEWUSER.)
+    ...(image === undefined ? ['--disable-userns', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_GID)] : ['--uid', '0', '--gid', '0']),
     '--hostname', sandboxHostname(spec.id),
     '--die-with-parent', '--new-session', '--as-pid-1',
     '--cap-drop', 'ALL',
+    ...(image === undefined ? [] : image.rootCaps.flatMap((c) => ['--cap-add', c])),
     '--clearenv',
   ];
   for (const [k, v] of Object.entries(sandboxEnv(spec))) {
@@ -114,11 +123,12 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   for (const m of input.mounts) args.push(...mountArgs(m));
   // The daemon's network sockets of this sandbox (network/service.ts): the daemon's folder, read-only inside.
   if (spec.net !== undefined) args.push('--ro-bind', spec.net.hostDir, SANDBOX_NET_DIR);
-  // Nothing may be created at the top of the sandbox's tree once it is built.
-  args.push('--remount-ro', '/');
+  // Nothing may be created at the top of the sandbox's tree once it is built (an image's overlay stays writable).
+  if (image === undefined) args.push('--remount-ro', '/');
   if (input.seccompFd !== undefined) args.push('--seccomp', String(input.seccompFd));
   args.push('--chdir', spec.workdir ?? SANDBOX_PATHS.workspace);
   args.push('--', SANDBOX_PATHS.init, '--fs-root', '/');
+  if (image !== undefined) args.push('--fs-uid', String(SANDBOX_UID));
   if (spec.net !== undefined) {
     args.push('--net-dir', SANDBOX_NET_DIR);
     if (spec.net.proxyPort !== undefined) args.push('--proxy-port', String(spec.net.proxyPort));

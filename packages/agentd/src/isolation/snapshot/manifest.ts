@@ -19,6 +19,11 @@ export const SnapshotManifestSchema = z
     size_bytes: z.number().int().nonnegative().describe('Apparent size of all regular files (reflinked copies may share disk blocks).'),
     file_count: z.number().int().nonnegative().describe('Entries that are not directories (files, symlinks, fifos...).'),
     dir_count: z.number().int().nonnegative().describe('Directories, not counting the part folders themselves.'),
+    layer: z
+      .object({ agent_uid: z.number().int().positive(), root_uid: z.number().int().positive() })
+      .strict()
+      .optional()
+      .describe("A sandbox with an image: its writable layer is held in `layer/`, owned by these host uids (agent, root inside); a fork gives them to its own (layer.ts)."),
   })
   .strict();
 

@@ -18,6 +18,8 @@ import { chownTree, clearTreeAs, copyTreeAs, ownDir, ownerOfDir, realDir } from 
 import type { SandboxDirs } from '../types.js';
 import { copyTimes, treeStats, type TreeStats } from './copy.js';
 import { MANIFEST_FILE, SNAPSHOT_PARTS, type SnapshotManifest, readManifest } from './manifest.js';
+import { giveRootFilesToOwner } from '../namespace/image-root.js';
+import { hasLayer, LAYER_PART, layerSeedDir, restoreLayer, seedLayer, snapshotLayer } from './layer.js';
 
 const SNAPSHOT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
@@ -70,6 +72,8 @@ export async function createSnapshot(dirs: SandboxDirs, snapshotsRoot: string, i
   try {
     await secureSandboxRoot(dirs);
     const total: TreeStats = { bytes: 0, diskBytes: 0, files: 0, dirs: 0 };
+    // A sandbox with an image has files of two uids (agent, root inside): copied as root, its processes frozen or stopped (layer.ts).
+    const twoUids = await hasLayer(dirs);
     for (const part of SNAPSHOT_PARTS) {
       if (!(await isDir(dirs[part]))) {
         await realDir(dirs[part]);
@@ -79,13 +83,14 @@ export async function createSnapshot(dirs: SandboxDirs, snapshotsRoot: string, i
       const dst = join(partial, part);
       await mkdir(dst, { mode: 0o700 });
       await lchown(dst, owner.uid, owner.gid);
-      await copyTreeAs(owner, dirs[part], dst, opts.signal).catch((err: AgentdError) => {
+      await copyTreeAs(twoUids ? undefined : owner, dirs[part], dst, opts.signal).catch((err: AgentdError) => {
         if (err.code !== 'INTERNAL') throw err;
         throw new AgentdError('FS_ERROR', `snapshot ${id}: the sandbox's ${part} could not be copied as its own uid ${owner.uid} (a file or folder it made unreadable to itself?): ${err.message}`, { cause: err, details: { part } });
       });
     }
+    const layer = await snapshotLayer(dirs, partial, opts.signal);
     await chmod(partial, 0o700);
-    for (const part of SNAPSHOT_PARTS) {
+    for (const part of [...SNAPSHOT_PARTS, ...(layer === undefined ? [] : [LAYER_PART])]) {
       const s = await treeStats(join(partial, part), opts.signal);
       total.bytes += s.bytes;
       total.files += s.files;
@@ -100,6 +105,7 @@ export async function createSnapshot(dirs: SandboxDirs, snapshotsRoot: string, i
       size_bytes: total.bytes,
       file_count: total.files,
       dir_count: total.dirs,
+      ...(layer === undefined ? {} : { layer }),
     };
     await writeFile(join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(partial, finalDir);
@@ -124,6 +130,8 @@ export async function createSnapshot(dirs: SandboxDirs, snapshotsRoot: string, i
 export async function restoreSnapshot(snapshotDir: string, dirs: SandboxDirs, opts: SnapshotOptions = {}): Promise<SnapshotManifest> {
   const manifest = await readManifest(snapshotDir);
   await secureSandboxRoot(dirs);
+  // Root inside's files (a sandbox with an image, stopped now) go to the folders' owner so it can clear them.
+  if (manifest.layer !== undefined) await giveRootFilesToOwner(dirs);
   const owners = new Map<string, Awaited<ReturnType<typeof ownerOfDir>>>();
   for (const part of manifest.parts) owners.set(part, await ownerOfDir(dirs[part]));
   const staging = join(dirname(dirs.workspace), `.restore-${randomBytes(4).toString('hex')}`);
@@ -134,7 +142,8 @@ export async function restoreSnapshot(snapshotDir: string, dirs: SandboxDirs, op
       const dst = join(staging, part);
       await mkdir(dst, { mode: 0o700 });
       await copyTreeAs(undefined, join(snapshotDir, part), dst, opts.signal);
-      if (owner !== undefined && owner.uid !== process.getuid?.()) await chownTree(dst, owner, undefined, opts.signal);
+      // With a layer, the copy keeps the sandbox's own two uids (the snapshot is its own).
+      if (owner !== undefined && owner.uid !== process.getuid?.() && manifest.layer === undefined) await chownTree(dst, owner, undefined, opts.signal);
     }
     for (const part of manifest.parts) {
       const target = dirs[part];
@@ -150,6 +159,7 @@ export async function restoreSnapshot(snapshotDir: string, dirs: SandboxDirs, op
       await chmod(target, st.mode & 0o7777);
       await copyTimes(join(snapshotDir, part), target);
     }
+    await restoreLayer(snapshotDir, dirs, opts.signal);
     return manifest;
   } finally {
     // Only the daemon could ever reach the staging folder: removing it as root follows nothing of the sandbox's.
@@ -181,8 +191,10 @@ export async function forkFromSnapshot(snapshotDir: string, newDirs: SandboxDirs
       await mkdir(join(seed, part), { mode: 0o700 });
       await copyTreeAs(undefined, join(snapshotDir, part), join(seed, part), opts.signal);
     }
+    await seedLayer(snapshotDir, newDirs, manifest.layer, opts.signal);
   } catch (err) {
     await rm(seed, { recursive: true, force: true });
+    await rm(layerSeedDir(newDirs), { recursive: true, force: true });
     throw err;
   }
   return manifest;
