@@ -13,6 +13,7 @@ import { fileRoutes } from './routes/files.js';
 import { intentRoutes } from './routes/intents.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { adminRoutes } from './routes/admin.js';
+import { commandRoutes } from './routes/commands.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -212,7 +213,7 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   });
 
   const routes: RouteSpec[] = [
-    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc),
+    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...commandRoutes(svc),
   ];
   let doc: Record<string, unknown> | undefined;
   const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));
