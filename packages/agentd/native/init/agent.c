@@ -12,6 +12,8 @@
 #include "fs_path.h"
 #include "proctree.h"
 #include "proto.h"
+#include "pty.h"
+#include "watch.h"
 
 #define IOBUF_SIZE (256u * 1024u)
 
@@ -71,6 +73,7 @@ int agent_init(struct agent *a, const struct agent_options *opt, out_write_fn si
 void agent_free(struct agent *a)
 {
 	exec_free_all(a);
+	watch_free_all(a);
 	framer_free(&a->framer);
 	free(a->iobuf);
 	free(a->cwd_rel);
@@ -131,6 +134,10 @@ bool agent_on_frame(struct agent *a, uint8_t type, uint32_t id, const uint8_t *p
 		out_error(&a->out, id, EBUSY, "request id %u is in use by a running exec", id);
 		return true;
 	}
+	if (id != 0 && watch_id_in_use(a, id)) {
+		out_error(&a->out, id, EBUSY, "request id %u is in use by a watch", id);
+		return true;
+	}
 	switch (type) {
 	case MSG_PING:
 		handle_empty(a, id, &r, "PING", MSG_PONG);
@@ -146,6 +153,9 @@ bool agent_on_frame(struct agent *a, uint8_t type, uint32_t id, const uint8_t *p
 		return true;
 	case MSG_SIGNAL:
 		proc_handle_signal(a, id, &r);
+		return true;
+	case MSG_RESIZE:
+		pty_handle_resize(a, id, &r);
 		return true;
 	case MSG_SHUTDOWN:
 		if (!rd_finish(&r)) {
@@ -177,6 +187,15 @@ bool agent_on_frame(struct agent *a, uint8_t type, uint32_t id, const uint8_t *p
 		return true;
 	case MSG_FS_RENAME:
 		fs_handle_rename(a, id, &r);
+		return true;
+	case MSG_WATCH:
+		watch_handle_watch(a, id, &r);
+		return true;
+	case MSG_UNWATCH:
+		watch_handle_unwatch(a, id, &r);
+		return true;
+	case MSG_WATCH_CREDIT:
+		watch_handle_credit(a, id, &r);
 		return true;
 	default:
 		out_error(&a->out, id, ENOSYS, "unknown message type %u", (unsigned)type);

@@ -33,6 +33,7 @@ struct stdin_chunk {
 	struct stdin_chunk *next;
 	uint32_t req_id;
 	bool close;
+	bool quiet; /* answered by another chunk (a PTY's VEOF before its close): no OK of its own */
 	size_t len;
 	size_t off;
 	uint8_t data[];
@@ -59,6 +60,9 @@ struct exec {
 	struct stdin_chunk *inq_head;
 	struct stdin_chunk *inq_tail;
 	size_t inq_bytes;
+	/* PTY exec (EXEC_PTY): out.fd and in_fd are copies of the terminal's master side, pty_fd
+	 * another one kept for RESIZE until the exec ends; err.fd is -1. -1 otherwise. */
+	int pty_fd;
 };
 
 /* A process, identified against pid reuse by its start time (field 22 of /proc/PID/stat). */
@@ -78,6 +82,8 @@ struct group {
 	struct member *members;
 	size_t nmembers;
 };
+
+struct dirwatch; /* watch.c */
 
 struct agent_options {
 	const char *fs_root; /* NULL = "/" */
@@ -115,6 +121,11 @@ struct agent {
 	size_t oom_own_len;
 	/* A shepherd died of a signal: its processes were reparented to the init and must go. */
 	bool strays;
+
+	/* Directory watches (watch.c). */
+	struct dirwatch **watches;
+	size_t nwatch;
+	size_t watched_dirs; /* inotify watches held by all of them, at most MAX_WATCH_DIRS */
 };
 
 /* Sets up the state; `sink` NULL = write frames to fd 1. Returns 0 or an errno. */

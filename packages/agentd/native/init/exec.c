@@ -76,7 +76,8 @@ static void fail_stdin_queue(struct agent *a, struct exec *e, const char *why)
 	struct stdin_chunk *c = e->inq_head;
 	while (c) {
 		struct stdin_chunk *next = c->next;
-		out_error(&a->out, c->req_id, EPIPE, "stdin of exec %u: %s", e->id, why);
+		if (!c->quiet)
+			out_error(&a->out, c->req_id, EPIPE, "stdin of exec %u: %s", e->id, why);
 		free(c);
 		c = next;
 	}
@@ -104,6 +105,7 @@ static void free_exec(struct exec *e)
 	exec_close_fd(&e->err.fd);
 	exec_close_fd(&e->in_fd);
 	exec_close_fd(&e->report_fd);
+	exec_close_fd(&e->pty_fd);
 	free(e);
 }
 
@@ -167,6 +169,19 @@ static void leader_ended(struct agent *a, struct exec *e, int status, const stru
 	e->status = status;
 	e->ru = *ru;
 	struct stream *streams[2] = { &e->out, &e->err };
+	if (e->pty_fd >= 0 && e->out.fd >= 0) {
+		/* A terminal: FIONREAD may not count bytes the kernel has yet to move to the master
+		 * (the pty's flip buffer), but a read does wait for them. Read now, until the master
+		 * says every slave is closed (EIO), or it has nothing (EAGAIN: a background process
+		 * still holds the terminal), or what it held plus PTY_DRAIN_SLACK went out. */
+		int avail = 0;
+		if (ioctl(e->out.fd, FIONREAD, &avail) < 0 || avail < 0)
+			avail = 0;
+		e->out.draining = true;
+		e->out.budget = (uint64_t)avail + PTY_DRAIN_SLACK;
+		exec_stream_read(a, e, &e->out);
+		streams[0] = &e->err; /* -1 for a PTY exec */
+	}
 	for (int k = 0; k < 2; k++) {
 		struct stream *s = streams[k];
 		if (s->fd < 0)

@@ -13,6 +13,10 @@ void exec_close_fd(int *fd);
 void exec_close_stdin(struct agent *a, struct exec *e, const char *why);
 /* A stream is done: its fd is closed. */
 void exec_stream_done(struct stream *s);
+/* Reads what a stream's credit allows (a few rounds); never frees the exec. */
+void exec_stream_read(struct agent *a, struct exec *e, struct stream *s);
+/* A PTY exec's leader ended: at most this much more than the master held then is still read. */
+#define PTY_DRAIN_SLACK (64u * 1024u)
 /* Sends EXIT and frees the exec once the leader is reaped and both streams are done. */
 void exec_try_finish(struct agent *a, struct exec *e);
 /* Remembers the process group of a new exec. Returns 0 or ENOMEM. */

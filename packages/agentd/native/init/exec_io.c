@@ -8,6 +8,7 @@
 
 #include "exec_internal.h"
 #include "proto.h"
+#include "pty.h"
 
 /* Queued stdin beyond this is refused with ENOBUFS (a daemon waiting for each OK never gets near it). */
 #define MAX_STDIN_QUEUE (64u * 1024u * 1024u)
@@ -27,7 +28,7 @@ void exec_stream_done(struct stream *s)
 	exec_close_fd(&s->fd);
 }
 
-void exec_on_readable(struct agent *a, struct exec *e, struct stream *s)
+void exec_stream_read(struct agent *a, struct exec *e, struct stream *s)
 {
 	uint8_t type = s == &e->out ? MSG_STDOUT : MSG_STDERR;
 	/* A few reads per wakeup keep one busy stream from starving the others. */
@@ -57,8 +58,13 @@ void exec_on_readable(struct agent *a, struct exec *e, struct stream *s)
 				exec_stream_done(s); /* held open by a background process, nothing left */
 			break;
 		}
-		exec_stream_done(s); /* end of file or a read error */
+		exec_stream_done(s); /* end of file or a read error (EIO: a terminal's last slave closed) */
 	}
+}
+
+void exec_on_readable(struct agent *a, struct exec *e, struct stream *s)
+{
+	exec_stream_read(a, e, s);
 	exec_try_finish(a, e);
 }
 
@@ -92,7 +98,8 @@ void exec_on_writable(struct agent *a, struct exec *e)
 		e->inq_head = c->next;
 		if (!e->inq_head)
 			e->inq_tail = NULL;
-		out_empty(&a->out, MSG_OK, c->req_id);
+		if (!c->quiet)
+			out_empty(&a->out, MSG_OK, c->req_id);
 		free(c);
 	}
 }
@@ -105,6 +112,7 @@ static int queue_stdin(struct exec *e, uint32_t req_id, const uint8_t *data, siz
 	c->next = NULL;
 	c->req_id = req_id;
 	c->close = is_close;
+	c->quiet = false;
 	c->len = len;
 	c->off = 0;
 	if (len)
@@ -141,6 +149,26 @@ void exec_handle_stdin(struct agent *a, uint32_t id, struct rd *r)
 	}
 	if (e->in_state != STDIN_OPEN || e->in_fd < 0) {
 		out_error(&a->out, id, EPIPE, "STDIN: stdin of exec %u is closed", exec_id);
+		return;
+	}
+	if (data.n == 0 && e->pty_fd >= 0) {
+		/* A terminal has no end of file of its own: closing its input types the terminal's
+		 * VEOF character (^D: end of file for a program reading in canonical mode at the
+		 * start of a line), then the init stops writing to it. The OK comes after both. */
+		uint8_t veof = pty_veof(e->pty_fd);
+		if (queue_stdin(e, id, &veof, 1, false) != 0) {
+			out_error(&a->out, id, ENOMEM, "STDIN: out of memory");
+			return;
+		}
+		e->inq_tail->quiet = true;
+		if (queue_stdin(e, id, NULL, 0, true) != 0) {
+			e->inq_tail->quiet = false; /* the VEOF still goes; its OK answers the request */
+			e->in_state = STDIN_CLOSING;
+			exec_on_writable(a, e);
+			return;
+		}
+		e->in_state = STDIN_CLOSING;
+		exec_on_writable(a, e);
 		return;
 	}
 	if (data.n == 0) {
@@ -200,13 +228,20 @@ void exec_handle_credit(struct agent *a, uint32_t id, struct rd *r)
 	}
 	/* A CREDIT may cross the EXIT of its exec: silently ignored then. */
 	struct exec *e = exec_find(a, exec_id);
+	bool retry = false;
 	if (e) {
 		struct stream *s = stream == STREAM_STDOUT ? &e->out : &e->err;
 		if (s->credit < UINT64_MAX / 2)
 			s->credit += bytes;
+		/* A draining terminal may have nothing left to wake the loop (see leader_ended). */
+		retry = e->pty_fd >= 0 && s == &e->out && s->draining && s->fd >= 0;
 	}
 	if (id != 0)
 		out_empty(&a->out, MSG_OK, id);
+	if (retry) {
+		exec_stream_read(a, e, &e->out);
+		exec_try_finish(a, e);
+	}
 }
 
 /* Called for every reaped child; only leaders of running execs matter. */

@@ -22,6 +22,7 @@
 #include "exec_internal.h"
 #include "path_search.h"
 #include "proto.h"
+#include "pty.h"
 
 struct spawn_req {
 	uint32_t flags;
@@ -31,6 +32,9 @@ struct spawn_req {
 	uint32_t window;
 	/* Added to the init's own nice value (the sum capped at MAX_NICE). */
 	uint32_t nice;
+	/* EXEC_PTY: the terminal's size (0 and 0 without it). */
+	uint32_t rows;
+	uint32_t cols;
 };
 
 static const char *validate_exec(uint32_t id, const struct spawn_req *q)
@@ -45,6 +49,14 @@ static const char *validate_exec(uint32_t id, const struct spawn_req *q)
 		return "argv[0] is empty";
 	if (q->nice > MAX_NICE)
 		return "nice out of range (0..19)";
+	if (q->flags & EXEC_PTY) {
+		if (q->flags != EXEC_PTY)
+			return "PTY takes no other flag (the terminal is stdin, stdout and stderr)";
+		if (q->rows == 0 || q->cols == 0 || q->rows > MAX_PTY_DIM || q->cols > MAX_PTY_DIM)
+			return "PTY rows and cols must be 1..65535";
+	} else if (q->rows != 0 || q->cols != 0) {
+		return "rows and cols must be 0 without PTY";
+	}
 	for (uint32_t i = 0; i < q->env.count; i++)
 		if (!strchr(q->env.items[i], '='))
 			return "env entry without '='";
@@ -106,6 +118,8 @@ static void niced_child(const char *prog, const struct spawn_req *q, const int f
 		err = errno;
 	if (!err && setsid() < 0)
 		err = errno;
+	if (!err && (q->flags & EXEC_PTY))
+		err = pty_make_controlling(0);
 	if (!err) {
 		/* The init has no signal handlers (it reads signals from a signalfd): only SIGPIPE
 		 * is ignored, and the mask blocks what the signalfd reads. */
@@ -252,7 +266,7 @@ static void shepherd_main(const char *prog, const struct spawn_req *q, const int
 			uniq[n++] = keep[i];
 	shepherd_fds(uniq, n);
 	pid_t leader = 0;
-	r.err = q->nice ? fork_exec(prog, q, fds_in, &leader) : posix_spawn_exec(prog, q, fds_in, &leader);
+	r.err = (q->nice || (q->flags & EXEC_PTY)) ? fork_exec(prog, q, fds_in, &leader) : posix_spawn_exec(prog, q, fds_in, &leader);
 	r.pid = leader;
 	write_report(report, &r);
 	for (int i = 0; i < 3; i++)
@@ -330,6 +344,7 @@ static int shepherd_spawn(struct agent *a, const char *prog, const struct spawn_
 static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, const char **what)
 {
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
+	int master = -1, slave = -1, ctl = -1;
 	char *prog = NULL;
 	int err;
 	bool merge = q->flags & EXEC_MERGE_STDERR;
@@ -348,18 +363,37 @@ static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, con
 	if (err)
 		return err;
 	*what = "pipe";
-	if ((err = make_pipe(outp, 0)) != 0)
+	if (q->flags & EXEC_PTY) {
+		/* One terminal for stdin, stdout and stderr; three copies of its master here:
+		 * output (read under credit), input (closed by an empty STDIN), control (RESIZE). */
+		*what = "pty";
+		if ((err = pty_open(q->rows, q->cols, &master, &slave)) != 0)
+			goto fail;
+		outp[0] = master;
+		master = -1;
+		outp[1] = slave;
+		slave = -1;
+		inp[1] = fcntl(outp[0], F_DUPFD_CLOEXEC, 3);
+		ctl = inp[1] < 0 ? -1 : fcntl(outp[0], F_DUPFD_CLOEXEC, 3);
+		if (inp[1] < 0 || ctl < 0) {
+			err = errno;
+			goto fail;
+		}
+	} else if ((err = make_pipe(outp, 0)) != 0)
 		goto fail;
-	if (!merge && (err = make_pipe(errp, 0)) != 0)
+	if (!merge && !(q->flags & EXEC_PTY) && (err = make_pipe(errp, 0)) != 0)
 		goto fail;
-	if ((q->flags & EXEC_STDIN_PIPE) || a->devnull_fd < 0) {
+	if (q->flags & EXEC_PTY) {
+		/* stdin is the terminal too */
+	} else if ((q->flags & EXEC_STDIN_PIPE) || a->devnull_fd < 0) {
 		if ((err = make_pipe(inp, 1)) != 0)
 			goto fail;
 		if (!(q->flags & EXEC_STDIN_PIPE))
 			exec_close_fd(&inp[1]); /* no /dev/null: an empty pipe at end of file instead */
 	}
 
-	const int fds[3] = { inp[0] >= 0 ? inp[0] : a->devnull_fd, outp[1], merge ? outp[1] : errp[1] };
+	const bool pty = q->flags & EXEC_PTY;
+	const int fds[3] = { pty ? outp[1] : inp[0] >= 0 ? inp[0] : a->devnull_fd, outp[1], (merge || pty) ? outp[1] : errp[1] };
 	pid_t pid = 0;
 	*what = "program";
 	/* A command is the OOM killer's first choice, not the init (see oom_score_adj_for_child). */
@@ -380,7 +414,8 @@ static int spawn(struct agent *a, const struct spawn_req *q, struct exec *e, con
 	e->out = (struct stream){ .fd = outp[0], .credit = window };
 	e->err = (struct stream){ .fd = errp[0], .credit = window };
 	e->in_fd = inp[1];
-	e->in_state = (q->flags & EXEC_STDIN_PIPE) ? STDIN_OPEN : STDIN_NONE;
+	e->in_state = (q->flags & (EXEC_STDIN_PIPE | EXEC_PTY)) ? STDIN_OPEN : STDIN_NONE;
+	e->pty_fd = ctl;
 	return 0;
 
 fail:
@@ -390,6 +425,9 @@ fail:
 	exec_close_fd(&errp[1]);
 	exec_close_fd(&inp[0]);
 	exec_close_fd(&inp[1]);
+	exec_close_fd(&master);
+	exec_close_fd(&slave);
+	exec_close_fd(&ctl);
 	free(prog);
 	return err;
 }
@@ -423,12 +461,15 @@ static void start(struct agent *a, uint32_t id, const struct spawn_req *q)
 	e->id = id;
 	e->in_fd = -1;
 	e->report_fd = -1;
+	e->pty_fd = -1;
 	const char *what = "program";
 	int err = spawn(a, q, e, &what);
 	if (err) {
 		free(e);
 		if (strcmp(what, "cwd") == 0)
 			out_error(&a->out, id, err, "cannot use cwd %s: %s", q->cwd, strerror(err));
+		else if (strcmp(what, "pty") == 0)
+			out_error(&a->out, id, err, "cannot open a terminal: %s", strerror(err));
 		else
 			out_error(&a->out, id, err, "cannot execute %s: %s", q->argv.items[0], strerror(err));
 		return;
@@ -453,6 +494,8 @@ void exec_handle_exec(struct agent *a, uint32_t id, struct rd *r)
 	struct rstr cwd = rd_str(r);
 	q.window = rd_u32(r);
 	q.nice = rd_u32(r);
+	q.rows = rd_u32(r);
+	q.cols = rd_u32(r);
 	if (rd_finish(r)) {
 		q.cwd = rstr_dup(cwd);
 		if (!q.cwd)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "watch.h"
 
 int loop_setup(bool subreaper)
 {
@@ -34,7 +35,7 @@ int loop_setup(bool subreaper)
 }
 
 /* What one pollfd entry stands for. */
-enum { EV_STDIN, EV_SIGNAL, EV_OUT, EV_ERR, EV_IN, EV_REPORT };
+enum { EV_STDIN, EV_SIGNAL, EV_OUT, EV_ERR, EV_IN, EV_REPORT, EV_WATCH };
 
 struct watch {
 	int kind;
@@ -84,6 +85,11 @@ static bool build(struct agent *a, struct pollset *ps, int sigfd)
 		if (ok && e->report_fd >= 0)
 			ok = ps_add(ps, e->report_fd, POLLIN, EV_REPORT, e->id);
 	}
+	for (size_t i = 0; ok && i < a->nwatch; i++) {
+		int fd = watch_poll_fd(a, i);
+		if (fd >= 0)
+			ok = ps_add(ps, fd, POLLIN, EV_WATCH, watch_id_at(a, i));
+	}
 	return ok;
 }
 
@@ -115,6 +121,10 @@ static void on_signals(struct agent *a, int sigfd)
 
 static void on_exec_event(struct agent *a, const struct watch *w)
 {
+	if (w->kind == EV_WATCH) {
+		watch_on_readable(a, w->exec_id);
+		return;
+	}
 	struct exec *e = exec_find(a, w->exec_id);
 	if (!e)
 		return; /* ended earlier in this round */

@@ -13,6 +13,8 @@ export interface ExecTransport {
   credit(execId: number, stream: 1 | 2, bytes: number): void;
   stdin(execId: number, data: Buffer): Promise<void>;
   signal(execId: number, signo: number, scope: SignalScope): Promise<void>;
+  /** RESIZE of a PTY exec. */
+  resize(execId: number, rows: number, cols: number): Promise<void>;
   /** The exec is finished (EXIT or failure): its id may be reused. */
   release(execId: number): void;
   /** Kills the exec's processes from outside the sandbox, without the init (undefined: not possible here). */
@@ -78,6 +80,8 @@ export class InitExec implements ExecHandle {
     readonly id: number,
     private readonly transport: ExecTransport,
     window = DEFAULT_WINDOW,
+    /** Runs on a terminal: its output is one stream (STDOUT frames), STDERR is a violation. */
+    readonly pty = false,
   ) {
     this.creditBatch = Math.max(1, Math.floor((window > 0 ? window : DEFAULT_WINDOW) / 4));
     const w = window > 0 ? window : DEFAULT_WINDOW;
@@ -109,6 +113,7 @@ export class InitExec implements ExecHandle {
       case 'STDOUT':
       case 'STDERR': {
         if (!this.hasStarted || this.done) return false;
+        if (this.pty && msg.type === 'STDERR') return false;
         const stream = msg.type === 'STDOUT' ? 'stdout' : 'stderr';
         if (msg.data.length > this.allowance[stream]) return false;
         this.allowance[stream] -= msg.data.length;
@@ -144,6 +149,8 @@ export class InitExec implements ExecHandle {
       case 'FS_WRITTEN':
       case 'FS_STAT_RESULT':
       case 'FS_LIST_RESULT':
+      case 'WATCH_EVENT':
+      case 'WATCH_END':
         return false;
     }
   }
@@ -191,6 +198,11 @@ export class InitExec implements ExecHandle {
 
   async signal(signo: NodeJS.Signals | number, scope: SignalScope): Promise<void> {
     await this.transport.signal(this.id, signalNumber(signo), scope);
+  }
+
+  async resize(rows: number, cols: number): Promise<void> {
+    if (!this.pty) throw new AgentdError('INVALID_ARGUMENT', `exec ${this.id} has no terminal to resize`);
+    await this.transport.resize(this.id, rows, cols);
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * The agentd-init wire codec (docs/protocol.md, version 3).
+ * The agentd-init wire codec (docs/protocol.md, version 4).
  *
  * Every message of both directions is described once in `MESSAGES` (type byte + ordered
  * payload fields); encoding and decoding are driven by that table, so the daemon side
@@ -8,7 +8,7 @@
  */
 import { AgentdError } from '../core/errors.js';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Largest data chunk (stdout, stderr, stdin, file data) in one frame. */
 export const MAX_CHUNK = 1024 * 1024;
 /** Largest value of a frame's `len` field. */
@@ -28,13 +28,15 @@ export const MAX_LINK_TARGET = 4096;
 export const MAX_ENTRY_NAME = 255;
 export const MAX_VERSION_STRING = 256;
 
-export const EXEC_FLAGS = { STDIN_PIPE: 1, MERGE_STDERR: 2 } as const;
+export const EXEC_FLAGS = { STDIN_PIPE: 1, MERGE_STDERR: 2, PTY: 16 } as const;
+/** Largest PTY rows / cols (the kernel's struct winsize holds unsigned shorts). */
+export const MAX_PTY_DIM = 65535;
 export const WRITE_FLAGS = { APPEND: 1, CREATE_DIRS: 2, EXCLUSIVE: 4 } as const;
 export const STREAM = { stdout: 1, stderr: 2 } as const;
 export const SCOPE = { leader: 0, group: 1, tree: 2 } as const;
 export const KIND = { file: 1, directory: 2, symlink: 3, other: 4 } as const;
 
-type FieldKind = 'u8' | 'u32' | 'i32' | 'u64' | 'i64' | 'str' | 'bytes' | 'strs' | 'entries';
+type FieldKind = 'u8' | 'u32' | 'i32' | 'u64' | 'i64' | 'str' | 'bytes' | 'strs' | 'entries' | 'wevents';
 type FieldSpec = readonly [name: string, kind: FieldKind];
 
 /** One directory entry of FS_LIST_RESULT as it is on the wire. */
@@ -44,6 +46,30 @@ export interface WireDirEntry {
   mode: number;
   size: number;
   mtimeMs: number;
+}
+
+/** Directory-watch event kinds (docs/protocol.md, "Directory watches"). */
+export const WATCH_KIND = { create: 1, write: 2, remove: 3, rename: 4, chmod: 5, overflow: 6, unwatched: 7 } as const;
+/** Concurrent WATCHes per init, event queue per watch, default event window, events per frame (docs/protocol.md). */
+export const MAX_WATCHES = 16;
+export const MAX_WATCH_DIRS = 8192;
+export const MAX_WATCH_QUEUE = 4096;
+export const DEFAULT_WATCH_WINDOW = 1024;
+export const MAX_WATCH_BATCH = 256;
+/** Longest path in a watch event (PATH_MAX - 1). */
+export const MAX_WATCH_PATH = 4095;
+
+/** One event of WATCH_EVENT as it is on the wire. */
+export interface WireWatchEvent {
+  kind: number;
+  /** 1 if the entry is a directory. */
+  dir: number;
+  /** OVERFLOW: events lost (0 = unknown: the kernel's queue overflowed); UNWATCHED: the errno. */
+  count: number;
+  /** Relative to the watched directory ("" = the directory itself). */
+  path: string;
+  /** RENAME: the new path; "" otherwise. */
+  to: string;
 }
 
 interface KindTypes {
@@ -56,17 +82,19 @@ interface KindTypes {
   bytes: Buffer;
   strs: string[];
   entries: WireDirEntry[];
+  wevents: WireWatchEvent[];
 }
 
 /** The message table: name -> type byte and payload fields, in wire order. */
 export const MESSAGES = {
   // daemon -> init
   PING: { type: 0x01, fields: [] },
-  EXEC: { type: 0x02, fields: [['flags', 'u32'], ['argv', 'strs'], ['env', 'strs'], ['cwd', 'str'], ['window', 'u32'], ['nice', 'u32']] },
+  EXEC: { type: 0x02, fields: [['flags', 'u32'], ['argv', 'strs'], ['env', 'strs'], ['cwd', 'str'], ['window', 'u32'], ['nice', 'u32'], ['rows', 'u32'], ['cols', 'u32']] },
   STDIN: { type: 0x03, fields: [['execId', 'u32'], ['data', 'bytes']] },
   CREDIT: { type: 0x04, fields: [['execId', 'u32'], ['stream', 'u8'], ['bytes', 'u32']] },
   SIGNAL: { type: 0x05, fields: [['execId', 'u32'], ['signo', 'i32'], ['scope', 'u8']] },
   SHUTDOWN: { type: 0x06, fields: [] },
+  RESIZE: { type: 0x07, fields: [['execId', 'u32'], ['rows', 'u32'], ['cols', 'u32']] },
   FS_READ: { type: 0x10, fields: [['path', 'str'], ['offset', 'u64'], ['limit', 'u32']] },
   FS_WRITE: { type: 0x11, fields: [['path', 'str'], ['flags', 'u32'], ['mode', 'u32'], ['data', 'bytes']] },
   FS_STAT: { type: 0x12, fields: [['path', 'str'], ['follow', 'u8']] },
@@ -74,6 +102,9 @@ export const MESSAGES = {
   FS_MKDIR: { type: 0x14, fields: [['path', 'str'], ['mode', 'u32'], ['parents', 'u8']] },
   FS_REMOVE: { type: 0x15, fields: [['path', 'str'], ['recursive', 'u8']] },
   FS_RENAME: { type: 0x16, fields: [['from', 'str'], ['to', 'str'], ['overwrite', 'u8']] },
+  WATCH: { type: 0x17, fields: [['path', 'str'], ['recursive', 'u8'], ['window', 'u32']] },
+  UNWATCH: { type: 0x18, fields: [['watchId', 'u32']] },
+  WATCH_CREDIT: { type: 0x19, fields: [['watchId', 'u32'], ['events', 'u32']] },
   // init -> daemon
   READY: { type: 0x80, fields: [['protocolVersion', 'u32'], ['pid', 'i32'], ['version', 'str']] },
   PONG: { type: 0x81, fields: [] },
@@ -87,6 +118,8 @@ export const MESSAGES = {
   FS_WRITTEN: { type: 0x91, fields: [['bytesWritten', 'u64'], ['fileSize', 'u64']] },
   FS_STAT_RESULT: { type: 0x92, fields: [['kind', 'u8'], ['mode', 'u32'], ['size', 'u64'], ['mtimeMs', 'i64'], ['uid', 'u32'], ['gid', 'u32'], ['linkTarget', 'str']] },
   FS_LIST_RESULT: { type: 0x93, fields: [['more', 'u8'], ['entries', 'entries']] },
+  WATCH_EVENT: { type: 0x94, fields: [['events', 'wevents']] },
+  WATCH_END: { type: 0x95, fields: [['errno', 'i32'], ['message', 'str']] },
 } as const satisfies Record<string, { type: number; fields: readonly FieldSpec[] }>;
 
 export type MessageName = keyof typeof MESSAGES;
@@ -101,8 +134,8 @@ export type Message<N extends MessageName = MessageName> = N extends MessageName
   ? { type: N; id: number } & FieldsOf<(typeof MESSAGES)[N]['fields']>
   : never;
 
-export const DAEMON_MESSAGES = ['PING', 'EXEC', 'STDIN', 'CREDIT', 'SIGNAL', 'SHUTDOWN', 'FS_READ', 'FS_WRITE', 'FS_STAT', 'FS_LIST', 'FS_MKDIR', 'FS_REMOVE', 'FS_RENAME'] as const;
-export const INIT_MESSAGES = ['READY', 'PONG', 'OK', 'ERROR', 'STARTED', 'STDOUT', 'STDERR', 'EXIT', 'FS_DATA', 'FS_WRITTEN', 'FS_STAT_RESULT', 'FS_LIST_RESULT'] as const;
+export const DAEMON_MESSAGES = ['PING', 'EXEC', 'STDIN', 'CREDIT', 'SIGNAL', 'SHUTDOWN', 'RESIZE', 'FS_READ', 'FS_WRITE', 'FS_STAT', 'FS_LIST', 'FS_MKDIR', 'FS_REMOVE', 'FS_RENAME', 'WATCH', 'UNWATCH', 'WATCH_CREDIT'] as const;
+export const INIT_MESSAGES = ['READY', 'PONG', 'OK', 'ERROR', 'STARTED', 'STDOUT', 'STDERR', 'EXIT', 'FS_DATA', 'FS_WRITTEN', 'FS_STAT_RESULT', 'FS_LIST_RESULT', 'WATCH_EVENT', 'WATCH_END'] as const;
 
 /** daemon -> init */
 export type DaemonMessage = Message<(typeof DAEMON_MESSAGES)[number]>;
@@ -148,6 +181,11 @@ function fieldSize(kind: FieldKind, value: unknown): number {
     case 'entries': {
       let n = 4;
       for (const e of value as WireDirEntry[]) n += 4 + Buffer.byteLength(e.name) + 1 + 4 + 8 + 8;
+      return n;
+    }
+    case 'wevents': {
+      let n = 4;
+      for (const e of value as WireWatchEvent[]) n += 1 + 1 + 8 + 4 + Buffer.byteLength(e.path) + 4 + Buffer.byteLength(e.to);
       return n;
     }
   }
@@ -206,6 +244,18 @@ function writeField(buf: Buffer, off: number, name: string, kind: FieldKind, val
         off = writeField(buf, off, 'mode', 'u32', e.mode);
         off = writeField(buf, off, 'size', 'u64', e.size);
         off = writeField(buf, off, 'mtimeMs', 'i64', e.mtimeMs);
+      }
+      return off;
+    }
+    case 'wevents': {
+      const list = value as WireWatchEvent[];
+      off = buf.writeUInt32LE(list.length, off);
+      for (const e of list) {
+        off = writeField(buf, off, 'kind', 'u8', e.kind);
+        off = writeField(buf, off, 'dir', 'u8', e.dir);
+        off = writeField(buf, off, 'count', 'u64', e.count);
+        off = writeField(buf, off, 'path', 'str', e.path);
+        off = writeField(buf, off, 'to', 'str', e.to);
       }
       return off;
     }
@@ -326,11 +376,28 @@ function readField(r: Reader, kind: FieldKind): unknown {
       }
       return out;
     }
+    case 'wevents': {
+      const n = r.u32();
+      if (n > MAX_WATCH_BATCH) throw new Malformed(`more than ${MAX_WATCH_BATCH} watch events in one frame`);
+      const out: WireWatchEvent[] = [];
+      for (let i = 0; i < n; i++) {
+        const kind = r.u8();
+        if (kind < 1 || kind > 7) throw new Malformed(`watch event kind ${kind} out of range`);
+        const dir = r.u8();
+        checkFlag('dir', dir);
+        out.push({ kind, dir, count: r.u64(), path: r.str(), to: r.str() });
+      }
+      return out;
+    }
   }
 }
 
 function checkKind(kind: number): void {
   if (kind < 1 || kind > 4) throw new Malformed(`file kind ${kind} out of range`);
+}
+
+function checkPtySize(rows: number, cols: number): void {
+  if (rows < 1 || cols < 1 || rows > MAX_PTY_DIM || cols > MAX_PTY_DIM) throw new Malformed(`terminal size ${rows}x${cols} out of range (1..${MAX_PTY_DIM})`);
 }
 
 function checkFlag(name: string, v: number): void {
@@ -376,8 +443,25 @@ function validate(msg: Message): void {
     case 'FS_READ':
       if (msg.limit > MAX_CHUNK) throw new Malformed('limit larger than MAX_CHUNK');
       break;
+    case 'WATCH':
+      checkFlag('recursive', msg.recursive);
+      break;
+    case 'WATCH_EVENT':
+      if (msg.events.length === 0) throw new Malformed('WATCH_EVENT without events');
+      for (const e of msg.events) {
+        if (Buffer.byteLength(e.path) > MAX_WATCH_PATH || Buffer.byteLength(e.to) > MAX_WATCH_PATH) throw new Malformed('watch event path longer than PATH_MAX');
+        if ((e.kind === WATCH_KIND.rename) !== (e.to !== '')) throw new Malformed('only a RENAME watch event has a `to` path, and it always has one');
+      }
+      break;
     case 'EXEC':
       if (msg.nice > MAX_NICE) throw new Malformed(`nice ${msg.nice} out of range (0..${MAX_NICE})`);
+      if (msg.flags & EXEC_FLAGS.PTY) {
+        if (msg.flags !== EXEC_FLAGS.PTY) throw new Malformed('PTY takes no other flag');
+        checkPtySize(msg.rows, msg.cols);
+      } else if (msg.rows !== 0 || msg.cols !== 0) throw new Malformed('rows and cols must be 0 without PTY');
+      break;
+    case 'RESIZE':
+      checkPtySize(msg.rows, msg.cols);
       break;
     case 'PING':
     case 'SHUTDOWN':
@@ -390,6 +474,9 @@ function validate(msg: Message): void {
     case 'STARTED':
     case 'EXIT':
     case 'FS_WRITTEN':
+    case 'UNWATCH':
+    case 'WATCH_CREDIT':
+    case 'WATCH_END':
       break;
   }
 }

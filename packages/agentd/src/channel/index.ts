@@ -1,5 +1,5 @@
 /** The agentd-init channel: wire codec, the daemon's end of the channel, spawning, and the command lifecycle. */
-export type { Channel, DirEntry, ExecHandle, ExecRequest, ExitInfo, FileKind, FileStat, InitReady, OutputChunk, ReadResult, SandboxFs, SignalScope, WriteOptions } from './types.js';
+export type { Channel, DirEntry, ExecHandle, ExecRequest, ExitInfo, FileKind, FileStat, InitReady, OutputChunk, PtyOptions, ReadResult, SandboxFs, SignalScope, WatchEnd, WatchEvent, WatchEventType, WatchHandle, WatchOptions, WriteOptions } from './types.js';
 export { InitChannel } from './init-channel.js';
 export type { InitChannelOptions } from './init-channel.js';
 export { spawnInit } from './spawn.js';

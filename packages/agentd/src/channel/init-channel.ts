@@ -9,9 +9,10 @@ import { errnoName } from '../core/errno.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { InitExec, type ExecTransport } from './exec-handle.js';
-import { EXEC_FLAGS, encodeMessage, FrameDecoder, MAX_CHUNK, MAX_ENTRY_NAME, MAX_ERROR_MESSAGE, MAX_LINK_TARGET, MAX_NICE, MAX_VERSION_STRING, PROTOCOL_VERSION, SCOPE, type InitMessage, type Message, type MessageName } from './frames.js';
+import { EXEC_FLAGS, encodeMessage, FrameDecoder, MAX_CHUNK, MAX_ENTRY_NAME, MAX_ERROR_MESSAGE, MAX_LINK_TARGET, MAX_NICE, MAX_PTY_DIM, MAX_VERSION_STRING, PROTOCOL_VERSION, SCOPE, type InitMessage, type Message, type MessageName } from './frames.js';
 import { InitFs, type RequestBody } from './sandbox-fs.js';
-import type { Channel, ExecHandle, ExecRequest, InitReady, SandboxFs } from './types.js';
+import { InitWatch, type WatchTransport } from './watch-handle.js';
+import { DEFAULT_TERM, type Channel, type ExecHandle, type ExecRequest, type InitReady, type SandboxFs, type WatchHandle, type WatchOptions } from './types.js';
 
 export interface InitChannelOptions {
   logger?: Logger;
@@ -48,7 +49,9 @@ export class InitChannel implements Channel {
   private readonly decoder = new FrameDecoder<InitMessage>('init');
   private readonly pending = new Map<number, Pending>();
   private readonly execs = new Map<number, InitExec>();
+  private readonly watches = new Map<number, InitWatch>();
   private readonly transport: ExecTransport;
+  private readonly watchTransport: WatchTransport;
   private nextId = 1;
   private closeError: Error | undefined;
   private isDone = false;
@@ -83,10 +86,24 @@ export class InitChannel implements Channel {
       signal: async (execId, signo, scope) => {
         await this.request({ type: 'SIGNAL', execId, signo, scope: SCOPE[scope] }, 'OK', `signal exec ${execId}`, 'EXEC_FAILED');
       },
+      resize: async (execId, rows, cols) => {
+        checkPtySize(rows, cols);
+        await this.request({ type: 'RESIZE', execId, rows, cols }, 'OK', `resize exec ${execId}`, 'EXEC_FAILED');
+      },
       release: (execId) => {
         this.execs.delete(execId);
       },
       ...(opts.forceKill === undefined ? {} : { forceKill: (_execId: number, pids: { leader: number; shepherd: number }) => (opts.forceKill as NonNullable<InitChannelOptions['forceKill']>)(pids) }),
+    };
+
+    this.watchTransport = {
+      credit: (watchId, events) => this.send(encodeMessage({ type: 'WATCH_CREDIT', id: 0, watchId, events })),
+      unwatch: async (watchId) => {
+        await this.request({ type: 'UNWATCH', watchId }, 'OK', `unwatch ${watchId}`, 'FS_ERROR');
+      },
+      release: (watchId) => {
+        this.watches.delete(watchId);
+      },
     };
 
     output.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -105,19 +122,26 @@ export class InitChannel implements Channel {
   }
 
   exec(req: ExecRequest): ExecHandle {
+    const pty = req.pty;
+    if (pty !== undefined) {
+      checkPtySize(pty.rows, pty.cols);
+      if (req.stdinPipe === true || req.mergeStderr === true) throw new AgentdError('INVALID_ARGUMENT', 'a PTY exec takes no stdinPipe or mergeStderr: the terminal is its stdin, stdout and stderr');
+      if (pty.term !== undefined && (pty.term === '' || pty.term.includes('\0'))) throw new AgentdError('INVALID_ARGUMENT', 'pty.term must be a non-empty string without NUL');
+    }
+    const envVars = pty === undefined ? req.env : { ...req.env, TERM: pty.term ?? req.env.TERM ?? DEFAULT_TERM };
     const env: string[] = [];
-    for (const key of Object.keys(req.env)) {
+    for (const key of Object.keys(envVars)) {
       if (key === '' || key.includes('=')) throw new AgentdError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(key)}`);
-      env.push(`${key}=${req.env[key]}`);
+      env.push(`${key}=${envVars[key]}`);
     }
     if (req.argv.length === 0) throw new AgentdError('INVALID_ARGUMENT', 'argv must not be empty');
     const window = req.window ?? 0;
     const nice = req.nice ?? 0;
     if (!Number.isInteger(nice) || nice < 0 || nice > MAX_NICE) throw new AgentdError('INVALID_ARGUMENT', `nice must be an integer from 0 to ${MAX_NICE} (got ${nice})`);
-    const flags = (req.stdinPipe ? EXEC_FLAGS.STDIN_PIPE : 0) | (req.mergeStderr ? EXEC_FLAGS.MERGE_STDERR : 0);
+    const flags = pty !== undefined ? EXEC_FLAGS.PTY : (req.stdinPipe ? EXEC_FLAGS.STDIN_PIPE : 0) | (req.mergeStderr ? EXEC_FLAGS.MERGE_STDERR : 0);
     const id = this.isDone ? 0 : this.allocId();
-    const frame = encodeMessage({ type: 'EXEC', id, flags, argv: req.argv, env, cwd: req.cwd ?? '', window, nice });
-    const exec = new InitExec(id, this.transport, window);
+    const frame = encodeMessage({ type: 'EXEC', id, flags, argv: req.argv, env, cwd: req.cwd ?? '', window, nice, rows: pty?.rows ?? 0, cols: pty?.cols ?? 0 });
+    const exec = new InitExec(id, this.transport, window, pty !== undefined);
     if (this.isDone) {
       exec.fail(this.deadError());
       return exec;
@@ -125,6 +149,34 @@ export class InitChannel implements Channel {
     this.execs.set(id, exec);
     this.send(frame);
     return exec;
+  }
+
+  /**
+   * Watches a directory of the sandbox (docs/protocol.md, "Directory watches"): the path is
+   * resolved by the init beneath its file root, never on the host.
+   */
+  watch(path: string, opts: WatchOptions = {}): WatchHandle {
+    const window = opts.window ?? 0;
+    if (!Number.isInteger(window) || window < 0 || window > 0xffffffff) throw new AgentdError('INVALID_ARGUMENT', `watch window must be a non-negative integer (got ${window})`);
+    const id = this.isDone ? 0 : this.allocId();
+    const frame = encodeMessage({ type: 'WATCH', id, path, recursive: opts.recursive === true ? 1 : 0, window });
+    const w = new InitWatch(id, this.watchTransport, window);
+    if (this.isDone) {
+      w.fail(this.deadError());
+      return w;
+    }
+    this.watches.set(id, w);
+    this.sendFlow(frame);
+    const signal = opts.signal;
+    if (signal !== undefined) {
+      const onAbort = (): void => void w.stop();
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        void w.ended.finally(() => signal.removeEventListener('abort', onAbort)).catch(noop);
+      }
+    }
+    return w;
   }
 
   async shutdown(): Promise<void> {
@@ -200,7 +252,7 @@ export class InitChannel implements Channel {
     for (;;) {
       const id = this.nextId;
       this.nextId = id >= MAX_ID ? 1 : id + 1;
-      if (!this.pending.has(id) && !this.execs.has(id)) return id;
+      if (!this.pending.has(id) && !this.execs.has(id) && !this.watches.has(id)) return id;
     }
   }
 
@@ -265,6 +317,11 @@ export class InitChannel implements Channel {
     if (!this.gotReady) return this.violation(`${msg.type} before READY`);
     if (msg.id === 0) return this.violation(`${msg.type} with id 0${msg.type === 'ERROR' ? ` (${errnoName(msg.errno)}: ${msg.message.slice(0, 200)})` : ''}`);
     if (msg.type === 'ERROR' && Buffer.byteLength(msg.message) > MAX_ERROR_MESSAGE) return this.violation(`ERROR message of ${Buffer.byteLength(msg.message)} bytes (at most ${MAX_ERROR_MESSAGE})`);
+    const watch = this.watches.get(msg.id);
+    if (watch !== undefined) {
+      if (!watch.onMessage(msg)) this.violation(`${msg.type} out of order or beyond the event credit for watch ${msg.id}`);
+      return;
+    }
     const exec = this.execs.get(msg.id);
     if (exec !== undefined) {
       if (!exec.onMessage(msg)) this.violation(`${msg.type} out of order or beyond the output credit for exec ${msg.id}`);
@@ -335,6 +392,8 @@ export class InitChannel implements Channel {
     this.pending.clear();
     for (const exec of [...this.execs.values()]) exec.fail(dead);
     this.execs.clear();
+    for (const w of [...this.watches.values()]) w.fail(dead);
+    this.watches.clear();
     this.output.removeAllListeners('data');
     if (reason !== undefined) this.logger.debug({ err: reason.message }, 'agentd-init channel closed');
     this.resolveClosed(this.closeError);
@@ -359,6 +418,12 @@ function replyCheck(msg: InitMessage): string | undefined {
     if (msg.more === 1 && msg.entries.length === 0) return 'FS_LIST_RESULT says more entries follow but returned none';
   }
   return undefined;
+}
+
+function checkPtySize(rows: number, cols: number): void {
+  for (const [name, v] of [['rows', rows], ['cols', cols]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > MAX_PTY_DIM) throw new AgentdError('INVALID_ARGUMENT', `pty ${name} must be an integer from 1 to ${MAX_PTY_DIM} (got ${v})`);
+  }
 }
 
 function cancelled(what: string, signal: AbortSignal): AgentdError {

@@ -2,7 +2,7 @@
  * The one environment of a command in a sandbox, on every path (`agentd run`, CLI and REST
  * exec, intents, the SDK): the backend's defaults, then the sandbox's `env`, then the
  * caller's. Nothing of the daemon's own environment is inherited. TERM is set only when a
- * TTY is asked for (none can be yet, so never by agentd today).
+ * TTY is asked for (an exec with `pty`; InitChannel also sets it from `pty.term`).
  */
 
 /** What a backend knows about the account a sandbox's commands run as. */

@@ -43,11 +43,13 @@ const str = (s: string | Buffer): Buffer => {
 
 const sampleDaemon: DaemonMessage[] = [
   { type: 'PING', id: 1 },
-  { type: 'EXEC', id: 2, flags: 3, argv: ['sh', '-c', 'echo ü'], env: ['A=1', 'PATH=/bin'], cwd: '/tmp', window: 0, nice: 7 },
+  { type: 'EXEC', id: 2, flags: 3, argv: ['sh', '-c', 'echo ü'], env: ['A=1', 'PATH=/bin'], cwd: '/tmp', window: 0, nice: 7, rows: 0, cols: 0 },
   { type: 'STDIN', id: 3, execId: 2, data: Buffer.from([0, 1, 255]) },
   { type: 'CREDIT', id: 0, execId: 2, stream: 2, bytes: 65536 },
   { type: 'SIGNAL', id: 4, execId: 2, signo: 15, scope: 2 },
   { type: 'SHUTDOWN', id: 5 },
+  { type: 'EXEC', id: 13, flags: 16, argv: ['bash'], env: ['TERM=xterm'], cwd: '', window: 0, nice: 0, rows: 24, cols: 80 },
+  { type: 'RESIZE', id: 14, execId: 13, rows: 50, cols: 200 },
   { type: 'FS_READ', id: 6, path: 'a/b', offset: 2 ** 40, limit: MAX_CHUNK },
   { type: 'FS_WRITE', id: 7, path: 'f', flags: 7, mode: 0o644, data: Buffer.alloc(10, 7) },
   { type: 'FS_STAT', id: 8, path: '/x', follow: 1 },
@@ -82,7 +84,7 @@ const sampleInit: InitMessage[] = [
 
 describe('frames codec', () => {
   it('exports one type constant per protocol message, matching docs/protocol.md', () => {
-    expect(MSG).toMatchObject({ PING: 0x01, EXEC: 0x02, STDIN: 0x03, CREDIT: 0x04, SIGNAL: 0x05, SHUTDOWN: 0x06 });
+    expect(MSG).toMatchObject({ PING: 0x01, EXEC: 0x02, STDIN: 0x03, CREDIT: 0x04, SIGNAL: 0x05, SHUTDOWN: 0x06, RESIZE: 0x07 });
     expect(MSG).toMatchObject({ FS_READ: 0x10, FS_WRITE: 0x11, FS_STAT: 0x12, FS_LIST: 0x13, FS_MKDIR: 0x14, FS_REMOVE: 0x15, FS_RENAME: 0x16 });
     expect(MSG).toMatchObject({ READY: 0x80, PONG: 0x81, OK: 0x82, ERROR: 0x83, STARTED: 0x84, STDOUT: 0x85, STDERR: 0x86, EXIT: 0x87 });
     expect(MSG).toMatchObject({ FS_DATA: 0x90, FS_WRITTEN: 0x91, FS_STAT_RESULT: 0x92, FS_LIST_RESULT: 0x93 });
@@ -90,8 +92,8 @@ describe('frames codec', () => {
   });
 
   it('encodes EXEC byte for byte as the spec lays it out', () => {
-    const frame = encodeMessage({ type: 'EXEC', id: 7, flags: 1, argv: ['ls', '-l'], env: ['A=b'], cwd: '', window: 4096, nice: 19 });
-    const payload = Buffer.concat([u32(1), u32(2), str('ls'), str('-l'), u32(1), str('A=b'), str(''), u32(4096), u32(19)]);
+    const frame = encodeMessage({ type: 'EXEC', id: 7, flags: 1, argv: ['ls', '-l'], env: ['A=b'], cwd: '', window: 4096, nice: 19, rows: 0, cols: 0 });
+    const payload = Buffer.concat([u32(1), u32(2), str('ls'), str('-l'), u32(1), str('A=b'), str(''), u32(4096), u32(19), u32(0), u32(0)]);
     expect(frame).toEqual(rawFrame(0x02, 7, payload));
   });
 
@@ -136,7 +138,7 @@ describe('frames codec', () => {
     expect(() => encodeMessage({ type: 'FS_STAT', id: 1, path: 'a\0b', follow: 0 })).toThrow(/NUL/);
     expect(() => encodeMessage({ type: 'CREDIT', id: -1, execId: 1, stream: 1, bytes: 1 })).toThrow(AgentdError);
     expect(() => encodeMessage({ type: 'CREDIT', id: 1, execId: 1, stream: 1, bytes: 2 ** 32 })).toThrow(/out of range/);
-    expect(() => encodeMessage({ type: 'EXEC', id: 1, flags: 0, argv: Array.from({ length: 4097 }, () => 'x'), env: [], cwd: '', window: 0, nice: 0 })).toThrow(/4096/);
+    expect(() => encodeMessage({ type: 'EXEC', id: 1, flags: 0, argv: Array.from({ length: 4097 }, () => 'x'), env: [], cwd: '', window: 0, nice: 0, rows: 0, cols: 0 })).toThrow(/4096/);
     expect(() => encodeMessage({ type: 'STDIN', id: 1, execId: 1, data: Buffer.alloc(MAX_FRAME) })).toThrow(
       expect.objectContaining({ code: 'PAYLOAD_TOO_LARGE' }),
     );

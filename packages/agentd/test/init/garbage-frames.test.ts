@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { describe, expect } from 'vitest';
-import { encodeMessage, MAX_FRAME, type DaemonMessage } from '../../src/channel/frames.js';
+import { DAEMON_MESSAGES, encodeMessage, MAX_FRAME, MSG, type DaemonMessage } from '../../src/channel/frames.js';
 import { HAVE_INIT, rawTest as test, type RawInit } from './raw-init.js';
 
 const E = constants.errno;
@@ -26,13 +26,13 @@ function prng(seed: number): () => number {
   };
 }
 
-const DAEMON_TYPES = new Set([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+const DAEMON_TYPES = new Set<number>(DAEMON_MESSAGES.map((name) => MSG[name]));
 const NO_PROGRAM = '/nonexistent/agentd-garbage-program';
 
 /** Harmless well-formed requests (nothing runs, file ops stay in the init's temporary root). */
 function baseMessages(id: number): DaemonMessage[] {
   return [
-    { type: 'EXEC', id, flags: 1, argv: [NO_PROGRAM, 'a', 'b'], env: ['A=1', 'PATH=/nonexistent'], cwd: '', window: 4096, nice: 3 },
+    { type: 'EXEC', id, flags: 1, argv: [NO_PROGRAM, 'a', 'b'], env: ['A=1', 'PATH=/nonexistent'], cwd: '', window: 4096, nice: 3, rows: 0, cols: 0 },
     { type: 'STDIN', id, execId: 999_999, data: Buffer.from('data') },
     { type: 'CREDIT', id, execId: 999_999, stream: 1, bytes: 100 },
     { type: 'SIGNAL', id, execId: 999_999, signo: 0, scope: 2 },

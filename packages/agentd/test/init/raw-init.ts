@@ -140,8 +140,8 @@ export const rawTest = test.extend<{ init: RawInit }>({
   },
 });
 
-export function exec(id: number, argv: string[], opts: { flags?: number; env?: string[]; cwd?: string; window?: number; nice?: number } = {}): DaemonMessage {
-  return { type: 'EXEC', id, flags: opts.flags ?? 0, argv, env: opts.env ?? PATH_ENV, cwd: opts.cwd ?? '', window: opts.window ?? 0, nice: opts.nice ?? 0 };
+export function exec(id: number, argv: string[], opts: { flags?: number; env?: string[]; cwd?: string; window?: number; nice?: number; rows?: number; cols?: number } = {}): DaemonMessage {
+  return { type: 'EXEC', id, flags: opts.flags ?? 0, argv, env: opts.env ?? PATH_ENV, cwd: opts.cwd ?? '', window: opts.window ?? 0, nice: opts.nice ?? 0, rows: opts.rows ?? 0, cols: opts.cols ?? 0 };
 }
 
 /** A token unique to one test, usable as a `sleep` duration ("3600.<digits>") and found in /proc cmdlines. */
