@@ -19,7 +19,7 @@ export interface ExecTap {
   /** The command's stdin stays open as a pipe, written through the handle (interactive stdin). */
   stdinPipe?: boolean;
   /** Extra fields of the init's EXEC request (a terminal, when asked). */
-  request?: Partial<ExecRequest>;
+  request?: Pick<ExecRequest, 'pty'>;
   onHandle(handle: ExecHandle, sandboxId: string): void;
   onStart(pid: number): void;
   onChunk(stream: 'stdout' | 'stderr', data: Buffer): void;

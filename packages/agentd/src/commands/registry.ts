@@ -107,13 +107,14 @@ export class CommandRegistry {
     let cmd: Command | undefined;
     const argvOf = (): string[] => argvOfParams(intent.params);
     const tap: ExecTap = {
-      ...(track.stdinPipe === true ? { stdinPipe: true } : {}),
-      ...(track.pty === undefined ? {} : { request: { pty: { rows: track.pty.rows, cols: track.pty.cols, term: track.pty.term ?? 'xterm-256color' } } as never }),
+      // A terminal is the command's stdin already (agentd-init refuses a pipe besides it).
+      ...(track.stdinPipe === true && track.pty === undefined ? { stdinPipe: true } : {}),
+      ...(track.pty === undefined ? {} : { request: { pty: { rows: track.pty.rows, cols: track.pty.cols, ...(track.pty.term === undefined ? {} : { term: track.pty.term }) } } }),
       onHandle: (handle: ExecHandle, sandboxId: string) => {
         cmd = new Command({
           id: newId('cmd'), sandboxId, tenant: principal.tenant, subject: principal.subject, argv: argvOf(), pty: track.pty !== undefined,
           ringBytes: this.deps.settings().ringBufferBytes, startedAtMs: this.now(), keepAliveOnDisconnect: track.keepAliveOnDisconnect ?? true, abort,
-        }, track.stdinPipe === true, handle);
+        }, track.stdinPipe === true || track.pty !== undefined, handle);
         this.commands.set(cmd.id, cmd);
         this.insert(cmd);
       },

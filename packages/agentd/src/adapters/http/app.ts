@@ -14,6 +14,7 @@ import { intentRoutes } from './routes/intents.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { adminRoutes } from './routes/admin.js';
 import { commandRoutes } from './routes/commands.js';
+import { registerWebSockets } from './ws.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -218,6 +219,12 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   let doc: Record<string, unknown> | undefined;
   const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));
   const all: RouteSpec[] = [...systemRoutes(svc, openapi), ...routes];
-  for (const r of all) register(app, r, svc);
+  for (const r of all) if (r.websocket === undefined) register(app, r, svc);
+  registerWebSockets(app, svc, {
+    onRequest: async (req, reply) => authenticateOnHeaders(req, reply, svc),
+    preValidation: async (req, reply) => {
+      if (req.authPending === true) await authenticateWithBody(req, reply, svc);
+    },
+  });
   return { app, registered, openapi };
 }

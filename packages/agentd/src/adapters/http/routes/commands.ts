@@ -95,12 +95,26 @@ export function followLine(ev: FollowEvent): string {
   }
 }
 
+const WS_DESCRIPTION = [
+  'Upgrade with the same credentials as any request (Authorization header, signature headers, or the Unix socket peer).',
+  'First client message (text JSON): {"type":"start", ...the POST /commands body, "keep_alive_on_disconnect": bool} or {"type":"attach","command_id":ID,"from_offset":N}.',
+  'Server: text {"type":"started"|"attached",...}, binary output messages (byte 0: 1 stdout, 2 stderr, 3 pty; bytes 1-8: offset, u64 big-endian; then the bytes), text {"type":"overflow","lost_bytes":N,"next_offset":M}, text {"type":"exit",...} then close 1000; {"type":"error","error":{...}} then close.',
+  'Client after the first message: binary = stdin bytes; text {"type":"stdin_close"} | {"type":"resize","rows":R,"cols":C} | {"type":"signal","signal":"SIGINT","scope":"group"} | {"type":"kill"}.',
+].join(' ');
+
 export function commandRoutes(svc: HttpServices): RouteSpec[] {
   const gate = svc.pipeline.gate;
   const reg = svc.commands;
   const one = (principal: Principal, params: Record<string, string>): Command => reg.get(principal, params.id ?? '', params.cmd ?? '');
   const target = (params: Record<string, string>): Record<string, string> => ({ command_id: params.cmd ?? '' });
   return [
+    route({
+      method: 'GET', url: '/v1/sandboxes/:id/commands/connect', operationId: 'connectCommand', tag: 'commands', auth: true,
+      summary: 'WebSocket: start a command (a terminal too) or attach to one, with stdin in, output out, resize and signals as control messages.',
+      websocket: { description: WS_DESCRIPTION },
+      responses: { 101: { description: 'Switching Protocols: the WebSocket (messages in docs/api.md, "Commands over a WebSocket")' } },
+      handler: () => Promise.reject(new AgentdError('INTERNAL', 'the WebSocket route is served by adapters/http/ws.ts')),
+    }),
     route<unknown, CommandStart>({
       method: 'POST', url: '/v1/sandboxes/:id/commands', operationId: 'startCommand', tag: 'commands', auth: true,
       summary: 'Start a command in the background (shell.exec.v1 through the pipeline): it outlives this request; answers once it runs.',
