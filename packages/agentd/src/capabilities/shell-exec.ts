@@ -107,6 +107,7 @@ export function shellExecCapability(budget?: OutputBudget): Capability<ShellExec
       return {
         code,
         result: {
+          ...(tap?.commandId() === undefined ? {} : { command_id: tap.commandId() }),
           exit_code: body.exit_code,
           signal: body.signal,
           ...(listener === undefined ? { stdout: body.stdout, stderr: body.stderr } : {}),

@@ -23,6 +23,8 @@ export interface ExecTap {
   onHandle(handle: ExecHandle, sandboxId: string): void;
   onStart(pid: number): void;
   onChunk(stream: 'stdout' | 'stderr', data: Buffer): void;
+  /** The command's id once it has one (it goes into the result: a replayed answer names the same command). */
+  commandId(): string | undefined;
 }
 
 export interface CapabilityContext {

@@ -126,6 +126,7 @@ export class CommandRegistry {
         opts.onCommand?.(cmd);
       },
       onChunk: (stream, data) => cmd?.append(track.pty === undefined ? stream : 'pty', data),
+      commandId: () => cmd?.id,
     };
     const signal = AbortSignal.any([opts.signal, abort.signal]);
     let response: IntentResponse;

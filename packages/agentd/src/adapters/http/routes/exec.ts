@@ -37,17 +37,17 @@ export function execRoutes(svc: HttpServices): RouteSpec[] {
         // Tracked as a command (an id, listable, attachable, killable by id) but tied to this
         // request as before: the client going away cancels it (background commands do not).
         if (format === undefined) {
-          const { response: resp, command } = await svc.commands.execute(principal, intent, { signal });
-          if (resp.result) return { ...execResultFromIntent(resp.result), ...(command ? { command_id: command.id } : {}) };
+          const { response: resp } = await svc.commands.execute(principal, intent, { signal });
+          if (resp.result) return execResultFromIntent(resp.result);
           throw errorOfResponse(resp.error ?? { code: 'INTERNAL', message: 'no result', details: {}, retryable: false });
         }
         const out = new HttpExecStream(reply, signal, format);
-        const { response: resp, command } = await svc.commands.execute(principal, intent, {
+        const { response: resp } = await svc.commands.execute(principal, intent, {
           signal, listener: out, onCommand: (c) => (out.startFields = { command_id: c.id }),
         });
         if (resp.result) {
           const { stdout: _o, stderr: _e, ...rest } = execResultFromIntent(resp.result);
-          out.exit({ ...rest, ...(command ? { command_id: command.id } : {}) });
+          out.exit(rest);
           return reply;
         }
         const error = resp.error ?? { code: 'INTERNAL' as const, message: 'no result', details: {}, retryable: false };
