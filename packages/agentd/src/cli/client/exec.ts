@@ -46,6 +46,7 @@ export function jsonResult(r: ExecResult, droppedBytes: number): Record<string, 
   const text = utf8(r.stdoutBytes) && utf8(r.stderrBytes);
   const u = r.resourceUsage;
   return {
+    ...(r.commandId === undefined ? {} : { command_id: r.commandId }),
     exit_code: r.exitCode,
     signal: r.signal,
     stdout: text ? r.stdout : Buffer.from(r.stdoutBytes).toString('base64'),
