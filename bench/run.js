@@ -4,7 +4,7 @@
  * (under 2 min). One process tree: this process (baselines, the SDK client, the direct backend)
  * and `agentd serve` children. Writes bench/results/latest.{json,md,svg}.
  *
- * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle: writes
+ * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive: writes
  * results/partial.* instead of latest.*); --cpu-prof (the daemons write V8 CPU profiles to
  * bench/results/profiles/).
  */
@@ -25,7 +25,7 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const CPU_PROF = argv.includes('--cpu-prof');
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle'];
+const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'interactive'];
 for (const a of argv) {
   if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=')) {
     console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof)`);
@@ -40,8 +40,8 @@ const wants = (g) => ONLY === undefined || ONLY.includes(g);
 
 /** Sample counts: full / quick. */
 const PLAN = QUICK
-  ? { latN: 150, latWarm: 20, startN: 20, startWarm: 3, cliN: 15, cliWarm: 2, srtN: 9, srtWarm: 1, tpRounds: 2, tpMs: 1000, streamN: 5, rawStream: false, poolN: 15, idle: 500 }
-  : { latN: 1000, latWarm: 50, startN: 100, startWarm: 5, cliN: 40, cliWarm: 3, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, rawStream: true, poolN: 60, idle: 500 };
+  ? { interN: 300, latN: 150, latWarm: 20, startN: 20, startWarm: 3, cliN: 15, cliWarm: 2, srtN: 9, srtWarm: 1, tpRounds: 2, tpMs: 1000, streamN: 5, rawStream: false, poolN: 15, idle: 500 }
+  : { interN: 2000, latN: 1000, latWarm: 50, startN: 100, startWarm: 5, cliN: 40, cliWarm: 3, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, rawStream: true, poolN: 60, idle: 500 };
 const STREAM_BYTES = 256 * 1024 * 1024;
 const POOL = { minWarm: 2, maxWarm: 2 };
 
@@ -88,7 +88,7 @@ async function runCleanups() {
   // The bench's own cgroup parents (empty once their sandboxes are gone).
   for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
     if (!controller.isDirectory()) continue;
-    for (const suffix of ['main', 'pool', 'idle', 'direct', 'manager', 'cli']) {
+    for (const suffix of ['main', 'pool', 'idle', 'direct', 'manager', 'cli', 'interactive']) {
       try {
         rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
       } catch {
@@ -264,6 +264,29 @@ async function poolPhase() {
   await runCleanupsOf(1);
 }
 
+async function interactivePhase() {
+  if (!wants('interactive')) return;
+  const { openPtyEcho, localPtyEcho, openReattach } = await import('./cases/interactive.js');
+  log(`interactive: pty_echo_rtt vs local_pty_echo_rtt, reattach_latency vs http_healthz (${PLAN.interN} rounds + 50 warm-up)`);
+  const daemon = await startDaemon({ name: 'interactive', config: benchConfig({ cgroupParent: `${cgroupBase}-interactive` }), ...daemonArgs('interactive') });
+  await withCleanup(() => daemon.stop());
+  const client = clientFor(daemon);
+  const sbx = await createSandbox(client);
+  await withCleanup(() => sbx.destroy());
+  const pty = await openPtyEcho(daemon, sbx);
+  const re = await openReattach(sbx);
+  await withCleanup(async () => {
+    pty.close();
+    await re.close();
+  });
+  const s = await interleaved({ pty_echo_rtt: pty.typeOne, reattach_latency: re.reattachOnce, http_healthz: () => client.health() }, { n: PLAN.interN, warmup: 50 });
+  for (const [k, v] of Object.entries(s)) cases[k] = summarize(v);
+  cases.local_pty_echo_rtt = summarize(await localPtyEcho({ n: PLAN.interN, warmup: 50 }));
+  notes.push('local_pty_echo_rtt: python3 pty.fork() running cat, timed inside Python from os.write of one byte to the master until os.read returns its echo; pty_echo_rtt: the same byte through the commands WebSocket to cat on a PTY in a namespace sandbox, timed in the bench process (ws client) until the echo message arrives');
+  notes.push('reattach_latency: the SDK connects to a running command (a byte every 0.5 ms) from its current end over the REST stream route until the next byte arrives, then disconnects; http_healthz measured in the same interleaved loop from the same client');
+  await runCleanupsOf(3);
+}
+
 async function idlePhase() {
   if (!wants('idle')) return;
   log(`idle: ns_idle_500 (${PLAN.idle} idle namespace sandboxes)`);
@@ -293,6 +316,7 @@ try {
   await srtPhase();
   await poolPhase();
   await idlePhase();
+  await interactivePhase();
 } catch (err) {
   failed = err;
 } finally {
