@@ -85,6 +85,7 @@ function exitFromWire(v: unknown): CommandExit | null {
 }
 
 export function commandFromWire(v: unknown): CommandInfo {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the daemon's CommandShape (docs/api.md), read field by field with fallbacks
   const o = v as Record<string, any>;
   return {
     id: String(o.id), sandboxId: String(o.sandbox_id), argv: (o.argv as string[]) ?? [], pid: typeof o.pid === 'number' ? o.pid : null, pty: o.pty === true,
@@ -170,6 +171,7 @@ export class CommandHandle implements AsyncDisposable {
     try {
       for await (const line of readLines(res.body)) {
         if (line === '') continue;
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one NDJSON frame (docs/api.md), each field converted where used
         const f = JSON.parse(line) as Record<string, any>;
         if (f.type === 'stdout' || f.type === 'stderr' || f.type === 'pty') {
           const bytes = base64ToBytes(String(f.data));

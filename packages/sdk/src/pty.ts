@@ -4,7 +4,7 @@
  * SIGINT for the foreground job), `resize` changes its size. Over the same HTTP routes as
  * `sandbox.commands` (see commands.ts for why not a WebSocket here).
  */
-import { CommandHandle, type CommandExit, type CommandState, type SandboxCommands } from './commands.js';
+import type { CommandExit, CommandHandle, CommandState, SandboxCommands } from './commands.js';
 
 export interface PtyCreateOptions {
   cols: number;

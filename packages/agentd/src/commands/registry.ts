@@ -266,5 +266,5 @@ function outcomeOf(resp: IntentResponse, ran: boolean): [CommandState, CommandEx
 function responseError(resp: IntentResponse): AgentdError {
   const e = resp.error;
   if (e === undefined) return new AgentdError('INTERNAL', 'the command did not start');
-  return new AgentdError(e.code as never, e.message, { details: e.details ?? {}, ...(e.retry_after_ms === undefined ? {} : { retryAfterMs: e.retry_after_ms }) });
+  return new AgentdError(e.code, e.message, { details: e.details ?? {}, ...(e.retry_after_ms === undefined ? {} : { retryAfterMs: e.retry_after_ms }) });
 }

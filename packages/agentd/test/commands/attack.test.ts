@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- REST answers are free-form JSON, checked by expect() */
 /**
  * Attacks on commands (issue 11): another tenant cannot list, get, attach to, write to,
  * signal, kill or resize your commands, over REST or the WebSocket (NOT_FOUND, the same as

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-return -- REST answers are free-form JSON, checked by expect() */
 /**
  * `agentd shell` driven inside tmux as a person would (issue 11, item 6 / Done): type a
  * command and see it, resize the window and see `stty size` follow, Ctrl-C interrupts a

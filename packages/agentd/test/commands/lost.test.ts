@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- REST answers are free-form JSON, checked by expect() */
 /**
  * A command's record survives its daemon (issue 11, item 2): SIGKILL the daemon while a
  * command runs, start it again on the same home, and the command is listed as `lost` with

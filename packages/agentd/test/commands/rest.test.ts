@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-return -- REST answers are free-form JSON, checked by expect() */
 /**
  * Durable commands through REST against a real daemon and the namespace backend (issue 11,
  * items 2 and 4): ids on every exec, background start, interactive stdin, reattach from an

@@ -58,8 +58,8 @@ export function registerWebSockets(app: FastifyInstance, svc: HttpServices, auth
     inst.route({
       method: 'GET',
       url: '/v1/sandboxes/:id/commands/connect',
-      onRequest: auth.onRequest,
-      preValidation: auth.preValidation,
+      onRequest: (req: FastifyRequest, reply: FastifyReply) => auth.onRequest(req, reply),
+      preValidation: (req: FastifyRequest, reply: FastifyReply) => auth.preValidation(req, reply),
       // A plain GET (no upgrade): a clear error instead of a WebSocket.
       handler: async () => {
         throw new AgentdError('INVALID_ARGUMENT', 'this route is a WebSocket: send Connection: Upgrade, Upgrade: websocket', { details: { reason: 'websocket' } });

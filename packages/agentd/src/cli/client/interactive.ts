@@ -191,18 +191,27 @@ export function attachCommand(io: CliIo): Command {
   return command;
 }
 
+interface PsRow {
+  id: string;
+  pid: number | null;
+  state: string;
+  started_at_ms: number;
+  exit: { exit_code: number | null; signal: string | null; code: string } | null;
+  argv: string[];
+}
+
 export function psCommand(io: CliIo): Command {
   const command = withClientFlags(new Command('ps').description("a sandbox's commands: running ones and those finished recently").argument('<id>', 'sandbox id'));
   command.action(guarded(io, async (id: string, flags: ClientFlags) => {
     const client = connect(flags, io.env);
-    const answer = (await client.transport.json({ method: 'GET', path: `/v1/sandboxes/${encodeURIComponent(id)}/commands` })) as { commands: Array<Record<string, any>> };
+    const answer = (await client.transport.json({ method: 'GET', path: `/v1/sandboxes/${encodeURIComponent(id)}/commands` })) as { commands: PsRow[] };
     if (flags.json === true) {
       printJson(io, answer);
       return;
     }
     const rows = answer.commands.map((c) => [
-      String(c.id), c.pid === null ? '-' : String(c.pid), String(c.state), new Date(c.started_at_ms as number).toISOString(),
-      c.exit === null ? '-' : c.exit.exit_code !== null ? String(c.exit.exit_code) : String(c.exit.signal ?? c.exit.code), (c.argv as string[]).join(' '),
+      c.id, c.pid === null ? '-' : String(c.pid), c.state, new Date(c.started_at_ms).toISOString(),
+      c.exit === null ? '-' : c.exit.exit_code !== null ? String(c.exit.exit_code) : (c.exit.signal ?? c.exit.code), c.argv.join(' '),
     ]);
     const head = ['ID', 'PID', 'STATE', 'STARTED', 'EXIT', 'COMMAND'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
