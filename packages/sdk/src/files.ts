@@ -5,6 +5,7 @@ import type { FileEntry, FileStat, WriteResult } from './types.js';
 import { fileEntryFromWire, fileStatFromWire, isRecord, listFromWire, writeResultFromWire } from './wire.js';
 import { isLastPiece, pieces, tempNameFor } from './file-pieces.js';
 import { downloadTree, uploadTree, type TransferOptions, type TransferReport } from './tree.js';
+import { FileWatch, type FileWatchEvent, type FileWatchOptions } from './watch.js';
 
 /** Bytes per request of a large read or write: well under the daemon's default body limit (32 MiB). */
 export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -55,10 +56,22 @@ export interface ReadBytesResult {
 export class SandboxFiles {
   private readonly transport: HttpTransport;
   private readonly base: string;
+  private readonly sandboxId: string;
 
   constructor(transport: HttpTransport, sandboxId: string) {
     this.transport = transport;
+    this.sandboxId = sandboxId;
     this.base = `/v1/sandboxes/${encodeURIComponent(sandboxId)}/files`;
+  }
+
+  /**
+   * Watches a directory (`recursive`: its whole tree): `onEvent` gets each create, write
+   * (a file closed after writing), remove, rename, chmod, and `overflow` when events were
+   * lost. Returns at once; `await w.ready` for the watch to be in place; `w.stop()`, the
+   * signal or `await using` end it.
+   */
+  watch(path: string, onEvent: (event: FileWatchEvent) => void, options: FileWatchOptions = {}): FileWatch {
+    return new FileWatch(this.transport, this.sandboxId, path, onEvent, options);
   }
 
   /** Reads a file (or a range of it) as exact bytes, with the size and EOF headers. */

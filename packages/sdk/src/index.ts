@@ -13,6 +13,8 @@ export { PtyHandle, SandboxPty } from './pty.js';
 export type { PtyCreateOptions } from './pty.js';
 export type { CallOptions, ReadBytesResult, ReadOptions, ReadStreamOptions, WriteContent, WriteOptions } from './files.js';
 export type { SkippedEntry, TransferOptions, TransferReport } from './tree.js';
+export { FileWatch } from './watch.js';
+export type { FileWatchEnd, FileWatchEvent, FileWatchEventType, FileWatchOptions } from './watch.js';
 export { StreamEndedError, parseFrame } from './ndjson.js';
 export type { ExecFrame } from './ndjson.js';
 export { DEFAULT_BASE_URL } from './options.js';

@@ -93,7 +93,16 @@ export class InitWatch implements WatchHandle {
         this.resolveEnded({ reason: msg.errno === 0 ? 'stopped' : 'gone', message: msg.message });
         this.wake();
         return true;
-      default:
+      case 'READY':
+      case 'PONG':
+      case 'STARTED':
+      case 'STDOUT':
+      case 'STDERR':
+      case 'EXIT':
+      case 'FS_DATA':
+      case 'FS_WRITTEN':
+      case 'FS_STAT_RESULT':
+      case 'FS_LIST_RESULT':
         return false;
     }
   }

@@ -21,10 +21,13 @@ export type OperationName =
   | 'snapshot.list' | 'snapshot.delete'
   | 'session.create' | 'session.list' | 'session.get' | 'session.attach' | 'session.detach' | 'session.close'
   | 'keys.create' | 'keys.list' | 'keys.revoke' | 'signing-keys.register' | 'signing-keys.list' | 'signing-keys.revoke' | 'audit.list'
+  | 'files.watch'
   | 'command.list' | 'command.get' | 'command.attach' | 'command.stdin' | 'command.signal' | 'command.kill' | 'command.resize';
 
 /** Operations that only read: audited when refused, not on every success (the audit log stays about actions). */
-const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list', 'command.list', 'command.get', 'command.attach']);
+const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list', 'files.watch', 'command.list', 'command.get', 'command.attach']);
+/** Reads audited on success too: they start something that lasts (a watch stream). */
+const AUDITED_READS = new Set<OperationName>(['files.watch']);
 /**
  * Writes audited only when refused, like reads: a command's stdin and terminal size change
  * with every keystroke and window drag (the command's start is audited as its intent).
@@ -88,7 +91,7 @@ export class OperationGate {
         sandboxPrefs: { ...op.sandboxPrefs, ...(sandboxId === null ? {} : { sandbox_id: sandboxId }) }, profile: this.deps.profile(),
       });
       const out = await op.run(input);
-      if (!quiet) {
+      if (!quiet || AUDITED_READS.has(op.name)) {
         const id = (out as { id?: unknown } | undefined)?.id;
         audit('ok', 'OK', sandboxId === null && typeof id === 'string' ? { id } : {});
       }

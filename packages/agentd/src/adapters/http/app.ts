@@ -15,6 +15,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import { adminRoutes } from './routes/admin.js';
 import { commandRoutes } from './routes/commands.js';
 import { registerWebSockets } from './ws.js';
+import { watchRoutes } from './routes/watch.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -214,7 +215,7 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   });
 
   const routes: RouteSpec[] = [
-    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...commandRoutes(svc),
+    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...commandRoutes(svc), ...watchRoutes(svc),
   ];
   let doc: Record<string, unknown> | undefined;
   const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));

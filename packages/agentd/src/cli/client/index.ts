@@ -12,6 +12,7 @@ import { keysCommand } from './keys.js';
 import { sandboxCommand } from './sandbox.js';
 import { signingKeysCommand } from './signing-keys.js';
 import { snapshotCommand } from './snapshot.js';
+import { watchCommand } from './watch.js';
 
 export type { CliIo } from './io.js';
 
@@ -27,7 +28,7 @@ function eachCommand(command: Command, visit: (c: Command) => void): void {
 export function registerClientCommands(program: Command, io: CliIo = processIo()): Command {
   // `exec ID CMD -x`: options after the id belong to the command (exec passes them through).
   program.enablePositionalOptions();
-  for (const command of [sandboxCommand(io), snapshotCommand(io), execCommand(io), shellCommand(io), psCommand(io), attachCommand(io), killCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io)]) {
+  for (const command of [sandboxCommand(io), snapshotCommand(io), execCommand(io), shellCommand(io), psCommand(io), attachCommand(io), killCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io), watchCommand(io)]) {
     program.addCommand(command);
     eachCommand(command, (c) => {
       c.copyInheritedSettings(program);
