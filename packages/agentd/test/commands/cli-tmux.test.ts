@@ -72,8 +72,13 @@ describe.skipIf(!hasTmux || !cliBuilt())('agentd shell in tmux, exec -i, ps, att
     tmux('resize-window', '-t', 'sh1', '-x', '100', '-y', '40');
     const second = size();
     expect(second).not.toBe(first);
-    type('clear; stty size');
-    await until(`stty size ${second} after resize`, () => screen().split('\n').some((l) => l.trim() === second) || undefined);
+    // The resize travels as SIGWINCH to the CLI, then a control message; keys typed meanwhile may
+    // overtake it, so ask again until the sandbox's terminal reports the new size.
+    let asked = 0;
+    await until(`stty size ${second} after resize`, () => {
+      if (asked++ % 10 === 0) type('clear; stty size');
+      return screen().split('\n').some((l) => l.trim() === second) || undefined;
+    });
     type('sleep 30; echo A$((1+1))B');
     await new Promise((r) => setTimeout(r, 700));
     tmux('send-keys', '-t', 'sh1', 'C-c');
