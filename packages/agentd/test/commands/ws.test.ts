@@ -112,6 +112,24 @@ describe('commands over a WebSocket (real daemon, namespace backend)', () => {
     expect(c.text()).toBe('tick 0\r\ntick 1\r\ntick 2\r\n');
   }, 20_000);
 
+  test('full-screen programs: top -b -n 1 prints its process table; vi opens a file, takes an edit and quits', async () => {
+    const t = await connect(d.url, d.authHeaders(), sbx);
+    send(t, { type: 'start', argv: ['top', '-b', '-n', '1', '-w', '120'], pty: { rows: 40, cols: 120 } });
+    await t.closed;
+    expect(t.text()).toMatch(/PID\s+USER/);
+    expect(t.controls.at(-1)).toMatchObject({ type: 'exit', exit_code: 0 });
+    const v = await connect(d.url, d.authHeaders(), sbx);
+    send(v, { type: 'start', argv: ['vi', '/tmp/vi-test.txt'], pty: { rows: 24, cols: 80 } });
+    await v.waitFor(() => v.text().includes('vi-test.txt'), 'vi drew its screen', 10_000);
+    v.ws.send(Buffer.from('ihello from vi\x1b'));
+    await new Promise((r) => setTimeout(r, 300));
+    v.ws.send(Buffer.from(':wq\r'));
+    await v.closed;
+    expect(v.controls.at(-1)).toMatchObject({ type: 'exit', exit_code: 0 });
+    const f = await d.call('GET', `/v1/sandboxes/${sbx}/files?path=/tmp/vi-test.txt`);
+    expect(f.text).toBe('hello from vi\n');
+  }, 30_000);
+
   test('bidirectional exec without a terminal: stdin in, stdout out, stdin_close is EOF', async () => {
     const c = await connect(d.url, d.authHeaders(), sbx);
     send(c, { type: 'start', command: 'while read -r l; do echo "re:$l"; done; echo bye >&2', keep_stdin_open: true });
