@@ -106,6 +106,11 @@ export class CommandHandle implements AsyncDisposable {
   offset: number;
   /** Bytes between the asked offset and what the daemon still held, over this handle's life. */
   lostBytes = 0;
+  /** The command's pid (from the daemon's first frame when not known before). */
+  pid: number | null;
+  /** Resolves once the daemon answered the attach (its first frame); rejects when it refused it. */
+  readonly attached: Promise<void>;
+  private markAttached!: () => void;
   private readonly ended: Promise<CommandExit & { state: CommandState }>;
   private readonly stop = new AbortController();
 
@@ -113,12 +118,19 @@ export class CommandHandle implements AsyncDisposable {
     protected readonly transport: HttpTransport,
     readonly sandboxId: string,
     readonly id: string,
-    readonly pid: number | null,
+    pid: number | null,
     private readonly opts: FollowOptions,
   ) {
+    this.pid = pid;
     this.offset = opts.fromOffset ?? 0;
+    let fail: (e: unknown) => void = () => undefined;
+    this.attached = new Promise<void>((resolve, reject) => {
+      this.markAttached = resolve;
+      fail = reject;
+    });
+    this.attached.catch(() => undefined);
     this.ended = this.follow();
-    this.ended.catch(() => undefined);
+    this.ended.catch((err: unknown) => fail(err));
   }
 
   private get base(): string {
@@ -173,7 +185,10 @@ export class CommandHandle implements AsyncDisposable {
         if (line === '') continue;
         // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one NDJSON frame (docs/api.md), each field converted where used
         const f = JSON.parse(line) as Record<string, any>;
-        if (f.type === 'stdout' || f.type === 'stderr' || f.type === 'pty') {
+        if (f.type === 'attached') {
+          if (typeof f.pid === 'number') this.pid = f.pid;
+          this.markAttached();
+        } else if (f.type === 'stdout' || f.type === 'stderr' || f.type === 'pty') {
           const bytes = base64ToBytes(String(f.data));
           this.offset = Number(f.offset) + bytes.length;
           this.opts.onData?.({ stream: f.type, offset: Number(f.offset), bytes });
@@ -232,10 +247,14 @@ export class SandboxCommands {
     return commandFromWire(await this.transport.json({ method: 'POST', path: this.base, json: body, signal: options.signal }));
   }
 
-  /** Follows a command (running or finished) from an offset. */
+  /**
+   * Follows a command (running or finished) from an offset: one request, resolved once the
+   * daemon accepted it (NotFoundError for an unknown id, or another tenant's).
+   */
   async connect(id: string, options: FollowOptions = {}): Promise<CommandHandle> {
-    const info = await this.get(id, options.signal === undefined ? {} : { signal: options.signal });
-    return new CommandHandle(this.transport, this.sandboxId, id, info.pid, options);
+    const h = new CommandHandle(this.transport, this.sandboxId, id, null, options);
+    await h.attached;
+    return h;
   }
 
   async list(options: { signal?: AbortSignal } = {}): Promise<CommandInfo[]> {

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { AgentdClient, CancelledError, Sandbox } from '../src/index.js';
+import { AgentdClient, CancelledError, NotFoundError, Sandbox } from '../src/index.js';
 import { e2eSkipReason, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 
 const skipReason = e2eSkipReason();
@@ -80,6 +80,8 @@ describe.skipIf(skipReason !== undefined)('sandbox.commands and sandbox.pty (rea
     const h = await sbx.commands.connect(cmd.id, { fromOffset: next, onStdout: (b) => rest.push(b) });
     expect(await h.wait()).toMatchObject({ exitCode: 0 });
     expect(h.lostBytes).toBe(0);
+    expect(h.pid).toBe(cmd.pid);
+    await expect(sbx.commands.connect('cmd_aaaaaaaaaaaaaaaa')).rejects.toBeInstanceOf(NotFoundError);
     expect(got + text(rest)).toBe(Array.from({ length: 80 }, (_, i) => `line ${i}\n`).join(''));
   }, 60_000);
 
