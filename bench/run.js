@@ -4,7 +4,7 @@
  * (under 2 min). One process tree: this process (baselines, the SDK client, the direct backend)
  * and `agentd serve` children. Writes bench/results/latest.{json,md,svg}.
  *
- * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle: writes
+ * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive: writes
  * results/partial.* instead of latest.*); --cpu-prof (the daemons write V8 CPU profiles to
  * bench/results/profiles/).
  */
@@ -27,7 +27,7 @@ const CPU_PROF = argv.includes('--cpu-prof');
 /** --wait-idle[=MINUTES]: wait (default up to 10 min) until the 1-minute load is at most 1.0 before measuring. */
 const WAIT_IDLE = argv.find((a) => a === '--wait-idle' || a.startsWith('--wait-idle='));
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network'];
+const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network', 'interactive'];
 for (const a of argv) {
   if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=') && a !== '--wait-idle' && !/^--wait-idle=\d+$/.test(a)) {
     console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof, --wait-idle[=MINUTES])`);
@@ -42,8 +42,8 @@ const wants = (g) => ONLY === undefined || ONLY.includes(g);
 
 /** Sample counts: full / quick. */
 const PLAN = QUICK
-  ? { latN: 150, latWarm: 20, startN: 20, startWarm: 3, cliN: 15, cliWarm: 2, srtN: 9, srtWarm: 1, tpRounds: 2, tpMs: 1000, streamN: 5, rawStream: false, poolN: 15, idle: 500 }
-  : { latN: 1000, latWarm: 50, startN: 100, startWarm: 5, cliN: 40, cliWarm: 3, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, rawStream: true, poolN: 60, idle: 500 };
+  ? { interN: 300, latN: 150, latWarm: 20, startN: 20, startWarm: 3, cliN: 15, cliWarm: 2, srtN: 9, srtWarm: 1, tpRounds: 2, tpMs: 1000, streamN: 5, rawStream: false, poolN: 15, idle: 500 }
+  : { interN: 2000, latN: 1000, latWarm: 50, startN: 100, startWarm: 5, cliN: 40, cliWarm: 3, srtN: 20, srtWarm: 2, tpRounds: 4, tpMs: 3000, streamN: 5, rawStream: true, poolN: 60, idle: 500 };
 const STREAM_BYTES = 256 * 1024 * 1024;
 const POOL = { minWarm: 2, maxWarm: 2 };
 
@@ -111,7 +111,7 @@ async function runCleanups() {
   // The bench's own cgroup parents (empty once their sandboxes are gone).
   for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
     if (!controller.isDirectory()) continue;
-    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli', 'net']) {
+    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli', 'net', 'interactive']) {
       try {
         rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
       } catch {
@@ -334,6 +334,28 @@ async function networkPhase() {
   log(`network: ns_exec_true_allowlist vs ns_exec_true_none (${PLAN.latN} rounds + ${PLAN.latWarm} warm-up)`);
   const e = await interleaved({ ns_exec_true_allowlist: () => execTrue(allow), ns_exec_true_none: () => execTrue(none) }, { n: PLAN.latN, warmup: PLAN.latWarm });
   for (const [k, v] of Object.entries(e)) cases[k] = summarize(v);
+}
+
+async function interactivePhase() {
+  if (!wants('interactive')) return;
+  const { openPtyEcho, localPtyEcho, openReattach } = await import('./cases/interactive.js');
+  log(`interactive: pty_echo_rtt vs local_pty_echo_rtt, reattach_latency vs http_healthz (${PLAN.interN} rounds + 50 warm-up)`);
+  const daemon = await startDaemon({ name: 'interactive', config: benchConfig({ cgroupParent: `${cgroupBase}-interactive` }), ...daemonArgs('interactive') });
+  await withCleanup(() => daemon.stop());
+  const client = clientFor(daemon);
+  const sbx = await createSandbox(client);
+  await withCleanup(() => sbx.destroy());
+  const pty = await openPtyEcho(daemon, sbx);
+  const re = await openReattach(sbx);
+  await withCleanup(async () => {
+    pty.close();
+    await re.close();
+  });
+  const s = await interleaved({ pty_echo_rtt: pty.typeOne, reattach_latency: re.reattachOnce, http_healthz: () => client.health() }, { n: PLAN.interN, warmup: 50 });
+  for (const [k, v] of Object.entries(s)) cases[k] = summarize(v);
+  cases.local_pty_echo_rtt = summarize(await localPtyEcho({ n: PLAN.interN, warmup: 50 }));
+  notes.push('local_pty_echo_rtt: python3 pty.fork() running cat, timed inside Python from os.write of one byte to the master until os.read returns its echo; pty_echo_rtt: the same byte through the commands WebSocket to cat on a PTY in a namespace sandbox, timed in the bench process (ws client) until the echo message arrives');
+  notes.push('reattach_latency: the SDK connects to a running command (a byte every 0.5 ms) from its current end over the REST stream route until the next byte arrives, then disconnects; http_healthz measured in the same interleaved loop from the same client');
   await runCleanupsOf(3);
 }
 
@@ -367,6 +389,7 @@ try {
   await group('pool', poolPhase);
   await group('idle', idlePhase);
   await group('network', networkPhase);
+  await group('interactive', interactivePhase);
 } catch (err) {
   failed = err;
 } finally {

@@ -12,6 +12,18 @@ const get = (cases, name, key) => {
 
 export const TARGETS = [
   {
+    id: 'pty_echo_vs_local',
+    text: '`pty_echo_rtt` p50 <= 3 x `local_pty_echo_rtt` p50',
+    ratio: (c) => get(c, 'pty_echo_rtt', 'p50_ms') / get(c, 'local_pty_echo_rtt', 'p50_ms'),
+    op: '<=', bound: 3,
+  },
+  {
+    id: 'reattach_vs_healthz',
+    text: '`reattach_latency` p50 <= 2 x `http_healthz` p50 (same loop)',
+    ratio: (c) => get(c, 'reattach_latency', 'p50_ms') / get(c, 'http_healthz', 'p50_ms'),
+    op: '<=', bound: 2,
+  },
+  {
     id: 'exec_vs_spawn',
     text: '`ns_exec_true` p50 <= 1.0 x `spawn_true` p50',
     ratio: (c) => get(c, 'ns_exec_true', 'p50_ms') / get(c, 'spawn_true', 'p50_ms'),

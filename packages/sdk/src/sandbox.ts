@@ -3,6 +3,8 @@ import { SandboxNetwork } from './network.js';
 import { AgentdClient, type ListSandboxesOptions } from './client.js';
 import { checkExit, runExec, startExecStream, type Command, type ExecOptions, type ExecStream } from './exec.js';
 import { SandboxFiles, type CallOptions } from './files.js';
+import { SandboxCommands } from './commands.js';
+import { SandboxPty } from './pty.js';
 import type { ClientOptions } from './options.js';
 import type { ExecResult, SandboxInfo, SandboxSpec, SnapshotInfo } from './types.js';
 
@@ -40,6 +42,10 @@ export class Sandbox implements AsyncDisposable {
   readonly files: SandboxFiles;
   /** Egress rules, the bypass self-test and exposed ports (docs/network.md). */
   readonly network: SandboxNetwork;
+  /** Durable commands: background, reattach from an offset, list, stdin, kill. */
+  readonly commands: SandboxCommands;
+  /** Terminals in the sandbox. */
+  readonly pty: SandboxPty;
   /** Runs a command and resolves to its result; a non-zero exit is a result, not an exception. */
   readonly exec: ExecFunction;
   /** What the daemon last said about this sandbox. */
@@ -51,6 +57,8 @@ export class Sandbox implements AsyncDisposable {
     this.info = info;
     this.files = new SandboxFiles(client.transport, info.id);
     this.network = new SandboxNetwork(client.transport, info.id);
+    this.commands = new SandboxCommands(client.transport, info.id);
+    this.pty = new SandboxPty(this.commands);
     const exec = (command: Command, options: ExecOptions = {}): Promise<ExecResult> => runExec(client.transport, this.id, command, options);
     this.exec = Object.assign(exec, { stream: (command: Command, options: ExecOptions = {}) => this.stream(command, options) });
   }

@@ -131,6 +131,18 @@ export class HttpTransport {
     return `${this.options.baseUrl}${path}${qs === '' ? '' : `?${qs}`}`;
   }
 
+  /**
+   * The URL and headers of a GET on `path` with this client's credentials (authorization,
+   * local token, hooks, signature): for a WebSocket upgrade, which the daemon authenticates
+   * exactly like any request.
+   */
+  async upgradeRequest(path: string, query?: RequestSpec['query']): Promise<{ url: string; headers: Record<string, string> }> {
+    const url = this.url(path, query);
+    const headers = await this.headersFor({ method: 'GET', path }, url, undefined);
+    delete headers.accept;
+    return { url, headers };
+  }
+
   private async headersFor(spec: RequestSpec, url: string, body: string | Uint8Array | undefined): Promise<Record<string, string>> {
     const headers: Record<string, string> = { accept: 'application/json' };
     const authorization = this.options.authorization ?? this.options.localAuthorization?.();

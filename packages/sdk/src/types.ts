@@ -109,6 +109,8 @@ export interface ResourceUsage {
 
 /** A finished command. A non-zero exit is a result, not an exception (see `execOrThrow`). */
 export interface ExecResult {
+  /** The command's id (`sandbox.commands.connect(id)`), for an exec on a named sandbox. */
+  commandId?: string;
   exitCode: number | null;
   signal: string | null;
   /** stdout decoded as UTF-8 (invalid sequences become U+FFFD); `stdoutBytes` has the exact bytes. */

@@ -182,6 +182,7 @@ export function execResultFromWire(value: unknown, streamed?: { stdout: () => Ui
   const signal = o.signal;
   const usage = isRecord(o.resource_usage) ? o.resource_usage : {};
   return {
+    ...(typeof o.command_id === 'string' ? { commandId: o.command_id } : {}),
     exitCode: typeof exit === 'number' ? exit : null,
     signal: typeof signal === 'string' ? signal : null,
     get stdout(): string {

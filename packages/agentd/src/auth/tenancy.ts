@@ -1,5 +1,5 @@
 import { AgentdError } from '../core/errors.js';
-import { ROLE_ADMIN, type Principal } from './types.js';
+import { ROLE_ADMIN, ROLE_VIEWER, type Principal } from './types.js';
 
 /**
  * Tenancy rules (one place):
@@ -25,6 +25,14 @@ export function hasRole(principal: Principal, role: string): boolean {
 
 export function isAdmin(principal: Principal): boolean {
   return hasRole(principal, ROLE_ADMIN);
+}
+
+/**
+ * A `viewer` (and not an admin) may only read: every operation and intent that writes is
+ * refused with PERMISSION_DENIED by the gate (pipeline/gate.ts decide), whatever the policy says.
+ */
+export function isReadOnly(principal: Principal): boolean {
+  return hasRole(principal, ROLE_VIEWER) && !isAdmin(principal);
 }
 
 /** Throws PERMISSION_DENIED unless the principal has `role`. */

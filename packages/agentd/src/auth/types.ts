@@ -53,4 +53,6 @@ export interface AuthProvider {
 }
 
 export const ROLE_ADMIN = 'admin';
+/** Read-only: may list, get and follow (sandboxes, commands, files), never change anything (no exec, no stdin, no signal). */
+export const ROLE_VIEWER = 'viewer';
 export const DEFAULT_TENANT = 'default';

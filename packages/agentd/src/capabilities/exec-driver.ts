@@ -1,8 +1,9 @@
 import { streamCommand, type CommandSummary } from '../channel/lifecycle.js';
+import type { ExecHandle } from '../channel/types.js';
 import { AgentdError } from '../core/errors.js';
 import type { SandboxHandle } from '../isolation/types.js';
 import type { OutputBudget } from './output-budget.js';
-import type { OutputListener } from './types.js';
+import type { ExecTap, OutputListener } from './types.js';
 
 /** The exit status a POSIX shell gives a command it ran that SIGKILL ended. */
 const SHELL_SIGKILL_STATUS = 128 + 9;
@@ -18,6 +19,8 @@ export interface ExecDriverOptions {
   nice?: number;
   signal: AbortSignal;
   listener?: OutputListener;
+  /** A durable command's tap (commands/): handle, start, every kept chunk. */
+  tap?: ExecTap;
   /** The daemon-wide budget for buffered (non-streamed) output; the caller releases `keptBytes` of the run when done with it. */
   budget?: OutputBudget;
 }
@@ -52,11 +55,15 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
   const events = streamCommand(
     sandbox.channel,
     {
-      argv: opts.argv, env: opts.env, stdinPipe: opts.stdin !== undefined,
+      argv: opts.argv, env: opts.env, stdinPipe: opts.stdin !== undefined || opts.tap?.stdinPipe === true,
       ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
       ...(opts.nice ? { nice: opts.nice } : {}),
+      ...opts.tap?.request,
     },
-    { timeoutMs: opts.timeoutMs, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, ...(opts.stdin === undefined ? {} : { stdin: opts.stdin }) },
+    {
+      timeoutMs: opts.timeoutMs, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, ...(opts.stdin === undefined ? {} : { stdin: opts.stdin }),
+      ...(opts.tap === undefined ? {} : { onHandle: (h: ExecHandle) => opts.tap?.onHandle(h, sandbox.id) }),
+    },
   );
   const kept: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
   let keptBytes = 0;
@@ -66,6 +73,7 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
   try {
     for await (const ev of events) {
       if (ev.type === 'start') {
+        opts.tap?.onStart(ev.pid);
         opts.listener?.onStart(ev.pid);
       } else if (ev.type === 'exit') {
         summary = ev.result;
@@ -76,6 +84,7 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
         if (part.length < ev.data.length) truncated = true;
         if (part.length === 0) continue;
         keptBytes += part.length;
+        opts.tap?.onChunk(ev.type, part);
         if (opts.listener) await opts.listener.onChunk(ev.type, part);
         else kept[ev.type].push(part);
       }

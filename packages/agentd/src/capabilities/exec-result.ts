@@ -11,6 +11,8 @@ export const MAX_RETURNABLE_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** The REST `ExecResult` shape of docs/api.md. */
 export interface ExecResultBody {
+  /** The command's id (commands/), when the exec was tracked as one. */
+  command_id?: string;
   exit_code: number | null;
   signal: string | null;
   stdout: string;
@@ -52,6 +54,7 @@ export function execResultBody(run: ExecRun, encoding: 'utf8' | 'base64', stream
 export function execResultFromIntent(result: IntentResult): ExecResultBody {
   const extra = (result.output ?? {}) as { encoding?: 'utf8' | 'base64'; duration_ms?: number; canceled?: boolean; resource_limited?: boolean; dropped_bytes?: number };
   return {
+    ...(typeof result.command_id === 'string' ? { command_id: result.command_id } : {}),
     exit_code: result.exit_code ?? null,
     signal: result.signal ?? null,
     stdout: result.stdout ?? '',

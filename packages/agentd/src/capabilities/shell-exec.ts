@@ -78,7 +78,7 @@ export function shellExecCapability(budget?: OutputBudget): Capability<ShellExec
     description: 'Run a command (argv, or a shell command line) in the sandbox; output can be streamed.',
     params: ShellExecParams,
     writes: true,
-    async run(params, { sandbox, signal, constraints, priority, listener }): Promise<CapabilityOutcome> {
+    async run(params, { sandbox, signal, constraints, priority, listener, tap }): Promise<CapabilityOutcome> {
       if (listener === undefined && params.max_output_bytes !== undefined && params.max_output_bytes > MAX_RETURNABLE_OUTPUT_BYTES) {
         throw new AgentdError('INVALID_ARGUMENT', `max_output_bytes ${params.max_output_bytes} is more than a non-streamed result can hold (${MAX_RETURNABLE_OUTPUT_BYTES}); stream the output (?stream=1) or ask for less`, {
           details: { reason: 'max_output_bytes', max: MAX_RETURNABLE_OUTPUT_BYTES },
@@ -98,6 +98,7 @@ export function shellExecCapability(budget?: OutputBudget): Capability<ShellExec
         nice: niceForPriority(priority),
         signal,
         ...(listener === undefined ? {} : { listener }),
+        ...(tap === undefined ? {} : { tap }),
         ...(budget === undefined ? {} : { budget }),
       });
       let body: ExecResultBody;
@@ -110,6 +111,7 @@ export function shellExecCapability(budget?: OutputBudget): Capability<ShellExec
       return {
         code,
         result: {
+          ...(tap?.commandId() === undefined ? {} : { command_id: tap.commandId() }),
           exit_code: body.exit_code,
           signal: body.signal,
           ...(listener === undefined ? { stdout: body.stdout, stderr: body.stderr } : {}),

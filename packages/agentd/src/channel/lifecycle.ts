@@ -66,6 +66,8 @@ export interface CommandOptions {
   stdin?: Buffer | string | AsyncIterable<Uint8Array | string>;
   /** Called for each output chunk that is kept. */
   onChunk?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  /** Called with the exec's handle as soon as it exists (durable commands: stdin, signals, resize by id). */
+  onHandle?: (handle: ExecHandle) => void;
   logger?: Logger;
 }
 
@@ -121,6 +123,7 @@ class CommandRun {
     });
     this.result.catch(noop);
     this.handle = channel.exec(opts.stdin === undefined ? req : { ...req, stdinPipe: true });
+    opts.onHandle?.(this.handle);
     this.exit = this.handle.exited.then((info) => this.finish(info));
     this.exit.catch(noop);
     if (opts.timeoutMs !== undefined) this.timeoutTimer = setTimeout(() => this.terminate('timeout'), opts.timeoutMs);

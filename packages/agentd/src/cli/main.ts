@@ -10,7 +10,7 @@ import { runCommandCli } from './run.js';
 import { serveCommandCli } from './serve.js';
 
 /** The commands whose own exit status is the command's: agentd's failures there are 125/126/127 (exit-codes.ts). */
-const COMMAND_RUNNERS = new Set(['run', 'exec']);
+const COMMAND_RUNNERS = new Set(['run', 'exec', 'shell', 'attach']);
 
 /** The commands that work without a daemon. Naming one skips loading the client commands (and the SDK behind them). */
 const LOCAL_COMMANDS = new Set(['serve', 'run', 'doctor', 'config', 'image']);

@@ -47,6 +47,8 @@ const localCallers = [{ type: 'local-token' as const }, { type: 'peer-creds' as 
 
 /** Audit retention, the same under every profile. */
 const audit = { max_age_ms: 90 * 24 * HOUR, max_events: 1_000_000 };
+/** Commands' output buffers and retention, the same under every profile. */
+const commands = { ring_buffer_bytes: 1 * MiB, keep_exited_ms: 10 * MINUTE, max_kept: 256, persisted_tail_bytes: 64 * 1024 };
 /** Daemon-wide budget for non-streamed exec output held in memory. */
 const BUFFERED_OUTPUT = 256 * MiB;
 
@@ -69,6 +71,7 @@ const workstation: Preset = {
   network: NETWORK_DEFAULTS,
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
   limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
+  commands,
   audit,
   log: { level: 'info' },
 };
@@ -90,6 +93,7 @@ const server: Preset = {
   network: NETWORK_DEFAULTS,
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 30 * MINUTE },
   limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 256, ...snapshotQuota(256, 64 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
+  commands,
   audit,
   log: { level: 'info' },
 };
@@ -111,6 +115,7 @@ const paranoid: Preset = {
   network: NETWORK_DEFAULTS,
   pool: { enabled: true, min_warm: 2, max_warm: 8, ttl_ms: 10 * MINUTE },
   limits: { max_exec_timeout_ms: 300_000, max_output_bytes: 4 * MiB, max_request_bytes: 8 * MiB, max_concurrent_execs: 32, ...snapshotQuota(16, 2 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
+  commands,
   audit,
   log: { level: 'info' },
 };
@@ -124,6 +129,7 @@ const custom: Preset = {
   network: NETWORK_DEFAULTS,
   pool: { enabled: false, min_warm: 0, max_warm: 4, ttl_ms: 10 * MINUTE },
   limits: { max_exec_timeout_ms: 600_000, max_output_bytes: 16 * MiB, max_request_bytes: 32 * MiB, max_concurrent_execs: 64, ...snapshotQuota(64, 16 * GiB), max_buffered_output_bytes: BUFFERED_OUTPUT },
+  commands,
   audit,
   log: { level: 'info' },
 };

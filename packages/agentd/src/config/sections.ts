@@ -335,6 +335,16 @@ export const Limits = z
   .strict()
   .describe('Daemon-wide caps no request can exceed.');
 
+export const Commands = z
+  .object({
+    ring_buffer_bytes: positiveInt(256 * 1024 * 1024).min(4096).describe("Output kept in memory per command (stdout, stderr or the PTY stream, in one byte-offset sequence): a client reattaches from any offset still in it; older bytes are dropped and a reattaching client is told how many it lost. Default 1 MiB."),
+    keep_exited_ms: positiveInt(7 * 86_400_000).min(1000).describe('How long an exited (or lost) command stays listable and attachable, with its exit status and output tail, before it is dropped. Default 10 minutes.'),
+    max_kept: positiveInt(100_000).describe('Most finished commands kept at once over the daemon (the oldest go first); running commands are capped by limits.max_concurrent_execs. Default 256.'),
+    persisted_tail_bytes: z.number().int().min(0).max(1024 * 1024).describe("The last bytes of a command's output written to the state database (at its exit, and about once a second while it runs and writes), so a command cut by a daemon restart is listed as `lost` with its last output. 0: no output kept across restarts (the record still is). Default 64 KiB."),
+  })
+  .strict()
+  .describe('Commands (every exec): their output ring buffers, how long finished ones stay, what survives a daemon restart.');
+
 export const Audit = z
   .object({
     max_age_ms: positiveInt().min(60_000).describe('Audit events older than this are deleted (at start, then every minute). Default 90 days.'),
@@ -389,6 +399,7 @@ export const ConfigShape = z
     network: NetworkSection,
     pool: Pool,
     limits: Limits,
+    commands: Commands,
     audit: Audit,
     log: Log,
     templates: Templates,

@@ -77,6 +77,8 @@ export interface ResourceUsage {
 }
 
 export interface IntentResult {
+  /** shell.exec on a named sandbox through REST: the command's id (GET /v1/sandboxes/{id}/commands/{command_id}). */
+  command_id?: string;
   exit_code?: number | null;
   signal?: string | null;
   stdout?: string;

@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import type { Principal } from '../auth/types.js';
 import { AgentdError, toAgentdError } from '../core/errors.js';
+import { isReadOnly } from '../auth/tenancy.js';
+import { ROLE_VIEWER } from '../auth/types.js';
 import type { SandboxPrefs } from '../core/intent.js';
 import type { ProfileName } from '../isolation/types.js';
 import type { AuditRepo } from '../state/audit.js';
@@ -21,12 +23,18 @@ export type OperationName =
   | 'keys.create' | 'keys.list' | 'keys.revoke' | 'signing-keys.register' | 'signing-keys.list' | 'signing-keys.revoke' | 'audit.list'
   | 'files.watch'
   | 'sandbox.network.get' | 'sandbox.network.rules' | 'sandbox.network.verify' | 'sandbox.ports.list' | 'sandbox.ports.add' | 'sandbox.ports.remove' | 'sandbox.ports.proxy'
-  | 'images.list' | 'images.inspect' | 'images.build' | 'images.import' | 'images.remove';
+  | 'images.list' | 'images.inspect' | 'images.build' | 'images.import' | 'images.remove'
+  | 'command.list' | 'command.get' | 'command.attach' | 'command.stdin' | 'command.signal' | 'command.kill' | 'command.resize';
 
 /** Operations that only read: audited when refused, not on every success (the audit log stays about actions). */
-const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list', 'files.watch', 'sandbox.network.get', 'sandbox.ports.list', 'images.list', 'images.inspect']);
+const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list', 'files.watch', 'sandbox.network.get', 'sandbox.ports.list', 'images.list', 'images.inspect', 'command.list', 'command.get', 'command.attach']);
 /** Reads audited on success too: they start something that lasts (a watch stream). */
 const AUDITED_READS = new Set<OperationName>(['files.watch']);
+/**
+ * Writes audited only when refused, like reads: a command's stdin and terminal size change
+ * with every keystroke and window drag (the command's start is audited as its intent).
+ */
+const QUIET_WRITES = new Set<OperationName>(['command.stdin', 'command.resize']);
 
 export interface Operation<B, T> {
   name: OperationName;
@@ -68,6 +76,7 @@ export class OperationGate {
     const t0 = performance.now();
     const sandboxId = op.sandboxId ?? null;
     const read = READS.has(op.name);
+    const quiet = read || QUIET_WRITES.has(op.name);
     const audit = (status: 'ok' | 'error' | 'denied', code: string, extra: Record<string, unknown> = {}): void => {
       this.record({
         subject: principal.subject, tenant: principal.tenant, action: op.name, sandboxId, status, code,
@@ -86,7 +95,7 @@ export class OperationGate {
         sandboxPrefs: { ...op.sandboxPrefs, ...(sandboxId === null ? {} : { sandbox_id: sandboxId }) }, profile: this.deps.profile(),
       });
       const out = await op.run(input);
-      if (!read || AUDITED_READS.has(op.name)) {
+      if (!quiet || AUDITED_READS.has(op.name)) {
         const id = (out as { id?: unknown } | undefined)?.id;
         audit('ok', 'OK', sandboxId === null && typeof id === 'string' ? { id } : {});
       }
@@ -94,13 +103,16 @@ export class OperationGate {
     } catch (err) {
       const e = toAgentdError(err);
       const denied = e.code === 'PERMISSION_DENIED' || e.code === 'POLICY_DENIED';
-      if (!read || denied) audit(denied ? 'denied' : 'error', e.code, denied ? { reason: e.message.slice(0, 512) } : {});
+      if (!quiet || denied) audit(denied ? 'denied' : 'error', e.code, denied ? { reason: e.message.slice(0, 512) } : {});
       throw err;
     }
   }
 
   /** Asks the policy hook; throws POLICY_DENIED when it denies. */
   async decide(input: PolicyInput): Promise<Extract<PolicyDecision, { allow: true }>> {
+    if (input.writes && isReadOnly(input.principal)) {
+      throw new AgentdError('PERMISSION_DENIED', `${input.capability} changes something, and the '${ROLE_VIEWER}' role may only read`, { details: { role: ROLE_VIEWER } });
+    }
     const decision = await this.deps.policy.decide(input);
     if (!decision.allow) throw new AgentdError('POLICY_DENIED', decision.reason, { details: { rule: decision.rule, ...(input.kind === 'operation' ? { operation: input.capability } : {}) } });
     return decision;

@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/types.js';
 import type { CapabilityRegistry, OutputListener } from '../capabilities/index.js';
+import type { ExecTap } from '../capabilities/types.js';
 import { capabilityId } from '../capabilities/index.js';
 import { AgentdError, toAgentdError } from '../core/errors.js';
 import { IntentRequest, type IntentMetadata, type IntentResponse, type IntentStatus } from '../core/intent.js';
@@ -55,6 +56,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Streams output of shell.exec while it runs. */
   listener?: OutputListener;
+  /** Tracks a shell.exec as a durable command (commands/). */
+  tap?: ExecTap;
   receivedAtMs?: number;
 }
 
@@ -182,6 +185,7 @@ export class IntentPipeline {
           sandbox: lease.handle, signal, constraints,
           ...(req.metadata.priority === undefined ? {} : { priority: req.metadata.priority }),
           ...(opts.listener ? { listener: opts.listener } : {}),
+          ...(opts.tap ? { tap: opts.tap } : {}),
         });
         const execMs = performance.now() - execStart;
         if (capName.startsWith('shell.exec')) this.deps.observer?.execDone(execMs / 1000);

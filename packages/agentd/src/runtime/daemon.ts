@@ -21,6 +21,7 @@ import { buildHttpApp } from '../adapters/http/app.js';
 import { DaemonMetrics } from '../adapters/http/metrics.js';
 import { UnixListener } from '../adapters/unix/listener.js';
 import { IntentPipeline, type DaemonLimits } from '../pipeline/pipeline.js';
+import { CommandRegistry } from '../commands/registry.js';
 import { defaultPolicy, type PolicyHook } from '../pipeline/policy.js';
 import { SandboxManager } from '../sandbox/manager.js';
 import { SessionManager } from '../sandbox/sessions.js';
@@ -166,6 +167,17 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       capabilities: createCapabilityRegistry({ outputBudget }), sandboxes: manager, sessions, policy: opts.policy ?? defaultPolicy, audit: store.audit, idempotency: store.idempotency,
       observer: metrics, profile: () => config.profile, limits, logger, ...(opts.now ? { now: opts.now } : {}),
     });
+    const commands = new CommandRegistry({
+      pipeline, repo: store.commands, logger, maxExecTimeoutMs: () => config.limits.max_exec_timeout_ms,
+      settings: () => ({
+        ringBufferBytes: config.commands.ring_buffer_bytes, keepExitedMs: config.commands.keep_exited_ms,
+        maxKept: config.commands.max_kept, persistedTailBytes: config.commands.persisted_tail_bytes,
+      }),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    const commandRecovery = commands.start();
+    if (commandRecovery.lost > 0) logger.warn({ lost: commandRecovery.lost }, 'commands that were running when the daemon stopped are listed as lost');
+    cleanups.push(() => commands.close());
     const sweeper = new Sweeper([
       { name: 'sandbox-ttl', run: () => manager.sweepExpired() },
       { name: 'pool-recycle', run: () => manager.recyclePool() },
@@ -193,7 +205,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       : undefined;
     const stopping = new AbortController();
     const http = buildHttpApp({
-      pipeline, sandboxes: manager, sessions, capabilities: createCapabilityRegistry(), store, apiKeys, auth: () => auth, metrics, network,
+      pipeline, commands, sandboxes: manager, sessions, capabilities: createCapabilityRegistry(), store, apiKeys, auth: () => auth, metrics, network,
       ready: async () => {
         const checks: Record<string, string> = {};
         checks.state = store.healthy() ? 'ok' : 'unhealthy';
@@ -278,6 +290,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
           stopping.abort(new AgentdError('UNAVAILABLE', 'the daemon is stopping'));
           await sweeper.stop();
           await manager.close();
+          commands.close();
           await backends.get(backend).close?.().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'backend close'));
           if (localToken !== undefined) await removeLocalToken(config.home, localToken);
           store.close();

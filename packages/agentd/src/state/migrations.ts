@@ -123,6 +123,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signing_keys_tenant ON signing_keys (tenant);
     `,
   },
+  {
+    version: 3,
+    description: 'commands (durable execs: record, exit, last output) so a restart lists them as lost',
+    sql: `
+      -- No foreign key to sandboxes: a command's record outlives its sandbox for commands.keep_exited_ms.
+      CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        sandbox_id TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        pty INTEGER NOT NULL DEFAULT 0,
+        pid INTEGER,
+        state TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        ended_ms INTEGER,
+        exit_code INTEGER,
+        signal TEXT,
+        error TEXT,
+        end_offset INTEGER NOT NULL DEFAULT 0,
+        tail BLOB NOT NULL DEFAULT x''
+      ) STRICT;
+      CREATE INDEX commands_sandbox ON commands (sandbox_id);
+      CREATE INDEX commands_state ON commands (state);
+    `,
+  },
 ];
 
 /** The highest version a migration list reaches. */

@@ -5,6 +5,7 @@ import { AgentdError } from '../core/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ApiKeyRepo } from './api-keys.js';
 import { AuditRepo } from './audit.js';
+import { CommandRepo } from './commands.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { MIGRATIONS, latestVersion, migrate, type Migration } from './migrations.js';
 import { SandboxRepo } from './sandboxes.js';
@@ -43,6 +44,7 @@ export class StateStore {
   readonly idempotency: IdempotencyRepo;
   readonly apiKeys: ApiKeyRepo;
   readonly signingKeys: SigningKeyRepo;
+  readonly commands: CommandRepo;
   readonly now: () => number;
   readonly #db: Database.Database;
   readonly #stopRunning: Database.Statement;
@@ -60,6 +62,7 @@ export class StateStore {
     this.idempotency = new IdempotencyRepo(db, now);
     this.apiKeys = new ApiKeyRepo(db, now);
     this.signingKeys = new SigningKeyRepo(db, now);
+    this.commands = new CommandRepo(db);
     const live = "('creating', 'running', 'suspended')";
     this.#selectRunning = db.prepare(`SELECT id, state FROM sandboxes WHERE state IN ${live} ORDER BY created_ms, id`);
     this.#stopRunning = db.prepare(`UPDATE sandboxes SET state = 'stopped', updated_ms = @now,

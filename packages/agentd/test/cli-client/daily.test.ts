@@ -195,10 +195,10 @@ describe.skipIf(skipReason !== undefined)('agentd exec: exit codes, parsing, mes
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/unknown option '--bogus'/), "(run 'agentd exec --help' for usage)"]);
   });
 
-  test('-t is a TTY, refused as not supported yet; --timeout takes durations', async () => {
-    const t = await run('exec', '-t', id, 'true');
-    expect(t.code).toBe(125);
-    expect(t.stderr).toMatch(/TTY is not supported yet/);
+  test('-t runs the command under a terminal (its exit status passed through); --timeout takes durations', async () => {
+    const t = await run('exec', '-t', id, 'sh', '-c', 'test -t 0 && test -t 1 && echo on-a-tty; exit 6');
+    expect(t.code).toBe(6);
+    expect(t.stdout.toString()).toContain('on-a-tty');
     const d = await run('exec', '--timeout', '500ms', id, 'sleep', '5');
     expect(d.code).toBe(124);
     expect(d.stderr).toMatch(/within --timeout 500ms/);

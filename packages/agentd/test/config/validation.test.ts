@@ -36,7 +36,7 @@ describe('every problem at once, as path: message', () => {
   test('unknown keys are named, with a suggestion for a near miss', () => {
     const { issues } = issuesOf(bad);
     expect(messageAt(issues, 'sandbox.netwrok')).toBe('unknown key (did you mean "network"?)');
-    expect(messageAt(issues, 'extra_section')).toMatch(/^unknown key; expected one of: profile, home, isolation, adapters, auth, sandbox, network, pool, limits, audit, log, templates$/);
+    expect(messageAt(issues, 'extra_section')).toMatch(/^unknown key; expected one of: profile, home, isolation, adapters, auth, sandbox, network, pool, limits, commands, audit, log, templates$/);
   });
 
   test('unknown keys inside a provider are found per provider type', () => {

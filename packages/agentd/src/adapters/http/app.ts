@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AgentdError } from '../../core/errors.js';
 import type { AuthRequest } from '../../auth/types.js';
@@ -13,11 +14,13 @@ import { fileRoutes } from './routes/files.js';
 import { intentRoutes } from './routes/intents.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { adminRoutes } from './routes/admin.js';
+import { commandRoutes } from './routes/commands.js';
+import { registerWebSockets } from './ws.js';
 import { watchRoutes } from './routes/watch.js';
 import { McpHttp } from '../mcp/http.js';
 import { networkRoutes } from './routes/network.js';
 import { portRoutes } from './routes/ports.js';
-import { attachPortUpgrades } from './upgrade.js';
+import { attachUpgrades } from './upgrade.js';
 import { imageRoutes } from './routes/images.js';
 
 export interface HttpApp {
@@ -221,13 +224,21 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   const mcp = new McpHttp(svc);
   app.addHook('preClose', async () => mcp.close());
   const routes: RouteSpec[] = [
-    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...watchRoutes(svc), ...mcp.routes(), ...networkRoutes(svc), ...portRoutes(svc), ...imageRoutes(svc),
+    ...sandboxRoutes(svc), ...execRoutes(svc), ...fileRoutes(svc), ...intentRoutes(svc), ...sessionRoutes(svc), ...adminRoutes(svc), ...commandRoutes(svc), ...watchRoutes(svc), ...mcp.routes(), ...networkRoutes(svc), ...portRoutes(svc), ...imageRoutes(svc),
   ];
   let doc: Record<string, unknown> | undefined;
   const openapi = (): Record<string, unknown> => (doc ??= buildOpenApi(all, svc.version));
   const all: RouteSpec[] = [...systemRoutes(svc, openapi), ...routes];
-  for (const r of all) register(app, r, svc);
-  // WebSocket to a sandbox port through the daemon (routes/ports.ts has the plain HTTP side).
-  if (svc.network) attachPortUpgrades(app.server, svc);
+  for (const r of all) if (r.websocket === undefined) register(app, r, svc);
+  // One 'upgrade' listener for the listener (TCP and, forwarded, the Unix socket): a sandbox port's
+  // proxy path goes to the port relay (upgrade.ts); every other upgrade to the WebSocket routes (ws.ts).
+  const wsUpgrades = new EventEmitter();
+  attachUpgrades(app.server, svc, (req, socket, head) => wsUpgrades.emit('upgrade', req, socket, head));
+  registerWebSockets(app, svc, {
+    onRequest: async (req, reply) => authenticateOnHeaders(req, reply, svc),
+    preValidation: async (req, reply) => {
+      if (req.authPending === true) await authenticateWithBody(req, reply, svc);
+    },
+  }, wsUpgrades);
   return { app, registered, openapi };
 }

@@ -78,6 +78,8 @@ export class HttpExecStream implements OutputListener {
   private readonly stream = new PassThrough({ highWaterMark: 256 * 1024 });
   private readonly encoder: Encoder;
   private began = false;
+  /** Fields added to the `start` frame (the command's id). */
+  startFields: Record<string, unknown> = {};
 
   constructor(
     private readonly reply: FastifyReply,
@@ -93,7 +95,7 @@ export class HttpExecStream implements OutputListener {
 
   onStart(pid: number): void {
     this.begin();
-    this.stream.write(this.encoder.json({ type: 'start', pid }));
+    this.stream.write(this.encoder.json({ type: 'start', pid, ...this.startFields }));
   }
 
   async onChunk(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {

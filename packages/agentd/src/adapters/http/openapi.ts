@@ -40,6 +40,7 @@ export function buildOpenApi(routes: ReadonlyArray<RouteSpec>, version: string):
       parameters: [...pathParams, ...queryParameters(r.query)],
       responses,
       ...(r.auth ? {} : { security: [] }),
+      ...(r.websocket ? { 'x-websocket': true, description: r.websocket.description } : {}),
     };
     if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } };
     if (r.rawBody) op.requestBody = { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } };

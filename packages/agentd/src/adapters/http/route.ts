@@ -41,6 +41,11 @@ export interface RouteSpec<Q = unknown, B = unknown> {
   rawBody?: boolean;
   bodyLimit?: number;
   responses: Record<number, RouteResponse>;
+  /**
+   * A WebSocket route (adapters/http/ws.ts registers it): in the OpenAPI document as a GET
+   * with `x-websocket` and a 101 answer, never registered from this spec.
+   */
+  websocket?: { description: string };
   handler(ctx: RouteContext<Q, B>): Promise<unknown>;
 }
 

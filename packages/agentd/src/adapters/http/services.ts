@@ -3,6 +3,7 @@ import type { ApiKeyService } from '../../auth/api-key.js';
 import type { AuthChain } from '../../auth/chain.js';
 import type { PeerCredentials, Principal } from '../../auth/types.js';
 import type { CapabilityRegistry } from '../../capabilities/index.js';
+import type { CommandRegistry } from '../../commands/registry.js';
 import type { IntentPipeline } from '../../pipeline/pipeline.js';
 import type { SandboxManager } from '../../sandbox/manager.js';
 import type { SessionManager } from '../../sandbox/sessions.js';
@@ -24,6 +25,8 @@ export interface HttpTimeouts {
 /** What the HTTP routes work with; built by the runtime. */
 export interface HttpServices {
   pipeline: IntentPipeline;
+  /** Every exec's record, output ring and controls by id (commands/). */
+  commands: CommandRegistry;
   sandboxes: SandboxManager;
   sessions: SessionManager;
   capabilities: CapabilityRegistry;

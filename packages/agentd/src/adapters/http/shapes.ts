@@ -42,6 +42,7 @@ export const SessionShape = z.object({
 });
 
 export const ExecResultShape = z.object({
+  command_id: z.string().optional().describe("The command's id (GET /v1/sandboxes/{id}/commands/{command_id}): every exec on a named sandbox has one."),
   exit_code: z.number().nullable(),
   signal: z.string().nullable(),
   stdout: z.string(),

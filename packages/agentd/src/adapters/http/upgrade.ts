@@ -14,11 +14,13 @@ const PROXY_PATH = /^\/v1\/sandboxes\/([^/?]+)\/ports\/(\d{1,5})\/proxy(\/[^?]*)
  * to this event, not to the routes, so the same steps run here: the auth chain on the
  * headers, the gate (policy, audit) as `sandbox.ports.proxy`, then the bytes pass untouched.
  */
-export function attachPortUpgrades(server: Server, svc: HttpServices): void {
+export function attachUpgrades(server: Server, svc: HttpServices, others: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => undefined);
     const m = PROXY_PATH.exec(req.url ?? '');
-    if (!m || !svc.network) return void refuse(socket, new AgentdError('NOT_FOUND', `no upgrade route for ${(req.url ?? '').slice(0, 200)}`));
+    // Every other upgrade (the commands WebSocket) is routed by the app like any request.
+    if (!m) return others(req, socket, head);
+    socket.on('error', () => undefined);
+    if (!svc.network) return void refuse(socket, new AgentdError('NOT_FOUND', `no upgrade route for ${(req.url ?? '').slice(0, 200)}`));
     void upgrade(req, socket, head, m, svc).catch((err: unknown) => refuse(socket, err));
   });
 }

@@ -61,6 +61,8 @@ export class UnixListener {
       { requestTimeout: t.requestTimeoutMs, headersTimeout: t.headersTimeoutMs, keepAliveTimeout: t.keepAliveTimeoutMs, connectionsCheckingInterval: connectionsCheckingInterval(t) },
       (req, res) => app.routing(req, res),
     );
+    // WebSocket upgrades (adapters/http/ws.ts) go through the app's one upgrade handler, which routes them like any request.
+    server.on('upgrade', (req, socket, head) => app.server.emit('upgrade', req, socket, head));
     server.on('connection', (socket: Socket) => {
       if (!readPeer) return;
       try {

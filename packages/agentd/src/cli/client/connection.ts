@@ -52,11 +52,17 @@ export function clientOptions(flags: ClientFlags, env: NodeJS.ProcessEnv): Clien
   const auth = credentials(flags, env);
   const home = nonEmpty(env.AGENTD_HOME) ?? defaultHome(env, currentUid());
   const fallback = auth.apiKey === undefined && auth.signing === undefined ? { localTokenFile: join(home, LOCAL_TOKEN_FILE) } : {};
-  const url = flags.url ?? nonEmpty(env.AGENTD_URL);
-  const socket = flags.socket ?? (flags.url === undefined ? nonEmpty(env.AGENTD_SOCKET) ?? (url === undefined ? homeSocket(home) : undefined) : undefined);
+  const { url, socket } = endpoint(flags, env, home);
   // lightFetch: node:http without undici (faster start); anything it does not handle goes to the SDK's fetch.
   if (socket !== undefined) return { ...auth, ...fallback, baseUrl: 'http://localhost', fetch: lightFetch({ socketPath: socket }, unixSocketFetch(socket)) };
   return { ...auth, ...fallback, baseUrl: url ?? 'http://127.0.0.1:7070' };
+}
+
+/** The daemon's address from the flags and environment: its socket, or its URL (see clientOptions). */
+export function endpoint(flags: ClientFlags, env: NodeJS.ProcessEnv, home = nonEmpty(env.AGENTD_HOME) ?? defaultHome(env, currentUid())): { url: string | undefined; socket: string | undefined } {
+  const url = flags.url ?? nonEmpty(env.AGENTD_URL);
+  const socket = flags.socket ?? (flags.url === undefined ? nonEmpty(env.AGENTD_SOCKET) ?? (url === undefined ? homeSocket(home) : undefined) : undefined);
+  return { url, socket };
 }
 
 function credentials(flags: ClientFlags, env: NodeJS.ProcessEnv): Pick<ClientOptions, 'apiKey' | 'signing'> {

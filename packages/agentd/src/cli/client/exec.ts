@@ -9,7 +9,8 @@ import { EXIT_AGENTD_FAILED, EXIT_CODES_HELP, exitStatusOf, exitStatusOfError, s
 import { formatDuration } from '../../util/units.js';
 import { connect, withClientFlags, type ClientFlags } from './connection.js';
 import { guarded, reportError, UsageError } from './errors.js';
-import { readAll, writeAll, type CliIo } from './io.js';
+import { interactiveExec } from './interactive.js';
+import { writeAll, type CliIo } from './io.js';
 import { formatBytes, printJson } from './output.js';
 import { collectKeyValue, parseDurationFlag, parseSizeFlag } from './parse.js';
 
@@ -53,6 +54,7 @@ export function jsonResult(r: ExecResult, droppedBytes: number): Record<string, 
   const text = utf8(r.stdoutBytes) && utf8(r.stderrBytes);
   const u = r.resourceUsage;
   return {
+    ...(r.commandId === undefined ? {} : { command_id: r.commandId }),
     exit_code: r.exitCode,
     signal: r.signal,
     stdout: text ? r.stdout : Buffer.from(r.stdoutBytes).toString('base64'),
@@ -112,8 +114,8 @@ export function execCommand(io: CliIo): Command {
       .option('-e, --env <K=V>', 'environment variable (repeatable)', collectKeyValue)
       .option('-w, --cwd <dir>', 'working directory inside the sandbox')
       .addOption(new Option('--workdir <dir>', 'old name of --cwd').hideHelp())
-      .option('-i, --stdin', "send this process's stdin to the command")
-      .option('-t, --tty', 'allocate a TTY (not supported yet)')
+      .option('-i, --stdin', "stream this process's stdin to the command as it comes (EOF closes it)")
+      .option('-t, --tty', 'run under a terminal (raw mode, size follows yours); with -i your keys go to it, as docker exec -it')
       .option('--shell', 'run the words as one /bin/sh -c script instead of an argv')
       .option('-u, --user <user>', 'agent (default) or root (a sandbox with an image only); or uid 1000 / 0')
       .addOption(new Option('--max-output <size>', 'cap on output kept by the daemon: 64k, 16m, or bytes').argParser(parseSizeFlag))
@@ -123,7 +125,6 @@ export function execCommand(io: CliIo): Command {
 
   command.action(
     guarded(io, async (id: string, words: string[], flags: ExecFlags) => {
-      if (flags.tty === true) throw new UsageError('-t/--tty: a TTY is not supported yet (interactive processes come with a later release); run without -t');
       const argv = words[0] === '--' ? words.slice(1) : words;
       if (argv.length === 0) throw new UsageError('no command given after the sandbox id');
       // A command never starts with '-': this is an option written after the id, where it would be the command's.
@@ -131,6 +132,15 @@ export function execCommand(io: CliIo): Command {
         throw new UsageError(`'${words[0]}' after the sandbox id: options go before it (agentd exec [OPTIONS] ID COMMAND [ARGS...]); everything after the id is the command`);
       }
       const cwd = flags.cwd ?? flags.workdir;
+      // -t or -i: the commands WebSocket (stdin streamed as typed, a terminal with -t).
+      if (flags.tty === true || flags.stdin === true) {
+        if (flags.json === true) throw new UsageError('--json cannot be combined with -i or -t (output is streamed as it comes)');
+        if (flags.user !== undefined) throw new UsageError('--user cannot be combined with -i or -t yet (the commands WebSocket starts commands as the sandbox user)');
+        await interactiveExec(io, id, flags.shell === true ? argv.join(' ') : argv, {
+          ...flags, ...(cwd === undefined ? {} : { cwd }),
+        });
+        return;
+      }
       const client = connect(flags, io.env);
       const controller = new AbortController();
       let interrupted: NodeJS.Signals | undefined;
@@ -146,7 +156,6 @@ export function execCommand(io: CliIo): Command {
           ...(flags.maxOutput === undefined ? {} : { maxOutputBytes: flags.maxOutput }),
           ...(flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey }),
           ...(flags.user === undefined ? {} : { user: userOf(flags.user) }),
-          ...(flags.stdin === true ? { stdin: await readAll(io.stdin) } : {}),
           signal: controller.signal,
         };
         const cmd = flags.shell === true ? argv.join(' ') : argv;

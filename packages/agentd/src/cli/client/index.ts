@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { auditCommand } from './audit.js';
 import { cpCommand } from './cp.js';
 import { execCommand } from './exec.js';
+import { attachCommand, killCommand, psCommand, shellCommand } from './interactive.js';
 import { processIo, type CliIo } from './io.js';
 import { keysCommand } from './keys.js';
 import { mcpCommand } from './mcp.js';
@@ -29,7 +30,7 @@ function eachCommand(command: Command, visit: (c: Command) => void): void {
 export function registerClientCommands(program: Command, io: CliIo = processIo()): Command {
   // `exec ID CMD -x`: options after the id belong to the command (exec passes them through).
   program.enablePositionalOptions();
-  for (const command of [sandboxCommand(io), snapshotCommand(io), execCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io), watchCommand(io), mcpCommand(io), networkCommand(io), portCommand(io)]) {
+  for (const command of [sandboxCommand(io), snapshotCommand(io), execCommand(io), shellCommand(io), psCommand(io), attachCommand(io), killCommand(io), cpCommand(io), auditCommand(io), keysCommand(io), signingKeysCommand(io), watchCommand(io), mcpCommand(io), networkCommand(io), portCommand(io)]) {
     program.addCommand(command);
     eachCommand(command, (c) => {
       c.copyInheritedSettings(program);

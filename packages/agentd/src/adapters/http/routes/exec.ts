@@ -34,13 +34,17 @@ export function execRoutes(svc: HttpServices): RouteSpec[] {
           sandbox_prefs: { sandbox_id: params.id },
           metadata: { ...(key ? { idempotency_key: key } : {}), ...(query.priority === undefined ? {} : { priority: query.priority }) },
         };
+        // Tracked as a command (an id, listable, attachable, killable by id) but tied to this
+        // request as before: the client going away cancels it (background commands do not).
         if (format === undefined) {
-          const resp = await svc.pipeline.execute(principal, intent, { signal });
+          const { response: resp } = await svc.commands.execute(principal, intent, { signal });
           if (resp.result) return execResultFromIntent(resp.result);
           throw errorOfResponse(resp.error ?? { code: 'INTERNAL', message: 'no result', details: {}, retryable: false });
         }
         const out = new HttpExecStream(reply, signal, format);
-        const resp = await svc.pipeline.execute(principal, intent, { signal, listener: out });
+        const { response: resp } = await svc.commands.execute(principal, intent, {
+          signal, listener: out, onCommand: (c) => (out.startFields = { command_id: c.id }),
+        });
         if (resp.result) {
           const { stdout: _o, stderr: _e, ...rest } = execResultFromIntent(resp.result);
           out.exit(rest);
