@@ -542,8 +542,7 @@ export class FrameDecoder<M extends Message = InitMessage> {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     while (this.pendingBytes >= 4) {
-      const head = this.head(4);
-      const len = head.readUInt32LE(0);
+      const len = this.peekLength();
       if (len < 5 || len > MAX_FRAME) {
         this.failed = true;
         this.pending = [];
@@ -563,21 +562,48 @@ export class FrameDecoder<M extends Message = InitMessage> {
     return this.pendingBytes > 0 && !this.failed;
   }
 
-  /** The first n buffered bytes as one buffer (n <= pendingBytes), coalescing chunks. */
-  private head(n: number): Buffer {
+  /** The little-endian u32 at the start of the buffered bytes (pendingBytes >= 4), without joining chunks. */
+  private peekLength(): number {
     const first = this.pending[0] as Buffer;
-    if (first.length >= n) return first;
-    const joined = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [joined];
-    return joined;
+    if (first.length >= 4) return first.readUInt32LE(0);
+    const head = Buffer.allocUnsafe(4);
+    let at = 0;
+    for (const piece of this.pending) {
+      at += piece.copy(head, at, 0, Math.min(piece.length, 4 - at));
+      if (at === 4) break;
+    }
+    return head.readUInt32LE(0);
   }
 
+  /**
+   * The first n buffered bytes as one buffer (n <= pendingBytes). A frame inside one chunk
+   * is a view of it; one that spans chunks is copied once into a buffer of its own size:
+   * the bytes after it stay views of their chunk (joining everything pending would copy
+   * the next frame's start again with every read it spans).
+   */
   private take(n: number): Buffer {
-    const joined = this.head(n);
-    const rest = joined.subarray(n);
-    if (rest.length === 0) this.pending.shift();
-    else this.pending[0] = rest;
+    const first = this.pending[0] as Buffer;
     this.pendingBytes -= n;
-    return joined.subarray(0, n);
+    if (first.length >= n) {
+      if (first.length === n) this.pending.shift();
+      else this.pending[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const frame = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const piece = this.pending[0] as Buffer;
+      const want = n - at;
+      if (piece.length <= want) {
+        piece.copy(frame, at);
+        at += piece.length;
+        this.pending.shift();
+      } else {
+        piece.copy(frame, at, 0, want);
+        this.pending[0] = piece.subarray(want);
+        at = n;
+      }
+    }
+    return frame;
   }
 }
