@@ -508,6 +508,10 @@ export function decodeFrame<M extends Message>(allowed: ReadonlySet<MessageName>
 }
 
 const INIT_SET: ReadonlySet<MessageName> = new Set(INIT_MESSAGES);
+/** Frame head of STDOUT/STDERR: length, type, id, then the data's u32 length. */
+const OUTPUT_HEAD_BYTES = HEADER_BYTES + 4;
+/** The most chunks an output frame is split over (more: copied into one, see FrameDecoder.takeOutput). */
+const MAX_OUTPUT_SPLIT = 4;
 const DAEMON_SET: ReadonlySet<MessageName> = new Set(DAEMON_MESSAGES);
 
 /**
@@ -521,9 +525,16 @@ export class FrameDecoder<M extends Message = InitMessage> {
   private pendingBytes = 0;
   private failed = false;
 
-  /** `from`: whose messages this decodes ('init' for the daemon side, 'daemon' for a test double of the init). */
-  constructor(from: 'init' | 'daemon' = 'init') {
+  private readonly splitOutput: boolean;
+
+  /**
+   * `from`: whose messages this decodes ('init' for the daemon side, 'daemon' for a test double of the init).
+   * `splitOutput`: a STDOUT or STDERR frame that spans pushed chunks comes out as one message per
+   * chunk it spans (same type and id, the data in order), views of the chunks instead of a copy.
+   */
+  constructor(from: 'init' | 'daemon' = 'init', opts: { splitOutput?: boolean } = {}) {
     this.allowed = from === 'init' ? INIT_SET : DAEMON_SET;
+    this.splitOutput = opts.splitOutput === true;
   }
 
   /** true once a fatal framing error was seen. */
@@ -551,6 +562,7 @@ export class FrameDecoder<M extends Message = InitMessage> {
         return out;
       }
       if (this.pendingBytes < 4 + len) break;
+      if (this.splitOutput && this.takeOutput(len, out)) continue;
       const frame = this.take(4 + len);
       out.push(decodeFrame<M>(this.allowed, frame.readUInt8(4), frame.readUInt32LE(5), frame.subarray(HEADER_BYTES)));
     }
@@ -560,6 +572,38 @@ export class FrameDecoder<M extends Message = InitMessage> {
   /** Whether the stream ended inside a frame (an early end is a protocol error for the caller). */
   get midFrame(): boolean {
     return this.pendingBytes > 0 && !this.failed;
+  }
+
+  /**
+   * A whole STDOUT/STDERR frame (length `len`) that spans chunks, with its head (length,
+   * type, id, data length) in the first: appended to `out` as one message per chunk, and
+   * true. false (nothing taken) for any other frame, which the caller decodes as usual.
+   */
+  private takeOutput(len: number, out: Array<M | ProtocolErrorEvent>): boolean {
+    const first = this.pending[0] as Buffer;
+    if (first.length >= 4 + len || first.length < OUTPUT_HEAD_BYTES) return false;
+    const type = first.readUInt8(4);
+    const name = type === MSG.STDOUT ? 'STDOUT' : type === MSG.STDERR ? 'STDERR' : undefined;
+    const size = first.readUInt32LE(HEADER_BYTES);
+    if (name === undefined || !this.allowed.has(name) || size !== len - 9 || size > MAX_CHUNK) return false;
+    // Spread over many small chunks (a trickling sender), one copy beats a message per chunk.
+    let spans = 0;
+    for (let have = 0; have < 4 + len; spans++) have += (this.pending[spans] as Buffer).length;
+    if (spans > MAX_OUTPUT_SPLIT) return false;
+    const id = first.readUInt32LE(5);
+    this.pendingBytes -= OUTPUT_HEAD_BYTES + size;
+    let left = size;
+    let used = 0;
+    for (let at = OUTPUT_HEAD_BYTES; left > 0; at = 0) {
+      const piece = this.pending[used] as Buffer;
+      const end = Math.min(piece.length, at + left);
+      if (end > at) out.push({ type: name, id, data: piece.subarray(at, end) } as unknown as M);
+      left -= end - at;
+      if (end === piece.length) used++;
+      else this.pending[used] = piece.subarray(end);
+    }
+    this.pending.splice(0, used);
+    return true;
   }
 
   /** The little-endian u32 at the start of the buffered bytes (pendingBytes >= 4), without joining chunks. */
@@ -591,19 +635,21 @@ export class FrameDecoder<M extends Message = InitMessage> {
     }
     const frame = Buffer.allocUnsafe(n);
     let at = 0;
+    let used = 0;
     while (at < n) {
-      const piece = this.pending[0] as Buffer;
+      const piece = this.pending[used] as Buffer;
       const want = n - at;
       if (piece.length <= want) {
         piece.copy(frame, at);
         at += piece.length;
-        this.pending.shift();
+        used++;
       } else {
         piece.copy(frame, at, 0, want);
-        this.pending[0] = piece.subarray(want);
+        this.pending[used] = piece.subarray(want);
         at = n;
       }
     }
+    this.pending.splice(0, used);
     return frame;
   }
 }
