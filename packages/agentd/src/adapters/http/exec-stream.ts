@@ -123,7 +123,7 @@ export class HttpExecStream implements OutputListener {
   private write(pieces: Array<Buffer | string>): boolean {
     const res = this.begin();
     if (res.destroyed || res.writableEnded) return true;
-    if (pieces.length === 1) return res.write(pieces[0] as Buffer | string);
+    if (pieces.length === 1) return res.write(pieces[0]);
     res.cork();
     let room = true;
     for (const piece of pieces) room = res.write(piece);
