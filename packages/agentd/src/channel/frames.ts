@@ -513,6 +513,10 @@ export function decodeFrame<M extends Message>(allowed: ReadonlySet<MessageName>
 }
 
 const INIT_SET: ReadonlySet<MessageName> = new Set(INIT_MESSAGES);
+/** Frame head of STDOUT/STDERR: length, type, id, then the data's u32 length. */
+const OUTPUT_HEAD_BYTES = HEADER_BYTES + 4;
+/** The most chunks an output frame is split over (more: copied into one, see FrameDecoder.takeOutput). */
+const MAX_OUTPUT_SPLIT = 4;
 const DAEMON_SET: ReadonlySet<MessageName> = new Set(DAEMON_MESSAGES);
 
 /**
@@ -526,9 +530,16 @@ export class FrameDecoder<M extends Message = InitMessage> {
   private pendingBytes = 0;
   private failed = false;
 
-  /** `from`: whose messages this decodes ('init' for the daemon side, 'daemon' for a test double of the init). */
-  constructor(from: 'init' | 'daemon' = 'init') {
+  private readonly splitOutput: boolean;
+
+  /**
+   * `from`: whose messages this decodes ('init' for the daemon side, 'daemon' for a test double of the init).
+   * `splitOutput`: a STDOUT or STDERR frame that spans pushed chunks comes out as one message per
+   * chunk it spans (same type and id, the data in order), views of the chunks instead of a copy.
+   */
+  constructor(from: 'init' | 'daemon' = 'init', opts: { splitOutput?: boolean } = {}) {
     this.allowed = from === 'init' ? INIT_SET : DAEMON_SET;
+    this.splitOutput = opts.splitOutput === true;
   }
 
   /** true once a fatal framing error was seen. */
@@ -547,8 +558,7 @@ export class FrameDecoder<M extends Message = InitMessage> {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     while (this.pendingBytes >= 4) {
-      const head = this.head(4);
-      const len = head.readUInt32LE(0);
+      const len = this.peekLength();
       if (len < 5 || len > MAX_FRAME) {
         this.failed = true;
         this.pending = [];
@@ -557,6 +567,7 @@ export class FrameDecoder<M extends Message = InitMessage> {
         return out;
       }
       if (this.pendingBytes < 4 + len) break;
+      if (this.splitOutput && this.takeOutput(len, out)) continue;
       const frame = this.take(4 + len);
       out.push(decodeFrame<M>(this.allowed, frame.readUInt8(4), frame.readUInt32LE(5), frame.subarray(HEADER_BYTES)));
     }
@@ -568,21 +579,82 @@ export class FrameDecoder<M extends Message = InitMessage> {
     return this.pendingBytes > 0 && !this.failed;
   }
 
-  /** The first n buffered bytes as one buffer (n <= pendingBytes), coalescing chunks. */
-  private head(n: number): Buffer {
+  /**
+   * A whole STDOUT/STDERR frame (length `len`) that spans chunks, with its head (length,
+   * type, id, data length) in the first: appended to `out` as one message per chunk, and
+   * true. false (nothing taken) for any other frame, which the caller decodes as usual.
+   */
+  private takeOutput(len: number, out: Array<M | ProtocolErrorEvent>): boolean {
     const first = this.pending[0] as Buffer;
-    if (first.length >= n) return first;
-    const joined = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [joined];
-    return joined;
+    if (first.length >= 4 + len || first.length < OUTPUT_HEAD_BYTES) return false;
+    const type = first.readUInt8(4);
+    const name = type === MSG.STDOUT ? 'STDOUT' : type === MSG.STDERR ? 'STDERR' : undefined;
+    const size = first.readUInt32LE(HEADER_BYTES);
+    if (name === undefined || !this.allowed.has(name) || size !== len - 9 || size > MAX_CHUNK) return false;
+    // Spread over many small chunks (a trickling sender), one copy beats a message per chunk.
+    let spans = 0;
+    for (let have = 0; have < 4 + len; spans++) have += (this.pending[spans] as Buffer).length;
+    if (spans > MAX_OUTPUT_SPLIT) return false;
+    const id = first.readUInt32LE(5);
+    this.pendingBytes -= OUTPUT_HEAD_BYTES + size;
+    let left = size;
+    let used = 0;
+    for (let at = OUTPUT_HEAD_BYTES; left > 0; at = 0) {
+      const piece = this.pending[used] as Buffer;
+      const end = Math.min(piece.length, at + left);
+      if (end > at) out.push({ type: name, id, data: piece.subarray(at, end) } as unknown as M);
+      left -= end - at;
+      if (end === piece.length) used++;
+      else this.pending[used] = piece.subarray(end);
+    }
+    this.pending.splice(0, used);
+    return true;
   }
 
+  /** The little-endian u32 at the start of the buffered bytes (pendingBytes >= 4), without joining chunks. */
+  private peekLength(): number {
+    const first = this.pending[0] as Buffer;
+    if (first.length >= 4) return first.readUInt32LE(0);
+    const head = Buffer.allocUnsafe(4);
+    let at = 0;
+    for (const piece of this.pending) {
+      at += piece.copy(head, at, 0, Math.min(piece.length, 4 - at));
+      if (at === 4) break;
+    }
+    return head.readUInt32LE(0);
+  }
+
+  /**
+   * The first n buffered bytes as one buffer (n <= pendingBytes). A frame inside one chunk
+   * is a view of it; one that spans chunks is copied once into a buffer of its own size:
+   * the bytes after it stay views of their chunk (joining everything pending would copy
+   * the next frame's start again with every read it spans).
+   */
   private take(n: number): Buffer {
-    const joined = this.head(n);
-    const rest = joined.subarray(n);
-    if (rest.length === 0) this.pending.shift();
-    else this.pending[0] = rest;
+    const first = this.pending[0] as Buffer;
     this.pendingBytes -= n;
-    return joined.subarray(0, n);
+    if (first.length >= n) {
+      if (first.length === n) this.pending.shift();
+      else this.pending[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const frame = Buffer.allocUnsafe(n);
+    let at = 0;
+    let used = 0;
+    while (at < n) {
+      const piece = this.pending[used] as Buffer;
+      const want = n - at;
+      if (piece.length <= want) {
+        piece.copy(frame, at);
+        at += piece.length;
+        used++;
+      } else {
+        piece.copy(frame, at, 0, want);
+        this.pending[used] = piece.subarray(want);
+        at = n;
+      }
+    }
+    this.pending.splice(0, used);
+    return frame;
   }
 }

@@ -46,7 +46,8 @@ export class InitChannel implements Channel {
 
   private readonly logger: Logger;
   private readonly onViolation: ((err: AgentdError) => void) | undefined;
-  private readonly decoder = new FrameDecoder<InitMessage>('init');
+  /** Output frames spanning two socket reads are handed on as two views, not joined (issue 16). */
+  private readonly decoder = new FrameDecoder<InitMessage>('init', { splitOutput: true });
   private readonly pending = new Map<number, Pending>();
   private readonly execs = new Map<number, InitExec>();
   private readonly watches = new Map<number, InitWatch>();

@@ -39,9 +39,10 @@ export interface PlannedSandbox {
   spec: SandboxSpec;
   /** The template's start_command (--template), run before the command. */
   startCommand?: string;
+  /** What was asked (to plan again after a stale probe). */
+  options: PlanOptions;
 }
 
-/** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
 /** What `agentd run` asks of its sandbox besides the config's defaults. */
 export interface PlanOptions {
   /** -v / --mount-cwd, as bind mounts. */
@@ -54,6 +55,7 @@ export interface PlanOptions {
   template?: string;
 }
 
+/** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
 export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, opts: PlanOptions = {}): Promise<PlannedSandbox> {
   const { backend, defaults } = await selectLocalBackend(config, logger, cache);
   const bindMounts = opts.bindMounts ?? [];
@@ -63,7 +65,7 @@ export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: 
   if (image !== undefined && backend.name !== 'namespace') {
     throw new AgentdError('INVALID_ARGUMENT', `--image: backend '${backend.name}' does not run images yet (only 'namespace' does)`, { details: { backend: backend.name } });
   }
-  const start = template?.start_command === undefined ? {} : { startCommand: template.start_command };
+  const start = { options: opts, ...(template?.start_command === undefined ? {} : { startCommand: template.start_command }) };
   // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
   // starting on the same home never takes them for its own leftovers.
   const spec = buildSpec(newId('sbx'), join(config.home, 'run'), config.profile, defaults, { ...req, image: undefined, template: undefined }, image);
@@ -98,9 +100,8 @@ export async function startPlanned(planned: PlannedSandbox, config: AgentdConfig
     logger.warn({ cache: cache.dir, entries: cache.answered() }, `backend '${planned.backend.name}' failed to start after a probe result taken from the cache (${toAgentdError(err).message}); forgetting that result and probing again`);
     await cache.forgetAnswered();
     await removeSandboxDirs(planned.spec.dirs).catch(() => undefined);
-    // Chosen again with real probes; the sandbox keeps what was asked (image, template defaults) under a new id.
-    const fresh = await planSandbox(config, logger);
-    const again = { ...fresh, spec: { ...planned.spec, id: fresh.spec.id, dirs: fresh.spec.dirs } };
+    // Chosen again with real probes, with what was asked (mounts, image, template) under a new id.
+    const again = await planSandbox(config, logger, undefined, planned.options);
     return again.backend.start(again.spec, { signal, hostPaths: hostPathRulesFrom(config) });
   }
 }

@@ -290,6 +290,8 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
           stopping.abort(new AgentdError('UNAVAILABLE', 'the daemon is stopping'));
           await sweeper.stop();
           await manager.close();
+          // Sandboxes' network sockets (egress, ports) that a stop left attached.
+          await network.close();
           commands.close();
           await backends.get(backend).close?.().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'backend close'));
           if (localToken !== undefined) await removeLocalToken(config.home, localToken);

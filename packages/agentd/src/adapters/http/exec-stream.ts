@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { OutputListener } from '../../capabilities/types.js';
 import type { ErrorBody } from '../../core/errors.js';
@@ -69,15 +69,23 @@ const ENCODERS: Record<ExecStreamFormat, Encoder> = {
 };
 
 /**
+ * Output the response may hold before a chunk waits for the client: the socket's own
+ * buffer (16 KiB) would make nearly every 64 KiB chunk wait for a `drain`.
+ */
+const MAX_UNSENT_BYTES = 256 * 1024;
+
+/**
  * A streamed exec answer: `start`, output pieces, then `exit` or `error`, in either format.
  * Headers go out with the first frame, so a request that fails before the command starts
- * still gets a plain error answer with its HTTP status. Output waits for the client (the
- * stream's `drain`), which holds back the credit the command's output needs.
+ * still gets a plain error answer with its HTTP status. Frames are written straight to the
+ * response (the reply is hijacked: no stream between the exec and the socket), the pieces
+ * of one frame corked into one write. Output waits for the client (the response's `drain`)
+ * once more than MAX_UNSENT_BYTES are unsent, which holds back the credit the command's
+ * output needs.
  */
 export class HttpExecStream implements OutputListener {
-  private readonly stream = new PassThrough({ highWaterMark: 256 * 1024 });
   private readonly encoder: Encoder;
-  private began = false;
+  private res: ServerResponse | undefined;
   /** Fields added to the `start` frame (the command's id). */
   startFields: Record<string, unknown> = {};
 
@@ -90,36 +98,54 @@ export class HttpExecStream implements OutputListener {
   }
 
   get started(): boolean {
-    return this.began;
+    return this.res !== undefined;
   }
 
   onStart(pid: number): void {
-    this.begin();
-    this.stream.write(this.encoder.json({ type: 'start', pid, ...this.startFields }));
+    this.write([this.encoder.json({ type: 'start', pid, ...this.startFields })]);
   }
 
   async onChunk(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
-    this.begin();
-    let room = true;
-    for (const piece of this.encoder.output(stream, data)) room = this.stream.write(piece);
-    if (!room && !this.signal.aborted) {
-      await once(this.stream, 'drain', { signal: this.signal }).catch(() => undefined);
+    const room = this.write(this.encoder.output(stream, data));
+    const res = this.res as ServerResponse;
+    if (!room && res.writableLength > MAX_UNSENT_BYTES && !this.signal.aborted) {
+      await once(res, 'drain', { signal: this.signal }).catch(() => undefined);
     }
   }
 
   exit(result: Record<string, unknown>): void {
-    this.begin();
-    this.stream.end(this.encoder.json({ type: 'exit', ...result }));
+    this.end(this.encoder.json({ type: 'exit', ...result }));
   }
 
   error(error: ErrorBody): void {
-    this.begin();
-    this.stream.end(this.encoder.json({ type: 'error', error }));
+    this.end(this.encoder.json({ type: 'error', error }));
   }
 
-  private begin(): void {
-    if (this.began) return;
-    this.began = true;
-    void this.reply.code(200).header('content-type', this.encoder.contentType).header('cache-control', 'no-store').send(this.stream);
+  /** Writes the pieces as one socket write; false when the response is over its buffer. */
+  private write(pieces: Array<Buffer | string>): boolean {
+    const res = this.begin();
+    if (res.destroyed || res.writableEnded) return true;
+    if (pieces.length === 1) return res.write(pieces[0]);
+    res.cork();
+    let room = true;
+    for (const piece of pieces) room = res.write(piece);
+    res.uncork();
+    return room;
+  }
+
+  private end(last: Buffer | string): void {
+    const res = this.begin();
+    if (!res.destroyed && !res.writableEnded) res.end(last);
+  }
+
+  private begin(): ServerResponse {
+    if (this.res !== undefined) return this.res;
+    const reply = this.reply;
+    reply.hijack();
+    const res = reply.raw;
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
+    res.writeHead(200, { 'content-type': this.encoder.contentType, 'cache-control': 'no-store' });
+    this.res = res;
+    return res;
   }
 }
