@@ -339,7 +339,7 @@ async function networkPhase() {
 async function interactivePhase() {
   if (!wants('interactive')) return;
   const { openPtyEcho, localPtyEcho, openReattach } = await import('./cases/interactive.js');
-  log(`interactive: pty_echo_rtt vs local_pty_echo_rtt, reattach_latency vs http_healthz (${PLAN.interN} rounds + 50 warm-up)`);
+  log(`interactive: pty_echo_rtt vs local_pty_echo_rtt, reattach_latency vs http_healthz_interactive (${PLAN.interN} rounds + 50 warm-up)`);
   const daemon = await startDaemon({ name: 'interactive', config: benchConfig({ cgroupParent: `${cgroupBase}-interactive` }), ...daemonArgs('interactive') });
   await withCleanup(() => daemon.stop());
   const client = clientFor(daemon);
@@ -351,11 +351,11 @@ async function interactivePhase() {
     pty.close();
     await re.close();
   });
-  const s = await interleaved({ pty_echo_rtt: pty.typeOne, reattach_latency: re.reattachOnce, http_healthz: () => client.health() }, { n: PLAN.interN, warmup: 50 });
+  const s = await interleaved({ pty_echo_rtt: pty.typeOne, reattach_latency: re.reattachOnce, http_healthz_interactive: () => client.health() }, { n: PLAN.interN, warmup: 50 });
   for (const [k, v] of Object.entries(s)) cases[k] = summarize(v);
   cases.local_pty_echo_rtt = summarize(await localPtyEcho({ n: PLAN.interN, warmup: 50 }));
   notes.push('local_pty_echo_rtt: python3 pty.fork() running cat, timed inside Python from os.write of one byte to the master until os.read returns its echo; pty_echo_rtt: the same byte through the commands WebSocket to cat on a PTY in a namespace sandbox, timed in the bench process (ws client) until the echo message arrives');
-  notes.push('reattach_latency: the SDK connects to a running command (a byte every 0.5 ms) from its current end over the REST stream route until the next byte arrives, then disconnects; http_healthz measured in the same interleaved loop from the same client');
+  notes.push('reattach_latency: the SDK connects to a running command (a byte every 0.5 ms) from its current end over the REST stream route until the next byte arrives, then disconnects; http_healthz_interactive is GET /healthz measured in the same interleaved loop from the same client');
   await runCleanupsOf(3);
 }
 

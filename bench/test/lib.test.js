@@ -38,6 +38,16 @@ function passingCases() {
     node_startup: { p50_ms: 40 },
     cli_exec_true: { p50_ms: 50 },
     cli_run_true: { p50_ms: 70 },
+    pty_echo_rtt: { p50_ms: 0.5 },
+    local_pty_echo_rtt: { p50_ms: 0.25 },
+    reattach_latency: { p50_ms: 1.5 },
+    http_healthz_interactive: { p50_ms: 1 },
+    egress_get_256m: { mib_per_s: 240 },
+    direct_get_256m: { mib_per_s: 300 },
+    egress_connect: { p50_ms: 0.5 },
+    direct_connect: { p50_ms: 0.25 },
+    ns_exec_true_allowlist: { p50_ms: 5.2 },
+    ns_exec_true_none: { p50_ms: 5 },
   };
 }
 
