@@ -109,10 +109,11 @@ describe.skipIf(skipReason !== undefined)('sandbox.commands and sandbox.pty (rea
     const screen: Uint8Array[] = [];
     const pty = await sbx.pty.create({ cols: 80, rows: 24, onData: (b) => screen.push(b), cmd: ['/bin/sh'] });
     await pty.sendInput('stty size\n');
-    await until('24 80', () => /\r\n24 80\r\n/.test(text(screen)));
+    // (Typed before the shell's first prompt, the answer follows that prompt instead of the echoed line.)
+    await until('24 80', () => /(\r\n|\$ )24 80\r\n/.test(text(screen)));
     await pty.resize({ cols: 120, rows: 50 });
     await pty.sendInput('stty size\n');
-    await until('50 120', () => /\r\n50 120\r\n/.test(text(screen)));
+    await until('50 120', () => /(\r\n|\$ )50 120\r\n/.test(text(screen)));
     await pty.sendInput('sleep 30\n');
     await new Promise((r) => setTimeout(r, 300));
     await pty.sendInput('\x03');

@@ -55,7 +55,7 @@ describe('streamed exec backpressure', () => {
       let tail = '';
       for await (const chunk of res as AsyncIterable<Buffer>) {
         wire += chunk.length;
-        tail = (tail + chunk.subarray(Math.max(0, chunk.length - 300)).toString('latin1')).slice(-300);
+        tail = (tail + chunk.subarray(Math.max(0, chunk.length - 1000)).toString('latin1')).slice(-1000);
       }
       expect(tail).toContain('"type":"exit"');
       expect(tail).toContain('"exit_code":0');

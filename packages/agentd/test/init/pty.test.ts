@@ -156,7 +156,8 @@ describe.skipIf(!HAVE_INIT)('agentd-init PTY execs', () => {
   });
 
   test('closing input types VEOF: cat ends at ^D; later input is EPIPE', async ({ init }) => {
-    init.send(ptyExec(14, ['cat']));
+    // The exec outlives cat by a moment, so input after the close meets a live exec (EPIPE, not ESRCH).
+    init.send(ptyExec(14, ['sh', '-c', 'cat; sleep 0.5']));
     await init.answer('STARTED', 14);
     await type(init, 14, 'abc\r');
     init.send({ type: 'STDIN', id: 60, execId: 14, data: Buffer.alloc(0) });
