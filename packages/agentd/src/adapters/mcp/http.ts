@@ -48,7 +48,7 @@ export class McpHttp {
   constructor(svc: HttpServices, opts: { tools?: readonly ToolSpec[]; limits?: SessionLimits } = {}) {
     const tools = opts.tools ?? TOOLS;
     this.sessions = new McpSessions({
-      ops: new McpOperations({ pipeline: svc.pipeline, sandboxes: svc.sandboxes }), tools, listed: toolList(tools), version: svc.version, stopping: svc.stopping, logger: svc.logger,
+      ops: new McpOperations({ pipeline: svc.pipeline, sandboxes: svc.sandboxes, commands: svc.commands, network: svc.network, stopping: svc.stopping }), tools, listed: toolList(tools), version: svc.version, stopping: svc.stopping, logger: svc.logger,
       ...(opts.limits ? { limits: opts.limits } : {}),
     });
   }
