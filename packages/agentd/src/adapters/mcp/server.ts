@@ -18,6 +18,7 @@ export const SERVER_INSTRUCTIONS = [
   'agentd runs commands and file operations in isolated Linux sandboxes with resource limits.',
   'Every tool that takes sandbox_id uses this session\'s default sandbox when you omit it: it is created on first use and destroyed when the session ends, so a simple task never needs an id.',
   'Work in /workspace. Use sandbox_exec for commands, sandbox_file_read/write/edit for files, sandbox_snapshot and sandbox_restore to undo.',
+  'For servers and long jobs use sandbox_exec_background, then sandbox_command_output to read their output; sandbox_expose_port makes a server reachable from the host.',
   'A tool error starts with an agentd code (INVALID_ARGUMENT, NOT_FOUND, TIMEOUT...) followed by what to do.',
 ].join(' ');
 
