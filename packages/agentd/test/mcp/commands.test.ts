@@ -116,7 +116,7 @@ describe('MCP background commands and ports on a real daemon', () => {
 
     // It waits on stdin: the first poll sees its first line and that it still runs.
     let first = await a.call('sandbox_command_output', { command_id: cmd, wait_ms: 10_000 });
-    while ((first.stdout as string) === '' && first.state === 'running') first = await a.call('sandbox_command_output', { command_id: cmd, wait_ms: 10_000 });
+    for (let i = 0; i < 10 && (first.stdout as string) === '' && first.state === 'running'; i++) first = await a.call('sandbox_command_output', { command_id: cmd, wait_ms: 10_000 });
     expect(first).toMatchObject({ state: 'running', finished: false, stdout: 'ready\n', stderr: '', next_offset: 6 });
     expect(first).not.toHaveProperty('exit_code');
     const listed = await a.call('sandbox_command_list', {});
@@ -155,11 +155,9 @@ describe('MCP background commands and ports on a real daemon', () => {
     const total = seq(40_000);
     const started = await a.call('sandbox_exec_background', { command: 'seq 1 40000' });
     const cmd = started.command_id as string;
-    let out = await a.call('sandbox_command_output', { command_id: cmd, offset: 0, max_bytes: 1000, wait_ms: 10_000 });
-    for (let i = 0; i < 100 && out.finished !== true && out.state === 'running'; i++) {
-      // Wait for the end without reading (the ring moves on).
-      out = await a.call('sandbox_command_list', {});
-      const me = (out.commands as Out[]).find((c) => c.command_id === cmd);
+    // Wait for its end without reading (the ring moves on meanwhile).
+    for (let i = 0; i < 600; i++) {
+      const me = ((await a.call('sandbox_command_list', {})).commands as Out[]).find((c) => c.command_id === cmd);
       if (me?.state !== 'running') break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -176,6 +174,28 @@ describe('MCP background commands and ports on a real daemon', () => {
     expect(total.endsWith(got)).toBe(true);
     await a.close();
   }, 120_000);
+
+  it('a UTF-8 character cut by max_bytes is left for the next call: the text comes whole, each byte once', async () => {
+    const a = await connect(d.url, keyA);
+    const text = 'é'.repeat(150); // 300 bytes
+    const started = await a.call('sandbox_exec_background', { argv: ['printf', '%s', text] });
+    const cmd = started.command_id as string;
+    let got = '';
+    let offset = 0;
+    let r: Out = {};
+    for (let i = 0; i < 100 && r.finished !== true; i++) {
+      r = await a.call('sandbox_command_output', { command_id: cmd, offset, max_bytes: 101, wait_ms: 5000 });
+      expect(r.stdout as string).not.toContain('\uFFFD');
+      // Whole 2-byte characters only, never past max_bytes.
+      expect((r.next_offset as number - offset) % 2).toBe(0);
+      expect(r.next_offset as number - offset).toBeLessThanOrEqual(101);
+      got += r.stdout as string;
+      offset = r.next_offset as number;
+    }
+    expect(got).toBe(text);
+    expect(offset).toBe(300);
+    await a.close();
+  }, 60_000);
 
   it('kill ends a running command; a viewer cannot start or kill; another tenant cannot read, list or kill', async () => {
     const a = await connect(d.url, keyA);
