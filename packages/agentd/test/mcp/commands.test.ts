@@ -84,6 +84,9 @@ describe('MCP background commands and ports on a real daemon', () => {
     d = await startTestDaemon({
       auth: { providers: [{ type: 'local-token' }, { type: 'api-key' }] },
       commands: { ring_buffer_bytes: RING },
+      // allowlist: the sandboxes' default and the widest a request may ask; no traffic leaves in these tests.
+      sandbox: { network: 'allowlist' },
+      network: { allow: ['*.up.test'], hosts: { 'www.up.test': ['127.0.0.1'] }, dns: 'hosts-only' },
       ...(withTemplate ? { templates: { py: { image: TEST_IMAGE, env: { GREETING: 'from-template' }, start_command: 'echo started > /workspace/started' } } } : {}),
     });
     if (withTemplate) await linkCachedImages(d.home);
@@ -257,6 +260,18 @@ describe('MCP background commands and ports on a real daemon', () => {
     await a.call('sandbox_destroy', { sandbox_id: sid });
     await Promise.all([a.close(), v.close(), b.close()]);
   }, 120_000);
+
+  it("sandbox_create with network allowlist takes the sandbox's own egress rules; rules wider than the config are refused (POLICY_DENIED)", async () => {
+    const a = await connect(d.url, keyA);
+    const made = await a.call('sandbox_create', { network: 'allowlist', egress: { allow: ['www.up.test'], deny: ['bad.up.test'] } });
+    expect(made, JSON.stringify(made)).toMatchObject({ state: 'running' });
+    const sid = made.sandbox_id as string;
+    const net = await d.call('GET', `/v1/sandboxes/${sid}/network`, { headers: { authorization: `Bearer ${keyA}` } });
+    expect(net.body, net.text).toMatchObject({ network: 'allowlist', rules: { allow: ['www.up.test'], deny: ['bad.up.test'] } });
+    expect((await a.call('sandbox_create', { network: 'allowlist', egress: { allow: ['other.test'] } })).error).toMatch(/^POLICY_DENIED: .*other\.test/);
+    await a.call('sandbox_destroy', { sandbox_id: sid });
+    await a.close();
+  }, 60_000);
 
   it.skipIf(!withTemplate)('sandbox_create with a template gets its image, env and start command; an unknown template is NOT_FOUND', async () => {
     const a = await connect(d.url, keyA);

@@ -102,6 +102,10 @@ const ExecInput = z.object({
 
 const CreateInput = z.object({
   network: z.enum(['none', 'allowlist', 'host']).optional().describe("Network access: 'none' (no network), 'allowlist' (only the hosts the daemon's config allows) or 'host'. Default: the daemon's profile decides."),
+  egress: z.object({
+    allow: z.array(z.string().min(1).max(300)).max(256).optional().describe("Hosts it may reach ('pypi.org', '*.npmjs.org', 'host:443'); only within what the daemon's config allows."),
+    deny: z.array(z.string().min(1).max(300)).max(256).optional().describe('Hosts it may never reach; deny wins.'),
+  }).strict().optional().describe("With network 'allowlist': this sandbox's own egress rules, which can only narrow the daemon's."),
   limits: z.object({
     memory_bytes: z.number().int().min(1 << 20).optional().describe('Memory limit in bytes.'),
     pids: z.number().int().min(1).max(1 << 22).optional().describe('Most processes and threads.'),
