@@ -25,18 +25,13 @@ struct port_req {
 	uint8_t token[NET_TOKEN_BYTES];
 } __attribute__((packed));
 
-static int unix_connect(const char *dir, const char *name)
+/* A connected stream socket of `family` to `sa`, or -1 with errno (the socket closed). */
+static int stream_connect(int family, const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, name);
-	if (n < 0 || (size_t)n >= sizeof sa.sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	if (connect(fd, sa, len) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -45,18 +40,23 @@ static int unix_connect(const char *dir, const char *name)
 	return fd;
 }
 
+static int unix_connect(const char *dir, const char *name)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof sa.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return stream_connect(AF_UNIX, (const struct sockaddr *)&sa, sizeof sa);
+}
+
 static int loopback_connect(uint16_t port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = stream_connect(AF_INET, (const struct sockaddr *)&sa, sizeof sa);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	return fd;
