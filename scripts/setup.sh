@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 # bubblewrap: the namespace backend; libseccomp-dev: builds its seccomp filter; gcc, libc6-dev, make:
 # agentd-init (static) and the peer-credentials addon; python3, g++: native npm modules (better-sqlite3);
 # e2fsprogs: per-sandbox disk limits (loop-mounted ext4); xfsprogs: the snapshot reflink test;
-# socat, ripgrep: the sandbox-runtime baseline in the benchmarks; mmdebstrap: `agentd image build` (Debian root file systems).
-APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++ e2fsprogs xfsprogs socat ripgrep mmdebstrap)
+# socat, ripgrep: the sandbox-runtime baseline in the benchmarks; mmdebstrap: `agentd image build` (Debian root file systems);
+# tmux, vim, procps: the terminal tests (a person's keystrokes in tmux; vi and top on a PTY); curl, git, openssl,
+# ca-certificates, python3-pip: the egress tests (real tools through the proxy, a test CA).
+APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++ e2fsprogs xfsprogs socat ripgrep mmdebstrap tmux vim procps curl git openssl ca-certificates python3-pip)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
