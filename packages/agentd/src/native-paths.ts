@@ -16,8 +16,6 @@ export interface NativePaths {
   peercredAddon: string;
   /** Root daemon: mounts a pinned host path idmapped onto a staging point (isolation/namespace/owner-mounts.ts). */
   idmap: string;
-  /** agentd-idmap-mount: the idmapped read-only mount of an image's root file system (namespace backend). */
-  idmapMount: string;
 }
 
 export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
@@ -27,7 +25,6 @@ export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
     seccompOwnerBpf: env.AGENTD_SECCOMP_OWNER_BPF ?? fileURLToPath(new URL('seccomp-owner.bpf', NATIVE_BUILD)),
     peercredAddon: fileURLToPath(new URL('peercred.node', NATIVE_BUILD)),
     idmap: env.AGENTD_IDMAP_PATH ?? fileURLToPath(new URL('agentd-idmap', NATIVE_BUILD)),
-    idmapMount: fileURLToPath(new URL('agentd-idmap-mount', NATIVE_BUILD)),
   };
 }
 

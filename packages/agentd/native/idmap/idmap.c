@@ -3,6 +3,7 @@
  * root daemon (one of its sandboxes runs as its own unprivileged host uid).
  *
  *   agentd-idmap mount --fd N --target PATH --uid DISK:HOST --gid DISK:HOST [--ro]
+ *   agentd-idmap mount-image USERNS_FILE SOURCE TARGET
  *   agentd-idmap umount PATH
  *
  * mount: clones the mount tree of descriptor N (an O_PATH descriptor the daemon opened and
@@ -12,6 +13,10 @@
  * creates are written as DISK; every other id on the disk is seen as the overflow id and no
  * other id can be written), marks it nosuid, nodev (and read-only with --ro), private, and
  * attaches it at TARGET (a folder or file the daemon made; opened O_NOFOLLOW).
+ * mount-image: mounts SOURCE (an image's root file system in the daemon's own store) at TARGET
+ * read-only, nosuid, nodev, idmapped through the maps of the user namespace USERNS_FILE
+ * (/proc/PID/ns/user): an image stored with files of uid 0 is seen, in one sandbox, as owned
+ * by that sandbox's root-inside host uid; the image itself is never written.
  * umount: detaches the mount at PATH (MNT_DETACH, UMOUNT_NOFOLLOW); not mounted is success.
  *
  * Kernel >= 5.12 (open_tree, mount_setattr, move_mount); the file system must support idmapped
@@ -53,6 +58,7 @@ static void die(const char *what)
 static void usage(void)
 {
 	fputs("usage: agentd-idmap mount --fd N --target PATH --uid DISK:HOST --gid DISK:HOST [--ro]\n"
+	      "       agentd-idmap mount-image USERNS_FILE SOURCE TARGET\n"
 	      "       agentd-idmap umount PATH\n", stderr);
 	exit(2);
 }
@@ -123,6 +129,25 @@ static int make_userns(unsigned long udisk, unsigned long uhost, unsigned long g
 	return ns;
 }
 
+/*
+ * Gives the detached mount `tree` the id mapping of user namespace `ns`, nosuid, nodev, private
+ * and `extra` attributes (`recursive`: AT_RECURSIVE or 0), and attaches it at `target` (opened
+ * O_PATH | O_NOFOLLOW | `target_flags`). Dies with a message on any failure.
+ */
+static void attach_idmapped(int tree, int ns, uint64_t extra, unsigned recursive, const char *target, int target_flags)
+{
+	struct mount_attr attr;
+	memset(&attr, 0, sizeof attr);
+	attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | extra;
+	attr.userns_fd = (uint64_t)ns;
+	attr.propagation = MS_PRIVATE;
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0)
+		die("mount_setattr(MOUNT_ATTR_IDMAP) (does the file system support idmapped mounts?)");
+	int dst = open(target, O_PATH | O_NOFOLLOW | O_CLOEXEC | target_flags);
+	if (dst < 0) die(target);
+	if (syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) die("move_mount");
+}
+
 static int do_mount(int argc, char **argv)
 {
 	int src = -1, ro = 0, have_uid = 0, have_gid = 0;
@@ -154,16 +179,18 @@ static int do_mount(int argc, char **argv)
 	/* A copy of the pinned object's mount tree, not attached anywhere yet. */
 	int tree = (int)syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 	if (tree < 0) die("open_tree(OPEN_TREE_CLONE) of the pinned host path");
-	struct mount_attr attr;
-	memset(&attr, 0, sizeof attr);
-	attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (ro ? MOUNT_ATTR_RDONLY : 0);
-	attr.userns_fd = (uint64_t)ns;
-	attr.propagation = MS_PRIVATE;
-	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
-		die("mount_setattr(MOUNT_ATTR_IDMAP) (does the file system support idmapped mounts?)");
-	int dst = open(target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (dst < 0) die(target);
-	if (syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) die("move_mount");
+	attach_idmapped(tree, ns, ro ? MOUNT_ATTR_RDONLY : 0, AT_RECURSIVE, target, 0);
+	return 0;
+}
+
+static int do_mount_image(int argc, char **argv)
+{
+	if (argc != 5) usage();
+	int ns = open(argv[2], O_RDONLY | O_CLOEXEC);
+	if (ns < 0) die(argv[2]);
+	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, argv[3], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (tree < 0) die("open_tree(OPEN_TREE_CLONE) of the image");
+	attach_idmapped(tree, ns, MOUNT_ATTR_RDONLY, 0, argv[4], O_DIRECTORY);
 	return 0;
 }
 
@@ -178,6 +205,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2) usage();
 	if (strcmp(argv[1], "mount") == 0) return do_mount(argc, argv);
+	if (strcmp(argv[1], "mount-image") == 0) return do_mount_image(argc, argv);
 	if (strcmp(argv[1], "umount") == 0) return do_umount(argc, argv);
 	usage();
 	return 2;

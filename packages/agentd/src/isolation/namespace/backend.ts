@@ -272,7 +272,7 @@ export class NamespaceBackend implements IsolationBackend {
 /** Whether sandboxes here can run on an image (docs/images.md): a root daemon and the idmap helper. */
 async function imagesFeature(rootDaemon: boolean): Promise<{ ok: boolean; detail: string }> {
   if (!rootDaemon) return { ok: false, detail: 'needs a root daemon (two mapped uids per sandbox, overlay and idmapped mounts)' };
-  const helper = nativePaths().idmapMount;
+  const helper = nativePaths().idmap;
   const ok = await access(helper, fsConstants.X_OK).then(() => true, () => false);
   return ok
     ? { ok: true, detail: 'overlay over an idmapped read-only image, per-sandbox layer; root inside = a second unprivileged host uid' }

@@ -145,7 +145,7 @@ export async function mountImageRoot(dirs: SandboxDirs, imageRootfs: string, age
   const ns = await userNamespace(agent, root);
   let userns: FileHandle | undefined;
   try {
-    await runAs(undefined, [nativePaths().idmapMount, ns.nsPath, imageRootfs, p.lower]);
+    await runAs(undefined, [nativePaths().idmap, 'mount-image', ns.nsPath, imageRootfs, p.lower]);
     await runAs(undefined, ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${p.lower},upperdir=${p.upper},workdir=${p.work},nosuid,nodev`, p.merged]);
     userns = await open(ns.nsPath, 'r');
   } catch (err) {
