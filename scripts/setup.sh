@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # e2fsprogs: per-sandbox disk limits (loop-mounted ext4); xfsprogs: the snapshot reflink test;
 # socat, ripgrep: the sandbox-runtime baseline in the benchmarks; mmdebstrap: `agentd image build` (Debian root file systems);
 # tmux, vim, procps: the terminal tests (a person's keystrokes in tmux; vi and top on a PTY); curl, git, openssl,
-# ca-certificates, python3-pip: the egress tests (real tools through the proxy, a test CA).
-APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++ e2fsprogs xfsprogs socat ripgrep mmdebstrap tmux vim procps curl git openssl ca-certificates python3-pip)
+# ca-certificates, python3-pip: the egress tests (real tools through the proxy, a test CA);
+# runc, crun, runsc, podman: the oci, gvisor and podman backends (and their one-shot baselines in the benchmarks).
+APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++ e2fsprogs xfsprogs socat ripgrep mmdebstrap tmux vim procps curl git openssl ca-certificates python3-pip runc crun runsc podman)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
