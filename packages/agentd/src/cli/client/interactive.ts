@@ -9,7 +9,7 @@
  */
 import type { AgentdClient } from '@agentd/sdk';
 import { Command, Option } from 'commander';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { EXIT_AGENTD_FAILED, exitStatusOfError } from '../exit-codes.js';
 import { connect, endpoint, withClientFlags, type ClientFlags } from './connection.js';
 import { guarded, UsageError } from './errors.js';
@@ -39,7 +39,9 @@ async function openSocket(client: AgentdClient, flags: ClientFlags, io: CliIo, s
   const { headers } = await client.transport.upgradeRequest(path);
   const { socket, url } = endpoint(flags, io.env);
   const target = socket !== undefined ? `ws+unix://${socket}:${path}` : `${(url ?? 'http://127.0.0.1:7070').replace(/^http/, 'ws').replace(/\/$/, '')}${path}`;
-  const ws = new WebSocket(target, { headers, perMessageDeflate: false });
+  // Loaded here, not at start: every other command (a plain `agentd exec` among them) skips ws's dozen modules.
+  const { default: WebSocketClass } = await import('ws');
+  const ws = new WebSocketClass(target, { headers, perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_req, res) => {
