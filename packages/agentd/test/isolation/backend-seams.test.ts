@@ -6,16 +6,20 @@
  * namespace backend (real bwrap, cgroups, init), so what is checked is the real sequence.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Channel } from '../../src/channel/types.js';
+import { AgentdError } from '../../src/core/errors.js';
 import { createBuiltinRegistry } from '../../src/isolation/builtins.js';
+import { InitSandbox, type ExitStatus } from '../../src/isolation/init-sandbox.js';
 import { defaultFork, defaultRestore, defaultSnapshot } from '../../src/isolation/lifecycle.js';
 import { createNamespaceBackend } from '../../src/isolation/namespace/backend.js';
 import type { BackendFactory, BackendProbe, FeatureStatus, IsolationBackend, RecoverContext } from '../../src/isolation/types.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { startTestDaemon, type TestDaemon } from '../daemon/harness.js';
+import { probeOf } from './fake-backends.js';
 
 const isRoot = process.getuid?.() === 0;
 const NAME = 'seambox';
@@ -214,5 +218,70 @@ describe('the built-in probes say images and rootInside', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the one start sequence rolls back the same way for every backend (a fake backend, no root needed)', () => {
+  let d: TestDaemon;
+  const log: string[] = [];
+  /**
+   * 'throws': start makes the sandbox's folder, then fails. 'unready': start returns an
+   * InitSandbox (options form, a launcher that is no process) whose init never becomes ready.
+   */
+  const failing = (mode: 'throws' | 'unready'): BackendFactory => () => ({
+    name: `fail-${mode}`,
+    isolation: 'kernel',
+    probe: async () => probeOf(`fail-${mode}`, 'kernel', true),
+    async start(spec) {
+      await mkdir(spec.dirs.workspace, { recursive: true });
+      if (mode === 'throws') throw new AgentdError('BACKEND_UNAVAILABLE', 'failed on purpose after making the folders');
+      let exit: (s: ExitStatus) => void = () => undefined;
+      const exited = new Promise<ExitStatus>((r) => (exit = r));
+      const channel = {
+        ready: Promise.reject(new AgentdError('SANDBOX_DEAD', 'the init never answered')),
+        closed: new Promise(() => undefined),
+        isClosed: false,
+        shutdown: async () => {
+          log.push('shutdown');
+          exit({ code: 0, signal: null });
+        },
+      } as unknown as Channel;
+      channel.ready.catch(() => undefined);
+      return new InitSandbox({
+        backend: `fail-${mode}`, spec, baseEnv: {}, channel, logger: silentLogger,
+        launcher: { exited, kill: () => log.push('kill') },
+        teardown: async () => void log.push('teardown'),
+        removeFiles: async () => void log.push('handle removeFiles'),
+      });
+    },
+    async removeFiles(dirs) {
+      log.push(`removeFiles ${dirs.root}`);
+      await rm(dirs.root, { recursive: true, force: true });
+    },
+  });
+  beforeAll(async () => {
+    const registry = createBuiltinRegistry().register('fail-throws', failing('throws')).register('fail-unready', failing('unready'));
+    // The fake's probe offers no disk limit: none of the profile's default limits.
+    d = await startTestDaemon({ isolation: { backend: 'fail-throws' }, sandbox: { limits: { memory_bytes: 0, pids: 0, cpus: 0, disk_bytes: 0 } } }, { registry });
+  });
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  test('a start that throws: no record, no folder (removed the backend\'s way)', async () => {
+    const r = await d.call('POST', '/v1/sandboxes', { body: { backend: 'fail-throws' } });
+    expect(r.body.error.code).toBe('BACKEND_UNAVAILABLE');
+    expect((await d.call('GET', '/v1/sandboxes')).body.sandboxes).toEqual([]);
+    expect(log.filter((l) => l.startsWith('removeFiles'))).toHaveLength(1);
+    expect(await readdir(join(d.home, 'sandboxes')).catch(() => [])).toEqual([]);
+  });
+
+  test('an init that never gets ready: the handle is destroyed keeping files (teardown run), then the files go, no record', async () => {
+    log.length = 0;
+    const r = await d.call('POST', '/v1/sandboxes', { body: { backend: 'fail-unready' } });
+    expect(r.body.error.code).toBe('SANDBOX_DEAD');
+    expect((await d.call('GET', '/v1/sandboxes')).body.sandboxes).toEqual([]);
+    expect(log).toEqual(['shutdown', 'teardown', expect.stringMatching(/^removeFiles \//)]);
+    expect(await readdir(join(d.home, 'sandboxes')).catch(() => [])).toEqual([]);
   });
 });
