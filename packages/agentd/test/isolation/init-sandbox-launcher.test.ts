@@ -98,7 +98,7 @@ describe('InitSandbox options form: launcher, group, teardown, removeFiles', () 
       killAll: async () => void log.push('killAll'),
       remove: async () => void log.push('remove'),
       usage: async () => ({ memoryBytes: 42 }),
-    } as unknown as InitGroup;
+    };
     const launcher = remoteLauncher(log);
     const sb = new InitSandbox({ backend: 'remote', spec: specIn(join(base, 'c')), baseEnv: {}, channel: channel(log, () => launcher.exit()), launcher, group, logger: silentLogger, removeFiles: async () => undefined });
     await sb.suspend();
