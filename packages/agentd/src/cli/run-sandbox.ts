@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { AgentdConfig } from '../config/index.js';
 import { AgentdError, toAgentdError } from '../core/errors.js';
 import { removeSandboxDirs } from '../isolation/dirs.js';
+import { assertRunsImages } from '../isolation/lifecycle.js';
 import { FileProbeCache } from '../isolation/probe-cache.js';
 import type { BindMount, IsolationBackend, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import { newId } from '../sandbox/ids.js';
@@ -57,14 +58,13 @@ export interface PlanOptions {
 
 /** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
 export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, opts: PlanOptions = {}): Promise<PlannedSandbox> {
-  const { backend, defaults } = await selectLocalBackend(config, logger, cache);
+  const { backend, defaults, probe } = await selectLocalBackend(config, logger, cache);
   const bindMounts = opts.bindMounts ?? [];
   const { req, template } = applyTemplate({ ...(opts.template === undefined ? {} : { template: opts.template }), ...(opts.image === undefined ? {} : { image: opts.image }) }, config.templates);
   // The daemon's image store (<home>/images), shared with one-shot sandboxes.
+  // Whether the backend runs images is its probe's word (isolation/lifecycle.ts), never its name's.
+  if (req.image !== undefined) assertRunsImages(backend.name, probe, req.image, '--image: ');
   const image = req.image === undefined ? undefined : await new ImageStore(config.home).resolve(req.image);
-  if (image !== undefined && backend.name !== 'namespace') {
-    throw new AgentdError('INVALID_ARGUMENT', `--image: backend '${backend.name}' does not run images yet (only 'namespace' does)`, { details: { backend: backend.name } });
-  }
   const start = { options: opts, ...(template?.start_command === undefined ? {} : { startCommand: template.start_command }) };
   // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon
   // starting on the same home never takes them for its own leftovers.

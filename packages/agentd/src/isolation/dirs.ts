@@ -2,9 +2,9 @@ import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, unlink } from 
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 import { removeVolume } from './disk/volume.js';
-import { giveRootFilesToOwner, unmountImageRoot } from './namespace/image-root.js';
+import { giveRootFilesToOwner, unmountImageRoot } from './image-layer.js';
 import { releaseHostUid, type HostIds } from './host-ids.js';
-import { unstageOwnerMounts } from './namespace/owner-mounts.js';
+import { unstageOwnerMounts } from './owner-mounts.js';
 import { chownTree, clearTreeAs, copyTreeAs, ownDir, ownerOfDir, realDir } from './tree-ops.js';
 import type { SandboxDirs } from './types.js';
 

@@ -5,10 +5,9 @@ import type { Logger } from '../util/logger.js';
 import type { SandboxCgroup } from './cgroup/index.js';
 import { removeSandboxDirs } from './dirs.js';
 import { unmountVolume, volumePaths } from './disk/volume.js';
-import { unmountImageRoot } from './namespace/image-root.js';
-import type { DestroyOptions, SandboxHandle, SandboxSpec, SandboxUsage } from './types.js';
+import type { DestroyOptions, SandboxDirs, SandboxHandle, SandboxSpec, SandboxUsage } from './types.js';
 
-type ExitStatus = { code: number | null; signal: NodeJS.Signals | null };
+export type ExitStatus = { code: number | null; signal: NodeJS.Signals | null };
 
 const SHUTDOWN_GRACE_MS = 2000;
 
@@ -17,35 +16,121 @@ function delay(ms: number): Promise<void> {
 }
 
 /**
- * One running sandbox whose first process is agentd-init, started by a backend through
- * `agentd-init --launch`. `child` is the launcher, which became the backend's program
- * (bwrap, or the init itself for host-direct). Processes are found and killed through the
- * cgroup when there is one, else through the init (stdin EOF / SHUTDOWN) and by killing
- * the launcher's process group.
+ * What started the sandbox's init and stands for its life on the host: a local child process
+ * (bwrap, `agentd-init --launch`), a container runtime's process, a VM monitor, a podman
+ * attach stream. The handle needs only these two things of it.
+ */
+export interface InitLauncher {
+  /** Resolves once when the init is gone for good (the launcher exited, the container stopped, the VM powered off). */
+  readonly exited: Promise<ExitStatus>;
+  /** Ends the launcher hard (every process of the sandbox dies with it). Called at most after a graceful SHUTDOWN failed; idempotent, never throws. */
+  kill(): void;
+}
+
+/**
+ * The group holding every process of the sandbox, when there is one: a cgroup (cgroup/group.ts),
+ * or a runtime's own pause/kill (`runc pause`, a VM's stop). Without one, suspend is refused
+ * (LIMIT_UNSUPPORTED) and usage() is empty.
+ */
+export type InitGroup = Pick<SandboxCgroup, 'canFreeze' | 'freeze' | 'thaw' | 'killAll' | 'remove' | 'usage'>;
+
+/** The options form of InitSandbox's constructor (the positional form stays for existing backends). */
+export interface InitSandboxOptions {
+  backend: string;
+  spec: SandboxSpec;
+  /** Backend defaults (PATH, HOME, USER...) under spec.env: the base of every exec. */
+  baseEnv: Readonly<Record<string, string>>;
+  channel: Channel;
+  /** A local child process (wrapped by childLauncher) or any launcher. */
+  launcher: InitLauncher | ChildProcess;
+  group?: InitGroup | undefined;
+  logger: Logger;
+  /**
+   * What the backend made for this run only and undoes at every destroy (stop included), once
+   * no process of the sandbox is left and before its folders go: the namespace backend's image
+   * overlay, a container's registration. Its failure fails the destroy (retried by the next).
+   */
+  teardown?: () => Promise<void>;
+  /** Removes the sandbox's folders at a destroy without keepFiles (default dirs.ts removeSandboxDirs). */
+  removeFiles?: (dirs: SandboxDirs) => Promise<void>;
+}
+
+/** A local child process as an InitLauncher: its exit, and SIGKILL to its process group (it was spawned as a group leader) and itself. */
+export function childLauncher(child: ChildProcess): InitLauncher {
+  const exited = new Promise<ExitStatus>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    exited,
+    kill(): void {
+      const pid = child.pid;
+      if (pid === undefined) return;
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
+}
+
+function isLauncher(l: InitLauncher | ChildProcess): l is InitLauncher {
+  return 'exited' in l && !('stdio' in l);
+}
+
+/**
+ * One running sandbox whose first process is agentd-init, reached through `channel`. The
+ * launcher stands for the init's life; processes are found and killed through the group
+ * when there is one, else through the init (stdin EOF / SHUTDOWN) and the launcher's kill.
+ * Backend-specific cleanup comes in as `teardown` and `removeFiles` (options form): nothing
+ * here knows a backend.
  */
 export class InitSandbox implements SandboxHandle {
   readonly exited: Promise<ExitStatus>;
+  readonly backend: string;
+  readonly spec: SandboxSpec;
+  readonly baseEnv: Readonly<Record<string, string>>;
+  readonly channel: Channel;
+  private readonly launcher: InitLauncher;
+  private readonly cgroup: InitGroup | undefined;
+  private readonly logger: Logger;
+  private readonly teardown: (() => Promise<void>) | undefined;
+  private readonly removeFiles: (dirs: SandboxDirs) => Promise<void>;
   private alive = true;
   private frozen = false;
   private oomKillsSeen = 0;
   private destroying: Promise<void> | undefined;
 
+  constructor(opts: InitSandboxOptions);
+  /** The positional form (kept for existing backends): a local child process, a cgroup, no teardown. */
+  constructor(backend: string, spec: SandboxSpec, baseEnv: Readonly<Record<string, string>>, channel: Channel, child: ChildProcess, cgroup: SandboxCgroup | undefined, logger: Logger);
   constructor(
-    readonly backend: string,
-    readonly spec: SandboxSpec,
-    readonly baseEnv: Readonly<Record<string, string>>,
-    readonly channel: Channel,
-    private readonly child: ChildProcess,
-    private readonly cgroup: SandboxCgroup | undefined,
-    private readonly logger: Logger,
+    first: InitSandboxOptions | string,
+    spec?: SandboxSpec,
+    baseEnv?: Readonly<Record<string, string>>,
+    channel?: Channel,
+    child?: ChildProcess,
+    cgroup?: SandboxCgroup,
+    logger?: Logger,
   ) {
-    this.exited = new Promise((resolve) => {
-      const done = (code: number | null, signal: NodeJS.Signals | null): void => {
-        this.alive = false;
-        resolve({ code, signal });
-      };
-      if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
-      else child.once('exit', done);
+    const o: InitSandboxOptions = typeof first === 'string'
+      ? { backend: first, spec: spec as SandboxSpec, baseEnv: baseEnv as Readonly<Record<string, string>>, channel: channel as Channel, launcher: child as ChildProcess, group: cgroup, logger: logger as Logger }
+      : first;
+    this.backend = o.backend;
+    this.spec = o.spec;
+    this.baseEnv = o.baseEnv;
+    this.channel = o.channel;
+    this.launcher = isLauncher(o.launcher) ? o.launcher : childLauncher(o.launcher);
+    this.cgroup = o.group;
+    this.logger = o.logger;
+    this.teardown = o.teardown;
+    this.removeFiles = o.removeFiles ?? removeSandboxDirs;
+    this.exited = this.launcher.exited.then((status) => {
+      this.alive = false;
+      return status;
     });
   }
 
@@ -61,7 +146,7 @@ export class InitSandbox implements SandboxHandle {
     return this.alive && !this.channel.isClosed;
   }
 
-  private requireFreezer(what: string): SandboxCgroup {
+  private requireFreezer(what: string): InitGroup {
     if (this.cgroup === undefined || !this.cgroup.canFreeze) {
       throw new AgentdError('LIMIT_UNSUPPORTED', `cannot ${what} sandbox ${this.id}: it has no cgroup freezer on this host (see 'agentd doctor')`, { details: { sandboxId: this.id } });
     }
@@ -122,31 +207,14 @@ export class InitSandbox implements SandboxHandle {
       await Promise.race([this.exited, grace]);
     }
     if (this.cgroup !== undefined) await this.cgroup.killAll();
-    if (this.alive) this.killLauncher();
+    if (this.alive) this.launcher.kill();
     await this.exited;
     if (this.cgroup !== undefined) await this.cgroup.remove();
-    // An image's overlay is mounted only while its sandbox runs (the layer keeps the files).
-    if (this.spec.image !== undefined) await unmountImageRoot(this.spec.dirs);
+    // What the backend mounted for this run only (an image's overlay: the layer keeps the files).
+    await this.teardown?.();
     // A disk-limit volume is mounted only while its sandbox runs (the image keeps the files).
-    if (!opts.keepFiles) await removeSandboxDirs(this.spec.dirs);
+    if (!opts.keepFiles) await this.removeFiles(this.spec.dirs);
     else await unmountVolume(volumePaths(this.spec.dirs.root).mountPoint);
     this.logger.debug({ sandbox: this.id, keepFiles: opts.keepFiles === true }, 'sandbox destroyed');
-  }
-
-  /**
-   * The launcher was spawned as a process-group leader: killing its group ends bwrap (whose
-   * death SIGKILLs the sandbox's PID 1 through die-with-parent) or the host-direct init and
-   * anything of it that stayed in its group.
-   */
-  private killLauncher(): void {
-    const pid = this.child.pid;
-    if (pid === undefined) return;
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
   }
 }

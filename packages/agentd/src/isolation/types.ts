@@ -98,6 +98,15 @@ export interface BackendProbe {
     pidsLimit: FeatureStatus;
     cpuLimit: FeatureStatus;
     suspend: FeatureStatus;
+    /**
+     * Sandboxes can run on an image (`spec.image`, docs/images.md). The manager refuses an
+     * image on a backend whose probe lacks this feature or has it !ok (never by name).
+     */
+    images?: FeatureStatus;
+    /** A sandbox with an image can run commands as root inside (uid 0 mapped to an unprivileged host uid). */
+    rootInside?: FeatureStatus;
+    /** snapshot/restore/fork work (absent: yes, through the shared folder copy, see lifecycle.ts). */
+    snapshot?: FeatureStatus;
   } & Record<string, FeatureStatus>;
 }
 
@@ -160,6 +169,44 @@ export interface IsolationBackend {
   prepareHome?(sandboxesDir: string): Promise<void>;
   /** Optional: releases what the backend keeps between sandboxes (the namespace backend's spare volumes); called once when the daemon stops. */
   close?(): Promise<void>;
+
+  // ---- optional lifecycle hooks (docs/architecture.md, "Backends") ------------------------
+  // Every hook below is optional: the core calls it through isolation/lifecycle.ts, which
+  // falls back to a shared default that works for any backend whose whole state is its
+  // SandboxDirs (workspace, home, tmp; with a disk-limit volume or an image layer, both
+  // handled by the default). A backend overrides a hook only when its state lives elsewhere
+  // (a container's own root file system, a VM disk).
+
+  /**
+   * Copies the sandbox's state into `<snapshotsRoot>/<snapshotId>/` with a manifest. Called by
+   * the manager with the sandbox stopped, or frozen (handle.suspend) when it could be.
+   * Default: lifecycle.ts defaultSnapshot (folder copy, image layer included, volume mounted for the call).
+   */
+  snapshot?(dirs: SandboxDirs, snapshotsRoot: string, snapshotId: string, opts: StateOpOptions & { sandboxId: string }): Promise<BackendSnapshot>;
+  /**
+   * Makes the (stopped) sandbox's state exactly the snapshot's. The manager stops a running
+   * sandbox first and starts it again after. Default: defaultRestore.
+   */
+  restore?(snapshotDir: string, dirs: SandboxDirs, opts?: StateOpOptions): Promise<void>;
+  /**
+   * Seeds the folders of a new sandbox (`newDirs`, not started yet) from a snapshot of another
+   * one of this backend; its first start() takes the seed over (the new sandbox's own uids).
+   * Default: defaultFork.
+   */
+  fork?(snapshotDir: string, newDirs: SandboxDirs, opts?: StateOpOptions): Promise<void>;
+  /**
+   * Removes what a sandbox that is NOT running left (its folders, volume, leases): a destroy
+   * of a stopped sandbox, a start that failed, a destroy the old daemon did not finish.
+   * A running sandbox is destroyed through its handle instead. Default: dirs.ts removeSandboxDirs.
+   */
+  removeFiles?(dirs: SandboxDirs): Promise<void>;
+  /**
+   * Called once at daemon start, before any sandbox starts, on every registered backend: finds
+   * and cleans what a crashed daemon left of `ctx.ours` (cgroups, mounts, containers). Must
+   * never touch another home's sandboxes, must not throw for one bad leftover (log and go
+   * on). Default: nothing to clean.
+   */
+  recover?(ctx: RecoverContext): Promise<RecoverReport>;
 }
 
 /**
@@ -171,6 +218,44 @@ export interface IsolationBackend {
 export interface ProbeCache {
   get(entry: string, key: string): Promise<FeatureStatus | undefined>;
   set(entry: string, key: string, value: FeatureStatus): Promise<void>;
+}
+
+/** What a snapshot, restore or fork works on (the sandbox is stopped or frozen meanwhile: the manager sees to that). */
+export interface StateOpOptions {
+  signal?: AbortSignal;
+}
+
+/** A snapshot taken by a backend: a folder under the snapshots root holding a manifest (snapshot/manifest.ts). */
+export interface BackendSnapshot {
+  /** `<snapshotsRoot>/<snapshotId>`: deleted by the core (snapshot/snapshot.ts deleteSnapshot) when the snapshot goes. */
+  dir: string;
+  /** Apparent size in bytes (counted against the tenant's snapshot quota). */
+  sizeBytes: number;
+}
+
+/** What recover() gets at daemon start (runtime/recovery.ts). */
+export interface RecoverContext {
+  /** `$AGENTD_HOME` */
+  home: string;
+  /**
+   * Ids of this home's sandboxes (every record, every folder under `<home>/sandboxes`): only
+   * leftovers of these are the backend's to clean; another daemon's (another home, a one-shot
+   * `agentd run`) are left alone.
+   */
+  ours: ReadonlySet<string>;
+  /** The sandboxes the state says were running or suspended when the old daemon stopped (now `stopped`), with their folders. */
+  stopped: ReadonlyArray<{ id: string; dirs: SandboxDirs; spec?: SandboxSpec }>;
+  /** Every folder of `<home>/sandboxes` (recorded or not), with its folders. */
+  folders: ReadonlyArray<{ id: string; dirs: SandboxDirs }>;
+  logger: BackendFactoryContext['logger'];
+}
+
+/** What recover() found and cleaned. */
+export interface RecoverReport {
+  /** Sandbox ids whose leftover cgroup (processes killed) was removed. */
+  cgroups: string[];
+  /** Other leftovers cleaned (mounts, containers), described for the log. */
+  other?: string[];
 }
 
 export interface BackendFactoryContext {

@@ -4,6 +4,7 @@ import { assertProbedBackendAllowed } from '../isolation/select.js';
 import type { BackendProbe, IsolationBackend, ProfileName } from '../isolation/types.js';
 import type { BackendSet } from '../sandbox/types.js';
 import type { Logger } from '../util/logger.js';
+import type { RecoveryBackends } from './recovery.js';
 
 export interface DaemonBackendsOptions {
   registry: BackendRegistry;
@@ -47,10 +48,30 @@ export class DaemonBackends implements BackendSet {
     const name = this.canonical(nameOrAlias);
     let backend = this.instances.get(name);
     if (!backend) {
-      backend = this.opts.registry.create(name, { initPath: this.opts.initPath, logger: this.opts.logger, options: { ...(this.opts.options[name] ?? {}) } });
+      backend = this.opts.registry.create(name, { initPath: this.opts.initPath, logger: this.opts.logger, options: { ...(this.normalizedOptions()[name] ?? {}) } });
       this.instances.set(name, backend);
     }
     return backend;
+  }
+
+  /**
+   * For start-up recovery (recovery.ts): an instance of every implemented backend; one whose
+   * factory throws (bad options) is skipped and said in the log; `byName` is the instance of
+   * a record's backend, undefined when it cannot be made (the shared default then applies).
+   */
+  forRecovery(): RecoveryBackends {
+    const tryGet = (name: string): IsolationBackend | undefined => {
+      try {
+        return this.get(name);
+      } catch (err) {
+        this.opts.logger.warn({ backend: name, err: (err as Error).message }, 'backend not available for recovery');
+        return undefined;
+      }
+    };
+    return {
+      all: () => this.opts.registry.list().filter((b) => b.implemented).flatMap((b) => tryGet(b.name) ?? []),
+      byName: (name) => tryGet(name),
+    };
   }
 
   assertProfileAllows(profile: ProfileName, backend: IsolationBackend): void {

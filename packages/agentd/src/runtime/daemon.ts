@@ -104,13 +104,12 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     throw err;
   };
   try {
-    const nsOptions = config.isolation.backends.namespace ?? config.isolation.backends.bwrap ?? {};
-    const cgroupParent = typeof nsOptions.cgroup_parent === 'string' ? nsOptions.cgroup_parent : undefined;
-    const recovery = await recoverAtStart(store, config.home, cgroupParent, logger);
-
     const backends = new DaemonBackends({
       registry, initPath, options: config.isolation.backends, profile: config.profile, requireKernel: config.isolation.require_kernel, logger,
     });
+    // Every backend cleans what an earlier run left of this home's sandboxes (its recover()).
+    const recovery = await recoverAtStart(store, config.home, backends.forRecovery(), logger);
+
     const backend = await pickBackend(config, backends, registry, logger);
     // The config's own host paths are checked on this host now: a bad one fails the start, not every create.
     await assertConfigHostPaths(hostPathRulesFrom(config));

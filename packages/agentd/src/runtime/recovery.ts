@@ -1,12 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CgroupDriver, DEFAULT_CGROUP_PARENT } from '../isolation/cgroup/index.js';
 import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
-import { unmountVolume, volumePaths } from '../isolation/disk/volume.js';
-import { unstageOwnerMounts } from '../isolation/namespace/owner-mounts.js';
-import { unmountImageRoot } from '../isolation/namespace/image-root.js';
+import { lifecycleOf } from '../isolation/lifecycle.js';
 import { deleteSnapshot } from '../isolation/snapshot/index.js';
-import type { SandboxSpec } from '../isolation/types.js';
+import type { IsolationBackend, SandboxDirs, SandboxSpec } from '../isolation/types.js';
 import type { StateStore } from '../state/store.js';
 import type { Logger } from '../util/logger.js';
 
@@ -18,45 +15,25 @@ export interface RecoveryResult {
   destroyed: string[];
 }
 
-/**
- * Thaws, kills and removes the leftover cgroups of this home's sandboxes (`ours`), under each
- * parent group the backends use. Groups of other sandboxes under the same parent (another
- * daemon on another home, a concurrent `agentd run`) are left alone.
- */
-async function removeOurCgroups(parents: readonly string[], ours: ReadonlySet<string>, logger: Logger): Promise<string[]> {
-  const removed: string[] = [];
-  for (const parent of parents) {
-    try {
-      const driver = new CgroupDriver({ parent });
-      for (const id of await driver.list()) {
-        if (!ours.has(id)) continue;
-        const group = await driver.attach(id);
-        if (group === undefined) continue;
-        // A sandbox suspended when the old daemon died is still frozen: its processes act on
-        // no signal (SIGKILL included) until thawed. killAll copes too; thawing first says so.
-        if (await group.isFrozen()) await group.thaw({ timeoutMs: 2000 }).catch(() => undefined);
-        await group.killAll();
-        await group.remove();
-        removed.push(id);
-      }
-    } catch (err) {
-      logger.warn({ parent, err: (err as Error).message }, 'could not clean up leftover sandbox cgroups');
-    }
-  }
-  return removed;
+/** The backends recovery asks to clean up: every registered one (a backend that cannot be made is skipped, said in the log). */
+export interface RecoveryBackends {
+  /** Every backend instance to recover (each one's recover(), or nothing to clean). */
+  all(): IsolationBackend[];
+  /** The instance for a record's backend name (to remove a sandbox's files its way); undefined: the shared default. */
+  byName(name: string): IsolationBackend | undefined;
 }
 
 /**
  * Finishes the destroys that had begun (state `destroying`: the daemon stopped part way, or a
  * destroy failed and was not retried): folders, snapshots (they go with their sandbox), record.
- * Their processes and cgroups are already gone (removeOurCgroups ran first). One that fails
+ * Their processes and cgroups are already gone (the backends' recover() ran first). One that fails
  * again stays `destroying` with the reason, for a DELETE or the next start.
  */
-async function finishDestroys(store: StateStore, home: string, logger: Logger): Promise<string[]> {
+async function finishDestroys(store: StateStore, home: string, backends: RecoveryBackends, logger: Logger): Promise<string[]> {
   const done: string[] = [];
   for (const rec of store.sandboxes.list({ states: ['destroying'] })) {
     try {
-      await removeSandboxDirs((rec.spec as SandboxSpec | null)?.dirs ?? sandboxDirs(home, rec.id));
+      await lifecycleOf(backends.byName(rec.backend)).removeFiles((rec.spec as SandboxSpec | null)?.dirs ?? sandboxDirs(home, rec.id));
       for (const snap of store.snapshots.list({ sandboxId: rec.id })) {
         await deleteSnapshot(snap.path);
         store.snapshots.delete(snap.id);
@@ -73,38 +50,43 @@ async function finishDestroys(store: StateStore, home: string, logger: Logger): 
 
 /**
  * Start-up after a crash or a stop: no sandbox process of the old daemon can still be ours,
- * so every sandbox the state says was live becomes `stopped` (files intact, restartable),
- * leftover cgroups of this home's sandboxes are emptied (processes killed) and removed, and
- * folders of warm pool sandboxes (never recorded) are deleted.
+ * so every sandbox the state says was live becomes `stopped` (files intact, restartable);
+ * each backend then finds and cleans what the old daemon left of this home's sandboxes
+ * (its recover(): cgroups, mounts, containers), and folders of warm pool sandboxes (never
+ * recorded) are deleted. Nothing here knows a backend.
  */
-export async function recoverAtStart(store: StateStore, home: string, cgroupParent: string | undefined, logger: Logger): Promise<RecoveryResult> {
+export async function recoverAtStart(store: StateStore, home: string, backends: RecoveryBackends, logger: Logger): Promise<RecoveryResult> {
   const report = store.markAllRunningAsStopped();
   const known = new Set(store.sandboxes.list().map((r) => r.id));
   const entries = await readdir(join(home, 'sandboxes'), { withFileTypes: true }).catch(() => []);
   const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name);
-  // host-direct always uses the default parent; the namespace backend may be given another.
-  const parents = [...new Set([DEFAULT_CGROUP_PARENT, cgroupParent ?? DEFAULT_CGROUP_PARENT])];
-  const orphanCgroups = await removeOurCgroups(parents, new Set([...known, ...dirs]), logger);
-  // A disk-limit volume is mounted only while its sandbox runs: the crashed daemon left those of its live sandboxes mounted.
-  for (const id of report.sandboxIds) {
-    const rec = store.sandboxes.get(id);
-    const root = (rec?.spec as SandboxSpec | null | undefined)?.dirs.root ?? sandboxDirs(home, id).root;
-    // An image's overlay too (it may hold the volume busy).
-    const specDirs = (rec?.spec as SandboxSpec | null | undefined)?.dirs ?? sandboxDirs(home, id);
-    await unmountImageRoot(specDirs).catch((err: unknown) => logger.warn({ sandbox: id, err: (err as Error).message }, 'could not unmount the image root of a stopped sandbox'));
-    await unmountVolume(volumePaths(root).mountPoint).catch((err: unknown) => logger.warn({ sandbox: id, err: (err as Error).message }, 'could not unmount the volume of a stopped sandbox'));
+  const dirsOfId = (id: string): SandboxDirs => (store.sandboxes.get(id)?.spec as SandboxSpec | null | undefined)?.dirs ?? sandboxDirs(home, id);
+  const ctx = {
+    home, logger, ours: new Set([...known, ...dirs]),
+    stopped: report.sandboxIds.map((id) => {
+      const spec = store.sandboxes.get(id)?.spec as SandboxSpec | null | undefined;
+      return { id, dirs: dirsOfId(id), ...(spec ? { spec } : {}) };
+    }),
+    folders: dirs.map((id) => ({ id, dirs: sandboxDirs(home, id) })),
+  };
+  const cleaned = new Set<string>();
+  for (const backend of backends.all()) {
+    try {
+      const r = await lifecycleOf(backend).recover(ctx);
+      for (const id of r.cgroups) cleaned.add(id);
+      if (r.other !== undefined && r.other.length > 0) logger.warn({ backend: backend.name, leftovers: r.other }, 'cleaned up what an earlier run left');
+    } catch (err) {
+      logger.warn({ backend: backend.name, err: (err as Error).message }, 'a backend could not clean up after an earlier run');
+    }
   }
-  // A start cut short (the daemon killed between staging an owner-preserving bind mount and detaching it) leaves a staging mount.
-  for (const name of dirs) {
-    await unstageOwnerMounts(sandboxDirs(home, name).root).catch((err: unknown) => logger.warn({ sandbox: name, err: (err as Error).message }, 'could not detach the staging mounts of a sandbox'));
-  }
+  const orphanCgroups = [...cleaned];
   const orphanDirs: string[] = [];
   for (const name of dirs) {
     if (known.has(name)) continue;
     await removeSandboxDirs(sandboxDirs(home, name)).catch(() => undefined);
     orphanDirs.push(name);
   }
-  const destroyed = await finishDestroys(store, home, logger);
+  const destroyed = await finishDestroys(store, home, backends, logger);
   if (report.sandboxIds.length + orphanCgroups.length + orphanDirs.length + report.claimsInterrupted + destroyed.length > 0) {
     logger.warn(
       {

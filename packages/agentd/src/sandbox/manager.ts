@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 import type { SandboxPrefs } from '../core/intent.js';
-import { removeSandboxDirs, sandboxDirs } from '../isolation/dirs.js';
-import { withVolume } from '../isolation/disk/volume.js';
+import { sandboxDirs } from '../isolation/dirs.js';
+import { assertRunsImages, assertSnapshots, lifecycleOf } from '../isolation/lifecycle.js';
 import { assertLimitsEnforceable, LIMIT_KEYS } from '../isolation/profile-guard.js';
-import { createSnapshot, deleteSnapshot, forkFromSnapshot, restoreSnapshot } from '../isolation/snapshot/index.js';
-import type { ProfileName, SandboxDirs, SandboxHandle, SandboxSpec } from '../isolation/types.js';
+import { deleteSnapshot } from '../isolation/snapshot/index.js';
+import type { IsolationBackend, ProfileName, SandboxDirs, SandboxHandle, SandboxSpec } from '../isolation/types.js';
 import type { SandboxFilter, SandboxRecord, SnapshotRecord } from '../state/types.js';
 import { newId } from './ids.js';
 import { ImageStore } from '../images/store.js';
@@ -99,16 +99,8 @@ export class SandboxManager {
   ) {
     this.now = deps.now ?? Date.now;
     this.pool = new WarmPool(options.pool, {
-      start: async (key) => {
-        const spec = buildSpec(newId('sbx'), options.home, key.profile, this.defaultsFor(key.profile), {});
-        try {
-          return await this.startHandle(spec, key.backend);
-        } catch (err) {
-          // A warm sandbox is never recorded: nothing else would ever remove its folders.
-          await removeSandboxDirs(spec.dirs).catch(() => undefined);
-          throw err;
-        }
-      },
+      // A warm sandbox is never recorded: a failed start removes its folders (nothing else would).
+      start: (key) => this.bringUp(buildSpec(newId('sbx'), options.home, key.profile, this.defaultsFor(key.profile), {}), key.backend, { kind: 'warm' }),
       hasRoom: () => this.used() < this.options.maxSandboxes,
       logger: deps.logger,
       now: this.now,
@@ -281,10 +273,9 @@ export class SandboxManager {
         return { record, fromPool: true };
       }
     }
+    // Whether the backend runs images is its probe's word (features.images), never its name's.
+    if (req.image !== undefined) assertRunsImages(backendName, this.deps.backends.probeOf?.(backendName), req.image);
     const image = req.image === undefined ? undefined : await new ImageStore(this.options.home).resolve(req.image);
-    if (image !== undefined && backendName !== 'namespace') {
-      throw new AgentdError('INVALID_ARGUMENT', `backend '${backendName}' does not run images yet (only 'namespace' does)`, { details: { backend: backendName, image: req.image } });
-    }
     const spec = withLocalGrant(buildSpec(newId('sbx'), this.options.home, profile, defaults, req, image), who);
     // A limit the backend cannot enforce is refused, the profile's defaults too (never dropped).
     assertLimitsEnforceable(backendName, this.deps.backends.probeOf?.(backendName), spec.limits, (f) =>
@@ -293,22 +284,8 @@ export class SandboxManager {
         : `sandbox.limits.${LIMIT_KEYS[f]} (${profile === this.options.defaultProfile ? 'config' : `profile '${profile}' preset`})`);
     await this.reserveSlot();
     const record = this.deps.store.sandboxes.insert({ id: spec.id, tenant, backend: backendName, profile, state: 'creating', spec, labels, expiresAtMs });
-    try {
-      const handle = await this.startHandle(spec, backendName, signal);
-      this.adopt(handle);
-      if (template?.start_command !== undefined) await this.runStartCommand(handle, template.start_command, signal);
-      return { record: this.deps.store.sandboxes.setState(record.id, 'running') ?? record, fromPool: false };
-    } catch (err) {
-      const live = this.live.get(record.id);
-      if (live) {
-        live.destroying = true;
-        await live.handle.destroy().catch(() => undefined);
-        this.live.delete(record.id);
-      }
-      this.deps.store.sandboxes.delete(record.id);
-      await removeSandboxDirs(spec.dirs).catch(() => undefined);
-      throw err;
-    }
+    await this.bringUp(spec, backendName, { kind: 'new', ...(signal ? { signal } : {}), ...(template?.start_command === undefined ? {} : { startCommand: template.start_command }) });
+    return { record: this.deps.store.sandboxes.setState(record.id, 'running') ?? record, fromPool: false };
   }
 
   /**
@@ -403,14 +380,8 @@ export class SandboxManager {
     await this.reserveSlot();
     const spec = rec.spec as SandboxSpec;
     this.deps.store.sandboxes.setState(id, 'creating');
-    try {
-      const handle = await this.startHandle(spec, rec.backend, signal);
-      this.adopt(handle);
-      return this.deps.store.sandboxes.update(id, { state: 'running', lastError: null }) ?? rec;
-    } catch (err) {
-      this.deps.store.sandboxes.setState(id, 'stopped', (err as Error).message);
-      throw err;
-    }
+    await this.bringUp(spec, rec.backend, { kind: 'restart', ...(signal ? { signal } : {}) });
+    return this.deps.store.sandboxes.update(id, { state: 'running', lastError: null }) ?? rec;
   }
 
   /** Kills the sandbox; removes its files (and its record) unless keepFiles (record kept as `destroyed`). */
@@ -482,6 +453,7 @@ export class SandboxManager {
 
   async snapshot(tenant: string, id: string, name: string | undefined, signal?: AbortSignal): Promise<SnapshotRecord> {
     const rec = this.get(tenant, id);
+    const ops = this.lifecycle(rec.backend, 'take a snapshot');
     const live = this.live.get(id);
     const wasRunning = rec.state === 'running' && live !== undefined && live.handle.isAlive();
     const snapId = newId('snap');
@@ -492,7 +464,7 @@ export class SandboxManager {
         await live.handle.suspend();
         frozen = true;
       } catch {
-        // host-direct cannot freeze: copy as is.
+        // A backend without a freezer here (its probe's `suspend`): copied as is.
       }
     }
     if (wasRunning && !frozen && (rec.spec as SandboxSpec | null)?.image !== undefined) {
@@ -500,16 +472,15 @@ export class SandboxManager {
     }
     this.assertSnapshotRoom(tenant, 0);
     try {
-      const dirs = this.dirsOf(rec);
-      const info = await withVolume(dirs.root, () => createSnapshot(dirs, this.snapshotsRoot(), snapId, { sandboxId: id, ...(signal ? { signal } : {}) }), signal);
+      const info = await ops.snapshot(this.dirsOf(rec), this.snapshotsRoot(), snapId, { sandboxId: id, ...(signal ? { signal } : {}) });
       try {
         // Its size is known only once taken: one that brings the tenant over the byte quota is undone.
-        this.assertSnapshotRoom(tenant, info.manifest.size_bytes);
+        this.assertSnapshotRoom(tenant, info.sizeBytes);
       } catch (err) {
         await deleteSnapshot(info.dir).catch(() => undefined);
         throw err;
       }
-      return this.deps.store.snapshots.insert({ id: snapId, sandboxId: id, tenant, name: name ?? null, path: info.dir, sizeBytes: info.manifest.size_bytes });
+      return this.deps.store.snapshots.insert({ id: snapId, sandboxId: id, tenant, name: name ?? null, path: info.dir, sizeBytes: info.sizeBytes });
     } finally {
       if (frozen && live) await live.handle.resume().catch(() => undefined);
     }
@@ -581,6 +552,7 @@ export class SandboxManager {
         { details: { snapshot_id: snapshotId, sandbox_id: id, snapshot_sandbox_id: snap.sandboxId } },
       );
     }
+    const ops = this.lifecycle(rec.backend, 'restore a snapshot');
     const wasLive = this.live.get(id);
     if (wasLive) {
       wasLive.destroying = true;
@@ -589,7 +561,7 @@ export class SandboxManager {
       this.deps.store.sandboxes.setState(id, 'stopped');
     }
     const dirs = this.dirsOf(rec);
-    await this.readingSnapshot(snap.id, () => withVolume(dirs.root, () => restoreSnapshot(snap.path, dirs, signal ? { signal } : {}), signal));
+    await this.readingSnapshot(snap.id, () => ops.restore(snap.path, dirs, signal ? { signal } : {}));
     if (rec.state === 'running' || rec.state === 'suspended') return this.start(tenant, id, signal);
     return this.get(tenant, id);
   }
@@ -597,6 +569,7 @@ export class SandboxManager {
   /** A new sandbox (same spec, new id) whose files start as the snapshot (taken now when none is given). */
   async fork(tenant: string, id: string, snapshotId: string | undefined, signal?: AbortSignal, who: Grantee = NOBODY): Promise<SandboxRecord> {
     const rec = this.get(tenant, id);
+    const ops = this.lifecycle(rec.backend, 'fork');
     const grants = this.grants();
     assertSpecWithinGrants(grants, rec.spec as SandboxSpec, { name: rec.backend, isolation: this.deps.backends.get(rec.backend).isolation }, who);
     const snap = snapshotId === undefined
@@ -609,20 +582,13 @@ export class SandboxManager {
     // The fork's bind mounts are its forker's: under local_mount_roots only when the forker is a local caller too.
     const unmarked = source.bindMounts.map(({ local: _local, ...b }) => b);
     const spec: SandboxSpec = withLocalGrant({ ...source, bindMounts: unmarked, id: newIdValue, dirs: sandboxDirs(this.options.home, newIdValue, { volume: source.limits.diskBytes !== undefined }) }, who);
-    await this.readingSnapshot(snap.id, () => forkFromSnapshot(snap.path, spec.dirs, signal ? { signal } : {}));
+    await this.readingSnapshot(snap.id, () => ops.fork(snap.path, spec.dirs, signal ? { signal } : {}));
     const record = this.deps.store.sandboxes.insert({
       id: spec.id, tenant, backend: rec.backend, profile: rec.profile, state: 'creating', spec, labels: rec.labels,
       expiresAtMs: expiryOf(this.now(), minDefined(rec.expiresAtMs === null ? undefined : Math.max(0, rec.expiresAtMs - rec.createdAtMs), grants.ttlMs)),
     });
-    try {
-      const handle = await this.startHandle(spec, rec.backend, signal);
-      this.adopt(handle);
-      return this.deps.store.sandboxes.setState(record.id, 'running') ?? record;
-    } catch (err) {
-      this.deps.store.sandboxes.delete(record.id);
-      await removeSandboxDirs(spec.dirs).catch(() => undefined);
-      throw err;
-    }
+    await this.bringUp(spec, rec.backend, { kind: 'new', ...(signal ? { signal } : {}) });
+    return this.deps.store.sandboxes.setState(record.id, 'running') ?? record;
   }
 
   // ---- shutdown ------------------------------------------------------------------------
@@ -674,8 +640,56 @@ export class SandboxManager {
     }
   }
 
-  private async startHandle(spec: SandboxSpec, backendName: string, signal?: AbortSignal): Promise<SandboxHandle> {
+  /** The backend of a record, or undefined when it can no longer be made here (its files then go the shared default way). */
+  private backendIfAny(name: string): IsolationBackend | undefined {
+    try {
+      return this.deps.backends.get(name);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The backend's lifecycle hooks (its own or the shared defaults), refused when its probe says it cannot `what`. */
+  private lifecycle(backendName: string, what: string): ReturnType<typeof lifecycleOf> {
+    assertSnapshots(backendName, this.deps.backends.probeOf?.(backendName), what);
+    return lifecycleOf(this.deps.backends.get(backendName));
+  }
+
+  /**
+   * The one start sequence of every sandbox (warm, new, fork, restart): the backend starts it
+   * (network attached, init ready), the manager adopts it (not a warm one: the pool holds
+   * it), the template's start command runs; and the one rollback when any step fails: the
+   * handle destroyed keeping files, then for a new or warm sandbox its files removed (the
+   * backend's way) and its record deleted, for a restart its record back to `stopped` with
+   * the error (its files are the user's).
+   */
+  private async bringUp(spec: SandboxSpec, backendName: string, how: { kind: 'warm' | 'new' | 'restart'; signal?: AbortSignal; startCommand?: string }): Promise<SandboxHandle> {
     const backend = this.deps.backends.get(backendName);
+    let handle: SandboxHandle | undefined;
+    try {
+      handle = await this.startHandle(spec, backend, how.signal);
+      if (how.kind !== 'warm') this.adopt(handle);
+      if (how.startCommand !== undefined) await this.runStartCommand(handle, how.startCommand, how.signal);
+      return handle;
+    } catch (err) {
+      if (handle !== undefined) {
+        const live = this.live.get(spec.id);
+        if (live?.handle === handle) live.destroying = true;
+        await handle.destroy({ keepFiles: true }).catch(() => undefined);
+        if (live?.handle === handle) this.live.delete(spec.id);
+      }
+      if (how.kind === 'restart') {
+        this.deps.store.sandboxes.setState(spec.id, 'stopped', (err as Error).message);
+      } else {
+        if (how.kind === 'new') this.deps.store.sandboxes.delete(spec.id);
+        await lifecycleOf(backend).removeFiles(spec.dirs).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  /** Starts the sandbox and waits for its init; undoes its own steps (network, handle) when one fails. */
+  private async startHandle(spec: SandboxSpec, backend: IsolationBackend, signal?: AbortSignal): Promise<SandboxHandle> {
     this.starting++;
     const t0 = performance.now();
     try {
@@ -756,7 +770,7 @@ export class SandboxManager {
         await live.handle.destroy({ keepFiles });
         this.live.delete(rec.id);
       } else if (!keepFiles) {
-        await removeSandboxDirs(this.dirsOf(rec));
+        await lifecycleOf(this.backendIfAny(rec.backend)).removeFiles(this.dirsOf(rec));
       }
       if (!keepFiles) await this.deleteSnapshotsOf(rec.id);
     } catch (err) {

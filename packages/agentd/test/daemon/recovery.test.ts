@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { recoverAtStart } from '../../src/runtime/recovery.js';
+import { createNamespaceBackend } from '../../src/isolation/namespace/backend.js';
+import { recoverAtStart, type RecoveryBackends } from '../../src/runtime/recovery.js';
 import { openStateStore, type StateStore } from '../../src/state/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { exitOf, isolatedDriver, spawnInCgroup } from '../cgroup/helpers.js';
@@ -33,7 +34,10 @@ describe.skipIf(!isRoot)('start-up recovery (root only: it needs real cgroups)',
     const foreignProc = spawnInCgroup(foreign.procsFiles, ['sleep', '300']);
     try {
       await new Promise((r) => setTimeout(r, 200));
-      const result = await recoverAtStart(store, home, driver.parent, silentLogger);
+      // The namespace backend with its sandboxes' cgroups under the test's own parent: its recover() cleans them.
+      const namespace = createNamespaceBackend({ initPath: '/nonexistent/agentd-init', logger: silentLogger, options: { cgroup_parent: driver.parent } });
+      const backends: RecoveryBackends = { all: () => [namespace], byName: () => namespace };
+      const result = await recoverAtStart(store, home, backends, silentLogger);
       expect(result.orphanCgroups).toEqual(['sbx_ourleftover0000']);
       expect(result.orphanDirs).toEqual(['sbx_ourleftover0000']);
       expect((await exitOf(oursProc)).signal).toBe('SIGKILL');

@@ -7,3 +7,4 @@ export type { CgroupLayout, CgroupVersion, V1Controller } from './layout.js';
 export { CPU_PERIOD_US, cgroupLimits, cpuQuotaUs } from './limits.js';
 export type { RequestedLimit } from './limits.js';
 export { toSandboxUsage } from './usage.js';
+export { removeLeftoverCgroups } from './recover.js';

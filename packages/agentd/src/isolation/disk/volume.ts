@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { lstat, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
-import { findExecutable } from '../namespace/which.js';
+import { findExecutable } from '../which.js';
 import { ownDir, realDir } from '../tree-ops.js';
 
 /**

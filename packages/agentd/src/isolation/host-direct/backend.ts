@@ -3,12 +3,12 @@ import { z } from 'zod';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import type { Logger } from '../../util/logger.js';
-import { CgroupDriver, cgroupLimits, type CgroupProbe } from '../cgroup/index.js';
+import { CgroupDriver, cgroupLimits, removeLeftoverCgroups, type CgroupProbe } from '../cgroup/index.js';
 import { ensureSandboxDirs, removeSandboxDirs } from '../dirs.js';
 import { NO_HOST_PATHS, type HostPathRules } from '../host-paths.js';
 import { sandboxBaseEnv } from '../exec-env.js';
 import { InitSandbox } from '../init-sandbox.js';
-import type { BackendFactoryContext, BackendProbe, IsolationBackend, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
+import type { BackendFactoryContext, BackendProbe, IsolationBackend, RecoverContext, RecoverReport, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
 
 const NO = (detail: string) => ({ ok: false, detail });
 
@@ -129,8 +129,16 @@ export class HostDirectBackend implements IsolationBackend {
         suspend: controller('freezer'),
         rlimits: { ok: true, detail: `open files and core size; nice ${this.nice}` },
         diskLimit: { ok: false, detail: 'commands write wherever the daemon\'s user can: no disk limit' },
+        images: NO('commands see the host\'s own root file system: no image'),
+        rootInside: NO('commands run as the daemon\'s own user on the host'),
       },
     };
+  }
+
+  /** A crashed daemon's host-direct sandboxes may still run: their cgroups (default parent) are emptied and removed. */
+  async recover(ctx: RecoverContext): Promise<RecoverReport> {
+    const cgroups = await removeLeftoverCgroups(this.cgroups, ctx.ours, (err) => ctx.logger.warn({ err: err.message }, 'could not clean up a leftover sandbox cgroup'));
+    return { cgroups };
   }
 
   async start(spec: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
@@ -164,7 +172,7 @@ export class HostDirectBackend implements IsolationBackend {
         ...(opts.signal ? { signal: opts.signal } : {}),
         logger: this.logger,
       });
-      return new InitSandbox(this.name, spec, env, channel, child, cgroup, this.logger);
+      return new InitSandbox({ backend: this.name, spec, baseEnv: env, channel, launcher: child, group: cgroup, logger: this.logger });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       await removeSandboxDirs(spec.dirs).catch(() => undefined);

@@ -5,8 +5,8 @@ import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
 import type { Logger } from '../../util/logger.js';
-import { CgroupDriver, cgroupLimits } from '../cgroup/index.js';
-import type { BackendFactoryContext, BackendProbe, IsolationBackend, ProbeCache, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
+import { CgroupDriver, cgroupLimits, removeLeftoverCgroups } from '../cgroup/index.js';
+import type { BackendFactoryContext, BackendProbe, IsolationBackend, ProbeCache, RecoverContext, RecoverReport, SandboxHandle, SandboxSpec, StartOptions } from '../types.js';
 import { bwrapArgs, sandboxEnv } from './bwrap-args.js';
 import { gatherHostFacts, type HostFacts } from './host-facts.js';
 import { launchArgv } from './launch.js';
@@ -16,7 +16,7 @@ import { parseNamespaceOptions, type NamespaceOptions } from './options.js';
 import { probeNamespace } from './probe.js';
 import { ensureSearchable, kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
 import { InitSandbox } from '../init-sandbox.js';
-import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
+import { ensureVolume, findVolumeTools, unmountVolume, volumePaths, type VolumeTools } from '../disk/volume.js';
 import { SpareVolumes } from '../disk/spare.js';
 import type { HostIds } from './launch.js';
 import { HostUidAllocator } from '../host-ids.js';
@@ -68,6 +68,9 @@ export class NamespaceBackend implements IsolationBackend {
     const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
     const probe = await probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath, ...(this.probeCache === undefined ? {} : { cache: this.probeCache }) });
     probe.features.images = await imagesFeature(facts.uidRange !== undefined);
+    probe.features.rootInside = probe.features.images.ok
+      ? { ok: true, detail: 'with an image: uid 0 inside is a second unprivileged host uid (user namespace), capabilities of that namespace only, seccomp as for every sandbox' }
+      : { ok: false, detail: `needs images: ${probe.features.images.detail ?? 'unavailable'}` };
     probe.features.diskLimit = disk.tools !== undefined
       ? { ok: true, detail: 'per-sandbox ext4 image, loop-mounted nosuid,nodev; workspace, home and tmp inside it' }
       : { ok: false, detail: disk.problem ?? 'unavailable' };
@@ -105,6 +108,27 @@ export class NamespaceBackend implements IsolationBackend {
    */
   cleanupOrphans(keepIds: Iterable<string>, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
     return this.cgroups.cleanupOrphans(keepIds, opts);
+  }
+
+  /**
+   * What a crashed daemon left of this home's sandboxes: their cgroups under this backend's
+   * parent (processes killed), the image overlays and disk volumes of the sandboxes that were
+   * running (mounted only while a sandbox runs), and the staging mounts of a start cut short.
+   */
+  async recover(ctx: RecoverContext): Promise<RecoverReport> {
+    const warn = (what: string, id?: string) => (err: unknown) => ctx.logger.warn({ ...(id === undefined ? {} : { sandbox: id }), err: (err as Error).message }, what);
+    const cgroups = await removeLeftoverCgroups(this.cgroups, ctx.ours, warn('could not clean up a leftover sandbox cgroup'));
+    const other: string[] = [];
+    for (const { id, dirs } of ctx.stopped) {
+      // The image overlay first: it may hold the volume busy.
+      await unmountImageRoot(dirs).catch(warn('could not unmount the image root of a stopped sandbox', id));
+      await unmountVolume(volumePaths(dirs.root).mountPoint).catch(warn('could not unmount the volume of a stopped sandbox', id));
+    }
+    // A start cut short (the daemon killed between staging an owner-preserving bind mount and detaching it) leaves a staging mount.
+    for (const { id, dirs } of ctx.folders) {
+      await unstageOwnerMounts(dirs.root).catch(warn('could not detach the staging mounts of a sandbox', id));
+    }
+    return { cgroups, other };
   }
 
   /**
@@ -251,7 +275,11 @@ export class NamespaceBackend implements IsolationBackend {
       } finally {
         await filter.close();
       }
-      return new InitSandbox(this.name, spec, sandboxEnv(spec), started.channel, started.child, cgroup, this.logger);
+      return new InitSandbox({
+        backend: this.name, spec, baseEnv: sandboxEnv(spec), channel: started.channel, launcher: started.child, group: cgroup, logger: this.logger,
+        // An image's overlay is mounted only while its sandbox runs (the layer keeps the files).
+        ...(spec.image === undefined ? {} : { teardown: () => unmountImageRoot(spec.dirs) }),
+      });
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       if (imageRoot !== undefined) await unmountImageRoot(spec.dirs).catch(() => undefined);

@@ -15,18 +15,19 @@
  * and recovery). Root daemon only: mapping two uids and mounting need host root.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, lchown, lstat, mkdir, open, readFile, readlink, rename, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, lchown, lstat, mkdir, open, readlink, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { nativePaths } from '../../native-paths.js';
 import { runAs } from '../tree-ops.js';
 import type { HostIds, HostUidAllocator } from '../host-ids.js';
 import type { SandboxDirs, SandboxSpec } from '../types.js';
 import { checkSandboxPath, isUnder, SANDBOX_PATHS, type HostMount, type Mount } from './mounts.js';
+import { AGENT_UID, imageLayerPaths, ROOT_UID, rootUidFile, unmountImageRoot } from '../image-layer.js';
 
-/** The uids a sandbox with an image has inside. */
-export const ROOT_UID = 0;
-export const AGENT_UID = 1000;
+// The shared layer helpers, still importable from here.
+export { AGENT_UID, giveRootFilesToOwner, imageLayerPaths, recordedRootUid, ROOT_UID, rootUidFile, unmountImageRoot } from '../image-layer.js';
+export type { ImageLayerPaths } from '../image-layer.js';
 
 /**
  * The capabilities a root-inside command keeps (all of them only in the sandbox's user
@@ -37,37 +38,6 @@ export const ROOT_CAPS = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
   'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_SETFCAP',
 ] as const;
-
-export interface ImageLayerPaths {
-  layer: string;
-  upper: string;
-  work: string;
-  lower: string;
-  merged: string;
-}
-
-export function imageLayerPaths(dirs: SandboxDirs): ImageLayerPaths {
-  const base = dirname(dirs.workspace);
-  const layer = join(base, 'layer');
-  return { layer, upper: join(layer, 'upper'), work: join(layer, 'work'), lower: join(dirs.root, '.image-lower'), merged: join(dirs.root, '.image-root') };
-}
-
-async function mountedAt(dir: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const esc = dir.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return text.split('\n').some((l) => l.split(' ')[4] === esc);
-}
-
-/** Unmounts the overlay and the idmapped lower of a sandbox (nothing mounted: nothing to do). */
-export async function unmountImageRoot(dirs: SandboxDirs): Promise<void> {
-  const p = imageLayerPaths(dirs);
-  for (const dir of [p.merged, p.lower]) {
-    while (await mountedAt(dir)) await runAs(undefined, ['umount', dir]).catch((err: AgentdError) => {
-      throw new AgentdError('INTERNAL', `cannot unmount ${dir}: ${err.message}`, { cause: err });
-    });
-    await rmdir(dir).catch(() => undefined);
-  }
-}
 
 /** A real directory made by the daemon (never through a link). */
 async function ownFolder(dir: string, mode: number): Promise<void> {
@@ -195,11 +165,6 @@ export async function imageMounts(inp: { spec: SandboxSpec; merged: string; imag
   return mounts;
 }
 
-/** `<root>/.root-uid`: the daemon's file naming the sandbox's root-inside host uid (its lease's owner path). */
-export function rootUidFile(dirs: SandboxDirs): string {
-  return join(dirs.root, '.root-uid');
-}
-
 /**
  * The sandbox's second host uid (root inside), leased like its first one: the lease's owner
  * is `<id>/.root-uid`, a file the daemon keeps in the sandbox's folder, so the lease is stale
@@ -217,25 +182,3 @@ export async function rootIdsFor(uids: HostUidAllocator, spec: SandboxSpec): Pro
   return ids;
 }
 
-/** The root-inside uid recorded for the sandbox, if it ever ran with an image. */
-export async function recordedRootUid(dirs: SandboxDirs): Promise<number | undefined> {
-  const text = await readFile(rootUidFile(dirs), 'utf8').catch(() => undefined);
-  const n = Number(text?.trim());
-  return text !== undefined && Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-/**
- * Gives root-inside's files in the sandbox's workspace, home and tmp to its agent uid (the
- * folder's owner), so the owner-dropped tree work (tree-ops.ts) can copy and remove them.
- * Only for a sandbox with no process left (destroy, removal): chown -R -P never follows a link.
- */
-export async function giveRootFilesToOwner(dirs: SandboxDirs): Promise<void> {
-  const rootUid = await recordedRootUid(dirs);
-  if (rootUid === undefined) return;
-  for (const d of [dirs.workspace, dirs.home, dirs.tmp]) {
-    const st = await lstat(d).catch(() => undefined);
-    if (st === undefined || !st.isDirectory() || st.uid === rootUid) continue;
-    await runAs(undefined, ['chown', '-R', '-P', `--from=${rootUid}`, String(st.uid), d]);
-    await runAs(undefined, ['chown', '-R', '-P', `--from=:${rootUid}`, `:${st.gid}`, d]);
-  }
-}

@@ -13,7 +13,7 @@
 import { lstat, mkdir, readdir, rename, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
-import { imageLayerPaths, recordedRootUid } from '../namespace/image-root.js';
+import { imageLayerPaths, recordedRootUid } from '../image-layer.js';
 import { copyTreeAs, realDir, runAs } from '../tree-ops.js';
 import type { SandboxDirs } from '../types.js';
 

@@ -18,7 +18,7 @@ import { chownTree, clearTreeAs, copyTreeAs, ownDir, ownerOfDir, realDir } from 
 import type { SandboxDirs } from '../types.js';
 import { copyTimes, treeStats, type TreeStats } from './copy.js';
 import { MANIFEST_FILE, SNAPSHOT_PARTS, type SnapshotManifest, readManifest } from './manifest.js';
-import { giveRootFilesToOwner } from '../namespace/image-root.js';
+import { giveRootFilesToOwner } from '../image-layer.js';
 import { hasLayer, LAYER_PART, layerSeedDir, restoreLayer, seedLayer, snapshotLayer } from './layer.js';
 
 const SNAPSHOT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
