@@ -8,8 +8,9 @@
  * clear code, never silently ignored. A backend that cannot run here is skipped with its
  * probe's reason printed.
  *
- * Choosing backends: AGENTD_CONFORMANCE_BACKEND=name[,name...] (names or aliases); default
- * every registered backend. A backend with several runtimes behind one name (oci: runc, crun)
+ * Choosing backends: AGENTD_CONFORMANCE_BACKEND=name[,name...] (names, aliases or variant
+ * labels such as oci-crun); default every registered backend. A name that is not an
+ * implemented backend is reported as a skipped backend with the registry's reason. A backend with several runtimes behind one name (oci: runc, crun)
  * lists them in VARIANTS: each variant is a subject of its own with its options.
  */
 import { execFile } from 'node:child_process';
@@ -51,31 +52,60 @@ export const VARIANTS: Readonly<Record<string, ReadonlyArray<{ label: string; op
   ],
 };
 
-/** Backends asked for by AGENTD_CONFORMANCE_BACKEND (canonical names), or undefined for all. */
-function wanted(registry: ReturnType<typeof createBuiltinRegistry>): Set<string> | undefined {
+interface Wanted {
+  /** Canonical names asked for (every variant of each). */
+  backends: Set<string>;
+  /** Variant labels asked for (that variant only). */
+  labels: Set<string>;
+  /** Names that do not resolve to an implemented backend, with the registry's reason: reported as skipped subjects. */
+  missing: Array<{ name: string; reason: string }>;
+}
+
+/** What AGENTD_CONFORMANCE_BACKEND asks for (names, aliases or variant labels), or undefined for every backend. */
+function wanted(registry: ReturnType<typeof createBuiltinRegistry>): Wanted | undefined {
   const raw = process.env.AGENTD_CONFORMANCE_BACKEND?.trim();
   if (raw === undefined || raw === '') return undefined;
-  return new Set(raw.split(',').map((n) => n.trim()).filter((n) => n !== '').map((n) => registry.resolve(n)));
+  const out: Wanted = { backends: new Set(), labels: new Set(), missing: [] };
+  const labels = new Set(Object.values(VARIANTS).flatMap((vs) => vs.map((v) => v.label)));
+  for (const name of raw.split(',').map((n) => n.trim().toLowerCase()).filter((n) => n !== '')) {
+    // A variant by its label (oci-crun) or by the alias that names its runtime (crun -> oci-crun).
+    const variant = [...labels].find((l) => l === name || l.endsWith(`-${name}`));
+    if (variant !== undefined) out.labels.add(variant);
+    else {
+      try {
+        out.backends.add(registry.resolve(name));
+      } catch (err) {
+        out.missing.push({ name, reason: (err as Error).message });
+      }
+    }
+  }
+  return out;
 }
 
 async function discover(): Promise<Subject[]> {
   const registry = createBuiltinRegistry();
   const only = wanted(registry);
-  const names = registry.list().filter((b) => b.implemented).map((b) => b.name).filter((n) => only === undefined || only.has(n));
+  const names = registry.list().filter((b) => b.implemented).map((b) => b.name);
   const initPath = requireInitPath();
   const subjects: Subject[] = [];
   for (const name of names) {
-    for (const v of VARIANTS[name] ?? [{ label: name, options: {} }]) {
+    const variants = (VARIANTS[name] ?? [{ label: name, options: {} }]).filter((v) => only === undefined || only.backends.has(name) || only.labels.has(v.label));
+    for (const v of variants) {
       let probe: BackendProbe;
       try {
         probe = await registry.create(name, { initPath, logger: silentLogger, options: { ...v.options } }).probe();
       } catch (err) {
-        probe = { backend: name, available: false, reason: `probe failed: ${(err as Error).message}`, isolation: 'none', features: {} as BackendProbe['features'] };
+        probe = unavailable(name, `probe failed: ${(err as Error).message}`);
       }
       subjects.push({ label: v.label, backend: name, options: v.options, probe });
     }
   }
+  for (const m of only?.missing ?? []) subjects.push({ label: m.name, backend: m.name, options: {}, probe: unavailable(m.name, m.reason) });
   return subjects;
+}
+
+function unavailable(backend: string, reason: string): BackendProbe {
+  return { backend, available: false, reason, isolation: 'none', features: {} as BackendProbe['features'] };
 }
 
 /** Every subject, probed once per test file (top-level await: the list decides which tests exist). */
