@@ -17,8 +17,9 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDaemon } from '../daemon/harness.js';
+import { linkCachedImages, TEST_IMAGE } from '../images/helpers.js';
 import { buildStaticFixtures, createSandbox, exec, feature, forEachSubject, SUBJECTS, startSubjectDaemon, unique, upload, type StaticFixtures, type Subject } from './harness.js';
 
 /** What an attack needs from the test: the host things it aims at. */
@@ -44,6 +45,8 @@ interface Attack {
   refused: { errnos: string[] } | { line: string };
   /** A host-side check after the attempt: nothing changed. */
   after?(t: Target): Promise<void>;
+  /** Not an attack for root inside an image (it writes its own layer, it is uid 0 already). */
+  notForRoot?: boolean;
 }
 
 const ATTACKS: Attack[] = [
@@ -56,6 +59,7 @@ const ATTACKS: Attack[] = [
   },
   {
     name: 'write into /usr/bin',
+    notForRoot: true,
     about: "system folders are read-only (test/namespace/filesystem.test.ts)",
     promisedBy: ['filesystem', 'hostUid'],
     argv: (t) => ['write', `/usr/bin/agentd-conformance-${t.rand}`],
@@ -64,6 +68,7 @@ const ATTACKS: Attack[] = [
   },
   {
     name: 'write into /etc',
+    notForRoot: true,
     about: "system folders are read-only (test/namespace/filesystem.test.ts)",
     promisedBy: ['filesystem', 'hostUid'],
     argv: (t) => ['write', `/etc/agentd-conformance-${t.rand}`],
@@ -134,6 +139,7 @@ const ATTACKS: Attack[] = [
   },
   {
     name: 'become root with setuid(0)',
+    notForRoot: true,
     about: 'no way back to uid 0 (test/namespace/syscalls.test.ts)',
     promisedBy: ['hostUid', 'userNamespace'],
     argv: () => ['setuid'],
@@ -163,6 +169,20 @@ function backing(s: Subject, a: Attack): { promised: boolean; by: string[]; why:
   const by = names.filter((n) => feature(s, n)?.ok === true);
   const why = names.map((n) => `${n}: ${feature(s, n)?.ok === true ? 'ok' : feature(s, n) === undefined ? 'not reported' : `not ok (${feature(s, n)?.detail ?? ''})`}`).join('; ');
   return { promised: by.length > 0, by, why };
+}
+
+/** Runs one attack in a sandbox and asserts it failed for a promised reason and left the host as it was. */
+async function attempt(d: TestDaemon, id: string, a: Attack, t: Target, user?: 'root'): Promise<void> {
+  expect(alive(t.victim)).toBe(true);
+  const r = await exec(d, id, { argv: ['./bin/attack', ...a.argv(t)], ...(user === undefined ? {} : { user }) });
+  expect(r.exit_code, r.stderr).toBe(0);
+  const line = r.stdout.trim();
+  if ('line' in a.refused) expect(line).toBe(a.refused.line);
+  else {
+    expect(line, a.about).toMatch(/^ERR [A-Z]+$/);
+    expect(a.refused.errnos, `${a.name}: ${line}`).toContain(line.slice(4));
+  }
+  await a.after?.(t);
 }
 
 /** The outcome table, printed once per run (attacks by backend) so a reader sees what each backend promises. */
@@ -213,17 +233,49 @@ forEachSubject('attacks', (s) => {
       it.skip(`${a.name}: no promise (${b.why})`, () => undefined);
       continue;
     }
-    it(`${a.name}: refused (promised by ${b.by.join(', ') || 'every backend'})`, async () => {
-      expect(alive(t.victim)).toBe(true);
-      const r = await exec(d, t.sandboxId, { argv: ['./bin/attack', ...a.argv(t)] });
-      expect(r.exit_code, r.stderr).toBe(0);
-      const line = r.stdout.trim();
-      if ('line' in a.refused) expect(line).toBe(a.refused.line);
-      else {
-        expect(line, `${a.about}`).toMatch(/^ERR [A-Z]+$/);
-        expect(a.refused.errnos, `${a.name}: ${line}`).toContain(line.slice(4));
+    it(`${a.name}: refused (promised by ${b.by.join(', ') || 'every backend'})`, () => attempt(d, t.sandboxId, a, t));
+  }
+
+  // The same attacks as root inside a sandbox with an image (uid 0 mapped to an unprivileged
+  // host uid), where the backend offers it: rootInside ok, or not reported and an image accepted.
+  const rootInside = feature(s, 'rootInside');
+  const rootRows = ATTACKS.filter((a) => !a.notForRoot);
+  if (rootInside?.ok === false || process.getuid?.() !== 0) {
+    it.skip(`as root inside an image: skipped (${rootInside?.ok === false ? `probe: rootInside not ok (${rootInside.detail ?? ''})` : 'the image store needs a root daemon'})`, () => undefined);
+  } else {
+    describe('as root inside an image', () => {
+      let rootId: string | undefined;
+      let refusal: string | undefined;
+      beforeAll(async () => {
+        await linkCachedImages(d.home);
+        const c = await d.call('POST', '/v1/sandboxes', { body: { image: TEST_IMAGE } });
+        if (c.status !== 201) {
+          // Only a probe that does not report rootInside may refuse (images.test.ts holds the refusal to a clear code).
+          expect(rootInside, c.text).toBeUndefined();
+          refusal = `${c.body?.error?.code}: ${c.body?.error?.message}`;
+          console.warn(`conformance attacks [${s.label}]: root inside skipped: the probe does not report rootInside and an image is refused (${refusal})`);
+          return;
+        }
+        rootId = c.body.id as string;
+        await upload(d, rootId, fx, 'attack');
+        const who = await exec(d, rootId, { command: 'id -u', user: 'root' });
+        expect(who.stdout).toBe('0\n');
+      }, 900_000);
+
+      for (const a of rootRows) {
+        const b = backing(s, a);
+        if (!b.promised) {
+          it.skip(`${a.name} (root inside): no promise (${b.why})`, () => undefined);
+          continue;
+        }
+        it(`${a.name} (root inside): refused (promised by ${b.by.join(', ') || 'every backend'})`, async (ctx) => {
+          if (rootId === undefined) {
+            ctx.skip(`an image is refused: ${refusal ?? ''}`);
+            return;
+          }
+          await attempt(d, rootId, a, { ...t, sandboxId: rootId }, 'root');
+        });
       }
-      await a.after?.(t);
     });
   }
 

@@ -76,11 +76,11 @@ forEachSubject('exec', (s) => {
     const n = markerNumber();
     // Two grandchildren, both ignoring SIGTERM, one in its own session; the leader waits for ever.
     const command = `setsid sh -c 'trap "" TERM; exec sleep ${n}' & sh -c 'trap "" TERM; sleep ${n}; true' & trap "" TERM; wait`;
-    const started = await d.call('POST', `/v1/sandboxes/${id}/commands`, { body: { command, timeout_ms: 4000 } });
+    const started = await d.call('POST', `/v1/sandboxes/${id}/commands`, { body: { command, timeout_ms: 6000 } });
     expect(started.status, started.text).toBe(201);
     const cmd = started.body.id as string;
     // The count sees them while they run (so the final zero means gone, not unseen).
-    expect(await until(async () => (await sh(d, id, countInside(n))).trim() === '2', 3500)).toBe(true);
+    expect(await until(async () => (await sh(d, id, countInside(n))).trim() === '2', 5000)).toBe(true);
     let state: { state: string; exit?: { timed_out?: boolean } } = { state: 'running' };
     expect(await until(async () => {
       state = (await d.call('GET', `/v1/sandboxes/${id}/commands/${cmd}`)).body;
