@@ -43,7 +43,8 @@ export interface Subject {
 
 /**
  * Backends with several runtimes behind one name. Data only: a backend author adds a row
- * here when one name covers runtimes that must each pass (e.g. oci with runc and crun).
+ * here when one name covers runtimes that must each pass (e.g. oci with runc and crun). A
+ * variant whose label is itself a registered backend is left out (that backend covers it).
  */
 export const VARIANTS: Readonly<Record<string, ReadonlyArray<{ label: string; options: Record<string, unknown> }>>> = {
   oci: [
@@ -89,7 +90,10 @@ async function discover(): Promise<Subject[]> {
   const initPath = requireInitPath();
   const subjects: Subject[] = [];
   for (const name of names) {
-    const variants = (VARIANTS[name] ?? [{ label: name, options: {} }]).filter((v) => only === undefined || only.backends.has(name) || only.labels.has(v.label));
+    const variants = (VARIANTS[name] ?? [{ label: name, options: {} }])
+      // A variant that is also registered as a backend of its own is covered as that backend.
+      .filter((v) => v.label === name || !names.includes(v.label))
+      .filter((v) => only === undefined || only.backends.has(name) || only.labels.has(v.label));
     for (const v of variants) {
       let probe: BackendProbe;
       try {
