@@ -72,6 +72,13 @@ forEachSubject('exec', (s) => {
     expect(bad.body.error.code).toBe('EXEC_FAILED');
   });
 
+  it('a non-streamed exec past its timeout_ms answers timed_out, killed', async () => {
+    const r = await exec(d, id, { command: 'trap "" TERM; sleep 30', timeout_ms: 500 });
+    expect(r.timed_out).toBe(true);
+    expect(r.exit_code).toBeNull();
+    expect(r.signal).toBe('SIGKILL');
+  }, 30_000);
+
   it('a timeout kills the whole tree: a setsid grandchild that ignores SIGTERM is gone', async () => {
     const n = markerNumber();
     // Two grandchildren, both ignoring SIGTERM, one in its own session; the leader waits for ever.
