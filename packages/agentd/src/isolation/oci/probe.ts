@@ -1,0 +1,103 @@
+/**
+ * The runtime's test run: agentd-init `--seccomp-file F --version` as a container with the
+ * sandboxes' namespaces (user namespace where the runtime has one), the host's system folders
+ * read-only and the filter loaded, in a throw-away bundle and state folder. A feature the
+ * probe reports is one this run exercised.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HostIds } from '../host-ids.js';
+import { measureSystemEntries } from '../namespace/host-layout.js';
+import { SANDBOX_SECCOMP_PATH } from './bundle.js';
+import { runArgv, RUNTIME_PATH, type OciRuntime } from './runtime.js';
+
+export interface RuntimeProbeInput {
+  initPath: string;
+  seccompPath: string;
+  /** The host ids the test container runs as (the uid range's last one, kept for probes). */
+  probeIds: HostIds;
+  /** Map uid 0 inside to probeIds in a user namespace (runc, crun); false: run as probeIds (runsc). */
+  userns: boolean;
+  cgroupParent: string;
+}
+
+export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Promise<{ version?: string; problem?: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'agentd-oci-probe-'));
+  const id = `agentd-probe-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await chmod(dir, 0o711);
+    const rootfs = join(dir, 'rootfs');
+    await mkdir(rootfs, { mode: 0o755 });
+    const system = await measureSystemEntries();
+    const mounts: Array<Record<string, unknown>> = [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
+    ];
+    for (const e of system) {
+      if (e.kind === 'dir') {
+        await mkdir(join(rootfs, e.path));
+        mounts.push({ destination: e.path, type: 'bind', source: e.path, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
+      } else {
+        await symlink(e.target, join(rootfs, e.path));
+      }
+    }
+    for (const d of ['proc', 'dev', '.agentd']) await mkdir(join(rootfs, d), { recursive: true });
+    for (const f of ['.agentd/init', SANDBOX_SECCOMP_PATH.slice(1)]) await (await open(join(rootfs, f), 'wx', 0o644)).close();
+    mounts.push({ destination: '/.agentd/init', type: 'bind', source: inp.initPath, options: ['bind', 'ro', 'nosuid', 'nodev'] });
+    mounts.push({ destination: SANDBOX_SECCOMP_PATH, type: 'bind', source: inp.seccompPath, options: ['bind', 'ro', 'nosuid', 'nodev'] });
+    const namespaces: Array<{ type: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }, { type: 'cgroup' }];
+    const linux: Record<string, unknown> = { namespaces, cgroupsPath: `/${inp.cgroupParent}/${id}`, rootfsPropagation: 'rprivate' };
+    if (inp.userns) {
+      namespaces.push({ type: 'user' });
+      linux.uidMappings = [{ containerID: 0, hostID: inp.probeIds.uid, size: 1 }];
+      linux.gidMappings = [{ containerID: 0, hostID: inp.probeIds.gid, size: 1 }];
+    }
+    const config = {
+      ociVersion: '1.0.2',
+      process: {
+        terminal: false,
+        user: inp.userns ? { uid: 0, gid: 0 } : { uid: inp.probeIds.uid, gid: inp.probeIds.gid },
+        args: ['/.agentd/init', '--seccomp-file', SANDBOX_SECCOMP_PATH, '--version'],
+        env: ['PATH=/usr/bin:/bin'],
+        cwd: '/',
+        noNewPrivileges: true,
+        capabilities: { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] },
+      },
+      root: { path: rootfs, readonly: true },
+      hostname: 'agentd-probe',
+      mounts,
+      linux,
+    };
+    await writeFile(join(dir, 'config.json'), JSON.stringify(config));
+    const runtime = { ...rt, root: join(dir, 'state') };
+    const [file, ...args] = runArgv(runtime, dir, id);
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(file as string, args, { cwd: '/', env: { PATH: RUNTIME_PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.once('error', (err) => resolve({ code: null, stdout, stderr: err.message }));
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    if (result.code !== 0) {
+      const last = result.stderr.trim().split('\n').pop() ?? '';
+      return { problem: `test run failed (exit ${String(result.code)}): ${last.slice(0, 400) || 'no message'}` };
+    }
+    const version = await new Promise<string>((resolve) => {
+      const child = spawn(rt.path, ['--version'], { env: { PATH: RUNTIME_PATH }, stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.once('error', () => resolve('unknown version'));
+      child.once('close', () => resolve(out.split('\n')[0]?.trim() ?? 'unknown version'));
+    });
+    return { version };
+  } catch (err) {
+    return { problem: (err as Error).message };
+  } finally {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
