@@ -40,7 +40,7 @@ export interface OciFlavour {
   /** Configured binary paths by runtime. */
   paths: Partial<Record<RuntimeKind, string>>;
   /** runsc: the global flags (platform, network) to try, best first; the first that runs agentd-init wins. */
-  runscCandidates?: (runscPath: string) => Promise<Array<{ flags: string[]; detail: string }>>;
+  runscCandidates?: (runscPath: string) => Promise<Array<{ flags: string[]; detail: string; timeoutMs?: number }>>;
   hostUidRange?: HostUidRange;
   cgroupParent?: string;
 }
@@ -122,13 +122,13 @@ export class OciBackend implements IsolationBackend {
       }
       const wrap = kind === 'crun' ? await crunWorkaround() : [];
       // runsc: each platform the build and the host may offer, best first; runc and crun: one try.
-      const tries = kind === 'runsc' ? await (this.flavour.runscCandidates?.(path) ?? Promise.resolve([])) : [{ flags: [] as string[], detail: '' }];
+      const tries: Array<{ flags: string[]; detail: string; timeoutMs?: number }> = kind === 'runsc' ? await (this.flavour.runscCandidates?.(path) ?? Promise.resolve([])) : [{ flags: [], detail: '' }];
       if (tries.length === 0) problems.push(`${kind}: no platform to try`);
       for (const t of tries) {
         const runtime: OciRuntime = { kind, path, root: '', flags: t.flags, wrap };
         // A real run of agentd-init (--version) under the runtime, with the sandbox's filter: the runtime works here.
         const probeUid = uidRange.start + uidRange.count - 1;
-        const tried = await probeRuntime(runtime, { initPath: this.initPath, seccompPath: nativePaths().seccompBpf, probeIds: { uid: probeUid, gid: probeUid }, userns: kind !== 'runsc', cgroupParent: this.cgroups.parent });
+        const tried = await probeRuntime(runtime, { initPath: this.initPath, seccompPath: nativePaths().seccompBpf, probeIds: { uid: probeUid, gid: probeUid }, userns: kind !== 'runsc', cgroupParent: this.cgroups.parent, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }) });
         if (tried.problem !== undefined) {
           problems.push(`${kind}${t.detail === '' ? '' : ` (${t.detail})`}: ${tried.problem}`);
           continue;

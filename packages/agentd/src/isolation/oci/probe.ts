@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { HostIds } from '../host-ids.js';
 import { measureSystemEntries } from '../namespace/host-layout.js';
 import { SANDBOX_SECCOMP_PATH } from './bundle.js';
-import { runArgv, RUNTIME_PATH, type OciRuntime } from './runtime.js';
+import { deleteContainer, runArgv, RUNTIME_PATH, type OciRuntime } from './runtime.js';
 
 export interface RuntimeProbeInput {
   initPath: string;
@@ -22,6 +22,8 @@ export interface RuntimeProbeInput {
   /** Map uid 0 inside to probeIds in a user namespace (runc, crun); false: run as probeIds (runsc). */
   userns: boolean;
   cgroupParent: string;
+  /** How long the test run may take (default 20 s): a platform that hangs (runsc kvm under nested virtualisation) fails fast. */
+  timeoutMs?: number;
 }
 
 export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Promise<{ version?: string; problem?: string }> {
@@ -75,7 +77,7 @@ export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Prom
     const runtime = { ...rt, root: join(dir, 'state') };
     const [file, ...args] = runArgv(runtime, dir, id);
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(file as string, args, { cwd: '/', env: { PATH: RUNTIME_PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+      const child = spawn(file as string, args, { cwd: '/', env: { PATH: RUNTIME_PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: inp.timeoutMs ?? 20_000, killSignal: 'SIGKILL' });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -84,6 +86,9 @@ export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Prom
       child.once('close', (code) => resolve({ code, stdout, stderr }));
     });
     if (result.code !== 0) {
+      // What a killed or failed run left (runsc's sandbox and gofer processes): removed with the throw-away state folder.
+      await deleteContainer(runtime, id).catch(() => undefined);
+      if (result.code === null) return { problem: `test run did not finish within ${(inp.timeoutMs ?? 20_000) / 1000} s` };
       const last = result.stderr.trim().split('\n').pop() ?? '';
       return { problem: `test run failed (exit ${String(result.code)}): ${last.slice(0, 400) || 'no message'}` };
     }
