@@ -57,13 +57,14 @@ export interface PlanOptions {
 
 /** Chooses the backend (probing it, through `cache` when given) and the spec of a fresh one-shot sandbox. */
 export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: FileProbeCache, opts: PlanOptions = {}): Promise<PlannedSandbox> {
-  const { backend, defaults } = await selectLocalBackend(config, logger, cache);
+  const { backend, defaults, probe } = await selectLocalBackend(config, logger, cache);
   const bindMounts = opts.bindMounts ?? [];
   const { req, template } = applyTemplate({ ...(opts.template === undefined ? {} : { template: opts.template }), ...(opts.image === undefined ? {} : { image: opts.image }) }, config.templates);
   // The daemon's image store (<home>/images), shared with one-shot sandboxes.
   const image = req.image === undefined ? undefined : await new ImageStore(config.home).resolve(req.image);
-  if (image !== undefined && backend.name !== 'namespace') {
-    throw new AgentdError('INVALID_ARGUMENT', `--image: backend '${backend.name}' does not run images yet (only 'namespace' does)`, { details: { backend: backend.name } });
+  // A backend runs images when its probe says so (namespace, oci).
+  if (image !== undefined && probe.features.images?.ok !== true) {
+    throw new AgentdError('INVALID_ARGUMENT', `--image: backend '${backend.name}' does not run images (its probe: ${probe.features.images?.detail ?? 'no images feature'})`, { details: { backend: backend.name } });
   }
   const start = { options: opts, ...(template?.start_command === undefined ? {} : { startCommand: template.start_command }) };
   // One-shot sandboxes live apart from the daemon's (<home>/run/sandboxes/<id>), so a daemon

@@ -32,6 +32,7 @@ import { DaemonBackends } from './backends.js';
 import { assertDefaultLimits } from './default-limits.js';
 import { lockHome } from './home-lock.js';
 import { recoverAtStart, type RecoveryResult } from './recovery.js';
+import { removeOciLeftovers } from '../isolation/oci/recover.js';
 import { hostPathRulesFrom, managerOptionsFrom, sessionDefaultsFrom, type RuntimeTuning } from './settings.js';
 import { AGENTD_VERSION } from './version.js';
 
@@ -107,6 +108,8 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     const nsOptions = config.isolation.backends.namespace ?? config.isolation.backends.bwrap ?? {};
     const cgroupParent = typeof nsOptions.cgroup_parent === 'string' ? nsOptions.cgroup_parent : undefined;
     const recovery = await recoverAtStart(store, config.home, cgroupParent, logger);
+    // Containers of the OCI backends (runc, crun, runsc) a crashed daemon left in this home's runtime state folders.
+    await removeOciLeftovers(config.home, logger);
 
     const backends = new DaemonBackends({
       registry, initPath, options: config.isolation.backends, profile: config.profile, requireKernel: config.isolation.require_kernel, logger,

@@ -282,8 +282,9 @@ export class SandboxManager {
       }
     }
     const image = req.image === undefined ? undefined : await new ImageStore(this.options.home).resolve(req.image);
-    if (image !== undefined && backendName !== 'namespace') {
-      throw new AgentdError('INVALID_ARGUMENT', `backend '${backendName}' does not run images yet (only 'namespace' does)`, { details: { backend: backendName, image: req.image } });
+    // A backend runs images when its probe says so (namespace, oci).
+    if (image !== undefined && this.deps.backends.probeOf?.(backendName)?.features.images?.ok !== true) {
+      throw new AgentdError('INVALID_ARGUMENT', `backend '${backendName}' does not run images (its probe: ${this.deps.backends.probeOf?.(backendName)?.features.images?.detail ?? 'no images feature'})`, { details: { backend: backendName, image: req.image } });
     }
     const spec = withLocalGrant(buildSpec(newId('sbx'), this.options.home, profile, defaults, req, image), who);
     // A limit the backend cannot enforce is refused, the profile's defaults too (never dropped).

@@ -7,7 +7,7 @@
  * the namespace backend. See docs/backends.md.
  */
 import { lstat, mkdir, open, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
@@ -214,25 +214,18 @@ export class OciBackend implements IsolationBackend {
     return { backend: this.name, available, ...(available ? {} : { reason }), isolation: 'kernel', features };
   }
 
-  /**
-   * At daemon start (the home is locked: no container of this home's runtime state folder can
-   * be a live sandbox): every container a crashed daemon left is killed and deleted, with its
-   * cgroup. Also `cleanupOrphans` below, for the recovery step.
-   */
+  /** The sandboxes' host uids must reach `<home>/sandboxes` (as for the namespace backend). Leftover containers: recover.ts, at every daemon start. */
   async prepareHome(sandboxesDir: string): Promise<void> {
     const facts = await this.hostFacts();
     if (facts.runtime === undefined) return;
-    const home = dirname(sandboxesDir);
     await mkdir(sandboxesDir, { recursive: true, mode: 0o711 });
     await ensureSearchable(join(sandboxesDir, 'probe'), facts.uidRange.start);
-    const removed = await this.cleanupOrphans([], { home });
-    if (removed.length > 0) this.logger.warn({ backend: this.name, containers: removed }, 'removed containers an earlier daemon left');
   }
 
   /**
-   * Kills and deletes every container in `<home>/oci/<runtime>` whose id is not in `keepIds`,
-   * and removes its cgroup. Returns the ids removed. (The coordinator's recovery may call
-   * this with the ids it keeps.)
+   * Kills and deletes every container of this backend's runtime in `<home>/oci/<runtime>`
+   * whose id is not in `keepIds`. Returns the ids removed. (The daemon's start-up calls
+   * recover.ts for every runtime at once; this is the same step for one backend.)
    */
   async cleanupOrphans(keepIds: Iterable<string>, opts: { home: string }): Promise<string[]> {
     const facts = await this.hostFacts();
@@ -242,13 +235,7 @@ export class OciBackend implements IsolationBackend {
     const removed: string[] = [];
     for (const id of await listContainers(rt)) {
       if (keep.has(id)) continue;
-      const group = await this.cgroups.attach(id).catch(() => undefined);
-      if (group !== undefined) {
-        if (await group.isFrozen()) await group.thaw({ timeoutMs: 2000 }).catch(() => undefined);
-        await group.killAll().catch(() => undefined);
-      }
       await deleteContainer(rt, id);
-      await group?.remove().catch(() => undefined);
       removed.push(id);
     }
     return removed;
