@@ -55,7 +55,7 @@ for (const backend of ['oci-runc', 'oci-crun', 'gvisor']) {
       if (!existsSync(stateRoot())) return [];
       const rt = RUNTIME[backend] ?? '';
       const wrap = rt === 'crun' ? ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"'] : [];
-      const argv = [...wrap, rt, '--root', stateRoot(), 'list', '-q'];
+      const argv = [...wrap, rt, '--root', stateRoot(), 'list', rt === 'runsc' ? '-quiet' : '-q'];
       return execFileSync(argv[0] as string, argv.slice(1), { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }).toString().split('\n').filter(Boolean);
     };
     const create = async (body: Record<string, unknown> = {}): Promise<string> => {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnInit } from '../../channel/spawn.js';
 import type { HostIds } from '../host-ids.js';
 import { measureSystemEntries } from '../namespace/host-layout.js';
 import { SANDBOX_SECCOMP_PATH } from './bundle.js';
@@ -62,7 +63,7 @@ export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Prom
       process: {
         terminal: false,
         user: inp.userns ? { uid: 0, gid: 0 } : { uid: inp.probeIds.uid, gid: inp.probeIds.gid },
-        args: ['/.agentd/init', '--seccomp-file', SANDBOX_SECCOMP_PATH, '--version'],
+        args: ['/.agentd/init', '--seccomp-file', SANDBOX_SECCOMP_PATH, '--fs-root', '/'],
         env: ['PATH=/usr/bin:/bin'],
         cwd: '/',
         noNewPrivileges: true,
@@ -75,22 +76,34 @@ export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Prom
     };
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     const runtime = { ...rt, root: join(dir, 'state') };
-    const [file, ...args] = runArgv(runtime, dir, id);
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(file as string, args, { cwd: '/', env: { PATH: RUNTIME_PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: inp.timeoutMs ?? 20_000, killSignal: 'SIGKILL' });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.once('error', (err) => resolve({ code: null, stdout, stderr: err.message }));
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
-    if (result.code !== 0) {
-      // What a killed or failed run left (runsc's sandbox and gofer processes): removed with the throw-away state folder.
+    // The init in its normal mode, and one command through the channel: what a sandbox does
+    // (its shepherd needs PR_SET_CHILD_SUBREAPER, which gVisor's 2022 kernel refuses to all but PID 1).
+    let started: Awaited<ReturnType<typeof spawnInit>> | undefined;
+    try {
+      started = await spawnInit(runArgv(runtime, dir, id), { cwd: '/', env: { PATH: RUNTIME_PATH }, readyTimeoutMs: inp.timeoutMs ?? 20_000 });
+      const run = started.channel.exec({ argv: ['/bin/true'], env: { PATH: '/usr/bin:/bin' }, cwd: '/' });
+      void (async () => {
+        for await (const _ of run.output()) void _;
+      })().catch(() => undefined);
+      await run.started;
+      const exit = await run.exited;
+      if (exit.exitCode !== 0) return { problem: `a test command exited with ${String(exit.exitCode)}` };
+    } catch (err) {
+      const msg = (err as Error).message;
+      const fatal = /FATAL ERROR: ([^\n]*)/.exec(msg)?.[1];
+      if (fatal !== undefined) return { problem: fatal.slice(0, 300) };
+      if (rt.kind === 'runsc' && /cannot execute .*EINVAL/.test(msg)) {
+        return { problem: "agentd-init cannot start a command under this gVisor (EINVAL, measured: its kernel refuses prctl PR_SET_CHILD_SUBREAPER to every process but PID 1, and each command's shepherd needs it)" };
+      }
+      return { problem: `test run failed: ${(msg.split('\n')[0] ?? '').slice(0, 300)}` };
+    } finally {
+      if (started !== undefined) {
+        await Promise.race([started.channel.shutdown().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+        await Promise.race([new Promise((r) => started?.child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))]);
+        if (started.child.exitCode === null) started.child.kill('SIGKILL');
+      }
+      // What a failed or killed run left (runsc's sandbox and gofer processes): removed with the throw-away state folder.
       await deleteContainer(runtime, id).catch(() => undefined);
-      if (result.code === null) return { problem: `test run did not finish within ${(inp.timeoutMs ?? 20_000) / 1000} s` };
-      const last = result.stderr.trim().split('\n').pop() ?? '';
-      return { problem: `test run failed (exit ${String(result.code)}): ${last.slice(0, 400) || 'no message'}` };
     }
     const version = await new Promise<string>((resolve) => {
       const child = spawn(rt.path, ['--version'], { env: { PATH: RUNTIME_PATH }, stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });

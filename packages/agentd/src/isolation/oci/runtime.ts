@@ -71,7 +71,7 @@ export function runtimeCommand(rt: OciRuntime, args: string[], timeoutMs = 15_00
 /** Ids of the containers in the runtime's state folder (none when it does not exist yet). */
 export async function listContainers(rt: OciRuntime): Promise<string[]> {
   if ((await lstat(rt.root).catch(() => undefined)) === undefined) return [];
-  const out = await runtimeCommand(rt, ['list', '-q']);
+  const out = await runtimeCommand(rt, ['list', rt.kind === 'runsc' ? '-quiet' : '-q']);
   return out.split('\n').map((l) => l.trim()).filter((l) => l !== '');
 }
 
