@@ -6,8 +6,8 @@
  * cgroupsPath (the runtime joins it); suspend, usage and kill go through that group as for
  * the namespace backend. See docs/backends.md.
  */
-import { lstat, mkdir, open, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, open, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
@@ -25,6 +25,7 @@ import { ensureSearchable, kindOf, prepareSandboxFiles } from '../namespace/sand
 import { findExecutable } from '../namespace/which.js';
 import { consumeLayerSeed } from '../snapshot/layer.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
+import { SpareVolumes } from '../disk/spare.js';
 import type { BackendProbe, DestroyOptions, FeatureStatus, IsolationBackend, SandboxHandle, SandboxSpec, SandboxUsage, StartOptions } from '../types.js';
 import { ociConfig, skeletonEntries, type OciConfig } from './bundle.js';
 import { probeRuntime } from './probe.js';
@@ -68,6 +69,8 @@ export class OciBackend implements IsolationBackend {
   private readonly searchable = new Set<string>();
   private probed: Promise<BackendProbe> | undefined;
   private volumeTools: Promise<{ tools?: VolumeTools; problem?: string }> | undefined;
+  /** Volumes formatted ahead of demand (a daemon's default backend only: set up by prepareHome), as the namespace backend keeps them. */
+  private spares: SpareVolumes | undefined;
 
   constructor(
     private readonly flavour: OciFlavour,
@@ -158,6 +161,8 @@ export class OciBackend implements IsolationBackend {
     const inside = `${volumePaths(spec.dirs.root).mountPoint}/`;
     const outside = [spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp].filter((d) => !d.startsWith(inside));
     if (outside.length > 0) throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
+    // A spare made ahead (disk/spare.ts) leaves ensureVolume nothing to do but check it.
+    await this.spares?.take(spec.dirs.root, bytes);
     await ensureVolume(spec.dirs.root, bytes, tools, signal);
   }
 
@@ -216,8 +221,14 @@ export class OciBackend implements IsolationBackend {
 
   /** The sandboxes' host uids must reach `<home>/sandboxes` (as for the namespace backend). Leftover containers: recover.ts, at every daemon start. */
   async prepareHome(sandboxesDir: string): Promise<void> {
-    const facts = await this.hostFacts();
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.gvisor ? Promise.resolve({}) : this.diskTools()]) as [Facts, { tools?: VolumeTools }];
     if (facts.runtime === undefined) return;
+    if (disk.tools !== undefined && this.spares === undefined) {
+      // Same file system as the sandboxes' folders (a spare is renamed into one); a folder of its own (the namespace backend has 'volume-spares').
+      this.spares = await SpareVolumes.open(join(dirname(sandboxesDir), 'volume-spares-oci'), disk.tools, (err) => {
+        this.logger.warn({ err: (err as Error).message }, 'spare disk volume');
+      });
+    }
     await mkdir(sandboxesDir, { recursive: true, mode: 0o711 });
     await ensureSearchable(join(sandboxesDir, 'probe'), facts.uidRange.start);
   }
@@ -241,7 +252,21 @@ export class OciBackend implements IsolationBackend {
     return removed;
   }
 
+  /** Unmounts and removes the spare volumes (the daemon stops). */
+  async close(): Promise<void> {
+    await this.spares?.close();
+  }
+
   async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    try {
+      return await this.startSandbox(requested, opts);
+    } finally {
+      // The next volume of this size is made after this start, not while it runs.
+      if (requested.limits.diskBytes !== undefined) this.spares?.refill(requested.limits.diskBytes);
+    }
+  }
+
+  private async startSandbox(requested: SandboxSpec, opts: StartOptions): Promise<SandboxHandle> {
     if (opts.signal?.aborted) throw new AgentdError('CANCELLED', 'sandbox start cancelled', { cause: opts.signal.reason });
     const facts = await this.hostFacts();
     if (facts.runtime === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend '${this.name}' is unavailable: ${facts.problem ?? 'no runtime'}`);
@@ -311,8 +336,11 @@ export class OciBackend implements IsolationBackend {
       await mkdir(bundle, { mode: 0o700 });
       await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
       await mkdir(rt.root, { recursive: true, mode: 0o700 });
-      // A container of this id left by a crash of this very sandbox (the daemon's recovery normally removed it).
-      await deleteContainer(rt, spec.id).catch(() => undefined);
+      // A container of this id left by a crash of this very sandbox (the daemon's recovery normally removed it): only
+      // when the runtime has a record of that name (a runtime process costs tens of ms on every start otherwise).
+      if ((await readdir(rt.root).catch(() => [] as string[])).some((n) => n === spec.id || n.startsWith(`${spec.id}.`) || n.startsWith(`${spec.id}_`))) {
+        await deleteContainer(rt, spec.id).catch(() => undefined);
+      }
       const started = await spawnInit(runArgv(rt, bundle, spec.id), {
         cwd: '/',
         env: { PATH: RUNTIME_PATH },
