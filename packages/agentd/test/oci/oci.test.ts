@@ -63,7 +63,8 @@ for (const backend of ['oci-runc', 'oci-crun', 'gvisor']) {
       expect(c.status, c.text).toBe(201);
       return c.body.id as string;
     };
-    const exec = async (id: string, command: string, extra: Record<string, unknown> = {}) => (await d.call('POST', `/v1/sandboxes/${id}/exec`, { body: { command, ...extra } })).body;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are free-form JSON, checked by expect()
+    const exec = async (id: string, command: string, extra: Record<string, unknown> = {}): Promise<any> => (await d.call('POST', `/v1/sandboxes/${id}/exec`, { body: { command, ...extra } })).body as unknown;
 
     beforeAll(async () => {
       d = await startTestDaemon({ isolation: { backend, backends: { [backend]: { cgroup_parent: parent } } }, ...(gvisor ? { sandbox: { limits: { pids: 0, disk_bytes: 0 } } } : {}) });
