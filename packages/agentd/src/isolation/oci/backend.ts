@@ -6,7 +6,8 @@
  * cgroupsPath (the runtime joins it); suspend, usage and kill go through that group as for
  * the namespace backend. See docs/backends.md.
  */
-import { lstat, mkdir, open, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, open, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
@@ -175,6 +176,7 @@ export class OciBackend implements IsolationBackend {
 
   private async doProbe(): Promise<BackendProbe> {
     const [facts, disk] = await Promise.all([this.hostFacts(), this.gvisor ? Promise.resolve({}) : this.diskTools()]) as [Facts, { tools?: VolumeTools; problem?: string }];
+    const idmap = this.gvisor ? false : await access(nativePaths().idmap, fsConstants.X_OK).then(() => true, () => false);
     const cg = facts.cgroup;
     const control = (c: 'memory' | 'pids' | 'cpu' | 'freezer'): FeatureStatus =>
       cg === undefined ? no(facts.cgroupProblem ?? 'no cgroup') : cg.controllers[c].ok ? ok(`agentd's cgroup driver (${cg.controllers[c].detail ?? c}); the runtime joins the group (cgroupsPath)`) : no(cg.controllers[c].detail ?? 'unavailable');
@@ -197,6 +199,8 @@ export class OciBackend implements IsolationBackend {
         runtime: on(runtimeDetail),
         platform: available ? ok(facts.platformDetail ?? '') : no(reason),
         userNamespace: off("gVisor keeps its own user ids: the sandbox runs as its host uid inside gVisor, no host user namespace"),
+        hostUid: on(`each sandbox runs as its own unprivileged host uid (leased from ${facts.uidRange.start}..${facts.uidRange.start + facts.uidRange.count - 1})`),
+        rlimits: on('open files and core size, in the bundle (process.rlimits), enforced by gVisor\'s kernel'),
         images: off('not offered by the gvisor backend'),
         rootInside: off('not offered: root inside gVisor would write host-root-owned files through the gofer'),
         diskLimit: off('not offered by the gvisor backend'),
@@ -212,8 +216,10 @@ export class OciBackend implements IsolationBackend {
         suspend: available ? control('freezer') : no(reason),
         runtime: on(runtimeDetail),
         userNamespace: on('uid 1000 (agent) and uid 0 (root inside) mapped to two unprivileged host uids of the sandbox\'s own'),
-        images: on('overlay over an idmapped read-only image, per-sandbox layer'),
-        rootInside: on(`with an image: uid 0 inside = the sandbox's second host uid, capabilities ${ROOT_CAPS.length} of Docker's default set, no_new_privs`),
+        hostUid: on(`each sandbox runs as its own unprivileged host uid (leased from ${facts.uidRange.start}..${facts.uidRange.start + facts.uidRange.count - 1}), root inside as a second one`),
+        rlimits: on('open files and core size, in the bundle (process.rlimits)'),
+        images: available && !idmap ? no(`${nativePaths().idmap} is missing (npm run build:native)`) : on('overlay over an idmapped read-only image, per-sandbox layer'),
+        rootInside: available && !idmap ? no(`${nativePaths().idmap} is missing (npm run build:native)`) : on(`with an image: uid 0 inside = the sandbox's second host uid, capabilities ${ROOT_CAPS.length} of Docker's default set, no_new_privs`),
         diskLimit: available ? (disk.tools !== undefined ? ok('per-sandbox ext4 image, loop-mounted nosuid,nodev (the namespace backend\'s volumes); workspace, home, tmp and the image layer inside it') : no(disk.problem ?? 'unavailable')) : no(reason),
       };
     return { backend: this.name, available, ...(available ? {} : { reason }), isolation: 'kernel', features };
