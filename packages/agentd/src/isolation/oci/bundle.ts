@@ -4,6 +4,7 @@
  * translated op by op, so both backends show a sandbox the same file system. Pure: every host
  * fact it needs is passed in.
  */
+import { PROFILE_RULES } from '../../config/profiles.js';
 import { AgentdError } from '../../core/errors.js';
 import { SANDBOX_NET_DIR } from '../../network/paths.js';
 import { sandboxHostname } from '../namespace/bwrap-args.js';
@@ -152,9 +153,24 @@ function checkEnv(env: Record<string, string>): string[] {
   });
 }
 
+/**
+ * The namespace backend's network rules (bwrap-args.ts): 'host' only where the profile allows
+ * it, 'allowlist' only with the daemon's egress proxy (the init's relay), 'none' always.
+ */
+function checkNetwork(spec: SandboxSpec): void {
+  if (spec.network === 'host' && !PROFILE_RULES[spec.profile].networks.includes('host')) {
+    const allowing = Object.entries(PROFILE_RULES).filter(([, r]) => r.networks.includes('host')).map(([n]) => `'${n}'`).join(', ');
+    throw new AgentdError('INVALID_ARGUMENT', `network 'host' is not allowed with profile '${spec.profile}' (only with ${allowing})`, { details: { network: spec.network, profile: spec.profile } });
+  }
+  if (spec.network === 'allowlist' && spec.net?.proxyPort === undefined) {
+    throw new AgentdError('BACKEND_UNAVAILABLE', "network 'allowlist' needs the daemon's egress proxy (a sandbox started without the daemon's network service)", { details: { network: spec.network } });
+  }
+}
+
 /** The config.json of a sandbox. */
 export function ociConfig(inp: BundleInput): OciConfig {
   const { spec } = inp;
+  checkNetwork(spec);
   const mounts = inp.mounts.flatMap((m) => ociMounts(m, inp));
   mounts.push({ destination: SANDBOX_SECCOMP_PATH, type: 'bind', source: inp.seccompFile, options: ['bind', 'ro', 'nosuid', 'nodev'] });
   // The daemon's network sockets of this sandbox (network/service.ts): the daemon's folder, read-only inside.
