@@ -3,7 +3,7 @@
  * runtime is told to do is what the namespace backend does, and the unsafe variants are refused.
  */
 import { describe, expect, it } from 'vitest';
-import { AgentdError } from '../../src/core/errors.js';
+import type { AgentdError } from '../../src/core/errors.js';
 import { ociConfig, SANDBOX_SECCOMP_PATH, skeletonEntries, type BundleInput } from '../../src/isolation/oci/bundle.js';
 import { baseMounts, planMounts } from '../../src/isolation/namespace/mounts.js';
 import type { SandboxSpec } from '../../src/isolation/types.js';
