@@ -11,6 +11,21 @@ const get = (cases, name, key) => {
 };
 
 export const TARGETS = [
+  // Issue 13: each OCI backend against its runtime's own one-shot `run` of `true` on the same bundle (bench/cases/oci.js).
+  ...['oci_runc', 'oci_crun', 'gvisor'].flatMap((b) => [
+    {
+      id: `${b}_create_vs_oneshot`,
+      text: `\`${b}_create\` p50 <= 1.3 x \`${b}_oneshot_true\` p50`,
+      ratio: (c) => get(c, `${b}_create`, 'p50_ms') / get(c, `${b}_oneshot_true`, 'p50_ms'),
+      op: '<=', bound: 1.3,
+    },
+    {
+      id: `${b}_exec_vs_oneshot`,
+      text: `\`${b}_exec_true\` p50 <= 0.2 x \`${b}_oneshot_true\` p50`,
+      ratio: (c) => get(c, `${b}_exec_true`, 'p50_ms') / get(c, `${b}_oneshot_true`, 'p50_ms'),
+      op: '<=', bound: 0.2,
+    },
+  ]),
   {
     id: 'pty_echo_vs_local',
     text: '`pty_echo_rtt` p50 <= 3 x `local_pty_echo_rtt` p50',

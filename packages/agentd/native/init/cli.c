@@ -16,9 +16,10 @@
 #include "loop.h"
 #include "net.h"
 #include "proto.h"
+#include "seccomp_file.h"
 
 #define USAGE                                                        \
-	"usage: agentd-init [--fs-root DIR] [--subreaper] [--fs-uid ID] [--net-dir DIR [--proxy-port N]]\n"             \
+	"usage: agentd-init [--fs-root DIR] [--subreaper] [--fs-uid ID] [--net-dir DIR [--proxy-port N]] [--seccomp-file BPF]\n"             \
 	"       agentd-init --launch [--cgroup-procs FILE]... [--rlimit NAME=SOFT[:HARD]]... [--nice N] -- PROGRAM ARGS...\n"
 
 /*
@@ -65,6 +66,10 @@ int cli_run(int argc, char **argv)
 				fprintf(stderr, "agentd-init: --fs-uid %s: expected 0..65535\n", argv[i]);
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--seccomp-file") == 0 && i + 1 < argc) {
+			/* Installed as soon as it is parsed (the backends pass it first): see seccomp_file.c. */
+			if (seccomp_file_load(argv[++i]) < 0)
+				return 1;
 		} else if (strcmp(argv[i], "--fs-root") == 0 && i + 1 < argc) {
 			opt.fs_root = argv[++i];
 		} else if (strcmp(argv[i], "--net-dir") == 0 && i + 1 < argc) {

@@ -40,7 +40,7 @@ describe('AGENTD_* overrides', () => {
   });
 
   test('bad env values are config errors naming the variable, all at once', () => {
-    const { issues } = issuesOf({}, env({ AGENTD_PROFILE: 'prod', AGENTD_POOL_MIN_WARM: 'two', AGENTD_HTTP_ENABLED: 'maybe', AGENTD_HTTP_LISTEN: 'localhost', AGENTD_ISOLATION_BACKEND: 'gvisor' }));
+    const { issues } = issuesOf({}, env({ AGENTD_PROFILE: 'prod', AGENTD_POOL_MIN_WARM: 'two', AGENTD_HTTP_ENABLED: 'maybe', AGENTD_HTTP_LISTEN: 'localhost', AGENTD_ISOLATION_BACKEND: 'firecracker' }));
     expect(messageAt(issues, 'profile (from AGENTD_PROFILE)')).toContain('"workstation"|"server"|"paranoid"|"custom"');
     expect(messageAt(issues, 'AGENTD_POOL_MIN_WARM')).toBe('expected a whole number, got "two" (sets pool.min_warm)');
     expect(messageAt(issues, 'AGENTD_HTTP_ENABLED')).toContain('expected true/false');

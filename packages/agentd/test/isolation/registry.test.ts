@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { AgentdError } from '../../src/core/errors.js';
+import { BUILTIN_BACKENDS } from '../../src/isolation/names.js';
 import { BackendRegistry } from '../../src/isolation/registry.js';
 import { InvalidConfigError, parseConfig } from '../../src/config/index.js';
 import { detectBest } from '../../src/isolation/detect.js';
@@ -72,7 +73,7 @@ describe('name and alias resolution', () => {
     expect(err.code).toBe('UNKNOWN_BACKEND');
     expect(err.httpStatus).toBe(400);
     expect(err.message).toContain("unknown isolation backend 'bwarp'");
-    for (const name of ['host-direct', 'none', 'host', 'workstation', 'namespace', 'bwrap', 'container', 'linux-native', 'landlock', 'oci', 'crun', 'runc', 'gvisor', 'runsc', 'podman', 'docker', 'firecracker', 'microvm']) {
+    for (const name of ['host-direct', 'none', 'host', 'workstation', 'namespace', 'bwrap', 'container', 'linux-native', 'landlock', 'podman', 'docker', 'firecracker', 'microvm']) {
       expect(err.message).toContain(name);
     }
     expect(err.details.known).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'namespace', aliases: ['bwrap', 'container'], implemented: true })]));
@@ -81,11 +82,6 @@ describe('name and alias resolution', () => {
   test.each([
     ['linux-native', 'linux-native'],
     ['landlock', 'linux-native'],
-    ['oci', 'oci'],
-    ['crun', 'oci'],
-    ['runc', 'oci'],
-    ['gvisor', 'gvisor'],
-    ['runsc', 'gvisor'],
     ['podman', 'podman'],
     ['docker', 'podman'],
     ['firecracker', 'firecracker'],
@@ -105,7 +101,7 @@ describe('name and alias resolution', () => {
       { name: 'host-direct', aliases: ['none', 'host', 'workstation'], implemented: true, isolation: 'none' },
       { name: 'namespace', aliases: ['bwrap', 'container'], implemented: true, isolation: 'kernel' },
     ]);
-    expect(list.slice(2).map((b) => b.name).sort()).toEqual(['firecracker', 'gvisor', 'linux-native', 'oci', 'podman']);
+    expect(list.slice(2).map((b) => b.name).sort()).toEqual(['firecracker', 'linux-native', 'podman']);
     expect(list.slice(2).every((b) => !b.implemented)).toBe(true);
   });
 
@@ -129,9 +125,9 @@ describe('user-registered factories', () => {
   });
 
   test('a reserved name can be implemented by the user and keeps its built-in aliases', () => {
-    const reg = builtins().register('oci', fakeFactory('oci', 'kernel'));
-    expect(reg.resolve('runc')).toBe('oci');
-    expect(reg.create('crun', ctx).name).toBe('oci');
+    const reg = builtins().register('firecracker', fakeFactory('firecracker', 'kernel'));
+    expect(reg.resolve('microvm')).toBe('firecracker');
+    expect(reg.create('microvm', ctx).name).toBe('firecracker');
   });
 
   test('a user backend may take over an alias of a reserved name', () => {
@@ -162,8 +158,8 @@ describe('probeAll and detectBest', () => {
     expect(byName.get('host-direct')?.available).toBe(true);
     expect(byName.get('namespace')).toMatchObject({ available: false, isolation: 'kernel' });
     expect(byName.get('namespace')?.reason).toContain('bwrap not found on PATH');
-    expect(byName.get('gvisor')).toMatchObject({ available: false, reason: 'not implemented yet' });
-    expect(probes).toHaveLength(7);
+    expect(byName.get('firecracker')).toMatchObject({ available: false, reason: 'not implemented yet' });
+    expect(probes).toHaveLength(2 + BUILTIN_BACKENDS.filter((b) => !b.implemented).length);
     expect(reg.detectBest(probes)).toBe('host-direct');
   });
 
@@ -284,7 +280,7 @@ describe('backend options', () => {
 
   test('a table for an unknown backend is a problem; a reserved one may carry options', () => {
     const reg = builtins();
-    expect(reg.checkOptions({ runsc: { platform: 'ptrace' } })).toEqual([]);
+    expect(reg.checkOptions({ microvm: { vcpus: 2 } })).toEqual([]);
     const issues = reg.checkOptions({ bwarp: {} });
     expect(issues).toHaveLength(1);
     expect(issues[0]?.message).toContain("no backend is named 'bwarp'; known backends: host-direct");

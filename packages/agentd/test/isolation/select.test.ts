@@ -120,7 +120,7 @@ describe('chooseBackend (ranking and guard shared by the daemon and the CLI)', (
   test('an unknown name is UNKNOWN_BACKEND and a reserved one BACKEND_UNAVAILABLE, before anything is opened', () => {
     const unknown = choose({ backend: 'my-vm' }, [soft, kernel(true)]);
     expect(unknown.run).toThrow(fails('UNKNOWN_BACKEND'));
-    const reserved = choose({ backend: 'gvisor' }, [soft, kernel(true)]);
+    const reserved = choose({ backend: 'firecracker' }, [soft, kernel(true)]);
     expect(reserved.run).toThrow(fails('BACKEND_UNAVAILABLE', /not implemented yet/));
     expect([...unknown.opened, ...reserved.opened]).toEqual([]);
   });

@@ -1,0 +1,477 @@
+/**
+ * The `oci` backend (runc or crun) and, with another flavour, `gvisor` (runsc): an OCI bundle
+ * generated from the SandboxSpec (bundle.ts), agentd-init as the container's process, the
+ * channel on its stdio (the runtime runs in the foreground, no terminal). Limits are set by
+ * agentd's own cgroup driver on the sandbox's group, which the bundle names as its
+ * cgroupsPath (the runtime joins it); suspend, usage and kill go through that group as for
+ * the namespace backend. See docs/backends.md.
+ */
+import { access, lstat, mkdir, open, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AgentdError } from '../../core/errors.js';
+import { spawnInit } from '../../channel/spawn.js';
+import { nativePaths } from '../../native-paths.js';
+import type { Logger } from '../../util/logger.js';
+import { CgroupDriver, cgroupLimits, type CgroupProbe, type SandboxCgroup } from '../cgroup/index.js';
+import { DEFAULT_HOST_UID_RANGE, HostUidAllocator, rangeProblem, type HostIds, type HostUidRange } from '../host-ids.js';
+import { closeHostPaths, NO_HOST_PATHS, openHostPath, rulesForMount, type HostPathRules, type PinnedHostPath } from '../host-paths.js';
+import { InitSandbox } from '../init-sandbox.js';
+import { sandboxEnv } from '../namespace/bwrap-args.js';
+import { measureSystemEntries } from '../namespace/host-layout.js';
+import { imageMounts, mountImageRoot, ROOT_CAPS, rootIdsFor, unmountImageRoot, type MountedImageRoot } from '../namespace/image-root.js';
+import { baseMounts, hostPathOf, planMounts, wantedHostMounts, type Mount, type PathKind, type SystemEntry } from '../namespace/mounts.js';
+import { unstageOwnerMounts } from '../namespace/owner-mounts.js';
+import { ensureSearchable, kindOf, prepareSandboxFiles } from '../namespace/sandbox-files.js';
+import { findExecutable } from '../namespace/which.js';
+import { consumeLayerSeed } from '../snapshot/layer.js';
+import { ensureVolume, findVolumeTools, unmountVolume, volumePaths, type VolumeTools } from '../disk/volume.js';
+import { SpareVolumes } from '../disk/spare.js';
+import type { BackendProbe, DestroyOptions, FeatureStatus, IsolationBackend, RecoverContext, RecoverReport, SandboxHandle, SandboxSpec, SandboxUsage, StartOptions } from '../types.js';
+import { removeLeftoverCgroups } from '../cgroup/recover.js';
+import { removeOciLeftovers } from './recover.js';
+import { ociConfig, skeletonEntries, type OciConfig } from './bundle.js';
+import { probeRuntime } from './probe.js';
+import { crunWorkaround, deleteContainer, runArgv, runtimeRoot, RUNTIME_PATH, type OciRuntime, type RuntimeKind } from './runtime.js';
+import { stageHostMounts } from './stage.js';
+
+/** What differs between runc/crun and runsc. */
+export interface OciFlavour {
+  /** Canonical backend name ('oci', 'oci-runc', 'oci-crun', 'gvisor'). */
+  name: string;
+  /** The runtime, or 'auto' (crun when it works here, else runc). */
+  runtime: RuntimeKind | 'auto';
+  /** Configured binary paths by runtime. */
+  paths: Partial<Record<RuntimeKind, string>>;
+  /** runsc: the global flags (platform, network) to try, best first; the first that runs agentd-init wins. */
+  runscCandidates?: (runscPath: string) => Promise<Array<{ flags: string[]; detail: string; timeoutMs?: number }>>;
+  hostUidRange?: HostUidRange;
+  cgroupParent?: string;
+}
+
+interface Facts {
+  runtime?: OciRuntime;
+  runtimeVersion?: string;
+  problem?: string;
+  /** runsc: which platform, for the probe. */
+  platformDetail?: string;
+  cgroup?: CgroupProbe;
+  cgroupProblem?: string;
+  system: SystemEntry[];
+  uidRange: HostUidRange;
+}
+
+const ok = (detail: string): FeatureStatus => ({ ok: true, detail });
+const no = (detail: string): FeatureStatus => ({ ok: false, detail });
+
+export class OciBackend implements IsolationBackend {
+  readonly isolation = 'kernel' as const;
+  private readonly cgroups: CgroupDriver;
+  private facts: Promise<Facts> | undefined;
+  private uids: HostUidAllocator | undefined;
+  private readonly searchable = new Set<string>();
+  private probed: Promise<BackendProbe> | undefined;
+  private volumeTools: Promise<{ tools?: VolumeTools; problem?: string }> | undefined;
+  /** Volumes formatted ahead of demand (a daemon's default backend only: set up by prepareHome), as the namespace backend keeps them. */
+  private spares: SpareVolumes | undefined;
+
+  constructor(
+    private readonly flavour: OciFlavour,
+    private readonly initPath: string,
+    private readonly logger: Logger,
+  ) {
+    this.cgroups = new CgroupDriver(flavour.cgroupParent === undefined ? {} : { parent: flavour.cgroupParent });
+  }
+
+  get name(): string {
+    return this.flavour.name;
+  }
+
+  private get gvisor(): boolean {
+    return this.flavour.runtime === 'runsc';
+  }
+
+  /** Runtime binary, state folder, wrapper and the host's cgroups, found once. */
+  private hostFacts(): Promise<Facts> {
+    this.facts ??= this.gather().catch((err: unknown) => {
+      this.facts = undefined;
+      throw err;
+    });
+    return this.facts;
+  }
+
+  private async gather(): Promise<Facts> {
+    const uidRange = this.flavour.hostUidRange ?? DEFAULT_HOST_UID_RANGE;
+    const [system, cgroup] = await Promise.all([
+      measureSystemEntries(),
+      this.cgroups.probe().then((probe) => ({ probe }), (err: unknown) => ({ problem: (err as Error).message })),
+    ]);
+    const facts: Facts = { system, uidRange: { start: uidRange.start, count: uidRange.count - 1 } };
+    if ('probe' in cgroup) facts.cgroup = cgroup.probe;
+    else facts.cgroupProblem = cgroup.problem;
+    if (process.getuid?.() !== 0) {
+      facts.problem = `backend '${this.name}' needs a root daemon (each sandbox's user namespace maps two host uids of its own)`;
+      return facts;
+    }
+    const rangeIssue = await rangeProblem(uidRange);
+    if (rangeIssue !== undefined) {
+      facts.problem = rangeIssue;
+      return facts;
+    }
+    const candidates: RuntimeKind[] = this.flavour.runtime === 'auto' ? ['crun', 'runc'] : [this.flavour.runtime];
+    const problems: string[] = [];
+    for (const kind of candidates) {
+      const path = await findExecutable(this.flavour.paths[kind] ?? kind, RUNTIME_PATH);
+      if (path === undefined) {
+        problems.push(this.flavour.paths[kind] === undefined ? `${kind} not found in PATH (install the '${kind === 'runsc' ? 'runsc' : kind}' package)` : `${kind}_path ${this.flavour.paths[kind] ?? ''} is not an executable`);
+        continue;
+      }
+      const wrap = kind === 'crun' ? await crunWorkaround() : [];
+      // runsc: each platform the build and the host may offer, best first; runc and crun: one try.
+      const tries: Array<{ flags: string[]; detail: string; timeoutMs?: number }> = kind === 'runsc' ? await (this.flavour.runscCandidates?.(path) ?? Promise.resolve([])) : [{ flags: [], detail: '' }];
+      if (tries.length === 0) problems.push(`${kind}: no platform to try`);
+      for (const t of tries) {
+        const runtime: OciRuntime = { kind, path, root: '', flags: t.flags, wrap };
+        // A real run of agentd-init (--version) under the runtime, with the sandbox's filter: the runtime works here.
+        const probeUid = uidRange.start + uidRange.count - 1;
+        const tried = await probeRuntime(runtime, { initPath: this.initPath, seccompPath: nativePaths().seccompBpf, probeIds: { uid: probeUid, gid: probeUid }, userns: kind !== 'runsc', cgroupParent: this.cgroups.parent, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }) });
+        if (tried.problem !== undefined) {
+          problems.push(`${kind}${t.detail === '' ? '' : ` (${t.detail})`}: ${tried.problem}`);
+          continue;
+        }
+        facts.runtime = runtime;
+        facts.runtimeVersion = tried.version;
+        if (t.detail !== '') facts.platformDetail = t.detail + (problems.length > 0 ? `; not: ${problems.join('; ')}` : '');
+        return facts;
+      }
+    }
+    facts.problem = problems.join('; ');
+    return facts;
+  }
+
+  /** mkfs.ext4/mount/umount, found once (root only). */
+  private diskTools(): Promise<{ tools?: VolumeTools; problem?: string }> {
+    this.volumeTools ??= findVolumeTools();
+    return this.volumeTools;
+  }
+
+  /** Mounts the sandbox's own volume when it has a disk limit (as the namespace backend does: workspace, home, tmp and the image layer inside it). */
+  private async prepareDisk(spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
+    const bytes = spec.limits.diskBytes;
+    if (bytes === undefined) return;
+    const { tools, problem } = await this.diskTools();
+    if (tools === undefined) throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce a disk limit here: ${problem ?? 'unavailable'}`, { details: { limits: ['diskBytes'] } });
+    const inside = `${volumePaths(spec.dirs.root).mountPoint}/`;
+    const outside = [spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp].filter((d) => !d.startsWith(inside));
+    if (outside.length > 0) throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
+    // A spare made ahead (disk/spare.ts) leaves ensureVolume nothing to do but check it.
+    await this.spares?.take(spec.dirs.root, bytes);
+    await ensureVolume(spec.dirs.root, bytes, tools, signal);
+  }
+
+  async probe(): Promise<BackendProbe> {
+    this.probed ??= this.doProbe().finally(() => {
+      this.probed = undefined;
+    });
+    return this.probed;
+  }
+
+  private async doProbe(): Promise<BackendProbe> {
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.gvisor ? Promise.resolve({}) : this.diskTools()]) as [Facts, { tools?: VolumeTools; problem?: string }];
+    const idmap = this.gvisor ? false : await access(nativePaths().idmap, fsConstants.X_OK).then(() => true, () => false);
+    const cg = facts.cgroup;
+    const control = (c: 'memory' | 'pids' | 'cpu' | 'freezer'): FeatureStatus =>
+      cg === undefined ? no(facts.cgroupProblem ?? 'no cgroup') : cg.controllers[c].ok ? ok(`agentd's cgroup driver (${cg.controllers[c].detail ?? c}); the runtime joins the group (cgroupsPath)`) : no(cg.controllers[c].detail ?? 'unavailable');
+    const available = facts.runtime !== undefined;
+    const reason = facts.problem ?? 'unavailable';
+    const rt = facts.runtime;
+    const runtimeDetail = rt === undefined ? reason : `${rt.kind} ${facts.runtimeVersion ?? ''}`.trim() + (rt.wrap.length > 0 ? ' (in a private mount namespace without /sys/fs/cgroup/unified: crun refuses hybrid cgroups)' : '');
+    const off = (d: string): FeatureStatus => (available ? no(d) : no(reason));
+    const on = (d: string): FeatureStatus => (available ? ok(d) : no(reason));
+    const features: BackendProbe['features'] = this.gvisor
+      ? {
+        filesystem: on("gVisor's own kernel (the Sentry) serves the sandbox's files through its gofer: workspace, home and tmp read-write, the host's system folders read-only"),
+        network: on("network 'none' only (runsc --network=none: loopback in gVisor's netstack); 'allowlist' and 'host' are refused"),
+        pidNamespace: on("gVisor's own kernel: the sandbox sees only its own processes"),
+        seccomp: on("agentd's filter (the namespace backend's BPF) installed by agentd-init inside gVisor, enforced by gVisor's kernel; the Sentry itself runs under gVisor's own host seccomp filter"),
+        memoryLimit: available ? control('memory') : no(reason),
+        pidsLimit: off("not enforced: the host cgroup's pids.max would count the Sentry's threads, not the sandbox's processes"),
+        cpuLimit: available ? control('cpu') : no(reason),
+        suspend: available ? control('freezer') : no(reason),
+        runtime: on(runtimeDetail),
+        platform: available ? ok(facts.platformDetail ?? '') : no(reason),
+        userNamespace: off("gVisor keeps its own user ids: the sandbox runs as its host uid inside gVisor, no host user namespace"),
+        hostUid: on(`each sandbox runs as its own unprivileged host uid (leased from ${facts.uidRange.start}..${facts.uidRange.start + facts.uidRange.count - 1})`),
+        rlimits: on('open files and core size, in the bundle (process.rlimits), enforced by gVisor\'s kernel'),
+        images: off('not offered by the gvisor backend'),
+        rootInside: off('not offered: root inside gVisor would write host-root-owned files through the gofer'),
+        diskLimit: off('not offered by the gvisor backend'),
+      }
+      : {
+        filesystem: on('mount namespace: workspace, home and tmp read-write, the host\'s system folders (or the image\'s overlay) read-only, host paths from pinned staging mounts'),
+        network: on("own network namespace (only lo) for 'none' and 'allowlist' (the init's relay to the daemon's egress proxy); 'host' where the profile allows"),
+        pidNamespace: on('own pid, ipc, uts and cgroup namespaces'),
+        seccomp: on("agentd's filter (the same BPF the namespace backend hands bwrap) installed by agentd-init (--seccomp-file) before anything runs; the runtime adds none"),
+        memoryLimit: available ? control('memory') : no(reason),
+        pidsLimit: available ? control('pids') : no(reason),
+        cpuLimit: available ? control('cpu') : no(reason),
+        suspend: available ? control('freezer') : no(reason),
+        runtime: on(runtimeDetail),
+        userNamespace: on('uid 1000 (agent) and uid 0 (root inside) mapped to two unprivileged host uids of the sandbox\'s own'),
+        hostUid: on(`each sandbox runs as its own unprivileged host uid (leased from ${facts.uidRange.start}..${facts.uidRange.start + facts.uidRange.count - 1}), root inside as a second one`),
+        rlimits: on('open files and core size, in the bundle (process.rlimits)'),
+        images: available && !idmap ? no(`${nativePaths().idmap} is missing (npm run build:native)`) : on('overlay over an idmapped read-only image, per-sandbox layer'),
+        rootInside: available && !idmap ? no(`${nativePaths().idmap} is missing (npm run build:native)`) : on(`with an image: uid 0 inside = the sandbox's second host uid, capabilities ${ROOT_CAPS.length} of Docker's default set, no_new_privs`),
+        diskLimit: available ? (disk.tools !== undefined ? ok('per-sandbox ext4 image, loop-mounted nosuid,nodev (the namespace backend\'s volumes); workspace, home, tmp and the image layer inside it') : no(disk.problem ?? 'unavailable')) : no(reason),
+      };
+    return { backend: this.name, available, ...(available ? {} : { reason }), isolation: 'kernel', features };
+  }
+
+  /** The sandboxes' host uids must reach `<home>/sandboxes` (as for the namespace backend). Leftover containers: recover.ts, at every daemon start. */
+  async prepareHome(sandboxesDir: string): Promise<void> {
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.gvisor ? Promise.resolve({}) : this.diskTools()]) as [Facts, { tools?: VolumeTools }];
+    if (facts.runtime === undefined) return;
+    if (disk.tools !== undefined && this.spares === undefined) {
+      // Same file system as the sandboxes' folders (a spare is renamed into one); a folder of its own (the namespace backend has 'volume-spares').
+      this.spares = await SpareVolumes.open(join(dirname(sandboxesDir), 'volume-spares-oci'), disk.tools, (err) => {
+        this.logger.warn({ err: (err as Error).message }, 'spare disk volume');
+      });
+    }
+    await mkdir(sandboxesDir, { recursive: true, mode: 0o711 });
+    await ensureSearchable(join(sandboxesDir, 'probe'), facts.uidRange.start);
+  }
+
+  /**
+   * What a crashed daemon left (isolation/types.ts recover): the containers in this home's
+   * runtime state folders (`<home>/oci/<runtime>`, every runtime at once: they are this home's
+   * alone; oci/recover.ts), the cgroups of this home's sandboxes under this backend's parent,
+   * and the volumes of the sandboxes that were running. Each step logs and goes on.
+   */
+  async recover(ctx: RecoverContext): Promise<RecoverReport> {
+    const warn = (what: string, id?: string) => (err: unknown) => ctx.logger.warn({ ...(id === undefined ? {} : { sandbox: id }), err: (err as Error).message }, what);
+    const containers = await removeOciLeftovers(ctx.home, ctx.logger);
+    const cgroups = await removeLeftoverCgroups(this.cgroups, ctx.ours, warn('could not clean up a leftover sandbox cgroup'));
+    for (const { id, dirs } of ctx.stopped) {
+      await unmountImageRoot(dirs).catch(warn('could not unmount the image root of a stopped sandbox', id));
+      await unmountVolume(volumePaths(dirs.root).mountPoint).catch(warn('could not unmount the volume of a stopped sandbox', id));
+    }
+    return { cgroups, other: Object.entries(containers).flatMap(([runtime, ids]) => ids.map((id) => `${runtime} container ${id}`)) };
+  }
+
+  /** Unmounts and removes the spare volumes (the daemon stops). */
+  async close(): Promise<void> {
+    await this.spares?.close();
+  }
+
+  async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    try {
+      return await this.startSandbox(requested, opts);
+    } finally {
+      // The next volume of this size is made after this start, not while it runs.
+      if (requested.limits.diskBytes !== undefined) this.spares?.refill(requested.limits.diskBytes);
+    }
+  }
+
+  private async startSandbox(requested: SandboxSpec, opts: StartOptions): Promise<SandboxHandle> {
+    if (opts.signal?.aborted) throw new AgentdError('CANCELLED', 'sandbox start cancelled', { cause: opts.signal.reason });
+    const facts = await this.hostFacts();
+    if (facts.runtime === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend '${this.name}' is unavailable: ${facts.problem ?? 'no runtime'}`);
+    const rt: OciRuntime = { ...facts.runtime, root: runtimeRoot(requested.dirs.root, facts.runtime.kind) };
+    this.refuseUnsupported(requested);
+    const rules = opts.hostPaths ?? NO_HOST_PATHS;
+    const spec = rules.config.denyPaths.length === 0 ? requested : { ...requested, denyPaths: [...new Set([...rules.config.denyPaths, ...requested.denyPaths])] };
+    const wanted = wantedHostMounts(spec, rules.config);
+    const cgroupUsable = facts.cgroup !== undefined && Object.values(facts.cgroup.controllers).some((c) => c.ok);
+    if (!cgroupUsable && cgroupLimits(spec.limits).length > 0) {
+      throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce limits here: no usable cgroup (${facts.cgroupProblem ?? 'see agentd doctor'})`, { details: { limits: cgroupLimits(spec.limits).map((l) => l.field) } });
+    }
+    this.uids ??= new HostUidAllocator(facts.uidRange);
+    const agent = await this.uids.acquire(spec.dirs.root, spec.id);
+    await this.prepareDisk(spec, opts.signal);
+    const files = await prepareSandboxFiles(spec.dirs, agent, this.searchable);
+    const root = this.gvisor ? undefined : await rootIdsFor(this.uids, spec);
+    let cgroup: SandboxCgroup | undefined;
+    let pinned: PinnedHostPath[] = [];
+    let imageRoot: MountedImageRoot | undefined;
+    let staged = false;
+    try {
+      if (cgroupUsable) cgroup = await this.cgroups.create(spec.id, spec.limits);
+      pinned = await pinHostPaths(wanted, rules);
+      const stagedPaths = await stageHostMounts(spec.dirs.root, pinned.map((p, i) => ({ pinned: p, readonly: wanted[i]?.readonly ?? true, ...(wanted[i]?.mapOwner === true ? { mapTo: agent } : {}) })));
+      staged = stagedPaths.length > 0;
+      // The plan's `fd` of host mount i is i; the bundle binds its staging point.
+      const hostMounts = wanted.map((w, i) => ({ source: pinned[i]?.real ?? w.given, fd: i, target: w.target, readonly: w.readonly, what: w.what }));
+      let mounts: Mount[];
+      let rootfs: { path: string; readonly: boolean };
+      if (spec.image !== undefined) {
+        if (root === undefined) throw new AgentdError('BACKEND_UNAVAILABLE', `backend '${this.name}' does not run images`);
+        await consumeLayerSeed(spec.dirs, agent, root);
+        imageRoot = await mountImageRoot(spec.dirs, spec.image.rootfs, agent, root);
+        mounts = await imageMounts({ spec, merged: imageRoot.merged, imageRootfs: spec.image.rootfs, initPath: this.initPath, hostMounts, maskFile: files.maskFile });
+        rootfs = { path: imageRoot.merged, readonly: false };
+      } else {
+        const base = baseMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts });
+        const kinds = await Promise.all(spec.denyPaths.map((p) => kindOf(hostPathOf(base, p), agent, spec.dirs)));
+        const denyKinds: Record<string, PathKind> = Object.fromEntries(spec.denyPaths.map((p, i) => [p, kinds[i] ?? 'missing']));
+        const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts, denyKinds });
+        if (plan.unmaskable.length > 0) this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
+        mounts = plan.mounts;
+        rootfs = { path: join(spec.dirs.root, '.oci-rootfs'), readonly: true };
+      }
+      const gv = this.gvisor;
+      const config = ociConfig({
+        spec,
+        mounts,
+        stagedSource: (fd) => {
+          const p = stagedPaths[fd];
+          if (p === undefined) throw new AgentdError('INTERNAL', `host mount ${fd} was not staged`);
+          return p;
+        },
+        seccompFile: nativePaths().seccompBpf,
+        rootfs,
+        ...(root === undefined ? {} : { userns: { agent, root } }),
+        user: gv ? { uid: agent.uid, gid: agent.gid } : spec.image !== undefined ? { uid: 0, gid: 0 } : { uid: 1000, gid: 1000 },
+        caps: spec.image !== undefined && !gv ? ROOT_CAPS : [],
+        ...(spec.image !== undefined && !gv ? { fsUid: 1000 } : {}),
+        ...(cgroup === undefined ? {} : { cgroupsPath: `/${this.cgroups.parent}/${spec.id}` }),
+        env: sandboxEnv(spec),
+      });
+      if (spec.image === undefined) await makeSkeleton(rootfs.path, config, mounts);
+      const bundle = join(spec.dirs.root, '.oci');
+      await rm(bundle, { recursive: true, force: true });
+      await mkdir(bundle, { mode: 0o700 });
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
+      await mkdir(rt.root, { recursive: true, mode: 0o700 });
+      // A container of this id left by a crash of this very sandbox (the daemon's recovery normally removed it): only
+      // when the runtime has a record of that name (a runtime process costs tens of ms on every start otherwise).
+      if ((await readdir(rt.root).catch(() => [] as string[])).some((n) => n === spec.id || n.startsWith(`${spec.id}.`) || n.startsWith(`${spec.id}_`))) {
+        await deleteContainer(rt, spec.id).catch(() => undefined);
+      }
+      const started = await spawnInit(runArgv(rt, bundle, spec.id), {
+        cwd: '/',
+        env: { PATH: RUNTIME_PATH },
+        logger: this.logger,
+        readyTimeoutMs: gv ? 30_000 : 10_000,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      const inner = new InitSandbox({
+        backend: this.name, spec, baseEnv: sandboxEnv(spec), channel: started.channel, launcher: started.child, group: cgroup, logger: this.logger,
+        // An image's overlay is mounted only while its sandbox runs (the layer keeps the files).
+        ...(spec.image === undefined ? {} : { teardown: () => unmountImageRoot(spec.dirs) }),
+      });
+      return new OciSandbox(inner, rt, this.logger);
+    } catch (err) {
+      await cgroup?.remove().catch(() => undefined);
+      if (facts.runtime !== undefined) await deleteContainer(rt, spec.id).catch(() => undefined);
+      if (imageRoot !== undefined) await unmountImageRoot(spec.dirs).catch(() => undefined);
+      throw err;
+    } finally {
+      await closeHostPaths(pinned);
+      // The container keeps its own copies (private propagation): nothing stays mounted on the host.
+      if (staged) await unstageOwnerMounts(spec.dirs.root).catch((err: unknown) => this.logger.warn({ sandbox: spec.id, err: (err as Error).message }, 'could not detach the staging mounts of a sandbox'));
+      await imageRoot?.release();
+    }
+  }
+
+  /** What this backend cannot do is refused, never ignored. */
+  private refuseUnsupported(spec: SandboxSpec): void {
+    if (!this.gvisor) return;
+    if (spec.limits.diskBytes !== undefined) {
+      throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce a disk limit (use oci or namespace)`, { details: { limits: ['diskBytes'] } });
+    }
+    if (spec.limits.pids !== undefined) {
+      throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce a process limit: gVisor's processes are threads of its Sentry on the host`, { details: { limits: ['pids'] } });
+    }
+    if (spec.network !== 'none') {
+      throw new AgentdError('INVALID_ARGUMENT', `backend '${this.name}' offers network 'none' only (runsc --network=none); '${spec.network}' needs another backend`, { details: { network: spec.network } });
+    }
+    if (spec.image !== undefined) {
+      throw new AgentdError('BACKEND_UNAVAILABLE', `backend '${this.name}' does not run images (root inside gVisor would own host files through its gofer); use oci or namespace`, { details: { image: spec.image.name } });
+    }
+  }
+}
+
+/** Makes the read-only skeleton root: a fresh daemon-owned folder holding only mount points and the plan's symlinks. */
+async function makeSkeleton(dir: string, config: OciConfig, plan: readonly Mount[]): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { mode: 0o755 });
+  const fileTargets = new Set<string>();
+  for (const m of config.mounts) {
+    if (m.type !== 'bind') continue;
+    const st = await lstat(m.source).catch(() => undefined);
+    if (st !== undefined && !st.isDirectory()) fileTargets.add(m.destination);
+  }
+  for (const e of skeletonEntries(config.mounts, plan, fileTargets)) {
+    const path = join(dir, e.path);
+    if (e.kind === 'symlink') await symlink(e.target, path);
+    else if (e.kind === 'file') await (await open(path, 'wx', 0o644)).close();
+    else await mkdir(path, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+}
+
+/** Checks and pins every wanted host path; all or none. */
+async function pinHostPaths(wanted: ReturnType<typeof wantedHostMounts>, rules: HostPathRules): Promise<PinnedHostPath[]> {
+  const settled = await Promise.allSettled(wanted.map((w) => openHostPath(w.given, rulesForMount(rules, w.local === true), w.what)));
+  const done = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await closeHostPaths(done);
+    throw failed.reason;
+  }
+  return done;
+}
+
+/**
+ * A running OCI sandbox: the InitSandbox (channel, cgroup: suspend, usage, kill) plus the
+ * runtime's own record, deleted (`delete --force`) once the init is gone.
+ */
+export class OciSandbox implements SandboxHandle {
+  constructor(
+    private readonly inner: InitSandbox,
+    private readonly runtime: OciRuntime,
+    private readonly logger: Logger,
+  ) {}
+
+  get id(): string {
+    return this.inner.id;
+  }
+  get backend(): string {
+    return this.inner.backend;
+  }
+  get channel(): InitSandbox['channel'] {
+    return this.inner.channel;
+  }
+  get spec(): SandboxSpec {
+    return this.inner.spec;
+  }
+  get baseEnv(): Readonly<Record<string, string>> {
+    return this.inner.baseEnv;
+  }
+  get exited(): InitSandbox['exited'] {
+    return this.inner.exited;
+  }
+  get suspended(): boolean {
+    return this.inner.suspended;
+  }
+  isAlive(): boolean {
+    return this.inner.isAlive();
+  }
+  suspend(): Promise<void> {
+    return this.inner.suspend();
+  }
+  resume(): Promise<void> {
+    return this.inner.resume();
+  }
+  usage(): Promise<SandboxUsage> {
+    return this.inner.usage();
+  }
+
+  async destroy(opts: DestroyOptions = {}): Promise<void> {
+    await this.inner.destroy(opts);
+    await deleteContainer(this.runtime, this.id).catch((err: unknown) => this.logger.warn({ sandbox: this.id, err: (err as Error).message }, 'could not delete the runtime\'s record of a sandbox'));
+  }
+}
+
+export type { HostIds };
