@@ -95,7 +95,7 @@ export async function uploadFiles(svc: HttpServices, caller: EnvdCaller, req: Fa
     await writeStream(svc, caller, path, body, signal);
     return [entry(path)];
   }
-  const bb = Busboy({ headers: req.headers, limits: { files: MAX_PARTS, fields: 100, fieldSize: 64 * 1024 } });
+  const bb = Busboy({ headers: req.headers, preservePath: true, limits: { files: MAX_PARTS, fields: 100, fieldSize: 64 * 1024 } });
   const written: Array<ReturnType<typeof entry>> = [];
   let chain: Promise<void> = Promise.resolve();
   let failed: unknown;
