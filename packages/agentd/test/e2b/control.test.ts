@@ -33,7 +33,7 @@ describe('E2B control plane (stock e2b SDK)', () => {
     expect(await sbx.isRunning()).toBe(false);
   });
 
-  it('setTimeout moves the end (and agentd\'s TTL); a timeout over E2B's 24 h ceiling is refused', async () => {
+  it("setTimeout moves the end (and agentd's TTL); a timeout over E2B's 24 h ceiling is refused", async () => {
     const sbx = await Sandbox.create({ ...e.opts, timeoutMs: 60_000 });
     await sbx.setTimeout(600_000);
     const info = await sbx.getInfo();
