@@ -130,6 +130,26 @@ describe('E2B control plane (stock e2b SDK)', () => {
     await sbx.kill();
   });
 
+  it('network options map onto agentd\'s rules: deny-all is network none, allowOut must lie within the config\'s allowlist', async () => {
+    const none = await Sandbox.create({ ...e.opts, allowInternetAccess: false });
+    expect((await none.getInfo()).allowInternetAccess).toBe(false);
+    await none.kill();
+    const denyAll = await Sandbox.create({ ...e.opts, network: { denyOut: ['0.0.0.0/0'] } });
+    expect((await denyAll.getInfo()).allowInternetAccess).toBe(false);
+    await denyAll.kill();
+    // The test daemon's config allows no host: a sandbox may only narrow it, so this is POLICY_DENIED (403).
+    await expect(Sandbox.create({ ...e.opts, network: { allowOut: ['example.com'], denyOut: ['0.0.0.0/0'] } })).rejects.toThrow(/403/);
+  });
+
+  it('an API path agentd does not serve answers 501 at once (not 404, which the SDK would read as not found)', async () => {
+    const r = await fetch(`${e.apiUrl}/secrets`, { headers: { 'x-api-key': e.apiKey } });
+    expect(r.status).toBe(501);
+    expect(await r.json()).toMatchObject({ code: 501, message: expect.stringContaining('does not serve GET /secrets') });
+    const anon = await fetch(`${e.apiUrl}/v2/sandboxes`);
+    expect(anon.status).toBe(401);
+    expect(await anon.json()).toMatchObject({ code: 401 });
+  });
+
   it('a revoked key stops both planes: the control plane and the in-sandbox calls of its sandboxes', async () => {
     const k = await e.newKey('carol', 't3');
     const sbx = await Sandbox.create({ ...e.opts, apiKey: k.key });

@@ -89,6 +89,16 @@ describe('E2B files over HTTP (stock e2b SDK)', () => {
     await expect(sbx.files.write('/tmp/x', 'x', { user: 'nobody' })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
+  it('gzip uploads are refused with a clear error; an envd route agentd does not serve answers 501', async () => {
+    await expect(sbx.files.write('/tmp/gz.txt', 'x', { gzip: true })).rejects.toBeInstanceOf(InvalidArgumentError);
+    const r = await raw(e.sandboxUrl, 'GET', '/envs', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(sbx) });
+    expect(r.status).toBe(501);
+    // The Connect services answer `unimplemented` until they are served (never a hang).
+    const rpc = await raw(e.sandboxUrl, 'POST', '/filesystem.Filesystem/NoSuchMethod', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(sbx), 'content-type': 'application/json' }, Buffer.from('{}'));
+    expect([501, 404]).toContain(rpc.status);
+    expect(JSON.parse(rpc.text)).toHaveProperty('code');
+  });
+
   it('in-sandbox auth: no token or a wrong one is 401 (AuthenticationError), another sandbox\'s token does not open this one', async () => {
     const other = await Sandbox.create(e.opts);
     const stranger = await Sandbox.connect(sbx.sandboxId, e.opts);

@@ -96,6 +96,10 @@ export function registerEnvdRoutes(app: FastifyInstance, svc: HttpServices, auth
       const method = (req.params as { method?: string }).method ?? '';
       await rpc.handle({ service, method, caller: req.envdCaller as EnvdCaller, body, req, reply, signal: requestSignal(reply, svc.stopping) });
     };
+    // envd's other routes (/envs, /init, /metrics) are not served: 501, at once.
+    scope.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'], url: '/:sandboxId/*', handler: async (req, reply) => {
+      return reply.code(501).type('application/json').send({ code: 501, message: `agentd's E2B API does not serve the in-sandbox route ${req.method} /${(req.params as { '*'?: string })['*'] ?? ''}` });
+    } });
     scope.post('/:sandboxId/process.Process/:method', rpcRoute('process.Process'));
     scope.post('/:sandboxId/filesystem.Filesystem/:method', rpcRoute('filesystem.Filesystem'));
   }, { prefix: ENVD_PREFIX });
