@@ -101,20 +101,18 @@ describe('E2B files over HTTP (stock e2b SDK)', () => {
 
   it('in-sandbox auth: no token or a wrong one is 401 (AuthenticationError), another sandbox\'s token does not open this one', async () => {
     const other = await Sandbox.create(e.opts);
-    const stranger = await Sandbox.connect(sbx.sandboxId, e.opts);
-    (stranger as unknown as { envdAccessToken: string }).envdAccessToken = accessToken(other);
     const noTok = await raw(e.sandboxUrl, 'GET', '/files?path=/tmp/hello.txt', { 'e2b-sandbox-id': sbx.sandboxId });
     expect(noTok.status).toBe(401);
     expect(JSON.parse(noTok.text)).toMatchObject({ code: 401 });
     const wrong = await raw(e.sandboxUrl, 'GET', '/files?path=/tmp/hello.txt', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(other) });
     expect(wrong.status).toBe(401);
-    const fakeClient = new Sandbox({ ...e.opts, sandboxId: sbx.sandboxId, envdAccessToken: accessToken(other), envdVersion: '0.5.7' } as never) as Sandbox;
+    // The stock client of this sandbox holding the other sandbox's token.
+    const fakeClient: Sandbox = new Sandbox({ ...e.opts, sandboxId: sbx.sandboxId, envdAccessToken: accessToken(other), envdVersion: '0.5.7' });
     await expect(fakeClient.files.read('/tmp/hello.txt')).rejects.toBeInstanceOf(AuthenticationError);
     // An unknown sandbox id: 502, as E2B answers for a sandbox that is not running.
     const unknown = await raw(e.sandboxUrl, 'GET', '/health', { 'e2b-sandbox-id': 'sbx_unknownunknown00', 'x-access-token': accessToken(sbx) });
     expect(unknown.status).toBe(502);
     await other.kill();
-    void stranger;
   });
 
   it('Host routing `<port>-<id>.<domain>` and presigned download/upload URLs (signature of the access token)', async () => {
