@@ -150,6 +150,16 @@ describe('E2B control plane (stock e2b SDK)', () => {
     expect(await anon.json()).toMatchObject({ code: 401 });
   });
 
+  it('keys do not cross: an E2B key is refused by agentd\'s own API, an agentd key by the E2B API', async () => {
+    const own = await e.d.call('GET', '/v1/sandboxes', { headers: { authorization: `Bearer ${e.apiKey}` } });
+    expect(own.status).toBe(401);
+    const agd = await e.d.call('POST', '/v1/keys', { body: { subject: 'alice', tenant: 't1', roles: ['admin'] } });
+    expect(agd.body.key).toMatch(/^agd_/);
+    await expect(Sandbox.list({ ...e.opts, apiKey: agd.body.key as string }).nextItems()).rejects.toBeInstanceOf(AuthenticationError);
+    const asHeader = await fetch(`${e.apiUrl}/v2/sandboxes`, { headers: { authorization: `Bearer ${agd.body.key as string}` } });
+    expect(asHeader.status).toBe(401);
+  });
+
   it('a revoked key stops both planes: the control plane and the in-sandbox calls of its sandboxes', async () => {
     const k = await e.newKey('carol', 't3');
     const sbx = await Sandbox.create({ ...e.opts, apiKey: k.key });
