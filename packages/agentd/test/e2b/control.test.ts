@@ -55,7 +55,7 @@ describe('E2B control plane (stock e2b SDK)', () => {
     await expect(sbx.getInfo()).rejects.toBeInstanceOf(SandboxNotFoundError);
   });
 
-  it('pause, list as paused, connect resumes it (and commands would run again)', async () => {
+  it('pause, list as paused, connect resumes it', async () => {
     const sbx = await Sandbox.create({ ...e.opts, metadata: { pause: 'yes' } });
     expect(await sbx.pause()).toBe(true);
     expect(await Sandbox.pause(sbx.sandboxId, e.opts)).toBe(false);
