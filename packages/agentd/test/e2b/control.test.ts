@@ -192,3 +192,30 @@ async function adminOf(e: E2bTestDaemon, tenant: string): Promise<Record<string,
   const r = await e.d.call('POST', '/v1/keys', { body: { subject: `admin-${tenant}`, tenant, roles: ['admin'] } });
   return { authorization: `Bearer ${r.body.key as string}` };
 }
+
+describe('E2B sandboxes and agentd\'s idle stop (sandbox.idle_timeout_ms)', () => {
+  let e: E2bTestDaemon;
+  beforeAll(async () => {
+    e = await startE2bDaemon({ sandbox: { idle_timeout_ms: 1000 } });
+  });
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  it('an idle-stopped sandbox reads as paused; connect starts it again on its files', async () => {
+    const sbx = await Sandbox.create(e.opts);
+    await sbx.files.write('/workspace/kept.txt', 'kept');
+    let state = 'running';
+    for (let i = 0; i < 100 && state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = (await sbx.getInfo()).state;
+    }
+    expect(state).toBe('paused');
+    expect(await sbx.isRunning()).toBe(false);
+    expect(await sbx.pause()).toBe(false);
+    const back = await Sandbox.connect(sbx.sandboxId, e.opts);
+    expect(await back.isRunning()).toBe(true);
+    expect(await back.files.read('/workspace/kept.txt')).toBe('kept');
+    await back.kill();
+  });
+});
