@@ -91,8 +91,17 @@ describe('E2B files over HTTP (stock e2b SDK)', () => {
     await expect(sbx.files.write('/tmp/x', 'x', { user: 'nobody' })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
-  it('gzip uploads are refused with a clear error; an envd route agentd does not serve answers 501', async () => {
-    await expect(sbx.files.write('/tmp/gz.txt', 'x', { gzip: true })).rejects.toBeInstanceOf(InvalidArgumentError);
+  it('gzip uploads are inflated (a malformed one is a clear 400); an envd route agentd does not serve answers 501', async () => {
+    await sbx.files.write('/tmp/gz.txt', 'zipped', { gzip: true });
+    expect(await sbx.files.read('/tmp/gz.txt')).toBe('zipped');
+    const many = randomBytes(6 << 20);
+    await sbx.files.write('/tmp/gz.bin', new Blob([many]), { gzip: true });
+    expect(sha(await sbx.files.read('/tmp/gz.bin', { format: 'bytes' }))).toBe(sha(many));
+    const bad = await raw(e.sandboxUrl, 'POST', '/files?path=/tmp/badgz', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(sbx), 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' }, Buffer.from('not gzip at all'));
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.text).message).toContain('gzip');
+    const br = await raw(e.sandboxUrl, 'POST', '/files?path=/tmp/br', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(sbx), 'content-type': 'application/octet-stream', 'content-encoding': 'br' }, Buffer.from('x'));
+    expect(br.status).toBe(400);
     const r = await raw(e.sandboxUrl, 'GET', '/envs', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(sbx) });
     expect(r.status).toBe(501);
     // The Connect services answer `unimplemented` until they are served (never a hang).
