@@ -126,12 +126,22 @@ export const NatsAdapter = reservedAdapter('NATS', {
   stream: z.string().optional().describe('Future JetStream work-queue stream name.'),
 });
 
+export const E2bAdapter = z
+  .object({
+    enabled: z.boolean().optional().describe('Serve the E2B API (docs/e2b.md) on the HTTP listener and the Unix socket: the control plane under /e2b (E2B keys only, `agentd keys create --e2b`), the in-sandbox plane for requests with an E2b-Sandbox-Id header or a <port>-<id>.<domain> Host. undefined: true.'),
+    domain: z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,200}[a-z0-9])?$/, 'must be a lower-case domain name').optional().describe("The domain of in-sandbox Hosts `<port>-<sandbox id>.<domain>` (for a wildcard DNS name or reverse proxy in front of the daemon), returned to the SDK as the sandbox's domain, so `sandbox.getHost(port)` names it. undefined: agentd.localhost."),
+  })
+  .strict()
+  .optional()
+  .describe('The E2B-compatible API (docs/e2b.md). undefined: enabled, domain agentd.localhost.');
+
 export const Adapters = z
   .object({
     http: HttpAdapter,
     unix: UnixAdapter,
     grpc: GrpcAdapter,
     nats: NatsAdapter,
+    e2b: E2bAdapter,
   })
   .strict()
   .describe('How callers reach the daemon.');

@@ -24,7 +24,9 @@ export type OperationName =
   | 'files.watch' | 'files.watcher.events' | 'files.watcher.remove'
   | 'sandbox.network.get' | 'sandbox.network.rules' | 'sandbox.network.verify' | 'sandbox.ports.list' | 'sandbox.ports.add' | 'sandbox.ports.remove' | 'sandbox.ports.proxy'
   | 'images.list' | 'images.inspect' | 'images.build' | 'images.import' | 'images.remove'
-  | 'command.list' | 'command.get' | 'command.attach' | 'command.stdin' | 'command.signal' | 'command.kill' | 'command.resize';
+  | 'command.list' | 'command.get' | 'command.attach' | 'command.stdin' | 'command.signal' | 'command.kill' | 'command.resize'
+  // The E2B plane (adapters/e2b): a sandbox's timeout set again.
+  | 'sandbox.timeout';
 
 /** Operations that only read: audited when refused, not on every success (the audit log stays about actions). */
 const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list', 'files.watch', 'files.watcher.events', 'sandbox.network.get', 'sandbox.ports.list', 'images.list', 'images.inspect', 'command.list', 'command.get', 'command.attach']);

@@ -221,6 +221,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
       stopping: stopping.signal,
       logger,
       version: AGENTD_VERSION,
+      ...(config.adapters.e2b?.enabled === false ? {} : { e2b: { domain: config.adapters.e2b?.domain ?? 'agentd.localhost' } }),
     });
     cleanups.push(() => http.app.close());
 

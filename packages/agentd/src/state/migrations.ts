@@ -149,6 +149,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX commands_state ON commands (state);
     `,
   },
+  {
+    version: 5,
+    description: 'e2b sandboxes (the E2B plane: template, metadata, access tokens, creator key, timeout, auto-pause)',
+    sql: `
+      -- No foreign key: the row is deleted with the sandbox by the E2B plane (and orphans are ignored).
+      CREATE TABLE e2b_sandboxes (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        roles TEXT NOT NULL DEFAULT '[]',
+        template_id TEXT NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        access_token TEXT NOT NULL,
+        traffic_token TEXT NOT NULL,
+        timeout_ms INTEGER NOT NULL,
+        auto_pause INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX e2b_sandboxes_tenant ON e2b_sandboxes (tenant);
+    `,
+  },
 ];
 
 /** The highest version a migration list reaches. */

@@ -6,6 +6,7 @@ import type { Logger } from '../util/logger.js';
 import { ApiKeyRepo } from './api-keys.js';
 import { AuditRepo } from './audit.js';
 import { CommandRepo } from './commands.js';
+import { E2bSandboxRepo } from './e2b-sandboxes.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { MIGRATIONS, latestVersion, migrate, type Migration } from './migrations.js';
 import { SandboxRepo } from './sandboxes.js';
@@ -45,6 +46,8 @@ export class StateStore {
   readonly apiKeys: ApiKeyRepo;
   readonly signingKeys: SigningKeyRepo;
   readonly commands: CommandRepo;
+  /** The E2B plane's rows (adapters/e2b). */
+  readonly e2b: E2bSandboxRepo;
   readonly now: () => number;
   readonly #db: Database.Database;
   readonly #stopRunning: Database.Statement;
@@ -63,6 +66,7 @@ export class StateStore {
     this.apiKeys = new ApiKeyRepo(db, now);
     this.signingKeys = new SigningKeyRepo(db, now);
     this.commands = new CommandRepo(db);
+    this.e2b = new E2bSandboxRepo(db);
     const live = "('creating', 'running', 'suspended')";
     this.#selectRunning = db.prepare(`SELECT id, state FROM sandboxes WHERE state IN ${live} ORDER BY created_ms, id`);
     this.#stopRunning = db.prepare(`UPDATE sandboxes SET state = 'stopped', updated_ms = @now,

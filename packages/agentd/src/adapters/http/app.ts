@@ -22,6 +22,7 @@ import { networkRoutes } from './routes/network.js';
 import { portRoutes } from './routes/ports.js';
 import { attachUpgrades } from './upgrade.js';
 import { imageRoutes } from './routes/images.js';
+import { e2bRewriteUrl, registerE2b } from '../e2b/index.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -176,6 +177,8 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
     requestTimeout: t.requestTimeoutMs,
     keepAliveTimeout: t.keepAliveTimeoutMs,
     http: { headersTimeout: t.headersTimeoutMs, connectionsCheckingInterval: connectionsCheckingInterval(t) },
+    // The E2B in-sandbox plane is routed by headers (E2b-Sandbox-Id) or Host: rewritten to its own routes (adapters/e2b).
+    ...(svc.e2b ? { rewriteUrl: e2bRewriteUrl(svc.e2b.domain) } : {}),
   });
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('principal', undefined);
@@ -207,6 +210,8 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
 
   const registered: string[] = [];
   app.addHook('onRoute', (r) => {
+    // The E2B API is E2B's wire format, documented in docs/e2b.md, not in agentd's OpenAPI.
+    if (r.url.startsWith('/e2b/') || r.url === '/e2b') return;
     for (const m of [r.method].flat()) registered.push(`${m} ${openApiPath(r.url)}`);
   });
   app.setErrorHandler((err, req, reply) => {
@@ -233,7 +238,8 @@ export function buildHttpApp(svc: HttpServices): HttpApp {
   // One 'upgrade' listener for the listener (TCP and, forwarded, the Unix socket): a sandbox port's
   // proxy path goes to the port relay (upgrade.ts); every other upgrade to the WebSocket routes (ws.ts).
   const wsUpgrades = new EventEmitter();
-  attachUpgrades(app.server, svc, (req, socket, head) => wsUpgrades.emit('upgrade', req, socket, head));
+  const e2b = svc.e2b ? registerE2b(app, svc, svc.e2b) : undefined;
+  attachUpgrades(app.server, svc, (req, socket, head) => e2b?.upgrade(req, socket, head) === true || wsUpgrades.emit('upgrade', req, socket, head));
   registerWebSockets(app, svc, {
     onRequest: async (req, reply) => authenticateOnHeaders(req, reply, svc),
     preValidation: async (req, reply) => {

@@ -48,6 +48,8 @@ export interface HttpServices {
   stopping: AbortSignal;
   logger: Logger;
   version: string;
+  /** The E2B API (adapters/e2b, config `adapters.e2b`); absent = off. */
+  e2b?: { domain: string };
 }
 
 declare module 'fastify' {

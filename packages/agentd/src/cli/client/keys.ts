@@ -12,6 +12,7 @@ interface CreateFlags extends ClientFlags {
   subject?: string;
   tenant?: string;
   role?: string[];
+  e2b?: boolean;
 }
 
 export function keysCommand(io: CliIo): Command {
@@ -23,11 +24,19 @@ export function keysCommand(io: CliIo): Command {
       .description('create an API key; its secret is printed once')
       .requiredOption('--subject <name>', 'who the key authenticates as')
       .requiredOption('--tenant <name>', 'tenant of the key')
-      .option('--role <role>', 'role (repeatable or comma-separated; default user)', collectList),
+      .option('--role <role>', 'role (repeatable or comma-separated; default user)', collectList)
+      .option('--e2b', 'an E2B API key (e2b_...) for the stock E2B SDKs (E2B_API_KEY; docs/e2b.md)'),
   ).action(
     guarded(io, async (flags: CreateFlags) => {
       if (flags.subject === undefined || flags.tenant === undefined) throw new UsageError('--subject and --tenant are required');
       const client = connect(flags, io.env);
+      if (flags.e2b === true) {
+        const made = await restPost(client, '/v1/keys', { subject: flags.subject, tenant: flags.tenant, roles: flags.role ?? ['user'], kind: 'e2b' }) as { id: string; key: string };
+        if (flags.json === true) return printJson(io, made);
+        io.stdout.write(`${made.key}\n`);
+        io.stderr.write(`created E2B key ${made.id} for ${flags.subject} (tenant ${flags.tenant}); the key above is shown only once: E2B_API_KEY=<it>\n`);
+        return;
+      }
       if (flags.json === true) return printJson(io, await restPost(client, '/v1/keys', { subject: flags.subject, tenant: flags.tenant, roles: flags.role ?? ['user'] }));
       const key = await client.createKey({ subject: flags.subject, tenant: flags.tenant, roles: flags.role ?? ['user'] });
       io.stdout.write(`${key.secret ?? ''}\n`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SigningKeyService } from '../../../auth/signing-keys.js';
+import { E2bKeys } from '../../e2b/keys.js';
 import { canSeeAllTenants, requireRole } from '../../../auth/tenancy.js';
 import { ROLE_ADMIN } from '../../../auth/types.js';
 import { AgentdError } from '../../../core/errors.js';
@@ -23,6 +24,11 @@ const KeyCreate = z
     roles: z.array(Name).max(32).default(['user']).describe('Roles (admin may manage keys and read every audit event).'),
   })
   .strict();
+
+/** `kind: 'e2b'` makes an E2B API key (`e2b_` + hex) for the E2B API (adapters/e2b/keys.ts). */
+const KeyCreateBody = KeyCreate.extend({
+  kind: z.enum(['agentd', 'e2b']).optional().describe("'e2b': a key in the E2B SDK's format (e2b_ + hex), accepted only by the E2B API under /e2b (docs/e2b.md). Default 'agentd'."),
+}).strict();
 
 const SigningKeyRegister = KeyCreate.extend({
   public_key: z.string().min(1).max(4096)
@@ -49,15 +55,22 @@ function apiKeyRoutes(svc: HttpServices): RouteSpec[] {
         return { events: events.map(auditView) };
       } }),
     }),
-    route<unknown, z.infer<typeof KeyCreate>>({
+    route<unknown, z.infer<typeof KeyCreateBody>>({
       method: 'POST', url: '/v1/keys', operationId: 'createKey', summary: 'Create an API key (admin); the secret is shown once.', tag: 'keys', auth: true,
-      body: KeyCreate,
+      body: KeyCreateBody,
       responses: { 201: { description: 'The key, with its secret', schema: ApiKeyShape.extend({ key: z.string() }) } },
       handler: async ({ principal, body, reply }) => {
         const created = await svc.pipeline.gate.run(principal, {
           name: 'keys.create', run: () => {
             requireRole(principal, ROLE_ADMIN, 'creating API keys');
-            return svc.apiKeys.create(body);
+            const { kind, ...owner } = body;
+            if (kind === 'e2b') {
+              const made = new E2bKeys(svc.store.apiKeys, svc.store.now).create(owner);
+              const info = svc.apiKeys.get(made.id);
+              if (info === undefined) throw new AgentdError('INTERNAL', 'the new E2B key is not in the table');
+              return { key: made.key, info };
+            }
+            return svc.apiKeys.create(owner);
           },
         });
         void reply.code(201);
