@@ -12,7 +12,7 @@ import { CommandExitError, FileType, InvalidArgumentError, NotFoundError, Sandbo
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Filesystem } from '../../src/adapters/e2b/envd/gen/filesystem/filesystem_pb.js';
 import { Process } from '../../src/adapters/e2b/envd/gen/process/process_pb.js';
-import { startE2bDaemon, type E2bDaemon } from './harness.js';
+import { startE2bDaemon, type E2bTestDaemon } from './harness.js';
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
   const until = Date.now() + ms;
@@ -25,7 +25,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | u
 }
 
 describe('envd process and filesystem services with the stock e2b SDK (real daemon, namespace backend)', () => {
-  let d: E2bDaemon;
+  let d: E2bTestDaemon;
   let sbx: Sandbox;
   let other: Sandbox;
 
@@ -44,8 +44,8 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
 
   beforeAll(async () => {
     d = await startE2bDaemon();
-    sbx = await Sandbox.create({ ...d.opts() });
-    other = await Sandbox.create({ ...d.opts() });
+    sbx = await Sandbox.create({ ...d.opts });
+    other = await Sandbox.create({ ...d.opts });
   }, 60_000);
   afterAll(async () => {
     await sbx?.kill().catch(() => undefined);
@@ -168,8 +168,8 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
 
   test('a path is resolved inside the sandbox: a host file outside it is not found', async () => {
     // The daemon's own home (config, state database) exists on the host, never in the sandbox.
-    expect(await sbx.files.exists(`${d.home}/agentd.token`)).toBe(false);
-    expect(await sbx.files.exists(`/../../..${d.home}`)).toBe(false);
+    expect(await sbx.files.exists(`${d.d.home}/agentd.token`)).toBe(false);
+    expect(await sbx.files.exists(`/../../..${d.d.home}`)).toBe(false);
   });
 
   test('watchDir (recursive): create, write, rename and remove events', async () => {

@@ -66,7 +66,8 @@ export function createEnvdHandlers(svc: HttpServices): EnvdRpcHandlers {
 export function universalRequest(opts: { httpVersion: string; url: string; headers: IncomingHttpHeaders; body: Buffer; signal: AbortSignal; caller: EnvdCaller }): UniversalServerRequest {
   return {
     httpVersion: opts.httpVersion,
-    url: opts.url,
+    // Connect's unary handler parses it as a URL (GET query parameters): absolute.
+    url: new URL(opts.url, 'http://envd.local').href,
     method: 'POST',
     header: headersOf(opts.headers),
     body: once(opts.body),
@@ -84,11 +85,22 @@ export function createEnvdRpc(svc: HttpServices): EnvdRpc {
         httpVersion: call.req.raw.httpVersion, url: path, headers: call.req.headers, body: call.body, signal: call.signal, caller: call.caller,
       });
       call.reply.hijack();
-      const served = await handlers.serve(path, req, call.reply.raw);
-      if (!served) {
+      const res = call.reply.raw;
+      const fail = (status: number, code: string, message: string): void => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code, message }));
+      };
+      try {
         // Not a method of these services: Connect's "unimplemented" (HTTP 404), never a hang.
-        call.reply.raw.writeHead(404, { 'content-type': 'application/json' });
-        call.reply.raw.end(JSON.stringify({ code: 'unimplemented', message: `${path} is not implemented` }));
+        if (!(await handlers.serve(path, req, res))) fail(404, 'unimplemented', `${path} is not implemented`);
+      } catch (err) {
+        // The handlers answer their own errors; this is a bug or a broken connection: an answer anyway, never a hang.
+        svc.logger.error({ err: (err as Error).message, path }, 'envd RPC failed');
+        fail(500, 'internal', 'internal error');
       }
     },
     close: () => handlers.close(),
