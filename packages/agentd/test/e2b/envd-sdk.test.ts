@@ -8,7 +8,7 @@
  */
 import { createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { CommandExitError, FileType, InvalidArgumentError, NotFoundError, Sandbox, TimeoutError, type FilesystemEvent } from 'e2b';
+import { CommandExitError, FileType, FilesystemEventType, InvalidArgumentError, NotFoundError, Sandbox, TimeoutError, type FilesystemEvent } from 'e2b';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Filesystem } from '../../src/adapters/e2b/envd/gen/filesystem/filesystem_pb.js';
 import { Process } from '../../src/adapters/e2b/envd/gen/process/process_pb.js';
@@ -177,7 +177,7 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
     const events: FilesystemEvent[] = [];
     const h = await sbx.files.watchDir('/tmp/w', (e) => { events.push(e); }, { recursive: true });
     await sbx.commands.run('echo x > /tmp/w/sub/new.txt && mv /tmp/w/sub/new.txt /tmp/w/moved.txt && rm /tmp/w/moved.txt');
-    await waitFor('the remove event', () => (events.some((e) => e.type === 'remove' && e.name === 'moved.txt') ? true : undefined));
+    await waitFor('the remove event', () => (events.some((e) => e.type === FilesystemEventType.REMOVE && e.name === 'moved.txt') ? true : undefined));
     await h.stop();
     const names = events.map((e) => `${e.type}:${e.name}`);
     expect(names).toContain('create:sub/new.txt');

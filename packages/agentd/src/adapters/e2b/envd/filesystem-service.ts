@@ -16,7 +16,7 @@ import { AgentdError, SandboxOsError } from '../../../core/errors.js';
 import { errorOfResponse } from '../../http/errors.js';
 import type { HttpServices } from '../../http/services.js';
 import { callerOf, execUserOf, nameOfId } from './caller.js';
-import { EntryInfoSchema, EventType, FileType, Filesystem, FilesystemEventSchema } from './gen/filesystem/filesystem_pb.js';
+import { EventType, FileType, type EntryInfoSchema, type Filesystem, type FilesystemEventSchema } from './gen/filesystem/filesystem_pb.js';
 import { keepaliveMsOf, withKeepalive } from './keepalive.js';
 import { toConnectError } from './rpc-errors.js';
 
@@ -40,7 +40,7 @@ function fileTypeOf(kind: FileKind): FileType {
       return FileType.DIRECTORY;
     case 'symlink':
       return FileType.SYMLINK;
-    default:
+    case 'other':
       return FileType.UNSPECIFIED;
   }
 }

@@ -14,8 +14,8 @@ import { AgentdError } from '../../../core/errors.js';
 import type { HttpServices } from '../../http/services.js';
 import { callerOf, execUserOf } from './caller.js';
 import {
-  Process, ProcessEventSchema, Signal,
-  type ProcessConfig, type ProcessInput, type ProcessSelector,
+  Signal,
+  type Process, type ProcessConfig, type ProcessEventSchema, type ProcessInput, type ProcessSelector,
 } from './gen/process/process_pb.js';
 import { keepaliveMsOf, withKeepalive } from './keepalive.js';
 import { toConnectError } from './rpc-errors.js';
@@ -78,7 +78,7 @@ export function processService(svc: HttpServices): ProcessService {
         return { pid: String(sel.selector.value) };
       case 'tag':
         return { tag: sel.selector.value.slice(0, 256) };
-      default:
+      case undefined:
         return {};
     }
   };
@@ -221,7 +221,8 @@ export function processService(svc: HttpServices): ProcessService {
             if (sel === undefined) throw new AgentdError('INVALID_ARGUMENT', 'StreamInput: the first message must be a start naming the process', { details: { reason: 'selector' } });
             await input(principal, sandboxId, sel, r.event.value.input);
             break;
-          default:
+          case 'keepalive':
+          case undefined:
             break;
         }
       }

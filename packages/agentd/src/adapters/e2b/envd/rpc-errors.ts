@@ -7,7 +7,7 @@
  * caller can tell a policy refusal from a missing file; never a stack trace.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
-import { AgentdError, SandboxOsError, toAgentdError } from '../../../core/errors.js';
+import { SandboxOsError, toAgentdError, type AgentdError } from '../../../core/errors.js';
 
 const ERRNO_CODES: Record<string, Code> = {
   ENOENT: Code.NotFound,

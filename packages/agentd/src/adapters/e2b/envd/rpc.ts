@@ -10,7 +10,7 @@
 import { createConnectRouter, createContextValues, type ConnectRouter } from '@connectrpc/connect';
 import type { UniversalHandler, UniversalServerRequest } from '@connectrpc/connect/protocol';
 import { universalResponseToNodeResponse } from '@connectrpc/connect-node';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { HttpServices } from '../../http/services.js';
 import { CALLER } from './caller.js';
 import { filesystemService } from './filesystem-service.js';
@@ -38,7 +38,7 @@ async function* once(body: Buffer): AsyncIterable<Uint8Array> {
 
 export interface EnvdRpcHandlers {
   /** Runs one call: `path` is "/process.Process/Start"; answers on `res`. */
-  serve(path: string, req: UniversalServerRequest, res: import('node:http').ServerResponse): Promise<boolean>;
+  serve(path: string, req: UniversalServerRequest, res: ServerResponse): Promise<boolean>;
   close(): Promise<void>;
 }
 
