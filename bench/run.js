@@ -4,7 +4,7 @@
  * (under 2 min). One process tree: this process (baselines, the SDK client, the direct backend)
  * and `agentd serve` children. Writes bench/results/latest.{json,md,svg}.
  *
- * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive: writes
+ * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive,e2b: writes
  * results/partial.* instead of latest.*); --cpu-prof (the daemons write V8 CPU profiles to
  * bench/results/profiles/).
  */
@@ -27,7 +27,7 @@ const CPU_PROF = argv.includes('--cpu-prof');
 /** --wait-idle[=MINUTES]: wait (default up to 10 min) until the 1-minute load is at most 1.0 before measuring. */
 const WAIT_IDLE = argv.find((a) => a === '--wait-idle' || a.startsWith('--wait-idle='));
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network', 'interactive'];
+const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network', 'interactive', 'e2b'];
 for (const a of argv) {
   if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=') && a !== '--wait-idle' && !/^--wait-idle=\d+$/.test(a)) {
     console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof, --wait-idle[=MINUTES])`);
@@ -111,7 +111,7 @@ async function runCleanups() {
   // The bench's own cgroup parents (empty once their sandboxes are gone).
   for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
     if (!controller.isDirectory()) continue;
-    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli', 'net', 'interactive']) {
+    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli', 'net', 'interactive', 'e2b']) {
       try {
         rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
       } catch {
@@ -359,6 +359,18 @@ async function interactivePhase() {
   await runCleanupsOf(3);
 }
 
+async function e2bPhase() {
+  if (!wants('e2b')) return;
+  const { e2bGroup } = await import('./cases/e2b.js');
+  log(`e2b: the stock e2b SDK next to agentd's SDK on one daemon (${PLAN.startN} rounds + ${PLAN.startWarm} warm-up)`);
+  const daemon = await startDaemon({ name: 'e2b', config: benchConfig({ cgroupParent: `${cgroupBase}-e2b` }), ...daemonArgs('e2b') });
+  await withCleanup(() => daemon.stop());
+  const r = await e2bGroup({ daemon, client: clientFor(daemon), plan: PLAN });
+  Object.assign(cases, r.cases);
+  notes.push(...r.notes);
+  await runCleanupsOf(1);
+}
+
 async function idlePhase() {
   if (!wants('idle')) return;
   log(`idle: ns_idle_500 (${PLAN.idle} idle namespace sandboxes)`);
@@ -390,6 +402,7 @@ try {
   await group('idle', idlePhase);
   await group('network', networkPhase);
   await group('interactive', interactivePhase);
+  await group('e2b', e2bPhase);
 } catch (err) {
   failed = err;
 } finally {

@@ -137,6 +137,12 @@ export const TARGETS = [
     ratio: (c) => get(c, 'ns_exec_true_allowlist', 'p50_ms') / get(c, 'ns_exec_true_none', 'p50_ms'),
     op: '<=', bound: 1.1,
   },
+  {
+    id: 'e2b_create_vs_ns_create',
+    text: '`e2b_sdk_create` p50 <= 1.5 x `ns_create_e2b` p50 (issue 14: the stock E2B SDK vs agentd\'s, same daemon)',
+    ratio: (c) => get(c, 'e2b_sdk_create', 'p50_ms') / get(c, 'ns_create_e2b', 'p50_ms'),
+    op: '<=', bound: 1.5,
+  },
 ];
 
 /** Above this 1-minute load average at the start of a run, the bench prints no verdict (the numbers are still written). */

@@ -17,7 +17,8 @@ export interface E2bTestDaemon {
 }
 
 export async function startE2bDaemon(overrides: ConfigOverrides = {}): Promise<E2bTestDaemon> {
-  const d = await startTestDaemon(overrides);
+  // agentd API keys too, so a test can look at the same sandbox through agentd's own API as the tenant.
+  const d = await startTestDaemon({ auth: { providers: [{ type: 'local-token' }, { type: 'peer-creds' }, { type: 'api-key' }] }, ...overrides });
   const newKey = async (subject: string, tenant: string, roles: string[] = ['user']): Promise<{ id: string; key: string }> => {
     const r = await d.call('POST', '/v1/keys', { body: { subject, tenant, roles, kind: 'e2b' } });
     if (r.status !== 201) throw new Error(`key create: ${r.status} ${r.text}`);

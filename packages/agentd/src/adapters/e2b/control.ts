@@ -319,7 +319,7 @@ export function registerControlPlane(app: FastifyInstance, deps: ControlDeps): v
     scope.post<{ Params: { id: string } }>('/sandboxes/:id/resume', (req, reply) => connect(req, reply, ResumeBody, true));
 
     // Calls of the SDK agentd does not serve: a clear 501, never a hang (docs/e2b.md).
-    const notServed: Array<[string, string, string]> = [
+    const notServed: Array<['GET' | 'PUT' | 'POST' | 'DELETE', string, string]> = [
       ['GET', '/sandboxes/:id/metrics', 'sandbox metrics (use agentd\'s GET /v1/sandboxes/{id}: live usage)'],
       ['GET', '/sandboxes/metrics', 'sandbox metrics'],
       ['PUT', '/sandboxes/:id/network', 'changing the network of a running sandbox'],
@@ -332,8 +332,12 @@ export function registerControlPlane(app: FastifyInstance, deps: ControlDeps): v
       ['GET', '/volumes', 'volumes'],
       ['POST', '/volumes', 'volumes'],
     ];
+    // Any other call of the API is one agentd does not serve: 501 (a 404 would read as "sandbox not found").
+    scope.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'], url: '/*', handler: async (req) => {
+      throw new AgentdError('UNKNOWN_CAPABILITY', `agentd's E2B API does not serve ${req.method} ${(req.url.split('?')[0] ?? '').slice(CONTROL_PREFIX.length)}`, { details: { reason: 'e2b_unsupported' } });
+    } });
     for (const [method, url, what] of notServed) {
-      scope.route({ method: method as 'GET', url, handler: async () => { throw new AgentdError('UNKNOWN_CAPABILITY', `agentd's E2B API does not serve ${what}`, { details: { reason: 'e2b_unsupported' } }); } });
+      scope.route({ method, url, handler: async () => { throw new AgentdError('UNKNOWN_CAPABILITY', `agentd's E2B API does not serve ${what}`, { details: { reason: 'e2b_unsupported' } }); } });
     }
   };
 
@@ -343,9 +347,6 @@ export function registerControlPlane(app: FastifyInstance, deps: ControlDeps): v
       if (mapped.status >= 500 && mapped.status !== 501) svc.logger.error({ err: (err as Error).message, url: req.url }, 'e2b control plane error');
       if (reply.sent) return;
       void reply.code(mapped.status).type('application/json').send(mapped.body);
-    });
-    scope.setNotFoundHandler((req, reply) => {
-      void reply.code(404).type('application/json').send({ code: 404, message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` });
     });
     routes(scope);
   }, { prefix: CONTROL_PREFIX });

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentdError, toAgentdError } from '../../core/errors.js';
 import type { HttpServices } from '../http/services.js';
 import { ENVD_PREFIX } from './constants.js';
-import { authenticateEnvd, SandboxGone, type EnvdAuthDeps } from './envd/auth.js';
+import { authenticateEnvd, SandboxGone, type EnvdAuthDeps, type FileSignatureQuery } from './envd/auth.js';
 import { connectError } from './envd/errors.js';
 import type { EnvdCaller, EnvdRpc } from './envd/types.js';
 import { downloadFile, fileErrorStatus, uploadFiles } from './files.js';
@@ -26,6 +26,14 @@ function firstOf(v: unknown): string | undefined {
   return Array.isArray(v) ? (v[0] as string | undefined) : typeof v === 'string' ? v : undefined;
 }
 
+/** A presigned file URL's signature (GET/POST /files?signature=...), for the auth step. */
+function signedFile(req: FastifyRequest): { signed?: FileSignatureQuery } {
+  const q = req.query as Record<string, unknown>;
+  const signature = firstOf(q.signature);
+  if (signature === undefined || !/\/files$/.test(req.url.split('?')[0] ?? '')) return {};
+  return { signed: { operation: req.method === 'GET' ? 'read' : 'write', path: firstOf(q.path) ?? '', username: firstOf(q.username), signature, expiration: firstOf(q.signature_expiration) } };
+}
+
 const RPC = /\/(process\.Process|filesystem\.Filesystem)\/[A-Za-z]+$/;
 
 /**
@@ -43,7 +51,7 @@ export function registerEnvdRoutes(app: FastifyInstance, svc: HttpServices, auth
     scope.addHook('onRequest', async (req) => {
       const id = (req.params as { sandboxId?: string }).sandboxId ?? '';
       try {
-        req.envdCaller = authenticateEnvd(auth, id, req.headers);
+        req.envdCaller = authenticateEnvd(auth, id, req.headers, { ...signedFile(req) });
       } catch (err) {
         if (!(err instanceof SandboxGone)) {
           svc.store.audit.recordAuthFailure({ source: req.socket.remoteAddress ?? 'unix', code: 'UNAUTHENTICATED', reason: (err as Error).message, method: req.method, route: req.routeOptions.url ?? 'unknown' });
@@ -88,6 +96,10 @@ export function registerEnvdRoutes(app: FastifyInstance, svc: HttpServices, auth
       const method = (req.params as { method?: string }).method ?? '';
       await rpc.handle({ service, method, caller: req.envdCaller as EnvdCaller, body, req, reply, signal: requestSignal(reply, svc.stopping) });
     };
+    // envd's other routes (/envs, /init, /metrics) are not served: 501, at once.
+    scope.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'], url: '/:sandboxId/*', handler: async (req, reply) => {
+      return reply.code(501).type('application/json').send({ code: 501, message: `agentd's E2B API does not serve the in-sandbox route ${req.method} /${(req.params as { '*'?: string })['*'] ?? ''}` });
+    } });
     scope.post('/:sandboxId/process.Process/:method', rpcRoute('process.Process'));
     scope.post('/:sandboxId/filesystem.Filesystem/:method', rpcRoute('filesystem.Filesystem'));
   }, { prefix: ENVD_PREFIX });

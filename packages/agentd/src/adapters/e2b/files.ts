@@ -95,10 +95,10 @@ export async function uploadFiles(svc: HttpServices, caller: EnvdCaller, req: Fa
     await writeStream(svc, caller, path, body, signal);
     return [entry(path)];
   }
-  const bb = Busboy({ headers: req.headers, limits: { files: MAX_PARTS, fields: 100, fieldSize: 64 * 1024 } });
+  const bb = Busboy({ headers: req.headers, preservePath: true, limits: { files: MAX_PARTS, fields: 100, fieldSize: 64 * 1024 } });
   const written: Array<ReturnType<typeof entry>> = [];
   let chain: Promise<void> = Promise.resolve();
-  let failed: unknown;
+  let failed: Error | undefined;
   const done = new Promise<void>((resolve, reject) => {
     bb.on('file', (_name, stream, info) => {
       const target = query.path !== undefined && query.path !== '' ? query.path : info.filename;
@@ -109,7 +109,7 @@ export async function uploadFiles(svc: HttpServices, caller: EnvdCaller, req: Fa
         await writeStream(svc, caller, path, stream, signal);
         written.push(entry(path));
       }).catch((err: unknown) => {
-        failed ??= err;
+        failed ??= err instanceof Error ? err : new AgentdError('INTERNAL', String(err));
         stream.resume();
       });
     });
