@@ -8,7 +8,7 @@
  */
 import { createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { CommandExitError, FileType, FilesystemEventType, InvalidArgumentError, NotFoundError, Sandbox, TimeoutError, type FilesystemEvent } from 'e2b';
+import { CommandExitError, FileType, FilesystemEventType, InvalidArgumentError, NotFoundError, Sandbox, SandboxError, TimeoutError, type FilesystemEvent } from 'e2b';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Filesystem } from '../../src/adapters/e2b/envd/gen/filesystem/filesystem_pb.js';
 import { Process } from '../../src/adapters/e2b/envd/gen/process/process_pb.js';
@@ -30,9 +30,9 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
   let other: Sandbox;
 
   /** A Connect client of our own for the calls the SDK does not make (watchers, StreamInput). */
-  const rawClient = <S extends typeof Filesystem | typeof Process>(s: Sandbox, service: S): Client<S> =>
+  const rawClient = <S extends typeof Filesystem | typeof Process>(s: Sandbox, service: S, binary = false): Client<S> =>
     createClient(service, createConnectTransport({
-      baseUrl: d.sandboxUrl, httpVersion: '1.1',
+      baseUrl: d.sandboxUrl, httpVersion: '1.1', useBinaryFormat: binary,
       interceptors: [(next) => (req) => {
         req.header.set('E2b-Sandbox-Id', s.sandboxId);
         req.header.set('E2b-Sandbox-Port', '49983');
@@ -91,6 +91,42 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
     await sbx.commands.sendStdin(h.pid, 'hello\n');
     const r = await h.wait();
     expect(r.stdout).toBe('got hello\n');
+  });
+
+  test('sendStdin to a command started without stdin is refused (stdin is /dev/null), the command unharmed', async () => {
+    const h = await sbx.commands.run('sleep 0.3; echo done', { background: true });
+    const e = await sbx.commands.sendStdin(h.pid, 'x').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(SandboxError);
+    expect((e as Error).message).toContain('CONFLICT');
+    expect((await h.wait()).stdout).toBe('done\n');
+  });
+
+  test('a timeoutMs above the daemon\'s limits.max_exec_timeout_ms is refused, not silently shortened', async () => {
+    await expect(sbx.commands.run('true', { timeoutMs: 86_400_000 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  test('the Connect binary format works too (Process.Start and List with protobuf bodies)', async () => {
+    const proc = rawClient(sbx, Process, true);
+    const got: string[] = [];
+    let end: { exitCode: number; status: string } | undefined;
+    for await (const r of proc.start({ process: { cmd: '/bin/sh', args: ['-c', 'echo bin; exit 4'], envs: {} }, tag: 'bin-tag' })) {
+      const ev = r.event?.event;
+      if (ev?.case === 'data' && ev.value.output.case === 'stdout') got.push(Buffer.from(ev.value.output.value).toString('utf8'));
+      if (ev?.case === 'end') end = { exitCode: ev.value.exitCode, status: ev.value.status };
+    }
+    expect(got.join('')).toBe('bin\n');
+    expect(end).toEqual({ exitCode: 4, status: 'exit status 4' });
+    const h = await proc.start({ process: { cmd: '/bin/sleep', args: ['5'], envs: {} }, tag: 'sleeper' });
+    const it = h[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.value?.event?.event.case).toBe('start');
+    const { processes } = await proc.list({});
+    expect(processes.find((p) => p.tag === 'sleeper')?.config?.cmd).toBe('/bin/sleep');
+    await proc.sendSignal({ process: { selector: { case: 'tag', value: 'sleeper' } }, signal: 9 });
+    for (;;) {
+      const r = await it.next();
+      if (r.done === true || r.value.event?.event.case === 'end') break;
+    }
   });
 
   test('commands.connect to a running command: its output from now on, then its end', async () => {
@@ -185,6 +221,25 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
     expect(names).toContain('rename:sub/new.txt');
     expect(names).toContain('create:moved.txt');
     await expect(sbx.files.watchDir('/tmp/nowhere', () => undefined)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  test('watchDir: removing the watched directory ends the watch, onExit gets NotFoundError', async () => {
+    await sbx.files.makeDir('/tmp/gone');
+    let exited: unknown = 'not yet';
+    await sbx.files.watchDir('/tmp/gone', () => undefined, { onExit: (err) => { exited = err; } });
+    await sbx.files.remove('/tmp/gone');
+    await waitFor('the watch to end', () => (exited === 'not yet' ? undefined : true));
+    expect(exited).toBeInstanceOf(NotFoundError);
+  });
+
+  test('files.write and files.read (text and bytes, over e2b-a\'s HTTP routes) meet the RPCs', async () => {
+    await sbx.files.write('/tmp/rw/t.txt', 'hello text');
+    const bytes = new Uint8Array([0, 1, 2, 255, 254]);
+    await sbx.files.write('/tmp/rw/b.bin', bytes.buffer);
+    expect(await sbx.files.read('/tmp/rw/t.txt')).toBe('hello text');
+    expect(Array.from(await sbx.files.read('/tmp/rw/b.bin', { format: 'bytes' }))).toEqual([0, 1, 2, 255, 254]);
+    const listed = await sbx.files.list('/tmp/rw');
+    expect(listed.map((e) => [e.name, e.size]).sort()).toEqual([['b.bin', 5], ['t.txt', 10]]);
   });
 
   test('CreateWatcher, GetWatcherEvents, RemoveWatcher (Connect client of our own)', async () => {
