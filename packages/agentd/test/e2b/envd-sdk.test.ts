@@ -64,6 +64,19 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
     expect(err.join('')).toBe('oops\n');
   });
 
+  test('a foreground run loses no output to a slow reader (8 MB, far past the 1 MiB ring): the command waits for its reader', async () => {
+    let seen = 0;
+    // The SDK awaits its callbacks: a slow callback is a slow reader.
+    const slow = async (s: string): Promise<void> => {
+      seen += s.length;
+      await new Promise((r) => setTimeout(r, 20));
+    };
+    const r = await sbx.commands.run("head -c 8000000 /dev/zero | tr '\\0' a; echo; echo end", { onStdout: slow });
+    expect(r.stdout.length).toBe(8_000_005);
+    expect(r.stdout.endsWith('a\nend\n')).toBe(true);
+    expect(seen).toBe(8_000_005);
+  }, 60_000);
+
   test('a non-zero exit is CommandExitError with the exit code, stdout and stderr', async () => {
     const e = await sbx.commands.run('echo partial; echo bad >&2; exit 3').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CommandExitError);

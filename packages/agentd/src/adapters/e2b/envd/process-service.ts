@@ -11,6 +11,8 @@ import type { Principal } from '../../../auth/types.js';
 import type { Command, CommandExit, FollowEvent } from '../../../commands/command.js';
 import type { PtySize } from '../../../commands/registry.js';
 import { AgentdError } from '../../../core/errors.js';
+import type { IntentResponse } from '../../../core/intent.js';
+import { errorOfResponse } from '../../http/errors.js';
 import type { HttpServices } from '../../http/services.js';
 import { callerOf, execUserOf } from './caller.js';
 import {
@@ -29,6 +31,10 @@ interface ProcessMeta {
 }
 
 const TERM_RE = /^[A-Za-z0-9._+-]{1,64}$/;
+/** Output a Start stream holds for its reader before the command waits (backpressure, as agentd's streamed exec). */
+const START_WINDOW_BYTES = 1024 * 1024;
+/** E2B sets no output cap: a command's output is capped only by the schema's maximum (and the policy's constraints). */
+const MAX_OUTPUT_BYTES = 1 << 30;
 const PTY_MAX = 1000;
 
 /** Go's names for the signals a command most often dies of (envd reports "signal: killed"). */
@@ -59,6 +65,74 @@ function ptyOf(size: { cols: number; rows: number } | undefined, envs: Record<st
   }
   const term = envs.TERM;
   return { rows: size.rows, cols: size.cols, ...(term !== undefined && TERM_RE.test(term) ? { term } : {}) };
+}
+
+/**
+ * The events of a command for the client that started it, with backpressure: the command's
+ * output waits while this reader holds a window of unread bytes (the exec's credit stays with
+ * the init), so a foreground run loses nothing however slow its reader. Once the reader is gone
+ * (a disconnect, a deadline), output is no longer held: the command goes on, and its ring
+ * (commands/) still has the recent output for a Connect.
+ */
+class StartStream {
+  private items: FollowEvent[] = [];
+  private pending = 0;
+  private wake: (() => void) | undefined;
+  private drained: (() => void) | undefined;
+  private done = false;
+  closed = false;
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', () => this.close(), { once: true });
+  }
+
+  push(ev: FollowEvent): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    this.items.push(ev);
+    if (ev.type === 'output') this.pending += ev.data.length;
+    if (ev.type === 'end') this.done = true;
+    this.wake?.();
+    if (this.pending < START_WINDOW_BYTES) return undefined;
+    return new Promise((resolve) => {
+      this.drained = resolve;
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.release();
+    this.wake?.();
+  }
+
+  private release(): void {
+    const d = this.drained;
+    this.drained = undefined;
+    d?.();
+  }
+
+  async *events(): AsyncGenerator<FollowEvent> {
+    for (;;) {
+      const ev = this.items.shift();
+      if (ev !== undefined) {
+        if (ev.type === 'output') {
+          this.pending -= ev.data.length;
+          if (this.pending < START_WINDOW_BYTES / 2) this.release();
+        }
+        yield ev;
+        if (ev.type === 'end') return;
+        continue;
+      }
+      if (this.closed || this.done || this.signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
+function startError(resp: IntentResponse): AgentdError {
+  return errorOfResponse(resp.error ?? { code: 'INTERNAL', message: 'the command did not start', details: {}, retryable: false });
 }
 
 export interface ProcessService {
@@ -97,9 +171,9 @@ export function processService(svc: HttpServices): ProcessService {
     return found;
   };
 
-  /** The command's events from `fromOffset`: output, then its end; keepalives between. */
-  async function* follow(cmd: Command, fromOffset: number, ctx: HandlerContext): AsyncGenerator<{ event: EventInit }> {
-    const events = withKeepalive<FollowEvent | 'keepalive'>(cmd.follow(fromOffset, ctx.signal), keepaliveMsOf(ctx), () => 'keepalive');
+  /** A command's events (output, then its end) as envd's; keepalives between. */
+  async function* follow(source: AsyncIterable<FollowEvent>, ctx: HandlerContext): AsyncGenerator<{ event: EventInit }> {
+    const events = withKeepalive<FollowEvent | 'keepalive'>(source, keepaliveMsOf(ctx), () => 'keepalive');
     for await (const ev of events) {
       if (ev === 'keepalive') {
         yield { event: { event: { case: 'keepalive', value: {} } } };
@@ -147,6 +221,7 @@ export function processService(svc: HttpServices): ProcessService {
   const impl: ServiceImpl<typeof Process> = {
     async *start(req, ctx) {
       let cmd: Command;
+      let stream: StartStream | undefined;
       const config = req.process;
       try {
         const caller = callerOf(ctx);
@@ -158,20 +233,51 @@ export function processService(svc: HttpServices): ProcessService {
         const remaining = ctx.timeoutMs();
         const timeoutMs = remaining === undefined ? reg.defaultTimeoutMs() : Math.max(1, remaining);
         const params: Record<string, unknown> = {
-          argv: [config.cmd, ...config.args], timeout_ms: timeoutMs,
+          argv: [config.cmd, ...config.args], timeout_ms: timeoutMs, max_output_bytes: MAX_OUTPUT_BYTES,
           ...(Object.keys(envs).length === 0 ? {} : { env: envs }),
           ...(config.cwd === undefined || config.cwd === '' ? {} : { cwd: config.cwd }),
           ...(user === undefined ? {} : { user }),
         };
         const pty = req.pty === undefined ? undefined : ptyOf(req.pty.size, envs);
         const intent = { capability: 'shell.exec.v1', params, sandbox_prefs: { sandbox_id: caller.sandboxId } };
-        cmd = await reg.startBackground(caller.principal, intent, { stdinPipe: req.stdin === true, ...(pty === undefined ? {} : { pty }) }, svc.stopping);
-        meta.set(cmd, { tag: req.tag, config: configView(config) });
+        stream = new StartStream(ctx.signal);
+        const live = stream;
+        const isPty = pty !== undefined;
+        cmd = await new Promise<Command>((resolve, reject) => {
+          let started = false;
+          reg.execute(caller.principal, intent, {
+            // The command outlives this stream (a disconnect leaves it running): only the daemon's stop cancels it.
+            signal: svc.stopping,
+            track: { stdinPipe: req.stdin === true, ...(pty === undefined ? {} : { pty }) },
+            listener: {
+              onStart: () => undefined,
+              onChunk: (s, data) => live.push({ type: 'output', stream: isPty ? 'pty' : s, offset: 0, data }),
+            },
+            onCommand: (c) => {
+              started = true;
+              meta.set(c, { tag: req.tag, config: configView(config) });
+              resolve(c);
+            },
+          }).then(({ response, command }) => {
+            if (started && command !== undefined) live.push({ type: 'end', state: command.state, exit: command.exit, end_offset: command.ring.end });
+            else if (command !== undefined && command.pid !== null) resolve(command);
+            else reject(startError(response));
+          }, (err: unknown) => {
+            if (started) live.push({ type: 'end', state: 'failed', exit: null, end_offset: 0 });
+            else reject(err instanceof Error ? err : new Error(String(err)));
+          });
+        });
       } catch (err) {
+        stream?.close();
         throw toConnectError(err);
       }
       yield { event: { event: { case: 'start', value: { pid: cmd.pid ?? 0 } } } };
-      yield* follow(cmd, 0, ctx);
+      try {
+        yield* follow(stream.events(), ctx);
+      } finally {
+        // This reader is gone: the command no longer waits for it.
+        stream.close();
+      }
     },
 
     async *connect(req, ctx) {
@@ -187,7 +293,7 @@ export function processService(svc: HttpServices): ProcessService {
         throw toConnectError(err);
       }
       yield { event: { event: { case: 'start', value: { pid: cmd.pid ?? 0 } } } };
-      yield* follow(cmd, from, ctx);
+      yield* follow(cmd.follow(from, ctx.signal), ctx);
     },
 
     list: wrap(async (_req, ctx: HandlerContext) => {
