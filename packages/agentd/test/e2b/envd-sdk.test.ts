@@ -213,6 +213,8 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
     expect(await sbx.files.exists('/tmp/fx/a')).toBe(false);
     await expect(sbx.files.getInfo('/tmp/fx/a')).rejects.toBeInstanceOf(NotFoundError);
     await expect(sbx.files.list('/tmp/fx', { depth: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    // The daemon's own bound: no walk of the whole tree in one call.
+    await expect(sbx.files.list('/', { depth: 65 })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   test('a path is resolved inside the sandbox: a host file outside it is not found', async () => {

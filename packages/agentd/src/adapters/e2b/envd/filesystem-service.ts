@@ -27,6 +27,8 @@ type EventInit = MessageInitShape<typeof FilesystemEventSchema>;
 export const MAX_LISTDIR_ENTRIES = 100_000;
 /** Most events a watcher (CreateWatcher) holds between two GetWatcherEvents; older ones are dropped. */
 export const MAX_WATCHER_EVENTS = 10_000;
+/** How long an ended watch (directory gone, sandbox ended) stays pollable for its last events. */
+const ENDED_WATCHER_MS = 60_000;
 /** Entries stat'ed at once while listing (owner, group, symlink target). */
 const STAT_BATCH = 32;
 
@@ -299,7 +301,10 @@ export function filesystemService(svc: HttpServices): FilesystemService {
             w.events.push(ev);
           }
         }
-      })().catch(() => undefined);
+      })().catch(() => undefined).finally(() => {
+        // The watch ended (its directory or sandbox went): a last poll may still read its events, then it goes.
+        if (watchers.get(w.id) === w) setTimeout(() => { if (watchers.get(w.id) === w) watchers.delete(w.id); }, ENDED_WATCHER_MS).unref();
+      });
       return { watcherId: w.id };
     }),
 
