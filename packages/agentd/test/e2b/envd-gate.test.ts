@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access -- REST answers are free-form JSON, checked by expect() */
 /**
  * The envd RPCs pass agentd's pipeline and gate like the REST routes: a policy hook sees
  * every call (shell.exec.v1 for Start, command.kill for SendSignal, fs.remove.v1 for Remove,

@@ -129,7 +129,7 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
     }
     expect(got.join('')).toBe('bin\n');
     expect(end).toEqual({ exitCode: 4, status: 'exit status 4' });
-    const h = await proc.start({ process: { cmd: '/bin/sleep', args: ['5'], envs: {} }, tag: 'sleeper' });
+    const h = proc.start({ process: { cmd: '/bin/sleep', args: ['5'], envs: {} }, tag: 'sleeper' });
     const it = h[Symbol.asyncIterator]();
     const first = await it.next();
     expect(first.value?.event?.event.case).toBe('start');

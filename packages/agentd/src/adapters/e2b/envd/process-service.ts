@@ -259,11 +259,11 @@ export function processService(svc: HttpServices): ProcessService {
               resolve(c);
             },
           }).then(({ response, command }) => {
-            if (started && command !== undefined) live.push({ type: 'end', state: command.state, exit: command.exit, end_offset: command.ring.end });
+            if (started && command !== undefined) void live.push({ type: 'end', state: command.state, exit: command.exit, end_offset: command.ring.end });
             else if (command !== undefined && command.pid !== null) resolve(command);
             else reject(startError(response));
           }, (err: unknown) => {
-            if (started) live.push({ type: 'end', state: 'failed', exit: null, end_offset: 0 });
+            if (started) void live.push({ type: 'end', state: 'failed', exit: null, end_offset: 0 });
             else reject(err instanceof Error ? err : new Error(String(err)));
           });
         });
