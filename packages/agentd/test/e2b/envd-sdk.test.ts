@@ -257,6 +257,25 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
     expect(listed.map((e) => [e.name, e.size]).sort()).toEqual([['b.bin', 5], ['t.txt', 10]]);
   });
 
+  test('WatchDir include_entry (our own client: SDK 2.51 asks envd 0.6.3 for it): create events carry the entry', async () => {
+    const fs = rawClient(sbx, Filesystem);
+    await sbx.files.makeDir('/tmp/we');
+    const ac = new AbortController();
+    const stream = fs.watchDir({ path: '/tmp/we', recursive: false, includeEntry: true }, { signal: ac.signal });
+    const it = stream[Symbol.asyncIterator]();
+    expect((await it.next()).value?.event.case).toBe('start');
+    await sbx.commands.run('printf 123 > /tmp/we/e.txt');
+    let entry: { name: string; path: string; size: bigint } | undefined;
+    while (entry === undefined) {
+      const r = await it.next();
+      if (r.done === true) break;
+      const ev = r.value.event;
+      if (ev.case === 'filesystem' && ev.value.name === 'e.txt' && ev.value.entry !== undefined) entry = ev.value.entry;
+    }
+    ac.abort();
+    expect(entry).toMatchObject({ name: 'e.txt', path: '/tmp/we/e.txt' });
+  });
+
   test('CreateWatcher, GetWatcherEvents, RemoveWatcher (Connect client of our own)', async () => {
     const fs = rawClient(sbx, Filesystem);
     await sbx.files.makeDir('/tmp/wat');

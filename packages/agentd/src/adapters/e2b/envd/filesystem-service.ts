@@ -126,6 +126,23 @@ export function filesystemService(svc: HttpServices): FilesystemService {
     });
   };
 
+  /**
+   * `include_entry`: the event's entry as it is now (agentd-init's lstat of the path, beneath
+   * the watched directory, part of the authorized watch); none for a removed path or one
+   * already gone again.
+   */
+  const withEntry = async (principal: Principal, sandboxId: string, base: string, ev: EventInit, signal: AbortSignal): Promise<EventInit> => {
+    if (ev.type === EventType.REMOVE || ev.type === EventType.RENAME) return ev;
+    const rel = ev.name ?? '';
+    const path = rel === '' ? base : posix.join(base, rel);
+    try {
+      const s = await svc.sandboxes.handleOf(principal.tenant, sandboxId).channel.fs.stat(path, { follow: false, signal });
+      return { name: rel, ...(ev.type === undefined ? {} : { type: ev.type }), entry: entryOf(absolute(principal, sandboxId, path), s) };
+    } catch {
+      return ev;
+    }
+  };
+
   const checkUser = (user: string | undefined): void => {
     execUserOf(user);
   };
@@ -254,11 +271,13 @@ export function filesystemService(svc: HttpServices): FilesystemService {
 
     async *watchDir(req, ctx) {
       let watch: WatchHandle;
+      let entryOfEvent: ((ev: EventInit) => Promise<EventInit>) | undefined;
       const base = req.path;
       try {
         const { principal, sandboxId, user } = callerOf(ctx);
         checkUser(user);
         watch = await startWatch(principal, sandboxId, req.path, req.recursive, ctx.signal);
+        if (req.includeEntry) entryOfEvent = (ev) => withEntry(principal, sandboxId, base, ev, ctx.signal);
       } catch (err) {
         throw toConnectError(err);
       }
@@ -271,7 +290,7 @@ export function filesystemService(svc: HttpServices): FilesystemService {
             yield { event: { case: 'keepalive', value: {} } };
             continue;
           }
-          for (const ev of eventsOf(e)) yield { event: { case: 'filesystem', value: ev } };
+          for (const ev of eventsOf(e)) yield { event: { case: 'filesystem', value: entryOfEvent === undefined ? ev : await entryOfEvent(ev) } };
         }
       } finally {
         await watch.stop().catch(() => undefined);
@@ -293,7 +312,8 @@ export function filesystemService(svc: HttpServices): FilesystemService {
       watchers.set(w.id, w);
       void (async () => {
         for await (const e of handle.events()) {
-          for (const ev of eventsOf(e)) {
+          for (const raw of eventsOf(e)) {
+            const ev = req.includeEntry ? await withEntry(principal, sandboxId, req.path, raw, abort.signal) : raw;
             if (w.events.length >= MAX_WATCHER_EVENTS) {
               w.events.shift();
               w.dropped++;
