@@ -294,6 +294,21 @@ describe('envd process and filesystem services with the stock e2b SDK (real daem
     await fs.removeWatcher({ watcherId: w2 });
   });
 
+  test('an unknown method is unimplemented and a malformed body invalid_argument: Connect errors, no stack trace', async () => {
+    const headers = {
+      'content-type': 'application/json', 'e2b-sandbox-id': sbx.sandboxId, 'e2b-sandbox-port': '49983',
+      'x-access-token': (sbx as unknown as { envdAccessToken: string }).envdAccessToken,
+    };
+    const nope = await fetch(`${d.sandboxUrl}/process.Process/Nope`, { method: 'POST', headers, body: '{}' });
+    expect(nope.status).toBe(404);
+    expect(await nope.json()).toMatchObject({ code: 'unimplemented' });
+    const bad = await fetch(`${d.sandboxUrl}/filesystem.Filesystem/Stat`, { method: 'POST', headers, body: '{"path": 12, "nope": [' });
+    expect(bad.status).toBe(400);
+    const body = await bad.text();
+    expect(JSON.parse(body)).toMatchObject({ code: 'invalid_argument' });
+    expect(body).not.toMatch(/\bat .*\.(js|ts):\d+/);
+  });
+
   test('StreamInput (client streaming over HTTP/1.1) feeds a command started with stdin', async () => {
     const proc = rawClient(sbx, Process);
     const h = await sbx.commands.run('head -c 6', { background: true, stdin: true });
