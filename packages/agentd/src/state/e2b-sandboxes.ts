@@ -65,6 +65,11 @@ export class E2bSandboxRepo {
     return this.#table.list({ tenant });
   }
 
+  /** Every row, every tenant (the plane's housekeeping). */
+  listAll(): E2bSandboxRecord[] {
+    return this.#table.list();
+  }
+
   setTimeout(id: string, timeoutMs: number, endAtMs: number): void {
     this.#table.statement('UPDATE e2b_sandboxes SET timeout_ms = ?, end_ms = ? WHERE id = ?').run(timeoutMs, endAtMs, id);
   }

@@ -55,7 +55,7 @@ describe('E2B control plane (stock e2b SDK)', () => {
     await expect(sbx.getInfo()).rejects.toBeInstanceOf(SandboxNotFoundError);
   });
 
-  it('pause, list as paused, connect resumes it (and commands would run again)', async () => {
+  it('pause, list as paused, connect resumes it', async () => {
     const sbx = await Sandbox.create({ ...e.opts, metadata: { pause: 'yes' } });
     expect(await sbx.pause()).toBe(true);
     expect(await Sandbox.pause(sbx.sandboxId, e.opts)).toBe(false);
@@ -150,6 +150,16 @@ describe('E2B control plane (stock e2b SDK)', () => {
     expect(await anon.json()).toMatchObject({ code: 401 });
   });
 
+  it('keys do not cross: an E2B key is refused by agentd\'s own API, an agentd key by the E2B API', async () => {
+    const own = await e.d.call('GET', '/v1/sandboxes', { headers: { authorization: `Bearer ${e.apiKey}` } });
+    expect(own.status).toBe(401);
+    const agd = await e.d.call('POST', '/v1/keys', { body: { subject: 'alice', tenant: 't1', roles: ['admin'] } });
+    expect(agd.body.key).toMatch(/^agd_/);
+    await expect(Sandbox.list({ ...e.opts, apiKey: agd.body.key as string }).nextItems()).rejects.toBeInstanceOf(AuthenticationError);
+    const asHeader = await fetch(`${e.apiUrl}/v2/sandboxes`, { headers: { authorization: `Bearer ${agd.body.key as string}` } });
+    expect(asHeader.status).toBe(401);
+  });
+
   it('a revoked key stops both planes: the control plane and the in-sandbox calls of its sandboxes', async () => {
     const k = await e.newKey('carol', 't3');
     const sbx = await Sandbox.create({ ...e.opts, apiKey: k.key });
@@ -182,3 +192,30 @@ async function adminOf(e: E2bTestDaemon, tenant: string): Promise<Record<string,
   const r = await e.d.call('POST', '/v1/keys', { body: { subject: `admin-${tenant}`, tenant, roles: ['admin'] } });
   return { authorization: `Bearer ${r.body.key as string}` };
 }
+
+describe('E2B sandboxes and agentd\'s idle stop (sandbox.idle_timeout_ms)', () => {
+  let e: E2bTestDaemon;
+  beforeAll(async () => {
+    e = await startE2bDaemon({ sandbox: { idle_timeout_ms: 1000 } });
+  });
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  it('an idle-stopped sandbox reads as paused; connect starts it again on its files', async () => {
+    const sbx = await Sandbox.create(e.opts);
+    await sbx.files.write('/workspace/kept.txt', 'kept');
+    let state = 'running';
+    for (let i = 0; i < 100 && state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = (await sbx.getInfo()).state;
+    }
+    expect(state).toBe('paused');
+    expect(await sbx.isRunning()).toBe(false);
+    expect(await sbx.pause()).toBe(false);
+    const back = await Sandbox.connect(sbx.sandboxId, e.opts);
+    expect(await back.isRunning()).toBe(true);
+    expect(await back.files.read('/workspace/kept.txt')).toBe('kept');
+    await back.kill();
+  });
+});

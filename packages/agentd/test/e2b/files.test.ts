@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthenticationError, FileNotFoundError, InvalidArgumentError, Sandbox } from 'e2b';
@@ -89,14 +91,53 @@ describe('E2B files over HTTP (stock e2b SDK)', () => {
     await expect(sbx.files.write('/tmp/x', 'x', { user: 'nobody' })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
-  it('gzip uploads are refused with a clear error; an envd route agentd does not serve answers 501', async () => {
-    await expect(sbx.files.write('/tmp/gz.txt', 'x', { gzip: true })).rejects.toBeInstanceOf(InvalidArgumentError);
+  it('gzip uploads are inflated (a malformed one is a clear 400); an envd route agentd does not serve answers 501', async () => {
+    await sbx.files.write('/tmp/gz.txt', 'zipped', { gzip: true });
+    expect(await sbx.files.read('/tmp/gz.txt')).toBe('zipped');
+    const many = randomBytes(6 << 20);
+    await sbx.files.write('/tmp/gz.bin', new Blob([many]), { gzip: true });
+    expect(sha(await sbx.files.read('/tmp/gz.bin', { format: 'bytes' }))).toBe(sha(many));
+    const bad = await raw(e.sandboxUrl, 'POST', '/files?path=/tmp/badgz', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(sbx), 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' }, Buffer.from('not gzip at all'));
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.text).message).toContain('gzip');
+    const br = await raw(e.sandboxUrl, 'POST', '/files?path=/tmp/br', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(sbx), 'content-type': 'application/octet-stream', 'content-encoding': 'br' }, Buffer.from('x'));
+    expect(br.status).toBe(400);
     const r = await raw(e.sandboxUrl, 'GET', '/envs', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(sbx) });
     expect(r.status).toBe(501);
     // The Connect services answer `unimplemented` until they are served (never a hang).
     const rpc = await raw(e.sandboxUrl, 'POST', '/filesystem.Filesystem/NoSuchMethod', { 'e2b-sandbox-id': sbx.sandboxId, 'x-access-token': accessToken(sbx), 'content-type': 'application/json' }, Buffer.from('{}'));
     expect([501, 404]).toContain(rpc.status);
     expect(JSON.parse(rpc.text)).toHaveProperty('code');
+  });
+
+  it('paths are the sandbox\'s: .. and absolute paths never reach the host (single and multipart names)', async () => {
+    const name = `e2b-escape-${randomBytes(6).toString('hex')}`;
+    await sbx.files.write(`/../../../../../../tmp/${name}`, 'x');
+    await sbx.files.write([{ path: `../../../../../../../tmp/${name}-m`, data: 'y' }]);
+    expect(existsSync(`/tmp/${name}`)).toBe(false);
+    expect(existsSync(`/tmp/${name}-m`)).toBe(false);
+    // Inside, the path is clamped to the sandbox's root: the file is the sandbox's /tmp/<name>.
+    expect(await sbx.files.read(`/tmp/${name}`)).toBe('x');
+  });
+
+  it('an upload without a valid token is refused on its headers, before its body is read', async () => {
+    const port = Number(new URL(e.sandboxUrl).port);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1');
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        if (buf.includes('\r\n\r\n')) {
+          s.destroy();
+          resolve(buf);
+        }
+      });
+      s.on('error', reject);
+      // A 1 GiB body is announced and never sent: the answer must come without it.
+      s.write(`POST /files?path=/tmp/huge HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: ${sbx.sandboxId}\r\nX-Access-Token: ${'0'.repeat(64)}\r\nContent-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n`);
+    });
+    expect(answer).toMatch(/^HTTP\/1.1 401/);
+    expect(answer.toLowerCase()).toContain('connection: close');
   });
 
   it('in-sandbox auth: no token or a wrong one is 401 (AuthenticationError), another sandbox\'s token does not open this one', async () => {

@@ -114,6 +114,10 @@ describe('E2B ports: getHost relays to a server in the sandbox', () => {
     const other = await Sandbox.create(e.opts);
     expect((await get(e.sandboxUrl, '/', { host, 'e2b-traffic-access-token': other.trafficAccessToken ?? '' })).status).toBe(401);
     await other.kill();
+    // The refusals are in the audit log (one counted row per source and reason).
+    const audit = await e.d.call('GET', '/v1/audit?limit=500');
+    const refused = (audit.body.events as Array<{ action: string; status: string; details: { route?: string } }>).filter((ev) => ev.action === 'auth' && ev.status === 'denied' && (ev.details.route ?? '').startsWith('/e2b/port'));
+    expect(refused.length).toBeGreaterThan(0);
   });
 
   it('a WebSocket upgrade through getHost reaches the server; without a token it is refused with 401', async () => {

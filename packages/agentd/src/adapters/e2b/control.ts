@@ -119,9 +119,12 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/** E2B's two states: a suspended sandbox, and one stopped for being idle (`sandbox.idle_timeout_ms`), are paused: connect brings either back. */
 function stateOf(rec: SandboxRecord): 'running' | 'paused' {
-  return rec.state === 'suspended' ? 'paused' : 'running';
+  return rec.state === 'suspended' || rec.state === 'stopped' ? 'paused' : 'running';
 }
+
+const LISTED = new Set(['running', 'suspended', 'stopped']);
 
 export interface ControlDeps {
   svc: HttpServices;
@@ -145,7 +148,7 @@ export function registerControlPlane(app: FastifyInstance, deps: ControlDeps): v
   const lookup = (p: Principal, id: string): { row: E2bSandboxRecord; rec: SandboxRecord } => {
     const row = svc.store.e2b.getForTenant(id, p.tenant);
     const rec = row === undefined ? undefined : svc.store.sandboxes.getForTenant(id, p.tenant);
-    if (row === undefined || rec === undefined || (rec.state !== 'running' && rec.state !== 'suspended')) {
+    if (row === undefined || rec === undefined || !LISTED.has(rec.state)) {
       throw new AgentdError('NOT_FOUND', `sandbox '${id}' not found`, { details: { sandbox_id: id } });
     }
     return { row, rec };
@@ -237,7 +240,7 @@ export function registerControlPlane(app: FastifyInstance, deps: ControlDeps): v
       if (limit < 1) throw new AgentdError('INVALID_ARGUMENT', 'limit must be 1-1000', { details: { field: 'limit' } });
       const rows = svc.store.e2b.list(p.tenant).flatMap((row) => {
         const rec = svc.store.sandboxes.getForTenant(row.id, p.tenant);
-        if (rec === undefined || (rec.state !== 'running' && rec.state !== 'suspended')) return [];
+        if (rec === undefined || !LISTED.has(rec.state)) return [];
         if (!states.has(stateOf(rec))) return [];
         if (q.template !== undefined && q.template !== row.templateId) return [];
         if (after !== undefined && row.createdAtMs <= after) return [];
@@ -290,7 +293,7 @@ export function registerControlPlane(app: FastifyInstance, deps: ControlDeps): v
       const paused = await gate.run(p, { name: 'sandbox.suspend', sandboxId: req.params.id, input: req.body ?? {}, schema: PauseBody, run: async (b: z.infer<typeof PauseBody>) => {
         if (b.memory === false) throw unsupported('keepMemory false', "agentd's pause keeps memory");
         const { rec } = lookup(p, req.params.id);
-        if (rec.state === 'suspended') return false;
+        if (stateOf(rec) === 'paused') return false;
         await m.suspend(p.tenant, req.params.id);
         return true;
       } });
@@ -305,9 +308,11 @@ export function registerControlPlane(app: FastifyInstance, deps: ControlDeps): v
         if (b.memory === false) throw unsupported('onResume reboot', 'a paused sandbox resumes where it stopped');
         if (b.autoPause !== undefined) throw unsupported('autoPause on resume', 'set it at create');
         const { row, rec } = lookup(p, req.params.id);
-        if (mustBePaused && rec.state !== 'suspended') throw new AgentdError('CONFLICT', `sandbox '${row.id}' is already running`, { details: { sandbox_id: row.id } });
-        const resumed = rec.state === 'suspended';
-        if (resumed) await m.resume(p.tenant, row.id);
+        if (mustBePaused && stateOf(rec) !== 'paused') throw new AgentdError('CONFLICT', `sandbox '${row.id}' is already running`, { details: { sandbox_id: row.id } });
+        const resumed = stateOf(rec) === 'paused';
+        // Suspended: thawed as it was. Stopped for being idle: started again on its files (its processes are gone).
+        if (rec.state === 'suspended') await m.resume(p.tenant, row.id);
+        else if (rec.state === 'stopped') await m.start(p.tenant, row.id, undefined, { admin: isAdmin(p), local: isLocalCaller(p) });
         if (b.timeout !== undefined) applyTimeout(row, b.timeout * 1000);
         else if (resumed) applyTimeout(row, row.timeoutMs);
         return { resumed, row };

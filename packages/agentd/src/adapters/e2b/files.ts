@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import Busboy from 'busboy';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../auth/types.js';
@@ -88,11 +89,20 @@ export async function uploadFiles(svc: HttpServices, caller: EnvdCaller, req: Fa
   if (body === undefined || typeof (body as { pipe?: unknown }).pipe !== 'function') throw new AgentdError('INTERNAL', 'the upload body was read before the route');
   if (!type.startsWith('multipart/form-data')) {
     if (query.path === undefined || query.path === '') throw new AgentdError('INVALID_ARGUMENT', 'an octet-stream upload needs the path query parameter', { details: { field: 'path' } });
-    if (req.headers['content-encoding'] !== undefined && req.headers['content-encoding'] !== 'identity') {
-      throw new AgentdError('INVALID_ARGUMENT', `Content-Encoding '${String(req.headers['content-encoding'])}' is not supported on uploads (send the bytes as they are)`, { details: { field: 'content-encoding' } });
+    const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity' && encoding !== 'gzip') {
+      throw new AgentdError('INVALID_ARGUMENT', `Content-Encoding '${encoding}' is not supported on uploads (gzip or none)`, { details: { field: 'content-encoding' } });
     }
     const path = sandboxPath(query.path);
-    await writeStream(svc, caller, path, body, signal);
+    // The SDK's gzip: true. What it inflates to is bounded by the sandbox (its disk), as any upload is.
+    const data = encoding === 'gzip' ? body.pipe(createGunzip()) : body;
+    body.on('error', (err) => data.destroy(err));
+    try {
+      await writeStream(svc, caller, path, data, signal);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'Z_DATA_ERROR' || (err as { code?: string }).code === 'Z_BUF_ERROR') throw new AgentdError('INVALID_ARGUMENT', `the gzip body is malformed: ${(err as Error).message}`, { details: { field: 'body' } });
+      throw err;
+    }
     return [entry(path)];
   }
   const bb = Busboy({ headers: req.headers, preservePath: true, limits: { files: MAX_PARTS, fields: 100, fieldSize: 64 * 1024 } });

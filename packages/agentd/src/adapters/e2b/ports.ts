@@ -51,9 +51,17 @@ export function registerPortRelay(app: FastifyInstance, svc: HttpServices, auth:
       void reply.code(s.status).type('application/json').send({ code: s.status, message: s.text });
     });
     // The caller is checked on the headers, before any body byte is read (and again when the relay opens).
-    scope.addHook('onRequest', async (req) => {
+    scope.addHook('onRequest', async (req, reply) => {
       const params = req.params as { sandboxId?: string };
-      authenticateEnvd(auth, params.sandboxId ?? '', req.headers, { traffic: true });
+      try {
+        authenticateEnvd(auth, params.sandboxId ?? '', req.headers, { traffic: true });
+      } catch (err) {
+        if (err instanceof AgentdError && err.code === 'UNAUTHENTICATED') {
+          svc.store.audit.recordAuthFailure({ source: req.socket.remoteAddress ?? 'unix', code: err.code, reason: err.message, method: req.method, route: req.routeOptions.url ?? 'unknown' });
+        }
+        if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) void reply.header('connection', 'close');
+        throw err;
+      }
     });
     const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const params = req.params as { sandboxId?: string; port?: string; '*'?: string };
@@ -109,6 +117,9 @@ export function handleE2bUpgrade(svc: HttpServices, auth: EnvdAuthDeps, domain: 
     socket.pipe(inner);
     inner.resume();
   })().catch((err: unknown) => {
+    if (err instanceof AgentdError && err.code === 'UNAUTHENTICATED') {
+      svc.store.audit.recordAuthFailure({ source: req.socket.remoteAddress ?? 'unix', code: err.code, reason: err.message, method: req.method ?? 'GET', route: '/e2b/port (upgrade)' });
+    }
     const s = status(err);
     const json = JSON.stringify({ code: s.status, message: s.text });
     socket.end(`HTTP/1.1 ${s.status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`);
