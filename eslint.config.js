@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/dist-cli/**', '**/node_modules/**', 'bench/**', '**/native/**', '**/*.mjs', '*.config.*', 'eslint.config.js'] },
+  { ignores: ['**/dist/**', '**/dist-cli/**', '**/node_modules/**', 'bench/**', '**/native/**', '**/adapters/e2b/envd/gen/**', '**/*.mjs', '*.config.*', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -158,6 +158,12 @@ export const TARGETS = [
     ratio: (c) => get(c, 'e2b_sdk_create', 'p50_ms') / get(c, 'ns_create_e2b', 'p50_ms'),
     op: '<=', bound: 1.5,
   },
+  {
+    id: 'e2b_exec_vs_ns_exec',
+    text: '`e2b_sdk_exec_true` p50 <= 2 x `ns_exec_true_e2b` p50 (issue 14: the stock E2B SDK\'s commands.run(\'true\') vs agentd\'s exec, same daemon)',
+    ratio: (c) => get(c, 'e2b_sdk_exec_true', 'p50_ms') / get(c, 'ns_exec_true_e2b', 'p50_ms'),
+    op: '<=', bound: 2,
+  },
 ];
 
 /** Above this 1-minute load average at the start of a run, the bench prints no verdict (the numbers are still written). */

@@ -21,7 +21,7 @@ export type OperationName =
   | 'snapshot.list' | 'snapshot.delete'
   | 'session.create' | 'session.list' | 'session.get' | 'session.attach' | 'session.detach' | 'session.close'
   | 'keys.create' | 'keys.list' | 'keys.revoke' | 'signing-keys.register' | 'signing-keys.list' | 'signing-keys.revoke' | 'audit.list'
-  | 'files.watch'
+  | 'files.watch' | 'files.watcher.events' | 'files.watcher.remove'
   | 'sandbox.network.get' | 'sandbox.network.rules' | 'sandbox.network.verify' | 'sandbox.ports.list' | 'sandbox.ports.add' | 'sandbox.ports.remove' | 'sandbox.ports.proxy'
   | 'images.list' | 'images.inspect' | 'images.build' | 'images.import' | 'images.remove'
   | 'command.list' | 'command.get' | 'command.attach' | 'command.stdin' | 'command.signal' | 'command.kill' | 'command.resize'
@@ -29,7 +29,7 @@ export type OperationName =
   | 'sandbox.timeout';
 
 /** Operations that only read: audited when refused, not on every success (the audit log stays about actions). */
-const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list', 'files.watch', 'sandbox.network.get', 'sandbox.ports.list', 'images.list', 'images.inspect', 'command.list', 'command.get', 'command.attach']);
+const READS = new Set<OperationName>(['sandbox.list', 'sandbox.get', 'snapshot.list', 'session.list', 'session.get', 'keys.list', 'signing-keys.list', 'audit.list', 'files.watch', 'files.watcher.events', 'sandbox.network.get', 'sandbox.ports.list', 'images.list', 'images.inspect', 'command.list', 'command.get', 'command.attach']);
 /** Reads audited on success too: they start something that lasts (a watch stream). */
 const AUDITED_READS = new Set<OperationName>(['files.watch']);
 /**
