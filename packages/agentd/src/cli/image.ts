@@ -37,7 +37,7 @@ function printInfo(info: ImageInfo, json: boolean | undefined): void {
 }
 
 export function imageCommand(): Command {
-  const cmd = new Command('image').description("Images: root file systems a sandbox can run on, each with its own writable layer (namespace backend, root)");
+  const cmd = new Command('image').description("Images: root file systems a sandbox can run on, each with its own writable layer (root daemon; backends whose probe offers images: agentd doctor)");
   const common = (c: Command): Command => c.option('-c, --config <file>', 'config file (TOML)').option('--json', 'print JSON');
   common(cmd.command('build <name>'))
     .description('Build a Debian image with mmdebstrap from the mirror apt uses here (root; runs package scripts as root)')

@@ -20,7 +20,7 @@ export function runCommandCli(): Command {
     .option('--mount-cwd', MOUNT_CWD_HELP)
     .option('-i, --interactive', "stream this process's stdin to the command (without it the command's stdin is /dev/null)")
     .option('-t, --tty', 'allocate a TTY (not supported yet)')
-    .option('--image <name>', "run on a stored image's root file system with its own writable layer (agentd image ls; namespace backend, root)")
+    .option('--image <name>', "run on a stored image's root file system with its own writable layer (agentd image ls; a backend whose probe offers images: agentd doctor)")
     .option('--template <name>', "a template of the config ([templates.NAME]: its image and defaults)")
     .option('-u, --user <user>', "who runs the command: agent (default) or root (with --image only); or uid 1000 / 0")
     .option('--keep', 'keep the sandbox\'s files after the command')

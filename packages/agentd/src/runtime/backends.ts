@@ -74,6 +74,16 @@ export class DaemonBackends implements BackendSet {
     };
   }
 
+  /** Closes every backend this daemon created (the default one and any a request named: a podman service, spare volumes), each once; one failing does not keep the others open. */
+  async closeAll(): Promise<void> {
+    const all = [...this.instances.values()];
+    this.instances.clear();
+    const results = await Promise.allSettled(all.map((b) => b.close?.()));
+    for (const [i, r] of results.entries()) {
+      if (r.status === 'rejected') this.opts.logger.warn({ backend: all[i]?.name, err: (r.reason as Error).message }, 'could not close a backend');
+    }
+  }
+
   assertProfileAllows(profile: ProfileName, backend: IsolationBackend): void {
     const strictest = stricterProfile(profile, this.opts.profile);
     assertProbedBackendAllowed(this.opts.registry, strictest, backend.name, this.probes.get(backend.name), { requireKernel: this.opts.requireKernel });

@@ -116,7 +116,7 @@ export async function startDaemon(initial: AgentdConfig, opts: StartDaemonOption
     assertDefaultLimits(config, backend, backends.probeOf(backend));
     // What the backend needs of the home (the namespace backend: reachable by the sandboxes' uids), checked now, not at every create.
     await backends.get(backend).prepareHome?.(sandboxesDir(config.home));
-    cleanups.push(() => backends.get(backend).close?.());
+    cleanups.push(() => backends.closeAll());
 
     // One replay cache for the daemon's life: a fresh one at a reload would accept once more a signature seen just before it.
     const replayCache = new ReplayCache();
