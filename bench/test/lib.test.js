@@ -48,6 +48,15 @@ function passingCases() {
     direct_connect: { p50_ms: 0.25 },
     ns_exec_true_allowlist: { p50_ms: 5.2 },
     ns_exec_true_none: { p50_ms: 5 },
+    // Issue 13: each runtime's backend against its own one-shot run.
+    ...Object.fromEntries(['oci_runc', 'oci_crun', 'gvisor', 'podman'].flatMap((b) => [
+      [`${b}_oneshot_true`, { p50_ms: 100 }], [`${b}_create`, { p50_ms: 110 }], [`${b}_exec_true`, { p50_ms: 10 }],
+    ])),
+    // Issue 14: the stock E2B SDK against agentd's own, same daemon.
+    e2b_sdk_create: { p50_ms: 20 },
+    ns_create_e2b: { p50_ms: 18 },
+    e2b_sdk_exec_true: { p50_ms: 8 },
+    ns_exec_true_e2b: { p50_ms: 5 },
   };
 }
 

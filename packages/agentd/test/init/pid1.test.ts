@@ -61,6 +61,8 @@ describe.skipIf(!HAVE_INIT || !canUnshare)('agentd-init as PID 1', () => {
     expect((await init.collect(3)).stdout.toString()).toBe('sent\n');
     init.send({ type: 'PING', id: 4 });
     await init.answer('PONG', 4);
+    // stderr is its own pipe: its line may arrive after the PONG on stdout.
+    await waitUntil(async () => init.stderr, (e) => e.includes('ignoring signal'));
     expect(init.stderr).toContain('ignoring signal');
   });
 
