@@ -1,4 +1,6 @@
 import { createHostDirectBackend, HostDirectOptionsSchema } from './host-direct/backend.js';
+import { createLinuxNativeBackend } from './linux-native/backend.js';
+import { LinuxNativeOptionsSchema } from './linux-native/options.js';
 import { createNamespaceBackend } from './namespace/backend.js';
 import { NamespaceOptionsSchema } from './namespace/options.js';
 import { BackendRegistry } from './registry.js';
@@ -7,5 +9,6 @@ import { BackendRegistry } from './registry.js';
 export function createBuiltinRegistry(): BackendRegistry {
   return new BackendRegistry()
     .register('namespace', createNamespaceBackend, { optionsSchema: NamespaceOptionsSchema })
+    .register('linux-native', createLinuxNativeBackend, { optionsSchema: LinuxNativeOptionsSchema })
     .register('host-direct', createHostDirectBackend, { optionsSchema: HostDirectOptionsSchema });
 }

@@ -17,7 +17,7 @@ export interface BuiltinBackendName {
  */
 export const BUILTIN_BACKENDS: readonly BuiltinBackendName[] = Object.freeze([
   { name: 'namespace', aliases: ['bwrap', 'container'], isolation: 'kernel', implemented: true },
-  { name: 'linux-native', aliases: ['landlock'], isolation: 'kernel', implemented: false },
+  { name: 'linux-native', aliases: ['landlock'], isolation: 'kernel', implemented: true },
   { name: 'oci', aliases: ['crun', 'runc'], isolation: 'kernel', implemented: false },
   { name: 'gvisor', aliases: ['runsc'], isolation: 'kernel', implemented: false },
   { name: 'podman', aliases: ['docker'], isolation: 'kernel', implemented: false },
