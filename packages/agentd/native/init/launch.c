@@ -235,8 +235,6 @@ int launch_main(int argc, char **argv)
 		if (ll_apply(rules, seccomp_fd, err, sizeof err) < 0)
 			return fail("%s", err);
 		free(rules);
-	} else if (seccomp_fd >= 0) {
-		return fail("--seccomp-fd is only taken with Landlock rules");
 	}
 	execvp(argv[i], argv + i);
 	return fail("cannot execute %s: %s", argv[i], strerror(errno));
