@@ -40,7 +40,8 @@ function fakeFactory(name: string, isolation: IsolationLevel, probe?: () => Prom
 function builtins(): BackendRegistry {
   return new BackendRegistry()
     .register('host-direct', fakeFactory('host-direct', 'none'))
-    .register('namespace', fakeFactory('namespace', 'kernel'));
+    .register('namespace', fakeFactory('namespace', 'kernel'))
+    .register('linux-native', fakeFactory('linux-native', 'kernel'));
 }
 
 function thrown(fn: () => unknown): AgentdError {
@@ -79,8 +80,6 @@ describe('name and alias resolution', () => {
   });
 
   test.each([
-    ['linux-native', 'linux-native'],
-    ['landlock', 'linux-native'],
     ['oci', 'oci'],
     ['crun', 'oci'],
     ['runc', 'oci'],
@@ -101,12 +100,13 @@ describe('name and alias resolution', () => {
 
   test('list() reports implemented backends first, reserved ones after, with aliases', () => {
     const list = builtins().list();
-    expect(list.slice(0, 2)).toEqual([
+    expect(list.slice(0, 3)).toEqual([
       { name: 'host-direct', aliases: ['none', 'host', 'workstation'], implemented: true, isolation: 'none' },
       { name: 'namespace', aliases: ['bwrap', 'container'], implemented: true, isolation: 'kernel' },
+      { name: 'linux-native', aliases: ['landlock'], implemented: true, isolation: 'kernel' },
     ]);
-    expect(list.slice(2).map((b) => b.name).sort()).toEqual(['firecracker', 'gvisor', 'linux-native', 'oci', 'podman']);
-    expect(list.slice(2).every((b) => !b.implemented)).toBe(true);
+    expect(list.slice(3).map((b) => b.name).sort()).toEqual(['firecracker', 'gvisor', 'oci', 'podman']);
+    expect(list.slice(3).every((b) => !b.implemented)).toBe(true);
   });
 
   test('registries are independent objects (no shared module state)', () => {
@@ -163,7 +163,8 @@ describe('probeAll and detectBest', () => {
     expect(byName.get('namespace')).toMatchObject({ available: false, isolation: 'kernel' });
     expect(byName.get('namespace')?.reason).toContain('bwrap not found on PATH');
     expect(byName.get('gvisor')).toMatchObject({ available: false, reason: 'not implemented yet' });
-    expect(probes).toHaveLength(7);
+    // The two registered here and the four reserved names (linux-native is implemented, so not reserved, and not registered here).
+    expect(probes).toHaveLength(6);
     expect(reg.detectBest(probes)).toBe('host-direct');
   });
 
