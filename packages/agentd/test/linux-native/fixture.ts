@@ -89,6 +89,8 @@ export async function harness(options: Record<string, unknown> = {}): Promise<Ha
     async close() {
       const errors: unknown[] = [];
       for (const s of started) await s.destroy().catch((e: unknown) => errors.push(e));
+      // Spare disk volumes made by prepareHome are unmounted and removed.
+      await backend.close().catch((e: unknown) => errors.push(e));
       await rm(home, { recursive: true, force: true });
       if (errors.length > 0) throw errors[0];
     },

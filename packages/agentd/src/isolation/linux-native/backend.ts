@@ -8,6 +8,7 @@ import { nativePaths } from '../../native-paths.js';
 import type { Logger } from '../../util/logger.js';
 import { CgroupDriver, cgroupLimits, type CgroupProbe } from '../cgroup/index.js';
 import { ensureSandboxDirs } from '../dirs.js';
+import { SpareVolumes } from '../disk/spare.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
 import { sandboxBaseEnv } from '../exec-env.js';
 import { closeHostPaths, NO_HOST_PATHS, openHostPath, rulesForMount, type HostPathRules, type PinnedHostPath } from '../host-paths.js';
@@ -87,6 +88,8 @@ export class LinuxNativeBackend implements IsolationBackend {
   private volumeTools: Promise<{ tools?: VolumeTools; problem?: string }> | undefined;
   private uids: HostUidAllocator | undefined;
   private readonly searchable = new Set<string>();
+  /** Volumes formatted ahead of demand (a daemon's backend only: set up by prepareHome), as the namespace backend's. */
+  private spares: SpareVolumes | undefined;
 
   constructor(
     private readonly initPath: string,
@@ -209,7 +212,13 @@ export class LinuxNativeBackend implements IsolationBackend {
   }
 
   async prepareHome(sandboxesDir: string): Promise<void> {
-    const facts = await this.hostFacts();
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
+    if (disk.tools !== undefined && facts.uidRange !== undefined && this.spares === undefined) {
+      // A folder of its own: a namespace backend of the same home keeps its spares in 'volume-spares'.
+      this.spares = await SpareVolumes.open(join(dirname(sandboxesDir), 'volume-spares-linux-native'), disk.tools, (err) => {
+        this.logger.warn({ err: (err as Error).message }, 'spare disk volume');
+      });
+    }
     if (facts.uidRange === undefined) return;
     const { chmod, mkdir, stat } = await import('node:fs/promises');
     const home = dirname(sandboxesDir);
@@ -240,7 +249,21 @@ export class LinuxNativeBackend implements IsolationBackend {
     }
   }
 
+  /** Unmounts and removes the spare volumes (the daemon stops). */
+  async close(): Promise<void> {
+    await this.spares?.close();
+  }
+
   async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    try {
+      return await this.startSandbox(requested, opts);
+    } finally {
+      // The next volume of this size is made after this start, not while it runs.
+      if (requested.limits.diskBytes !== undefined) this.spares?.refill(requested.limits.diskBytes);
+    }
+  }
+
+  private async startSandbox(requested: SandboxSpec, opts: StartOptions): Promise<SandboxHandle> {
     if (opts.signal?.aborted) throw new AgentdError('CANCELLED', 'sandbox start cancelled', { cause: opts.signal.reason });
     const facts = await this.hostFacts();
     this.refuseUnsupported(requested, facts);
@@ -314,6 +337,7 @@ export class LinuxNativeBackend implements IsolationBackend {
     const inside = `${volumePaths(spec.dirs.root).mountPoint}/`;
     const outside = [spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp].filter((d) => !d.startsWith(inside));
     if (outside.length > 0) throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
+    await this.spares?.take(spec.dirs.root, bytes);
     await ensureVolume(spec.dirs.root, bytes, tools, signal);
   }
 }
