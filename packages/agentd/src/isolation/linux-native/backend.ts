@@ -179,7 +179,7 @@ export class LinuxNativeBackend implements IsolationBackend {
       isolation: 'kernel',
       features: {
         filesystem: landlock.ok
-          ? ok("Landlock: workspace, home, tmp read-write; /usr and /lib* read+execute; listed /etc entries read-only; host paths per ro/rw; everything else EACCES. Not hidden: the view is the host's (names and metadata of other paths stay visible where Unix permissions allow, only opening is denied)")
+          ? ok("Landlock: workspace, home, tmp read-write; /usr and /lib* read+execute; listed /etc entries read-only; host paths per ro/rw; everything else EACCES. Not hidden: the view is the host's (a path outside the rules can still be looked up, stat answers where Unix permissions allow; only opening, listing, executing and changing it is denied)")
           : no(landlock.detail ?? ''),
         network: landlock.ok
           ? ok("network 'none': Landlock denies every TCP bind and connect, seccomp refuses inet and Unix sockets (UDP, ICMP, raw and pathname Unix sockets are not covered by Landlock's network rules); 'host' = the host's network; 'allowlist' and ports refused (no network namespace)")
