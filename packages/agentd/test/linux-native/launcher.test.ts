@@ -22,8 +22,8 @@ function launch(args: string[], program: string[], fd3?: string): Promise<{ code
     });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
     child.on('close', (code) => {
       if (fd !== undefined) closeSync(fd);
       resolve({ code, out: out.trim(), err: err.trim() });
