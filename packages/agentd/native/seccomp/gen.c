@@ -219,12 +219,14 @@ static int build_owner_guard(scmp_filter_ctx ctx) {
  * --no-sockets: the linux-native backend's filter under network 'none' (no network namespace
  * there: the host's). socket(2) of AF_INET, AF_INET6 and AF_UNIX is refused, which closes what
  * Landlock's TCP rules leave open (UDP, ICMP, raw; connecting to a host's pathname Unix socket,
- * which Landlock ABI 7 does not control). socketpair(2) stays allowed: it reaches nobody else.
+ * which Landlock ABI 7 does not control), with EACCES ("permission to create a socket of the
+ * specified type is denied", socket(2)), the errno Landlock gives a refused TCP connect.
+ * socketpair(2) stays allowed: it reaches nobody else.
  */
 static int build_no_sockets(scmp_filter_ctx ctx) {
   static const int FAMILIES[] = {AF_UNIX, AF_INET, AF_INET6};
   for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; i++) {
-    CHECK(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)FAMILIES[i])),
+    CHECK(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)FAMILIES[i])),
           "socket (no-sockets)");
   }
   return 0;

@@ -107,10 +107,10 @@ describe.skipIf(noteSkip('backend', skipReason))('linux-native sandbox', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     try {
-      // seccomp refuses the socket itself (EAFNOSUPPORT), before Landlock's TCP rule is reached.
-      expect(await py(sbx, attemptPy(`socket.create_connection(("127.0.0.1", ${port}), timeout=5)`))).toBe('EAFNOSUPPORT');
-      expect(await py(sbx, attemptPy('socket.socket(socket.AF_INET, socket.SOCK_DGRAM)'))).toBe('EAFNOSUPPORT');
-      expect(await py(sbx, attemptPy('socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)'))).toBe('EAFNOSUPPORT');
+      // seccomp refuses the socket itself (EACCES), before Landlock's TCP rule is reached.
+      expect(await py(sbx, attemptPy(`socket.create_connection(("127.0.0.1", ${port}), timeout=5)`))).toBe('EACCES');
+      expect(await py(sbx, attemptPy('socket.socket(socket.AF_INET, socket.SOCK_DGRAM)'))).toBe('EACCES');
+      expect(await py(sbx, attemptPy('socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)'))).toBe('EACCES');
       // socketpair reaches nobody else and stays allowed.
       expect(await py(sbx, attemptPy('socket.socketpair()'))).toBe('ok');
     } finally {

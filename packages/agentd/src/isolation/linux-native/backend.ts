@@ -200,6 +200,7 @@ export class LinuxNativeBackend implements IsolationBackend {
         images: no("no root file system swap: backend 'linux-native' runs on the host's own /usr and /etc; a sandbox with an image is refused"),
         rootInside: no('no user namespace: root inside would be host root, so it is never offered'),
         ports: no('no network namespace: ports are refused'),
+        networkNamespace: no("none: the host's interfaces stay listed (/proc/net), and network 'none' has no loopback of its own (no socket at all)"),
         hiddenPaths: no('deny paths under an allowed path cannot be hidden (refused); other paths are only denied, not hidden'),
         rlimits: ok('open files and core size, set by the launcher'),
       },
