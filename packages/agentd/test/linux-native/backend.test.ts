@@ -165,6 +165,22 @@ describe.skipIf(noteSkip('backend', skipReason))('linux-native sandbox', () => {
     }
   });
 
+  test("terminals: an exec gets its own PTY; a host terminal cannot be opened (EACCES)", async () => {
+    const host = spawn('/usr/bin/python3', ['-c', 'import os, pty, time\nm, s = pty.openpty()\nprint(os.ttyname(s), flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const hostPath = await new Promise<string>((resolve) => host.stdout?.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      const h = sbx.channel.exec({ argv: ['/bin/sh', '-c', 'tty'], env: { ...sbx.baseEnv }, pty: { rows: 24, cols: 80 } });
+      let text = '';
+      for await (const c of h.output()) text += c.data.toString();
+      expect((await h.exited).exitCode).toBe(0);
+      expect(text.trim()).toMatch(/^\/dev\/pts\/\d+$/);
+      expect(text.trim()).not.toBe(hostPath);
+      expect(await py(sbx, attemptPy(`os.open(${JSON.stringify(hostPath)}, os.O_RDWR)`))).toBe('EACCES');
+    } finally {
+      host.kill('SIGKILL');
+    }
+  });
+
   test('suspend and resume through the freezer', async () => {
     const s = await h.start();
     await sh(s, 'sleep 300 >/dev/null 2>&1 & echo started');
