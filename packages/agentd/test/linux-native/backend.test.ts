@@ -242,6 +242,12 @@ describe.skipIf(noteSkip('refusals', skipReason))('linux-native refusals', () =>
     }
   });
 
+  test('a workdir outside the sandbox\'s folders and allowed paths is refused (INVALID_ARGUMENT)', async () => {
+    const err = await refusal(h.start({ workdir: '/root' }));
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.details.field).toBe('workdir');
+  });
+
   test('a deny path no rule covers is accepted, and stays unreadable', async () => {
     const s = await h.start({ denyPaths: ['/var/lib'] });
     expect(await py(s, attemptPy('os.listdir("/var/lib")'))).toBe('EACCES');

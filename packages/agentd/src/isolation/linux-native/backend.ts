@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { lstat, open } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
@@ -11,7 +11,7 @@ import { ensureSandboxDirs } from '../dirs.js';
 import { SpareVolumes } from '../disk/spare.js';
 import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
 import { sandboxBaseEnv } from '../exec-env.js';
-import { closeHostPaths, NO_HOST_PATHS, openHostPath, rulesForMount, type HostPathRules, type PinnedHostPath } from '../host-paths.js';
+import { closeHostPaths, isSameOrUnder, NO_HOST_PATHS, openHostPath, rulesForMount, type HostPathRules, type PinnedHostPath } from '../host-paths.js';
 import { DEFAULT_HOST_UID_RANGE, HostUidAllocator, rangeProblem, type HostIds, type HostUidRange } from '../host-ids.js';
 import { InitSandbox } from '../init-sandbox.js';
 import { wantedHostMounts } from '../namespace/mounts.js';
@@ -273,6 +273,7 @@ export class LinuxNativeBackend implements IsolationBackend {
     const wanted = wantedHostMounts(spec, rules.config);
     // Everything that can be refused is refused before touching the host.
     landlockRules({ spec, initPath: this.initPath, existing: facts.existing, hostPaths: wanted, denyPaths: spec.denyPaths });
+    checkWorkdir(spec, wanted);
     const cgroupUsable = facts.cgroup !== undefined && Object.values(facts.cgroup.controllers).some((c) => c.ok);
     if (!cgroupUsable && cgroupLimits(spec.limits).length > 0) {
       throw new AgentdError('LIMIT_UNSUPPORTED', `backend 'linux-native' cannot enforce limits here: no usable cgroup (${facts.cgroupProblem ?? 'see agentd doctor'})`, {
@@ -340,6 +341,22 @@ export class LinuxNativeBackend implements IsolationBackend {
     if (outside.length > 0) throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
     await this.spares?.take(spec.dirs.root, bytes);
     await ensureVolume(spec.dirs.root, bytes, tools, signal);
+  }
+}
+
+/**
+ * The launcher enters the workdir as root, before it drops to the sandbox's uid: a workdir must
+ * lie in the sandbox's own folders or an allowed host path, never elsewhere on the host (a
+ * directory handle taken as root would skip the permission checks of the folders above it).
+ */
+function checkWorkdir(spec: SandboxSpec, wanted: ReadonlyArray<{ target: string }>): void {
+  const dir = spec.workdir;
+  if (dir === undefined) return;
+  const roots = [spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp, ...wanted.map((w) => w.target)];
+  if (!posix.isAbsolute(dir) || posix.normalize(dir) !== dir || !roots.some((r) => isSameOrUnder(dir, r))) {
+    throw new AgentdError('INVALID_ARGUMENT', `workdir '${dir}': backend 'linux-native' runs in the host's view, so the workdir must be an absolute, normalised path in the sandbox's workspace (${spec.dirs.workspace}), home, tmp or an allowed host path`, {
+      details: { field: 'workdir', workdir: dir, backend: 'linux-native' },
+    });
   }
 }
 
