@@ -4,7 +4,7 @@
  * attempted and asserted to fail with the errno of the layer that stops it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,17 @@ describe.skipIf(noteSkip('backend', skipReason))('linux-native sandbox', () => {
     // /etc entries not on the list (fstab is world-readable) and the daemon's home neither.
     expect(await py(sbx, attemptPy('open("/etc/fstab").read()'))).toBe('EACCES');
     expect(await py(sbx, attemptPy('os.listdir("/root")'))).toBe('EACCES');
+    // Neither a symlink nor a hard link made in the workspace opens it: Landlock checks the file reached, and refuses to reparent it (EXDEV).
+    expect(await py(sbx, attemptPy(`os.symlink(${JSON.stringify(file)}, "via-symlink")\nopen("via-symlink").read()`))).toBe('EACCES');
+    expect(await py(sbx, attemptPy(`os.link(${JSON.stringify(file)}, "via-hardlink")`))).toBe('EPERM'); // protected_hardlinks: not its file
+    // A file outside that even belongs to the sandbox's uid: Unix permissions allow everything, Landlock nothing.
+    const uid = Number((await sh(sbx, 'id -u')).out);
+    const own = join(scratch, 'owned-by-sandbox-uid');
+    await writeFile(own, 'its own, but outside');
+    await chown(own, uid, uid);
+    expect(await py(sbx, attemptPy(`open(${JSON.stringify(own)}).read()`))).toBe('EACCES');
+    expect(await py(sbx, attemptPy(`os.link(${JSON.stringify(own)}, "via-hardlink")`))).toBe('EXDEV');
+    expect(await py(sbx, attemptPy(`os.rename(${JSON.stringify(own)}, "moved-in")`))).toBe('EACCES'); // no right to remove it from its folder
     // A listed system file reads fine.
     expect(await py(sbx, attemptPy('open("/etc/passwd").read()'))).toBe('ok');
   });
