@@ -43,7 +43,8 @@ export interface Subject {
 
 /**
  * Backends with several runtimes behind one name. Data only: a backend author adds a row
- * here when one name covers runtimes that must each pass (e.g. oci with runc and crun).
+ * here when one name covers runtimes that must each pass (e.g. oci with runc and crun). A
+ * variant whose label is itself a registered backend is left out (that backend covers it).
  */
 export const VARIANTS: Readonly<Record<string, ReadonlyArray<{ label: string; options: Record<string, unknown> }>>> = {
   oci: [
@@ -89,7 +90,10 @@ async function discover(): Promise<Subject[]> {
   const initPath = requireInitPath();
   const subjects: Subject[] = [];
   for (const name of names) {
-    const variants = (VARIANTS[name] ?? [{ label: name, options: {} }]).filter((v) => only === undefined || only.backends.has(name) || only.labels.has(v.label));
+    const variants = (VARIANTS[name] ?? [{ label: name, options: {} }])
+      // A variant that is also registered as a backend of its own is covered as that backend.
+      .filter((v) => v.label === name || !names.includes(v.label))
+      .filter((v) => only === undefined || only.backends.has(name) || only.labels.has(v.label));
     for (const v of variants) {
       let probe: BackendProbe;
       try {
@@ -131,6 +135,8 @@ export function why(s: Subject, name: string): string {
  * default (the suite asks for it explicitly where it proves the refusal), the network is
  * 'none' where the backend can take it away, 'host' otherwise. No disk volume (not part of the suite).
  */
+// The daemon's cgroups go under the default parent: start-up recovery only removes groups of
+// its own home's sandboxes, so other daemons' sandboxes under the same parent are safe.
 export function daemonConfig(s: Subject): Record<string, unknown> {
   const on = (f: string, v: number): number => (featureOk(s, f) ? v : 0);
   return {
@@ -282,6 +288,33 @@ export async function cgroupsOf(id: string): Promise<string[]> {
   };
   await walk('/sys/fs/cgroup', 0);
   return found;
+}
+
+/**
+ * The cgroup folders the given host processes are in (every hierarchy), leaving out the root
+ * and the groups this test process is in itself: the sandbox's own groups, however the
+ * backend named them.
+ */
+export async function cgroupsOfPids(pids: readonly number[]): Promise<string[]> {
+  const parse = (text: string): Array<{ controllers: string; path: string }> =>
+    text.split('\n').filter((l) => l !== '').map((l) => {
+      const [, controllers = '', ...rest] = l.split(':');
+      return { controllers, path: rest.join(':') };
+    });
+  const own = new Set(parse(await readFile('/proc/self/cgroup', 'utf8')).map((e) => `${e.controllers}:${e.path}`));
+  const unified = (await readdir('/sys/fs/cgroup/unified').then(() => true, () => false)) ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+  const out = new Set<string>();
+  for (const pid of pids) {
+    const text = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
+    for (const e of parse(text)) {
+      if (e.path === '/' || own.has(`${e.controllers}:${e.path}`)) continue;
+      if (e.controllers === '') out.add(join(unified, e.path));
+      else for (const c of e.controllers.replace(/^name=/, '').split(',')) out.add(join('/sys/fs/cgroup', c, e.path));
+    }
+  }
+  const present: string[] = [];
+  for (const dir of out) if (await readdir(dir).then(() => true, () => false)) present.push(dir);
+  return present.sort();
 }
 
 /** Lines of the host's mount table (this process's mount namespace) naming the sandbox id. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestDaemon } from '../daemon/harness.js';
 import {
-  buildStaticFixtures, cgroupsOf, countInside, createSandbox, expectRefused, feature, featureOk, forEachSubject, hostPidsRunning, hostProcessesOf,
+  buildStaticFixtures, cgroupsOf, cgroupsOfPids, countInside, createSandbox, expectRefused, feature, featureOk, forEachSubject, hostPidsRunning, hostProcessesOf,
   markerNumber, mountsOf, REFUSAL_CODES, sh, startSubjectDaemon, upload, why, type StaticFixtures,
 } from './harness.js';
 
@@ -115,14 +115,21 @@ forEachSubject('lifecycle', (s) => {
     expect((await sh(d, id, countInside(n))).trim()).toBe('2');
     const folder = join(d.home, 'sandboxes', id);
     expect(await exists(folder)).toBe(true);
-    // Where the backend runs a cgroup (any limit enforced), it is named after the sandbox, so a leak can be found.
+    // The sandbox as the host sees it: its processes (the commands, where they are host
+    // processes; else the runtime's, which name the sandbox) and their cgroups, plus any cgroup
+    // named after the sandbox. Found before the destroy, so "none after" means removed, not unseen.
+    const pids = [...(await hostPidsRunning(`sleep ${n}`)), ...(await hostProcessesOf(id))];
+    expect(pids.length, 'the host sees some process of the sandbox').toBeGreaterThan(0);
+    const groups = [...new Set([...(await cgroupsOf(id)), ...(await cgroupsOfPids(pids))])];
     const limited = featureOk(s, 'memoryLimit') || featureOk(s, 'pidsLimit') || featureOk(s, 'cpuLimit');
-    if (limited) expect((await cgroupsOf(id)).length, 'a cgroup folder named after the sandbox id').toBeGreaterThan(0);
-    expect((await hostProcessesOf(id)).length + (await hostPidsRunning(`sleep ${n}`)).length, 'the host sees some process of the sandbox').toBeGreaterThan(0);
+    if (limited) expect(groups.length, 'a backend that enforces limits runs the sandbox in a cgroup of its own').toBeGreaterThan(0);
     expect((await d.call('DELETE', `/v1/sandboxes/${id}`)).status).toBe(204);
     expect(await hostPidsRunning(`sleep ${n}`)).toEqual([]);
     expect(await hostProcessesOf(id)).toEqual([]);
     expect(await cgroupsOf(id)).toEqual([]);
+    const left: string[] = [];
+    for (const g of groups) if (await exists(g)) left.push(g);
+    expect(left, 'cgroups of the sandbox left behind').toEqual([]);
     expect(await mountsOf(id)).toEqual([]);
     expect(await exists(folder)).toBe(false);
     expect((await d.call('GET', `/v1/sandboxes/${id}`)).status).toBe(404);

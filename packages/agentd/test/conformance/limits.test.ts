@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestDaemon } from '../daemon/harness.js';
-import { buildStaticFixtures, createSandbox, exec, featureOk, forEachSubject, sh, startSubjectDaemon, upload, why, type StaticFixtures } from './harness.js';
+import { buildStaticFixtures, createSandbox, exec, feature, featureOk, forEachSubject, sh, startSubjectDaemon, upload, why, type StaticFixtures } from './harness.js';
 
 const MiB = 1024 * 1024;
 
@@ -62,6 +62,35 @@ forEachSubject('limits', (s) => {
     }, 60_000);
   } else {
     it(`pids: a pids limit is refused with LIMIT_UNSUPPORTED (${why(s, 'pidsLimit')})`, () => refusedLimit({ pids: 32 }));
+  }
+
+  const disk = feature(s, 'diskLimit');
+  if (disk === undefined) {
+    it.skip(`disk: skipped (${why(s, 'diskLimit')})`, () => undefined);
+  } else if (disk.ok) {
+    it('disk: writes past the sandbox\'s own file system size fail with ENOSPC inside; the sandbox lives on', async () => {
+      const id = await createSandbox(d, { limits: { disk_bytes: 32 * MiB } });
+      const r = await exec(d, id, { command: 'head -c 67108864 /dev/zero > big; echo "rc=$?"; rm -f big' });
+      expect(r.stdout).toMatch(/rc=[1-9]/);
+      expect(r.stderr).toMatch(/No space left on device/);
+      expect(await sh(d, id, 'echo small > f && cat f')).toBe('small\n');
+      expect((await d.call('DELETE', `/v1/sandboxes/${id}`)).status).toBe(204);
+    }, 60_000);
+  } else {
+    it(`disk: a disk limit is refused with LIMIT_UNSUPPORTED (${why(s, 'diskLimit')})`, () => refusedLimit({ disk_bytes: 32 * MiB }));
+  }
+
+  const rl = feature(s, 'rlimits');
+  if (rl?.ok === true) {
+    it('open files: the limit asked for is every command\'s RLIMIT_NOFILE', async () => {
+      const id = await createSandbox(d, { limits: { open_files: 64 } });
+      expect((await sh(d, id, 'ulimit -n; ulimit -Hn')).trim().split('\n')).toEqual(['64', '64']);
+      expect((await d.call('DELETE', `/v1/sandboxes/${id}`)).status).toBe(204);
+    });
+  } else if (rl?.ok === false) {
+    it(`open files: an open-files limit is refused with LIMIT_UNSUPPORTED (${why(s, 'rlimits')})`, () => refusedLimit({ open_files: 64 }));
+  } else {
+    it.skip(`open files: skipped (${why(s, 'rlimits')})`, () => undefined);
   }
 
   if (featureOk(s, 'cpuLimit')) {
