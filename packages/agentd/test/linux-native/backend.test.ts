@@ -4,13 +4,16 @@
  * attempted and asserted to fail with the errno of the layer that stops it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chown, mkdtemp, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AgentdError } from '../../src/core/errors.js';
+import { CgroupDriver } from '../../src/isolation/cgroup/index.js';
+import { LinuxNativeBackend } from '../../src/isolation/linux-native/backend.js';
 import type { SandboxHandle } from '../../src/isolation/types.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { attemptPy, harness, native, noteSkip, py, run, sh, skipReason, type Harness } from './fixture.js';
 
 function sleep(ms: number): Promise<void> {
@@ -263,4 +266,41 @@ describe.skipIf(noteSkip('refusals', skipReason))('linux-native refusals', () =>
     const s = await h.start({ denyPaths: ['/var/lib'] });
     expect(await py(s, attemptPy('os.listdir("/var/lib")'))).toBe('EACCES');
   });
+});
+
+describe.skipIf(noteSkip('recovery', skipReason))('linux-native recovery after a crash', () => {
+  test("recover() kills what a dead init left running in the sandbox's cgroup and removes the group", async () => {
+    const parent = `agentd-test-ll-rec-${process.pid}`;
+    const h = await harness({ cgroup_parent: parent });
+    try {
+      const s = await h.start();
+      const pid = Number((await sh(s, 'setsid sleep 300 >/dev/null 2>&1 < /dev/null & echo $!')).out);
+      expect(pid).toBeGreaterThan(0);
+      // The daemon "crashes": its init is SIGKILLed; no pid namespace ends with it, the sleep lives on.
+      // The init: the process of the sandbox's cgroup that this process (the "daemon") started.
+      let initPid = 0;
+      for (const name of await readdir('/proc')) {
+        if (!/^\d+$/.test(name)) continue;
+        const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
+        const cg = await readFile(`/proc/${name}/cgroup`, 'utf8').catch(() => '');
+        if (new RegExp(`^PPid:\\s+${process.pid}$`, 'm').test(status) && cg.includes(`/${parent}/${s.id}`)) initPid = Number(name);
+      }
+      expect(initPid).toBeGreaterThan(1);
+      process.kill(initPid, 'SIGKILL');
+      await s.exited;
+      await sleep(100);
+      expect((await readFile(`/proc/${pid}/cgroup`, 'utf8')).includes(`/${parent}/${s.id}`)).toBe(true);
+      const warnings: unknown[] = [];
+      const fresh = new LinuxNativeBackend(native.init, silentLogger, { cgroup_parent: parent });
+      const report = await fresh.recover({ ours: new Set([s.id]), stopped: [{ id: s.id, dirs: s.spec.dirs }], logger: { warn: (o: object) => warnings.push(o) } });
+      expect(report.cgroups).toEqual([s.id]);
+      expect(warnings).toEqual([]);
+      const gone = await readFile(`/proc/${pid}/status`, 'utf8').then((t) => /^State:\s+Z/m.test(t), () => true);
+      expect(gone).toBe(true);
+      expect(await new CgroupDriver({ parent }).attach(s.id)).toBeUndefined();
+    } finally {
+      await h.close().catch(() => undefined);
+      await new CgroupDriver({ parent }).removeParent().catch(() => undefined);
+    }
+  }, 60_000);
 });

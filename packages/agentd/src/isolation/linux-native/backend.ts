@@ -9,7 +9,7 @@ import type { Logger } from '../../util/logger.js';
 import { CgroupDriver, cgroupLimits, type CgroupProbe } from '../cgroup/index.js';
 import { ensureSandboxDirs } from '../dirs.js';
 import { SpareVolumes } from '../disk/spare.js';
-import { ensureVolume, findVolumeTools, volumePaths, type VolumeTools } from '../disk/volume.js';
+import { ensureVolume, findVolumeTools, unmountVolume, volumePaths, type VolumeTools } from '../disk/volume.js';
 import { sandboxBaseEnv } from '../exec-env.js';
 import { closeHostPaths, isSameOrUnder, NO_HOST_PATHS, openHostPath, rulesForMount, type HostPathRules, type PinnedHostPath } from '../host-paths.js';
 import { DEFAULT_HOST_UID_RANGE, HostUidAllocator, rangeProblem, type HostIds, type HostUidRange } from '../host-ids.js';
@@ -205,6 +205,43 @@ export class LinuxNativeBackend implements IsolationBackend {
         rlimits: ok('open files and core size, set by the launcher'),
       },
     };
+  }
+
+  /**
+   * Daemon start (the backend-agnostic recovery of issue 13 calls it on every backend): a
+   * crashed daemon's linux-native sandboxes have no pid namespace to end with it, so their
+   * background commands may still run in their cgroups. Thaws, kills and removes the leftover
+   * groups of this home's sandboxes (`ours`) under this backend's parent, and unmounts the disk
+   * volumes of the sandboxes that were running. One bad leftover is logged, the rest go on.
+   */
+  async recover(ctx: {
+    ours: ReadonlySet<string>;
+    stopped: ReadonlyArray<{ id: string; dirs: SandboxSpec['dirs'] }>;
+    logger: { warn(obj: object, msg?: string): void };
+  }): Promise<{ cgroups: string[]; other: string[] }> {
+    const warn = (what: string, id?: string) => (err: unknown): void => ctx.logger.warn({ ...(id === undefined ? {} : { sandbox: id }), err: (err as Error).message }, what);
+    const cgroups: string[] = [];
+    const ids = await this.cgroups.list().catch((err: unknown) => {
+      warn('could not list the linux-native sandbox cgroups')(err);
+      return [] as string[];
+    });
+    for (const id of ids) {
+      if (!ctx.ours.has(id)) continue;
+      try {
+        const group = await this.cgroups.attach(id);
+        if (group === undefined) continue;
+        if (await group.isFrozen()) await group.thaw({ timeoutMs: 2000 }).catch(() => undefined);
+        await group.killAll();
+        await group.remove();
+        cgroups.push(id);
+      } catch (err) {
+        warn('could not clean up a leftover sandbox cgroup', id)(err);
+      }
+    }
+    for (const { id, dirs } of ctx.stopped) {
+      await unmountVolume(volumePaths(dirs.root).mountPoint).catch(warn('could not unmount the volume of a stopped sandbox', id));
+    }
+    return { cgroups, other: [] };
   }
 
   /** See NamespaceBackend.cleanupOrphans: cgroups of sandboxes a crashed daemon left behind. */
