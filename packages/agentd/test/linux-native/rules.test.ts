@@ -36,6 +36,18 @@ describe('landlockRules', () => {
     for (const d of [spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp]) expect(byPath.get(d)).toBe('rwx');
   });
 
+  test("an /etc entry that is a symlink gives its target the entry's read-only rule, unless covered or in /proc", () => {
+    const etcLinks = new Map([
+      ['/etc/resolv.conf', '/run/systemd/resolve/stub-resolv.conf'],
+      ['/etc/localtime', '/usr/share/zoneinfo/Etc/UTC'],
+      ['/etc/mtab', '/proc/mounts'],
+    ]);
+    const rules = landlockRules({ ...base, etcLinks });
+    expect(rules.filter((r) => r.path === '/run/systemd/resolve/stub-resolv.conf').map((r) => r.access)).toEqual(['ro']);
+    expect(rules.some((r) => r.path === '/usr/share/zoneinfo/Etc/UTC')).toBe(false);
+    expect(rules.some((r) => r.path === '/proc/mounts')).toBe(false);
+  });
+
   test('host paths become descriptor rules in pin order, ro -> rx, rw -> rwx', () => {
     const rules = landlockRules({ ...base, hostPaths: [
       { given: '/data/a', target: '/data/a', readonly: true, what: 'allowed_paths_ro[0]' },

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { lstat, open } from 'node:fs/promises';
+import { lstat, open, realpath } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentdError } from '../../core/errors.js';
@@ -43,6 +43,7 @@ interface Facts {
   cgroup: CgroupProbe | undefined;
   cgroupProblem?: string;
   existing: Set<string>;
+  etcLinks: Map<string, string>;
   /** Root daemon: each sandbox gets its own uid from here (the last one runs the probe). */
   uidRange?: HostUidRange;
   probeIds?: HostIds;
@@ -62,13 +63,23 @@ async function landlockAbi(initPath: string): Promise<{ abi: number; problem?: s
   }
 }
 
-async function existingEntries(): Promise<Set<string>> {
-  const out = new Set<string>();
+/** Candidate entries that exist (not symlinks), and /etc entries that are symlinks with their resolved target. */
+async function existingEntries(): Promise<{ existing: Set<string>; etcLinks: Map<string, string> }> {
+  const existing = new Set<string>();
+  const etcLinks = new Map<string, string>();
   await Promise.all(candidatePaths().map(async (p) => {
     const st = await lstat(p).catch(() => undefined);
-    if (st !== undefined && !st.isSymbolicLink()) out.add(p);
+    if (st === undefined) return;
+    if (!st.isSymbolicLink()) {
+      existing.add(p);
+      return;
+    }
+    if (!p.startsWith('/etc/')) return;
+    const target = await realpath(p).catch(() => undefined);
+    const tst = target === undefined ? undefined : await lstat(target).catch(() => undefined);
+    if (target !== undefined && tst !== undefined && (tst.isFile() || tst.isDirectory())) etcLinks.set(p, target);
   }));
-  return out;
+  return { existing, etcLinks };
 }
 
 /**
@@ -109,12 +120,12 @@ export class LinuxNativeBackend implements IsolationBackend {
   }
 
   private async gather(): Promise<Facts> {
-    const [ll, existing, cg] = await Promise.all([
+    const [ll, entries, cg] = await Promise.all([
       landlockAbi(this.initPath),
       existingEntries(),
       this.cgroups.probe().then((probe) => ({ probe }), (err: unknown) => ({ problem: (err as Error).message })),
     ]);
-    const facts: Facts = { abi: ll.abi, existing, cgroup: 'probe' in cg ? cg.probe : undefined };
+    const facts: Facts = { abi: ll.abi, existing: entries.existing, etcLinks: entries.etcLinks, cgroup: 'probe' in cg ? cg.probe : undefined };
     if (ll.problem !== undefined) facts.abiProblem = ll.problem;
     if ('problem' in cg) facts.cgroupProblem = cg.problem;
     if (process.getuid?.() === 0) {
@@ -309,7 +320,7 @@ export class LinuxNativeBackend implements IsolationBackend {
     const spec = rules.config.denyPaths.length === 0 ? requested : { ...requested, denyPaths: [...new Set([...rules.config.denyPaths, ...requested.denyPaths])] };
     const wanted = wantedHostMounts(spec, rules.config);
     // Everything that can be refused is refused before touching the host.
-    landlockRules({ spec, initPath: this.initPath, existing: facts.existing, hostPaths: wanted, denyPaths: spec.denyPaths });
+    landlockRules({ spec, initPath: this.initPath, existing: facts.existing, etcLinks: facts.etcLinks, hostPaths: wanted, denyPaths: spec.denyPaths });
     checkWorkdir(spec, wanted);
     const cgroupUsable = facts.cgroup !== undefined && Object.values(facts.cgroup.controllers).some((c) => c.ok);
     if (!cgroupUsable && cgroupLimits(spec.limits).length > 0) {
@@ -330,7 +341,7 @@ export class LinuxNativeBackend implements IsolationBackend {
     try {
       pinned = await pinHostPaths(wanted, rules);
       // Rules name the pinned descriptors (fds 4...): what was checked is what is allowed.
-      const ruleList = landlockRules({ spec, initPath: this.initPath, existing: facts.existing, hostPaths: wanted, denyPaths: spec.denyPaths });
+      const ruleList = landlockRules({ spec, initPath: this.initPath, existing: facts.existing, etcLinks: facts.etcLinks, hostPaths: wanted, denyPaths: spec.denyPaths });
       const filters = seccompFilters();
       const filterPath = spec.network === 'none' ? filters.noSockets : filters.base;
       const filter = await open(filterPath, 'r').catch((err: Error) => {

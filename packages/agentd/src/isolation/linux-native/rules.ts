@@ -44,6 +44,12 @@ export interface RuleInputs {
   initPath: string;
   /** Which of SYSTEM_DIRS, /etc/<ETC_ENTRIES> and DEV_ENTRIES exist here as directories or files (not symlinks). */
   existing: ReadonlySet<string>;
+  /**
+   * /etc entries that are symlinks, by their resolved target (e.g. resolv.conf ->
+   * /run/systemd/resolve/stub-resolv.conf): the target gets the entry's read-only rule, unless
+   * a rule already covers it or it lies in /proc, /sys or /dev.
+   */
+  etcLinks?: ReadonlyMap<string, string>;
   /** The host paths asked for (allowed paths, bind mounts), in the order they are pinned. */
   hostPaths: ReadonlyArray<{ given: string; target: string; readonly: boolean; what: string }>;
   /** Deny paths (config's and the spec's). */
@@ -68,6 +74,11 @@ export function landlockRules(inp: RuleInputs): Rule[] {
   for (const e of ETC_ENTRIES) {
     const p = `/etc/${e}`;
     if (inp.existing.has(p)) rules.push({ path: p, access: 'ro', why: 'system configuration' });
+  }
+  for (const [link, target] of inp.etcLinks ?? []) {
+    const covered = rules.some((r) => isSameOrUnder(target, r.path));
+    const system = ['/proc', '/sys', '/dev'].some((t) => isSameOrUnder(target, t)) || target === '/';
+    if (!covered && !system) rules.push({ path: target, access: 'ro', why: `system configuration (${link})` });
   }
   rules.push({ path: '/proc', access: 'proc', why: 'process information (own /proc/self; other processes only what ptrace rules allow)' });
   for (const d of DEV_ENTRIES) if (inp.existing.has(d)) rules.push({ path: d, access: 'dev', why: 'device' });
