@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { lstat, open, realpath } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, realpath, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentdError } from '../../core/errors.js';
@@ -269,7 +269,6 @@ export class LinuxNativeBackend implements IsolationBackend {
       });
     }
     if (facts.uidRange === undefined) return;
-    const { chmod, mkdir, stat } = await import('node:fs/promises');
     const home = dirname(sandboxesDir);
     const st = await stat(home);
     if ((st.mode & 0o001) === 0) await chmod(home, (st.mode & 0o7777) | 0o011);
