@@ -4,7 +4,7 @@
  * (under 2 min). One process tree: this process (baselines, the SDK client, the direct backend)
  * and `agentd serve` children. Writes bench/results/latest.{json,md,svg}.
  *
- * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive,oci,e2b: writes
+ * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive,oci,e2b,native: writes
  * results/partial.* instead of latest.*); --cpu-prof (the daemons write V8 CPU profiles to
  * bench/results/profiles/).
  */
@@ -27,7 +27,7 @@ const CPU_PROF = argv.includes('--cpu-prof');
 /** --wait-idle[=MINUTES]: wait (default up to 10 min) until the 1-minute load is at most 1.0 before measuring. */
 const WAIT_IDLE = argv.find((a) => a === '--wait-idle' || a.startsWith('--wait-idle='));
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network', 'interactive', 'oci', 'e2b'];
+const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network', 'interactive', 'oci', 'e2b', 'native'];
 for (const a of argv) {
   if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=') && a !== '--wait-idle' && !/^--wait-idle=\d+$/.test(a)) {
     console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof, --wait-idle[=MINUTES])`);
@@ -111,7 +111,7 @@ async function runCleanups() {
   // The bench's own cgroup parents (empty once their sandboxes are gone).
   for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
     if (!controller.isDirectory()) continue;
-    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli', 'net', 'interactive', 'e2b']) {
+    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli', 'net', 'interactive', 'e2b', 'native', 'native-ns']) {
       try {
         rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
       } catch {
@@ -359,6 +359,35 @@ async function interactivePhase() {
   await runCleanupsOf(3);
 }
 
+/**
+ * Issue 13: the linux-native backend (Landlock, no namespaces) next to the namespace backend:
+ * `true` through the API and a create (to ready), each pair interleaved in one loop, on two
+ * daemons with the same config but the backend. The namespace pair is a diagnostic here
+ * (ns_exec_true and ns_create proper are the latency and start groups').
+ */
+async function nativePhase() {
+  if (!wants('native')) return;
+  log(`native: linux_native_exec_true vs ns_exec_true, linux_native_create vs ns_create (${PLAN.latN} / ${PLAN.startN} rounds)`);
+  const llConfig = `${benchConfig({ cgroupParent: `${cgroupBase}-native-ns` }).replace('backend = "namespace"', 'backend = "linux-native"')}[isolation.backends.linux-native]\ncgroup_parent = ${JSON.stringify(`${cgroupBase}-native`)}\n`;
+  const [ll, ns] = await Promise.all([
+    startDaemon({ name: 'native', config: llConfig, ...daemonArgs('native') }),
+    startDaemon({ name: 'native-ns', config: benchConfig({ cgroupParent: `${cgroupBase}-native-ns` }), ...daemonArgs('native-ns') }),
+  ]);
+  await withCleanup(() => Promise.allSettled([ll.stop(), ns.stop()]));
+  const [llClient, nsClient] = [clientFor(ll), clientFor(ns)];
+  const [llSbx, nsSbx] = await Promise.all([createSandbox(llClient), createSandbox(nsClient)]);
+  await withCleanup(() => Promise.allSettled([llSbx.destroy(), nsSbx.destroy()]));
+  const e = await interleaved({ linux_native_exec_true: () => execTrue(llSbx), ns: () => execTrue(nsSbx) }, { n: PLAN.latN, warmup: PLAN.latWarm });
+  cases.linux_native_exec_true = summarize(e.linux_native_exec_true);
+  diagnostics.ns_exec_true_native_group = { ...summarize(e.ns), note: 'ns_exec_true measured interleaved with linux_native_exec_true (same config, namespace backend)' };
+  const llMs = [];
+  const nsMs = [];
+  await interleaved({ ll: async () => llMs.push(await createColdOnce(llClient)), ns: async () => nsMs.push(await createColdOnce(nsClient)) }, { n: PLAN.startN, warmup: PLAN.startWarm });
+  cases.linux_native_create = summarize(llMs.slice(PLAN.startWarm));
+  diagnostics.ns_create_native_group = { ...summarize(nsMs.slice(PLAN.startWarm)), note: 'ns_create measured interleaved with linux_native_create (both with the default per-sandbox disk volume)' };
+  await runCleanupsOf(2);
+}
+
 async function e2bPhase() {
   if (!wants('e2b')) return;
   const { e2bGroup } = await import('./cases/e2b.js');
@@ -417,6 +446,7 @@ try {
   await group('interactive', interactivePhase);
   await group('oci', ociGroupPhase);
   await group('e2b', e2bPhase);
+  await group('native', nativePhase);
 } catch (err) {
   failed = err;
 } finally {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 const CASE_ORDER = [
   'spawn_true', 'bwrap_oneshot_true', 'srt_true', 'host_exec_true', 'ns_exec_true', 'ns_exec_true_direct', 'mcp_exec_true',
-  'ns_create', 'ns_acquire_pool', 'ns_exec_throughput_c16', 'spawn_throughput_c16', 'ns_idle_500', 'ns_stream_256m', 'pipe_256m',
+  'ns_create', 'linux_native_exec_true', 'linux_native_create', 'ns_acquire_pool', 'ns_exec_throughput_c16', 'spawn_throughput_c16', 'ns_idle_500', 'ns_stream_256m', 'pipe_256m',
 ];
 
 const fmt = (x, d = 2) => (typeof x === 'number' ? x.toFixed(d) : '');

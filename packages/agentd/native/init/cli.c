@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "landlock.h"
 #include "launch.h"
 #include "loop.h"
 #include "net.h"
@@ -49,6 +50,11 @@ int cli_run(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--launch") == 0)
 		return launch_main(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "--landlock-abi") == 0) {
+		/* The kernel's Landlock ABI (0: none), for the linux-native backend's probe. */
+		printf("%d\n", ll_abi());
+		return 0;
+	}
 	struct agent_options opt = { 0 };
 	struct net_options net = { 0 };
 	/*

@@ -12,6 +12,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "landlock.h"
+
 #define LAUNCH_FAILED 127
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -130,8 +132,57 @@ static int drop_ids(bool have_uid, unsigned uid, bool have_gid, unsigned gid)
 	return 0;
 }
 
+/* NAME=CLASS split at the last '=' (a path may hold '='). */
+static bool split_rule(const char *val, char *name, size_t cap, const char **cls)
+{
+	const char *eq = strrchr(val, '=');
+	if (!eq || eq == val || (size_t)(eq - val) >= cap)
+		return false;
+	memcpy(name, val, (size_t)(eq - val));
+	name[eq - val] = 0;
+	*cls = eq + 1;
+	return true;
+}
+
+/* --landlock PATH=CLASS, --landlock-fd N=CLASS, --landlock-net MODE, --seccomp-fd N (linux-native, landlock.h). */
+static int landlock_option(struct ll_rules **rules, int *seccomp_fd, const char *arg, const char *val)
+{
+	char err[512], name[4096];
+	const char *cls;
+	if (!*rules && !(*rules = ll_new()))
+		return fail("out of memory");
+	if (strcmp(arg, "--seccomp-fd") == 0) {
+		char *end;
+		long fd = strtol(val, &end, 10);
+		if (*end || !*val || fd < 3 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
+			return fail("--seccomp-fd %s: not an open descriptor", val);
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		*seccomp_fd = (int)fd;
+		return 0;
+	}
+	int rc;
+	if (strcmp(arg, "--landlock-net") == 0) {
+		rc = ll_set_net(*rules, val, err, sizeof err);
+	} else {
+		if (!split_rule(val, name, sizeof name, &cls))
+			return fail("%s %s: expected %s=CLASS", arg, val, strcmp(arg, "--landlock") == 0 ? "PATH" : "FD");
+		if (strcmp(arg, "--landlock") == 0) {
+			rc = ll_add_path(*rules, name, cls, err, sizeof err);
+		} else {
+			char *end;
+			long fd = strtol(name, &end, 10);
+			if (*end || fd < 0 || fd > 65535)
+				return fail("%s %s: expected FD=CLASS", arg, val);
+			rc = ll_add_fd(*rules, (int)fd, cls, err, sizeof err);
+		}
+	}
+	return rc < 0 ? fail("%s", err) : 0;
+}
+
 int launch_main(int argc, char **argv)
 {
+	struct ll_rules *rules = NULL;
+	int seccomp_fd = -1;
 	bool have_uid = false, have_gid = false;
 	unsigned uid = 0, gid = 0;
 	int i = 2;
@@ -165,6 +216,8 @@ int launch_main(int argc, char **argv)
 			if (!parse_id(val, &gid))
 				return fail("--gid %s: expected a numeric gid", val);
 			have_gid = true;
+		} else if (strcmp(arg, "--landlock") == 0 || strcmp(arg, "--landlock-fd") == 0 || strcmp(arg, "--landlock-net") == 0 || strcmp(arg, "--seccomp-fd") == 0) {
+			rc = landlock_option(&rules, &seccomp_fd, arg, val);
 		} else {
 			return fail("unknown option %s", arg);
 		}
@@ -176,6 +229,13 @@ int launch_main(int argc, char **argv)
 	int rc = drop_ids(have_uid, uid, have_gid, gid);
 	if (rc)
 		return rc;
+	if (rules) {
+		/* After the drop: Landlock, no_new_privs and seccomp hold for everything exec'd from here. */
+		char err[512];
+		if (ll_apply(rules, seccomp_fd, err, sizeof err) < 0)
+			return fail("%s", err);
+		free(rules);
+	}
 	execvp(argv[i], argv + i);
 	return fail("cannot execute %s: %s", argv[i], strerror(errno));
 }

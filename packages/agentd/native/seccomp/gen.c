@@ -215,6 +215,23 @@ static int build_owner_guard(scmp_filter_ctx ctx) {
   return 0;
 }
 
+/*
+ * --no-sockets: the linux-native backend's filter under network 'none' (no network namespace
+ * there: the host's). socket(2) of AF_INET, AF_INET6 and AF_UNIX is refused, which closes what
+ * Landlock's TCP rules leave open (UDP, ICMP, raw; connecting to a host's pathname Unix socket,
+ * which Landlock ABI 7 does not control), with EACCES ("permission to create a socket of the
+ * specified type is denied", socket(2)), the errno Landlock gives a refused TCP connect.
+ * socketpair(2) stays allowed: it reaches nobody else.
+ */
+static int build_no_sockets(scmp_filter_ctx ctx) {
+  static const int FAMILIES[] = {AF_UNIX, AF_INET, AF_INET6};
+  for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; i++) {
+    CHECK(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)FAMILIES[i])),
+          "socket (no-sockets)");
+  }
+  return 0;
+}
+
 static int write_bpf(scmp_filter_ctx ctx, const char *out) {
   size_t n = strlen(out);
   char *tmp = malloc(n + 8);
@@ -236,13 +253,15 @@ static int write_bpf(scmp_filter_ctx ctx, const char *out) {
 }
 
 int main(int argc, char **argv) {
-  int guard = argc == 3 && strcmp(argv[1], "--owner-guard") == 0;
-  if (guard) {
+  int guard = 0, no_sockets = 0;
+  while (argc > 2 && (strcmp(argv[1], "--owner-guard") == 0 || strcmp(argv[1], "--no-sockets") == 0)) {
+    if (strcmp(argv[1], "--owner-guard") == 0) guard = 1;
+    else no_sockets = 1;
     argv++;
     argc--;
   }
   if (argc != 2) {
-    fprintf(stderr, "usage: seccomp-gen [--owner-guard] OUT.bpf | --pfc\n");
+    fprintf(stderr, "usage: seccomp-gen [--owner-guard] [--no-sockets] OUT.bpf | --pfc\n");
     return 2;
   }
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -252,6 +271,7 @@ int main(int argc, char **argv) {
   }
   int rc = build(ctx);
   if (rc == 0 && guard) rc = build_owner_guard(ctx);
+  if (rc == 0 && no_sockets) rc = build_no_sockets(ctx);
   if (rc == 0) rc = strcmp(argv[1], "--pfc") == 0 ? seccomp_export_pfc(ctx, STDOUT_FILENO) : write_bpf(ctx, argv[1]);
   seccomp_release(ctx);
   return rc == 0 ? 0 : 1;

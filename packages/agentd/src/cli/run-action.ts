@@ -75,8 +75,8 @@ export async function runInFreshSandbox(argv: string[], flags: RunFlags): Promis
     ...(flags.image === undefined ? {} : { image: flags.image }),
     ...(flags.template === undefined ? {} : { template: flags.template }),
   });
-  // --mount-cwd: the command runs in the mounted folder (host-direct: the folder itself is the sandbox's workdir).
-  const cwd = flags.cwd ?? (flags.mountCwd === true && planned.backend.name !== 'host-direct' ? MOUNT_CWD_TARGET : undefined);
+  // --mount-cwd: the command runs in the mounted folder (host-direct, linux-native: the folder itself is the sandbox's workdir).
+  const cwd = flags.cwd ?? (flags.mountCwd === true && planned.backend.name !== 'host-direct' && planned.backend.name !== 'linux-native' ? MOUNT_CWD_TARGET : undefined);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);

@@ -76,6 +76,13 @@ export async function planSandbox(config: AgentdConfig, logger: Logger, cache?: 
     const rest = bindMounts.filter((b) => !(b.source === mountCwd && b.target === MOUNT_CWD_TARGET));
     return { backend, spec: { ...spec, workdir: mountCwd, bindMounts: rest.map((b) => ({ ...b, local: true })) }, ...start };
   }
+  if (backend.name === 'linux-native' && opts.mountCwd !== undefined) {
+    // No mount namespace: the current folder is allowed where it is (read-write, same checks as a
+    // bind mount) and is the command's workdir; other -v mounts must name the same target as source.
+    const mountCwd = opts.mountCwd;
+    const moved = bindMounts.map((b) => (b.source === mountCwd && b.target === MOUNT_CWD_TARGET ? { ...b, target: mountCwd } : b));
+    return { backend, spec: { ...spec, workdir: mountCwd, bindMounts: moved.map((b) => ({ ...b, local: true })) }, ...start };
+  }
   // `agentd run` is the host's own user: its mounts may also lie under sandbox.local_mount_roots.
   return { backend, spec: { ...spec, bindMounts: bindMounts.map((b) => ({ ...b, local: true })) }, ...start };
 }

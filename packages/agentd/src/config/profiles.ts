@@ -7,6 +7,11 @@ import type { ConfigShape } from './sections.js';
 export interface ProfileRules {
   /** Backends without kernel isolation (host-direct) and unavailable backends are refused. */
   readonly requireKernel: boolean;
+  /**
+   * Backends whose sandboxes share the host's pid namespace (linux-native: they see every
+   * host process, other tenants' command lines included) are refused.
+   */
+  readonly requirePidNamespace: boolean;
   /** The allow-all auth provider may be configured (Unix socket callers only, socket mode 0600). */
   readonly allowAllowAllAuth: boolean;
   /** Network modes a sandbox may have. */
@@ -16,10 +21,10 @@ export interface ProfileRules {
 }
 
 export const PROFILE_RULES: Readonly<Record<ProfileName, ProfileRules>> = deepFreeze({
-  workstation: { requireKernel: false, allowAllowAllAuth: true, networks: ['none', 'allowlist', 'host'], freshPerRequest: false },
-  server: { requireKernel: true, allowAllowAllAuth: false, networks: ['none', 'allowlist'], freshPerRequest: false },
-  paranoid: { requireKernel: true, allowAllowAllAuth: false, networks: ['none'], freshPerRequest: true },
-  custom: { requireKernel: false, allowAllowAllAuth: true, networks: ['none', 'allowlist', 'host'], freshPerRequest: false },
+  workstation: { requireKernel: false, requirePidNamespace: false, allowAllowAllAuth: true, networks: ['none', 'allowlist', 'host'], freshPerRequest: false },
+  server: { requireKernel: true, requirePidNamespace: true, allowAllowAllAuth: false, networks: ['none', 'allowlist'], freshPerRequest: false },
+  paranoid: { requireKernel: true, requirePidNamespace: true, allowAllowAllAuth: false, networks: ['none'], freshPerRequest: true },
+  custom: { requireKernel: false, requirePidNamespace: false, allowAllowAllAuth: true, networks: ['none', 'allowlist', 'host'], freshPerRequest: false },
 });
 
 /** A preset: every value except those derived from the host (home, socket path). */

@@ -287,7 +287,7 @@ export const Sandbox = z
     env: z
       .record(z.string().regex(ENV_NAME, 'must be an environment variable name'), z.string().refine((v) => !v.includes('\0'), 'must not contain a NUL byte'))
       .describe('Base environment of every exec (under each exec\'s own env). undefined or {}: none beyond what the backend sets (PATH, HOME...); populated: these variables. The daemon\'s own environment is never inherited.'),
-    workdir: z.string().min(1).optional().describe('Default cwd inside the sandbox. undefined: the backend\'s default (/workspace, or the workspace folder for host-direct).'),
+    workdir: z.string().min(1).optional().describe('Default cwd inside the sandbox. undefined: the backend\'s default (/workspace, or the workspace folder for host-direct and linux-native).'),
     limits: SandboxLimitsSection,
     ttl_ms: positiveInt().optional().describe('Lifetime of a sandbox from creation; the sweeper destroys it after. undefined: no TTL.'),
     idle_timeout_ms: positiveInt().optional().describe('A sandbox with no exec and no attached session for this long is stopped. undefined: never.'),

@@ -1,4 +1,6 @@
 import { createHostDirectBackend, HostDirectOptionsSchema } from './host-direct/backend.js';
+import { createLinuxNativeBackend } from './linux-native/backend.js';
+import { LinuxNativeOptionsSchema } from './linux-native/options.js';
 import { createNamespaceBackend } from './namespace/backend.js';
 import { NamespaceOptionsSchema } from './namespace/options.js';
 import { createGvisorBackend, GvisorOptionsSchema } from './gvisor/backend.js';
@@ -13,5 +15,6 @@ export function createBuiltinRegistry(): BackendRegistry {
     .register('oci-runc', createOciRuncBackend, { optionsSchema: OciOptionsSchema })
     .register('oci-crun', createOciCrunBackend, { optionsSchema: OciOptionsSchema })
     .register('gvisor', createGvisorBackend, { optionsSchema: GvisorOptionsSchema })
+    .register('linux-native', createLinuxNativeBackend, { optionsSchema: LinuxNativeOptionsSchema })
     .register('host-direct', createHostDirectBackend, { optionsSchema: HostDirectOptionsSchema });
 }

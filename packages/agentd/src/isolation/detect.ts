@@ -1,3 +1,4 @@
+import { PROFILE_RULES } from '../config/profiles.js';
 import { AgentdError } from '../core/errors.js';
 import { BUILTIN_BACKENDS } from './names.js';
 import type { BackendProbe } from './types.js';
@@ -21,8 +22,10 @@ function rank(probe: BackendProbe): [number, number] {
  * each candidate cannot be used.
  */
 export function detectBest(probes: readonly BackendProbe[], opts: DetectOptions = {}): string {
+  // A profile that demands a pid namespace (server, paranoid) never gets one without it (linux-native).
+  const needsPid = opts.profile !== undefined && Object.hasOwn(PROFILE_RULES, opts.profile) && PROFILE_RULES[opts.profile as keyof typeof PROFILE_RULES].requirePidNamespace;
   const usable = probes
-    .filter((p) => p.available && (!opts.requireKernel || p.isolation === 'kernel'))
+    .filter((p) => p.available && (!opts.requireKernel || p.isolation === 'kernel') && (!needsPid || p.features.pidNamespace?.ok === true))
     .sort((a, b) => {
       const [ak, ai] = rank(a);
       const [bk, bi] = rank(b);

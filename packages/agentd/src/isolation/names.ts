@@ -17,13 +17,14 @@ export interface BuiltinBackendName {
  */
 export const BUILTIN_BACKENDS: readonly BuiltinBackendName[] = Object.freeze([
   { name: 'namespace', aliases: ['bwrap', 'container'], isolation: 'kernel', implemented: true },
-  { name: 'linux-native', aliases: ['landlock'], isolation: 'kernel', implemented: false },
   // 'oci' takes its runtime from isolation.backends.oci.runtime; the aliases 'runc' and 'crun' name a backend of their own that always uses that runtime (docs/backends.md).
   { name: 'oci', aliases: [], isolation: 'kernel', implemented: true },
   { name: 'oci-runc', aliases: ['runc'], isolation: 'kernel', implemented: true },
   { name: 'oci-crun', aliases: ['crun'], isolation: 'kernel', implemented: true },
   { name: 'gvisor', aliases: ['runsc'], isolation: 'kernel', implemented: true },
   { name: 'podman', aliases: ['docker'], isolation: 'kernel', implemented: false },
+  // After every backend with a pid namespace: auto takes linux-native only where none of them runs (docs/backends.md).
+  { name: 'linux-native', aliases: ['landlock'], isolation: 'kernel', implemented: true },
   { name: 'firecracker', aliases: ['microvm'], isolation: 'kernel', implemented: false },
   { name: 'host-direct', aliases: ['none', 'host', 'workstation'], isolation: 'none', implemented: true },
 ].map((b) => Object.freeze({ ...b, aliases: Object.freeze(b.aliases) })) as BuiltinBackendName[]);

@@ -27,6 +27,12 @@ export function assertProfileAllows(profile: ProfileName, backendName: string, p
   if (requireKernel && !probe.available) {
     throw new AgentdError('ISOLATION_REQUIRED', `${who} requires kernel isolation, but backend ${named} is not available on this host (${probe.reason ?? 'probe failed'}); fix that (see 'agentd doctor') or use profile 'workstation'`, { details });
   }
+  const pid = probe.features.pidNamespace;
+  if (PROFILE_RULES[profile].requirePidNamespace && pid?.ok !== true) {
+    throw new AgentdError('ISOLATION_REQUIRED', `profile '${profile}' requires a pid namespace (a sandbox must not see the host's or other sandboxes' processes), but backend ${named} has none (${pid?.detail ?? 'not reported'}); use ${hint} or profile 'workstation'`, {
+      details: { ...details, rule: 'pid_namespace' },
+    });
+  }
   if (!probe.available) {
     throw new AgentdError('BACKEND_UNAVAILABLE', `backend ${named} is not available on this host (${probe.reason ?? 'probe failed'}); see 'agentd doctor'`, { details });
   }
