@@ -60,6 +60,7 @@ int agent_init(struct agent *a, const struct agent_options *opt, out_write_fn si
 	a->out.write = sink ? sink : out_fd_write;
 	a->out.arg = sink ? sink_arg : &a->out_fd;
 	a->dry = opt->dry;
+	a->shepherd_subreaper = !opt->no_shepherd_subreaper;
 	a->root_fd = -1;
 	a->net_req_fd = -1;
 	a->devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

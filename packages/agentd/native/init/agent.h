@@ -88,6 +88,10 @@ struct dirwatch; /* watch.c */
 struct agent_options {
 	const char *fs_root; /* NULL = "/" */
 	bool subreaper;
+	/* --no-shepherd-subreaper: the shepherds do not make themselves child subreapers (a
+	 * kernel that refuses PR_SET_CHILD_SUBREAPER below PID 1: gVisor's); a command's
+	 * orphans are then reparented to the init, which must be PID 1 or a subreaper itself. */
+	bool no_shepherd_subreaper;
 	bool dry; /* fuzzing: never exec or signal anything, never exit */
 };
 
@@ -121,6 +125,10 @@ struct agent {
 	size_t oom_own_len;
 	/* A shepherd died of a signal: its processes were reparented to the init and must go. */
 	bool strays;
+	/* The shepherds are child subreapers (the default); false with --no-shepherd-subreaper:
+	 * an exec's processes are then its session, its process group and the shepherd's
+	 * descendants, and the init's own non-shepherd children are orphans, not strays. */
+	bool shepherd_subreaper;
 
 	/* Directory watches (watch.c). */
 	struct dirwatch **watches;

@@ -55,6 +55,8 @@ interface Facts {
   problem?: string;
   /** runsc: which platform, for the probe. */
   platformDetail?: string;
+  /** The runtime's kernel refuses PR_SET_CHILD_SUBREAPER below PID 1: agentd-init runs with `--no-shepherd-subreaper`. */
+  noShepherdSubreaper?: boolean;
   cgroup?: CgroupProbe;
   cgroupProblem?: string;
   system: SystemEntry[];
@@ -134,7 +136,15 @@ export class OciBackend implements IsolationBackend {
         const runtime: OciRuntime = { kind, path, root: '', flags: t.flags, wrap };
         // A real run of agentd-init (--version) under the runtime, with the sandbox's filter: the runtime works here.
         const probeUid = uidRange.start + uidRange.count - 1;
-        const tried = await probeRuntime(runtime, { initPath: this.initPath, seccompPath: nativePaths().seccompBpf, probeIds: { uid: probeUid, gid: probeUid }, userns: kind !== 'runsc', cgroupParent: this.cgroups.parent, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }) });
+        const input = { initPath: this.initPath, seccompPath: nativePaths().seccompBpf, probeIds: { uid: probeUid, gid: probeUid }, userns: kind !== 'runsc', cgroupParent: this.cgroups.parent, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }) };
+        let tried = await probeRuntime(runtime, input);
+        // gVisor's kernel may allow a child subreaper at PID 1 only: the init (PID 1 there)
+        // then reaps the commands' orphans itself (agentd-init --no-shepherd-subreaper).
+        // Only where the runtime really refuses it: elsewhere the prctl failing stays an error.
+        if (kind === 'runsc' && tried.subreaperRefused === true) {
+          tried = await probeRuntime(runtime, { ...input, initFlags: ['--no-shepherd-subreaper'] });
+          if (tried.problem === undefined) facts.noShepherdSubreaper = true;
+        }
         if (tried.problem !== undefined) {
           problems.push(`${kind}${t.detail === '' ? '' : ` (${t.detail})`}: ${tried.problem}`);
           continue;
@@ -333,6 +343,7 @@ export class OciBackend implements IsolationBackend {
         user: gv ? { uid: agent.uid, gid: agent.gid } : spec.image !== undefined ? { uid: 0, gid: 0 } : { uid: 1000, gid: 1000 },
         caps: spec.image !== undefined && !gv ? ROOT_CAPS : [],
         ...(spec.image !== undefined && !gv ? { fsUid: 1000 } : {}),
+        ...(facts.noShepherdSubreaper === true ? { noShepherdSubreaper: true } : {}),
         ...(cgroup === undefined ? {} : { cgroupsPath: `/${this.cgroups.parent}/${spec.id}` }),
         env: sandboxEnv(spec),
       });
