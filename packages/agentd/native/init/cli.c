@@ -147,9 +147,16 @@ int cli_run(int argc, char **argv)
 		setfsgid((gid_t)fs_uid);
 		setfsuid((uid_t)fs_uid);
 		if ((long)setfsuid((uid_t)-1) != fs_uid) {
-			fprintf(stderr, "agentd-init: --fs-uid %ld: not applied\n", fs_uid);
-			agent_free(&a);
-			return 1;
+			/* gVisor's kernel has no setfsuid (it answers only the query): the same ids,
+			 * as the effective ones, around each file operation (agent_fs_ids), tried once
+			 * here so a kernel that refuses that too stops the init now. */
+			a.fs_euid = fs_uid;
+			if (agent_fs_ids(&a, true) != 0) {
+				fprintf(stderr, "agentd-init: --fs-uid %ld: not applied (neither setfsuid nor setresuid)\n", fs_uid);
+				agent_free(&a);
+				return 1;
+			}
+			agent_fs_ids(&a, false);
 		}
 	}
 	int code = loop_run(&a, sigfd);

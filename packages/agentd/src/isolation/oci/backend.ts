@@ -188,7 +188,7 @@ export class OciBackend implements IsolationBackend {
 
   private async doProbe(): Promise<BackendProbe> {
     const [facts, disk] = await Promise.all([this.hostFacts(), this.gvisor ? Promise.resolve({}) : this.diskTools()]) as [Facts, { tools?: VolumeTools; problem?: string }];
-    const idmap = this.gvisor ? false : await access(nativePaths().idmap, fsConstants.X_OK).then(() => true, () => false);
+    const idmap = await access(nativePaths().idmap, fsConstants.X_OK).then(() => true, () => false);
     const cg = facts.cgroup;
     const control = (c: 'memory' | 'pids' | 'cpu' | 'freezer'): FeatureStatus =>
       cg === undefined ? no(facts.cgroupProblem ?? 'no cgroup') : cg.controllers[c].ok ? ok(`agentd's cgroup driver (${cg.controllers[c].detail ?? c}); the runtime joins the group (cgroupsPath)`) : no(cg.controllers[c].detail ?? 'unavailable');
@@ -213,8 +213,8 @@ export class OciBackend implements IsolationBackend {
         userNamespace: off("gVisor keeps its own user ids: the sandbox runs as its host uid inside gVisor, no host user namespace"),
         hostUid: on(`each sandbox runs as its own unprivileged host uid (leased from ${facts.uidRange.start}..${facts.uidRange.start + facts.uidRange.count - 1})`),
         rlimits: on('open files and core size, in the bundle (process.rlimits), enforced by gVisor\'s kernel'),
-        images: off('not offered by the gvisor backend'),
-        rootInside: off('not offered: root inside gVisor would write host-root-owned files through the gofer'),
+        images: available && !idmap ? no(`${nativePaths().idmap} is missing (npm run build:native)`) : on("overlay over an idmapped read-only image, per-sandbox layer, served by gVisor's gofer"),
+        rootInside: available && !idmap ? no(`${nativePaths().idmap} is missing (npm run build:native)`) : on(`with an image: root of gVisor's kernel with ${ROOT_CAPS.length} capabilities, no_new_privs; runsc runs its Sentry and gofer in the bundle's user namespace, so what root inside writes belongs to the sandbox's second unprivileged host uid`),
         diskLimit: off('not offered by the gvisor backend'),
       }
       : {
@@ -299,7 +299,10 @@ export class OciBackend implements IsolationBackend {
     const agent = await this.uids.acquire(spec.dirs.root, spec.id);
     await this.prepareDisk(spec, opts.signal);
     const files = await prepareSandboxFiles(spec.dirs, agent, this.searchable);
-    const root = this.gvisor ? undefined : await rootIdsFor(this.uids, spec);
+    // gvisor without an image: no host user namespace, the init runs as the sandbox's host
+    // uid inside gVisor. With an image: the runc bundle's user namespace, which runsc applies
+    // to its Sentry and gofer on the host, so root inside writes as the second host uid.
+    const root = this.gvisor && spec.image === undefined ? undefined : await rootIdsFor(this.uids, spec);
     let cgroup: SandboxCgroup | undefined;
     let pinned: PinnedHostPath[] = [];
     let imageRoot: MountedImageRoot | undefined;
@@ -340,9 +343,9 @@ export class OciBackend implements IsolationBackend {
         seccompFile: nativePaths().seccompBpf,
         rootfs,
         ...(root === undefined ? {} : { userns: { agent, root } }),
-        user: gv ? { uid: agent.uid, gid: agent.gid } : spec.image !== undefined ? { uid: 0, gid: 0 } : { uid: 1000, gid: 1000 },
-        caps: spec.image !== undefined && !gv ? ROOT_CAPS : [],
-        ...(spec.image !== undefined && !gv ? { fsUid: 1000 } : {}),
+        user: spec.image !== undefined ? { uid: 0, gid: 0 } : gv ? { uid: agent.uid, gid: agent.gid } : { uid: 1000, gid: 1000 },
+        caps: spec.image !== undefined ? ROOT_CAPS : [],
+        ...(spec.image !== undefined ? { fsUid: 1000 } : {}),
         ...(facts.noShepherdSubreaper === true ? { noShepherdSubreaper: true } : {}),
         ...(cgroup === undefined ? {} : { cgroupsPath: `/${this.cgroups.parent}/${spec.id}` }),
         env: sandboxEnv(spec),
@@ -395,9 +398,6 @@ export class OciBackend implements IsolationBackend {
     }
     if (spec.network !== 'none') {
       throw new AgentdError('INVALID_ARGUMENT', `backend '${this.name}' offers network 'none' only (runsc --network=none); '${spec.network}' needs another backend`, { details: { network: spec.network } });
-    }
-    if (spec.image !== undefined) {
-      throw new AgentdError('BACKEND_UNAVAILABLE', `backend '${this.name}' does not run images (root inside gVisor would own host files through its gofer); use oci or namespace`, { details: { image: spec.image.name } });
     }
   }
 }
