@@ -204,7 +204,7 @@ export class OciBackend implements IsolationBackend {
         network: on("network 'none' only (runsc --network=none: loopback in gVisor's netstack); 'allowlist' and 'host' are refused"),
         pidNamespace: on("gVisor's own kernel: the sandbox sees only its own processes"),
         seccomp: on("agentd's filter (the namespace backend's BPF) installed by agentd-init inside gVisor, enforced by gVisor's kernel; the Sentry itself runs under gVisor's own host seccomp filter"),
-        memoryLimit: available ? control('memory') : no(reason),
+        memoryLimit: off("not enforced per command: the host cgroup can cap only the whole Sentry, and past it the host's OOM killer ends the whole sandbox, not the command (this gVisor has no OOM killer of its own)"),
         pidsLimit: off("not enforced: the host cgroup's pids.max would count the Sentry's threads, not the sandbox's processes"),
         cpuLimit: available ? control('cpu') : no(reason),
         suspend: available ? control('freezer') : no(reason),
@@ -395,6 +395,9 @@ export class OciBackend implements IsolationBackend {
     }
     if (spec.limits.pids !== undefined) {
       throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce a process limit: gVisor's processes are threads of its Sentry on the host`, { details: { limits: ['pids'] } });
+    }
+    if (spec.limits.memoryBytes !== undefined) {
+      throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce a memory limit per command: the host cgroup caps the whole Sentry, and going past it would end the whole sandbox`, { details: { limits: ['memoryBytes'] } });
     }
     if (spec.network !== 'none') {
       throw new AgentdError('INVALID_ARGUMENT', `backend '${this.name}' offers network 'none' only (runsc --network=none); '${spec.network}' needs another backend`, { details: { network: spec.network } });
