@@ -168,6 +168,16 @@ for (const backend of ['oci-runc', 'oci-crun', 'gvisor']) {
       }
       // The agent user cannot write root's files.
       expect((await exec(id, 'echo y > /etc/agentd-oci')).exit_code).not.toBe(0);
+      // The file API acts as the agent user (--fs-uid: under gVisor, with effective ids around each operation).
+      const put = await d.call('PUT', `/v1/sandboxes/${id}/files?path=/home/agent/api.txt`, { raw: Buffer.from('api\n'), contentType: 'application/octet-stream' });
+      expect(put.status, put.text).toBeLessThan(300);
+      expect((await exec(id, `python3 -c 'import os; print(os.stat("/home/agent/api.txt").st_uid)'`)).stdout).toBe('1000\n');
+      const shadow = await d.call('GET', `/v1/sandboxes/${id}/files?path=/etc/shadow`);
+      expect(shadow.status).toBeGreaterThanOrEqual(400);
+      const rootPut = await d.call('PUT', `/v1/sandboxes/${id}/files?path=/etc/agentd-api`, { raw: Buffer.from('x'), contentType: 'application/octet-stream' });
+      expect(rootPut.status).toBeGreaterThanOrEqual(400);
+      // Commands still run as root after file operations (the init gave the ids back).
+      expect((await exec(id, 'id -u', { user: 'root' })).stdout).toBe('0\n');
       // Root inside is still under the filter.
       const a = JSON.parse((await exec(id, `python3 -c '${ATTACKS.replace(/'/g, "'\\''")}'`, { user: 'root' })).stdout as string) as Record<string, string>;
       expect(a).toMatchObject({ uid: 0, mount: 'EPERM', unshare_user: 'EPERM', setns: 'EPERM' });

@@ -132,7 +132,7 @@ export class OciBackend implements IsolationBackend {
       // runsc: each platform the build and the host may offer, best first; runc and crun: one try.
       const tries: Array<{ flags: string[]; detail: string; timeoutMs?: number }> = kind === 'runsc' ? await (this.flavour.runscCandidates?.(path) ?? Promise.resolve([])) : [{ flags: [], detail: '' }];
       if (tries.length === 0) problems.push(`${kind}: no platform to try`);
-      for (const t of tries) {
+      for (let t of tries) {
         const runtime: OciRuntime = { kind, path, root: '', flags: t.flags, wrap };
         // A real run of agentd-init (--version) under the runtime, with the sandbox's filter: the runtime works here.
         const probeUid = uidRange.start + uidRange.count - 1;
@@ -143,7 +143,10 @@ export class OciBackend implements IsolationBackend {
         // Only where the runtime really refuses it: elsewhere the prctl failing stays an error.
         if (kind === 'runsc' && tried.subreaperRefused === true) {
           tried = await probeRuntime(runtime, { ...input, initFlags: ['--no-shepherd-subreaper'] });
-          if (tried.problem === undefined) facts.noShepherdSubreaper = true;
+          if (tried.problem === undefined) {
+            facts.noShepherdSubreaper = true;
+            t = { ...t, detail: `${t.detail}; agentd-init --no-shepherd-subreaper (this gVisor refuses PR_SET_CHILD_SUBREAPER below PID 1: the init, PID 1, reaps the commands' orphans)` };
+          }
         }
         if (tried.problem !== undefined) {
           problems.push(`${kind}${t.detail === '' ? '' : ` (${t.detail})`}: ${tried.problem}`);
@@ -200,7 +203,7 @@ export class OciBackend implements IsolationBackend {
     const on = (d: string): FeatureStatus => (available ? ok(d) : no(reason));
     const features: BackendProbe['features'] = this.gvisor
       ? {
-        filesystem: on("gVisor's own kernel (the Sentry) serves the sandbox's files through its gofer: workspace, home and tmp read-write, the host's system folders read-only"),
+        filesystem: on("gVisor's own kernel (the Sentry) serves the sandbox's files through its gofer: workspace, home and tmp read-write, the host's system folders (or the image's overlay) read-only; /proc is gVisor's own (no host /proc/sys, no NoNewPrivs line in /proc/PID/status)"),
         network: on("network 'none' only (runsc --network=none: loopback in gVisor's netstack); 'allowlist' and 'host' are refused"),
         pidNamespace: on("gVisor's own kernel: the sandbox sees only its own processes"),
         seccomp: on("agentd's filter (the namespace backend's BPF) installed by agentd-init inside gVisor, enforced by gVisor's kernel; the Sentry itself runs under gVisor's own host seccomp filter"),
@@ -210,7 +213,7 @@ export class OciBackend implements IsolationBackend {
         suspend: available ? control('freezer') : no(reason),
         runtime: on(runtimeDetail),
         platform: available ? ok(facts.platformDetail ?? '') : no(reason),
-        userNamespace: off("gVisor keeps its own user ids: the sandbox runs as its host uid inside gVisor, no host user namespace"),
+        userNamespace: off("no user namespace inside: gVisor's kernel keeps its own ids (without an image the sandbox runs as its host uid; with one, runsc runs its Sentry and gofer in the bundle's user namespace on the host)"),
         hostUid: on(`each sandbox runs as its own unprivileged host uid (leased from ${facts.uidRange.start}..${facts.uidRange.start + facts.uidRange.count - 1})`),
         rlimits: on('open files and core size, in the bundle (process.rlimits), enforced by gVisor\'s kernel'),
         images: available && !idmap ? no(`${nativePaths().idmap} is missing (npm run build:native)`) : on("overlay over an idmapped read-only image, per-sandbox layer, served by gVisor's gofer"),
