@@ -82,7 +82,7 @@ export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Prom
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     const runtime = { ...rt, root: join(dir, 'state') };
     // The init in its normal mode, and one command through the channel: what a sandbox does
-    // (its shepherd needs PR_SET_CHILD_SUBREAPER, which gVisor's 2022 kernel refuses to all but PID 1).
+    // (its shepherd asks for PR_SET_CHILD_SUBREAPER, which gVisor's 2022 kernel refuses to all but PID 1: the backend then retries with initFlags --no-shepherd-subreaper).
     let started: Awaited<ReturnType<typeof spawnInit>> | undefined;
     try {
       started = await spawnInit(runArgv(runtime, dir, id), { cwd: '/', env: { PATH: RUNTIME_PATH }, readyTimeoutMs: inp.timeoutMs ?? 20_000 });
