@@ -4,7 +4,7 @@
  * (under 2 min). One process tree: this process (baselines, the SDK client, the direct backend)
  * and `agentd serve` children. Writes bench/results/latest.{json,md,svg}.
  *
- * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive,oci,e2b,native: writes
+ * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive,oci,gvisor,e2b,native: writes
  * results/partial.* instead of latest.*); --cpu-prof (the daemons write V8 CPU profiles to
  * bench/results/profiles/).
  */
@@ -27,7 +27,7 @@ const CPU_PROF = argv.includes('--cpu-prof');
 /** --wait-idle[=MINUTES]: wait (default up to 10 min) until the 1-minute load is at most 1.0 before measuring. */
 const WAIT_IDLE = argv.find((a) => a === '--wait-idle' || a.startsWith('--wait-idle='));
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network', 'interactive', 'oci', 'e2b', 'native'];
+const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network', 'interactive', 'oci', 'gvisor', 'e2b', 'native'];
 for (const a of argv) {
   if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=') && a !== '--wait-idle' && !/^--wait-idle=\d+$/.test(a)) {
     console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof, --wait-idle[=MINUTES])`);
@@ -423,12 +423,13 @@ async function idlePhase() {
   await runCleanupsOf(1);
 }
 
-/** Issue 13: the OCI backends, each on a daemon of its own (cases/oci.js). */
-async function ociGroupPhase() {
-  if (!wants('oci')) return;
+/** Issue 13: the OCI backends, each on a daemon of its own (cases/oci.js); gvisor is a group of its own. */
+async function ociGroupPhase(group = 'oci') {
+  if (!wants(group)) return;
   const { ociPhase } = await import('./cases/oci.js');
   const idle = QUICK ? 20 : 100;
   await ociPhase({
+    backends: group === 'gvisor' ? ['gvisor'] : ['oci-runc', 'oci-crun'],
     startDaemon: (o) => startDaemon({ ...o, ...daemonArgs(o.name) }),
     baseConfig: (cgroupParent) => benchConfig({ cgroupParent, maxSandboxes: idle + 16 }),
     cli: PATHS.cli, cases, diagnostics, notes, log, cgroupBase, interleaved, summarize, round,
@@ -444,7 +445,8 @@ try {
   await group('idle', idlePhase);
   await group('network', networkPhase);
   await group('interactive', interactivePhase);
-  await group('oci', ociGroupPhase);
+  await group('oci', () => ociGroupPhase('oci'));
+  await group('gvisor', () => ociGroupPhase('gvisor'));
   await group('e2b', e2bPhase);
   await group('native', nativePhase);
 } catch (err) {

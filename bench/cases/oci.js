@@ -31,8 +31,8 @@ export function ociConfig(base, name) {
   return base
     .replace('backend = "namespace"', `backend = "${name}"`)
     .replace('[isolation.backends.namespace]', `[isolation.backends.${name}]`)
-    // gVisor counts no processes (its probe says so): the profile's default process limit is dropped for it.
-    .replace('[sandbox]', name === 'gvisor' ? '[sandbox.limits]\npids = 0\ndisk_bytes = 0\n[sandbox]' : '[sandbox]');
+    // gVisor counts no processes and cannot stop one command at a memory limit (its probe says so): the profile's defaults are dropped for it.
+    .replace('[sandbox]', name === 'gvisor' ? '[sandbox.limits]\npids = 0\ndisk_bytes = 0\nmemory_bytes = 0\n[sandbox]' : '[sandbox]');
 }
 
 /**
@@ -69,11 +69,11 @@ export function oneshotRunner(daemon, name, sandboxId) {
 
 /**
  * The group: for each backend, create vs one-shot run (interleaved), exec_true, idle PSS.
- * `ctx`: { startDaemon, baseConfig(cgroupParent), cli, cases, diagnostics, notes, log, plan: { startN, startWarm, latN, latWarm, idle }, withCleanup }.
+ * `ctx`: { backends (default all three), startDaemon, baseConfig(cgroupParent), cli, cases, diagnostics, notes, log, plan: { startN, startWarm, latN, latWarm, idle }, withCleanup }.
  */
 export async function ociPhase(ctx) {
   const { cases, diagnostics, notes, log, plan } = ctx;
-  for (const name of ['oci-runc', 'oci-crun', 'gvisor']) {
+  for (const name of ctx.backends ?? ['oci-runc', 'oci-crun', 'gvisor']) {
     const avail = ociAvailability(ctx.cli, name);
     const key = name.replace('-', '_');
     if (!avail.ok) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,6 +61,8 @@ int agent_init(struct agent *a, const struct agent_options *opt, out_write_fn si
 	a->out.write = sink ? sink : out_fd_write;
 	a->out.arg = sink ? sink_arg : &a->out_fd;
 	a->dry = opt->dry;
+	a->shepherd_subreaper = !opt->no_shepherd_subreaper;
+	a->fs_euid = -1;
 	a->root_fd = -1;
 	a->net_req_fd = -1;
 	a->devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -130,6 +133,52 @@ static void handle_empty(struct agent *a, uint32_t id, struct rd *r, const char 
 		out_empty(&a->out, answer, id);
 }
 
+int agent_fs_ids(struct agent *a, bool enter)
+{
+	if (a->fs_euid < 0)
+		return 0;
+	if (enter) {
+		/* The group first, while the effective uid (and so CAP_SETGID) is still root's;
+		 * real and saved ids stay 0, so leaving needs no capability. */
+		if (setresgid((gid_t)-1, (gid_t)a->fs_euid, (gid_t)-1) < 0)
+			return errno;
+		if (setresuid((uid_t)-1, (uid_t)a->fs_euid, (uid_t)-1) < 0) {
+			int err = errno;
+			if (setresgid((gid_t)-1, 0, (gid_t)-1) < 0)
+				_exit(1);
+			return err;
+		}
+		return 0;
+	}
+	/* Back to root: the effective capabilities come back from the permitted set. */
+	if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0 || setresgid((gid_t)-1, 0, (gid_t)-1) < 0) {
+		fprintf(stderr, "agentd-init: cannot give back the file-operation ids: %s\n", strerror(errno));
+		_exit(1);
+	}
+	return 0;
+}
+
+static bool is_fs_message(uint8_t type)
+{
+	switch (type) {
+	case MSG_FS_READ:
+	case MSG_FS_WRITE:
+	case MSG_FS_STAT:
+	case MSG_FS_LIST:
+	case MSG_FS_MKDIR:
+	case MSG_FS_REMOVE:
+	case MSG_FS_RENAME:
+	case MSG_WATCH:
+	case MSG_UNWATCH:
+	case MSG_WATCH_CREDIT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool dispatch(struct agent *a, uint8_t type, uint32_t id, struct rd *rp);
+
 bool agent_on_frame(struct agent *a, uint8_t type, uint32_t id, const uint8_t *payload, size_t n)
 {
 	struct rd r;
@@ -142,6 +191,24 @@ bool agent_on_frame(struct agent *a, uint8_t type, uint32_t id, const uint8_t *p
 		out_error(&a->out, id, EBUSY, "request id %u is in use by a watch", id);
 		return true;
 	}
+	/* File operations as the file-operation user (--fs-uid without setfsuid). */
+	bool as_fs = a->fs_euid >= 0 && is_fs_message(type);
+	if (as_fs) {
+		int err = agent_fs_ids(a, true);
+		if (err) {
+			out_error(&a->out, id, err, "cannot take the file-operation ids: %s", strerror(err));
+			return true;
+		}
+	}
+	bool more = dispatch(a, type, id, &r);
+	if (as_fs)
+		agent_fs_ids(a, false);
+	return more;
+}
+
+static bool dispatch(struct agent *a, uint8_t type, uint32_t id, struct rd *rp)
+{
+	struct rd r = *rp;
 	switch (type) {
 	case MSG_PING:
 		handle_empty(a, id, &r, "PING", MSG_PONG);

@@ -88,6 +88,10 @@ struct dirwatch; /* watch.c */
 struct agent_options {
 	const char *fs_root; /* NULL = "/" */
 	bool subreaper;
+	/* --no-shepherd-subreaper: the shepherds do not make themselves child subreapers (a
+	 * kernel that refuses PR_SET_CHILD_SUBREAPER below PID 1: gVisor's); a command's
+	 * orphans are then reparented to the init, which must be PID 1 or a subreaper itself. */
+	bool no_shepherd_subreaper;
 	bool dry; /* fuzzing: never exec or signal anything, never exit */
 };
 
@@ -121,6 +125,14 @@ struct agent {
 	size_t oom_own_len;
 	/* A shepherd died of a signal: its processes were reparented to the init and must go. */
 	bool strays;
+	/* The shepherds are child subreapers (the default); false with --no-shepherd-subreaper:
+	 * an exec's processes are then its session, its process group and the shepherd's
+	 * descendants, and the init's own non-shepherd children are orphans, not strays. */
+	bool shepherd_subreaper;
+	/* --fs-uid where the kernel has no setfsuid (gVisor's answers only the query): >= 0, the
+	 * file operations and directory watches run with this effective uid and gid, taken
+	 * before each and given back after it (agent_fs_ids); -1 otherwise. */
+	long fs_euid;
 
 	/* Directory watches (watch.c). */
 	struct dirwatch **watches;
@@ -130,6 +142,10 @@ struct agent {
 	pid_t netd_pid;
 	int net_req_fd;
 };
+
+/* With fs_euid >= 0: takes that effective uid/gid (`enter`) or gives it back (never fails
+ * silently: the init exits rather than run on with the wrong ids). Returns 0 or an errno. */
+int agent_fs_ids(struct agent *a, bool enter);
 
 /* Sets up the state; `sink` NULL = write frames to fd 1. Returns 0 or an errno. */
 int agent_init(struct agent *a, const struct agent_options *opt, out_write_fn sink, void *sink_arg);

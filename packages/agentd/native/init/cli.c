@@ -20,7 +20,7 @@
 #include "seccomp_file.h"
 
 #define USAGE                                                        \
-	"usage: agentd-init [--fs-root DIR] [--subreaper] [--fs-uid ID] [--net-dir DIR [--proxy-port N]] [--seccomp-file BPF]\n"             \
+	"usage: agentd-init [--fs-root DIR] [--subreaper] [--no-shepherd-subreaper] [--fs-uid ID] [--net-dir DIR [--proxy-port N]] [--seccomp-file BPF]\n"             \
 	"       agentd-init --launch [--cgroup-procs FILE]... [--rlimit NAME=SOFT[:HARD]]... [--nice N] -- PROGRAM ARGS...\n"
 
 /*
@@ -90,6 +90,8 @@ int cli_run(int argc, char **argv)
 			net.proxy_port = (uint16_t)p;
 		} else if (strcmp(argv[i], "--subreaper") == 0) {
 			opt.subreaper = true;
+		} else if (strcmp(argv[i], "--no-shepherd-subreaper") == 0) {
+			opt.no_shepherd_subreaper = true;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			puts(AGENTD_INIT_VERSION);
 			return 0;
@@ -100,6 +102,15 @@ int cli_run(int argc, char **argv)
 			fprintf(stderr, "agentd-init: bad argument %s\n%s", argv[i], USAGE);
 			return 2;
 		}
+	}
+	/*
+	 * Without subreaper shepherds, a command's orphans are reparented to the nearest
+	 * subreaper ancestor: that must be the init, which reaps them and finds them by their
+	 * session and process group (proctree.c), never a process outside the sandbox.
+	 */
+	if (opt.no_shepherd_subreaper && getpid() != 1 && !opt.subreaper) {
+		fprintf(stderr, "agentd-init: --no-shepherd-subreaper needs the init to be PID 1 of its pid namespace (or --subreaper)\n");
+		return 2;
 	}
 	sanitize_fds();
 	int sigfd = loop_setup(opt.subreaper);
@@ -142,9 +153,16 @@ int cli_run(int argc, char **argv)
 		setfsgid((gid_t)fs_uid);
 		setfsuid((uid_t)fs_uid);
 		if ((long)setfsuid((uid_t)-1) != fs_uid) {
-			fprintf(stderr, "agentd-init: --fs-uid %ld: not applied\n", fs_uid);
-			agent_free(&a);
-			return 1;
+			/* gVisor's kernel has no setfsuid (it answers only the query): the same ids,
+			 * as the effective ones, around each file operation (agent_fs_ids), tried once
+			 * here so a kernel that refuses that too stops the init now. */
+			a.fs_euid = fs_uid;
+			if (agent_fs_ids(&a, true) != 0) {
+				fprintf(stderr, "agentd-init: --fs-uid %ld: not applied (neither setfsuid nor setresuid)\n", fs_uid);
+				agent_free(&a);
+				return 1;
+			}
+			agent_fs_ids(&a, false);
 		}
 	}
 	int code = loop_run(&a, sigfd);

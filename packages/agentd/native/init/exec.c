@@ -235,8 +235,12 @@ static void on_reaped(struct agent *a, pid_t pid, int status, const struct rusag
 		a->groups[i].shepherd = 0;
 		/* Killed (by a command: the init never signals a shepherd before it exits itself):
 		 * its processes were reparented to the init. */
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status) && a->shepherd_subreaper)
 			a->strays = true;
+		/* Without subreaper shepherds the init's other children are every exec's orphans,
+		 * not strays: only this exec's processes (session, group, members) go. */
+		else if (WIFSIGNALED(status) && !a->dry)
+			proc_signal_tree(&a->groups[i], SIGKILL, getpid());
 	}
 	for (size_t i = 0; i < a->nexec; i++) {
 		struct exec *e = a->execs[i];

@@ -212,6 +212,14 @@ static void oom_score_adj_for_child(struct agent *a, bool before)
  * (it is a fork of the non-dumpable init, so a command can neither ptrace it nor read its
  * memory). A command can kill it (same uid): the init then kills every process reparented
  * to itself that no live shepherd owns (proc_kill_strays), so that is no way out either.
+ *
+ * With --no-shepherd-subreaper (a kernel that allows a child subreaper only at PID 1:
+ * gVisor's), the shepherd is not a subreaper: the command's orphans are reparented to the
+ * init, which reaps them (no zombie stays), and an exec's processes are its session and
+ * process group (the leader's pid: it starts them with setsid) plus the shepherd's
+ * descendants and the members a tree signal found (proctree.c). What leaves both the
+ * session and the group (setsid) and then loses its parent is then no longer attributed to
+ * the exec: it is still killed with the sandbox (every descendant of the init).
  */
 static void write_report(int fd, const struct shepherd_report *r)
 {
@@ -248,12 +256,14 @@ static void sort_fds(int *v, int n)
 		}
 }
 
-static void shepherd_main(const char *prog, const struct spawn_req *q, const int fds_in[3], int report, pid_t init_pid)
+static void shepherd_main(const char *prog, const struct spawn_req *q, const int fds_in[3], int report, pid_t init_pid, bool subreaper)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != init_pid)
 		_exit(127);
 	struct shepherd_report r = { .kind = SHEPHERD_STARTED };
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+	/* Without it (--no-shepherd-subreaper), the command's orphans go to the init (PID 1),
+	 * which reaps them; the shepherd still reaps the leader and the children it has. */
+	if (subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		r.err = errno;
 		write_report(report, &r);
 		_exit(127);
@@ -310,7 +320,7 @@ static int shepherd_spawn(struct agent *a, const char *prog, const struct spawn_
 	}
 	if (child == 0) {
 		close(report[0]);
-		shepherd_main(prog, q, fds, report[1], self);
+		shepherd_main(prog, q, fds, report[1], self, a->shepherd_subreaper);
 		_exit(127);
 	}
 	close(report[1]);

@@ -122,7 +122,11 @@ static void on_signals(struct agent *a, int sigfd)
 static void on_exec_event(struct agent *a, const struct watch *w)
 {
 	if (w->kind == EV_WATCH) {
+		/* It may add watches on new folders: as the file-operation user, as WATCH did. */
+		if (agent_fs_ids(a, true) != 0)
+			return;
 		watch_on_readable(a, w->exec_id);
+		agent_fs_ids(a, false);
 		return;
 	}
 	struct exec *e = exec_find(a, w->exec_id);

@@ -17,6 +17,7 @@ struct pinfo {
 	pid_t pid;
 	pid_t ppid;
 	pid_t pgid;
+	pid_t sid;
 	char state;
 	unsigned long long start;
 };
@@ -67,14 +68,15 @@ static bool read_stat(int procfd, const char *name, struct pinfo *pi)
 	if (!rp)
 		return false;
 	char state;
-	int ppid, pgid;
+	int ppid, pgid, sid;
 	unsigned long long start;
-	if (sscanf(rp + 1, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &state, &ppid, &pgid, &start) != 4)
+	if (sscanf(rp + 1, " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &state, &ppid, &pgid, &sid, &start) != 5)
 		return false;
 	pi->pid = (pid_t)atoi(name);
 	pi->ppid = ppid;
 	pi->pgid = pgid;
+	pi->sid = sid;
 	pi->state = state;
 	pi->start = start;
 	return true;
@@ -116,7 +118,7 @@ static struct pinfo *scan(size_t *count)
 }
 
 /*
- * Adds to `set` every scanned process that is in `pgid` (if > 0) or whose parent is in
+ * Adds to `set` every scanned process that is in `pgid` or session `pgid` (if > 0) or whose parent is in
  * the set or is `root` (if > 0), repeating until nothing changes. Zombies are skipped.
  * Returns the index in set->v where the new members start.
  */
@@ -139,7 +141,9 @@ static size_t grow_set(struct pidset *set, const struct pinfo *ps, size_t n, pid
 			const struct pinfo *p = &ps[i];
 			if (p->pid == self || p->state == 'Z' || set_has(set, p->pid))
 				continue;
-			bool member = (pgid > 0 && p->pgid == pgid) || (root > 0 && p->ppid == root) ||
+			/* The leader's pid is its process group and its session (setsid): a process
+			 * that left the group but not the session is the exec's too. */
+			bool member = (pgid > 0 && (p->pgid == pgid || p->sid == pgid)) || (root > 0 && p->ppid == root) ||
 				      set_has(set, p->ppid) || known(m, nm, p);
 			if (member && set_add(set, p->pid))
 				changed = true;

@@ -1,11 +1,14 @@
 /**
  * The `gvisor` backend (alias `runsc`): the oci backend's bundle under runsc, gVisor's
- * runtime. The platform is chosen by the probe: kvm where /dev/kvm exists, then systrap, then
+ * runtime. The platform is chosen by the probe: systrap, then kvm where /dev/kvm exists (not nested), then
  * ptrace, the first under which agentd-init really runs; always `--network=none` (runsc
  * refuses host networking in the root network namespace, and agentd's allowlist relay needs
  * host Unix sockets gVisor does not reach). What gVisor enforces differently is in the probe:
- * its own kernel (the Sentry) serves every system call, the host cgroup limits the Sentry as
- * a whole (memory, CPU, freezer) and cannot count the sandbox's processes.
+ * its own kernel (the Sentry) serves every system call, the host cgroup holds the Sentry as a
+ * whole (CPU and freezer work on it; a memory or process limit is refused). Where its kernel
+ * refuses PR_SET_CHILD_SUBREAPER below PID 1, agentd-init runs with --no-shepherd-subreaper
+ * (the probe finds it: oci/backend.ts). Images and root inside use the oci bundle's user
+ * namespace, which runsc applies to its Sentry and gofer on the host.
  */
 import { access, constants, readFile } from 'node:fs/promises';
 import { OciBackend } from '../oci/backend.js';

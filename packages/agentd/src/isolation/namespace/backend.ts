@@ -252,7 +252,7 @@ export class NamespaceBackend implements IsolationBackend {
       const argv = launchArgv({
         initPath: this.initPath,
         bwrapPath: facts.bwrapPath,
-        bwrapArgs: bwrapArgs({ spec, mounts, seccompFd: SECCOMP_FD, ...(imageRoot === undefined ? {} : { image: { usernsFd: hostMountFd(wanted.length), rootCaps: ROOT_CAPS } }) }),
+        bwrapArgs: bwrapArgs({ spec, mounts, seccompFd: SECCOMP_FD, ...(imageRoot === undefined ? {} : { image: { usernsFd: hostMountFd(wanted.length), rootCaps: ROOT_CAPS } }), ...(this.options.shepherd_subreaper === false ? { noShepherdSubreaper: true } : {}) }),
         cgroupProcs: cgroup?.procsFiles ?? [],
         limits: spec.limits,
         ...(ids === undefined ? {} : { dropTo: ids }),

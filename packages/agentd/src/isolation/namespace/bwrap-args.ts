@@ -91,6 +91,8 @@ export interface BwrapArgsInput {
    * `rootCaps` only (file operations as the agent user), and `/` stays writable (the overlay).
    */
   image?: { usernsFd: number; rootCaps: readonly string[] };
+  /** agentd-init `--no-shepherd-subreaper` (option shepherd_subreaper = false). */
+  noShepherdSubreaper?: boolean;
 }
 
 /**
@@ -129,6 +131,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   args.push('--chdir', spec.workdir ?? SANDBOX_PATHS.workspace);
   args.push('--', SANDBOX_PATHS.init, '--fs-root', '/');
   if (image !== undefined) args.push('--fs-uid', String(SANDBOX_UID));
+  if (input.noShepherdSubreaper === true) args.push('--no-shepherd-subreaper');
   if (spec.net !== undefined) {
     args.push('--net-dir', SANDBOX_NET_DIR);
     if (spec.net.proxyPort !== undefined) args.push('--proxy-port', String(spec.net.proxyPort));

@@ -22,6 +22,9 @@ export const NamespaceOptionsSchema = z
       .optional()
       .describe('When the daemon runs as root: each sandbox gets its own unprivileged host uid (gid the same number) from this range, kept while its files exist, so per-user kernel limits and file permissions separate sandboxes. Must not overlap /etc/subuid, /etc/subgid or an account id. Default {start = 1000000, count = 65536}.'),
     cgroup_parent: z.string().min(1).optional().describe("Parent cgroup of the sandboxes' groups, relative to each hierarchy (default 'agentd')."),
+    shepherd_subreaper: z
+      .boolean().optional()
+      .describe("false: agentd-init's per-command shepherds are not child subreapers (agentd-init --no-shepherd-subreaper, what the gvisor backend uses where gVisor refuses the prctl): a command's orphans go to the init, PID 1, which reaps them; an exec's processes are then its session, its process group and its shepherd's descendants. Default true. For testing that mode where gVisor is not."),
     require_cgroup: z
       .boolean().optional()
       .describe('true: refuse to start a sandbox without a cgroup even when it asks for no limits (default false: use one whenever cgroups are usable).'),

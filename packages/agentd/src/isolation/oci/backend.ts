@@ -55,6 +55,8 @@ interface Facts {
   problem?: string;
   /** runsc: which platform, for the probe. */
   platformDetail?: string;
+  /** The runtime's kernel refuses PR_SET_CHILD_SUBREAPER below PID 1: agentd-init runs with `--no-shepherd-subreaper`. */
+  noShepherdSubreaper?: boolean;
   cgroup?: CgroupProbe;
   cgroupProblem?: string;
   system: SystemEntry[];
@@ -130,11 +132,22 @@ export class OciBackend implements IsolationBackend {
       // runsc: each platform the build and the host may offer, best first; runc and crun: one try.
       const tries: Array<{ flags: string[]; detail: string; timeoutMs?: number }> = kind === 'runsc' ? await (this.flavour.runscCandidates?.(path) ?? Promise.resolve([])) : [{ flags: [], detail: '' }];
       if (tries.length === 0) problems.push(`${kind}: no platform to try`);
-      for (const t of tries) {
+      for (let t of tries) {
         const runtime: OciRuntime = { kind, path, root: '', flags: t.flags, wrap };
         // A real run of agentd-init (--version) under the runtime, with the sandbox's filter: the runtime works here.
         const probeUid = uidRange.start + uidRange.count - 1;
-        const tried = await probeRuntime(runtime, { initPath: this.initPath, seccompPath: nativePaths().seccompBpf, probeIds: { uid: probeUid, gid: probeUid }, userns: kind !== 'runsc', cgroupParent: this.cgroups.parent, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }) });
+        const input = { initPath: this.initPath, seccompPath: nativePaths().seccompBpf, probeIds: { uid: probeUid, gid: probeUid }, userns: kind !== 'runsc', cgroupParent: this.cgroups.parent, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }) };
+        let tried = await probeRuntime(runtime, input);
+        // gVisor's kernel may allow a child subreaper at PID 1 only: the init (PID 1 there)
+        // then reaps the commands' orphans itself (agentd-init --no-shepherd-subreaper).
+        // Only where the runtime really refuses it: elsewhere the prctl failing stays an error.
+        if (kind === 'runsc' && tried.subreaperRefused === true) {
+          tried = await probeRuntime(runtime, { ...input, initFlags: ['--no-shepherd-subreaper'] });
+          if (tried.problem === undefined) {
+            facts.noShepherdSubreaper = true;
+            t = { ...t, detail: `${t.detail}; agentd-init --no-shepherd-subreaper (this gVisor refuses PR_SET_CHILD_SUBREAPER below PID 1: the init, PID 1, reaps the commands' orphans)` };
+          }
+        }
         if (tried.problem !== undefined) {
           problems.push(`${kind}${t.detail === '' ? '' : ` (${t.detail})`}: ${tried.problem}`);
           continue;
@@ -178,7 +191,7 @@ export class OciBackend implements IsolationBackend {
 
   private async doProbe(): Promise<BackendProbe> {
     const [facts, disk] = await Promise.all([this.hostFacts(), this.gvisor ? Promise.resolve({}) : this.diskTools()]) as [Facts, { tools?: VolumeTools; problem?: string }];
-    const idmap = this.gvisor ? false : await access(nativePaths().idmap, fsConstants.X_OK).then(() => true, () => false);
+    const idmap = await access(nativePaths().idmap, fsConstants.X_OK).then(() => true, () => false);
     const cg = facts.cgroup;
     const control = (c: 'memory' | 'pids' | 'cpu' | 'freezer'): FeatureStatus =>
       cg === undefined ? no(facts.cgroupProblem ?? 'no cgroup') : cg.controllers[c].ok ? ok(`agentd's cgroup driver (${cg.controllers[c].detail ?? c}); the runtime joins the group (cgroupsPath)`) : no(cg.controllers[c].detail ?? 'unavailable');
@@ -190,21 +203,21 @@ export class OciBackend implements IsolationBackend {
     const on = (d: string): FeatureStatus => (available ? ok(d) : no(reason));
     const features: BackendProbe['features'] = this.gvisor
       ? {
-        filesystem: on("gVisor's own kernel (the Sentry) serves the sandbox's files through its gofer: workspace, home and tmp read-write, the host's system folders read-only"),
+        filesystem: on("gVisor's own kernel (the Sentry) serves the sandbox's files through its gofer: workspace, home and tmp read-write, the host's system folders (or the image's overlay) read-only; /proc is gVisor's own (no host /proc/sys, no NoNewPrivs line in /proc/PID/status)"),
         network: on("network 'none' only (runsc --network=none: loopback in gVisor's netstack); 'allowlist' and 'host' are refused"),
         pidNamespace: on("gVisor's own kernel: the sandbox sees only its own processes"),
         seccomp: on("agentd's filter (the namespace backend's BPF) installed by agentd-init inside gVisor, enforced by gVisor's kernel; the Sentry itself runs under gVisor's own host seccomp filter"),
-        memoryLimit: available ? control('memory') : no(reason),
+        memoryLimit: off("not enforced per command: the host cgroup can cap only the whole Sentry, and past it the host's OOM killer ends the whole sandbox, not the command (this gVisor has no OOM killer of its own)"),
         pidsLimit: off("not enforced: the host cgroup's pids.max would count the Sentry's threads, not the sandbox's processes"),
         cpuLimit: available ? control('cpu') : no(reason),
         suspend: available ? control('freezer') : no(reason),
         runtime: on(runtimeDetail),
         platform: available ? ok(facts.platformDetail ?? '') : no(reason),
-        userNamespace: off("gVisor keeps its own user ids: the sandbox runs as its host uid inside gVisor, no host user namespace"),
+        userNamespace: off("no user namespace inside: gVisor's kernel keeps its own ids (without an image the sandbox runs as its host uid; with one, runsc runs its Sentry and gofer in the bundle's user namespace on the host)"),
         hostUid: on(`each sandbox runs as its own unprivileged host uid (leased from ${facts.uidRange.start}..${facts.uidRange.start + facts.uidRange.count - 1})`),
         rlimits: on('open files and core size, in the bundle (process.rlimits), enforced by gVisor\'s kernel'),
-        images: off('not offered by the gvisor backend'),
-        rootInside: off('not offered: root inside gVisor would write host-root-owned files through the gofer'),
+        images: available && !idmap ? no(`${nativePaths().idmap} is missing (npm run build:native)`) : on("overlay over an idmapped read-only image, per-sandbox layer, served by gVisor's gofer"),
+        rootInside: available && !idmap ? no(`${nativePaths().idmap} is missing (npm run build:native)`) : on(`with an image: root of gVisor's kernel with ${ROOT_CAPS.length} capabilities, no_new_privs; runsc runs its Sentry and gofer in the bundle's user namespace, so what root inside writes belongs to the sandbox's second unprivileged host uid`),
         diskLimit: off('not offered by the gvisor backend'),
       }
       : {
@@ -289,7 +302,10 @@ export class OciBackend implements IsolationBackend {
     const agent = await this.uids.acquire(spec.dirs.root, spec.id);
     await this.prepareDisk(spec, opts.signal);
     const files = await prepareSandboxFiles(spec.dirs, agent, this.searchable);
-    const root = this.gvisor ? undefined : await rootIdsFor(this.uids, spec);
+    // gvisor without an image: no host user namespace, the init runs as the sandbox's host
+    // uid inside gVisor. With an image: the runc bundle's user namespace, which runsc applies
+    // to its Sentry and gofer on the host, so root inside writes as the second host uid.
+    const root = this.gvisor && spec.image === undefined ? undefined : await rootIdsFor(this.uids, spec);
     let cgroup: SandboxCgroup | undefined;
     let pinned: PinnedHostPath[] = [];
     let imageRoot: MountedImageRoot | undefined;
@@ -330,9 +346,10 @@ export class OciBackend implements IsolationBackend {
         seccompFile: nativePaths().seccompBpf,
         rootfs,
         ...(root === undefined ? {} : { userns: { agent, root } }),
-        user: gv ? { uid: agent.uid, gid: agent.gid } : spec.image !== undefined ? { uid: 0, gid: 0 } : { uid: 1000, gid: 1000 },
-        caps: spec.image !== undefined && !gv ? ROOT_CAPS : [],
-        ...(spec.image !== undefined && !gv ? { fsUid: 1000 } : {}),
+        user: spec.image !== undefined ? { uid: 0, gid: 0 } : gv ? { uid: agent.uid, gid: agent.gid } : { uid: 1000, gid: 1000 },
+        caps: spec.image !== undefined ? ROOT_CAPS : [],
+        ...(spec.image !== undefined ? { fsUid: 1000 } : {}),
+        ...(facts.noShepherdSubreaper === true ? { noShepherdSubreaper: true } : {}),
         ...(cgroup === undefined ? {} : { cgroupsPath: `/${this.cgroups.parent}/${spec.id}` }),
         env: sandboxEnv(spec),
       });
@@ -382,11 +399,11 @@ export class OciBackend implements IsolationBackend {
     if (spec.limits.pids !== undefined) {
       throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce a process limit: gVisor's processes are threads of its Sentry on the host`, { details: { limits: ['pids'] } });
     }
+    if (spec.limits.memoryBytes !== undefined) {
+      throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce a memory limit per command: the host cgroup caps the whole Sentry, and going past it would end the whole sandbox`, { details: { limits: ['memoryBytes'] } });
+    }
     if (spec.network !== 'none') {
       throw new AgentdError('INVALID_ARGUMENT', `backend '${this.name}' offers network 'none' only (runsc --network=none); '${spec.network}' needs another backend`, { details: { network: spec.network } });
-    }
-    if (spec.image !== undefined) {
-      throw new AgentdError('BACKEND_UNAVAILABLE', `backend '${this.name}' does not run images (root inside gVisor would own host files through its gofer); use oci or namespace`, { details: { image: spec.image.name } });
     }
   }
 }

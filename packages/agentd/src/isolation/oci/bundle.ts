@@ -49,6 +49,8 @@ export interface BundleInput {
   caps: readonly string[];
   /** `--fs-uid` for an init running as root inside. */
   fsUid?: number;
+  /** `--no-shepherd-subreaper`: the runtime's kernel refuses PR_SET_CHILD_SUBREAPER below PID 1 (gVisor's, found by the probe). */
+  noShepherdSubreaper?: boolean;
   /** cgroupsPath: the sandbox's own group made by agentd's cgroup driver (limits already set there). */
   cgroupsPath?: string;
   /** The base environment (sandboxEnv). */
@@ -133,9 +135,10 @@ function rlimits(spec: SandboxSpec): Array<{ type: string; hard: number; soft: n
 }
 
 /** agentd-init's command line inside: the filter first (seccomp_file.c), then the namespace backend's arguments. */
-export function initArgs(inp: Pick<BundleInput, 'spec' | 'fsUid'>): string[] {
+export function initArgs(inp: Pick<BundleInput, 'spec' | 'fsUid' | 'noShepherdSubreaper'>): string[] {
   const args = [SANDBOX_PATHS.init, '--seccomp-file', SANDBOX_SECCOMP_PATH, '--fs-root', '/'];
   if (inp.fsUid !== undefined) args.push('--fs-uid', String(inp.fsUid));
+  if (inp.noShepherdSubreaper === true) args.push('--no-shepherd-subreaper');
   const net = inp.spec.net;
   if (net !== undefined) {
     args.push('--net-dir', SANDBOX_NET_DIR);

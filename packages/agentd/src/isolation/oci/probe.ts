@@ -23,11 +23,16 @@ export interface RuntimeProbeInput {
   /** Map uid 0 inside to probeIds in a user namespace (runc, crun); false: run as probeIds (runsc). */
   userns: boolean;
   cgroupParent: string;
+  /** Extra agentd-init flags for the test run (`--no-shepherd-subreaper`). */
+  initFlags?: string[];
   /** How long the test run may take (default 20 s): a platform that hangs (runsc kvm under nested virtualisation) fails fast. */
   timeoutMs?: number;
 }
 
-export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Promise<{ version?: string; problem?: string }> {
+/** What the probe says when the runtime's kernel refuses a shepherd PR_SET_CHILD_SUBREAPER (gVisor's 2022 kernel allows it at PID 1 only). */
+export const SUBREAPER_REFUSED = 'agentd-init cannot start a command with subreaper shepherds under this gVisor (EINVAL: its kernel refuses prctl PR_SET_CHILD_SUBREAPER to every process but PID 1)';
+
+export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Promise<{ version?: string; problem?: string; subreaperRefused?: boolean }> {
   const dir = await mkdtemp(join(tmpdir(), 'agentd-oci-probe-'));
   const id = `agentd-probe-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
@@ -63,7 +68,7 @@ export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Prom
       process: {
         terminal: false,
         user: inp.userns ? { uid: 0, gid: 0 } : { uid: inp.probeIds.uid, gid: inp.probeIds.gid },
-        args: ['/.agentd/init', '--seccomp-file', SANDBOX_SECCOMP_PATH, '--fs-root', '/'],
+        args: ['/.agentd/init', '--seccomp-file', SANDBOX_SECCOMP_PATH, '--fs-root', '/', ...(inp.initFlags ?? [])],
         env: ['PATH=/usr/bin:/bin'],
         cwd: '/',
         noNewPrivileges: true,
@@ -77,7 +82,7 @@ export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Prom
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     const runtime = { ...rt, root: join(dir, 'state') };
     // The init in its normal mode, and one command through the channel: what a sandbox does
-    // (its shepherd needs PR_SET_CHILD_SUBREAPER, which gVisor's 2022 kernel refuses to all but PID 1).
+    // (its shepherd asks for PR_SET_CHILD_SUBREAPER, which gVisor's 2022 kernel refuses to all but PID 1: the backend then retries with initFlags --no-shepherd-subreaper).
     let started: Awaited<ReturnType<typeof spawnInit>> | undefined;
     try {
       started = await spawnInit(runArgv(runtime, dir, id), { cwd: '/', env: { PATH: RUNTIME_PATH }, readyTimeoutMs: inp.timeoutMs ?? 20_000 });
@@ -93,7 +98,7 @@ export async function probeRuntime(rt: OciRuntime, inp: RuntimeProbeInput): Prom
       const fatal = /FATAL ERROR: ([^\n]*)/.exec(msg)?.[1];
       if (fatal !== undefined) return { problem: fatal.slice(0, 300) };
       if (rt.kind === 'runsc' && /cannot execute .*EINVAL/.test(msg)) {
-        return { problem: "agentd-init cannot start a command under this gVisor (EINVAL, measured: its kernel refuses prctl PR_SET_CHILD_SUBREAPER to every process but PID 1, and each command's shepherd needs it)" };
+        return { problem: SUBREAPER_REFUSED, subreaperRefused: true };
       }
       return { problem: `test run failed: ${(msg.split('\n')[0] ?? '').slice(0, 300)}` };
     } finally {
