@@ -5,6 +5,7 @@ import { createNamespaceBackend } from './namespace/backend.js';
 import { NamespaceOptionsSchema } from './namespace/options.js';
 import { createGvisorBackend, GvisorOptionsSchema } from './gvisor/backend.js';
 import { createOciBackend, createOciCrunBackend, createOciRuncBackend, OciOptionsSchema } from './oci/index.js';
+import { createPodmanBackend, PodmanOptionsSchema } from './podman/index.js';
 import { BackendRegistry } from './registry.js';
 
 /** A registry with the built-in backends registered (aliases come from the built-in name table). */
@@ -16,5 +17,6 @@ export function createBuiltinRegistry(): BackendRegistry {
     .register('oci-crun', createOciCrunBackend, { optionsSchema: OciOptionsSchema })
     .register('gvisor', createGvisorBackend, { optionsSchema: GvisorOptionsSchema })
     .register('linux-native', createLinuxNativeBackend, { optionsSchema: LinuxNativeOptionsSchema })
-    .register('host-direct', createHostDirectBackend, { optionsSchema: HostDirectOptionsSchema });
+    .register('host-direct', createHostDirectBackend, { optionsSchema: HostDirectOptionsSchema })
+    .register('podman', createPodmanBackend, { optionsSchema: PodmanOptionsSchema });
 }

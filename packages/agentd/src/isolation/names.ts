@@ -22,7 +22,7 @@ export const BUILTIN_BACKENDS: readonly BuiltinBackendName[] = Object.freeze([
   { name: 'oci-runc', aliases: ['runc'], isolation: 'kernel', implemented: true },
   { name: 'oci-crun', aliases: ['crun'], isolation: 'kernel', implemented: true },
   { name: 'gvisor', aliases: ['runsc'], isolation: 'kernel', implemented: true },
-  { name: 'podman', aliases: ['docker'], isolation: 'kernel', implemented: false },
+  { name: 'podman', aliases: ['docker'], isolation: 'kernel', implemented: true },
   // After every backend with a pid namespace: auto takes linux-native only where none of them runs (docs/backends.md).
   { name: 'linux-native', aliases: ['landlock'], isolation: 'kernel', implemented: true },
   { name: 'firecracker', aliases: ['microvm'], isolation: 'kernel', implemented: false },

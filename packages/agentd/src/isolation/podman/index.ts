@@ -1,0 +1,2 @@
+export { createPodmanBackend, PodmanBackend, containerName, podmanImageName } from './backend.js';
+export { PodmanOptionsSchema } from './options.js';
