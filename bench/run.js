@@ -4,7 +4,7 @@
  * (under 2 min). One process tree: this process (baselines, the SDK client, the direct backend)
  * and `agentd serve` children. Writes bench/results/latest.{json,md,svg}.
  *
- * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive,oci,gvisor,e2b,native: writes
+ * Flags: --quick; --only=GROUP[,GROUP] (latency,start,cli,srt,throughput,stream,pool,idle,interactive,oci,gvisor,e2b,native,podman: writes
  * results/partial.* instead of latest.*); --cpu-prof (the daemons write V8 CPU profiles to
  * bench/results/profiles/).
  */
@@ -27,7 +27,7 @@ const CPU_PROF = argv.includes('--cpu-prof');
 /** --wait-idle[=MINUTES]: wait (default up to 10 min) until the 1-minute load is at most 1.0 before measuring. */
 const WAIT_IDLE = argv.find((a) => a === '--wait-idle' || a.startsWith('--wait-idle='));
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network', 'interactive', 'oci', 'gvisor', 'e2b', 'native'];
+const GROUPS = ['latency', 'start', 'cli', 'srt', 'throughput', 'stream', 'pool', 'idle', 'network', 'interactive', 'oci', 'gvisor', 'e2b', 'native', 'podman'];
 for (const a of argv) {
   if (a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=') && a !== '--wait-idle' && !/^--wait-idle=\d+$/.test(a)) {
     console.error(`bench: unknown argument '${a}' (use --quick, --only=${GROUPS.join(',')}, --cpu-prof, --wait-idle[=MINUTES])`);
@@ -111,7 +111,7 @@ async function runCleanups() {
   // The bench's own cgroup parents (empty once their sandboxes are gone).
   for (const controller of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
     if (!controller.isDirectory()) continue;
-    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli', 'net', 'interactive', 'e2b', 'native', 'native-ns']) {
+    for (const suffix of ['main', 'host', 'nodisk', 'pool', 'idle', 'direct', 'manager', 'cli', 'net', 'interactive', 'e2b', 'native', 'native-ns', 'podman']) {
       try {
         rmdirSync(join('/sys/fs/cgroup', controller.name, `${cgroupBase}-${suffix}`));
       } catch {
@@ -437,6 +437,37 @@ async function ociGroupPhase(group = 'oci') {
   });
 }
 
+async function podmanPhase() {
+  if (!wants('podman')) return;
+  const { podmanConfig, openPodmanBaseline, podmanIdlePss } = await import('./cases/podman.js');
+  const idleN = QUICK ? 20 : 100;
+  log(`podman: podman_oneshot_true vs podman_create, podman_exec_true (${PLAN.startN} rounds + ${PLAN.startWarm} warm-up), podman_idle_${idleN}`);
+  const daemon = await startDaemon({ name: 'podman', config: podmanConfig(benchConfig({ cgroupParent: `${cgroupBase}-podman`, disk: false, maxSandboxes: idleN + 16 })), ...daemonArgs('podman') });
+  await withCleanup(() => daemon.stop({ graceMs: 120_000 }));
+  const client = clientFor(daemon);
+  const live = await createSandbox(client);
+  await withCleanup(() => live.destroy());
+  const base = openPodmanBaseline(daemon, live.id);
+  const argv = await base.prepare();
+  notes.push(`podman_oneshot_true runs: ${argv.join(' ')} (CONTAINERS_CONF and CONTAINERS_STORAGE_CONF of the daemon's podman service)`);
+  const createMs = [];
+  const s = await interleaved(
+    { podman_oneshot_true: base.oneShotTrue, podman_create: async () => createMs.push(await createColdOnce(client)), podman_exec_true: () => execTrue(live) },
+    { n: PLAN.startN, warmup: PLAN.startWarm },
+  );
+  cases.podman_oneshot_true = summarize(s.podman_oneshot_true);
+  cases.podman_create = summarize(createMs.slice(PLAN.startWarm));
+  cases.podman_exec_true = summarize(s.podman_exec_true);
+  // Idle: N sandboxes, settled, PSS of their conmon and container processes.
+  const idle = [];
+  for (let i = 0; i < idleN; i++) idle.push(await createSandbox(client));
+  await sleep(2000);
+  const pss = await podmanIdlePss(daemon, idle.map((x) => x.id));
+  cases[`podman_idle_${idleN}`] = { mib: round(pss.mib, 1), pss_per_sandbox_mib: round(pss.mib / idleN, 3), sandboxes: idleN, processes: pss.processes };
+  for (const x of idle) await x.destroy();
+  await runCleanupsOf(2);
+}
+
 let failed;
 try {
   await mainPhase();
@@ -449,6 +480,7 @@ try {
   await group('gvisor', () => ociGroupPhase('gvisor'));
   await group('e2b', e2bPhase);
   await group('native', nativePhase);
+  await group('podman', podmanPhase);
 } catch (err) {
   failed = err;
 } finally {

@@ -27,6 +27,18 @@ export const TARGETS = [
     },
   ]),
   {
+    id: 'podman_create_vs_oneshot',
+    text: '`podman_create` p50 <= 1.3 x `podman_oneshot_true` p50 (issue 13)',
+    ratio: (c) => get(c, 'podman_create', 'p50_ms') / get(c, 'podman_oneshot_true', 'p50_ms'),
+    op: '<=', bound: 1.3,
+  },
+  {
+    id: 'podman_exec_vs_oneshot',
+    text: '`podman_exec_true` p50 <= 0.2 x `podman_oneshot_true` p50 (issue 13)',
+    ratio: (c) => get(c, 'podman_exec_true', 'p50_ms') / get(c, 'podman_oneshot_true', 'p50_ms'),
+    op: '<=', bound: 0.2,
+  },
+  {
     id: 'pty_echo_vs_local',
     text: '`pty_echo_rtt` p50 <= 3 x `local_pty_echo_rtt` p50',
     ratio: (c) => get(c, 'pty_echo_rtt', 'p50_ms') / get(c, 'local_pty_echo_rtt', 'p50_ms'),
