@@ -78,7 +78,7 @@ export class DaemonBackends implements BackendSet {
   async closeAll(): Promise<void> {
     const all = [...this.instances.values()];
     this.instances.clear();
-    const results = await Promise.allSettled(all.map((b) => b.close?.()));
+    const results = await Promise.allSettled(all.map(async (b) => b.close?.()));
     for (const [i, r] of results.entries()) {
       if (r.status === 'rejected') this.opts.logger.warn({ backend: all[i]?.name, err: (r.reason as Error).message }, 'could not close a backend');
     }

@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { AgentdError } from '../../src/core/errors.js';
-import { BUILTIN_BACKENDS } from '../../src/isolation/names.js';
 import { BackendRegistry } from '../../src/isolation/registry.js';
 import { InvalidConfigError, parseConfig } from '../../src/config/index.js';
 import { detectBest } from '../../src/isolation/detect.js';
