@@ -110,7 +110,11 @@ for (const backend of ['oci-runc', 'oci-crun', 'gvisor']) {
       expect((await d.call('DELETE', `/v1/sandboxes/${id}`)).status).toBeLessThan(300);
     }, 120_000);
 
-    it.skipIf(gvisor)('enforces the memory limit (the OOM killer stops the command)', async () => {
+    // Each limit test is defined only where it applies: gvisor refuses both (its own test below).
+    const limitIt = gvisor ? () => undefined : it;
+    const gvisorIt = gvisor ? it : () => undefined;
+
+    limitIt('enforces the memory limit (the OOM killer stops the command)', async () => {
       const id = await create({ limits: { memory_bytes: 64 << 20 } });
       const r = await exec(id, `python3 -c 'b = bytearray(400 << 20); print(len(b))'`);
       expect(r.exit_code).not.toBe(0);
@@ -118,7 +122,7 @@ for (const backend of ['oci-runc', 'oci-crun', 'gvisor']) {
       expect((await d.call('DELETE', `/v1/sandboxes/${id}`)).status).toBeLessThan(300);
     }, 120_000);
 
-    it.skipIf(gvisor)('enforces the process limit', async () => {
+    limitIt('enforces the process limit', async () => {
       const id = await create({ limits: { pids: 16 } });
       const r = await exec(id, 'for i in $(seq 40); do sleep 5 & done 2>&1; wait; echo done', { timeout_ms: 20_000 });
       expect(r.stdout).toMatch(/fork|Resource temporarily unavailable|Cannot fork/i);
@@ -185,7 +189,7 @@ for (const backend of ['oci-runc', 'oci-crun', 'gvisor']) {
       expect(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(id))).toEqual([]);
     }, 300_000);
 
-    it.skipIf(!gvisor)('refuses what gVisor cannot do, with a clear code', async () => {
+    gvisorIt('refuses what gVisor cannot do, with a clear code', async () => {
       const pids = await d.call('POST', '/v1/sandboxes', { body: { limits: { pids: 10 } } });
       expect(pids.body.error?.code, pids.text).toBe('LIMIT_UNSUPPORTED');
       // Past a cgroup limit the host would kill the whole Sentry, not the command.

@@ -132,6 +132,7 @@ export class PodmanBackend implements IsolationBackend {
         hostUid: on('an unprivileged host uid per sandbox (its block + 1000), never the daemon\'s'),
         rootInside: on('with an image: uid 0 of its own user namespace (the block\'s first host uid), the namespace backend\'s capability list'),
         images: on("agentd's images, imported into podman's store once per digest; root inside with a reduced capability set"),
+        rlimits: on("open files and core size, in the container's r_limits (limits.openFiles, limits.coreBytes)"),
         noNewPrivileges: on('no_new_privileges, every capability dropped (root inside: the namespace backend\'s set)'),
         diskLimit: { ok: false, detail: problem ?? 'not offered by the podman backend' },
         hostPaths: { ok: false, detail: problem ?? 'host paths (allowed_paths, bind mounts) are refused by the podman backend' },
