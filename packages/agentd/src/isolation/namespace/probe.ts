@@ -103,7 +103,7 @@ export async function probeNamespace({ facts, initPath, seccompPath, cache }: Pr
     isolation: 'kernel',
     features: {
       filesystem: userns.ok ? ok('mount namespace: system dirs read-only, own /workspace /home/agent /tmp, own /proc and minimal /dev') : no(userns.detail ?? ''),
-      network: userns.ok ? ok("network 'none': empty network namespace (loopback only); 'host' for workstation; 'allowlist' not implemented") : no(userns.detail ?? ''),
+      network: userns.ok ? ok("network 'none': empty network namespace (loopback only); 'allowlist': the same empty namespace, its only way out the init's relay to the daemon's egress proxy (docs/network.md); 'host' for workstation") : no(userns.detail ?? ''),
       pidNamespace: userns.ok ? ok('pid, ipc, uts, cgroup and user namespaces') : no(userns.detail ?? ''),
       seccomp,
       memoryLimit: controller('memory'),
