@@ -8,8 +8,8 @@ import { nativePaths } from '../../native-paths.js';
 import type { Logger } from '../../util/logger.js';
 import { CgroupDriver, cgroupLimits, type CgroupProbe } from '../cgroup/index.js';
 import { ensureSandboxDirs } from '../dirs.js';
-import { SpareVolumes } from '../disk/spare.js';
-import { ensureVolume, findVolumeTools, unmountVolume, volumePaths, type VolumeTools } from '../disk/volume.js';
+import { unmountVolume, volumePaths } from '../disk/volume.js';
+import { BackendVolumes } from '../disk/volumes.js';
 import { sandboxBaseEnv } from '../exec-env.js';
 import { closeHostPaths, isSameOrUnder, NO_HOST_PATHS, openHostPath, rulesForMount, type HostPathRules, type PinnedHostPath } from '../host-paths.js';
 import { DEFAULT_HOST_UID_RANGE, HostUidAllocator, rangeProblem, type HostIds, type HostUidRange } from '../host-ids.js';
@@ -96,11 +96,10 @@ export class LinuxNativeBackend implements IsolationBackend {
   private readonly options: LinuxNativeOptions;
   private readonly cgroups: CgroupDriver;
   private facts: Promise<Facts> | undefined;
-  private volumeTools: Promise<{ tools?: VolumeTools; problem?: string }> | undefined;
   private uids: HostUidAllocator | undefined;
   private readonly searchable = new Set<string>();
-  /** Volumes formatted ahead of demand (a daemon's backend only: set up by prepareHome), as the namespace backend's. */
-  private spares: SpareVolumes | undefined;
+  /** Per-sandbox disk volumes as the namespace backend's, with spares made ahead (a daemon's backend only: opened by prepareHome). */
+  private readonly volumes: BackendVolumes;
 
   constructor(
     private readonly initPath: string,
@@ -109,6 +108,8 @@ export class LinuxNativeBackend implements IsolationBackend {
   ) {
     this.options = parseLinuxNativeOptions(options);
     this.cgroups = new CgroupDriver(this.options.cgroup_parent === undefined ? {} : { parent: this.options.cgroup_parent });
+    // A folder of its own: a namespace backend of the same home keeps its spares in 'volume-spares'.
+    this.volumes = new BackendVolumes('linux-native', 'volume-spares-linux-native', logger);
   }
 
   private hostFacts(): Promise<Facts> {
@@ -139,11 +140,6 @@ export class LinuxNativeBackend implements IsolationBackend {
     return facts;
   }
 
-  private diskTools(): Promise<{ tools?: VolumeTools; problem?: string }> {
-    this.volumeTools ??= findVolumeTools();
-    return this.volumeTools;
-  }
-
   /** A trial launch with the full confinement (as the probe uid under a root daemon): agentd-init --version must run under it. */
   private async trial(facts: Facts): Promise<FeatureStatus> {
     const filters = seccompFilters();
@@ -168,7 +164,7 @@ export class LinuxNativeBackend implements IsolationBackend {
   }
 
   async probe(): Promise<BackendProbe> {
-    const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.volumes.tools()]);
     const landlock = facts.abiProblem === undefined ? ok(`Landlock ABI ${facts.abi} (needs ${MIN_LANDLOCK_ABI}): file system, TCP bind/connect, scoped signals and abstract Unix sockets`) : no(facts.abiProblem);
     const filters = seccompFilters();
     const seccompOk = await Promise.all([filters.base, filters.noSockets].map((f) => lstat(f).then((s) => s.isFile(), () => false)));
@@ -261,14 +257,9 @@ export class LinuxNativeBackend implements IsolationBackend {
   }
 
   async prepareHome(sandboxesDir: string): Promise<void> {
-    const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
-    if (disk.tools !== undefined && facts.uidRange !== undefined && this.spares === undefined) {
-      // A folder of its own: a namespace backend of the same home keeps its spares in 'volume-spares'.
-      this.spares = await SpareVolumes.open(join(dirname(sandboxesDir), 'volume-spares-linux-native'), disk.tools, (err) => {
-        this.logger.warn({ err: (err as Error).message }, 'spare disk volume');
-      });
-    }
+    const facts = await this.hostFacts();
     if (facts.uidRange === undefined) return;
+    await this.volumes.openSpares(sandboxesDir);
     const home = dirname(sandboxesDir);
     const st = await stat(home);
     if ((st.mode & 0o001) === 0) await chmod(home, (st.mode & 0o7777) | 0o011);
@@ -299,16 +290,11 @@ export class LinuxNativeBackend implements IsolationBackend {
 
   /** Unmounts and removes the spare volumes (the daemon stops). */
   async close(): Promise<void> {
-    await this.spares?.close();
+    await this.volumes.close();
   }
 
-  async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
-    try {
-      return await this.startSandbox(requested, opts);
-    } finally {
-      // The next volume of this size is made after this start, not while it runs.
-      if (requested.limits.diskBytes !== undefined) this.spares?.refill(requested.limits.diskBytes);
-    }
+  start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    return this.volumes.around(requested, () => this.startSandbox(requested, opts));
   }
 
   private async startSandbox(requested: SandboxSpec, opts: StartOptions): Promise<SandboxHandle> {
@@ -329,7 +315,8 @@ export class LinuxNativeBackend implements IsolationBackend {
     }
     if (cgroupUsable) void this.cgroups.primeAttach();
     const ids = facts.uidRange === undefined ? undefined : await this.hostIds(spec, facts.uidRange);
-    await this.prepareDisk(spec, ids, opts.signal);
+    // A disk volume is owned by the sandbox's uid: a root daemon only.
+    await this.volumes.prepare(spec, opts.signal, ids === undefined ? 'needs a root daemon' : undefined);
     await ensureSandboxDirs(spec.dirs, ids === undefined ? {} : { owner: ids, mode: 0o700 });
     if (ids !== undefined && !this.searchable.has(dirname(spec.dirs.root))) {
       await ensureSearchable(spec.dirs.root, ids.uid);
@@ -373,21 +360,6 @@ export class LinuxNativeBackend implements IsolationBackend {
     const legacy = await lstat(spec.dirs.workspace).catch(() => undefined);
     const preferred = legacy !== undefined && legacy.isDirectory() && legacy.uid !== 0 ? legacy.uid : undefined;
     return this.uids.acquire(spec.dirs.root, spec.id, preferred);
-  }
-
-  /** The sandbox's own volume when it has a disk limit (root daemon; same volume as the namespace backend's). */
-  private async prepareDisk(spec: SandboxSpec, ids: HostIds | undefined, signal?: AbortSignal): Promise<void> {
-    const bytes = spec.limits.diskBytes;
-    if (bytes === undefined) return;
-    const { tools, problem } = await this.diskTools();
-    if (tools === undefined || ids === undefined) {
-      throw new AgentdError('LIMIT_UNSUPPORTED', `backend 'linux-native' cannot enforce a disk limit here: ${problem ?? 'needs a root daemon'}`, { details: { limits: ['diskBytes'] } });
-    }
-    const inside = `${volumePaths(spec.dirs.root).mountPoint}/`;
-    const outside = [spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp].filter((d) => !d.startsWith(inside));
-    if (outside.length > 0) throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
-    await this.spares?.take(spec.dirs.root, bytes);
-    await ensureVolume(spec.dirs.root, bytes, tools, signal);
   }
 }
 

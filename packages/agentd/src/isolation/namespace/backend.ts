@@ -16,8 +16,8 @@ import { parseNamespaceOptions, type NamespaceOptions } from './options.js';
 import { probeNamespace } from './probe.js';
 import { ensureSearchable, kindOf, prepareSandboxFiles, sandboxFiles } from './sandbox-files.js';
 import { InitSandbox } from '../init-sandbox.js';
-import { ensureVolume, findVolumeTools, unmountVolume, volumePaths, type VolumeTools } from '../disk/volume.js';
-import { SpareVolumes } from '../disk/spare.js';
+import { unmountVolume, volumePaths } from '../disk/volume.js';
+import { BackendVolumes } from '../disk/volumes.js';
 import type { HostIds } from './launch.js';
 import { HostUidAllocator } from '../host-ids.js';
 import { closeStaged, stageOwnerMounts, unstageOwnerMounts, type StagedMount } from './owner-mounts.js';
@@ -34,13 +34,12 @@ export class NamespaceBackend implements IsolationBackend {
   private readonly cgroups: CgroupDriver;
   private readonly seccompPath: string;
   private facts: Promise<HostFacts> | undefined;
-  private volumeTools: Promise<{ tools?: VolumeTools; problem?: string }> | undefined;
   /** Hands each sandbox its own host uid (root daemon), made with the first host facts. */
   private uids: HostUidAllocator | undefined;
   /** Folders holding sandbox folders already found reachable by the sandboxes' host uid (ancestors rarely change). */
   private readonly searchable = new Set<string>();
-  /** Volumes formatted and mounted ahead of demand (a daemon's backend only: set up by prepareHome). */
-  private spares: SpareVolumes | undefined;
+  /** Per-sandbox disk volumes, with spares made ahead (a daemon's backend only: opened by prepareHome). */
+  private readonly volumes: BackendVolumes;
 
   constructor(
     private readonly initPath: string,
@@ -52,6 +51,7 @@ export class NamespaceBackend implements IsolationBackend {
     this.options = parseNamespaceOptions(options);
     this.cgroups = new CgroupDriver(this.options.cgroup_parent === undefined ? {} : { parent: this.options.cgroup_parent });
     this.seccompPath = this.options.seccomp_path ?? nativePaths().seccompBpf;
+    this.volumes = new BackendVolumes('namespace', 'volume-spares', logger);
   }
 
   /** Host facts, gathered once (bwrap's path and version, system dirs, cgroups, uid drop). */
@@ -65,7 +65,7 @@ export class NamespaceBackend implements IsolationBackend {
   }
 
   async probe(): Promise<BackendProbe> {
-    const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.volumes.tools()]);
     const probe = await probeNamespace({ facts, initPath: this.initPath, seccompPath: this.seccompPath, ...(this.probeCache === undefined ? {} : { cache: this.probeCache }) });
     probe.features.images = await imagesFeature(facts.uidRange !== undefined);
     probe.features.rootInside = probe.features.images.ok
@@ -75,30 +75,6 @@ export class NamespaceBackend implements IsolationBackend {
       ? { ok: true, detail: 'per-sandbox ext4 image, loop-mounted nosuid,nodev; workspace, home and tmp inside it' }
       : { ok: false, detail: disk.problem ?? 'unavailable' };
     return probe;
-  }
-
-  /** mkfs.ext4/mount/umount, found once (root only). */
-  private diskTools(): Promise<{ tools?: VolumeTools; problem?: string }> {
-    this.volumeTools ??= findVolumeTools();
-    return this.volumeTools;
-  }
-
-  /** Mounts the sandbox's own volume when it has a disk limit (made on first start); refuses a limit it cannot enforce. */
-  private async prepareDisk(spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
-    const bytes = spec.limits.diskBytes;
-    if (bytes === undefined) return;
-    const { tools, problem } = await this.diskTools();
-    if (tools === undefined) {
-      throw new AgentdError('LIMIT_UNSUPPORTED', `backend 'namespace' cannot enforce a disk limit here: ${problem ?? 'unavailable'}`, { details: { limits: ['diskBytes'] } });
-    }
-    const inside = `${volumePaths(spec.dirs.root).mountPoint}/`;
-    const outside = [spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp].filter((d) => !d.startsWith(inside));
-    if (outside.length > 0) {
-      throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
-    }
-    // A spare made ahead (disk/spare.ts) leaves ensureVolume nothing to do but check it.
-    await this.spares?.take(spec.dirs.root, bytes);
-    await ensureVolume(spec.dirs.root, bytes, tools, signal);
   }
 
   /**
@@ -152,13 +128,7 @@ export class NamespaceBackend implements IsolationBackend {
    * naming that folder.
    */
   async prepareHome(sandboxesDir: string): Promise<void> {
-    const [facts, disk] = await Promise.all([this.hostFacts(), this.diskTools()]);
-    if (disk.tools !== undefined && this.spares === undefined) {
-      // Same file system as the sandboxes' folders (a spare is renamed into one).
-      this.spares = await SpareVolumes.open(join(dirname(sandboxesDir), 'volume-spares'), disk.tools, (err) => {
-        this.logger.warn({ err: (err as Error).message }, 'spare disk volume');
-      });
-    }
+    const [facts] = await Promise.all([this.hostFacts(), this.volumes.openSpares(sandboxesDir)]);
     if (facts.uidRange === undefined) return;
     // The home is the daemon's own: it is made searchable (never readable) by others here;
     // a folder above it is the operator's, and one others cannot search is refused.
@@ -171,16 +141,11 @@ export class NamespaceBackend implements IsolationBackend {
 
   /** Unmounts and removes the spare volumes (the daemon stops). */
   async close(): Promise<void> {
-    await this.spares?.close();
+    await this.volumes.close();
   }
 
-  async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
-    try {
-      return await this.startSandbox(requested, opts);
-    } finally {
-      // The next volume of this size is made after this start, not while it runs.
-      if (requested.limits.diskBytes !== undefined) this.spares?.refill(requested.limits.diskBytes);
-    }
+  start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    return this.volumes.around(requested, () => this.startSandbox(requested, opts));
   }
 
   private async startSandbox(requested: SandboxSpec, opts: StartOptions): Promise<SandboxHandle> {
@@ -210,7 +175,7 @@ export class NamespaceBackend implements IsolationBackend {
     const ids = await this.hostIdsFor(spec, facts);
     // Folders and cgroup are independent: prepare both at once, undo the cgroup if either fails.
     const [dirs, made] = await Promise.allSettled([
-      this.prepareDisk(spec, opts.signal).then(() => prepareSandboxFiles(spec.dirs, ids, this.searchable)),
+      this.volumes.prepare(spec, opts.signal).then(() => prepareSandboxFiles(spec.dirs, ids, this.searchable)),
       cgroupUsable ? this.cgroups.create(spec.id, spec.limits) : Promise.resolve(undefined),
     ]);
     const cgroup = made.status === 'fulfilled' ? made.value : undefined;

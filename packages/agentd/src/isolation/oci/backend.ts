@@ -8,7 +8,7 @@
  */
 import { access, lstat, mkdir, open, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
@@ -25,8 +25,8 @@ import { unstageOwnerMounts } from '../namespace/owner-mounts.js';
 import { ensureSearchable, kindOf, prepareSandboxFiles } from '../namespace/sandbox-files.js';
 import { findExecutable } from '../namespace/which.js';
 import { consumeLayerSeed } from '../snapshot/layer.js';
-import { ensureVolume, findVolumeTools, unmountVolume, volumePaths, type VolumeTools } from '../disk/volume.js';
-import { SpareVolumes } from '../disk/spare.js';
+import { unmountVolume, volumePaths, type VolumeTools } from '../disk/volume.js';
+import { BackendVolumes } from '../disk/volumes.js';
 import type { BackendProbe, DestroyOptions, FeatureStatus, IsolationBackend, RecoverContext, RecoverReport, SandboxHandle, SandboxSpec, SandboxUsage, StartOptions } from '../types.js';
 import { removeLeftoverCgroups } from '../cgroup/recover.js';
 import { removeOciLeftovers } from './recover.js';
@@ -73,9 +73,8 @@ export class OciBackend implements IsolationBackend {
   private uids: HostUidAllocator | undefined;
   private readonly searchable = new Set<string>();
   private probed: Promise<BackendProbe> | undefined;
-  private volumeTools: Promise<{ tools?: VolumeTools; problem?: string }> | undefined;
-  /** Volumes formatted ahead of demand (a daemon's default backend only: set up by prepareHome), as the namespace backend keeps them. */
-  private spares: SpareVolumes | undefined;
+  /** Per-sandbox disk volumes as the namespace backend keeps them, with spares made ahead (a daemon's backend only: opened by prepareHome). */
+  private readonly volumes: BackendVolumes;
 
   constructor(
     private readonly flavour: OciFlavour,
@@ -83,6 +82,8 @@ export class OciBackend implements IsolationBackend {
     private readonly logger: Logger,
   ) {
     this.cgroups = new CgroupDriver(flavour.cgroupParent === undefined ? {} : { parent: flavour.cgroupParent });
+    // Spares of their own per backend name: a spare is renamed into a sandbox of this backend.
+    this.volumes = new BackendVolumes(flavour.name, `volume-spares-${flavour.name}`, logger);
   }
 
   get name(): string {
@@ -162,26 +163,6 @@ export class OciBackend implements IsolationBackend {
     return facts;
   }
 
-  /** mkfs.ext4/mount/umount, found once (root only). */
-  private diskTools(): Promise<{ tools?: VolumeTools; problem?: string }> {
-    this.volumeTools ??= findVolumeTools();
-    return this.volumeTools;
-  }
-
-  /** Mounts the sandbox's own volume when it has a disk limit (as the namespace backend does: workspace, home, tmp and the image layer inside it). */
-  private async prepareDisk(spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
-    const bytes = spec.limits.diskBytes;
-    if (bytes === undefined) return;
-    const { tools, problem } = await this.diskTools();
-    if (tools === undefined) throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce a disk limit here: ${problem ?? 'unavailable'}`, { details: { limits: ['diskBytes'] } });
-    const inside = `${volumePaths(spec.dirs.root).mountPoint}/`;
-    const outside = [spec.dirs.workspace, spec.dirs.home, spec.dirs.tmp].filter((d) => !d.startsWith(inside));
-    if (outside.length > 0) throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
-    // A spare made ahead (disk/spare.ts) leaves ensureVolume nothing to do but check it.
-    await this.spares?.take(spec.dirs.root, bytes);
-    await ensureVolume(spec.dirs.root, bytes, tools, signal);
-  }
-
   async probe(): Promise<BackendProbe> {
     this.probed ??= this.doProbe().finally(() => {
       this.probed = undefined;
@@ -190,7 +171,7 @@ export class OciBackend implements IsolationBackend {
   }
 
   private async doProbe(): Promise<BackendProbe> {
-    const [facts, disk] = await Promise.all([this.hostFacts(), this.gvisor ? Promise.resolve({}) : this.diskTools()]) as [Facts, { tools?: VolumeTools; problem?: string }];
+    const [facts, disk] = await Promise.all([this.hostFacts(), this.gvisor ? Promise.resolve({}) : this.volumes.tools()]) as [Facts, { tools?: VolumeTools; problem?: string }];
     const idmap = await access(nativePaths().idmap, fsConstants.X_OK).then(() => true, () => false);
     const cg = facts.cgroup;
     const control = (c: 'memory' | 'pids' | 'cpu' | 'freezer'): FeatureStatus =>
@@ -242,14 +223,10 @@ export class OciBackend implements IsolationBackend {
 
   /** The sandboxes' host uids must reach `<home>/sandboxes` (as for the namespace backend). Leftover containers: recover.ts, at every daemon start. */
   async prepareHome(sandboxesDir: string): Promise<void> {
-    const [facts, disk] = await Promise.all([this.hostFacts(), this.gvisor ? Promise.resolve({}) : this.diskTools()]) as [Facts, { tools?: VolumeTools }];
+    const facts = await this.hostFacts();
     if (facts.runtime === undefined) return;
-    if (disk.tools !== undefined && this.spares === undefined) {
-      // Same file system as the sandboxes' folders (a spare is renamed into one); a folder of its own (the namespace backend has 'volume-spares').
-      this.spares = await SpareVolumes.open(join(dirname(sandboxesDir), 'volume-spares-oci'), disk.tools, (err) => {
-        this.logger.warn({ err: (err as Error).message }, 'spare disk volume');
-      });
-    }
+    // gvisor offers no disk limit: no spares.
+    if (!this.gvisor) await this.volumes.openSpares(sandboxesDir);
     await mkdir(sandboxesDir, { recursive: true, mode: 0o711 });
     await ensureSearchable(join(sandboxesDir, 'probe'), facts.uidRange.start);
   }
@@ -273,16 +250,11 @@ export class OciBackend implements IsolationBackend {
 
   /** Unmounts and removes the spare volumes (the daemon stops). */
   async close(): Promise<void> {
-    await this.spares?.close();
+    await this.volumes.close();
   }
 
-  async start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
-    try {
-      return await this.startSandbox(requested, opts);
-    } finally {
-      // The next volume of this size is made after this start, not while it runs.
-      if (requested.limits.diskBytes !== undefined) this.spares?.refill(requested.limits.diskBytes);
-    }
+  start(requested: SandboxSpec, opts: StartOptions = {}): Promise<SandboxHandle> {
+    return this.volumes.around(requested, () => this.startSandbox(requested, opts));
   }
 
   private async startSandbox(requested: SandboxSpec, opts: StartOptions): Promise<SandboxHandle> {
@@ -300,7 +272,7 @@ export class OciBackend implements IsolationBackend {
     }
     this.uids ??= new HostUidAllocator(facts.uidRange);
     const agent = await this.uids.acquire(spec.dirs.root, spec.id);
-    await this.prepareDisk(spec, opts.signal);
+    await this.volumes.prepare(spec, opts.signal);
     const files = await prepareSandboxFiles(spec.dirs, agent, this.searchable);
     // gvisor without an image: no host user namespace, the init runs as the sandbox's host
     // uid inside gVisor. With an image: the runc bundle's user namespace, which runsc applies
