@@ -1,4 +1,6 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { AgentdError } from '../../../core/errors.js';
 import { route, type HttpMethod, type RouteSpec } from '../route.js';
@@ -41,6 +43,31 @@ export function withConnectionClose(buf: Buffer, headEnd: number): Buffer {
   const lines = head.split('\r\n').filter((l, i) => i === 0 || !/^connection\s*:/i.test(l));
   lines.push('Connection: close');
   return Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), buf.subarray(headEnd)]);
+}
+
+/**
+ * Hands the sandbox server's answer on `inner` back to the client of `reply` byte for byte,
+ * except that its head says the connection closes with it (one request per relayed
+ * connection: a client must not send its next request on this one). Used by every port relay.
+ */
+export function relayAnswer(inner: Duplex, reply: FastifyReply): void {
+  void reply.hijack();
+  const client = reply.raw.socket;
+  if (!client) return void inner.destroy();
+  inner.on('error', () => client.destroy());
+  inner.on('end', () => client.end());
+  let head = Buffer.alloc(0);
+  const onHead = (d: Buffer): void => {
+    head = Buffer.concat([head, d]);
+    const end = head.indexOf('\r\n\r\n');
+    if (end < 0 && head.length < 65536) return;
+    inner.off('data', onHead);
+    client.write(end < 0 ? head : withConnectionClose(head, end));
+    inner.pipe(client, { end: false });
+  };
+  inner.on('data', onHead);
+  inner.resume();
+  client.once('close', () => inner.destroy());
 }
 
 export function portRoutes(svc: HttpServices): RouteSpec[] {
@@ -95,26 +122,7 @@ export function portRoutes(svc: HttpServices): RouteSpec[] {
         const body = raw ?? (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
         inner.write(proxiedHead(method, path, req.headers, port, body.length));
         if (body.length > 0) inner.write(body);
-        // The sandbox server's answer goes back byte for byte; the connection ends with it.
-        void reply.hijack();
-        const client = reply.raw.socket;
-        if (!client) return void inner.destroy();
-        inner.on('error', () => client.destroy());
-        inner.on('end', () => client.end());
-        // The answer is passed on as the server sent it, except that it says the connection closes with it
-        // (one request per relayed connection: a client must not send its next request on this one).
-        let head = Buffer.alloc(0);
-        const onHead = (d: Buffer): void => {
-          head = Buffer.concat([head, d]);
-          const end = head.indexOf('\r\n\r\n');
-          if (end < 0 && head.length < 65536) return;
-          inner.off('data', onHead);
-          client.write(end < 0 ? head : withConnectionClose(head, end));
-          inner.pipe(client, { end: false });
-        };
-        inner.on('data', onHead);
-        inner.resume();
-        client.once('close', () => inner.destroy());
+        relayAnswer(inner, reply);
         return undefined;
       },
     })),
