@@ -172,7 +172,9 @@ describe.skipIf(noteSkip('watch through the daemon', skipReason))('directory wat
     await w.ready;
     await sh('cd /workspace/sdk && mkdir d && : > d/x && mv d/x d/y');
     for (let i = 0; i < 100 && !events.some((e) => e.type === 'rename'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(events).toEqual([
+    // A create in a folder that has just appeared may come twice, from the scan and from inotify (docs/api.md): never missed.
+    const once = events.filter((e, i) => i === 0 || JSON.stringify(e) !== JSON.stringify(events[i - 1]) || e.type !== 'create');
+    expect(once).toEqual([
       { type: 'create', path: '/workspace/sdk/d', isDir: true },
       { type: 'create', path: '/workspace/sdk/d/x', isDir: false },
       { type: 'write', path: '/workspace/sdk/d/x', isDir: false },
