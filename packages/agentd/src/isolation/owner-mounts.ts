@@ -59,6 +59,23 @@ async function runHelper(args: string[], fd?: number): Promise<void> {
 }
 
 /**
+ * Mounts one pinned host path on the staging point `<dir>/<i>` (made here: a folder or an empty
+ * file, as the pinned object is), idmapped from its owner (as the descriptor sees it: the object
+ * that was checked, not a path) onto `mapTo`, or onto itself when absent; read-only if asked.
+ * Returns the staging point's path. Shared by every backend that stages host paths.
+ */
+export async function mountStaged(dir: string, i: number, m: { pinned: PinnedHostPath; readonly: boolean }, mapTo?: HostIds): Promise<string> {
+  const path = join(dir, String(i));
+  if (m.pinned.kind === 'dir') await mkdir(path, { mode: 0o700 });
+  else await (await open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600)).close();
+  const st = await m.pinned.handle.stat();
+  const uid = mapTo?.uid ?? st.uid;
+  const gid = mapTo?.gid ?? st.gid;
+  await runHelper(['mount', '--fd', '3', '--target', path, '--uid', `${st.uid}:${uid}`, '--gid', `${st.gid}:${gid}`, ...(m.readonly ? ['--ro'] : [])], m.pinned.handle.fd);
+  return path;
+}
+
+/**
  * Stages each pinned bind mount idmapped onto its owner (`pinned[i]` -> `<root>/.mounts/<i>`).
  * Returns the staged mounts in the same order (their descriptors replace the pinned ones for
  * bwrap). All or none: on a failure, what was staged is detached again.
@@ -71,12 +88,7 @@ export async function stageOwnerMounts(root: string, mounts: ReadonlyArray<{ pin
   const staged: StagedMount[] = [];
   try {
     for (const [i, m] of mounts.entries()) {
-      const path = join(dir, String(i));
-      if (m.pinned.kind === 'dir') await mkdir(path, { mode: 0o700 });
-      else await (await open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600)).close();
-      // The owner as the descriptor sees it (the object that was checked, not a path).
-      const st = await m.pinned.handle.stat();
-      await runHelper(['mount', '--fd', '3', '--target', path, '--uid', `${st.uid}:${ids.uid}`, '--gid', `${st.gid}:${ids.gid}`, ...(m.readonly ? ['--ro'] : [])], m.pinned.handle.fd);
+      const path = await mountStaged(dir, i, m, ids);
       const O_PATH = 0o10000000;
       staged.push({ path, handle: await open(path, O_PATH | constants.O_NOFOLLOW) });
     }
