@@ -10,8 +10,10 @@ cd "$(dirname "$0")/.."
 # socat, ripgrep: the sandbox-runtime baseline in the benchmarks; mmdebstrap: `agentd image build` (Debian root file systems);
 # tmux, vim, procps: the terminal tests (a person's keystrokes in tmux; vi and top on a PTY); curl, git, openssl,
 # ca-certificates, python3-pip: the egress tests (real tools through the proxy, a test CA);
-# runc, crun, runsc, podman: the oci, gvisor and podman backends (and their one-shot baselines in the benchmarks).
-APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++ e2fsprogs xfsprogs socat ripgrep mmdebstrap tmux vim procps curl git openssl ca-certificates python3-pip runc crun runsc podman)
+# runc, crun, runsc, podman: the oci, gvisor and podman backends (and their one-shot baselines in the benchmarks);
+# netavark, containernetworking-plugins, catatonit: what podman's recommends brought on the machine the podman backend
+# was tested on (installed here without recommends, so named).
+APT_PACKAGES=(bubblewrap libseccomp-dev gcc make libc6-dev python3 g++ e2fsprogs xfsprogs socat ripgrep mmdebstrap tmux vim procps curl git openssl ca-certificates python3-pip runc crun runsc podman netavark containernetworking-plugins catatonit)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
