@@ -115,8 +115,7 @@ export class SessionManager {
 
   /** Records activity on a sandbox for the sessions bound to it. */
   touchSandbox(sandboxId: string): void {
-    const at = this.now();
-    for (const s of this.repo.list({ sandboxId, states: ['attached', 'detached'] })) this.repo.update(s.id, { lastActiveMs: at });
+    this.repo.touchSandbox(sandboxId, this.now());
   }
 
   /** Applies the idle / suspend / detach timeouts (called by the sweeper). */

@@ -36,40 +36,40 @@ function fromRaw(r: Raw): CommandRow {
   };
 }
 
-/** The `commands` table (migration 3). Written at start, about once a second while output changes, and at the end. */
+/**
+ * The `commands` table (migration 3). The registry writes in batches (`write`): every
+ * command saved or dropped in one turn of the event loop, in one transaction.
+ */
 export class CommandRepo {
-  readonly #insert: Database.Statement;
-  readonly #update: Database.Statement;
+  readonly #upsert: Database.Statement;
   readonly #delete: Database.Statement<[string]>;
   readonly #all: Database.Statement<[number]>;
   readonly #markLost: Database.Statement<[number]>;
+  readonly #write: (saves: readonly CommandRow[], deletes: readonly string[]) => void;
 
   constructor(db: Database.Database) {
-    this.#insert = db.prepare(`INSERT INTO commands (id, sandbox_id, tenant, subject, argv, pty, pid, state, started_ms, end_offset, tail)
-      VALUES (@id, @sandbox_id, @tenant, @subject, @argv, @pty, @pid, @state, @started_ms, 0, x'')`);
-    this.#update = db.prepare(`UPDATE commands SET pid = @pid, state = @state, ended_ms = @ended_ms, exit_code = @exit_code, signal = @signal,
-      error = @error, end_offset = @end_offset, tail = @tail WHERE id = @id`);
+    this.#upsert = db.prepare(`INSERT INTO commands (id, sandbox_id, tenant, subject, argv, pty, pid, state, started_ms, ended_ms, exit_code, signal, error, end_offset, tail)
+      VALUES (@id, @sandbox_id, @tenant, @subject, @argv, @pty, @pid, @state, @started_ms, @ended_ms, @exit_code, @signal, @error, @end_offset, @tail)
+      ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, state = excluded.state, ended_ms = excluded.ended_ms, exit_code = excluded.exit_code,
+        signal = excluded.signal, error = excluded.error, end_offset = excluded.end_offset, tail = excluded.tail`);
     this.#delete = db.prepare('DELETE FROM commands WHERE id = ?');
     this.#all = db.prepare('SELECT * FROM commands ORDER BY started_ms DESC, id LIMIT ?');
     this.#markLost = db.prepare("UPDATE commands SET state = 'lost', ended_ms = ?, error = 'the daemon stopped while the command ran; its output after the last saved tail is gone' WHERE state = 'running'");
-  }
-
-  insert(row: Pick<CommandRow, 'id' | 'sandboxId' | 'tenant' | 'subject' | 'argv' | 'pty' | 'pid' | 'state' | 'startedAtMs'>): void {
-    this.#insert.run({
-      id: row.id, sandbox_id: row.sandboxId, tenant: row.tenant, subject: row.subject, argv: JSON.stringify(row.argv), pty: row.pty ? 1 : 0,
-      pid: row.pid, state: row.state, started_ms: row.startedAtMs,
+    this.#write = db.transaction((saves: readonly CommandRow[], deletes: readonly string[]) => {
+      for (const row of saves) {
+        this.#upsert.run({
+          id: row.id, sandbox_id: row.sandboxId, tenant: row.tenant, subject: row.subject, argv: JSON.stringify(row.argv), pty: row.pty ? 1 : 0,
+          pid: row.pid, state: row.state, started_ms: row.startedAtMs, ended_ms: row.endedAtMs, exit_code: row.exitCode, signal: row.signal,
+          error: row.error, end_offset: row.endOffset, tail: row.tail,
+        });
+      }
+      for (const id of deletes) this.#delete.run(id);
     });
   }
 
-  update(row: Pick<CommandRow, 'id' | 'pid' | 'state' | 'endedAtMs' | 'exitCode' | 'signal' | 'error' | 'endOffset' | 'tail'>): void {
-    this.#update.run({
-      id: row.id, pid: row.pid, state: row.state, ended_ms: row.endedAtMs, exit_code: row.exitCode, signal: row.signal, error: row.error,
-      end_offset: row.endOffset, tail: row.tail,
-    });
-  }
-
-  delete(id: string): void {
-    this.#delete.run(id);
+  /** Saves (inserts or updates) `saves` and deletes `deletes`, all in one transaction. */
+  write(saves: readonly CommandRow[], deletes: readonly string[]): void {
+    this.#write(saves, deletes);
   }
 
   /** Every row still `running` becomes `lost` (no command survives its daemon); returns how many. */

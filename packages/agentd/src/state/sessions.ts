@@ -66,6 +66,11 @@ export class SessionRepo {
     return this.#table.delete(id);
   }
 
+  /** Marks activity at `atMs` on every attached or detached session of `sandboxId` (one statement; no row read). */
+  touchSandbox(sandboxId: string, atMs: number): void {
+    this.#table.statement("UPDATE sessions SET last_active_ms = ? WHERE sandbox_id = ? AND state IN ('attached', 'detached')").run(atMs, sandboxId);
+  }
+
   /** Every field narrows; `states: []` matches nothing. */
   list(filter: SessionFilter = {}): SessionRecord[] {
     if (filter.states !== undefined && filter.states.length === 0) return [];
