@@ -1,11 +1,12 @@
-import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { chmodSync, lchownSync, lstatSync, mkdirSync } from 'node:fs';
+import { lstat, mkdir, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 import { removeVolume } from './disk/volume.js';
 import { giveRootFilesToOwner, unmountImageRoot } from './image-layer.js';
 import { releaseHostUid, type HostIds } from './host-ids.js';
 import { unstageOwnerMounts } from './owner-mounts.js';
-import { chownTree, clearTreeAs, copyTreeAs, ownDir, ownerOfDir, realDir } from './tree-ops.js';
+import { chownTree, clearTreeAs, copyTreeAs, ownDir, ownDirSync, ownerOfDir, realDir, realDirSync } from './tree-ops.js';
 import type { SandboxDirs } from './types.js';
 
 export interface SandboxDirsOptions {
@@ -44,10 +45,14 @@ function isRootDaemon(): boolean {
  * sandbox uid, is taken back). Then the path to each of those folders cannot be redirected.
  */
 export async function secureSandboxRoot(dirs: SandboxDirs): Promise<void> {
+  secureSandboxRootSync(dirs);
+}
+
+function secureSandboxRootSync(dirs: SandboxDirs): void {
   if (!isRootDaemon()) return;
-  await ownDir(dirs.root, 0o711);
+  ownDirSync(dirs.root, 0o711);
   const base = dirname(dirs.workspace);
-  if (base !== dirs.root && (await lstat(base).catch(() => undefined)) !== undefined) await ownDir(base, 0o755);
+  if (base !== dirs.root && lstatSync(base, { throwIfNoEntry: false }) !== undefined) ownDirSync(base, 0o755);
 }
 
 export interface EnsureDirsOptions {
@@ -65,21 +70,24 @@ export interface EnsureDirsOptions {
  */
 export async function ensureSandboxDirs(dirs: SandboxDirs, opts: EnsureDirsOptions = {}): Promise<void> {
   const mode = opts.mode ?? 0o755;
-  await mkdir(dirname(dirs.root), { recursive: true, mode: 0o711 });
-  await mkdir(dirs.root, { recursive: true, mode: isRootDaemon() ? 0o711 : 0o700 });
-  await secureSandboxRoot(dirs);
+  // Synchronous metadata calls on the daemon's own folders (see tree-ops.ts realDirSync); the
+  // rare paths (a fork's seed, an older version's tree) stay asynchronous.
+  mkdirSync(dirname(dirs.root), { recursive: true, mode: 0o711 });
+  mkdirSync(dirs.root, { recursive: true, mode: isRootDaemon() ? 0o711 : 0o700 });
+  secureSandboxRootSync(dirs);
   await consumeSeed(dirs, opts.owner);
-  // The three folders are independent: made at once (each is four file-system calls on the thread pool).
   await Promise.all([dirs.workspace, dirs.home, dirs.tmp].map(async (d) => {
-    await mkdir(d, { mode }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-    const st = await realDir(d);
+    try {
+      mkdirSync(d, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const st = realDirSync(d);
     if (opts.owner === undefined || (st.uid === opts.owner.uid && st.gid === opts.owner.gid)) return;
     if (st.uid === process.getuid?.()) {
       // Made just now by the daemon (its parent is the daemon's: nothing can have been swapped in).
-      await lchown(d, opts.owner.uid, opts.owner.gid);
-      await chmod(d, mode);
+      lchownSync(d, opts.owner.uid, opts.owner.gid);
+      chmodSync(d, mode);
     } else {
       // The tree of an older version's shared uid: only that uid's entries change hands.
       await chownTree(d, opts.owner, st.uid);
@@ -95,7 +103,7 @@ export async function ensureSandboxDirs(dirs: SandboxDirs, opts: EnsureDirsOptio
  */
 async function consumeSeed(dirs: SandboxDirs, owner: HostIds | undefined): Promise<void> {
   const seed = seedDir(dirs);
-  if ((await lstat(seed).catch(() => undefined)) === undefined) return;
+  if (lstatSync(seed, { throwIfNoEntry: false }) === undefined) return;
   await realDir(seed);
   for (const name of PART_NAMES) {
     const from = join(seed, name);

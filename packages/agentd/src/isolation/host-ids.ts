@@ -10,7 +10,8 @@
  * with readlink, never followed. A lease is taken at the sandbox's first start and kept
  * while its files exist (restart keeps the uid), released when its folders are removed.
  */
-import { lstat, mkdir, readdir, readFile, readlink, symlink, unlink } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { readdir, readFile, readlink, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 
@@ -37,6 +38,25 @@ async function leases(dir: string): Promise<Map<number, string>> {
     if (!/^\d+$/.test(name)) continue;
     const target = await readlink(join(dir, name)).catch(() => undefined);
     if (target !== undefined) out.set(Number(name), target);
+  }
+  return out;
+}
+
+function leasesSync(dir: string): Map<number, string> {
+  const out = new Map<number, string>();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      out.set(Number(name), readlinkSync(join(dir, name)));
+    } catch {
+      // Removed meanwhile.
+    }
   }
   return out;
 }
@@ -70,22 +90,31 @@ export class HostUidAllocator {
     return next;
   }
 
+  /**
+   * Synchronous file calls: a lease is a symlink in the daemon's own folder, and a create with
+   * N sandboxes alive reads N links and looks at N folders; through the thread pool those were
+   * 2N trips in a row (milliseconds per create with a few sandboxes on a loaded machine).
+   */
   private async doAcquire(root: string, id: string, preferred?: number): Promise<HostIds> {
     const dir = leaseDirOf(root);
     // The sandbox's folder exists before its lease does, so a lease is stale only once its folder
     // is gone. Made first: folders above it that do not exist yet must be 0711, not 0700.
-    await mkdir(root, { recursive: true, mode: 0o711 });
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const st = await lstat(dir);
+    mkdirSync(root, { recursive: true, mode: 0o711 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
     if (!st.isDirectory() || st.uid !== process.getuid?.()) {
       throw new AgentdError('INTERNAL', `${dir} is not a directory owned by the daemon: refusing to record host uid leases there`, { details: { path: dir } });
     }
-    const taken = await leases(dir);
+    const taken = leasesSync(dir);
     for (const [uid, owner] of taken) if (owner === id) return { uid, gid: uid };
     // A lease whose sandbox folder is gone (a crash between removing it and freeing the uid) is free again.
     for (const [uid, owner] of [...taken]) {
-      if ((await lstat(join(dirname(root), owner)).catch(() => undefined)) !== undefined) continue;
-      await unlink(join(dir, String(uid))).catch(() => undefined);
+      if (lstatSync(join(dirname(root), owner), { throwIfNoEntry: false }) !== undefined) continue;
+      try {
+        unlinkSync(join(dir, String(uid)));
+      } catch {
+        // Gone already.
+      }
       taken.delete(uid);
     }
     const { start, count } = this.range;
@@ -97,7 +126,7 @@ export class HostUidAllocator {
     }
     for (const uid of candidates()) {
       try {
-        await symlink(id, join(dir, String(uid)));
+        symlinkSync(id, join(dir, String(uid)));
         return { uid, gid: uid };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

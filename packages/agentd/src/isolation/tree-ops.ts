@@ -12,8 +12,8 @@
  *   never follows the last component (lstat, lchown, rename, O_EXCL|O_CREAT).
  */
 import { execFile } from 'node:child_process';
-import { chmod, lchown, lstat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, type Stats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AgentdError } from '../core/errors.js';
 import type { HostIds } from './host-ids.js';
@@ -45,9 +45,19 @@ export function runAs(owner: HostIds | undefined, argv: string[], signal?: Abort
 
 /** lstat that requires a real directory (never a symlink to one); CONFLICT otherwise. */
 export async function realDir(path: string): Promise<Stats> {
-  const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+  return realDirSync(path);
+}
+
+/** realDir without the promise. */
+export function realDirSync(path: string): Stats {
+  let st: Stats;
+  try {
+    // Synchronous, as the other metadata calls here: see cgroup/fsio.ts.
+    st = lstatSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
     throw new AgentdError('NOT_FOUND', `sandbox folder ${path} does not exist (${err.code ?? err.message})`, { details: { path } });
-  });
+  }
   if (!st.isDirectory()) {
     const what = st.isSymbolicLink() ? 'a symlink' : 'not a directory';
     throw new AgentdError('CONFLICT', `sandbox folder ${path} is ${what}: refusing to follow or replace it (a sandbox may not redirect the daemon's file work)`, { details: { path, reason: 'not_a_directory' } });
@@ -67,11 +77,16 @@ export async function ownerOfDir(path: string): Promise<HostIds> {
  * sandbox uid) is taken back. lchown never follows; realDir refuses a symlink.
  */
 export async function ownDir(dir: string, mode: number): Promise<void> {
-  const st = await realDir(dir);
+  ownDirSync(dir, mode);
+}
+
+/** ownDir without the promise (metadata calls on the daemon's own folders: see realDirSync). */
+export function ownDirSync(dir: string, mode: number): void {
+  const st = realDirSync(dir);
   const self = selfUid() ?? st.uid;
-  if (st.uid !== self) await lchown(dir, self, process.getgid?.() ?? st.gid);
-  if ((st.mode & 0o7777) !== mode || st.uid !== self) await chmod(dir, mode);
-  const after = await realDir(dir);
+  if (st.uid !== self) lchownSync(dir, self, process.getgid?.() ?? st.gid);
+  if ((st.mode & 0o7777) !== mode || st.uid !== self) chmodSync(dir, mode);
+  const after = realDirSync(dir);
   if (after.ino !== st.ino || after.dev !== st.dev) throw new AgentdError('CONFLICT', `sandbox folder ${dir} changed while the daemon took it back`, { details: { path: dir } });
 }
 

@@ -1,4 +1,5 @@
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
@@ -165,19 +166,19 @@ export class NetworkService {
   async attach(spec: SandboxSpec): Promise<SandboxSpec> {
     await this.detach(spec.id);
     const dir = this.netDir(spec.id);
-    await mkdir(join(this.deps.home, 'net'), { recursive: true, mode: 0o711 });
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { mode: 0o755 });
-    await chmod(dir, 0o755);
+    // Synchronous metadata calls in the daemon's own home (see isolation/tree-ops.ts realDirSync).
+    mkdirSync(join(this.deps.home, 'net'), { recursive: true, mode: 0o711 });
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
     const pending = new Map<string, (sock: Socket, status: number) => void>();
     const egress = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => void this.onEgress(spec.id, sock));
     const ports = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => onPortsConnection(sock, pending));
     try {
-      await listen(egress, join(dir, 'egress.sock'));
-      await listen(ports, join(dir, 'ports.sock'));
+      await Promise.all([listen(egress, join(dir, 'egress.sock')), listen(ports, join(dir, 'ports.sock'))]);
       // The sandbox's own host uid (root daemon) must be able to connect.
-      await chmod(join(dir, 'egress.sock'), 0o666);
-      await chmod(join(dir, 'ports.sock'), 0o666);
+      chmodSync(join(dir, 'egress.sock'), 0o666);
+      chmodSync(join(dir, 'ports.sock'), 0o666);
     } catch (err) {
       egress.close();
       ports.close();

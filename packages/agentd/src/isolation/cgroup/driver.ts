@@ -2,11 +2,12 @@
  * Finds the host's cgroup hierarchies, reports what they can enforce, and creates, attaches
  * and cleans up per-sandbox groups under a parent group (`agentd` by default) in each.
  */
+import { mkdirSync } from 'node:fs';
 import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import type { FeatureStatus, SandboxLimits } from '../types.js';
-import { exists, isMissing, readOptional, writeAccessProblem, writeValue } from './fsio.js';
+import { exists, isMissing, readOptional, writeAccessProblem, writeValue, writeValueOffThread } from './fsio.js';
 import { SandboxCgroup, type Placement, type SandboxCgroupPaths } from './group.js';
 import { type CgroupLayout, type CgroupVersion, layoutFromMountinfo, layoutVersion, parseProcCgroup } from './layout.js';
 import { cgroupLimits } from './limits.js';
@@ -197,7 +198,7 @@ export class CgroupDriver {
   primeAttach(): Promise<void> {
     if (this.priming !== undefined) return this.priming;
     this.priming = this.ownProcsFile()
-      .then((file) => (file === undefined ? undefined : writeValue(file, String(process.pid))))
+      .then((file) => (file === undefined ? undefined : writeValueOffThread(file, String(process.pid))))
       .catch(() => undefined)
       .finally(() => {
         this.priming = undefined;
@@ -242,13 +243,14 @@ export class CgroupDriver {
     for (const c of undelegated.keys()) if ((c === 'memory' || c === 'pids' || c === 'cpu') && paths[c]?.version === 2) delete paths[c];
     const group = new SandboxCgroup(sandboxId, paths);
     try {
-      for (const dir of group.dirs) await mkdir(dir);
+      // Synchronous: cgroupfs, no disk (see fsio.ts).
+      for (const dir of group.dirs) mkdirSync(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
         await group.remove().catch(() => undefined);
         throw new AgentdError('INTERNAL', `cannot create the cgroup of sandbox ${sandboxId}: ${(err as Error).message}`, { cause: err });
       }
-      for (const dir of group.dirs) await mkdir(dir, { recursive: true });
+      for (const dir of group.dirs) mkdirSync(dir, { recursive: true });
       if ((await group.pids()).length > 0) {
         throw new AgentdError('CONFLICT', `a cgroup for sandbox ${sandboxId} already exists and has processes; run cleanupOrphans first`, { details: { sandboxId } });
       }

@@ -1,5 +1,5 @@
 /** One sandbox's cgroup: a directory per hierarchy, driven through the kernel's interface files. */
-import { rmdir } from 'node:fs/promises';
+import { rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import type { SandboxLimits } from '../types.js';
@@ -260,7 +260,7 @@ export class SandboxCgroup {
     for (const dir of this.dirs) {
       for (;;) {
         try {
-          await rmdir(dir);
+          rmdirSync(dir);
           break;
         } catch (err) {
           if (isMissing(err)) break;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { lstatSync, readdirSync, renameSync } from 'node:fs';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ownDir } from '../tree-ops.js';
 import { ensureVolume, removeVolume, type VolumeTools } from './volume.js';
@@ -52,13 +53,14 @@ export class SpareVolumes {
     const pending = this.spares.get(bytes);
     const ready = this.closed || pending === undefined ? undefined : await settledNow(pending);
     if (ready === undefined) return false;
-    const st = await lstat(root).catch(() => undefined);
-    const fresh = st === undefined || (st.isDirectory() && (await readdir(root)).length === 0);
+    // Synchronous metadata calls in the daemon's own home (see ../tree-ops.ts realDirSync).
+    const st = lstatSync(root, { throwIfNoEntry: false });
+    const fresh = st === undefined || (st.isDirectory() && readdirSync(root).length === 0);
     // Not a fresh root (a restart, a fork's seed): the spare stays for the next create.
     if (!fresh || this.spares.get(bytes) !== pending) return false;
     this.spares.delete(bytes);
     try {
-      await rename(ready, root);
+      renameSync(ready, root);
     } catch (err) {
       this.onError(err);
       await removeSpare(ready, this.tools.umount).catch(this.onError);

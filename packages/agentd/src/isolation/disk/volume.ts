@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { lstatSync, mkdirSync, statSync } from 'node:fs';
+import { lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { findExecutable } from '../which.js';
-import { ownDir, realDir } from '../tree-ops.js';
+import { ownDir, ownDirSync, realDir } from '../tree-ops.js';
 
 /**
  * A per-sandbox disk limit: a sparse image file `<root>/disk.img` holding an ext4 file
@@ -55,15 +56,23 @@ function run(file: string, args: string[], signal?: AbortSignal): Promise<void> 
 
 /** True when `dir` is a mount point: its device differs from its parent's (both exist). A symlink is never one. */
 export async function isMountPoint(dir: string): Promise<boolean> {
-  const [own, parent] = await Promise.all([lstat(dir).catch(() => undefined), stat(join(dir, '..')).catch(() => undefined)]);
+  // Synchronous: two stats (see ../tree-ops.ts realDirSync).
+  const own = lstatSync(dir, { throwIfNoEntry: false });
+  let parent;
+  try {
+    parent = statSync(join(dir, '..'));
+  } catch {
+    parent = undefined;
+  }
   return own !== undefined && own.isDirectory() && parent !== undefined && own.dev !== parent.dev;
 }
 
 /** A root daemon takes the sandbox's root folder as its own (0711) before touching the image or mount point in it. */
 async function secureRoot(root: string): Promise<void> {
-  await mkdir(dirname(root), { recursive: true, mode: 0o711 });
-  await mkdir(root, { recursive: true, mode: 0o711 });
-  if (process.getuid?.() === 0) await ownDir(root, 0o711);
+  // Synchronous metadata calls in the daemon's own home (see ../tree-ops.ts realDirSync).
+  mkdirSync(dirname(root), { recursive: true, mode: 0o711 });
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  if (process.getuid?.() === 0) ownDirSync(root, 0o711);
 }
 
 /** Mounts the image on the (real, not symlinked) mount point, then makes the volume's root the daemon's 0755. */
@@ -105,7 +114,7 @@ export async function ensureVolume(root: string, bytes: number, tools: VolumeToo
  * the image already exists. The staging file is created with O_EXCL (never through a link).
  */
 async function createImage(image: string, bytes: number, format: (staged: string) => Promise<void>): Promise<boolean> {
-  const existing = await lstat(image).catch(() => undefined);
+  const existing = lstatSync(image, { throwIfNoEntry: false });
   if (existing !== undefined) {
     if (!existing.isFile()) throw new AgentdError('CONFLICT', `${image} is not a regular file: refusing to use it as a disk image`, { details: { path: image } });
     return false;

@@ -1,5 +1,5 @@
-import { access, chmod, lstat, mkdir, open, stat } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { access, chmod, mkdir, open, stat } from 'node:fs/promises';
+import { constants as fsConstants, lstatSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
@@ -115,7 +115,7 @@ export class NamespaceBackend implements IsolationBackend {
   private async hostIdsFor(spec: SandboxSpec, facts: HostFacts): Promise<HostIds | undefined> {
     if (facts.uidRange === undefined) return undefined;
     this.uids ??= new HostUidAllocator(facts.uidRange);
-    const legacy = await lstat(spec.dirs.workspace).catch(() => undefined);
+    const legacy = lstatSync(spec.dirs.workspace, { throwIfNoEntry: false });
     const preferred = legacy !== undefined && legacy.isDirectory() && legacy.uid !== 0 ? legacy.uid : undefined;
     return this.uids.acquire(spec.dirs.root, spec.id, preferred);
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmodSync, lstatSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { ensureSandboxDirs } from '../dirs.js';
@@ -46,11 +47,12 @@ export async function kindOf(path: string | undefined, as?: HostIds, own?: Sandb
  * any other ancestor that is not searchable is a configuration error, reported as such.
  */
 export async function ensureSearchable(root: string, uid: number): Promise<void> {
+  // Synchronous metadata calls on the daemon's own folders (see tree-ops.ts realDirSync).
   const parent = dirname(root);
-  const st = await stat(parent);
-  if ((st.mode & 0o001) === 0) await chmod(parent, (st.mode & 0o7777) | 0o011);
+  const st = statSync(parent);
+  if ((st.mode & 0o001) === 0) chmodSync(parent, (st.mode & 0o7777) | 0o011);
   for (let dir = dirname(parent); ; dir = dirname(dir)) {
-    const d = await stat(dir);
+    const d = statSync(dir);
     const searchable = (d.mode & 0o001) !== 0 || (d.uid === uid && (d.mode & 0o100) !== 0);
     if (!searchable) {
       throw new AgentdError('BACKEND_UNAVAILABLE', `sandboxes run as host uid ${uid}, which cannot reach ${root}: ${dir} is not searchable by others (chmod o+x it, or move AGENTD_HOME)`, { details: { dir } });
@@ -65,20 +67,25 @@ export async function ensureSearchable(root: string, uid: number): Promise<void>
  * renamed over the old one (rename replaces a planted link, never follows it).
  */
 async function writeOwnFile(path: string, text: string, mode: number): Promise<void> {
+  // Synchronous: a few hundred bytes into the daemon's own folder (see tree-ops.ts realDirSync).
   const staged = `${path}.${randomBytes(4).toString('hex')}.new`;
-  await writeFile(staged, text, { mode, flag: 'wx' });
-  await chmod(staged, mode);
+  writeFileSync(staged, text, { mode, flag: 'wx' });
+  chmodSync(staged, mode);
   try {
-    await rename(staged, path);
+    renameSync(staged, path);
   } catch (err) {
-    await unlink(staged).catch(() => undefined);
+    try {
+      unlinkSync(staged);
+    } catch {
+      // Nothing to clean.
+    }
     throw err;
   }
 }
 
 /** The empty mode-000 mask file: kept when it is the daemon's own empty regular file with one link, else made again. */
 async function ensureMaskFile(path: string): Promise<void> {
-  const st = await lstat(path).catch(() => undefined);
+  const st = lstatSync(path, { throwIfNoEntry: false });
   if (st !== undefined && st.isFile() && st.size === 0 && st.nlink === 1 && (st.mode & 0o7777) === 0 && st.uid === process.getuid?.()) return;
   await writeOwnFile(path, '', 0o000);
 }
