@@ -7,7 +7,7 @@ import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import type { FeatureStatus, SandboxLimits } from '../types.js';
-import { exists, isMissing, readOptional, writeAccessProblem, writeValue, writeValueOffThread } from './fsio.js';
+import { exists, isMissing, readOptional, writeAccessProblem, writeValue } from './fsio.js';
 import { SandboxCgroup, type Placement, type SandboxCgroupPaths } from './group.js';
 import { type CgroupLayout, type CgroupVersion, layoutFromMountinfo, layoutVersion, parseProcCgroup } from './layout.js';
 import { cgroupLimits } from './limits.js';
@@ -198,7 +198,7 @@ export class CgroupDriver {
   primeAttach(): Promise<void> {
     if (this.priming !== undefined) return this.priming;
     this.priming = this.ownProcsFile()
-      .then((file) => (file === undefined ? undefined : writeValueOffThread(file, String(process.pid))))
+      .then((file) => (file === undefined ? undefined : writeValue(file, String(process.pid))))
       .catch(() => undefined)
       .finally(() => {
         this.priming = undefined;

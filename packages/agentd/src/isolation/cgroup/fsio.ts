@@ -1,9 +1,10 @@
 /**
- * Reading and writing cgroup interface files, with errors that name the file. The calls are
+ * Reading and writing cgroup interface files, with errors that name the file. Reads are
  * synchronous behind async signatures: a cgroup file is a kernel interface with no disk behind
- * it (a read or write is ~10-40 us), while each trip through libuv's thread pool costs more than
- * that and, on a busy machine, a scheduling delay per call; a sandbox create makes about twenty
- * of them in a row (measured: the cgroup step of a create took 6-12 ms on a loaded 2-core machine).
+ * it (a read is ~10-40 us), while each trip through libuv's thread pool costs more than that
+ * and, on a busy machine, a scheduling delay per call; a sandbox create makes about twenty of
+ * these calls in a row (measured: the cgroup step of a create took 6-12 ms on a loaded 2-core
+ * machine, ~1.4 ms after). Writes: see writeValue and writeValueNow.
  */
 import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -54,28 +55,33 @@ export async function readKeyed(file: string): Promise<Map<string, number> | und
   return text === undefined ? undefined : parseKeyed(text);
 }
 
-/** One write(2) of `value`; the kernel validates it, so its errno is passed on with the file name. */
+/**
+ * One write(2) of `value` through the thread pool; the kernel validates it, so its errno is
+ * passed on with the file name. Some writes block in the kernel (cgroup.kill and moves into
+ * cgroup.procs wait for an RCU grace period, milliseconds), so this is the default.
+ */
 export async function writeValue(file: string, value: string): Promise<void> {
   try {
-    writeFileSync(file, value);
+    await writeFile(file, value);
   } catch (err) {
-    throw new AgentdError('INTERNAL', `cannot write '${value}' to ${file}: ${(err as Error).message}`, {
-      cause: err,
-      details: { file, errno: errCode(err) },
-    });
+    throw writeError(file, value, err);
   }
 }
 
 /**
- * writeValue through the thread pool, for the one write that blocks in the kernel: a move into
- * cgroup.procs, which may wait for an RCU grace period (driver.ts primeAttach).
+ * writeValue on the calling thread: for a limit written into a group just made, with no task
+ * in it yet (nothing to reclaim, no lock to wait for), where the thread-pool trip costs more.
  */
-export async function writeValueOffThread(file: string, value: string): Promise<void> {
+export function writeValueNow(file: string, value: string): void {
   try {
-    await writeFile(file, value);
+    writeFileSync(file, value);
   } catch (err) {
-    throw new AgentdError('INTERNAL', `cannot write '${value}' to ${file}: ${(err as Error).message}`, { cause: err, details: { file, errno: errCode(err) } });
+    throw writeError(file, value, err);
   }
+}
+
+function writeError(file: string, value: string, err: unknown): AgentdError {
+  return new AgentdError('INTERNAL', `cannot write '${value}' to ${file}: ${(err as Error).message}`, { cause: err, details: { file, errno: errCode(err) } });
 }
 
 export async function exists(path: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import { rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import type { SandboxLimits } from '../types.js';
-import { exists, isMissing, readKeyed, readNumber, readOptional, sleep, writeValue } from './fsio.js';
+import { exists, isMissing, readKeyed, readNumber, readOptional, sleep, writeValue, writeValueNow } from './fsio.js';
 import { CPU_PERIOD_US, cgroupLimits, cpuQuotaUs } from './limits.js';
 
 /** A controller's directory for this sandbox and the cgroup version of its hierarchy. */
@@ -81,7 +81,7 @@ export class SandboxCgroup {
           await this.setMemory(placement, limit.value);
           break;
         case 'pids':
-          await writeValue(join(placement.dir, 'pids.max'), String(limit.value));
+          writeValueNow(join(placement.dir, 'pids.max'), String(limit.value));
           break;
         case 'cpu':
           await this.setCpu(placement, limit.value);
@@ -92,37 +92,37 @@ export class SandboxCgroup {
 
   private async setMemory({ version, dir }: Placement, bytes: number): Promise<void> {
     if (version === 2) {
-      await writeValue(join(dir, 'memory.max'), String(bytes));
+      writeValueNow(join(dir, 'memory.max'), String(bytes));
       // No swap at all, so the limit is a limit on memory, not on memory minus what was swapped out.
       const swapMax = join(dir, 'memory.swap.max');
-      if (await exists(swapMax)) await writeValue(swapMax, '0');
+      if (await exists(swapMax)) writeValueNow(swapMax, '0');
       return;
     }
     const limitFile = join(dir, 'memory.limit_in_bytes');
     const memswFile = join(dir, 'memory.memsw.limit_in_bytes');
     if (!(await exists(memswFile))) {
-      await writeValue(limitFile, String(bytes));
+      writeValueNow(limitFile, String(bytes));
       return;
     }
     // The kernel keeps memsw >= limit: lower the limit first, raise memsw first.
     const current = await readNumber(limitFile);
     if (current !== undefined && bytes > current) {
-      await writeValue(memswFile, String(bytes));
-      await writeValue(limitFile, String(bytes));
+      writeValueNow(memswFile, String(bytes));
+      writeValueNow(limitFile, String(bytes));
     } else {
-      await writeValue(limitFile, String(bytes));
-      await writeValue(memswFile, String(bytes));
+      writeValueNow(limitFile, String(bytes));
+      writeValueNow(memswFile, String(bytes));
     }
   }
 
   private async setCpu({ version, dir }: Placement, cpus: number): Promise<void> {
     const quota = cpuQuotaUs(cpus);
     if (version === 2) {
-      await writeValue(join(dir, 'cpu.max'), `${quota} ${CPU_PERIOD_US}`);
+      writeValueNow(join(dir, 'cpu.max'), `${quota} ${CPU_PERIOD_US}`);
       return;
     }
-    await writeValue(join(dir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-    await writeValue(join(dir, 'cpu.cfs_quota_us'), String(quota));
+    writeValueNow(join(dir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+    writeValueNow(join(dir, 'cpu.cfs_quota_us'), String(quota));
   }
 
   /** Pids of every process in the sandbox (the union over its hierarchies), ascending. */
