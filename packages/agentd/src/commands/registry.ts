@@ -139,13 +139,19 @@ export class CommandRegistry {
       onChunk: (stream, data) => cmd?.append(track.pty === undefined ? stream : 'pty', data),
       commandId: () => cmd?.id,
     };
-    const signal = AbortSignal.any([opts.signal, abort.signal]);
+    // The command's own controller (kill by id) also follows the caller's signal.
+    const onCallerAbort = (): void => abort.abort(opts.signal.reason);
+    if (opts.signal.aborted) onCallerAbort();
+    else opts.signal.addEventListener('abort', onCallerAbort, { once: true });
+    const signal = abort.signal;
     let response: IntentResponse;
     try {
       response = await this.deps.pipeline.execute(principal, intent, { signal, tap, ...(opts.listener ? { listener: opts.listener } : {}) });
     } catch (err) {
       if (cmd !== undefined) this.end(cmd, 'failed', failedExit(toAgentdError(err).code, (err as Error).message));
       throw err;
+    } finally {
+      opts.signal.removeEventListener('abort', onCallerAbort);
     }
     if (cmd !== undefined) this.end(cmd, ...outcomeOf(response, cmd.pid !== null));
     return { response, command: cmd };

@@ -23,6 +23,7 @@ import { portRoutes } from './routes/ports.js';
 import { attachUpgrades } from './upgrade.js';
 import { imageRoutes } from './routes/images.js';
 import { e2bRewriteUrl, registerE2b } from '../e2b/index.js';
+import { follow } from '../../util/abort.js';
 
 export interface HttpApp {
   app: FastifyInstance;
@@ -47,11 +48,12 @@ function authRequest(req: FastifyRequest, svc: HttpServices): AuthRequest {
 
 /** Aborted when the client goes away before the answer is complete, or when the daemon's stop grace ends. */
 function requestSignal(reply: FastifyReply, stopping: AbortSignal): AbortSignal {
-  const ac = new AbortController();
+  const f = follow(stopping);
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort(new AgentdError('CANCELLED', 'the client went away'));
+    f.dispose();
+    if (!reply.raw.writableFinished) f.controller.abort(new AgentdError('CANCELLED', 'the client went away'));
   });
-  return AbortSignal.any([ac.signal, stopping]);
+  return f.signal;
 }
 
 /**
