@@ -3,7 +3,8 @@ import { lstatSync, readdirSync, renameSync } from 'node:fs';
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ownDir } from '../tree-ops.js';
-import { ensureVolume, removeVolume, type VolumeTools } from './volume.js';
+import { PART_NAMES } from '../dirs.js';
+import { ensureVolume, removeVolume, volumePaths, type VolumeTools } from './volume.js';
 
 /**
  * Formatted, mounted disk volumes made ahead of demand, one spare per volume size, so a
@@ -82,8 +83,14 @@ export class SpareVolumes {
       void removal.finally(() => this.removing.delete(removal));
     }
     const path = join(this.dir, randomBytes(8).toString('hex'));
+    // The sandbox's three folders are made ahead too: a first mkdir in a volume just formatted
+    // waits for its journal (milliseconds), and the create then only gives them to its uid.
     const made = ensureVolume(path, bytes, this.tools).then(
-      () => path,
+      async () => {
+        const inside = volumePaths(path).mountPoint;
+        await Promise.all(PART_NAMES.map((name) => mkdir(join(inside, name), { mode: 0o700 })));
+        return path;
+      },
       async (err: unknown) => {
         this.onError(err);
         await removeSpare(path, this.tools.umount).catch(() => undefined);
