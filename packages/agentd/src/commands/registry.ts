@@ -70,8 +70,8 @@ export class CommandRegistry {
   private readonly commands = new Map<string, Command>();
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
-  /** Finished commands in `commands` (trim() has nothing to do while this is at most `max_kept`). */
-  private finished = 0;
+  /** Ids of the finished commands in `commands`, oldest end first (trim() drops from the front). */
+  private readonly finished = new Set<string>();
   /** Saves and deletes not yet written (see `flushSoon`). */
   private readonly pendingSaves = new Map<string, Command>();
   private readonly pendingDeletes = new Set<string>();
@@ -91,10 +91,10 @@ export class CommandRegistry {
     for (const row of this.deps.repo.newest(s.maxKept)) {
       const chunks = decodeChunks(row.tail, 0);
       const ring = OutputRing.restore(Math.max(s.ringBufferBytes, row.tail.length), chunks, row.endOffset);
-      const cmd = Command.fromRow(row, ring);
-      this.commands.set(row.id, cmd);
-      if (!cmd.running) this.finished += 1;
+      this.commands.set(row.id, Command.fromRow(row, ring));
     }
+    const ended = [...this.commands.values()].filter((c) => !c.running).sort((a, b) => (a.endedAtMs ?? 0) - (b.endedAtMs ?? 0));
+    for (const c of ended) this.finished.add(c.id);
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref();
     return { lost };
@@ -201,7 +201,7 @@ export class CommandRegistry {
   private end(cmd: Command, state: CommandState, exit: CommandExit): void {
     const wasRunning = cmd.running;
     cmd.finish(state, exit, this.now());
-    if (wasRunning && !cmd.running) this.finished += 1;
+    if (wasRunning && !cmd.running) this.finished.add(cmd.id);
     this.persist(cmd);
     this.trim();
   }
@@ -262,16 +262,17 @@ export class CommandRegistry {
   /** At most `max_kept` finished commands: the oldest go first. */
   private trim(): void {
     const max = this.deps.settings().maxKept;
-    if (this.finished <= max) return;
-    const finished = [...this.commands.values()].filter((c) => !c.running);
-    if (finished.length <= max) return;
-    finished.sort((a, b) => (a.endedAtMs ?? 0) - (b.endedAtMs ?? 0));
-    for (const c of finished.slice(0, finished.length - max)) this.drop(c);
+    for (const id of this.finished) {
+      if (this.finished.size <= max) return;
+      const c = this.commands.get(id);
+      if (c === undefined) this.finished.delete(id);
+      else this.drop(c);
+    }
   }
 
   private drop(c: Command): void {
     this.commands.delete(c.id);
-    if (!c.running) this.finished -= 1;
+    this.finished.delete(c.id);
     this.pendingSaves.delete(c.id);
     this.pendingDeletes.add(c.id);
     this.flushSoon();
