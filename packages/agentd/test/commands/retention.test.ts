@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-member-access -- REST answers are free-form JSON, checked by expect() */
 /**
  * commands.max_kept (docs/api.md, "Retention"): past it, the oldest finished commands go
  * first; running ones stay.
