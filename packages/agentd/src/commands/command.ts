@@ -187,6 +187,12 @@ export class Command {
    */
   async *follow(fromOffset: number, signal: AbortSignal): AsyncGenerator<FollowEvent> {
     let offset = fromOffset;
+    // One listener for the whole follow (one per wait piled up on a long-lived signal: a
+    // terminal session waits once per keystroke's echo).
+    const aborted = new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
     for (;;) {
       const changed = this.changed();
       const r = this.ring.readFrom(offset, 256 * 1024);
@@ -199,7 +205,7 @@ export class Command {
         return;
       }
       if (signal.aborted) return;
-      await Promise.race([changed.promise, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+      await Promise.race([changed.promise, aborted]);
       changed.cancel();
       if (signal.aborted) return;
     }
