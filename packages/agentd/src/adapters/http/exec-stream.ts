@@ -112,9 +112,10 @@ export class HttpExecStream implements OutputListener {
     this.write([this.encoder.json({ type: 'start', pid, ...this.startFields })]);
   }
 
-  async onChunk(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> {
+  /** A promise only when the chunk must wait for the client (no promise, no extra tick, per chunk otherwise). */
+  onChunk(stream: 'stdout' | 'stderr', data: Buffer): Promise<void> | undefined {
     const res = this.begin();
-    if (res.destroyed || res.writableEnded) return;
+    if (res.destroyed || res.writableEnded) return undefined;
     // Every chunk that arrives in this tick (one read from the init's pipe holds several
     // frames) goes out in one socket write when the tick ends: fewer syscalls, and fuller
     // TCP segments for the client to read.
@@ -126,8 +127,12 @@ export class HttpExecStream implements OutputListener {
     let room = true;
     for (const piece of this.encoder.output(stream, data)) room = res.write(piece);
     if (!room && res.writableLength > MAX_UNSENT_BYTES && !this.signal.aborted) {
-      await once(res, 'drain', { signal: this.signal }).catch(() => undefined);
+      return once(res, 'drain', { signal: this.signal }).then(
+        () => undefined,
+        () => undefined,
+      );
     }
+    return undefined;
   }
 
   exit(result: Record<string, unknown>): void {
