@@ -168,4 +168,22 @@ describe('a streamed exec in Node without a fetch option', () => {
     const result = await startExecStream(transport, 'sbx-1', ['sleep', '5'], {}).wait();
     expect(result.stdout).toBe('late');
   }, 15_000);
+
+  test('a redirect is not followed: the credentials never reach the other server', async () => {
+    const other = await startServer((_req, res) => {
+      framesAnswer(res);
+      res.end(Buffer.concat([json({ type: 'start', pid: 6 }), exitFrame]));
+    });
+    try {
+      const transport = await serve((_req, res) => {
+        res.writeHead(307, { location: `${other.url}/v1/sandboxes/sbx-1/exec?stream=1` });
+        res.end();
+      });
+      const err = await startExecStream(transport, 'sbx-1', ['true'], {}).wait().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(other.requests).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
 });
