@@ -89,8 +89,9 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
           // Awaited only when the listener holds the command back: no extra tick per chunk otherwise.
           const wait = opts.listener.onChunk(ev.type, part);
           if (wait !== undefined) await wait;
+        } else {
+          kept[ev.type].push(part);
         }
-        else kept[ev.type].push(part);
       }
     }
     if (summary === undefined) throw new AgentdError('INTERNAL', 'command stream ended without an exit');

@@ -78,10 +78,10 @@ const MAX_UNSENT_BYTES = 256 * 1024;
  * A streamed exec answer: `start`, output pieces, then `exit` or `error`, in either format.
  * Headers go out with the first frame, so a request that fails before the command starts
  * still gets a plain error answer with its HTTP status. Frames are written straight to the
- * response (the reply is hijacked: no stream between the exec and the socket), the pieces
- * of one frame corked into one write, and the output chunks of one tick into one write. Output waits for the client (the response's `drain`)
- * once more than MAX_UNSENT_BYTES are unsent, which holds back the credit the command's
- * output needs.
+ * response (the reply is hijacked: no stream between the exec and the socket), the output
+ * chunks of one tick corked into one socket write. Output waits for the client (the
+ * response's `drain`) once more than MAX_UNSENT_BYTES are unsent, which holds back the credit
+ * the command's output needs.
  */
 export class HttpExecStream implements OutputListener {
   private readonly encoder: Encoder;
