@@ -192,6 +192,7 @@ export function startExecStream(transport: HttpTransport, sandboxId: string, com
     json: execParams(command, options, 'base64'),
     idempotencyKey: options.idempotencyKey,
     signal: options.signal,
+    stream: true,
   });
   return new ExecStream(response, options.signal, options.keepOutput ?? true);
 }

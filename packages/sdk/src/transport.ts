@@ -8,7 +8,8 @@ import {
   errorFromBody,
 } from './errors.js';
 import type { ErrorCode } from './codes.js';
-import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
+import { nodeStreamFetch } from './node-stream-fetch.js';
+import { resolveClientOptions, type ClientOptions, type FetchLike, type ResolvedClientOptions } from './options.js';
 import { backoffDelay, isRetrySafe, isRetryableFailure, sleep } from './retry.js';
 
 export type QueryValue = string | number | boolean | undefined;
@@ -25,6 +26,8 @@ export interface RequestSpec {
   headers?: Record<string, string>;
   idempotencyKey?: string;
   signal?: AbortSignal | undefined;
+  /** A long streamed answer (an exec stream): sent through the stream fetch (see HttpTransport). */
+  stream?: boolean;
 }
 
 /** Maps an HTTP status without an error envelope (a proxy's page, say) to the nearest code. */
@@ -111,9 +114,16 @@ function describeNetworkError(err: unknown): string {
 
 export class HttpTransport {
   readonly options: ResolvedClientOptions;
+  /**
+   * The fetch of streamed answers: the client's own `fetch` when one was given; otherwise, in
+   * Node, node:http (`node-stream-fetch.ts`: no copy per received chunk, unlike Node's
+   * global fetch); elsewhere the global fetch.
+   */
+  private readonly streamFetch: FetchLike;
 
   constructor(options: ClientOptions = {}) {
     this.options = resolveClientOptions(options);
+    this.streamFetch = options.fetch ?? nodeStreamFetch() ?? this.options.fetch;
   }
 
   get baseUrl(): string {
@@ -180,7 +190,7 @@ export class HttpTransport {
       let failure: AgentdError;
       let retryable: boolean;
       try {
-        const res = await this.options.fetch(url, init);
+        const res = await (spec.stream === true ? this.streamFetch : this.options.fetch)(url, init);
         if (res.ok) return res;
         failure = await errorFromResponse(res);
         retryable = isRetryableFailure(failure, spec.idempotencyKey !== undefined);

@@ -85,8 +85,13 @@ export async function runExec(sandbox: SandboxHandle, opts: ExecDriverOptions): 
         if (part.length === 0) continue;
         keptBytes += part.length;
         opts.tap?.onChunk(ev.type, part);
-        if (opts.listener) await opts.listener.onChunk(ev.type, part);
-        else kept[ev.type].push(part);
+        if (opts.listener) {
+          // Awaited only when the listener holds the command back: no extra tick per chunk otherwise.
+          const wait = opts.listener.onChunk(ev.type, part);
+          if (wait !== undefined) await wait;
+        } else {
+          kept[ev.type].push(part);
+        }
       }
     }
     if (summary === undefined) throw new AgentdError('INTERNAL', 'command stream ended without an exit');
