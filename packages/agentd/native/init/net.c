@@ -83,13 +83,16 @@ static void relay_alone(int a, int b)
 	struct relay_conn *c = ep < 0 ? NULL : relay_conn_new(a, b, NULL, 0, NULL, 0);
 	if (!c || relay_conn_register(c, ep) < 0)
 		_exit(1);
+	if (relay_conn_pump(c))
+		_exit(0);
 	for (;;) {
 		struct epoll_event ev[2];
 		int n = epoll_wait(ep, ev, 2, -1);
 		if (n < 0 && errno != EINTR)
 			_exit(1);
-		if (n > 0 && relay_conn_pump(c))
-			_exit(0);
+		for (int i = 0; i < n; i++)
+			if (relay_end_event(ev[i].data.ptr, ev[i].events))
+				_exit(0);
 	}
 }
 
@@ -188,9 +191,10 @@ static void helper_main(int lfd, int reqfd, const char *dir)
 		int ndead = 0;
 		for (int i = 0; i < n; i++) {
 			int kind = *(int *)ev[i].data.ptr;
-			if (kind == RELAY_KIND_CONN) {
-				struct relay_conn *c = ev[i].data.ptr;
-				if (!c->finished && relay_conn_pump(c)) {
+			if (kind == RELAY_KIND_END) {
+				struct relay_end *e = ev[i].data.ptr;
+				struct relay_conn *c = e->conn;
+				if (!c->finished && relay_end_event(e, ev[i].events)) {
 					c->finished = true;
 					dead[ndead++] = c;
 				}

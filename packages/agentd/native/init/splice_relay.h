@@ -18,11 +18,22 @@
 #include <stdint.h>
 
 /* What an epoll event's data.ptr points to: every registered object starts with this tag. */
-enum relay_kind { RELAY_KIND_CONN = 1, RELAY_KIND_OTHER = 2 };
+enum relay_kind { RELAY_KIND_END = 1, RELAY_KIND_OTHER = 2 };
+
+struct relay_conn;
+
+/* One socket of a relay as epoll knows it (data.ptr): which relay, which side. */
+struct relay_end {
+	int kind; /* RELAY_KIND_END (first member: the epoll tag) */
+	int side;
+	struct relay_conn *conn;
+};
 
 struct relay_conn {
-	int kind; /* RELAY_KIND_CONN (first member: the epoll tag) */
+	struct relay_end end[2];
 	int fd[2];
+	/* What epoll last said of each socket (edge-triggered: cleared when a call would block). */
+	bool rd_ready[2], wr_ready[2];
 	int pipe[2][2];   /* pipe[d]: read from fd[d], waiting to be written to fd[1-d] */
 	size_t inpipe[2]; /* bytes in pipe[d] */
 	uint8_t *head[2]; /* bytes to write to fd[1-d] before anything read from fd[d] */
@@ -36,6 +47,9 @@ struct relay_conn {
 	void *user;
 };
 
+/* Each pipe's capacity (F_SETPIPE_SZ), when not 0; the kernel's default (64 KiB) otherwise or if refused. */
+extern size_t relay_pipe_bytes;
+
 /*
  * A relay of fd0 and fd1 (both made non-blocking here; the relay owns them from now on and
  * closes them when done). head0/head1: bytes already taken from fd0/fd1 by the caller, written
@@ -43,11 +57,14 @@ struct relay_conn {
  */
 struct relay_conn *relay_conn_new(int fd0, int fd1, const uint8_t *head0, size_t len0, const uint8_t *head1, size_t len1);
 
-/* Adds both sockets to `ep` (edge-triggered; data.ptr = c). 0, or -1 with errno. */
+/* Adds both sockets to `ep` (edge-triggered; data.ptr = &c->end[side]). 0, or -1 with errno. */
 int relay_conn_register(struct relay_conn *c, int ep);
 
 /* Moves what can be moved now, both ways. True when the connection is finished (c->err says how). */
 bool relay_conn_pump(struct relay_conn *c);
+
+/* An epoll event on one of its sockets (e = the event's data.ptr): notes it, then pumps. */
+bool relay_end_event(struct relay_end *e, uint32_t events);
 
 /* Removes the sockets from `ep` (if registered), closes every fd and frees c. */
 void relay_conn_free(struct relay_conn *c, int ep);

@@ -88,8 +88,9 @@ static void *engine_main(void *arg)
 				}
 				continue;
 			}
-			struct relay_conn *c = ev[i].data.ptr;
-			if (!c->finished && relay_conn_pump(c)) {
+			struct relay_end *e = ev[i].data.ptr;
+			struct relay_conn *c = e->conn;
+			if (!c->finished && relay_end_event(e, ev[i].events)) {
 				c->finished = true;
 				dead[ndead++] = c;
 			}
