@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -107,10 +108,22 @@ struct loop_src {
  * daemon's egress.sock on the other, relayed in the helper's own loop (no process per
  * connection). A connection the helper cannot set up is closed: the client sees it cut.
  */
+/* An fd kept in reserve: out of descriptors, the helper gives it up to accept and close a client. */
+static int reserve_fd = -1;
+
 static void on_accept(int lfd, int ep, const char *dir)
 {
 	for (;;) {
 		int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0 && (errno == EMFILE || errno == ENFILE) && reserve_fd >= 0) {
+			/* The listener stays readable while the client waits: take it and cut it, or the loop would spin. */
+			close(reserve_fd);
+			c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (c >= 0)
+				close(c);
+			reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			continue;
+		}
 		if (c < 0)
 			return; /* EAGAIN: nothing more to accept; anything else: the client is gone */
 		int one = 1;
@@ -171,6 +184,13 @@ static void helper_main(int lfd, int reqfd, const char *dir)
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Every relay holds six descriptors here (two sockets, two pipes): allow as many as the hard limit. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		_exit(1);
