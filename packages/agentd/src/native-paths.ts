@@ -14,6 +14,8 @@ export interface NativePaths {
   /** The same filter plus the owner guard (no setuid/setgid bits), for sandboxes with an owner-preserving mount. */
   seccompOwnerBpf: string;
   peercredAddon: string;
+  /** The egress proxy's splice relay (network/native-relay.ts); a path that does not exist makes it relay in JavaScript. */
+  relayAddon: string;
   /** Root daemon: mounts a pinned host path idmapped onto a staging point (isolation/namespace/owner-mounts.ts). */
   idmap: string;
 }
@@ -24,6 +26,7 @@ export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
     seccompBpf: env.AGENTD_SECCOMP_BPF ?? fileURLToPath(new URL('seccomp.bpf', NATIVE_BUILD)),
     seccompOwnerBpf: env.AGENTD_SECCOMP_OWNER_BPF ?? fileURLToPath(new URL('seccomp-owner.bpf', NATIVE_BUILD)),
     peercredAddon: fileURLToPath(new URL('peercred.node', NATIVE_BUILD)),
+    relayAddon: env.AGENTD_RELAY_ADDON ?? fileURLToPath(new URL('relay.node', NATIVE_BUILD)),
     idmap: env.AGENTD_IDMAP_PATH ?? fileURLToPath(new URL('agentd-idmap', NATIVE_BUILD)),
   };
 }

@@ -10,14 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "proto.h"
-
-#define RELAY_BUF (256u * 1024u)
+#include "splice_relay.h"
 
 /* One port request as the init hands it to the helper through a pipe (atomic: < PIPE_BUF). */
 struct port_req {
@@ -76,60 +77,80 @@ static bool write_all(int fd, const uint8_t *p, size_t n)
 	return true;
 }
 
-/* Copies both ways until both sides ended (half-closes passed on), then exits the process. */
-static void relay(int a, int b)
+/* Relays one connection in its own loop until both sides ended, then exits the process (port relays). */
+static void relay_alone(int a, int b)
 {
-	uint8_t *buf = malloc(RELAY_BUF);
-	if (!buf)
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct relay_conn *c = ep < 0 ? NULL : relay_conn_new(a, b, NULL, 0, NULL, 0);
+	if (!c || relay_conn_register(c, ep) < 0)
 		_exit(1);
-	bool open_a = true, open_b = true;
-	while (open_a || open_b) {
-		struct pollfd p[2] = { { .fd = open_a ? a : -1, .events = POLLIN }, { .fd = open_b ? b : -1, .events = POLLIN } };
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (!p[i].revents)
-				continue;
-			int from = i == 0 ? a : b, to = i == 0 ? b : a;
-			ssize_t n = read(from, buf, RELAY_BUF);
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0) {
-				if (n < 0) /* reset: tell the other side at once */
-					_exit(0);
-				shutdown(to, SHUT_WR);
-				if (i == 0)
-					open_a = false;
-				else
-					open_b = false;
-				continue;
-			}
-			if (!write_all(to, buf, (size_t)n))
+	if (relay_conn_pump(c))
+		_exit(0);
+	for (;;) {
+		struct epoll_event ev[2];
+		int n = epoll_wait(ep, ev, 2, -1);
+		if (n < 0 && errno != EINTR)
+			_exit(1);
+		for (int i = 0; i < n; i++)
+			if (relay_end_event(ev[i].data.ptr, ev[i].events))
 				_exit(0);
-		}
 	}
-	_exit(0);
 }
 
-static void on_accept(int lfd, const char *dir)
+/* The helper's loop objects other than relays: the listener and the request pipe. */
+struct loop_src {
+	int kind; /* RELAY_KIND_OTHER */
+	int fd;
+};
+
+/*
+ * A new egress connection: the sandbox's client on one side, a fresh connection to the
+ * daemon's egress.sock on the other, relayed in the helper's own loop (no process per
+ * connection). A connection the helper cannot set up is closed: the client sees it cut.
+ */
+/* An fd kept in reserve: out of descriptors, the helper gives it up to accept and close a client. */
+static int reserve_fd = -1;
+
+static void on_accept(int lfd, int ep, const char *dir)
 {
-	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		return;
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int u = unix_connect(dir, "egress.sock");
-		if (u < 0)
-			_exit(1); /* the client sees the connection closed */
+	for (;;) {
+		int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0 && (errno == EMFILE || errno == ENFILE) && reserve_fd >= 0) {
+			/* The listener stays readable while the client waits: take it and cut it, or the loop would spin. */
+			close(reserve_fd);
+			c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (c >= 0)
+				close(c);
+			reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			continue;
+		}
+		if (c < 0)
+			return; /* EAGAIN: nothing more to accept; anything else: the client is gone */
 		int one = 1;
 		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		relay(c, u);
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int u = -1;
+		int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/egress.sock", dir);
+		if (n > 0 && (size_t)n < sizeof sa.sun_path)
+			u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (u >= 0 && connect(u, (const struct sockaddr *)&sa, sizeof sa) < 0) {
+			close(u);
+			u = -1;
+		}
+		struct relay_conn *r = u < 0 ? NULL : relay_conn_new(c, u, NULL, 0, NULL, 0);
+		if (!r || relay_conn_register(r, ep) < 0) {
+			if (r) {
+				relay_conn_free(r, -1); /* closes c and u */
+			} else {
+				close(c);
+				if (u >= 0)
+					close(u);
+			}
+			continue;
+		}
+		if (relay_conn_pump(r))
+			relay_conn_free(r, ep);
 	}
-	close(c);
 }
 
 static void on_port_req(const struct port_req *q, const char *dir)
@@ -138,6 +159,8 @@ static void on_port_req(const struct port_req *q, const char *dir)
 	if (pid != 0)
 		return;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Not the helper's other connections: a copy of their sockets here would keep them open. */
+	close_range(3, ~0u, 0);
 	int t = loopback_connect(q->port);
 	uint8_t status = t < 0 ? (uint8_t)(errno > 255 ? 255 : errno) : 0;
 	int u = unix_connect(dir, "ports.sock");
@@ -148,33 +171,68 @@ static void on_port_req(const struct port_req *q, const char *dir)
 	hello[NET_TOKEN_BYTES] = status;
 	if (!write_all(u, hello, sizeof hello) || t < 0)
 		_exit(0);
-	relay(t, u);
+	relay_alone(t, u);
 }
+
+#define MAX_EVENTS 64
 
 static void helper_main(int lfd, int reqfd, const char *dir)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel */
+	signal(SIGPIPE, SIG_IGN); /* a peer gone is an error of its relay, not the helper's end */
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Every relay holds six descriptors here (two sockets, two pipes): allow as many as the hard limit. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		_exit(1);
+	struct loop_src req = { .kind = RELAY_KIND_OTHER, .fd = reqfd }, lis = { .kind = RELAY_KIND_OTHER, .fd = lfd };
+	struct epoll_event rev = { .events = EPOLLIN, .data.ptr = &req }, lev = { .events = EPOLLIN, .data.ptr = &lis };
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, reqfd, &rev) < 0 || (lfd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0))
+		_exit(1);
 	for (;;) {
-		struct pollfd p[2] = { { .fd = reqfd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
-		if (poll(p, 2, -1) < 0) {
+		struct epoll_event ev[MAX_EVENTS];
+		int n = epoll_wait(ep, ev, MAX_EVENTS, -1);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
 		}
-		if (p[0].revents) {
-			struct port_req q;
-			ssize_t n = read(reqfd, &q, sizeof q);
-			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-				_exit(0); /* the init is gone */
-			if (n == (ssize_t)sizeof q)
-				on_port_req(&q, dir);
+		/* A relay finished by one event may have a second event in this batch: free after it. */
+		struct relay_conn *dead[MAX_EVENTS];
+		int ndead = 0;
+		for (int i = 0; i < n; i++) {
+			int kind = *(int *)ev[i].data.ptr;
+			if (kind == RELAY_KIND_END) {
+				struct relay_end *e = ev[i].data.ptr;
+				struct relay_conn *c = e->conn;
+				if (!c->finished && relay_end_event(e, ev[i].events)) {
+					c->finished = true;
+					dead[ndead++] = c;
+				}
+				continue;
+			}
+			if (ev[i].data.ptr == &req) {
+				struct port_req q;
+				ssize_t r = read(reqfd, &q, sizeof q);
+				if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+					_exit(0); /* the init is gone */
+				if (r == (ssize_t)sizeof q)
+					on_port_req(&q, dir);
+			} else {
+				on_accept(lfd, ep, dir);
+			}
 		}
-		if (p[1].revents)
-			on_accept(lfd, dir);
+		for (int i = 0; i < ndead; i++)
+			relay_conn_free(dead[i], ep);
 	}
 }
 

@@ -5,8 +5,10 @@
  *    relays each, byte for byte, to the daemon's egress proxy at NET_DIR/egress.sock;
  *  - on NET_CONNECT (from the daemon, through the init), connects to 127.0.0.1:PORT inside
  *    the namespace and relays it to NET_DIR/ports.sock, introduced by the daemon's token.
- * NET_DIR is a daemon-owned folder bound read-only into the sandbox. One forked child per
- * connection relays it; the helper reaps none of them (SIGCHLD ignored).
+ * NET_DIR is a daemon-owned folder bound read-only into the sandbox. The helper relays every
+ * egress connection in its own epoll loop with splice(2) (splice_relay.c: no process per
+ * connection, no copy through user memory); a port relay gets a forked child of its own,
+ * which the helper does not reap (SIGCHLD ignored).
  */
 #ifndef AGENTD_NET_H
 #define AGENTD_NET_H

@@ -55,13 +55,27 @@ export function ownAddresses(): Set<string> {
   return out;
 }
 
-export function classifyAddress(address: string, own: ReadonlySet<string> = ownAddresses()): AddressClass {
+/** An address's class by the fixed ranges ('public': none), and the form compared with the host's own addresses. */
+function rangeClass(address: string): { cls: AddressClass; key: string } {
   const v4 = embeddedIpv4(address);
-  if (v4 !== undefined) return classifyAddress(v4, own);
+  if (v4 !== undefined) return rangeClass(v4);
   const fam = isIP(address);
-  if (fam === 0) return 'reserved';
+  if (fam === 0) return { cls: 'reserved', key: address };
   const family = fam === 4 ? 'ipv4' : 'ipv6';
-  for (const [cls, list] of LISTS) if (list.check(address, family)) return cls;
-  if (own.has(address.toLowerCase())) return 'own';
-  return 'public';
+  for (const [cls, list] of LISTS) if (list.check(address, family)) return { cls, key: address };
+  return { cls: 'public', key: address.toLowerCase() };
+}
+
+/** rangeClass by address (the ranges never change; each BlockList.check costs microseconds, once per connection adds up). */
+const RANGE_CACHE = new Map<string, { cls: AddressClass; key: string }>();
+
+export function classifyAddress(address: string, own: ReadonlySet<string> = ownAddresses()): AddressClass {
+  let r = RANGE_CACHE.get(address);
+  if (r === undefined) {
+    r = rangeClass(address);
+    if (RANGE_CACHE.size >= 4096) RANGE_CACHE.clear();
+    RANGE_CACHE.set(address, r);
+  }
+  if (r.cls !== 'public') return r.cls;
+  return own.has(r.key) ? 'own' : 'public';
 }

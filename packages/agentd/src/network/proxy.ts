@@ -3,6 +3,7 @@ import { decide, type Decision, type RuleLayer } from './policy.js';
 import type { Resolver } from './resolver.js';
 import { MAX_HELLO_BYTES, scanClientHello } from './sni.js';
 import { normalizeHost } from './rules.js';
+import { nativeRelay } from './native-relay.js';
 
 /**
  * The daemon's egress proxy for one sandbox connection (relayed byte for byte by the
@@ -74,6 +75,8 @@ function firstChunk(sock: Socket): Promise<Buffer | undefined> {
 function connectUpstream(d: Decision, port: number, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const up = connect({ host: d.address, port, family: d.family, allowHalfOpen: true, noDelay: true });
+    // Nothing is read from the upstream before the relay starts (the native relay reads it all).
+    up.pause();
     const timer = setTimeout(() => up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
     up.once('connect', () => {
       clearTimeout(timer);
@@ -87,8 +90,12 @@ function connectUpstream(d: Decision, port: number, timeoutMs: number): Promise<
   });
 }
 
-/** Relays both ways (half-closes passed on) and reports once both sides are closed. */
+/**
+ * Relays both ways (half-closes passed on) and reports once both sides are closed: in the
+ * native relay's thread (splice, native-relay.ts) when it is built, else here in JavaScript.
+ */
 function relay(client: Socket, up: Socket, onEnd: (up: number, down: number) => void): void {
+  if (nativeRelay(client, up, onEnd)) return;
   let closed = 0;
   const done = (): void => {
     if (++closed === 2) onEnd(up.bytesWritten, up.bytesRead);
@@ -171,7 +178,8 @@ async function tunnel(client: Socket, ctx: ProxyContext, protocol: EgressProtoco
     report(ctx, protocol, host, port, { ...d, allowed: false, code: 'sni-mismatch', reason: sni.why }, t0);
     return;
   }
-  up.write(sni.head);
+  // The ClientHello (or whatever came first) goes upstream first, by the relay like the rest.
+  if (sni.head.length > 0) client.unshift(sni.head);
   relay(client, up, (u, dn) => report(ctx, protocol, host, port, d, t0, u, dn));
 }
 
@@ -254,8 +262,9 @@ async function http(client: Socket, first: Buffer, ctx: ProxyContext, t0: number
     return;
   }
   // One request per upstream connection: the next request (maybe for another host) comes on a new one.
-  up.write(`${method} ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\nConnection: close\r\n\r\n`, 'latin1');
-  if (rest.length > 0) up.write(rest);
+  // The rewritten head, then what followed it, go upstream first, by the relay like the rest.
+  const reqHead = Buffer.from(`${method} ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\nConnection: close\r\n\r\n`, 'latin1');
+  client.unshift(rest.length > 0 ? Buffer.concat([reqHead, rest]) : reqHead);
   relay(client, up, (a, b) => report(ctx, 'http', hp.host, hp.port, d, t0, a, b));
 }
 

@@ -112,10 +112,17 @@ export function parseRule(text: string): Rule {
   return { kind: 'host', text, host, wildcard, ...(ports ? { ports } : {}) };
 }
 
+/** Rule lists already parsed, by the list's identity (config and sandbox views hand out the same arrays until they change). */
+const parsed = new WeakMap<readonly string[], Rule[]>();
+
 export function parseRules(texts: readonly string[] | undefined): Rule[] {
   if (texts === undefined) return [];
+  const hit = parsed.get(texts);
+  if (hit !== undefined && hit.length === texts.length && hit.every((r, i) => r.text === texts[i])) return hit;
   if (texts.length > MAX_RULES) throw new AgentdError('INVALID_ARGUMENT', `at most ${MAX_RULES} network rules per list`, { details: { count: texts.length } });
-  return texts.map(parseRule);
+  const rules = texts.map(parseRule);
+  parsed.set(texts, rules);
+  return rules;
 }
 
 export function parseRuleSet(r: RuleText | undefined): RuleSet {

@@ -341,7 +341,9 @@ export class NetworkService {
 function listen(server: Server, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => {
+    // A deep queue: the init's helper connects without blocking (one loop relays every
+    // connection of the sandbox), so a burst the daemon has not accepted yet must fit here.
+    server.listen({ path, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });

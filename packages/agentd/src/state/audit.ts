@@ -78,6 +78,7 @@ export class AuditRepo {
   /** Rows of appendSoon() not yet written (see there), in arrival order. */
   #pending: Record<string, unknown>[] = [];
   #flushQueued = false;
+  #flushTimer: NodeJS.Timeout | undefined;
   readonly #insertMany: (rows: Record<string, unknown>[]) => void;
   /** Where a failed write of deferred rows is reported (the gate's logger). */
   onDeferredError: (err: unknown, rows: number) => void = () => undefined;
@@ -112,9 +113,25 @@ export class AuditRepo {
     setImmediate(() => this.flush());
   }
 
+  /**
+   * appendSoon() for events that come in streams (the egress proxy's connections): written
+   * within `withinMs` (or sooner, with the next appendSoon turn), many to a transaction, so a
+   * connection does not pay a commit of its own. The same guarantees otherwise: reads, prunes,
+   * direct appends and close() write them first; a daemon killed meanwhile loses them.
+   */
+  appendWithin(event: AuditEventInput, withinMs: number): void {
+    this.#pending.push(this.#row(event));
+    if (this.#flushQueued || this.#flushTimer !== undefined) return;
+    this.#flushTimer = setTimeout(() => this.flush(), withinMs);
+  }
+
   /** Writes the rows appendSoon() holds (one transaction). Never throws: a failure goes to onDeferredError. */
   flush(): void {
     this.#flushQueued = false;
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
     if (this.#pending.length === 0) return;
     const rows = this.#pending;
     this.#pending = [];

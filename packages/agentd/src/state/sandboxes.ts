@@ -31,6 +31,12 @@ const COUNT_BY_STATE = 'SELECT state, COUNT(*) AS n FROM sandboxes GROUP BY stat
 export class SandboxRepo {
   readonly #now: () => number;
   readonly #table: Table<SandboxRecord>;
+  #generation = 0;
+
+  /** Bumped by every insert, update and delete made here: a reader's cache of a row is current while it is unchanged. */
+  get generation(): number {
+    return this.#generation;
+  }
 
   constructor(db: Database.Database, now: () => number) {
     this.#now = now;
@@ -40,6 +46,7 @@ export class SandboxRepo {
   /** Inserts a new sandbox; a duplicate id throws (SQLite UNIQUE constraint). */
   insert(input: NewSandbox): SandboxRecord {
     const created = input.createdAtMs ?? this.#now();
+    this.#generation++;
     return this.#table.insert({ ...input, labels: input.labels ?? {}, createdAtMs: created, updatedAtMs: created, expiresAtMs: input.expiresAtMs ?? null, lastError: null });
   }
 
@@ -54,6 +61,7 @@ export class SandboxRepo {
 
   /** Applies `patch`; returns the new record, or undefined when no sandbox has this id. */
   update(id: string, patch: SandboxPatch): SandboxRecord | undefined {
+    this.#generation++;
     const info = this.#table.statement(UPDATE).run({
       id,
       state: patch.state ?? null,
@@ -74,6 +82,7 @@ export class SandboxRepo {
 
   /** Removes the row (and, by foreign key, its sessions). Returns whether it existed. */
   delete(id: string): boolean {
+    this.#generation++;
     return this.#table.delete(id);
   }
 
