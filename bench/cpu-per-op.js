@@ -2,7 +2,7 @@
 /**
  * The daemon's own CPU time per operation: `node bench/cpu-per-op.js [N]` starts `agentd serve`
  * with the bench config, then runs N sequential GET /healthz, N execs of `true` on one namespace
- * sandbox, and reads the daemon's utime+stime (/proc/PID/stat) around each batch. Less disturbed
+ * sandbox, and reads the daemon's utime+stime (/proc/PID/stat) and this client's own CPU around each batch. Less disturbed
  * by load than wall time: a diagnostic for profiling, not a bench case.
  */
 import { readFileSync } from 'node:fs';
@@ -25,10 +25,11 @@ try {
   const healthz = () => fetch(`${daemon.url}/healthz`).then((r) => r.arrayBuffer());
   for (let i = 0; i < 200; i++) { await healthz(); await execTrue(sbx); }
   const measure = async (label, fn) => {
-    const c0 = cpuMs(daemon.pid), t0 = performance.now();
+    const c0 = cpuMs(daemon.pid), t0 = performance.now(), ownStart = process.cpuUsage();
     for (let i = 0; i < n; i++) await fn();
     const cpu = (cpuMs(daemon.pid) - c0) / n, wall = (performance.now() - t0) / n;
-    console.log(`${label}: daemon CPU ${(cpu * 1000).toFixed(0)} us/op, wall ${(wall * 1000).toFixed(0)} us/op`);
+    const own = process.cpuUsage(ownStart);
+    console.log(`${label}: daemon CPU ${(cpu * 1000).toFixed(0)} us/op, client (this process) CPU ${((own.user + own.system) / n).toFixed(0)} us/op, wall ${(wall * 1000).toFixed(0)} us/op`);
   };
   await measure('healthz', healthz);
   await measure('exec true', () => execTrue(sbx));
