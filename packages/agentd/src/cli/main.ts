@@ -8,12 +8,10 @@ import { configCommand } from './config-check.js';
 import { doctorCommand } from './doctor.js';
 import { runCommandCli } from './run.js';
 import { serveCommandCli } from './serve.js';
+import { LOCAL_COMMANDS } from './command-groups.js';
 
 /** The commands whose own exit status is the command's: agentd's failures there are 125/126/127 (exit-codes.ts). */
 const COMMAND_RUNNERS = new Set(['run', 'exec', 'shell', 'attach']);
-
-/** The commands that work without a daemon. Naming one skips loading the client commands (and the SDK behind them). */
-const LOCAL_COMMANDS = new Set(['serve', 'run', 'doctor', 'config', 'image']);
 
 /**
  * The CLI. `commandName` (the first argument) lets a local command start without the client
@@ -87,4 +85,5 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   await finish(argv[2]);
 }
 
-await main();
+// No top-level await: the bundle (scripts/bundle-cli.mjs) is CommonJS, which has none.
+void main();
