@@ -60,13 +60,13 @@ const BUNDLED = new Set(['commander', '@agentd/sdk', 'zod', 'smol-toml']);
 /** The command definitions (dist/cli/*.js) whose dynamic imports load a local command's code. */
 const LOCAL_DEFS = ['run.js', 'doctor.js', 'config-check.js', 'image.js'];
 /**
- * Per bundle: the modules (under dist/cli) whose dynamic imports it leaves out. main.js's only
- * dynamic import is the client commands (client/index.js); serve.js's is the daemon.
+ * Per bundle: the modules (under dist/cli) whose dynamic imports it leaves out. main-program.js's
+ * only dynamic import is the client commands (client/index.js); serve.js's is the daemon.
  */
 const BUNDLES = {
   client: [...LOCAL_DEFS, 'serve.js'],
-  local: ['main.js', 'serve.js'],
-  serve: ['main.js', ...LOCAL_DEFS],
+  local: ['main-program.js', 'serve.js'],
+  serve: ['main-program.js', ...LOCAL_DEFS],
 };
 
 const buildId = randomBytes(8).toString('hex');
@@ -80,6 +80,7 @@ writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs'
 const metas = {};
 for (const [name, leaveOut] of Object.entries(BUNDLES)) {
   const leftOut = new Set(leaveOut.map((f) => join(cliDir, f)));
+  const stubbed = new Set();
   const result = await build({
     entryPoints: [entry],
     outfile: join(outdir, `${name}.cjs`),
@@ -120,6 +121,7 @@ for (const [name, leaveOut] of Object.entries(BUNDLES)) {
         setup(b) {
           b.onResolve({ filter: /^\./ }, (args) => {
             if (args.kind !== 'dynamic-import' || !leftOut.has(args.importer)) return undefined;
+            stubbed.add(args.importer);
             return { path: args.path, namespace: 'agentd-left-out', pluginData: { importer: args.importer } };
           });
           b.onLoad({ filter: /.*/, namespace: 'agentd-left-out' }, (args) => ({
@@ -142,6 +144,9 @@ for (const [name, leaveOut] of Object.entries(BUNDLES)) {
     ],
   });
   if (result.metafile) metas[name] = result.metafile;
+  // A module moved or renamed: its group's code would be in every bundle (slower starts), or a stub in the wrong place.
+  const unmatched = [...leftOut].filter((f) => !stubbed.has(f));
+  if (unmatched.length > 0) throw new Error(`bundle-cli: '${name}': no dynamic import left out from ${unmatched.join(', ')}: update BUNDLES`);
   // The entry's '#!' line (esbuild keeps it first) is no JavaScript inside the loader's function wrapper.
   const out = join(outdir, `${name}.cjs`);
   writeFileSync(out, readFileSync(out, 'utf8').replace(/^#![^\n]*\n/, ''));
