@@ -154,8 +154,8 @@ for (const [name, leaveOut] of Object.entries(BUNDLES)) {
 
 /**
  * The loader. Plain CommonJS with node built-ins only (fs, path, vm are loaded by Node's own
- * start-up anyway). The bundle runs in a function wrapper like any CommonJS module, with a
- * require that resolves from the bundle's own folder.
+ * start-up anyway). The bundle runs in a function wrapper like any CommonJS module, with the
+ * loader's require (the same folder, so the same node_modules).
  */
 const loader = `#!/usr/bin/env node
 'use strict';
@@ -163,7 +163,6 @@ const loader = `#!/usr/bin/env node
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Script } = require('node:vm');
-const { createRequire } = require('node:module');
 const BUILD = ${JSON.stringify(buildId)};
 const LOCAL = new Set(${JSON.stringify([...LOCAL_COMMANDS].filter((c) => c !== 'serve'))});
 const first = process.argv[2];
@@ -192,7 +191,9 @@ if (process.env.AGENTD_CODE_CACHE_WRITE === BUILD) {
   });
 }
 const mod = { exports: {}, filename: file, id: file, loaded: false };
-script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, __dirname);
+// The loader's own require: the bundles sit in its folder, so packages resolve from the same node_modules
+// (node:module's createRequire would load the ESM loader's modules for nothing).
+script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, __dirname);
 `;
 writeFileSync(join(outdir, 'main.js'), loader);
 chmodSync(join(outdir, 'main.js'), 0o755);
