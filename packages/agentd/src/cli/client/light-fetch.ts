@@ -110,16 +110,8 @@ export function lightFetch(target: { socketPath?: string }, fallback: FetchLike)
     if (bytes !== undefined) headers['content-length'] = String(bytes.byteLength);
     return new Promise<Response>((resolve, reject) => {
       let response: Readable | undefined;
-      let call: { destroy(reason: Error): void } | undefined;
-      const onAbort = (): void => {
-        const reason = reasonOf(signal as AbortSignal);
-        // Once the answer is there, its body fails with the reason (as with fetch).
-        response?.destroy(reason);
-        call?.destroy(reason);
-        if (response === undefined) reject(reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      call = exchange(
+      // Its events come later (socket I/O), after the abort listener below is in place; a request it refuses throws here, before any listener.
+      const call = exchange(
         {
           ...(target.socketPath === undefined ? { host: u.hostname, port: u.port === '' ? 80 : Number(u.port) } : { socketPath: target.socketPath }),
           method: init.method ?? 'GET',
@@ -139,6 +131,14 @@ export function lightFetch(target: { socketPath?: string }, fallback: FetchLike)
           },
         },
       );
+      const onAbort = (): void => {
+        const reason = reasonOf(signal as AbortSignal);
+        // Once the answer is there, its body fails with the reason (as with fetch).
+        response?.destroy(reason);
+        call.destroy(reason);
+        if (response === undefined) reject(reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   };
 }
