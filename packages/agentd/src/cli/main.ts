@@ -1,49 +1,11 @@
 #!/usr/bin/env node
-import { imageCommand } from './image.js';
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { AgentdError } from '../core/errors.js';
 import { EXIT_AGENTD_FAILED, exitStatusOfError } from './exit-codes.js';
-import { AGENTD_VERSION } from '../runtime/version.js';
-import { configCommand } from './config-check.js';
-import { doctorCommand } from './doctor.js';
-import { runCommandCli } from './run.js';
-import { serveCommandCli } from './serve.js';
+import { buildProgram } from './main-program.js';
 
 /** The commands whose own exit status is the command's: agentd's failures there are 125/126/127 (exit-codes.ts). */
 const COMMAND_RUNNERS = new Set(['run', 'exec', 'shell', 'attach']);
-
-/** The commands that work without a daemon. Naming one skips loading the client commands (and the SDK behind them). */
-const LOCAL_COMMANDS = new Set(['serve', 'run', 'doctor', 'config', 'image']);
-
-/**
- * The CLI. `commandName` (the first argument) lets a local command start without the client
- * commands' modules; anything else (another name, help, none) gets every command.
- */
-export async function buildProgram(commandName?: string): Promise<Command> {
-  const program = new Command('agentd')
-    .description('agentd: run the actions of AI agents in isolated sandboxes')
-    .version(AGENTD_VERSION)
-    .enablePositionalOptions()
-    .exitOverride();
-  program.addCommand(serveCommandCli());
-  program.addCommand(runCommandCli());
-  program.addCommand(doctorCommand());
-  program.addCommand(configCommand());
-  program.addCommand(imageCommand());
-  if (commandName === undefined || !LOCAL_COMMANDS.has(commandName)) {
-    const { registerClientCommands } = await import('./client/index.js');
-    registerClientCommands(program);
-  }
-  withUsageHints(program);
-  return program;
-}
-
-/** A usage error prints one line and where to read more, never the whole help. */
-function withUsageHints(command: Command, path: string[] = []): void {
-  const here = path.length === 0 ? ['agentd'] : path;
-  command.showHelpAfterError(`(run '${here.join(' ')} --help' for usage)`).exitOverride();
-  for (const sub of command.commands) withUsageHints(sub, [...here, sub.name()]);
-}
 
 function report(err: unknown, argv: readonly string[]): number {
   const runner = argv[2] !== undefined && COMMAND_RUNNERS.has(argv[2]);
@@ -87,4 +49,5 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   await finish(argv[2]);
 }
 
-await main();
+// No top-level await: the bundle (scripts/bundle-cli.mjs) is CommonJS, which has none.
+void main();

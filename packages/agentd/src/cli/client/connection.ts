@@ -1,8 +1,7 @@
 /** The client flags every command accepts, and the SDK client built from them. */
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentdClient, type ClientOptions, type SigningOptions } from '@agentd/sdk';
-import { unixSocketFetch } from '@agentd/sdk/node';
+import { AgentdClient, type ClientOptions, type FetchLike, type SigningOptions } from '@agentd/sdk';
 import type { Command } from 'commander';
 import { LOCAL_TOKEN_FILE } from '../../auth/local-token-file.js';
 import { currentUid, defaultHome } from '../../config/home.js';
@@ -54,8 +53,13 @@ export function clientOptions(flags: ClientFlags, env: NodeJS.ProcessEnv): Clien
   const fallback = auth.apiKey === undefined && auth.signing === undefined ? { localTokenFile: join(home, LOCAL_TOKEN_FILE) } : {};
   const { url, socket } = endpoint(flags, env, home);
   // lightFetch: node:http without undici (faster start); anything it does not handle goes to the SDK's fetch.
-  if (socket !== undefined) return { ...auth, ...fallback, baseUrl: 'http://localhost', fetch: lightFetch({ socketPath: socket }, unixSocketFetch(socket)) };
+  if (socket !== undefined) return { ...auth, ...fallback, baseUrl: 'http://localhost', fetch: lightFetch({ socketPath: socket }, socketFallback(socket)) };
   return { ...auth, ...fallback, baseUrl: url ?? 'http://127.0.0.1:7070' };
+}
+
+/** The SDK's fetch over the socket, for what lightFetch hands over (stream bodies...): loaded on use, as it loads node:http. */
+function socketFallback(socket: string): FetchLike {
+  return async (url, init) => (await import('@agentd/sdk/node')).unixSocketFetch(socket)(url, init);
 }
 
 /** The daemon's address from the flags and environment: its socket, or its URL (see clientOptions). */

@@ -1,5 +1,6 @@
 /** `agentd cp [-r] SRC DST` with `ID:/path` on one side: copies a file (or, with -r, a tree) into or out of a sandbox, byte-exact. */
-import { open, readFile, stat } from 'node:fs/promises';
+// fs.promises, not node:fs/promises: loaded on first use, not at every start of the CLI (it brings readline and more).
+import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ReadBytesResult, SandboxFiles } from '@agentd/sdk';
 import { Command } from 'commander';
@@ -76,7 +77,7 @@ async function copyIn(io: CliIo, flags: CpFlags, src: string, dst: RemotePath): 
     data = await readAll(io.stdin);
     name = 'stdin';
   } else {
-    const info = await stat(src).catch((err: unknown) => {
+    const info = await fsp.stat(src).catch((err: unknown) => {
       throw localError('cannot read', src, err);
     });
     if (info.isDirectory()) {
@@ -88,7 +89,7 @@ async function copyIn(io: CliIo, flags: CpFlags, src: string, dst: RemotePath): 
       );
       return { bytes: t.bytes, path: `${dst.sandboxId}:${target}`, files: t.files, skipped: t.skipped };
     }
-    data = await readFile(src).catch((err: unknown) => {
+    data = await fsp.readFile(src).catch((err: unknown) => {
       throw localError('cannot read', src, err);
     });
   }
@@ -105,7 +106,7 @@ async function copyOut(io: CliIo, flags: CpFlags, src: RemotePath, dst: string):
   const files = connect(flags, io.env).files(src.sandboxId);
   const chunk = flags.chunkSize ?? DEFAULT_CHUNK_BYTES;
   if (flags.recursive === true && dst !== '-' && (await files.stat(src.path)).kind === 'directory') {
-    const local = await stat(dst).catch(() => undefined);
+    const local = await fsp.stat(dst).catch(() => undefined);
     const target = local?.isDirectory() === true || dst.endsWith('/') ? join(dst, basename(src.path)) : dst;
     const t = await withProgress(io, `copying ${src.sandboxId}:${src.path} to ${target}`, () => copyTreeOut(io, files, treeOps(chunk), src.path, target));
     return { bytes: t.bytes, path: target, files: t.files, skipped: t.skipped };
@@ -115,11 +116,11 @@ async function copyOut(io: CliIo, flags: CpFlags, src: RemotePath, dst: string):
     return { bytes, path: '-' };
   }
   let target = dst;
-  const local = await stat(dst).catch(() => undefined);
+  const local = await fsp.stat(dst).catch(() => undefined);
   if (local?.isDirectory() === true || dst.endsWith('/')) target = join(dst, basename(src.path));
   // Read the first piece before touching the local file, so a missing remote file leaves nothing behind.
   const first = await files.readRange(src.path, { offset: 0, limit: chunk });
-  const handle = await open(target, 'w').catch((err: unknown) => {
+  const handle = await fsp.open(target, 'w').catch((err: unknown) => {
     throw localError('cannot write', target, err);
   });
   try {

@@ -15,7 +15,10 @@ export function processIo(): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // On use: process.stdin is made on first access (a file or /dev/null loads Node's fs streams).
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     setExitCode: (code) => {
       process.exitCode = code;

@@ -1,16 +1,20 @@
 /**
- * The CLI's fetch to a local daemon (Unix socket or plain http): node:http, and an answer
- * object with just what the SDK reads (ok, status, headers.get, body, text, json,
- * arrayBuffer). Node's own fetch, Response and Headers load undici, which alone costs tens of
- * ms at each start of a short-lived `agentd exec`. A request body that is not a string or
- * bytes (a stream, a Blob, FormData), or headers that are not a plain object, go to `fallback`
- * (the SDK's fetch) unchanged.
+ * The CLI's fetch to a local daemon (Unix socket or plain http): HTTP/1.1 over a node:net
+ * socket (http1.ts), and an answer object with just what the SDK reads (ok, status,
+ * headers.get, body, text, json, arrayBuffer). Node's own fetch, Response and Headers load
+ * undici, which alone costs tens of ms at each start of a short-lived `agentd exec`, and
+ * node:http loads a dozen more modules (agent, client, server, incoming, outgoing...), ~5 ms of
+ * CPU at each start. A request body that is not a string or bytes (a stream, a Blob, FormData),
+ * or headers that are not a plain object, go to `fallback` (the SDK's fetch) unchanged.
  */
-import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { FetchLike } from '@agentd/sdk';
+import { exchange, type ResponseHead } from './http1.js';
+
+type RawHeaders = ResponseHead['headers'];
 
 class LightHeaders {
-  constructor(private readonly raw: IncomingHttpHeaders) {}
+  constructor(private readonly raw: RawHeaders) {}
   get(name: string): string | null {
     const v = this.raw[name.toLowerCase()];
     return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
@@ -32,7 +36,7 @@ class LightHeaders {
  * `Readable.toWeb` loads Node's web streams, 5-12 ms of CPU at each `agentd exec`. Cancel
  * destroys the response (its connection closes), as cancelling a fetch body does.
  */
-function lightBody(res: IncomingMessage): Pick<ReadableStream<Uint8Array>, 'getReader'> {
+function lightBody(res: Readable): Pick<ReadableStream<Uint8Array>, 'getReader'> {
   return {
     getReader() {
       const it = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -59,11 +63,11 @@ class LightResponse {
   readonly headers: LightHeaders;
   #body: ReadableStream<Uint8Array> | null | undefined;
 
-  constructor(private readonly res: IncomingMessage) {
-    this.status = res.statusCode ?? 0;
+  constructor(head: ResponseHead, private readonly res: Readable) {
+    this.status = head.status;
     this.ok = this.status >= 200 && this.status < 300;
-    this.statusText = res.statusMessage ?? '';
-    this.headers = new LightHeaders(res.headers);
+    this.statusText = head.statusText;
+    this.headers = new LightHeaders(head.headers);
   }
 
   get body(): ReadableStream<Uint8Array> | null {
@@ -105,30 +109,36 @@ export function lightFetch(target: { socketPath?: string }, fallback: FetchLike)
     const bytes = body === undefined || body === null ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
     if (bytes !== undefined) headers['content-length'] = String(bytes.byteLength);
     return new Promise<Response>((resolve, reject) => {
-      const req = request({
-        ...(target.socketPath === undefined ? { host: u.hostname, port: u.port === '' ? 80 : Number(u.port) } : { socketPath: target.socketPath }),
-        path: `${u.pathname}${u.search}`,
-        method: init.method ?? 'GET',
-        headers: { host: target.socketPath === undefined ? u.host : 'localhost', ...headers },
-      });
-      let response: IncomingMessage | undefined;
+      let response: Readable | undefined;
+      // Its events come later (socket I/O), after the abort listener below is in place; a request it refuses throws here, before any listener.
+      const call = exchange(
+        {
+          ...(target.socketPath === undefined ? { host: u.hostname, port: u.port === '' ? 80 : Number(u.port) } : { socketPath: target.socketPath }),
+          method: init.method ?? 'GET',
+          path: `${u.pathname}${u.search}`,
+          headers: { host: target.socketPath === undefined ? u.host : 'localhost', ...headers },
+          ...(bytes === undefined ? {} : { body: bytes }),
+        },
+        {
+          onHead: (head, body) => {
+            response = body;
+            body.on('close', () => signal?.removeEventListener('abort', onAbort));
+            resolve(new LightResponse(head, body) as unknown as Response);
+          },
+          onError: (err) => {
+            signal?.removeEventListener('abort', onAbort);
+            reject(signal?.aborted === true ? reasonOf(signal) : new TypeError('fetch failed', { cause: err }));
+          },
+        },
+      );
       const onAbort = (): void => {
         const reason = reasonOf(signal as AbortSignal);
         // Once the answer is there, its body fails with the reason (as with fetch).
         response?.destroy(reason);
-        req.destroy(reason);
+        call.destroy(reason);
+        if (response === undefined) reject(reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(signal?.aborted === true ? reasonOf(signal) : new TypeError('fetch failed', { cause: err }));
-      });
-      req.on('response', (res) => {
-        response = res;
-        res.on('close', () => signal?.removeEventListener('abort', onAbort));
-        resolve(new LightResponse(res) as unknown as Response);
-      });
-      req.end(bytes);
     });
   };
 }

@@ -1,5 +1,6 @@
 /** `agentd signing-keys keygen|register|ls|revoke`: Ed25519 keys for signed requests. */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+// fs.promises, not node:fs/promises: loaded on first use, not at every start of the CLI (it brings readline and more).
+import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { connect, withClientFlags, type ClientFlags } from './connection.js';
@@ -30,7 +31,7 @@ async function writeKeyPair(dir: string, name: string): Promise<{ privateKeyPath
   // Loaded here: node:crypto costs a few ms at the start of every other command.
   const { generateKeyPairSync } = await import('node:crypto');
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const privateKeyPath = join(dir, `${name}.key`);
   const publicKeyPath = join(dir, `${name}.pub`);
   const exists = (err: unknown): never => {
@@ -38,10 +39,10 @@ async function writeKeyPair(dir: string, name: string): Promise<{ privateKeyPath
     throw err;
   };
   // 'wx': created here with mode 0600 from the start (no moment where the key is readable by others), or refused.
-  await writeFile(privateKeyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 }).catch(exists);
+  await fsp.writeFile(privateKeyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 }).catch(exists);
   const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  await writeFile(publicKeyPath, publicPem, { flag: 'wx', mode: 0o644 }).catch(async (err: unknown) => {
-    await rm(privateKeyPath, { force: true }); // no private key without its public half
+  await fsp.writeFile(publicKeyPath, publicPem, { flag: 'wx', mode: 0o644 }).catch(async (err: unknown) => {
+    await fsp.rm(privateKeyPath, { force: true }); // no private key without its public half
     exists(err);
   });
   return { privateKeyPath, publicKeyPath, publicKey: publicPem };
@@ -81,7 +82,7 @@ export function signingKeysCommand(io: CliIo): Command {
   ).action(
     guarded(io, async (flags: RegisterFlags) => {
       if (flags.publicKey === undefined || flags.subject === undefined || flags.tenant === undefined) throw new UsageError('--public-key, --subject and --tenant are required');
-      const text = await readFile(flags.publicKey, 'utf8').catch((err: Error) => {
+      const text = await fsp.readFile(flags.publicKey, 'utf8').catch((err: Error) => {
         throw new UsageError(`cannot read ${flags.publicKey ?? ''}: ${err.message}`);
       });
       if (text.includes('PRIVATE KEY')) throw new UsageError(`${flags.publicKey} holds a private key; register the public one (.pub): private keys never leave this machine`);
