@@ -192,7 +192,6 @@ export function startExecStream(transport: HttpTransport, sandboxId: string, com
     json: execParams(command, options, 'base64'),
     idempotencyKey: options.idempotencyKey,
     signal: options.signal,
-    stream: true,
   });
   return new ExecStream(response, options.signal, options.keepOutput ?? true);
 }

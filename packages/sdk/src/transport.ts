@@ -26,8 +26,6 @@ export interface RequestSpec {
   headers?: Record<string, string>;
   idempotencyKey?: string;
   signal?: AbortSignal | undefined;
-  /** A long streamed answer (an exec stream): sent through the stream fetch (see HttpTransport). */
-  stream?: boolean;
 }
 
 /** Maps an HTTP status without an error envelope (a proxy's page, say) to the nearest code. */
@@ -115,15 +113,16 @@ function describeNetworkError(err: unknown): string {
 export class HttpTransport {
   readonly options: ResolvedClientOptions;
   /**
-   * The fetch of streamed answers: the client's own `fetch` when one was given; otherwise, in
+   * The fetch of every request: the client's own `fetch` when one was given; otherwise, in
    * Node, node:http (`node-stream-fetch.ts`: no copy per received chunk, unlike Node's
-   * global fetch); elsewhere the global fetch.
+   * global fetch, and about 0.2 ms less CPU per request: 83 against 284 us for GET /healthz
+   * here); elsewhere the global fetch.
    */
-  private readonly streamFetch: FetchLike;
+  private readonly fetch: FetchLike;
 
   constructor(options: ClientOptions = {}) {
     this.options = resolveClientOptions(options);
-    this.streamFetch = options.fetch ?? nodeStreamFetch() ?? this.options.fetch;
+    this.fetch = options.fetch ?? nodeStreamFetch() ?? this.options.fetch;
   }
 
   get baseUrl(): string {
@@ -190,7 +189,7 @@ export class HttpTransport {
       let failure: AgentdError;
       let retryable: boolean;
       try {
-        const res = await (spec.stream === true ? this.streamFetch : this.options.fetch)(url, init);
+        const res = await this.fetch(url, init);
         if (res.ok) return res;
         failure = await errorFromResponse(res);
         retryable = isRetryableFailure(failure, spec.idempotencyKey !== undefined);
