@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, lstat, readFile } from 'node:fs/promises';
+import { access, lstat, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { nativePaths } from '../../native-paths.js';
@@ -78,6 +78,16 @@ export async function listContainers(rt: OciRuntime): Promise<string[]> {
   if ((await lstat(rt.root).catch(() => undefined)) === undefined) return [];
   const out = await runtimeCommand(rt, ['list', rt.kind === 'runsc' ? '-quiet' : '-q']);
   return out.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
+/**
+ * Whether the runtime's state folder holds a record of container `id` (runc and crun: a
+ * folder named `id`; runsc: files named `id_...` or `id.`...): a runtime process is spawned
+ * to delete one only when there is.
+ */
+export async function hasRecord(rt: OciRuntime, id: string): Promise<boolean> {
+  const names = await readdir(rt.root).catch(() => [] as string[]);
+  return names.some((n) => n === id || n.startsWith(`${id}.`) || n.startsWith(`${id}_`));
 }
 
 /** Kills and removes a container; one that does not exist is fine. */
