@@ -32,12 +32,14 @@ export function leaseDirOf(sandboxRoot: string): string {
 }
 
 async function leases(dir: string): Promise<Map<number, string>> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));
+  // Read at once (a create reads every lease: one after the other cost a thread-pool round trip each).
+  const targets = await Promise.all(names.map((name) => readlink(join(dir, name)).catch(() => undefined)));
   const out = new Map<number, string>();
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!/^\d+$/.test(name)) continue;
-    const target = await readlink(join(dir, name)).catch(() => undefined);
+  names.forEach((name, i) => {
+    const target = targets[i];
     if (target !== undefined) out.set(Number(name), target);
-  }
+  });
   return out;
 }
 
@@ -83,8 +85,10 @@ export class HostUidAllocator {
     const taken = await leases(dir);
     for (const [uid, owner] of taken) if (owner === id) return { uid, gid: uid };
     // A lease whose sandbox folder is gone (a crash between removing it and freeing the uid) is free again.
-    for (const [uid, owner] of [...taken]) {
-      if ((await lstat(join(dirname(root), owner)).catch(() => undefined)) !== undefined) continue;
+    const held = [...taken];
+    const alive = await Promise.all(held.map(([, owner]) => lstat(join(dirname(root), owner)).then(() => true, () => false)));
+    for (const [i, [uid]] of held.entries()) {
+      if (alive[i] === true) continue;
       await unlink(join(dir, String(uid))).catch(() => undefined);
       taken.delete(uid);
     }
