@@ -22,7 +22,7 @@ export function skeletonsDir(home: string): string {
   return join(home, 'oci-rootfs');
 }
 
-/** Skeletons this process made or checked: key -> the folder's identity when it was checked. */
+/** Skeletons this process made or checked: path -> the folder's identity when it was checked. */
 const known = new Map<string, { dev: number; ino: number }>();
 
 /**
@@ -38,7 +38,7 @@ export async function skeletonRoot(home: string, config: OciConfig, plan: readon
   const key = createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 32);
   const base = skeletonsDir(home);
   const path = join(base, key);
-  const seen = known.get(key);
+  const seen = known.get(path);
   const st = await lstat(path).catch(() => undefined);
   if (st !== undefined && seen !== undefined && st.dev === seen.dev && st.ino === seen.ino) return path;
   await mkdir(base, { mode: 0o711 }).catch((err: NodeJS.ErrnoException) => {
@@ -51,7 +51,7 @@ export async function skeletonRoot(home: string, config: OciConfig, plan: readon
     if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) {
       throw new AgentdError('CONFLICT', `${path} is not a skeleton root made by the daemon`, { details: { path } });
     }
-    known.set(key, { dev: st.dev, ino: st.ino });
+    known.set(path, { dev: st.dev, ino: st.ino });
     return path;
   }
   const staging = join(base, `.${key}.${randomBytes(4).toString('hex')}.new`);
@@ -66,7 +66,7 @@ export async function skeletonRoot(home: string, config: OciConfig, plan: readon
   }
   const made = await lstat(path);
   if (!made.isDirectory() || made.uid !== process.getuid?.() || (made.mode & 0o022) !== 0) throw new AgentdError('CONFLICT', `${path} is not a skeleton root made by the daemon`, { details: { path } });
-  known.set(key, { dev: made.dev, ino: made.ino });
+  known.set(path, { dev: made.dev, ino: made.ino });
   return path;
 }
 
