@@ -78,11 +78,11 @@ export class HostUidAllocator {
     // is gone. Made first: folders above it that do not exist yet must be 0711, not 0700.
     await mkdir(root, { recursive: true, mode: 0o711 });
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const st = await lstat(dir);
+    // The leases are read while the folder is checked; they are used only once it passed.
+    const [st, taken] = await Promise.all([lstat(dir), leases(dir)]);
     if (!st.isDirectory() || st.uid !== process.getuid?.()) {
       throw new AgentdError('INTERNAL', `${dir} is not a directory owned by the daemon: refusing to record host uid leases there`, { details: { path: dir } });
     }
-    const taken = await leases(dir);
     for (const [uid, owner] of taken) if (owner === id) return { uid, gid: uid };
     // A lease whose sandbox folder is gone (a crash between removing it and freeing the uid) is free again.
     const held = [...taken];

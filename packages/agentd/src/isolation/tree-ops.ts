@@ -69,8 +69,10 @@ export async function ownerOfDir(path: string): Promise<HostIds> {
 export async function ownDir(dir: string, mode: number): Promise<void> {
   const st = await realDir(dir);
   const self = selfUid() ?? st.uid;
+  // Already the daemon's with this mode: nothing changes hands, so nothing can have been swapped meanwhile.
+  if (st.uid === self && (st.mode & 0o7777) === mode) return;
   if (st.uid !== self) await lchown(dir, self, process.getgid?.() ?? st.gid);
-  if ((st.mode & 0o7777) !== mode || st.uid !== self) await chmod(dir, mode);
+  await chmod(dir, mode);
   const after = await realDir(dir);
   if (after.ino !== st.ino || after.dev !== st.dev) throw new AgentdError('CONFLICT', `sandbox folder ${dir} changed while the daemon took it back`, { details: { path: dir } });
 }
