@@ -13,6 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { importAgentd } from '../lib/paths.js';
 import { clientFor, createColdOnce, createSandbox, execTrue } from './api.js';
 import { idleMany } from './idle.js';
 
@@ -47,10 +48,14 @@ export function oneshotRunner(daemon, name, sandboxId) {
   delete config.linux.cgroupsPath;
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const flags = rt === 'runsc' ? ['--platform=ptrace', '--network=none'] : [];
-  const wrap = rt === 'crun' ? ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"'] : [];
+  // crun here needs the hybrid-cgroup workaround: the one the daemon's own crun calls use
+  // (isolation/oci/runtime.ts crunWorkaround: the native agentd-nounified when built), so the
+  // baseline pays exactly what agentd pays for it, no more.
+  let wrap = rt === 'crun' ? undefined : [];
   let n = 0;
   return {
     async once() {
+      wrap ??= await (await importAgentd('isolation/oci/runtime.js')).crunWorkaround();
       const id = `bench-${process.pid}-${n++}`;
       const argv = [...wrap, rt, '--root', join(dir, 'state'), ...flags, 'run', '--bundle', dir, ...(rt === 'runsc' ? [] : ['--no-new-keyring']), id];
       await new Promise((resolve, reject) => {
@@ -111,6 +116,6 @@ export async function ociPhase(ctx) {
       await daemon.stop({ graceMs: 120_000 });
     }
   }
-  notes.push('oci_*: <B>_oneshot_true is the runtime\'s own `run` of /bin/true on a copy of a live sandbox\'s bundle (same root, mounts, namespaces, uid maps; no cgroupsPath, no agentd-init); <B>_create is a sandbox create through the API to READY (includes the per-sandbox disk volume of the workstation profile, as ns_create does)');
+  notes.push('oci_*: <B>_oneshot_true is the runtime\'s own `run` of /bin/true on a copy of a live sandbox\'s bundle (same root, mounts, namespaces, uid maps; no cgroupsPath, no agentd-init); <B>_create is a sandbox create through the API to READY (includes the per-sandbox disk volume of the workstation profile, as ns_create does); crun, both cases: behind the daemon\'s own hybrid-cgroup workaround (crunWorkaround: agentd-nounified)');
 }
 

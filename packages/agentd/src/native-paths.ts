@@ -18,6 +18,8 @@ export interface NativePaths {
   relayAddon: string;
   /** Root daemon: mounts a pinned host path idmapped onto a staging point (isolation/namespace/owner-mounts.ts). */
   idmap: string;
+  /** Root daemon: runs crun in a private mount namespace without /sys/fs/cgroup/unified (isolation/oci/runtime.ts crunWorkaround). */
+  nounified: string;
 }
 
 export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
@@ -28,6 +30,7 @@ export function nativePaths(env: NodeJS.ProcessEnv = process.env): NativePaths {
     peercredAddon: fileURLToPath(new URL('peercred.node', NATIVE_BUILD)),
     relayAddon: env.AGENTD_RELAY_ADDON ?? fileURLToPath(new URL('relay.node', NATIVE_BUILD)),
     idmap: env.AGENTD_IDMAP_PATH ?? fileURLToPath(new URL('agentd-idmap', NATIVE_BUILD)),
+    nounified: fileURLToPath(new URL('agentd-nounified', NATIVE_BUILD)),
   };
 }
 

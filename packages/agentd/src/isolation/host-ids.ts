@@ -33,12 +33,14 @@ export function leaseDirOf(sandboxRoot: string): string {
 }
 
 async function leases(dir: string): Promise<Map<number, string>> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));
+  // Read at once (a create reads every lease: one after the other cost a thread-pool round trip each).
+  const targets = await Promise.all(names.map((name) => readlink(join(dir, name)).catch(() => undefined)));
   const out = new Map<number, string>();
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!/^\d+$/.test(name)) continue;
-    const target = await readlink(join(dir, name)).catch(() => undefined);
+  names.forEach((name, i) => {
+    const target = targets[i];
     if (target !== undefined) out.set(Number(name), target);
-  }
+  });
   return out;
 }
 

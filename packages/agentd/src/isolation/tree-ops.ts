@@ -84,8 +84,10 @@ export async function ownDir(dir: string, mode: number): Promise<void> {
 export function ownDirSync(dir: string, mode: number): void {
   const st = realDirSync(dir);
   const self = selfUid() ?? st.uid;
+  // Already the daemon's with this mode: nothing changes hands, so nothing can have been swapped meanwhile.
+  if (st.uid === self && (st.mode & 0o7777) === mode) return;
   if (st.uid !== self) lchownSync(dir, self, process.getgid?.() ?? st.gid);
-  if ((st.mode & 0o7777) !== mode || st.uid !== self) chmodSync(dir, mode);
+  chmodSync(dir, mode);
   const after = realDirSync(dir);
   if (after.ino !== st.ino || after.dev !== st.dev) throw new AgentdError('CONFLICT', `sandbox folder ${dir} changed while the daemon took it back`, { details: { path: dir } });
 }

@@ -54,8 +54,9 @@ export class BackendVolumes {
     if (outside.length > 0) {
       throw new AgentdError('INTERNAL', `sandbox ${spec.id} has a disk limit but its folders are not inside its volume ${inside}`, { details: { dirs: outside } });
     }
-    // A spare made ahead leaves ensureVolume nothing to do but check it.
-    await this.spares?.take(spec.dirs.root, bytes);
+    // A spare is made ahead by ensureVolume itself (formatted, mounted, daemon-owned, in a folder
+    // only the daemon can reach) and renamed whole into the sandbox's root: nothing left to check.
+    if (await this.spares?.take(spec.dirs.root, bytes)) return;
     await ensureVolume(spec.dirs.root, bytes, tools, signal);
   }
 

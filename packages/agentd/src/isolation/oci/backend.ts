@@ -6,9 +6,9 @@
  * cgroupsPath (the runtime joins it); suspend, usage and kill go through that group as for
  * the namespace backend. See docs/backends.md.
  */
-import { access, lstat, mkdir, open, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
 import { spawnInit } from '../../channel/spawn.js';
 import { nativePaths } from '../../native-paths.js';
@@ -30,9 +30,10 @@ import { BackendVolumes } from '../disk/volumes.js';
 import type { BackendProbe, DestroyOptions, FeatureStatus, IsolationBackend, RecoverContext, RecoverReport, SandboxHandle, SandboxSpec, SandboxUsage, StartOptions } from '../types.js';
 import { removeLeftoverCgroups } from '../cgroup/recover.js';
 import { removeOciLeftovers } from './recover.js';
-import { ociConfig, skeletonEntries, type OciConfig } from './bundle.js';
+import { ociConfig } from './bundle.js';
 import { probeRuntime } from './probe.js';
-import { crunWorkaround, deleteContainer, runArgv, runtimeRoot, RUNTIME_PATH, type OciRuntime, type RuntimeKind } from './runtime.js';
+import { crunWorkaround, deleteContainer, hasRecord, runArgv, runtimeRoot, RUNTIME_PATH, type OciRuntime, type RuntimeKind } from './runtime.js';
+import { skeletonRoot } from './skeleton.js';
 import { stageHostMounts } from './stage.js';
 
 /** What differs between runc/crun and runsc. */
@@ -72,6 +73,8 @@ export class OciBackend implements IsolationBackend {
   private facts: Promise<Facts> | undefined;
   private uids: HostUidAllocator | undefined;
   private readonly searchable = new Set<string>();
+  /** Runtime state folders (`--root`) made by this backend already. */
+  private readonly stateRoots = new Set<string>();
   private probed: Promise<BackendProbe> | undefined;
   /** Per-sandbox disk volumes as the namespace backend keeps them, with spares made ahead (a daemon's backend only: opened by prepareHome). */
   private readonly volumes: BackendVolumes;
@@ -270,21 +273,36 @@ export class OciBackend implements IsolationBackend {
     if (!cgroupUsable && cgroupLimits(spec.limits).length > 0) {
       throw new AgentdError('LIMIT_UNSUPPORTED', `backend '${this.name}' cannot enforce limits here: no usable cgroup (${facts.cgroupProblem ?? 'see agentd doctor'})`, { details: { limits: cgroupLimits(spec.limits).map((l) => l.field) } });
     }
-    this.uids ??= new HostUidAllocator(facts.uidRange);
-    const agent = await this.uids.acquire(spec.dirs.root, spec.id);
-    await this.volumes.prepare(spec, opts.signal);
-    const files = await prepareSandboxFiles(spec.dirs, agent, this.searchable);
-    // gvisor without an image: no host user namespace, the init runs as the sandbox's host
-    // uid inside gVisor. With an image: the runc bundle's user namespace, which runsc applies
-    // to its Sentry and gofer on the host, so root inside writes as the second host uid.
-    const root = this.gvisor && spec.image === undefined ? undefined : await rootIdsFor(this.uids, spec);
+    const uids = (this.uids ??= new HostUidAllocator(facts.uidRange));
+    // The cgroup needs nothing the file steps make: made meanwhile (removed below if any step fails).
+    const cgroupMade = cgroupUsable ? this.cgroups.create(spec.id, spec.limits) : Promise.resolve(undefined);
+    cgroupMade.catch(() => undefined);
     let cgroup: SandboxCgroup | undefined;
     let pinned: PinnedHostPath[] = [];
     let imageRoot: MountedImageRoot | undefined;
     let staged = false;
+    let launched = false;
     try {
-      if (cgroupUsable) cgroup = await this.cgroups.create(spec.id, spec.limits);
-      pinned = await pinHostPaths(wanted, rules);
+      // The uid lease and the volume at once: the lease makes the root folder (empty) if it does not exist, a spare
+      // volume is renamed onto it (an empty folder or none); neither writes into it.
+      const [leased, volume] = await Promise.allSettled([uids.acquire(spec.dirs.root, spec.id), this.volumes.prepare(spec, opts.signal)]);
+      if (leased.status === 'rejected') throw leased.reason;
+      if (volume.status === 'rejected') throw volume.reason;
+      const agent = leased.value;
+      // gvisor without an image: no host user namespace, the init runs as the sandbox's host
+      // uid inside gVisor. With an image: the runc bundle's user namespace, which runsc applies
+      // to its Sentry and gofer on the host, so root inside writes as the second host uid.
+      // The sandbox's files, its second uid and the pinned host paths are independent of each other.
+      const [filesDone, rootDone, pinDone] = await Promise.allSettled([
+        prepareSandboxFiles(spec.dirs, agent, this.searchable),
+        this.gvisor && spec.image === undefined ? Promise.resolve(undefined) : rootIdsFor(uids, spec),
+        pinHostPaths(wanted, rules),
+      ]);
+      if (pinDone.status === 'fulfilled') pinned = pinDone.value;
+      for (const r of [filesDone, rootDone, pinDone]) if (r.status === 'rejected') throw r.reason;
+      const files = (filesDone as PromiseFulfilledResult<Awaited<ReturnType<typeof prepareSandboxFiles>>>).value;
+      const root = (rootDone as PromiseFulfilledResult<HostIds | undefined>).value;
+      cgroup = await cgroupMade;
       const stagedPaths = await stageHostMounts(spec.dirs.root, pinned.map((p, i) => ({ pinned: p, readonly: wanted[i]?.readonly ?? true, ...(wanted[i]?.mapOwner === true ? { mapTo: agent } : {}) })));
       staged = stagedPaths.length > 0;
       // The plan's `fd` of host mount i is i; the bundle binds its staging point.
@@ -304,7 +322,8 @@ export class OciBackend implements IsolationBackend {
         const plan = planMounts({ spec, system: facts.system, initPath: this.initPath, ...files, hostMounts, denyKinds });
         if (plan.unmaskable.length > 0) this.logger.warn({ sandbox: spec.id, paths: plan.unmaskable }, 'deny paths that do not exist under a read-only mount are not masked (the sandbox cannot create them)');
         mounts = plan.mounts;
-        rootfs = { path: join(spec.dirs.root, '.oci-rootfs'), readonly: true };
+        // Set below: the shared skeleton root of this mount plan (skeleton.ts).
+        rootfs = { path: '', readonly: true };
       }
       const gv = this.gvisor;
       const config = ociConfig({
@@ -325,17 +344,16 @@ export class OciBackend implements IsolationBackend {
         ...(cgroup === undefined ? {} : { cgroupsPath: `/${this.cgroups.parent}/${spec.id}` }),
         env: sandboxEnv(spec),
       });
-      if (spec.image === undefined) await makeSkeleton(rootfs.path, config, mounts);
       const bundle = join(spec.dirs.root, '.oci');
-      await rm(bundle, { recursive: true, force: true });
-      await mkdir(bundle, { mode: 0o700 });
+      // The skeleton, the bundle's folder and the runtime's state folder are independent: made at once.
+      const [skeleton] = await Promise.all([
+        spec.image === undefined ? skeletonRoot(homeOf(spec.dirs.root), config, mounts) : Promise.resolve(undefined),
+        rm(bundle, { recursive: true, force: true }).then(() => mkdir(bundle, { mode: 0o700 })),
+        this.runtimeRootReady(rt, spec.id),
+      ]);
+      if (skeleton !== undefined) config.root = { path: skeleton, readonly: true };
       await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
-      await mkdir(rt.root, { recursive: true, mode: 0o700 });
-      // A container of this id left by a crash of this very sandbox (the daemon's recovery normally removed it): only
-      // when the runtime has a record of that name (a runtime process costs tens of ms on every start otherwise).
-      if ((await readdir(rt.root).catch(() => [] as string[])).some((n) => n === spec.id || n.startsWith(`${spec.id}.`) || n.startsWith(`${spec.id}_`))) {
-        await deleteContainer(rt, spec.id).catch(() => undefined);
-      }
+      launched = true;
       const started = await spawnInit(runArgv(rt, bundle, spec.id), {
         cwd: '/',
         env: { PATH: RUNTIME_PATH },
@@ -350,8 +368,8 @@ export class OciBackend implements IsolationBackend {
       });
       return new OciSandbox(inner, rt, this.logger);
     } catch (err) {
-      await cgroup?.remove().catch(() => undefined);
-      if (facts.runtime !== undefined) await deleteContainer(rt, spec.id).catch(() => undefined);
+      await (cgroup ?? (await cgroupMade.catch(() => undefined)))?.remove().catch(() => undefined);
+      if (launched) await deleteContainer(rt, spec.id).catch(() => undefined);
       if (imageRoot !== undefined) await unmountImageRoot(spec.dirs).catch(() => undefined);
       throw err;
     } finally {
@@ -360,6 +378,20 @@ export class OciBackend implements IsolationBackend {
       if (staged) await unstageOwnerMounts(spec.dirs.root).catch((err: unknown) => this.logger.warn({ sandbox: spec.id, err: (err as Error).message }, 'could not detach the staging mounts of a sandbox'));
       await imageRoot?.release();
     }
+  }
+
+  /**
+   * The runtime's state folder exists (made once per daemon) and holds no container of this
+   * sandbox's id: one left by a crash of this very sandbox (the daemon's recovery normally
+   * removed it) is deleted, only when the runtime has a record of that name (a runtime
+   * process costs several ms per start otherwise).
+   */
+  private async runtimeRootReady(rt: OciRuntime, id: string): Promise<void> {
+    if (!this.stateRoots.has(rt.root)) {
+      await mkdir(rt.root, { recursive: true, mode: 0o700 });
+      this.stateRoots.add(rt.root);
+    }
+    if (await hasRecord(rt, id)) await deleteContainer(rt, id).catch(() => undefined);
   }
 
   /** What this backend cannot do is refused, never ignored. */
@@ -380,24 +412,9 @@ export class OciBackend implements IsolationBackend {
   }
 }
 
-/** Makes the read-only skeleton root: a fresh daemon-owned folder holding only mount points and the plan's symlinks. */
-async function makeSkeleton(dir: string, config: OciConfig, plan: readonly Mount[]): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { mode: 0o755 });
-  const fileTargets = new Set<string>();
-  for (const m of config.mounts) {
-    if (m.type !== 'bind') continue;
-    const st = await lstat(m.source).catch(() => undefined);
-    if (st !== undefined && !st.isDirectory()) fileTargets.add(m.destination);
-  }
-  for (const e of skeletonEntries(config.mounts, plan, fileTargets)) {
-    const path = join(dir, e.path);
-    if (e.kind === 'symlink') await symlink(e.target, path);
-    else if (e.kind === 'file') await (await open(path, 'wx', 0o644)).close();
-    else await mkdir(path, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-  }
+/** The home of a sandbox root `<home>/sandboxes/<id>`. */
+function homeOf(sandboxRoot: string): string {
+  return dirname(dirname(sandboxRoot));
 }
 
 /** Checks and pins every wanted host path; all or none. */
@@ -459,6 +476,9 @@ export class OciSandbox implements SandboxHandle {
 
   async destroy(opts: DestroyOptions = {}): Promise<void> {
     await this.inner.destroy(opts);
+    // The foreground runtime deletes its container when the init exits (the usual case): a
+    // `delete --force` (a process, several ms) only when its record is still there.
+    if (!(await hasRecord(this.runtime, this.id))) return;
     await deleteContainer(this.runtime, this.id).catch((err: unknown) => this.logger.warn({ sandbox: this.id, err: (err as Error).message }, 'could not delete the runtime\'s record of a sandbox'));
   }
 }

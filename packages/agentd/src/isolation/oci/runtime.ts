@@ -4,9 +4,11 @@
  * what a crashed daemon of the same home left, and never touches other users of the runtime.
  */
 import { execFile } from 'node:child_process';
-import { lstat, readFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { access, lstat, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentdError } from '../../core/errors.js';
+import { nativePaths } from '../../native-paths.js';
 
 export type RuntimeKind = 'runc' | 'crun' | 'runsc';
 
@@ -37,16 +39,19 @@ export function runtimeRootOfHome(home: string, kind: RuntimeKind): string {
 
 /**
  * crun 1.8 refuses a hybrid cgroup host ("cgroups in hybrid mode not supported"): v1
- * controllers plus a controller-less cgroup2 mount at /sys/fs/cgroup/unified. It runs in a
+ * controllers plus a cgroup2 mount at /sys/fs/cgroup/unified holding a controller. It runs in a
  * private mount namespace where that mount is gone; sandboxes still get every v1 controller
- * (agentd's cgroup driver makes their groups). The prefix, when this host needs it.
+ * (agentd's cgroup driver makes their groups). The prefix, when this host needs it: the native
+ * agentd-nounified (one process: unshare, private propagation, umount, exec), else the same
+ * steps from util-linux's unshare and a shell (three processes, several ms more per call).
  */
-export async function crunWorkaround(): Promise<string[]> {
+export async function crunWorkaround(helper = nativePaths().nounified): Promise<string[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
   const lines = text.split('\n');
   const hasUnified = lines.some((l) => l.split(' ')[4] === '/sys/fs/cgroup/unified' && l.includes(' - cgroup2 '));
   const hasV1 = lines.some((l) => / - cgroup cgroup /.test(l));
   if (!hasUnified || !hasV1) return [];
+  if (await access(helper, fsConstants.X_OK).then(() => true, () => false)) return [helper];
   return ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified && exec "$0" "$@"'];
 }
 
@@ -73,6 +78,16 @@ export async function listContainers(rt: OciRuntime): Promise<string[]> {
   if ((await lstat(rt.root).catch(() => undefined)) === undefined) return [];
   const out = await runtimeCommand(rt, ['list', rt.kind === 'runsc' ? '-quiet' : '-q']);
   return out.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
+/**
+ * Whether the runtime's state folder holds a record of container `id` (runc and crun: a
+ * folder named `id`; runsc: files named `id_...` or `id.`...): a runtime process is spawned
+ * to delete one only when there is.
+ */
+export async function hasRecord(rt: OciRuntime, id: string): Promise<boolean> {
+  const names = await readdir(rt.root).catch(() => [] as string[]);
+  return names.some((n) => n === id || n.startsWith(`${id}.`) || n.startsWith(`${id}_`));
 }
 
 /** Kills and removes a container; one that does not exist is fine. */
