@@ -27,9 +27,12 @@ async function mountsUnder(dir: string): Promise<string[]> {
 }
 
 /** Resolves once `spares` has a ready spare of `bytes` (refill runs in the background). */
+/** A spare that is ready: its volume mounted and, the last step, the sandbox's three folders made in it. */
 async function readySpare(dir: string): Promise<string> {
+  const ready = async (spare: string): Promise<boolean> =>
+    (await isMountPoint(join(spare, 'volume'))) && (await Promise.all(['workspace', 'home', 'tmp'].map((p) => stat(join(spare, 'volume', p)).then(() => true, () => false)))).every(Boolean);
   for (let i = 0; i < 200; i++) {
-    for (const name of await readdir(dir)) if (await isMountPoint(join(dir, name, 'volume'))) return join(dir, name);
+    for (const name of await readdir(dir)) if (await ready(join(dir, name))) return join(dir, name);
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`no spare volume appeared in ${dir}`);
