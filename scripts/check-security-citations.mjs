@@ -73,6 +73,10 @@ const problems = [];
 let checked = 0;
 lines.forEach((line, index) => {
   if (/^#{2,3} /.test(line)) sectionFiles = [];
+  // A name is read within its line: one wrapped onto the next line would go unchecked.
+  if ((line.match(/“/g) ?? []).length !== (line.match(/”/g) ?? []).length) {
+    problems.push(`${index + 1}: a quoted test name is wrapped over two lines (keep each “…” on one line, or it is not checked)`);
+  }
   const tokens = [];
   for (const m of line.matchAll(FILE_RE)) tokens.push({ at: m.index, file: m[1] });
   for (const m of line.matchAll(NAME_RE)) tokens.push({ at: m.index, name: m[1] });
@@ -104,5 +108,5 @@ lines.forEach((line, index) => {
 });
 
 for (const problem of problems) console.log(problem);
-console.log(`${checked} names checked, ${problems.length} not found in a cited file`);
+console.log(`${checked} names checked, ${problems.length} problems (a name not found in a cited file, a file not found, a name wrapped over two lines)`);
 process.exitCode = problems.length > 0 ? 1 : 0;
