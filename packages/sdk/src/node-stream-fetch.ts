@@ -39,7 +39,7 @@ interface NodeHttp {
 }
 
 /** Statuses whose answers carry no body. */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+export const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 /** Received bytes held before the socket is paused (the SDK reads as fast as its consumer). */
 const HIGH_WATER_BYTES = 1024 * 1024;
 /**
@@ -49,12 +49,12 @@ const HIGH_WATER_BYTES = 1024 * 1024;
  */
 const FREE_SOCKET_MS = 4000;
 
-function abortReason(signal: AbortSignal): Error {
+export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
 }
 
-function flattenHeaders(init: HeadersInit | undefined): Record<string, string> {
+export function flattenHeaders(init: HeadersInit | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   new Headers(init).forEach((value, name) => {
     out[name] = value;
@@ -62,7 +62,7 @@ function flattenHeaders(init: HeadersInit | undefined): Record<string, string> {
   return out;
 }
 
-function toHeaders(raw: NodeIncoming['headers']): Headers {
+export function toHeaders(raw: NodeIncoming['headers']): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(raw)) {
     if (value === undefined) continue;

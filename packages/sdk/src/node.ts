@@ -3,30 +3,10 @@
  * @agentd/sdk/node: Node-only helpers, kept out of the browser entry.
  * `unixSocketFetch(path)` speaks HTTP over the daemon's Unix socket with node:http.
  */
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { abortReason, flattenHeaders, NULL_BODY_STATUSES, toHeaders } from './node-stream-fetch.js';
 import type { FetchLike } from './options.js';
-
-/** Statuses whose responses cannot carry a body (the Response constructor refuses one). */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
-function toHeaders(raw: IncomingHttpHeaders): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.append(name, value);
-  }
-  return headers;
-}
-
-function flattenHeaders(init: HeadersInit | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  new Headers(init).forEach((value, name) => {
-    out[name] = value;
-  });
-  return out;
-}
 
 async function bodyBytes(body: RequestInit['body']): Promise<Uint8Array | undefined> {
   if (body === undefined || body === null) return undefined;
@@ -35,11 +15,6 @@ async function bodyBytes(body: RequestInit['body']): Promise<Uint8Array | undefi
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
   // Blob, URLSearchParams, FormData, streams: let Response do the encoding.
   return new Uint8Array(await new Response(body).arrayBuffer());
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
 }
 
 /**
