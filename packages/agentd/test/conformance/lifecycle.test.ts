@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestDaemon } from '../daemon/harness.js';
 import {
-  buildStaticFixtures, cgroupsOf, cgroupsOfPids, countInside, createSandbox, expectRefused, feature, featureOk, forEachSubject, hostPidsRunning, hostProcessesOf,
+  buildStaticFixtures, cgroupsOf, cgroupsOfPids, countInside, createSandbox, expectRefused, feature, featureOk, forEachSubject, hostPidsRunning, hostProcessesOf, until,
   markerNumber, mountsOf, REFUSAL_CODES, sh, startSubjectDaemon, upload, why, type StaticFixtures,
 } from './harness.js';
 
@@ -112,7 +112,8 @@ forEachSubject('lifecycle', (s) => {
     const id = await createSandbox(d);
     const n = markerNumber();
     await sh(d, id, `sleep ${n} >/dev/null 2>&1 & setsid sleep ${n} >/dev/null 2>&1 &`);
-    expect((await sh(d, id, countInside(n))).trim()).toBe('2');
+    // Both started in the background: wait until both run (as exec.test.ts does), then destroy.
+    expect(await until(async () => (await sh(d, id, countInside(n))).trim() === '2', 5000)).toBe(true);
     const folder = join(d.home, 'sandboxes', id);
     expect(await exists(folder)).toBe(true);
     // The sandbox as the host sees it: its processes (the commands, where they are host
